@@ -1,0 +1,148 @@
+# Plain Makefile for the mixnet.  See README.md.
+#
+#   make            build everything into build/
+#   make check      install missing Debian packages, build, run every test
+#   make testnet    install missing Debian packages, build, run a local testnet
+#   make bench      build and run the benchmarks (one "<name> <value> <unit>" line each)
+#   make fuzz       build the libFuzzer targets with clang into $(BUILD)/fuzz/
+#   make SANITIZE=address,undefined check    the same under ASan and UBSan
+#   make V=1        show the commands
+#   make WERROR=1   treat warnings as errors (CI does this)
+#
+# Each folder may add programs through its own module.mk, included below; the
+# conventions (lib/*.c -> libmix.a, tests/unit/test_*.c, tests/fuzz/fuzz_*.c,
+# bench/*.c) need no edit here.
+
+ifeq ($(SANITIZE),)
+BUILD ?= build
+else
+BUILD ?= build/san
+endif
+
+CC      ?= cc
+FUZZCC  ?= clang
+PREFIX  ?= /usr/local
+CFLAGS  ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla
+ifneq ($(WERROR),)
+WARN    += -Werror
+endif
+CPPFLAGS_ALL := -D_GNU_SOURCE -Ilib -Iproto -Inode -Iclient -Isim
+CFLAGS_ALL   := -std=c11 $(WARN) $(CFLAGS) -pthread -fno-strict-aliasing
+LDFLAGS_ALL  := $(LDFLAGS) -pthread
+ifneq ($(SANITIZE),)
+CFLAGS_ALL   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS_ALL  += -fsanitize=$(SANITIZE)
+endif
+LIBS := -lsodium -lprotobuf-c -lcbor -linih -lm
+
+ifeq ($(V),)
+Q = @
+say = @printf '  %-7s %s\n' $(1) $(2);
+else
+Q =
+say =
+endif
+
+# --- generated protobuf-c code (kept in proto/, regenerated from the schemas)
+PROTOS    := $(wildcard proto/*.proto)
+PROTO_C   := $(PROTOS:.proto=.pb-c.c)
+PROTO_H   := $(PROTOS:.proto=.pb-c.h)
+proto/%.pb-c.c proto/%.pb-c.h: proto/%.proto
+	$(call say,PROTOC,$<)protoc-c --proto_path=proto --c_out=proto $<
+
+# --- libmix: the I/O-free core
+LIB_SRCS := $(sort $(wildcard lib/*.c)) $(PROTO_C)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIBMIX   := $(BUILD)/libmix.a
+
+$(BUILD)/obj/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+# The generated files are compiled without our stricter warnings.
+$(BUILD)/obj/proto/%.pb-c.o: proto/%.pb-c.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(CPPFLAGS_ALL) -std=c11 $(CFLAGS) $(filter -fsanitize=% -fno-omit-frame-pointer -fno-sanitize-recover=all,$(CFLAGS_ALL)) -MMD -MP -c $< -o $@
+
+$(LIBMIX): $(LIB_OBJS)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+PROGRAMS :=
+TEST_PROGRAMS :=
+BENCH_PROGRAMS :=
+INSTALL_TARGETS :=
+
+# --- folder fragments (node/, client/, sim/ ... each may define programs)
+include $(sort $(wildcard */module.mk))
+
+# --- unit tests: tests/unit/test_*.c, each its own program over libmix
+UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LIBMIX)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(TEST_LIBS_$*) $(LIBS)
+
+# --- fuzz targets: tests/fuzz/fuzz_*.c.  In `make check` each is linked with
+# tests/fuzz/replay.c and replays its corpus tests/fuzz/corpus/<name>/.
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+REPLAY_BINS := $(FUZZ_NAMES:%=$(BUILD)/tests/replay_%)
+$(BUILD)/tests/replay_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/replay.o $(LIBMIX)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(FUZZ_LIBS_$*) $(LIBS)
+
+FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB_SRCS) | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(call say,FUZZCC,$@)$(FUZZCC) $(CPPFLAGS_ALL) -std=c11 $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*) $(LIBS) -pthread
+
+# --- benchmarks: bench/*.c, one program each
+BENCH_SRCS := $(sort $(wildcard bench/*.c))
+BENCH_BINS := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%) $(BENCH_PROGRAMS)
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIBMIX)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(BENCH_LIBS_$*) $(LIBS)
+
+# ---------------------------------------------------------------- targets
+.PHONY: all build deps check check-run testnet testnet-run bench bench-run \
+        fuzz clean install plots
+.DEFAULT_GOAL := all
+.SECONDARY:
+.DELETE_ON_ERROR:
+
+all build: $(LIBMIX) $(PROGRAMS) $(UNIT_BINS) $(REPLAY_BINS) $(TEST_PROGRAMS) $(BENCH_BINS)
+
+deps:
+	@sh deploy/deps.sh
+
+# The user-facing targets install what is missing first, then build in a
+# fresh make so that every tool they need is on the PATH.
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run: all
+	@sh tests/run.sh $(BUILD)
+
+testnet: deps
+	@$(MAKE) --no-print-directory testnet-run
+
+testnet-run: all
+	@sh deploy/testnet up --foreground
+
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: all
+	@sh bench/run.sh $(BUILD)
+
+fuzz: $(FUZZ_BINS)
+
+install: all $(INSTALL_TARGETS)
+
+clean:
+	rm -rf build $(PROTO_C) $(PROTO_H)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

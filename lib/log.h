@@ -1,0 +1,35 @@
+/*
+ * Logging with levels, to stderr or syslog.
+ *
+ * The sink and level are process-wide: this is the one piece of global state
+ * in libmix, because a process has one stderr and one syslog connection.  A
+ * program sets them once at start; libmix modules themselves log only at
+ * debug level and never with addresses.
+ *
+ * Privacy rule (DESIGN.md): no log line at any level may name a client's
+ * network address together with anything about its traffic.  Use
+ * mix_log_addr() only in lines that say nothing about packets or messages.
+ */
+#ifndef MIX_LOG_H
+#define MIX_LOG_H
+
+#include "common.h"
+
+enum mix_log_level { MIX_LOG_ERR = 0, MIX_LOG_WARN, MIX_LOG_INFO, MIX_LOG_DEBUG };
+
+void mix_log_init(const char *ident, enum mix_log_level level, bool use_syslog);
+void mix_log_set_level(enum mix_log_level level);
+enum mix_log_level mix_log_get_level(void);
+/* Parse "error", "warn", "info", "debug"; returns -1 if unknown. */
+int mix_log_parse_level(const char *s) MIX_WUR;
+
+void mix_log(enum mix_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define log_err(...)   mix_log(MIX_LOG_ERR, __VA_ARGS__)
+#define log_warn(...)  mix_log(MIX_LOG_WARN, __VA_ARGS__)
+#define log_info(...)  mix_log(MIX_LOG_INFO, __VA_ARGS__)
+#define log_debug(...) do { if (mix_log_get_level() >= MIX_LOG_DEBUG) \
+    mix_log(MIX_LOG_DEBUG, __VA_ARGS__); } while (0)
+
+#endif

@@ -1,0 +1,66 @@
+#!/bin/sh
+# Run every test and print one closing line "N passed, M failed, K skipped".
+#   tests/run.sh BUILD_DIR [FILTER]
+# Tiers: unit tests ($BUILD/tests/test_*), fuzz corpus replays
+# ($BUILD/tests/replay_*), integration tests (tests/integration/*.sh|*.py,
+# executable; exit 0 = pass, 77 = skip).  A unit test prints TAP lines
+# ("ok N - name" / "not ok N - name"); each counts once.
+set -u
+BUILD=${1:-build}
+FILTER=${2:-}
+export BUILD
+BUILD_ABS=$(cd "$BUILD" && pwd); export BUILD_ABS
+TOP=$(pwd); export TOP
+LOGDIR="$BUILD/test-logs"
+mkdir -p "$LOGDIR"
+pass=0; fail=0; skip=0; failed=""
+
+note() { printf '%-6s %s\n' "$1" "$2"; }
+
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    case "$name" in *"$FILTER"*) ;; *) continue ;; esac
+    log="$LOGDIR/$name.log"
+    "$t" >"$log" 2>&1; rc=$?
+    p=$(grep -c '^ok ' "$log"); f=$(grep -c '^not ok ' "$log")
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    pass=$((pass + p)); fail=$((fail + f))
+    if [ "$f" -eq 0 ]; then note PASS "$name ($p)"; else
+        note FAIL "$name ($f of $((p + f)) failed, exit $rc; see $log)"
+        grep -E '^(not ok|#)' "$log" | head -20
+        failed="$failed $name"
+    fi
+done
+
+for r in "$BUILD"/tests/replay_*; do
+    [ -x "$r" ] || continue
+    name=${r##*/replay_}
+    case "fuzz_$name" in *"$FILTER"*) ;; *) continue ;; esac
+    log="$LOGDIR/replay_$name.log"
+    if "$r" "tests/fuzz/corpus/$name" >"$log" 2>&1; then
+        pass=$((pass + 1)); note PASS "fuzz corpus $name ($(tail -n 1 "$log"))"
+    else
+        fail=$((fail + 1)); note FAIL "fuzz corpus $name (see $log)"; tail -5 "$log"
+        failed="$failed fuzz_$name"
+    fi
+done
+
+for t in tests/integration/*.sh tests/integration/*.py; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    case "$name" in *"$FILTER"*) ;; *) continue ;; esac
+    log="$LOGDIR/$name.log"
+    start=$(date +%s)
+    "$t" >"$log" 2>&1; rc=$?
+    secs=$(( $(date +%s) - start ))
+    if [ "$rc" -eq 0 ]; then pass=$((pass + 1)); note PASS "$name (${secs}s)"
+    elif [ "$rc" -eq 77 ]; then skip=$((skip + 1)); note SKIP "$name: $(tail -n 1 "$log")"
+    else fail=$((fail + 1)); note FAIL "$name (exit $rc, ${secs}s; see $log)"; tail -25 "$log"
+        failed="$failed $name"
+    fi
+done
+
+[ -n "$failed" ] && echo "failed:$failed"
+echo "$pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
