@@ -1,0 +1,252 @@
+/*
+ * The client's outbound Noise connection over libev; see cconn.h.
+ */
+#include "cconn.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+enum cconn_state { CC_CONNECTING, CC_HANDSHAKE, CC_UP, CC_DOWN };
+
+struct cconn {
+    struct ev_loop *loop;
+    ev_io rio, wio;
+    ev_timer timer;
+    int fd;
+    enum cconn_state state;
+    struct link *link;
+    struct cconn_cbs cbs;
+};
+
+bool cconn_parse_hostport(const char *hp, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon, *hs = hp;
+    size_t hl;
+    if (hp == NULL || cap == 0)
+        return false;
+    if (hp[0] == '[') {
+        const char *close = strchr(hp, ']');
+        if (close == NULL || close[1] != ':')
+            return false;
+        hs = hp + 1;
+        hl = (size_t)(close - hs);
+        colon = close + 1;
+    } else {
+        colon = strrchr(hp, ':');
+        if (colon == NULL)
+            return false;
+        hl = (size_t)(colon - hp);
+    }
+    if (hl == 0 || hl >= cap || colon[1] < '0' || colon[1] > '9')
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (*end != '\0' || errno != 0 || p == 0 || p > 65535)
+        return false;
+    memcpy(host, hs, hl);
+    host[hl] = '\0';
+    *port = (uint16_t)p;
+    return true;
+}
+
+/* End the connection once: stop watchers, close the socket, tell the owner. */
+static void go_down(struct cconn *c, const char *why)
+{
+    if (c->state == CC_DOWN)
+        return;
+    c->state = CC_DOWN;
+    ev_io_stop(c->loop, &c->rio);
+    ev_io_stop(c->loop, &c->wio);
+    ev_timer_stop(c->loop, &c->timer);
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    if (c->cbs.on_down)
+        c->cbs.on_down(c->cbs.ctx, c, why);
+}
+
+static void want_write(struct cconn *c)
+{
+    if (c->state != CC_DOWN && link_output_pending(c->link) > 0)
+        ev_io_start(c->loop, &c->wio);
+}
+
+static void on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct cconn *c = w->data;
+    (void)loop;
+    (void)revents;
+    if (c->state == CC_CONNECTING) {
+        int soerr = 0;
+        socklen_t sl = sizeof(soerr);
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
+            go_down(c, "connection refused or unreachable");
+            return;
+        }
+        c->state = CC_HANDSHAKE;
+        ev_io_start(c->loop, &c->rio);
+    }
+    const uint8_t *p;
+    size_t len;
+    link_output(c->link, &p, &len);
+    if (len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            go_down(c, "write failed");
+            return;
+        }
+        if (n > 0)
+            link_consume_output(c->link, (size_t)n);
+    }
+    if (link_output_pending(c->link) == 0)
+        ev_io_stop(c->loop, &c->wio);
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct cconn *c = w->data;
+    uint8_t buf[65536];
+    (void)loop;
+    (void)revents;
+    ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        go_down(c, n == 0 ? "closed by peer" : "read failed");
+        return;
+    }
+    if (n < 0)
+        return;
+    if (link_feed(c->link, buf, (size_t)n) != LINK_OK) {
+        go_down(c, link_error_reason(c->link) ? link_error_reason(c->link) : "link failed");
+        return;
+    }
+    if (c->state == CC_HANDSHAKE && link_is_established(c->link)) {
+        c->state = CC_UP;
+        ev_timer_stop(c->loop, &c->timer);
+        if (c->cbs.on_up)
+            c->cbs.on_up(c->cbs.ctx, c);
+    }
+    const uint8_t *f;
+    size_t flen;
+    while (c->state == CC_UP && link_next_frame(c->link, &f, &flen) == 1)
+        c->cbs.on_frame(c->cbs.ctx, c, f, flen);
+    want_write(c);
+}
+
+static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct cconn *c = w->data;
+    (void)loop;
+    (void)revents;
+    go_down(c, "connect or handshake timed out");
+}
+
+static int open_socket(const char *hostport, char *err, size_t errlen)
+{
+    char host[256], portstr[8];
+    uint16_t port;
+    if (!cconn_parse_hostport(hostport, host, sizeof(host), &port)) {
+        snprintf(err, errlen, "bad address \"%s\" (want host:port)", hostport);
+        return -1;
+    }
+    snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0 || res == NULL) {
+        snprintf(err, errlen, "cannot resolve \"%s\": %s", host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+    } else if (connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS) {
+        snprintf(err, errlen, "connect %s: %s", hostport, strerror(errno));
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+struct cconn *cconn_dial(struct ev_loop *loop, const char *hostport,
+                         const uint8_t sk[static LINK_KEY_LEN], const uint8_t pk[static LINK_KEY_LEN],
+                         const uint8_t remote_pk[static LINK_KEY_LEN], enum link_role role,
+                         size_t max_frame, uint32_t timeout_ms, const struct mix_rng *rng,
+                         const struct cconn_cbs *cbs, char *err, size_t errlen)
+{
+    struct cconn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->loop = loop;
+    c->cbs = *cbs;
+    c->link = link_new_initiator(sk, pk, remote_pk, role, max_frame, rng);
+    if (c->link == NULL || link_start(c->link) != LINK_OK) {
+        snprintf(err, errlen, "cannot create the link");
+        link_free(c->link);
+        free(c);
+        return NULL;
+    }
+    c->fd = open_socket(hostport, err, errlen);
+    if (c->fd < 0) {
+        link_free(c->link);
+        free(c);
+        return NULL;
+    }
+    c->state = CC_CONNECTING;
+    ev_io_init(&c->rio, on_read, c->fd, EV_READ);
+    ev_io_init(&c->wio, on_write, c->fd, EV_WRITE);
+    ev_timer_init(&c->timer, on_timeout, timeout_ms / 1000.0, 0.);
+    c->rio.data = c->wio.data = c->timer.data = c;
+    ev_io_start(loop, &c->wio);
+    ev_timer_start(loop, &c->timer);
+    return c;
+}
+
+int cconn_send(struct cconn *c, const uint8_t *frame, size_t len)
+{
+    if (c == NULL || c->state != CC_UP)
+        return -1;
+    if (link_send_frame(c->link, frame, len) != LINK_OK)
+        return -1;
+    want_write(c);
+    return 0;
+}
+
+bool cconn_is_up(const struct cconn *c)
+{
+    return c != NULL && c->state == CC_UP;
+}
+
+bool cconn_is_down(const struct cconn *c)
+{
+    return c == NULL || c->state == CC_DOWN;
+}
+
+size_t cconn_pending(const struct cconn *c)
+{
+    return c ? link_output_pending(c->link) : 0;
+}
+
+void cconn_free(struct cconn *c)
+{
+    if (c == NULL)
+        return;
+    c->cbs.on_down = NULL;
+    go_down(c, "closed");
+    link_free(c->link);
+    free(c);
+}

@@ -1,0 +1,529 @@
+/*
+ * libmixclient: the mixclient object, its libev timers (Loopix streams,
+ * fetches, retransmissions, directory refresh) and its two kinds of link
+ * (authority for the directory, gateway for everything else).  The protocol
+ * itself is in core*.c; this file only moves frames and keeps time.
+ */
+#include "client_int.h"
+
+#include <ev.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "frame.h"
+#include "keyfile.h"
+
+const char *mixclient_version(void)
+{
+    return MIX_VERSION;
+}
+
+const char *mixclient_strerror(int err)
+{
+    switch (err) {
+    case MIXCLIENT_OK: return "ok";
+    case MIXCLIENT_E_ADDRESS: return "bad address";
+    case MIXCLIENT_E_TOO_BIG: return "message too large";
+    case MIXCLIENT_E_NO_DIRECTORY: return "no verified directory yet (authorities unreachable?)";
+    case MIXCLIENT_E_UNKNOWN_GATEWAY: return "the address's gateway is not in the directory";
+    case MIXCLIENT_E_STORE: return "local store failed";
+    case MIXCLIENT_E_UNKNOWN_ID: return "unknown message id";
+    case MIXCLIENT_E_NO_SURB: return "that message cannot be replied to";
+    case MIXCLIENT_E_CONFIG: return "configuration error";
+    case MIXCLIENT_E_NETWORK: return "directory or gateway unreachable";
+    case MIXCLIENT_E_INTERNAL: return "internal error";
+    }
+    return "unknown error";
+}
+
+int mc_err_from_core(int e)
+{
+    switch (e) {
+    case CORE_OK: return MIXCLIENT_OK;
+    case CORE_ERR_ADDRESS: return MIXCLIENT_E_UNKNOWN_GATEWAY;
+    case CORE_ERR_TOO_BIG: return MIXCLIENT_E_TOO_BIG;
+    case CORE_ERR_NO_DOC: return MIXCLIENT_E_NO_DIRECTORY;
+    case CORE_ERR_STORE: return MIXCLIENT_E_STORE;
+    case CORE_ERR_UNKNOWN: return MIXCLIENT_E_UNKNOWN_ID;
+    case CORE_ERR_NO_SURB: return MIXCLIENT_E_NO_SURB;
+    default: return MIXCLIENT_E_INTERNAL;
+    }
+}
+
+uint64_t mc_unix_now(void)
+{
+    return (uint64_t)time(NULL);
+}
+
+uint64_t mc_mono_us(struct mixclient *mc)
+{
+    return (uint64_t)(ev_now(mc->loop) * 1e6);
+}
+
+/* Send one frame on the gateway link; false if the link is not up. */
+static bool gw_send(struct mixclient *mc, const struct mix_frame *f)
+{
+    size_t len;
+    const char *why;
+    uint8_t *buf = frame_encode_alloc(f, &len, &why);
+    if (buf == NULL) {
+        log_err("client: cannot encode %s: %s", frame_type_name(f->type), why);
+        return false;
+    }
+    bool ok = cconn_send(mc->gw, buf, len) == 0;
+    free(buf);
+    return ok;
+}
+
+/* ------------------------------------------------------------ streams */
+
+/* Mean interval of a rate given in millihertz, in seconds; 0 = stream off. */
+static double stream_mean_s(uint64_t mhz)
+{
+    return mhz ? 1000.0 / (double)mhz : 0;
+}
+
+static void arm_stream(struct mixclient *mc, ev_timer *t, uint64_t mhz)
+{
+    double mean = stream_mean_s(mhz);
+    ev_timer_stop(mc->loop, t);
+    if (mean <= 0)
+        return;
+    /* Poisson process: exponential gaps. */
+    ev_timer_set(t, mix_rng_exp(&mc->rng, mean), 0.);
+    ev_timer_start(mc->loop, t);
+}
+
+static void stream_fire(struct mixclient *mc, enum core_stream s)
+{
+    if (!cconn_is_up(mc->gw) || core_doc(mc->core) == NULL)
+        return;
+    size_t plen = core_packet_len(mc->core);
+    uint8_t *pkt = malloc(plen);
+    if (pkt == NULL)
+        return;
+    int r = core_next_packet(mc->core, s, mc_mono_us(mc), mc_unix_now(), pkt);
+    if (r >= 0) {
+        struct mix_frame f = {.type = FRAME_SPHINX_PACKET};
+        f.u.sphinx.packet.ptr = pkt;
+        f.u.sphinx.packet.len = plen;
+        if (!gw_send(mc, &f))
+            mc->stats_send_fail++;
+    } else {
+        log_debug("client: no packet this round: %s", core_strerror(r));
+    }
+    free(pkt);
+}
+
+static void on_stream(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct mixclient *mc = w->data;
+    (void)loop;
+    (void)revents;
+    const struct pki_params *p = core_doc(mc->core) ? pki_doc_params(core_doc(mc->core)) : NULL;
+    if (w == &mc->t_payload) {
+        stream_fire(mc, CORE_STREAM_PAYLOAD);
+        if (p)
+            arm_stream(mc, w, p->lambda_p_mhz);
+    } else if (w == &mc->t_loop) {
+        stream_fire(mc, CORE_STREAM_LOOP);
+        if (p)
+            arm_stream(mc, w, p->lambda_l_mhz);
+    } else {
+        stream_fire(mc, CORE_STREAM_DROP);
+        if (p)
+            arm_stream(mc, w, p->lambda_d_mhz);
+    }
+}
+
+static void start_streams(struct mixclient *mc)
+{
+    const struct pki_params *p = pki_doc_params(core_doc(mc->core));
+    if (!ev_is_active(&mc->t_payload))
+        arm_stream(mc, &mc->t_payload, p->lambda_p_mhz);
+    if (!ev_is_active(&mc->t_loop))
+        arm_stream(mc, &mc->t_loop, p->lambda_l_mhz);
+    if (!ev_is_active(&mc->t_drop))
+        arm_stream(mc, &mc->t_drop, p->lambda_d_mhz);
+}
+
+/* ------------------------------------------------------------ fetch */
+
+static void on_fetch_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct mixclient *mc = w->data;
+    (void)loop;
+    (void)revents;
+    /* A steady cadence whatever the user does: the link looks the same. */
+    if (!cconn_is_up(mc->gw) || mc->fetch_outstanding)
+        return;
+    struct mix_frame f = {.type = FRAME_FETCH_REQUEST};
+    f.u.fetch_req.max_messages = (uint32_t)mc->conf.fetch_max;
+    if (gw_send(mc, &f))
+        mc->fetch_outstanding = true;
+}
+
+static void on_fetch_response(struct mixclient *mc, const struct mix_frame *f)
+{
+    size_t n = f->u.fetch_resp.n_msgs, k = 0;
+    uint64_t *seqs = calloc(n ? n : 1, sizeof(*seqs));
+    mc->fetch_outstanding = false;
+    if (seqs == NULL)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const struct frame_inbox_msg *m = &f->u.fetch_resp.msgs[i];
+        /* Acknowledge only what is handled (stored durably where it matters). */
+        if (core_on_inbox(mc->core, m, mc_unix_now()) == 0)
+            seqs[k++] = m->seq;
+    }
+    if (k > 0) {
+        struct mix_frame a = {.type = FRAME_FETCH_ACK};
+        a.u.fetch_ack.seqs = seqs;
+        a.u.fetch_ack.n_seqs = k;
+        if (!gw_send(mc, &a))
+            log_warn("client: could not acknowledge a fetch; it will be fetched again");
+    }
+    free(seqs);
+}
+
+/* ------------------------------------------------------------ gateway link */
+
+static void gw_up(void *ctx, struct cconn *c)
+{
+    struct mixclient *mc = ctx;
+    (void)c;
+    log_info("client: connected to the gateway");
+    mc->gw_backoff_s = 1;
+    mc->fetch_outstanding = false;
+    if (mc->on_gateway_up)
+        mc->on_gateway_up(mc);
+    start_streams(mc);
+}
+
+static void gw_frame(void *ctx, struct cconn *c, const uint8_t *buf, size_t len)
+{
+    struct mixclient *mc = ctx;
+    struct mix_frame *f;
+    const char *why;
+    (void)c;
+    if (!frame_decode(buf, len, FRAME_MAX_DEFAULT * 4, &f, &why)) {
+        log_debug("client: bad frame from the gateway: %s", why);
+        return;
+    }
+    if (f->type == FRAME_FETCH_RESPONSE)
+        on_fetch_response(mc, f);
+    else if (f->type == FRAME_ERROR)
+        log_warn("client: gateway error %u: %s", f->u.error.code,
+                 f->u.error.reason ? f->u.error.reason : "");
+    else
+        log_debug("client: unexpected %s from the gateway", frame_type_name(f->type));
+    frame_free(f);
+}
+
+static void gw_down(void *ctx, struct cconn *c, const char *why)
+{
+    struct mixclient *mc = ctx;
+    (void)c;
+    log_warn("client: gateway link down: %s", why);
+    mc->fetch_outstanding = false;
+    ev_timer_stop(mc->loop, &mc->t_redial);
+    ev_timer_set(&mc->t_redial, mc->gw_backoff_s, 0.);
+    ev_timer_start(mc->loop, &mc->t_redial);
+    if (mc->gw_backoff_s < 30)
+        mc->gw_backoff_s *= 2;
+}
+
+void mc_dial_gateway(struct mixclient *mc)
+{
+    char err[256];
+    const struct pki_doc *doc = core_doc(mc->core);
+    if (doc == NULL || !cconn_is_down(mc->gw))
+        return;
+    cconn_free(mc->gw);
+    mc->gw = NULL;
+    const struct pki_descriptor *d = pki_doc_find(doc, mc->gateway_id);
+    if (d == NULL || (d->roles & PKI_ROLE_GATEWAY) == 0) {
+        log_err("client: our gateway is not in the directory (epoch %llu)",
+                (unsigned long long)pki_doc_epoch(doc));
+        return;
+    }
+    struct cconn_cbs cbs = {gw_up, gw_frame, gw_down, mc};
+    mc->gw = cconn_dial(mc->loop, d->address, mc->keys, mc->keys + 32, d->link_key,
+                        LINK_ROLE_CLIENT, FRAME_MAX_DEFAULT * 4,
+                        (uint32_t)(mc->conf.connect_timeout_us / 1000), &mc->rng, &cbs, err,
+                        sizeof(err));
+    if (mc->gw == NULL) {
+        log_err("client: gateway: %s", err);
+        gw_down(mc, NULL, err);
+    }
+}
+
+static void on_redial(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct mixclient *mc = w->data;
+    (void)loop;
+    (void)revents;
+    mc_dial_gateway(mc);
+}
+
+/* ------------------------------------------------------------ housekeeping */
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct mixclient *mc = w->data;
+    (void)loop;
+    (void)revents;
+    core_tick(mc->core, mc_mono_us(mc));
+}
+
+/* ------------------------------------------------------------ object */
+
+static int load_keys(struct mixclient *mc, bool need_gateway, char *err, size_t errlen)
+{
+    char path[CCONF_PATH_MAX];
+    mc->keys = sodium_malloc(64);
+    if (mc->keys == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    cconf_path(&mc->conf, "client.key", path);
+    if (keyfile_read(path, KEYFILE_X25519_SECRET, mc->keys, err, errlen) < 0)
+        return -1;
+    crypto_scalarmult_base(mc->keys + 32, mc->keys);
+    if (!need_gateway)
+        return 0;
+    if (mc->conf.have_gateway) {
+        memcpy(mc->gateway_id, mc->conf.gateway_id, 32);
+        return 0;
+    }
+    return mc_read_gateway_file(&mc->conf, mc->gateway_id, err, errlen);
+}
+
+static void init_timers(struct mixclient *mc)
+{
+    ev_timer_init(&mc->t_payload, on_stream, 1., 0.);
+    ev_timer_init(&mc->t_loop, on_stream, 1., 0.);
+    ev_timer_init(&mc->t_drop, on_stream, 1., 0.);
+    double fi = (double)mc->conf.fetch_interval_us / 1e6;
+    ev_timer_init(&mc->t_fetch, on_fetch_timer, fi, fi);
+    ev_timer_init(&mc->t_tick, on_tick, 0.1, 0.1);
+    ev_timer_init(&mc->t_redial, on_redial, 1., 0.);
+    mc->t_payload.data = mc->t_loop.data = mc->t_drop.data = mc;
+    mc->t_fetch.data = mc->t_tick.data = mc->t_redial.data = mc;
+    ev_timer_start(mc->loop, &mc->t_fetch);
+    ev_timer_start(mc->loop, &mc->t_tick);
+    mc->gw_backoff_s = 1;
+}
+
+struct mixclient *mc_new_common(const char *config_path, struct ev_loop *loop, bool need_gateway,
+                                char *err, size_t errlen)
+{
+    struct mixclient *mc = calloc(1, sizeof(*mc));
+    if (mc == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    mc->rng = mix_rng_system();
+    if (cconf_load(config_path, &mc->conf, err, errlen) < 0)
+        goto fail;
+    mc->loop = loop ? loop : ev_loop_new(EVFLAG_AUTO);
+    mc->own_loop = loop == NULL;
+    if (mc->loop == NULL) {
+        snprintf(err, errlen, "cannot create the event loop");
+        goto fail;
+    }
+    if (load_keys(mc, need_gateway, err, errlen) < 0)
+        goto fail;
+    if (!need_gateway)
+        return mc;
+    mc->store = cstore_open(mc->conf.data_dir, 1024, err, errlen);
+    if (mc->store == NULL)
+        goto fail;
+    struct core_config cc;
+    memset(&cc, 0, sizeof(cc));
+    memcpy(cc.sk, mc->keys, 32);
+    memcpy(cc.gateway_id, mc->gateway_id, 32);
+    cc.max_attempts = (uint32_t)mc->conf.max_attempts;
+    cc.fetch_interval_us = mc->conf.fetch_interval_us;
+    cc.timeout_slack_us = mc->conf.retransmit_slack_us;
+    mc->core = core_new(&cc, mc->store, &mc->rng);
+    sodium_memzero(&cc, sizeof(cc));
+    if (mc->core == NULL) {
+        snprintf(err, errlen, "cannot load the client store");
+        goto fail;
+    }
+    core_set_recv_cb(mc->core, mc_core_recv, mc);
+    init_timers(mc);
+    mc_dir_start(mc);
+    return mc;
+fail:
+    mixclient_free(mc);
+    return NULL;
+}
+
+struct mixclient *mixclient_new(const char *config_path, struct ev_loop *loop, char *err,
+                                size_t errlen)
+{
+    return mc_new_common(config_path, loop, true, err, errlen);
+}
+
+void mixclient_free(struct mixclient *mc)
+{
+    if (mc == NULL)
+        return;
+    if (mc->loop != NULL) {
+        ev_timer_stop(mc->loop, &mc->t_payload);
+        ev_timer_stop(mc->loop, &mc->t_loop);
+        ev_timer_stop(mc->loop, &mc->t_drop);
+        ev_timer_stop(mc->loop, &mc->t_fetch);
+        ev_timer_stop(mc->loop, &mc->t_tick);
+        ev_timer_stop(mc->loop, &mc->t_redial);
+        mc_dir_stop(mc);
+    }
+    cconn_free(mc->gw);
+    core_free(mc->core);
+    cstore_close(mc->store);
+    if (mc->keys)
+        sodium_free(mc->keys);
+    if (mc->own_loop && mc->loop)
+        ev_loop_destroy(mc->loop);
+    free(mc);
+}
+
+/* ------------------------------------------------------------ API */
+
+void mc_core_recv(void *ctx, const struct core_received *m)
+{
+    struct mixclient *mc = ctx;
+    struct mixclient_message out = {.body = m->body, .len = m->len, .can_reply = m->can_reply,
+                                    .is_reply = m->is_reply, .received_at = m->received_at};
+    memcpy(out.id, m->id, MIXCLIENT_ID_LEN);
+    if (mc->recv_fn)
+        mc->recv_fn(mc->recv_ctx, &out);
+    if (mc->on_new_message)
+        mc->on_new_message(mc);
+}
+
+void mixclient_address(const struct mixclient *mc, char out[MIXCLIENT_ADDRESS_SIZE])
+{
+    struct mix_address a;
+    core_address(mc->core, &a);
+    address_encode(&a, out);
+}
+
+int mixclient_check_address(const char *address, char *err, size_t errlen)
+{
+    struct mix_address a;
+    enum address_err e = address_decode(address, &a);
+    if (e == ADDRESS_OK)
+        return 0;
+    snprintf(err, errlen, "bad address: %s", address_strerror(e));
+    return MIXCLIENT_E_ADDRESS;
+}
+
+size_t mixclient_max_message(void)
+{
+    return core_max_message();
+}
+
+size_t mixclient_max_reply(const struct mixclient *mc)
+{
+    return core_reply_cap(mc->core);
+}
+
+int mixclient_send(struct mixclient *mc, const char *address, const void *msg, size_t len,
+                   unsigned reply_surbs, uint8_t id_out[MIXCLIENT_ID_LEN])
+{
+    struct mix_address a;
+    if (address_decode(address, &a) != ADDRESS_OK)
+        return MIXCLIENT_E_ADDRESS;
+    if (len > core_max_message())
+        return MIXCLIENT_E_TOO_BIG;
+    return mc_err_from_core(core_send(mc->core, &a, msg, len, reply_surbs, id_out));
+}
+
+int mixclient_reply(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN], const void *body,
+                    size_t len)
+{
+    return mc_err_from_core(core_reply(mc->core, id, body, len));
+}
+
+int mixclient_status(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN],
+                     enum mixclient_state *state, unsigned *fragments, unsigned *acked)
+{
+    struct core_status s;
+    int e = core_status(mc->core, id, &s);
+    if (e != CORE_OK)
+        return mc_err_from_core(e);
+    *state = (enum mixclient_state)s.state;
+    *fragments = s.fragments;
+    *acked = s.acked;
+    return 0;
+}
+
+void mixclient_on_receive(struct mixclient *mc, mixclient_recv_fn fn, void *ctx)
+{
+    mc->recv_fn = fn;
+    mc->recv_ctx = ctx;
+}
+
+struct take_ctx {
+    mixclient_recv_fn fn;
+    void *ctx;
+};
+
+static void take_one(void *ctx, const struct core_received *m)
+{
+    struct take_ctx *t = ctx;
+    struct mixclient_message out = {.body = m->body, .len = m->len, .can_reply = m->can_reply,
+                                    .is_reply = m->is_reply, .received_at = m->received_at};
+    memcpy(out.id, m->id, MIXCLIENT_ID_LEN);
+    t->fn(t->ctx, &out);
+}
+
+size_t mixclient_take(struct mixclient *mc, size_t max, mixclient_recv_fn fn, void *ctx,
+                      size_t *remaining)
+{
+    struct take_ctx t = {fn, ctx};
+    return core_take_received(mc->core, max, take_one, &t, remaining);
+}
+
+bool mixclient_connected(const struct mixclient *mc)
+{
+    return cconn_is_up(mc->gw);
+}
+
+uint64_t mixclient_epoch(const struct mixclient *mc)
+{
+    return core_doc(mc->core) ? pki_doc_epoch(core_doc(mc->core)) : 0;
+}
+
+size_t mixclient_queue_len(const struct mixclient *mc)
+{
+    return core_queue_len(mc->core);
+}
+
+struct ev_loop *mixclient_loop(struct mixclient *mc)
+{
+    return mc->loop;
+}
+
+int mixclient_run(struct mixclient *mc)
+{
+    ev_run(mc->loop, 0);
+    return 0;
+}
+
+void mixclient_stop(struct mixclient *mc)
+{
+    ev_break(mc->loop, EVBREAK_ALL);
+}
+
+int mixclient_check_config(const char *config_path, char *err, size_t errlen)
+{
+    struct cconf c;
+    return cconf_load(config_path, &c, err, errlen) == 0 ? 0 : MIXCLIENT_E_CONFIG;
+}

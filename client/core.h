@@ -1,0 +1,148 @@
+/*
+ * The client's protocol engine, without I/O (docs/spec/client.md).
+ *
+ * It turns messages into fragments and Sphinx packets (each with a SURB-ack),
+ * produces drop and loop cover, recognises what comes back from the inbox
+ * (acks, replies, loops, fragments of messages for us), reassembles and
+ * deduplicates, and decides retransmissions.  Time is supplied by the caller
+ * (monotonic microseconds for timers, Unix seconds for records), randomness
+ * by a struct mix_rng, persistence by a struct cstore.  The daemon
+ * (client/daemon.c) drives it from libev; the unit tests drive it with a
+ * simulated network of real Sphinx nodes.
+ */
+#ifndef MIX_CLIENT_CORE_H
+#define MIX_CLIENT_CORE_H
+
+#include "address.h"
+#include "common.h"
+#include "frame.h"
+#include "payload.h"
+#include "pki.h"
+#include "rng.h"
+#include "store.h"
+
+#define CORE_MSG_ID_LEN PAYLOAD_MSG_ID_LEN
+
+enum core_err {
+    CORE_OK = 0,
+    CORE_ERR_ADDRESS = -1,   /* recipient's gateway not in the directory */
+    CORE_ERR_TOO_BIG = -2,   /* message above the maximum size */
+    CORE_ERR_NO_DOC = -3,    /* no verified directory yet */
+    CORE_ERR_STORE = -4,     /* the store failed: nothing was accepted */
+    CORE_ERR_UNKNOWN = -5,   /* no such message id */
+    CORE_ERR_NO_SURB = -6,   /* the message carried no (unused) reply SURB */
+    CORE_ERR_NOMEM = -7,
+    CORE_ERR_PATH = -8,      /* the directory cannot give a path (empty layer) */
+    CORE_ERR_CRYPTO = -9,    /* packet construction failed */
+};
+const char *core_strerror(int err);
+
+enum core_msg_state {
+    CORE_MSG_QUEUED = 1,
+    CORE_MSG_SENT = 2,
+    CORE_MSG_ACKNOWLEDGED = 3,
+    CORE_MSG_FAILED = 4,
+};
+
+struct core_config {
+    uint8_t sk[PAYLOAD_KEY_LEN];        /* the client key K (copied, wiped on free) */
+    uint8_t gateway_id[MIX_NODE_ID_LEN];
+    uint32_t max_attempts;              /* sends per fragment before failing (>= 1) */
+    uint64_t fetch_interval_us;         /* used in the retransmit timeout */
+    uint64_t timeout_slack_us;          /* added to every retransmit timeout */
+};
+
+struct core_stats {
+    uint64_t real_sent, drop_sent, loop_sent, reply_sent;
+    uint64_t acks, loop_acks, loops_back;
+    uint64_t retransmits, failed_msgs;
+    uint64_t received_frags, duplicates, received_msgs, replies_received;
+    uint64_t bad_in;                    /* inbox entries that did not open or parse */
+};
+
+struct core_status {
+    uint8_t id[CORE_MSG_ID_LEN];
+    enum core_msg_state state;
+    uint32_t fragments, acked;
+};
+
+/* A message handed to the application. */
+struct core_received {
+    uint8_t id[CORE_MSG_ID_LEN];
+    const uint8_t *body;
+    size_t len;
+    bool can_reply;
+    bool is_reply;
+    uint64_t received_at;               /* Unix seconds */
+};
+typedef void (*core_recv_fn)(void *ctx, const struct core_received *m);
+
+struct core;
+
+/* The store must outlive the core.  Loads queued and unacknowledged messages. */
+struct core *core_new(const struct core_config *cfg, struct cstore *store,
+                      const struct mix_rng *rng) MIX_WUR;
+void core_free(struct core *c);
+
+/* Install a verified directory (ownership passes to the core). */
+void core_set_doc(struct core *c, struct pki_doc *doc);
+const struct pki_doc *core_doc(const struct core *c);
+void core_set_recv_cb(struct core *c, core_recv_fn fn, void *ctx);
+
+/* This client's address (its gateway + public key). */
+void core_address(const struct core *c, struct mix_address *out);
+/* Largest message core_send() accepts. */
+size_t core_max_message(void);
+
+/*
+ * Accept a message for `to`: it is split, stored durably (synced) and
+ * queued for the payload stream.  reply_surbs > 0 attaches one reply SURB.
+ */
+int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, size_t len,
+              uint32_t reply_surbs, uint8_t id_out[static CORE_MSG_ID_LEN]) MIX_WUR;
+
+/* Answer received message `id` through its SURB (body up to core_reply_cap()). */
+int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN],
+               const uint8_t *body, size_t len) MIX_WUR;
+size_t core_reply_cap(const struct core *c);
+
+enum core_stream { CORE_STREAM_PAYLOAD, CORE_STREAM_LOOP, CORE_STREAM_DROP };
+
+/* Bytes of one Sphinx packet in the current geometry (0 without a directory). */
+size_t core_packet_len(const struct core *c);
+
+/*
+ * The next packet of a stream into out (core_packet_len bytes).  The
+ * payload stream sends a queued reply or fragment if there is one, else
+ * drop cover.  Returns 1 (real), 0 (cover), or a negative core_err.
+ */
+int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64_t unix_now,
+                     uint8_t *out) MIX_WUR;
+
+/*
+ * One message from the inbox (a FetchResponse entry).  Returns 0 when it
+ * is handled (acknowledge it to the gateway, also for garbage, which is
+ * counted), -1 on a local failure (do not acknowledge: fetch it again).
+ */
+int core_on_inbox(struct core *c, const struct frame_inbox_msg *m, uint64_t unix_now) MIX_WUR;
+
+/* Retransmit or fail fragments whose timeout passed. */
+void core_tick(struct core *c, uint64_t now_us);
+
+/* Real packets waiting (fragments and replies). */
+size_t core_queue_len(const struct core *c);
+
+int core_status(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], struct core_status *out) MIX_WUR;
+/* Call fn for every outgoing message known (status). */
+void core_status_all(struct core *c, void (*fn)(void *ctx, const struct core_status *s), void *ctx);
+
+/*
+ * Received messages not yet handed out: calls fn for each (at most max,
+ * 0 = all) and marks them delivered.  Returns how many; *remaining gets the rest.
+ */
+size_t core_take_received(struct core *c, size_t max, core_recv_fn fn, void *ctx,
+                          size_t *remaining);
+
+void core_get_stats(const struct core *c, struct core_stats *out);
+
+#endif

@@ -1,0 +1,79 @@
+/*
+ * Internal to the client core (core.c, core_send.c, core_recv.c): the core
+ * struct, record layouts and helpers shared by those files.
+ */
+#ifndef MIX_CLIENT_CORE_INT_H
+#define MIX_CLIENT_CORE_INT_H
+
+#include "core.h"
+#include "sphinx.h"
+
+/* Fragment states in the FSTATE record. */
+enum { FS_QUEUED = 0, FS_SENT = 1, FS_ACKED = 2, FS_FAILED = 3 };
+/* What a SURB we created is for. */
+enum { SK_ACK = 1, SK_LOOP_ACK = 2, SK_REPLY = 3 };
+
+/* out record: ver 1, reply 1, pad 2, gw 32, pk 32, created 8, total 4, count 4, cap0 4, cap 4 */
+#define OUT_HDR 92
+/* SURB record: kind 1, pad 3, msg id 16, index 4, created 8, then the keys */
+#define SREC_HDR 32
+#define SREC_LEN (SREC_HDR + SPHINX_SURB_KEYS_LEN)
+/* PMETA record: count 4, total 4, got 4, surb_len 2, then the reply SURB */
+#define PMETA_HDR 14
+/* IN record: flags 1, pad 1, surb_len 2, received_at 8, body_len 4, SURB, body */
+#define IN_HDR 16
+#define IN_DELIVERED 1
+#define IN_CAN_REPLY 2
+#define IN_IS_REPLY 4
+/* The largest SURB of any valid geometry. */
+#define CORE_SURB_MAX (64 + 32 + SPHINX_MAC_LEN + SPHINX_MAX_HOPS_LIMIT * SPHINX_SLOT_LEN)
+
+struct qent {
+    uint8_t id[CORE_MSG_ID_LEN];
+    uint32_t idx;
+};
+
+struct qvec {
+    struct qent *v;
+    size_t head, len, cap;   /* live entries are v[head .. head+len) */
+};
+
+struct flight {
+    uint8_t id[CORE_MSG_ID_LEN];
+    uint32_t idx;
+    uint64_t deadline;
+};
+
+struct core {
+    struct core_config cfg;
+    uint8_t pk[PAYLOAD_KEY_LEN];
+    uint8_t inbox_id[PAYLOAD_INBOX_ID_LEN];
+    struct cstore *store;
+    struct mix_rng rng;
+    struct pki_doc *doc;
+    struct sphinx_geometry g;
+    size_t plain_len, surb_len, pkt_len, layers;
+    core_recv_fn recv_fn;
+    void *recv_ctx;
+    struct qvec retx, queue;
+    struct flight *fl;
+    size_t n_fl, cap_fl;
+    uint64_t raw_seq;
+    size_t n_raw;
+    /* The last outgoing message read from the store (a 1 MiB message is not re-read per packet). */
+    uint8_t cache_id[CORE_MSG_ID_LEN];
+    uint8_t *cache;
+    size_t cache_len;
+    struct core_stats st;
+};
+
+int qpush(struct qvec *q, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx);
+bool qpop(struct qvec *q, struct qent *out);
+int flight_add(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx, uint64_t deadline);
+uint8_t *fstate_get(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t *count);
+void summarize(const uint8_t *fs, uint32_t count, struct core_status *s);
+const uint8_t *out_get(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], size_t *len);
+void out_cache_drop(struct core *c);
+size_t frag_len(const struct core *c);
+
+#endif

@@ -1,0 +1,389 @@
+/*
+ * The receiving half of the client core: what the inbox returns (acks,
+ * replies, loops, fragments), reassembly with duplicate suppression, and
+ * status queries.
+ */
+#include "core_int.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* ------------------------------------------------------------ acks */
+
+static void mark_acked(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx)
+{
+    uint32_t count;
+    uint8_t *fs = fstate_get(c, id, &count);
+    if (fs == NULL || idx >= count || fs[idx] == FS_ACKED) {
+        free(fs);
+        return;
+    }
+    fs[idx] = FS_ACKED;
+    c->st.acks++;
+    struct core_status s;
+    summarize(fs, count, &s);
+    if (cstore_put(c->store, CSTORE_FSTATE, id, CORE_MSG_ID_LEN, fs, 2 * (size_t)count) != 0)
+        log_err("client: could not record an acknowledgement");
+    if (s.state == CORE_MSG_ACKNOWLEDGED) {
+        /* Delivered: keep the header for status, drop the message bytes. */
+        size_t len;
+        const uint8_t *rec = out_get(c, id, &len);
+        if (rec != NULL && len > OUT_HDR &&
+            cstore_put(c->store, CSTORE_OUT, id, CORE_MSG_ID_LEN, rec, OUT_HDR) != 0)
+            log_err("client: could not trim a delivered message");
+        out_cache_drop(c);
+    }
+    free(fs);
+}
+
+/* ------------------------------------------------------------ received messages */
+
+/* Store a complete received message durably, then tell the application. */
+static int store_received(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], const uint8_t *body,
+                          size_t len, const uint8_t *surb, size_t surb_len, bool is_reply,
+                          uint64_t unix_now)
+{
+    uint8_t *rec = malloc(IN_HDR + surb_len + len + 1);
+    if (rec == NULL)
+        return -1;
+    memset(rec, 0, IN_HDR);
+    rec[0] = (uint8_t)((surb_len ? IN_CAN_REPLY : 0) | (is_reply ? IN_IS_REPLY : 0));
+    mix_put_be16(rec + 2, (uint16_t)surb_len);
+    mix_put_be64(rec + 4, unix_now);
+    mix_put_be32(rec + 12, (uint32_t)len);
+    if (surb_len)
+        memcpy(rec + IN_HDR, surb, surb_len);
+    if (len)
+        memcpy(rec + IN_HDR + surb_len, body, len);
+    int e = cstore_put(c->store, CSTORE_IN, id, CORE_MSG_ID_LEN, rec, IN_HDR + surb_len + len);
+    free(rec);
+    if (e != 0 || cstore_sync(c->store) != 0)
+        return -1;
+    c->st.received_msgs++;
+    if (c->recv_fn != NULL) {
+        struct core_received m = {.body = body, .len = len, .can_reply = surb_len != 0,
+                                  .is_reply = is_reply, .received_at = unix_now};
+        memcpy(m.id, id, CORE_MSG_ID_LEN);
+        c->recv_fn(c->recv_ctx, &m);
+    }
+    return 0;
+}
+
+struct gather {
+    uint8_t *buf;
+    size_t len, cap;
+    uint32_t n;
+    bool bad;
+};
+
+static int gather_part(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    struct gather *g = ctx;
+    /* Keys are id || BE32 index, so the cursor visits the fragments in order. */
+    if (klen != CORE_MSG_ID_LEN + 4 || mix_get_be32(key + CORE_MSG_ID_LEN) != g->n ||
+        vlen > g->cap - g->len) {
+        g->bad = true;
+        return 1;
+    }
+    memcpy(g->buf + g->len, val, vlen);
+    g->len += vlen;
+    g->n++;
+    return 0;
+}
+
+/* All fragments are in: join them, store the message, drop the parts. */
+static int assemble(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], const uint8_t *meta,
+                    size_t mlen, uint64_t unix_now)
+{
+    uint32_t count = mix_get_be32(meta), total = mix_get_be32(meta + 4);
+    size_t surb_len = mix_get_be16(meta + 12);
+    struct gather g = {malloc(total + 1), 0, total, 0, false};
+    int ret = -1;
+    if (g.buf == NULL || mlen < PMETA_HDR + surb_len)
+        goto out;
+    if (cstore_iter(c->store, CSTORE_PART, id, CORE_MSG_ID_LEN, gather_part, &g) != 0)
+        goto out;
+    ret = 0;
+    if (g.bad || g.n != count || g.len != total) {
+        /* Fragments that do not add up (a broken sender): drop them all. */
+        c->st.bad_in++;
+    } else if (store_received(c, id, g.buf, g.len, meta + PMETA_HDR, surb_len, false,
+                              unix_now) != 0) {
+        ret = -1;
+        goto out;
+    }
+    if (cstore_del_prefix(c->store, CSTORE_PART, id, CORE_MSG_ID_LEN) != 0 ||
+        cstore_del(c->store, CSTORE_PMETA, id, CORE_MSG_ID_LEN) != 0)
+        log_err("client: could not clean up a reassembled message");
+out:
+    free(g.buf);
+    return ret;
+}
+
+/* One data fragment for us: store it unless we have it, assemble when complete. */
+static int on_fragment(struct core *c, const struct payload_frag *f, uint64_t unix_now)
+{
+    uint8_t key[CORE_MSG_ID_LEN + 4], *meta = NULL;
+    size_t mlen;
+    memcpy(key, f->msg_id, CORE_MSG_ID_LEN);
+    mix_put_be32(key + CORE_MSG_ID_LEN, f->index);
+    int have = cstore_has(c->store, CSTORE_IN, f->msg_id, CORE_MSG_ID_LEN);
+    int part = have == 0 ? cstore_has(c->store, CSTORE_PART, key, sizeof(key)) : have;
+    if (have < 0 || part < 0)
+        return -1;
+    if (have == 1 || part == 1) {
+        c->st.duplicates++;
+        return 0;
+    }
+    int got = cstore_get(c->store, CSTORE_PMETA, f->msg_id, CORE_MSG_ID_LEN, &meta, &mlen);
+    if (got < 0)
+        return -1;
+    if (got == 0 || mlen < PMETA_HDR) {
+        free(meta);
+        mlen = PMETA_HDR;
+        meta = calloc(1, PMETA_HDR + CORE_SURB_MAX);
+        if (meta == NULL)
+            return -1;
+        mix_put_be32(meta, f->count);
+        mix_put_be32(meta + 4, f->total_len);
+    }
+    int ret = 0;
+    if (mix_get_be32(meta) != f->count || mix_get_be32(meta + 4) != f->total_len ||
+        f->surb_len > CORE_SURB_MAX) {
+        c->st.bad_in++;
+        goto out;
+    }
+    if (f->surb_len) {
+        uint8_t *n = realloc(meta, PMETA_HDR + f->surb_len);
+        if (n == NULL) {
+            ret = -1;
+            goto out;
+        }
+        meta = n;
+        mix_put_be16(meta + 12, (uint16_t)f->surb_len);
+        memcpy(meta + PMETA_HDR, f->surb, f->surb_len);
+        mlen = PMETA_HDR + f->surb_len;
+    }
+    mix_put_be32(meta + 8, mix_get_be32(meta + 8) + 1);
+    c->st.received_frags++;
+    ret = -1;
+    if (cstore_put(c->store, CSTORE_PART, key, sizeof(key), f->data, f->data_len) != 0 ||
+        cstore_put(c->store, CSTORE_PMETA, f->msg_id, CORE_MSG_ID_LEN, meta, mlen) != 0)
+        goto out;
+    ret = mix_get_be32(meta + 8) == f->count ? assemble(c, f->msg_id, meta, mlen, unix_now) : 0;
+out:
+    free(meta);
+    return ret;
+}
+
+/* ------------------------------------------------------------ inbox */
+
+/* A payload that came back through one of our SURBs. */
+static int on_surb_reply(struct core *c, const struct frame_inbox_msg *m, uint64_t unix_now)
+{
+    uint8_t *rec = NULL, *plain = NULL;
+    size_t rlen;
+    int ret = 0;
+    int got = cstore_get(c->store, CSTORE_SURB, m->surb_id.ptr, SPHINX_SURB_ID_LEN, &rec, &rlen);
+    if (got < 0)
+        return -1;
+    if (got == 0 || rlen != SREC_LEN || m->payload.len != c->g.payload_len) {
+        c->st.bad_in++;   /* unknown, used already, or another geometry */
+        goto out;
+    }
+    plain = malloc(c->plain_len);
+    if (plain == NULL) {
+        ret = -1;
+        goto out;
+    }
+    if (sphinx_surb_open(&c->g, rec + SREC_HDR, m->payload.ptr, m->payload.len, plain) != SPHINX_OK) {
+        c->st.bad_in++;
+        goto out;
+    }
+    struct payload_frag f;
+    switch (rec[0]) {
+    case SK_ACK:
+        mark_acked(c, rec + 4, mix_get_be32(rec + 20));
+        break;
+    case SK_LOOP_ACK:
+        c->st.loop_acks++;
+        break;
+    case SK_REPLY:
+        if (payload_frag_parse(plain, c->plain_len, &f) != PAYLOAD_OK || f.kind != PAYLOAD_FRAG_REPLY) {
+            c->st.bad_in++;
+            break;
+        }
+        if (cstore_has(c->store, CSTORE_IN, f.msg_id, CORE_MSG_ID_LEN) == 1) {
+            c->st.duplicates++;
+            break;
+        }
+        if (store_received(c, f.msg_id, f.data, f.data_len, NULL, 0, true, unix_now) != 0) {
+            ret = -1;
+            goto out;
+        }
+        c->st.replies_received++;
+        break;
+    default:
+        c->st.bad_in++;
+    }
+    /* A SURB is single use: forget its keys once its answer is handled. */
+    if (cstore_del(c->store, CSTORE_SURB, m->surb_id.ptr, SPHINX_SURB_ID_LEN) != 0)
+        ret = -1;
+out:
+    if (plain != NULL) {
+        sodium_memzero(plain, c->plain_len);
+        free(plain);
+    }
+    if (rec != NULL) {
+        sodium_memzero(rec, rlen);
+        free(rec);
+    }
+    return ret;
+}
+
+/* Open a sealed body; the gateway stores the envelope body (or, tolerated, the whole envelope). */
+static uint8_t *open_body(struct core *c, const uint8_t *p, size_t len, size_t *out_len)
+{
+    struct payload_view v;
+    if (payload_parse(p, len, &v) == PAYLOAD_OK && v.body_len > crypto_box_SEALBYTES) {
+        p = v.body;
+        len = v.body_len;
+    }
+    if (len <= crypto_box_SEALBYTES)
+        return NULL;
+    uint8_t *out = malloc(len - crypto_box_SEALBYTES);
+    if (out == NULL)
+        return NULL;
+    if (crypto_box_seal_open(out, p, len, c->pk, c->cfg.sk) != 0) {
+        free(out);
+        return NULL;
+    }
+    *out_len = len - crypto_box_SEALBYTES;
+    return out;
+}
+
+int core_on_inbox(struct core *c, const struct frame_inbox_msg *m, uint64_t unix_now)
+{
+    if (c->doc == NULL)
+        return -1;
+    if (m->surb_id.len == SPHINX_SURB_ID_LEN)
+        return on_surb_reply(c, m, unix_now);
+    size_t len = 0;
+    uint8_t *plain = open_body(c, m->payload.ptr, m->payload.len, &len);
+    struct payload_frag f;
+    int ret = 0;
+    if (plain == NULL || payload_frag_parse(plain, len, &f) != PAYLOAD_OK) {
+        c->st.bad_in++;
+    } else if (f.kind == PAYLOAD_FRAG_LOOP) {
+        c->st.loops_back++;
+    } else if (f.kind == PAYLOAD_FRAG_DATA) {
+        ret = on_fragment(c, &f, unix_now);
+    } else {
+        c->st.bad_in++;
+    }
+    if (plain != NULL) {
+        sodium_memzero(plain, len);
+        free(plain);
+    }
+    return ret;
+}
+
+/* ------------------------------------------------------------ status */
+
+int core_status(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], struct core_status *out)
+{
+    uint32_t count;
+    uint8_t *fs = fstate_get(c, id, &count);
+    if (fs == NULL)
+        return CORE_ERR_UNKNOWN;
+    memcpy(out->id, id, CORE_MSG_ID_LEN);
+    summarize(fs, count, out);
+    free(fs);
+    return CORE_OK;
+}
+
+struct status_iter {
+    void (*fn)(void *ctx, const struct core_status *s);
+    void *ctx;
+};
+
+static int status_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    struct status_iter *it = ctx;
+    struct core_status s;
+    if (klen != CORE_MSG_ID_LEN || vlen == 0 || vlen % 2 != 0)
+        return 0;
+    memcpy(s.id, key, CORE_MSG_ID_LEN);
+    summarize(val, (uint32_t)(vlen / 2), &s);
+    it->fn(it->ctx, &s);
+    return 0;
+}
+
+void core_status_all(struct core *c, void (*fn)(void *ctx, const struct core_status *s), void *ctx)
+{
+    struct status_iter it = {fn, ctx};
+    if (cstore_iter(c->store, CSTORE_FSTATE, NULL, 0, status_one, &it) != 0)
+        log_err("client: status listing failed");
+}
+
+struct pending {
+    uint8_t (*ids)[CORE_MSG_ID_LEN];
+    size_t n, cap;
+};
+
+static int collect_undelivered(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val,
+                               size_t vlen)
+{
+    struct pending *p = ctx;
+    if (klen != CORE_MSG_ID_LEN || vlen < IN_HDR || (val[0] & IN_DELIVERED))
+        return 0;
+    if (p->n == p->cap) {
+        size_t ncap = p->cap ? p->cap * 2 : 16;
+        void *n = realloc(p->ids, ncap * CORE_MSG_ID_LEN);
+        if (n == NULL)
+            return 1;
+        p->ids = n;
+        p->cap = ncap;
+    }
+    memcpy(p->ids[p->n++], key, CORE_MSG_ID_LEN);
+    return 0;
+}
+
+size_t core_take_received(struct core *c, size_t max, core_recv_fn fn, void *ctx, size_t *remaining)
+{
+    struct pending p = {NULL, 0, 0};
+    size_t done = 0;
+    if (cstore_iter(c->store, CSTORE_IN, NULL, 0, collect_undelivered, &p) != 0)
+        p.n = 0;
+    for (size_t i = 0; i < p.n && (max == 0 || done < max); i++) {
+        uint8_t *rec;
+        size_t rlen;
+        if (cstore_get(c->store, CSTORE_IN, p.ids[i], CORE_MSG_ID_LEN, &rec, &rlen) != 1)
+            continue;
+        size_t surb_len = mix_get_be16(rec + 2), blen = mix_get_be32(rec + 12);
+        if (rlen >= IN_HDR + surb_len + blen) {
+            struct core_received m = {.body = rec + IN_HDR + surb_len, .len = blen,
+                                      .can_reply = (rec[0] & IN_CAN_REPLY) != 0,
+                                      .is_reply = (rec[0] & IN_IS_REPLY) != 0,
+                                      .received_at = mix_get_be64(rec + 4)};
+            memcpy(m.id, p.ids[i], CORE_MSG_ID_LEN);
+            fn(ctx, &m);
+            done++;
+            /* Delivered: keep a small tombstone (for duplicates and replies), drop the body. */
+            rec[0] |= IN_DELIVERED;
+            mix_put_be32(rec + 12, 0);
+            if (cstore_put(c->store, CSTORE_IN, p.ids[i], CORE_MSG_ID_LEN, rec, IN_HDR + surb_len) != 0)
+                log_err("client: could not mark a message delivered");
+        }
+        free(rec);
+    }
+    if (remaining != NULL)
+        *remaining = p.n - done;
+    free(p.ids);
+    if (cstore_sync(c->store) != 0)
+        log_err("client: store sync failed");
+    return done;
+}

@@ -1,0 +1,445 @@
+/*
+ * The sending half of the client core: accepting messages, building data,
+ * loop and drop packets, replies through SURBs, and retransmission.
+ */
+#include "core_int.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* A path as Sphinx hops, with the sum of the delays chosen. */
+struct route {
+    struct sphinx_hop hops[SPHINX_MAX_HOPS_LIMIT];
+    size_t n;
+    uint64_t delay_sum;
+};
+
+/* Per-hop delay from Exp(mean), capped as every node caps it. */
+static uint32_t draw_delay(const struct core *c)
+{
+    const struct pki_params *p = pki_doc_params(c->doc);
+    double d = mix_rng_exp(&c->rng, (double)p->mean_delay_us);
+    if (d > (double)p->max_delay_us)
+        d = (double)p->max_delay_us;
+    if (d > (double)UINT32_MAX)
+        d = (double)UINT32_MAX;
+    return (uint32_t)d;
+}
+
+/*
+ * A fresh random route entry -> one mix per layer -> dest (NULL = random
+ * gateway/provider).  skip_entry drops the first hop (SURB-acks start at a
+ * layer-1 mix because the provider sends them itself).
+ */
+static int make_route(struct core *c, const uint8_t *entry, const uint8_t *dest, bool skip_entry,
+                      struct route *r)
+{
+    const struct pki_descriptor *d[SPHINX_MAX_HOPS_LIMIT];
+    int n = pki_random_path(c->doc, &c->rng, entry, dest, d, MIX_ARRAY_LEN(d));
+    if (n < 2)
+        return CORE_ERR_PATH;
+    uint64_t epoch = pki_doc_epoch(c->doc);
+    size_t from = skip_entry ? 1 : 0;
+    r->n = 0;
+    r->delay_sum = 0;
+    for (size_t i = from; i < (size_t)n; i++) {
+        const uint8_t *k = pki_descriptor_sphinx_key(d[i], epoch);
+        if (k == NULL)
+            return CORE_ERR_PATH;
+        struct sphinx_hop *h = &r->hops[r->n++];
+        memcpy(h->node_id, d[i]->id, MIX_NODE_ID_LEN);
+        memcpy(h->public_key, k, SPHINX_KEY_LEN);
+        h->delay_us = draw_delay(c);
+        r->delay_sum += h->delay_us;
+    }
+    return CORE_OK;
+}
+
+/* Create a SURB back to our own inbox and remember its keys under a fresh id. */
+static int make_surb(struct core *c, int kind, const uint8_t *entry, const uint8_t *msg_id,
+                     uint32_t idx, uint64_t unix_now, uint8_t *surb_out, uint64_t *delay_sum)
+{
+    struct route r;
+    uint8_t rec[SREC_LEN], surb_id[SPHINX_SURB_ID_LEN];
+    int e = make_route(c, entry, c->cfg.gateway_id, entry == NULL, &r);
+    if (e != CORE_OK)
+        return e;
+    mix_rng_bytes(&c->rng, surb_id, sizeof(surb_id));
+    memset(rec, 0, SREC_HDR);
+    rec[0] = (uint8_t)kind;
+    if (msg_id != NULL)
+        memcpy(rec + 4, msg_id, CORE_MSG_ID_LEN);
+    mix_put_be32(rec + 20, idx);
+    mix_put_be64(rec + 24, unix_now);
+    if (sphinx_surb_create(&c->g, &c->rng, r.hops, r.n, c->inbox_id, surb_id, surb_out,
+                           rec + SREC_HDR) != SPHINX_OK)
+        return CORE_ERR_CRYPTO;
+    e = cstore_put(c->store, CSTORE_SURB, surb_id, sizeof(surb_id), rec, sizeof(rec));
+    sodium_memzero(rec, sizeof(rec));
+    if (delay_sum != NULL)
+        *delay_sum = r.delay_sum;
+    return e == 0 ? CORE_OK : CORE_ERR_STORE;
+}
+
+/* What one end-to-end packet carries. */
+struct e2e {
+    const uint8_t *to_gw, *to_pk;
+    struct payload_frag frag;
+    int ack_kind;                 /* SK_ACK or SK_LOOP_ACK */
+};
+
+/*
+ * Build a packet: fragment sealed to the recipient, inside an envelope with
+ * a SURB-ack, through a fresh route.  *wait_us gets the retransmit timeout.
+ */
+static int build_e2e(struct core *c, const struct e2e *m, uint64_t unix_now, uint8_t *out,
+                     uint64_t *wait_us)
+{
+    size_t flen = frag_len(c), body_len = flen + crypto_box_SEALBYTES;
+    uint8_t *buf = malloc(flen + body_len + c->surb_len + c->plain_len);
+    uint8_t rcpt[PAYLOAD_INBOX_ID_LEN];
+    uint64_t ack_delay = 0;
+    struct route r;
+    int e = CORE_ERR_NOMEM;
+    if (buf == NULL)
+        return e;
+    uint8_t *frag = buf, *body = frag + flen, *surb = body + body_len, *plain = surb + c->surb_len;
+    if ((e = make_route(c, c->cfg.gateway_id, m->to_gw, false, &r)) != CORE_OK)
+        goto out;
+    e = make_surb(c, m->ack_kind, NULL, m->frag.msg_id, m->frag.index, unix_now, surb, &ack_delay);
+    if (e != CORE_OK)
+        goto out;
+    e = CORE_ERR_CRYPTO;
+    if (payload_frag_build(frag, flen, &m->frag) != PAYLOAD_OK ||
+        crypto_box_seal(body, frag, flen, m->to_pk) != 0 ||
+        payload_build(plain, c->plain_len, surb, c->surb_len, body, body_len) != PAYLOAD_OK)
+        goto out;
+    payload_inbox_id(rcpt, m->to_pk);
+    if (sphinx_create(&c->g, &c->rng, r.hops, r.n, rcpt, plain, c->plain_len, out) != SPHINX_OK)
+        goto out;
+    /* Why this timeout: the delays we chose, plus twice the mean for every hop
+     * of both paths (queueing, links), plus two fetch rounds and a slack. */
+    const struct pki_params *p = pki_doc_params(c->doc);
+    *wait_us = r.delay_sum + ack_delay + 2 * (uint64_t)(2 * r.n + 1) * p->mean_delay_us +
+               2 * c->cfg.fetch_interval_us + c->cfg.timeout_slack_us;
+    e = CORE_OK;
+out:
+    sodium_memzero(buf, flen + body_len);
+    free(buf);
+    return e;
+}
+
+/* ------------------------------------------------------------ accepting */
+
+static void put_out_header(uint8_t *rec, const struct mix_address *to, bool reply, uint64_t now,
+                           uint32_t total, uint32_t count, uint32_t cap0, uint32_t cap)
+{
+    memset(rec, 0, OUT_HDR);
+    rec[0] = 1;
+    rec[1] = reply ? 1 : 0;
+    memcpy(rec + 4, to->gateway_id, MIX_NODE_ID_LEN);
+    memcpy(rec + 36, to->public_key, ADDRESS_KEY_LEN);
+    mix_put_be64(rec + 68, now);
+    mix_put_be32(rec + 76, total);
+    mix_put_be32(rec + 80, count);
+    mix_put_be32(rec + 84, cap0);
+    mix_put_be32(rec + 88, cap);
+}
+
+int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, size_t len,
+              uint32_t reply_surbs, uint8_t id_out[static CORE_MSG_ID_LEN])
+{
+    if (c->doc == NULL)
+        return CORE_ERR_NO_DOC;
+    if (len > PAYLOAD_MAX_MESSAGE)
+        return CORE_ERR_TOO_BIG;
+    const struct pki_descriptor *gw = pki_doc_find(c->doc, to->gateway_id);
+    if (gw == NULL || (gw->roles & PKI_ROLE_PROVIDER) == 0)
+        return CORE_ERR_ADDRESS;
+    size_t cap = frag_len(c) - PAYLOAD_FRAG_HDR_LEN;
+    size_t cap0 = reply_surbs ? cap - c->surb_len : cap;
+    if (frag_len(c) <= PAYLOAD_FRAG_HDR_LEN + c->surb_len)
+        return CORE_ERR_PATH;
+    uint32_t count = len <= cap0 ? 1 : 1 + payload_frag_count(len - cap0, cap);
+    uint8_t *rec = malloc(OUT_HDR + len + 1);
+    uint8_t *fs = calloc(2, count);
+    int e = CORE_ERR_NOMEM;
+    if (rec == NULL || fs == NULL)
+        goto out;
+    mix_rng_bytes(&c->rng, id_out, CORE_MSG_ID_LEN);
+    put_out_header(rec, to, reply_surbs > 0, 0, (uint32_t)len, count, (uint32_t)cap0, (uint32_t)cap);
+    memcpy(rec + OUT_HDR, msg, len);
+    e = CORE_ERR_STORE;
+    if (cstore_put(c->store, CSTORE_OUT, id_out, CORE_MSG_ID_LEN, rec, OUT_HDR + len) != 0 ||
+        cstore_put(c->store, CSTORE_FSTATE, id_out, CORE_MSG_ID_LEN, fs, 2 * (size_t)count) != 0 ||
+        cstore_sync(c->store) != 0)
+        goto out;
+    for (uint32_t i = 0; i < count; i++)
+        if (qpush(&c->queue, id_out, i) != 0)
+            log_err("client: queue memory exhausted; the message resumes after a restart");
+    e = CORE_OK;
+out:
+    free(rec);
+    free(fs);
+    return e;
+}
+
+/* ------------------------------------------------------------ packets */
+
+static int drop_packet(struct core *c, uint8_t *out)
+{
+    static const uint8_t zero_id[MIX_NODE_ID_LEN];
+    struct route r;
+    int e = make_route(c, c->cfg.gateway_id, NULL, false, &r);
+    if (e != CORE_OK)
+        return e;
+    uint8_t *plain = malloc(c->plain_len);
+    if (plain == NULL)
+        return CORE_ERR_NOMEM;
+    mix_rng_bytes(&c->rng, plain, c->plain_len);
+    e = sphinx_create(&c->g, &c->rng, r.hops, r.n, zero_id, plain, c->plain_len, out) == SPHINX_OK
+            ? CORE_OK : CORE_ERR_CRYPTO;
+    free(plain);
+    c->st.drop_sent += e == CORE_OK;
+    return e;
+}
+
+static int loop_packet(struct core *c, uint64_t unix_now, uint8_t *out)
+{
+    struct e2e m;
+    uint64_t wait;
+    memset(&m, 0, sizeof(m));
+    m.to_gw = c->cfg.gateway_id;
+    m.to_pk = c->pk;
+    m.ack_kind = SK_LOOP_ACK;
+    m.frag.kind = PAYLOAD_FRAG_LOOP;
+    m.frag.count = 1;
+    mix_rng_bytes(&c->rng, m.frag.msg_id, CORE_MSG_ID_LEN);
+    int e = build_e2e(c, &m, unix_now, out, &wait);
+    c->st.loop_sent += e == CORE_OK;
+    return e;
+}
+
+/* The next queued reply packet, if any: 1 sent, 0 none. */
+static int raw_first(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    uint8_t **p = ctx;
+    (void)vlen;
+    (void)val;
+    if (klen == 8) {
+        memcpy(*p, key, 8);
+        *p = NULL;
+    }
+    return 1;
+}
+
+static int send_raw(struct core *c, uint8_t *out)
+{
+    uint8_t key[8], *kp = key, *v;
+    size_t vlen;
+    if (c->n_raw == 0 || cstore_iter(c->store, CSTORE_RAW, NULL, 0, raw_first, &kp) != 0 || kp != NULL)
+        return 0;
+    int got = cstore_get(c->store, CSTORE_RAW, key, 8, &v, &vlen);
+    if (got != 1 || vlen != c->pkt_len) {
+        /* A reply built for another geometry cannot be sent any more. */
+        if (got == 1)
+            free(v);
+        if (cstore_del(c->store, CSTORE_RAW, key, 8) == 0 && c->n_raw > 0)
+            c->n_raw--;
+        return 0;
+    }
+    memcpy(out, v, vlen);
+    free(v);
+    if (cstore_del(c->store, CSTORE_RAW, key, 8) != 0)
+        return 0;
+    c->n_raw--;
+    c->st.reply_sent++;
+    return 1;
+}
+
+/* Fragment (id, idx) of an outgoing message: 1 built, 0 skip it, <0 error. */
+static int send_fragment(struct core *c, const struct qent *q, uint64_t now_us, uint64_t unix_now,
+                         uint8_t *out)
+{
+    size_t rlen;
+    uint32_t count;
+    uint8_t *fs = fstate_get(c, q->id, &count);
+    const uint8_t *rec = fs ? out_get(c, q->id, &rlen) : NULL;
+    int ret = 0;
+    /* SENT here means it was in flight when the daemon stopped (queued again at load). */
+    if (rec == NULL || q->idx >= count || (fs[q->idx] != FS_QUEUED && fs[q->idx] != FS_SENT))
+        goto out;
+    uint32_t total = mix_get_be32(rec + 76), cap0 = mix_get_be32(rec + 84);
+    uint32_t cap = mix_get_be32(rec + 88);
+    size_t off = q->idx == 0 ? 0 : cap0 + (size_t)(q->idx - 1) * cap;
+    size_t want = q->idx == 0 ? cap0 : cap;
+    if (rlen < OUT_HDR + (size_t)total || off > total)
+        goto out;
+    struct e2e m;
+    memset(&m, 0, sizeof(m));
+    m.to_gw = rec + 4;
+    m.to_pk = rec + 36;
+    m.ack_kind = SK_ACK;
+    m.frag.kind = PAYLOAD_FRAG_DATA;
+    memcpy(m.frag.msg_id, q->id, CORE_MSG_ID_LEN);
+    m.frag.index = q->idx;
+    m.frag.count = count;
+    m.frag.total_len = total;
+    m.frag.data = rec + OUT_HDR + off;
+    m.frag.data_len = total - off < want ? total - off : want;
+    uint8_t surb[CORE_SURB_MAX];
+    if (q->idx == 0 && rec[1]) {
+        /* The reply SURB's first hop is the recipient's gateway, where it enters. */
+        int e = make_surb(c, SK_REPLY, m.to_gw, q->id, 0, unix_now, surb, NULL);
+        if (e != CORE_OK) {
+            ret = e;
+            goto out;
+        }
+        m.frag.flags = PAYLOAD_FRAG_FLAG_SURB;
+        m.frag.surb = surb;
+        m.frag.surb_len = c->surb_len;
+    }
+    uint64_t wait;
+    if ((ret = build_e2e(c, &m, unix_now, out, &wait)) != CORE_OK)
+        goto out;
+    fs[q->idx] = FS_SENT;
+    if (fs[count + q->idx] < 255)
+        fs[count + q->idx]++;
+    if (cstore_put(c->store, CSTORE_FSTATE, q->id, CORE_MSG_ID_LEN, fs, 2 * (size_t)count) != 0 ||
+        flight_add(c, q->id, q->idx, now_us + wait) != 0) {
+        ret = CORE_ERR_STORE;
+        goto out;
+    }
+    c->st.real_sent++;
+    ret = 1;
+out:
+    free(fs);
+    return ret;
+}
+
+int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64_t unix_now,
+                     uint8_t *out)
+{
+    if (c->doc == NULL)
+        return CORE_ERR_NO_DOC;
+    if (s == CORE_STREAM_LOOP)
+        return loop_packet(c, unix_now, out);
+    if (s == CORE_STREAM_PAYLOAD) {
+        if (send_raw(c, out) == 1)
+            return 1;
+        struct qent q;
+        while (qpop(&c->retx, &q) || qpop(&c->queue, &q)) {
+            int r = send_fragment(c, &q, now_us, unix_now, out);
+            if (r == 1)
+                return 1;
+            if (r < 0) {
+                /* Keep it for later (e.g. an empty layer right now); send cover instead. */
+                if (qpush(&c->retx, q.id, q.idx) != 0)
+                    log_err("client: queue memory exhausted");
+                break;
+            }
+        }
+    }
+    int e = drop_packet(c, out);
+    return e == CORE_OK ? 0 : e;
+}
+
+/* ------------------------------------------------------------ replies */
+
+int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const uint8_t *body,
+               size_t len)
+{
+    uint8_t *rec, first[MIX_NODE_ID_LEN], key[8];
+    size_t rlen;
+    if (c->doc == NULL)
+        return CORE_ERR_NO_DOC;
+    if (len > core_reply_cap(c))
+        return CORE_ERR_TOO_BIG;
+    int got = cstore_get(c->store, CSTORE_IN, id, CORE_MSG_ID_LEN, &rec, &rlen);
+    if (got != 1)
+        return got == 0 ? CORE_ERR_UNKNOWN : CORE_ERR_STORE;
+    size_t surb_len = mix_get_be16(rec + 2);
+    int e = CORE_ERR_NO_SURB;
+    uint8_t *buf = malloc(c->plain_len + c->pkt_len);
+    if (buf == NULL) {
+        e = CORE_ERR_NOMEM;
+        goto out;
+    }
+    if (rlen < IN_HDR + surb_len || !(rec[0] & IN_CAN_REPLY) || surb_len != c->surb_len)
+        goto out;
+    struct payload_frag f;
+    memset(&f, 0, sizeof(f));
+    f.kind = PAYLOAD_FRAG_REPLY;
+    mix_rng_bytes(&c->rng, f.msg_id, CORE_MSG_ID_LEN);
+    f.count = 1;
+    f.total_len = (uint32_t)len;
+    f.data = body;
+    f.data_len = len;
+    e = CORE_ERR_CRYPTO;
+    if (payload_frag_build(buf, c->plain_len, &f) != PAYLOAD_OK ||
+        sphinx_surb_pack(&c->g, rec + IN_HDR, surb_len, buf, c->plain_len, buf + c->plain_len,
+                         first) != SPHINX_OK)
+        goto out;
+    /* We can only hand a packet to our own gateway. */
+    if (sodium_memcmp(first, c->cfg.gateway_id, MIX_NODE_ID_LEN) != 0) {
+        e = CORE_ERR_PATH;
+        goto out;
+    }
+    mix_put_be64(key, c->raw_seq++);
+    rec[0] &= (uint8_t)~IN_CAN_REPLY;
+    e = CORE_ERR_STORE;
+    if (cstore_put(c->store, CSTORE_RAW, key, 8, buf + c->plain_len, c->pkt_len) != 0 ||
+        cstore_put(c->store, CSTORE_IN, id, CORE_MSG_ID_LEN, rec, rlen) != 0 ||
+        cstore_sync(c->store) != 0)
+        goto out;
+    c->n_raw++;
+    e = CORE_OK;
+out:
+    free(buf);
+    free(rec);
+    return e;
+}
+
+/* ------------------------------------------------------------ timers */
+
+/* A fragment's timer ran out: queue it again, or fail the message. */
+static void expire(struct core *c, const struct flight *f)
+{
+    uint32_t count;
+    uint8_t *fs = fstate_get(c, f->id, &count);
+    if (fs == NULL || f->idx >= count || fs[f->idx] != FS_SENT) {
+        free(fs);
+        return;
+    }
+    if (fs[count + f->idx] < c->cfg.max_attempts) {
+        fs[f->idx] = FS_QUEUED;
+        if (qpush(&c->retx, f->id, f->idx) != 0)
+            log_err("client: queue memory exhausted");
+        c->st.retransmits++;
+    } else {
+        struct core_status before, after;
+        summarize(fs, count, &before);
+        fs[f->idx] = FS_FAILED;
+        summarize(fs, count, &after);
+        if (before.state != CORE_MSG_FAILED && after.state == CORE_MSG_FAILED)
+            c->st.failed_msgs++;
+    }
+    if (cstore_put(c->store, CSTORE_FSTATE, f->id, CORE_MSG_ID_LEN, fs, 2 * (size_t)count) != 0)
+        log_err("client: could not record a retransmission");
+    free(fs);
+}
+
+void core_tick(struct core *c, uint64_t now_us)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < c->n_fl; i++) {
+        if (c->fl[i].deadline <= now_us)
+            expire(c, &c->fl[i]);
+        else
+            c->fl[j++] = c->fl[i];
+    }
+    c->n_fl = j;
+}

@@ -1,0 +1,194 @@
+/*
+ * `mixclient init`: create the client key, choose a gateway from the
+ * verified directory, connect once so the gateway creates the inbox, and
+ * record the gateway in data_dir/gateway (one line, the node id in base64).
+ */
+#include "client_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "keyfile.h"
+
+int mc_read_gateway_file(const struct cconf *c, uint8_t id[32], char *err, size_t errlen)
+{
+    char path[CCONF_PATH_MAX], line[128];
+    cconf_path(c, "gateway", path);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(err, errlen, "%s: %s (run `mixclient init` first, or set client.gateway)", path,
+                 strerror(errno));
+        return -1;
+    }
+    bool ok = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!ok || !key_from_b64(line, id, 32)) {
+        snprintf(err, errlen, "%s: not a node id", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int write_gateway_file(const struct cconf *c, const uint8_t id[32], char *err, size_t errlen)
+{
+    char path[CCONF_PATH_MAX], tmp[CCONF_PATH_MAX + 8], b64[KEY_B64_MAX];
+    cconf_path(c, "gateway", path);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    key_to_b64(id, 32, b64);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL || fprintf(f, "%s\n", b64) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+        if (f)
+            fclose(f);
+        return -1;
+    }
+    fclose(f);
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Create data_dir (0700) and client.key if missing; an existing key is kept. */
+static int ensure_key(const struct cconf *c, char *err, size_t errlen)
+{
+    char path[CCONF_PATH_MAX];
+    if (mkdir(c->data_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: %s", c->data_dir, strerror(errno));
+        return -1;
+    }
+    cconf_path(c, "client.key", path);
+    if (access(path, F_OK) == 0)
+        return 0;
+    uint8_t *sk = sodium_malloc(32);
+    if (sk == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    randombytes_buf(sk, 32);
+    int rc = keyfile_write(path, KEYFILE_X25519_SECRET, sk, false, err, errlen);
+    sodium_free(sk);
+    return rc;
+}
+
+struct init_state {
+    struct pki_doc *doc;
+    bool up;
+};
+
+static void init_on_doc(struct mixclient *mc, struct pki_doc *doc)
+{
+    struct init_state *st = mc->hook_ctx;
+    pki_doc_free(st->doc);
+    st->doc = doc;
+    ev_break(mc->loop, EVBREAK_ALL);
+}
+
+static void init_on_up(struct mixclient *mc)
+{
+    struct init_state *st = mc->hook_ctx;
+    st->up = true;
+    ev_break(mc->loop, EVBREAK_ALL);
+}
+
+static void on_init_timeout(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* Run the loop until a hook breaks it or the timeout passes. */
+static void run_for(struct ev_loop *loop, unsigned timeout_s)
+{
+    ev_timer t;
+    ev_timer_init(&t, on_init_timeout, timeout_s, 0.);
+    ev_timer_start(loop, &t);
+    ev_run(loop, 0);
+    ev_timer_stop(loop, &t);
+}
+
+/* Pick a gateway that also holds inboxes (provider role). */
+static int choose_gateway(struct mixclient *mc, const struct pki_doc *doc, uint8_t id[32])
+{
+    size_t n = pki_doc_gateway_count(doc), ok = 0;
+    const struct pki_descriptor *cand[PKI_MAX_NODES];
+    for (size_t i = 0; i < n && ok < PKI_MAX_NODES; i++) {
+        const struct pki_descriptor *d = pki_doc_gateway(doc, i);
+        if (d->roles & PKI_ROLE_PROVIDER)
+            cand[ok++] = d;
+    }
+    if (ok == 0)
+        return -1;
+    memcpy(id, cand[mix_rng_below(&mc->rng, ok)]->id, 32);
+    return 0;
+}
+
+static int pick_gateway(const char *config_path, struct cconf *conf, unsigned timeout_s,
+                        char *err, size_t errlen)
+{
+    uint8_t id[32];
+    if (conf->have_gateway || mc_read_gateway_file(conf, id, err, errlen) == 0)
+        return 0;
+    struct init_state st = {NULL, false};
+    struct mixclient *mc = mc_new_common(config_path, NULL, false, err, errlen);
+    if (mc == NULL)
+        return MIXCLIENT_E_CONFIG;
+    mc->on_doc = init_on_doc;
+    mc->hook_ctx = &st;
+    mc_dir_start(mc);
+    run_for(mc->loop, timeout_s);
+    int rc = MIXCLIENT_E_NETWORK;
+    if (st.doc == NULL) {
+        snprintf(err, errlen, "directory unreachable or refused (%s)",
+                 mc->last_dir_error ? mc->last_dir_error : "no answer");
+    } else if (choose_gateway(mc, st.doc, id) != 0) {
+        snprintf(err, errlen, "the directory lists no gateway with inboxes");
+    } else if (write_gateway_file(conf, id, err, errlen) != 0) {
+        rc = MIXCLIENT_E_CONFIG;
+    } else {
+        rc = 0;
+    }
+    pki_doc_free(st.doc);
+    mixclient_free(mc);
+    return rc;
+}
+
+int mixclient_init(const char *config_path, unsigned timeout_s,
+                   char address_out[MIXCLIENT_ADDRESS_SIZE], char *err, size_t errlen)
+{
+    struct cconf conf;
+    if (cconf_load(config_path, &conf, err, errlen) < 0)
+        return MIXCLIENT_E_CONFIG;
+    if (ensure_key(&conf, err, errlen) < 0)
+        return MIXCLIENT_E_CONFIG;
+    int rc = pick_gateway(config_path, &conf, timeout_s, err, errlen);
+    if (rc != 0)
+        return rc;
+    /* Connect once: the gateway creates our inbox on the first link. */
+    struct init_state st = {NULL, false};
+    struct mixclient *mc = mixclient_new(config_path, NULL, err, errlen);
+    if (mc == NULL)
+        return MIXCLIENT_E_CONFIG;
+    mc->on_gateway_up = init_on_up;
+    mc->hook_ctx = &st;
+    run_for(mc->loop, timeout_s);
+    if (!st.up) {
+        snprintf(err, errlen, "%s",
+                 core_doc(mc->core) == NULL ? "directory unreachable or refused"
+                                            : "gateway unreachable");
+        rc = MIXCLIENT_E_NETWORK;
+    } else {
+        mixclient_address(mc, address_out);
+    }
+    mixclient_free(mc);
+    return rc;
+}

@@ -1,0 +1,797 @@
+/*
+ * Frames: the plain C view of proto/mixnet.proto over protobuf-c.
+ *
+ * This is the only file of lib/ that includes the generated header.  Encode
+ * builds protobuf-c structs on the stack that point at the caller's bytes
+ * (nothing is copied until the final pack); decode unpacks once and hands
+ * out a `struct mix_frame` whose pointers refer into the unpacked message,
+ * so a frame costs one unpack and one small allocation for repeated fields.
+ */
+#include "frame.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mixnet.pb-c.h"
+
+/* A decoded frame: the public part first, so frame_free() can find the rest. */
+struct frame_holder {
+    struct mix_frame f;
+    Mixnet__Frame *pb;
+    void *array;    /* converted repeated field (inbox msgs, descs, statuses), or NULL */
+};
+
+/* The protobuf-c structs for one frame being encoded. */
+struct pb_build {
+    Mixnet__Frame frame;
+    union {
+        Mixnet__SphinxPacket sphinx;
+        Mixnet__FetchRequest fetch_req;
+        Mixnet__FetchResponse fetch_resp;
+        Mixnet__FetchAck fetch_ack;
+        Mixnet__DescriptorUpload desc_upload;
+        Mixnet__DescriptorUploadReply desc_reply;
+        Mixnet__DocumentRequest doc_req;
+        Mixnet__DocumentResponse doc_resp;
+        Mixnet__DescriptorSetRequest desc_set_req;
+        Mixnet__DescriptorSet desc_set;
+        Mixnet__SignatureRequest sig_req;
+        Mixnet__SignatureExchange sig;
+        Mixnet__Error error;
+        Mixnet__LocalSend local_send;
+        Mixnet__LocalSendReply local_send_reply;
+        Mixnet__LocalRecv local_recv;
+        Mixnet__LocalMessage local_msg;
+        Mixnet__LocalRecvEnd local_recv_end;
+        Mixnet__LocalReply local_reply;
+        Mixnet__LocalStatus local_status;
+        Mixnet__LocalStatusReply local_status_reply;
+    } m;
+    void *ptrs;     /* array of sub-message pointers for a repeated message field */
+    void *items;    /* the sub-messages themselves */
+};
+
+const char *frame_type_name(enum frame_type t)
+{
+    switch (t) {
+    case FRAME_SPHINX_PACKET: return "sphinx_packet";
+    case FRAME_FETCH_REQUEST: return "fetch_request";
+    case FRAME_FETCH_RESPONSE: return "fetch_response";
+    case FRAME_FETCH_ACK: return "fetch_ack";
+    case FRAME_DESCRIPTOR_UPLOAD: return "descriptor_upload";
+    case FRAME_DESCRIPTOR_UPLOAD_REPLY: return "descriptor_upload_reply";
+    case FRAME_DOCUMENT_REQUEST: return "document_request";
+    case FRAME_DOCUMENT_RESPONSE: return "document_response";
+    case FRAME_DESCRIPTOR_SET_REQUEST: return "descriptor_set_request";
+    case FRAME_DESCRIPTOR_SET: return "descriptor_set";
+    case FRAME_SIGNATURE_REQUEST: return "signature_request";
+    case FRAME_SIGNATURE_EXCHANGE: return "signature_exchange";
+    case FRAME_ERROR: return "error";
+    case FRAME_LOCAL_SEND: return "local_send";
+    case FRAME_LOCAL_SEND_REPLY: return "local_send_reply";
+    case FRAME_LOCAL_RECV: return "local_recv";
+    case FRAME_LOCAL_MESSAGE: return "local_message";
+    case FRAME_LOCAL_RECV_END: return "local_recv_end";
+    case FRAME_LOCAL_REPLY: return "local_reply";
+    case FRAME_LOCAL_STATUS: return "local_status";
+    case FRAME_LOCAL_STATUS_REPLY: return "local_status_reply";
+    case FRAME_NONE: break;
+    }
+    return "unknown";
+}
+
+/* ------------------------------------------------------------------ validation */
+
+/* A byte field must not claim bytes it does not point at. */
+static bool buf_ok(struct frame_buf b)
+{
+    return b.len == 0 || b.ptr != NULL;
+}
+
+static bool buf_len_is(struct frame_buf b, size_t want)
+{
+    return buf_ok(b) && b.len == want;
+}
+
+static bool buf_len_in(struct frame_buf b, size_t lo, size_t hi)
+{
+    return buf_ok(b) && b.len >= lo && b.len <= hi;
+}
+
+static bool str_ok(const char *s, bool nonempty)
+{
+    if (s == NULL)
+        return !nonempty;
+    size_t n = strnlen(s, FRAME_STR_MAX + 1);
+    return n <= FRAME_STR_MAX && (!nonempty || n > 0);
+}
+
+#define FAIL(msg) do { if (why) *why = (msg); return false; } while (0)
+
+static bool check_fetch_resp(const struct mix_frame *f, const char **why)
+{
+    if (f->u.fetch_resp.n_msgs > 0 && f->u.fetch_resp.msgs == NULL)
+        FAIL("fetch_response: messages missing");
+    for (size_t i = 0; i < f->u.fetch_resp.n_msgs; i++) {
+        const struct frame_inbox_msg *m = &f->u.fetch_resp.msgs[i];
+        if (!buf_len_in(m->payload, 1, SIZE_MAX))
+            FAIL("fetch_response: empty payload");
+        if (m->surb_id.len != 0 && !buf_len_is(m->surb_id, FRAME_SURB_ID_LEN))
+            FAIL("fetch_response: surb_id must be 0 or 16 bytes");
+    }
+    return true;
+}
+
+static bool check_desc_set(const struct mix_frame *f, const char **why)
+{
+    if (f->u.desc_set.n_descs > 0 && f->u.desc_set.descs == NULL)
+        FAIL("descriptor_set: descriptors missing");
+    for (size_t i = 0; i < f->u.desc_set.n_descs; i++)
+        if (!buf_len_in(f->u.desc_set.descs[i], 1, FRAME_DESCRIPTOR_MAX))
+            FAIL("descriptor_set: descriptor size out of range");
+    return true;
+}
+
+static bool check_sig(const struct mix_frame *f, const char **why)
+{
+    if (f->u.sig.epoch == 0)
+        FAIL("signature_exchange: epoch 0");
+    if (!buf_len_is(f->u.sig.document_hash, FRAME_HASH_LEN))
+        FAIL("signature_exchange: document_hash must be 32 bytes");
+    if (!buf_len_is(f->u.sig.signature, FRAME_SIG_LEN))
+        FAIL("signature_exchange: signature must be 64 bytes");
+    if (!buf_len_is(f->u.sig.authority_key, FRAME_KEY_LEN))
+        FAIL("signature_exchange: authority_key must be 32 bytes");
+    return true;
+}
+
+static bool check_status_reply(const struct mix_frame *f, const char **why)
+{
+    const __typeof__(f->u.local_status_reply) *r = &f->u.local_status_reply;
+    if (r->n_msgs > 0 && r->msgs == NULL)
+        FAIL("local_status_reply: messages missing");
+    for (size_t i = 0; i < r->n_msgs; i++) {
+        const struct frame_msg_status *s = &r->msgs[i];
+        if (!buf_len_is(s->id, FRAME_MSG_ID_LEN))
+            FAIL("local_status_reply: message id must be 16 bytes");
+        if (s->state < FRAME_MSG_QUEUED || s->state > FRAME_MSG_DELIVERED)
+            FAIL("local_status_reply: unknown message state");
+        if (s->acked > s->fragments)
+            FAIL("local_status_reply: acked > fragments");
+    }
+    if (!str_ok(r->address, false))
+        FAIL("local_status_reply: address too long");
+    if (r->gateway_id.len != 0 && !buf_len_is(r->gateway_id, FRAME_NODE_ID_LEN))
+        FAIL("local_status_reply: gateway_id must be 0 or 32 bytes");
+    return true;
+}
+
+static bool check_local(const struct mix_frame *f, const char **why)
+{
+    switch (f->type) {
+    case FRAME_LOCAL_SEND:
+        if (!str_ok(f->u.local_send.address, true))
+            FAIL("local_send: address empty or too long");
+        if (!buf_len_in(f->u.local_send.message, 1, SIZE_MAX))
+            FAIL("local_send: empty message");
+        return true;
+    case FRAME_LOCAL_SEND_REPLY: {
+        struct frame_buf id = f->u.local_send_reply.message_id;
+        if (f->u.local_send_reply.code == 0 && !buf_len_is(id, FRAME_MSG_ID_LEN))
+            FAIL("local_send_reply: accepted without a 16-byte message_id");
+        if (id.len != 0 && !buf_len_is(id, FRAME_MSG_ID_LEN))
+            FAIL("local_send_reply: message_id must be 0 or 16 bytes");
+        if (!str_ok(f->u.local_send_reply.reason, false))
+            FAIL("local_send_reply: reason too long");
+        return true;
+    }
+    case FRAME_LOCAL_RECV:
+    case FRAME_LOCAL_RECV_END:
+        return true;
+    case FRAME_LOCAL_MESSAGE:
+        if (!buf_len_is(f->u.local_msg.message_id, FRAME_MSG_ID_LEN))
+            FAIL("local_message: message_id must be 16 bytes");
+        if (!buf_ok(f->u.local_msg.body))
+            FAIL("local_message: body missing");
+        return true;
+    case FRAME_LOCAL_REPLY:
+        if (!buf_len_is(f->u.local_reply.message_id, FRAME_MSG_ID_LEN))
+            FAIL("local_reply: message_id must be 16 bytes");
+        if (!buf_len_in(f->u.local_reply.body, 1, SIZE_MAX))
+            FAIL("local_reply: empty body");
+        return true;
+    case FRAME_LOCAL_STATUS:
+        if (f->u.local_status.message_id.len != 0 &&
+            !buf_len_is(f->u.local_status.message_id, FRAME_MSG_ID_LEN))
+            FAIL("local_status: message_id must be 0 or 16 bytes");
+        return true;
+    case FRAME_LOCAL_STATUS_REPLY:
+        return check_status_reply(f, why);
+    default:
+        FAIL("unknown frame type");
+    }
+}
+
+bool frame_check(const struct mix_frame *f, const char **why)
+{
+    if (f == NULL)
+        FAIL("no frame");
+    switch (f->type) {
+    case FRAME_SPHINX_PACKET:
+        if (!buf_len_in(f->u.sphinx.packet, 1, SIZE_MAX))
+            FAIL("sphinx_packet: empty packet");
+        return true;
+    case FRAME_FETCH_REQUEST:
+    case FRAME_DOCUMENT_REQUEST:
+    case FRAME_DESCRIPTOR_SET_REQUEST:
+    case FRAME_SIGNATURE_REQUEST:
+        return true;
+    case FRAME_FETCH_RESPONSE:
+        return check_fetch_resp(f, why);
+    case FRAME_FETCH_ACK:
+        if (f->u.fetch_ack.n_seqs == 0 || f->u.fetch_ack.seqs == NULL)
+            FAIL("fetch_ack: no sequence numbers");
+        return true;
+    case FRAME_DESCRIPTOR_UPLOAD:
+        if (!buf_len_in(f->u.desc_upload.signed_descriptor, 1, FRAME_DESCRIPTOR_MAX))
+            FAIL("descriptor_upload: descriptor size out of range");
+        return true;
+    case FRAME_DESCRIPTOR_UPLOAD_REPLY:
+        if (!str_ok(f->u.desc_reply.reason, false))
+            FAIL("descriptor_upload_reply: reason too long");
+        return true;
+    case FRAME_DOCUMENT_RESPONSE:
+        if (!buf_len_in(f->u.doc_resp.signed_document, 1, SIZE_MAX))
+            FAIL("document_response: empty document");
+        return true;
+    case FRAME_DESCRIPTOR_SET:
+        return check_desc_set(f, why);
+    case FRAME_SIGNATURE_EXCHANGE:
+        return check_sig(f, why);
+    case FRAME_ERROR:
+        if (f->u.error.code == 0)
+            FAIL("error: code 0");
+        if (!str_ok(f->u.error.reason, false))
+            FAIL("error: reason too long");
+        return true;
+    case FRAME_NONE:
+        FAIL("frame has no body");
+    default:
+        return check_local(f, why);
+    }
+}
+
+/* ------------------------------------------------------------------ encode */
+
+static ProtobufCBinaryData pbbin(struct frame_buf b)
+{
+    ProtobufCBinaryData d = { b.len, (uint8_t *)(uintptr_t)b.ptr };
+    return d;
+}
+
+static char *pbstr(const char *s)
+{
+    return (char *)(uintptr_t)(s != NULL ? s : "");
+}
+
+static bool build_fetch_resp(const struct mix_frame *f, struct pb_build *b)
+{
+    size_t n = f->u.fetch_resp.n_msgs;
+    Mixnet__FetchResponse *r = &b->m.fetch_resp;
+    mixnet__fetch_response__init(r);
+    r->remaining = f->u.fetch_resp.remaining;
+    if (n == 0)
+        return true;
+    Mixnet__InboxMessage **ptrs = calloc(n, sizeof *ptrs);
+    Mixnet__InboxMessage *items = calloc(n, sizeof *items);
+    b->ptrs = ptrs;
+    b->items = items;
+    if (ptrs == NULL || items == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        const struct frame_inbox_msg *m = &f->u.fetch_resp.msgs[i];
+        mixnet__inbox_message__init(&items[i]);
+        items[i].seq = m->seq;
+        items[i].payload = pbbin(m->payload);
+        items[i].surb_id = pbbin(m->surb_id);
+        items[i].is_reply = m->is_reply;
+        ptrs[i] = &items[i];
+    }
+    r->n_messages = n;
+    r->messages = ptrs;
+    return true;
+}
+
+static bool build_desc_set(const struct mix_frame *f, struct pb_build *b)
+{
+    size_t n = f->u.desc_set.n_descs;
+    Mixnet__DescriptorSet *s = &b->m.desc_set;
+    mixnet__descriptor_set__init(s);
+    s->epoch = f->u.desc_set.epoch;
+    if (n == 0)
+        return true;
+    ProtobufCBinaryData *items = calloc(n, sizeof *items);
+    b->items = items;
+    if (items == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        items[i] = pbbin(f->u.desc_set.descs[i]);
+    s->n_signed_descriptor = n;
+    s->signed_descriptor = items;
+    return true;
+}
+
+static bool build_status_reply(const struct mix_frame *f, struct pb_build *b)
+{
+    const __typeof__(f->u.local_status_reply) *src = &f->u.local_status_reply;
+    Mixnet__LocalStatusReply *r = &b->m.local_status_reply;
+    mixnet__local_status_reply__init(r);
+    r->address = pbstr(src->address);
+    r->epoch = src->epoch;
+    r->connected = src->connected;
+    r->gateway_id = pbbin(src->gateway_id);
+    r->queue_len = src->queue_len;
+    size_t n = src->n_msgs;
+    if (n == 0)
+        return true;
+    Mixnet__MessageStatus **ptrs = calloc(n, sizeof *ptrs);
+    Mixnet__MessageStatus *items = calloc(n, sizeof *items);
+    b->ptrs = ptrs;
+    b->items = items;
+    if (ptrs == NULL || items == NULL)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        mixnet__message_status__init(&items[i]);
+        items[i].id = pbbin(src->msgs[i].id);
+        items[i].state = src->msgs[i].state;
+        items[i].fragments = src->msgs[i].fragments;
+        items[i].acked = src->msgs[i].acked;
+        ptrs[i] = &items[i];
+    }
+    r->n_messages = n;
+    r->messages = ptrs;
+    return true;
+}
+
+/* Link protocol messages.  Returns false only when out of memory. */
+static bool build_link(const struct mix_frame *f, struct pb_build *b)
+{
+    Mixnet__Frame *fr = &b->frame;
+    switch (f->type) {
+    case FRAME_SPHINX_PACKET:
+        mixnet__sphinx_packet__init(&b->m.sphinx);
+        b->m.sphinx.packet = pbbin(f->u.sphinx.packet);
+        fr->sphinx_packet = &b->m.sphinx;
+        return true;
+    case FRAME_FETCH_REQUEST:
+        mixnet__fetch_request__init(&b->m.fetch_req);
+        b->m.fetch_req.max_messages = f->u.fetch_req.max_messages;
+        fr->fetch_request = &b->m.fetch_req;
+        return true;
+    case FRAME_FETCH_RESPONSE:
+        fr->fetch_response = &b->m.fetch_resp;
+        return build_fetch_resp(f, b);
+    case FRAME_FETCH_ACK:
+        mixnet__fetch_ack__init(&b->m.fetch_ack);
+        b->m.fetch_ack.n_seq = f->u.fetch_ack.n_seqs;
+        b->m.fetch_ack.seq = (uint64_t *)(uintptr_t)f->u.fetch_ack.seqs;
+        fr->fetch_ack = &b->m.fetch_ack;
+        return true;
+    case FRAME_DESCRIPTOR_UPLOAD:
+        mixnet__descriptor_upload__init(&b->m.desc_upload);
+        b->m.desc_upload.signed_descriptor = pbbin(f->u.desc_upload.signed_descriptor);
+        fr->descriptor_upload = &b->m.desc_upload;
+        return true;
+    case FRAME_DESCRIPTOR_UPLOAD_REPLY:
+        mixnet__descriptor_upload_reply__init(&b->m.desc_reply);
+        b->m.desc_reply.accepted = f->u.desc_reply.accepted;
+        b->m.desc_reply.reason = pbstr(f->u.desc_reply.reason);
+        fr->descriptor_upload_reply = &b->m.desc_reply;
+        return true;
+    case FRAME_DOCUMENT_REQUEST:
+        mixnet__document_request__init(&b->m.doc_req);
+        b->m.doc_req.epoch = f->u.doc_req.epoch;
+        fr->document_request = &b->m.doc_req;
+        return true;
+    case FRAME_DOCUMENT_RESPONSE:
+        mixnet__document_response__init(&b->m.doc_resp);
+        b->m.doc_resp.epoch = f->u.doc_resp.epoch;
+        b->m.doc_resp.signed_document = pbbin(f->u.doc_resp.signed_document);
+        fr->document_response = &b->m.doc_resp;
+        return true;
+    case FRAME_DESCRIPTOR_SET_REQUEST:
+        mixnet__descriptor_set_request__init(&b->m.desc_set_req);
+        b->m.desc_set_req.epoch = f->u.desc_set_req.epoch;
+        fr->descriptor_set_request = &b->m.desc_set_req;
+        return true;
+    case FRAME_DESCRIPTOR_SET:
+        fr->descriptor_set = &b->m.desc_set;
+        return build_desc_set(f, b);
+    case FRAME_SIGNATURE_REQUEST:
+        mixnet__signature_request__init(&b->m.sig_req);
+        b->m.sig_req.epoch = f->u.sig_req.epoch;
+        fr->signature_request = &b->m.sig_req;
+        return true;
+    case FRAME_SIGNATURE_EXCHANGE:
+        mixnet__signature_exchange__init(&b->m.sig);
+        b->m.sig.epoch = f->u.sig.epoch;
+        b->m.sig.document_hash = pbbin(f->u.sig.document_hash);
+        b->m.sig.signature = pbbin(f->u.sig.signature);
+        b->m.sig.authority_key = pbbin(f->u.sig.authority_key);
+        fr->signature_exchange = &b->m.sig;
+        return true;
+    case FRAME_ERROR:
+        mixnet__error__init(&b->m.error);
+        b->m.error.code = f->u.error.code;
+        b->m.error.reason = pbstr(f->u.error.reason);
+        fr->error = &b->m.error;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Local socket messages.  Returns false only when out of memory. */
+static bool build_local(const struct mix_frame *f, struct pb_build *b)
+{
+    Mixnet__Frame *fr = &b->frame;
+    switch (f->type) {
+    case FRAME_LOCAL_SEND:
+        mixnet__local_send__init(&b->m.local_send);
+        b->m.local_send.address = pbstr(f->u.local_send.address);
+        b->m.local_send.message = pbbin(f->u.local_send.message);
+        b->m.local_send.reply_surbs = f->u.local_send.reply_surbs;
+        fr->local_send = &b->m.local_send;
+        return true;
+    case FRAME_LOCAL_SEND_REPLY:
+        mixnet__local_send_reply__init(&b->m.local_send_reply);
+        b->m.local_send_reply.message_id = pbbin(f->u.local_send_reply.message_id);
+        b->m.local_send_reply.code = f->u.local_send_reply.code;
+        b->m.local_send_reply.reason = pbstr(f->u.local_send_reply.reason);
+        fr->local_send_reply = &b->m.local_send_reply;
+        return true;
+    case FRAME_LOCAL_RECV:
+        mixnet__local_recv__init(&b->m.local_recv);
+        b->m.local_recv.follow = f->u.local_recv.follow;
+        b->m.local_recv.max = f->u.local_recv.max;
+        fr->local_recv = &b->m.local_recv;
+        return true;
+    case FRAME_LOCAL_MESSAGE:
+        mixnet__local_message__init(&b->m.local_msg);
+        b->m.local_msg.message_id = pbbin(f->u.local_msg.message_id);
+        b->m.local_msg.body = pbbin(f->u.local_msg.body);
+        b->m.local_msg.can_reply = f->u.local_msg.can_reply;
+        b->m.local_msg.received_at = f->u.local_msg.received_at;
+        fr->local_message = &b->m.local_msg;
+        return true;
+    case FRAME_LOCAL_RECV_END:
+        mixnet__local_recv_end__init(&b->m.local_recv_end);
+        b->m.local_recv_end.count = f->u.local_recv_end.count;
+        b->m.local_recv_end.remaining = f->u.local_recv_end.remaining;
+        fr->local_recv_end = &b->m.local_recv_end;
+        return true;
+    case FRAME_LOCAL_REPLY:
+        mixnet__local_reply__init(&b->m.local_reply);
+        b->m.local_reply.message_id = pbbin(f->u.local_reply.message_id);
+        b->m.local_reply.body = pbbin(f->u.local_reply.body);
+        fr->local_reply = &b->m.local_reply;
+        return true;
+    case FRAME_LOCAL_STATUS:
+        mixnet__local_status__init(&b->m.local_status);
+        b->m.local_status.message_id = pbbin(f->u.local_status.message_id);
+        fr->local_status = &b->m.local_status;
+        return true;
+    case FRAME_LOCAL_STATUS_REPLY:
+        fr->local_status_reply = &b->m.local_status_reply;
+        return build_status_reply(f, b);
+    default:
+        return false;
+    }
+}
+
+static void build_free(struct pb_build *b)
+{
+    free(b->ptrs);
+    free(b->items);
+    b->ptrs = b->items = NULL;
+}
+
+/* Check f and build its protobuf-c form in b; build_free(b) afterwards either way. */
+static bool build_pb(const struct mix_frame *f, struct pb_build *b, const char **why)
+{
+    memset(b, 0, sizeof *b);
+    mixnet__frame__init(&b->frame);
+    if (!frame_check(f, why))
+        return false;
+    /* The frame type numbers are the oneof field numbers by construction. */
+    b->frame.body_case = (Mixnet__Frame__BodyCase)f->type;
+    bool ok = f->type >= FRAME_LOCAL_SEND ? build_local(f, b) : build_link(f, b);
+    if (!ok && why)
+        *why = "out of memory";
+    return ok;
+}
+
+size_t frame_encoded_len(const struct mix_frame *f)
+{
+    struct pb_build b;
+    size_t n = 0;
+    if (build_pb(f, &b, NULL))
+        n = mixnet__frame__get_packed_size(&b.frame);
+    build_free(&b);
+    return n;
+}
+
+bool frame_encode(const struct mix_frame *f, uint8_t *out, size_t cap, size_t *out_len,
+                  const char **why)
+{
+    struct pb_build b;
+    bool ok = false;
+    if (!build_pb(f, &b, why))
+        goto out;
+    size_t n = mixnet__frame__get_packed_size(&b.frame);
+    if (out == NULL || n > cap) {
+        if (why)
+            *why = "output buffer too small";
+        goto out;
+    }
+    if (mixnet__frame__pack(&b.frame, out) != n) {
+        if (why)
+            *why = "pack size mismatch";
+        goto out;
+    }
+    if (out_len)
+        *out_len = n;
+    ok = true;
+out:
+    build_free(&b);
+    return ok;
+}
+
+uint8_t *frame_encode_alloc(const struct mix_frame *f, size_t *out_len, const char **why)
+{
+    size_t n = frame_encoded_len(f);
+    if (n == 0) {
+        /* Let frame_check() say why; an empty encoding is never valid. */
+        if (why && frame_check(f, why))
+            *why = "out of memory";
+        return NULL;
+    }
+    uint8_t *buf = malloc(n);
+    if (buf == NULL) {
+        if (why)
+            *why = "out of memory";
+        return NULL;
+    }
+    if (!frame_encode(f, buf, n, out_len, why)) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* ------------------------------------------------------------------ decode */
+
+static struct frame_buf fbuf(ProtobufCBinaryData d)
+{
+    struct frame_buf b = { d.data, d.len };
+    return b;
+}
+
+static bool conv_fetch_resp(const Mixnet__FetchResponse *r, struct frame_holder *h)
+{
+    struct mix_frame *f = &h->f;
+    f->u.fetch_resp.remaining = r->remaining;
+    if (r->n_messages == 0)
+        return true;
+    struct frame_inbox_msg *msgs = calloc(r->n_messages, sizeof *msgs);
+    if (msgs == NULL)
+        return false;
+    h->array = msgs;
+    for (size_t i = 0; i < r->n_messages; i++) {
+        msgs[i].seq = r->messages[i]->seq;
+        msgs[i].payload = fbuf(r->messages[i]->payload);
+        msgs[i].surb_id = fbuf(r->messages[i]->surb_id);
+        msgs[i].is_reply = r->messages[i]->is_reply;
+    }
+    f->u.fetch_resp.msgs = msgs;
+    f->u.fetch_resp.n_msgs = r->n_messages;
+    return true;
+}
+
+static bool conv_desc_set(const Mixnet__DescriptorSet *s, struct frame_holder *h)
+{
+    struct mix_frame *f = &h->f;
+    f->u.desc_set.epoch = s->epoch;
+    if (s->n_signed_descriptor == 0)
+        return true;
+    struct frame_buf *descs = calloc(s->n_signed_descriptor, sizeof *descs);
+    if (descs == NULL)
+        return false;
+    h->array = descs;
+    for (size_t i = 0; i < s->n_signed_descriptor; i++)
+        descs[i] = fbuf(s->signed_descriptor[i]);
+    f->u.desc_set.descs = descs;
+    f->u.desc_set.n_descs = s->n_signed_descriptor;
+    return true;
+}
+
+static bool conv_status_reply(const Mixnet__LocalStatusReply *r, struct frame_holder *h)
+{
+    __typeof__(h->f.u.local_status_reply) *dst = &h->f.u.local_status_reply;
+    dst->address = r->address;
+    dst->epoch = r->epoch;
+    dst->connected = r->connected;
+    dst->gateway_id = fbuf(r->gateway_id);
+    dst->queue_len = r->queue_len;
+    if (r->n_messages == 0)
+        return true;
+    struct frame_msg_status *msgs = calloc(r->n_messages, sizeof *msgs);
+    if (msgs == NULL)
+        return false;
+    h->array = msgs;
+    for (size_t i = 0; i < r->n_messages; i++) {
+        msgs[i].id = fbuf(r->messages[i]->id);
+        msgs[i].state = r->messages[i]->state;
+        msgs[i].fragments = r->messages[i]->fragments;
+        msgs[i].acked = r->messages[i]->acked;
+    }
+    dst->msgs = msgs;
+    dst->n_msgs = r->n_messages;
+    return true;
+}
+
+/* Link protocol messages; false if out of memory or not a link message. */
+static bool conv_link(const Mixnet__Frame *pb, struct frame_holder *h)
+{
+    struct mix_frame *f = &h->f;
+    switch (pb->body_case) {
+    case MIXNET__FRAME__BODY_SPHINX_PACKET:
+        f->u.sphinx.packet = fbuf(pb->sphinx_packet->packet);
+        return true;
+    case MIXNET__FRAME__BODY_FETCH_REQUEST:
+        f->u.fetch_req.max_messages = pb->fetch_request->max_messages;
+        return true;
+    case MIXNET__FRAME__BODY_FETCH_RESPONSE:
+        return conv_fetch_resp(pb->fetch_response, h);
+    case MIXNET__FRAME__BODY_FETCH_ACK:
+        f->u.fetch_ack.seqs = pb->fetch_ack->seq;
+        f->u.fetch_ack.n_seqs = pb->fetch_ack->n_seq;
+        return true;
+    case MIXNET__FRAME__BODY_DESCRIPTOR_UPLOAD:
+        f->u.desc_upload.signed_descriptor = fbuf(pb->descriptor_upload->signed_descriptor);
+        return true;
+    case MIXNET__FRAME__BODY_DESCRIPTOR_UPLOAD_REPLY:
+        f->u.desc_reply.accepted = pb->descriptor_upload_reply->accepted;
+        f->u.desc_reply.reason = pb->descriptor_upload_reply->reason;
+        return true;
+    case MIXNET__FRAME__BODY_DOCUMENT_REQUEST:
+        f->u.doc_req.epoch = pb->document_request->epoch;
+        return true;
+    case MIXNET__FRAME__BODY_DOCUMENT_RESPONSE:
+        f->u.doc_resp.epoch = pb->document_response->epoch;
+        f->u.doc_resp.signed_document = fbuf(pb->document_response->signed_document);
+        return true;
+    case MIXNET__FRAME__BODY_DESCRIPTOR_SET_REQUEST:
+        f->u.desc_set_req.epoch = pb->descriptor_set_request->epoch;
+        return true;
+    case MIXNET__FRAME__BODY_DESCRIPTOR_SET:
+        return conv_desc_set(pb->descriptor_set, h);
+    case MIXNET__FRAME__BODY_SIGNATURE_REQUEST:
+        f->u.sig_req.epoch = pb->signature_request->epoch;
+        return true;
+    case MIXNET__FRAME__BODY_SIGNATURE_EXCHANGE:
+        f->u.sig.epoch = pb->signature_exchange->epoch;
+        f->u.sig.document_hash = fbuf(pb->signature_exchange->document_hash);
+        f->u.sig.signature = fbuf(pb->signature_exchange->signature);
+        f->u.sig.authority_key = fbuf(pb->signature_exchange->authority_key);
+        return true;
+    case MIXNET__FRAME__BODY_ERROR:
+        f->u.error.code = pb->error->code;
+        f->u.error.reason = pb->error->reason;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Local socket messages; false if out of memory or not a local message. */
+static bool conv_local(const Mixnet__Frame *pb, struct frame_holder *h)
+{
+    struct mix_frame *f = &h->f;
+    switch (pb->body_case) {
+    case MIXNET__FRAME__BODY_LOCAL_SEND:
+        f->u.local_send.address = pb->local_send->address;
+        f->u.local_send.message = fbuf(pb->local_send->message);
+        f->u.local_send.reply_surbs = pb->local_send->reply_surbs;
+        return true;
+    case MIXNET__FRAME__BODY_LOCAL_SEND_REPLY:
+        f->u.local_send_reply.message_id = fbuf(pb->local_send_reply->message_id);
+        f->u.local_send_reply.code = pb->local_send_reply->code;
+        f->u.local_send_reply.reason = pb->local_send_reply->reason;
+        return true;
+    case MIXNET__FRAME__BODY_LOCAL_RECV:
+        f->u.local_recv.follow = pb->local_recv->follow;
+        f->u.local_recv.max = pb->local_recv->max;
+        return true;
+    case MIXNET__FRAME__BODY_LOCAL_MESSAGE:
+        f->u.local_msg.message_id = fbuf(pb->local_message->message_id);
+        f->u.local_msg.body = fbuf(pb->local_message->body);
+        f->u.local_msg.can_reply = pb->local_message->can_reply;
+        f->u.local_msg.received_at = pb->local_message->received_at;
+        return true;
+    case MIXNET__FRAME__BODY_LOCAL_RECV_END:
+        f->u.local_recv_end.count = pb->local_recv_end->count;
+        f->u.local_recv_end.remaining = pb->local_recv_end->remaining;
+        return true;
+    case MIXNET__FRAME__BODY_LOCAL_REPLY:
+        f->u.local_reply.message_id = fbuf(pb->local_reply->message_id);
+        f->u.local_reply.body = fbuf(pb->local_reply->body);
+        return true;
+    case MIXNET__FRAME__BODY_LOCAL_STATUS:
+        f->u.local_status.message_id = fbuf(pb->local_status->message_id);
+        return true;
+    case MIXNET__FRAME__BODY_LOCAL_STATUS_REPLY:
+        return conv_status_reply(pb->local_status_reply, h);
+    default:
+        return false;
+    }
+}
+
+void frame_free(struct mix_frame *f)
+{
+    if (f == NULL)
+        return;
+    /* f is the first member of its holder (frame_decode() made it so). */
+    struct frame_holder *h = (struct frame_holder *)f;
+    free(h->array);
+    if (h->pb != NULL)
+        mixnet__frame__free_unpacked(h->pb, NULL);
+    free(h);
+}
+
+bool frame_decode(const uint8_t *buf, size_t len, size_t max_frame, struct mix_frame **out,
+                  const char **why)
+{
+    const char *reason = NULL;
+    struct frame_holder *h = NULL;
+    *out = NULL;
+    /* The size limit is checked before protobuf-c allocates anything. */
+    if (len > max_frame) {
+        reason = "frame larger than the maximum";
+        goto fail;
+    }
+    if (buf == NULL && len > 0) {
+        reason = "no input";
+        goto fail;
+    }
+    h = calloc(1, sizeof *h);
+    if (h == NULL) {
+        reason = "out of memory";
+        goto fail;
+    }
+    h->pb = mixnet__frame__unpack(NULL, len, buf);
+    if (h->pb == NULL) {
+        reason = "undecodable protobuf";
+        goto fail;
+    }
+    if (h->pb->body_case == MIXNET__FRAME__BODY__NOT_SET) {
+        reason = "frame has no (known) body";
+        goto fail;
+    }
+    h->f.type = (enum frame_type)h->pb->body_case;
+    bool ok = h->f.type >= FRAME_LOCAL_SEND ? conv_local(h->pb, h) : conv_link(h->pb, h);
+    if (!ok) {
+        reason = "unsupported body or out of memory";
+        goto fail;
+    }
+    if (!frame_check(&h->f, &reason))
+        goto fail;
+    *out = &h->f;
+    return true;
+fail:
+    if (h != NULL)
+        frame_free(&h->f);
+    if (why)
+        *why = reason;
+    return false;
+}

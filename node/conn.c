@@ -1,0 +1,839 @@
+/*
+ * conn: libev TCP connections carrying lib/link.  See conn.h for the
+ * contract; this file keeps three rules:
+ *  1. Every way a connection ends goes through conn_shutdown(), which stops
+ *     the watchers, closes the fd, frees the link and calls on_close() once.
+ *  2. A closed conn is only put on the dead list; the ev_idle "reaper" frees
+ *     it after the current callback has returned.
+ *  3. Limits are checked before allocating anything for a peer.
+ */
+#include "conn.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <ev.h>
+#include <sodium.h>
+
+#include "log.h"
+#include "rng.h"
+
+#define CONN_READ_BUF    16384
+#define CONN_READS_PER_CB 8      /* fairness: at most this many reads per wakeup */
+#define CONN_ACCEPTS_PER_CB 32
+#define CONN_ADDRSTR     64
+
+#define CONTAINER_OF(p, type, field) ((type *)(void *)((char *)(p) - offsetof(type, field)))
+
+struct pending_frame {
+    struct pending_frame *next;
+    size_t len;
+    uint8_t data[];
+};
+
+struct conn {
+    struct conn_mgr *m;
+    struct conn *prev, *next;       /* every allocated conn */
+    struct conn *dead_next;         /* on the reaper's list once closed */
+    enum conn_state state;
+    bool inbound, persistent, owner_closed, authorized, connect_failed;
+    int fd;
+    ev_io rio, wio;
+    ev_timer timer;                 /* connect/handshake, idle, or backoff */
+    struct link *link;
+    uint8_t remote_pk[LINK_KEY_LEN];
+    bool have_remote;
+    enum link_role role;            /* inbound: announced by peer; outbound: ours */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    char addrstr[CONN_ADDRSTR];
+    uint64_t id;
+    double backoff;
+    ev_tstamp last_rx;
+    struct pending_frame *pend_head, *pend_tail;
+    size_t pend_bytes;
+    void *user;
+};
+
+struct listener {
+    struct listener *next;
+    struct conn_mgr *m;
+    int fd;
+    ev_io io;
+};
+
+struct conn_mgr {
+    struct ev_loop *loop;
+    uint8_t *keys;                  /* sodium_malloc: sk || pk */
+    struct conn_limits lim;
+    struct conn_callbacks cb;
+    void *arg;
+    struct conn *all;
+    struct conn *dead;
+    ev_idle reaper;
+    struct listener *listeners;
+    struct conn_stats st;
+    uint64_t next_id;
+    struct mix_rng rng;
+};
+
+static void conn_shutdown(struct conn *c, enum conn_close_reason why);
+static void start_connect(struct conn *c);
+
+const char *conn_close_reason_str(enum conn_close_reason r)
+{
+    switch (r) {
+    case CONN_CLOSE_LOCAL: return "closed locally";
+    case CONN_CLOSE_EOF: return "peer closed";
+    case CONN_CLOSE_IO: return "I/O error";
+    case CONN_CLOSE_LINK: return "link error";
+    case CONN_CLOSE_UNAUTHORIZED: return "not authorised";
+    case CONN_CLOSE_HS_TIMEOUT: return "handshake timeout";
+    case CONN_CLOSE_IDLE: return "idle timeout";
+    case CONN_CLOSE_PROTOCOL: return "protocol error";
+    }
+    return "unknown";
+}
+
+void conn_limits_default(struct conn_limits *l)
+{
+    l->max_conns = 1024;
+    l->max_per_addr = 16;
+    l->max_frame = LINK_DEFAULT_MAX_FRAME;
+    l->max_out_bytes = LINK_DEFAULT_OUT_CAP;
+    l->handshake_timeout = 10.0;
+    l->idle_timeout = 0.0;
+    l->backoff_min = 0.5;
+    l->backoff_max = 30.0;
+}
+
+/* ------------------------------------------------------------ addresses */
+
+bool conn_parse_hostport(const char *hp, char *host, size_t cap, uint16_t *port)
+{
+    const char *colon, *hs = hp;
+    size_t hl;
+    if (hp == NULL || cap == 0)
+        return false;
+    if (hp[0] == '[') {
+        const char *close = strchr(hp, ']');
+        if (close == NULL || close[1] != ':')
+            return false;
+        hs = hp + 1;
+        hl = (size_t)(close - hs);
+        colon = close + 1;
+    } else {
+        colon = strrchr(hp, ':');
+        if (colon == NULL || memchr(hp, ':', (size_t)(colon - hp)) != NULL)
+            return false;
+        hl = (size_t)(colon - hp);
+    }
+    if (hl == 0 || hl >= cap)
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &end, 10);
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p > 65535 || colon[1] == '-'
+        || colon[1] == '+' || colon[1] == ' ')
+        return false;
+    memcpy(host, hs, hl);
+    host[hl] = '\0';
+    *port = (uint16_t)p;
+    return true;
+}
+
+static int resolve(const char *hostport, bool passive, struct sockaddr_storage *ss,
+                   socklen_t *len, char *err, size_t errlen)
+{
+    char host[256], portstr[8];
+    uint16_t port;
+    if (!conn_parse_hostport(hostport, host, sizeof host, &port)) {
+        snprintf(err, errlen, "bad address \"%s\" (want host:port or [v6]:port)", hostport);
+        return -1;
+    }
+    snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
+    int r = getaddrinfo(host, portstr, &hints, &res);
+    if (r != 0 || res == NULL) {
+        snprintf(err, errlen, "cannot resolve \"%s\": %s", host, gai_strerror(r));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static void addr_to_str(const struct sockaddr_storage *ss, char out[CONN_ADDRSTR])
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)(const void *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
+        snprintf(out, CONN_ADDRSTR, "%s:%u", ip, (unsigned)ntohs(a->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)(const void *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
+        snprintf(out, CONN_ADDRSTR, "[%s]:%u", ip, (unsigned)ntohs(a->sin6_port));
+    } else {
+        snprintf(out, CONN_ADDRSTR, "?");
+    }
+}
+
+/* True if both addresses have the same IP (ports ignored). */
+static bool same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)(const void *)a)->sin_addr,
+                      &((const struct sockaddr_in *)(const void *)b)->sin_addr, 4) == 0;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)(const void *)b)->sin6_addr, 16) == 0;
+    return false;
+}
+
+/* ------------------------------------------------------------ lifetime */
+
+static void reap_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    struct conn_mgr *m = CONTAINER_OF(w, struct conn_mgr, reaper);
+    (void)revents;
+    while (m->dead != NULL) {
+        struct conn *c = m->dead;
+        m->dead = c->dead_next;
+        if (c->prev != NULL)
+            c->prev->next = c->next;
+        else
+            m->all = c->next;
+        if (c->next != NULL)
+            c->next->prev = c->prev;
+        while (c->pend_head != NULL) {
+            struct pending_frame *p = c->pend_head;
+            c->pend_head = p->next;
+            free(p);
+        }
+        m->st.open--;
+        free(c);
+    }
+    ev_idle_stop(loop, w);
+}
+
+static struct conn *conn_alloc(struct conn_mgr *m, bool inbound)
+{
+    struct conn *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->m = m;
+    c->fd = -1;
+    c->inbound = inbound;
+    c->id = ++m->next_id;
+    c->backoff = m->lim.backoff_min;
+    c->next = m->all;
+    if (m->all != NULL)
+        m->all->prev = c;
+    m->all = c;
+    m->st.open++;
+    return c;
+}
+
+static void stop_io(struct conn *c)
+{
+    struct ev_loop *loop = c->m->loop;
+    ev_io_stop(loop, &c->rio);
+    ev_io_stop(loop, &c->wio);
+    ev_timer_stop(loop, &c->timer);
+    if (c->fd >= 0) {
+        close(c->fd);
+        c->fd = -1;
+    }
+    link_free(c->link);
+    c->link = NULL;
+}
+
+static double jittered(struct conn *c, double d)
+{
+    /* +-25% so that many nodes restarted together do not reconnect in step. */
+    double u = mix_rng_unit(&c->m->rng);
+    return d * (0.75 + 0.5 * u);
+}
+
+/* Rule 1 of the file comment: the single exit of a TCP connection. */
+static void conn_shutdown(struct conn *c, enum conn_close_reason why)
+{
+    struct conn_mgr *m = c->m;
+    enum conn_state prev = c->state;
+    if (prev == CONN_STATE_CLOSED)
+        return;
+    stop_io(c);
+    c->connect_failed = false;
+    c->authorized = false;
+    switch (why) {
+    case CONN_CLOSE_LINK: m->st.link_errors++; break;
+    case CONN_CLOSE_IO: m->st.io_errors++; break;
+    case CONN_CLOSE_HS_TIMEOUT: m->st.hs_timeouts++; break;
+    case CONN_CLOSE_IDLE: m->st.idle_timeouts++; break;
+    case CONN_CLOSE_UNAUTHORIZED: m->st.refused_auth++; break;
+    default: break;
+    }
+    if (c->persistent && !c->owner_closed) {
+        c->state = CONN_STATE_BACKOFF;
+        ev_timer_set(&c->timer, jittered(c, c->backoff), 0.0);
+        ev_timer_start(m->loop, &c->timer);
+        c->backoff = c->backoff * 2 > m->lim.backoff_max ? m->lim.backoff_max : c->backoff * 2;
+    } else {
+        c->state = CONN_STATE_CLOSED;
+        c->dead_next = m->dead;
+        m->dead = c;
+        ev_idle_start(m->loop, &m->reaper);
+    }
+    log_debug("conn %llu: closed (%s)", (unsigned long long)c->id, conn_close_reason_str(why));
+    if (prev != CONN_STATE_BACKOFF && m->cb.on_close != NULL)
+        m->cb.on_close(c, why, m->arg);
+}
+
+void conn_close(struct conn *c)
+{
+    if (c == NULL)
+        return;
+    c->owner_closed = true;
+    conn_shutdown(c, CONN_CLOSE_LOCAL);
+}
+
+void conn_close_bad(struct conn *c)
+{
+    if (c == NULL)
+        return;
+    c->owner_closed = true;
+    conn_shutdown(c, CONN_CLOSE_PROTOCOL);
+}
+
+/* ------------------------------------------------------------ I/O */
+
+static void want_write(struct conn *c)
+{
+    if (c->fd >= 0 && c->state >= CONN_STATE_HANDSHAKE && c->state != CONN_STATE_CLOSED)
+        ev_io_start(c->m->loop, &c->wio);
+}
+
+static void arm_idle(struct conn *c, double after)
+{
+    ev_timer_stop(c->m->loop, &c->timer);
+    if (c->m->lim.idle_timeout <= 0)
+        return;
+    ev_timer_set(&c->timer, after, 0.0);
+    ev_timer_start(c->m->loop, &c->timer);
+}
+
+/* Move frames queued before the link was up into the link. */
+static void flush_pending(struct conn *c)
+{
+    while (c->pend_head != NULL) {
+        struct pending_frame *p = c->pend_head;
+        c->pend_head = p->next;
+        c->pend_bytes -= p->len;
+        int r = link_send_frame(c->link, p->data, p->len);
+        if (r == LINK_OK)
+            c->m->st.frames_out++;
+        else
+            c->m->st.send_full++;
+        free(p);
+    }
+    c->pend_tail = NULL;
+}
+
+static void became_established(struct conn *c)
+{
+    struct conn_mgr *m = c->m;
+    c->state = CONN_STATE_ESTABLISHED;
+    c->backoff = m->lim.backoff_min;
+    c->last_rx = ev_now(m->loop);
+    m->st.established++;
+    arm_idle(c, m->lim.idle_timeout);
+    flush_pending(c);
+    want_write(c);
+    log_debug("conn %llu: link established", (unsigned long long)c->id);
+    if (m->cb.on_established != NULL)
+        m->cb.on_established(c, m->arg);
+}
+
+/* Inbound: ask the owner about the initiator's key before msg2 goes out. */
+static bool authorize_inbound(struct conn *c)
+{
+    struct conn_mgr *m = c->m;
+    if (!link_remote_static(c->link, c->remote_pk))
+        return true; /* not known yet */
+    c->have_remote = true;
+    c->role = link_remote_role(c->link);
+    c->authorized = true;
+    if (m->cb.authorize != NULL && !m->cb.authorize(c, c->remote_pk, c->role, m->arg)) {
+        conn_shutdown(c, CONN_CLOSE_UNAUTHORIZED);
+        return false;
+    }
+    return c->state != CONN_STATE_CLOSED;
+}
+
+/* Hand every complete frame to the owner; stop if the owner closed us. */
+static void deliver_frames(struct conn *c)
+{
+    struct conn_mgr *m = c->m;
+    const uint8_t *p;
+    size_t len;
+    while (c->state == CONN_STATE_ESTABLISHED && link_next_frame(c->link, &p, &len) == 1) {
+        m->st.frames_in++;
+        c->last_rx = ev_now(m->loop);
+        if (m->cb.on_frame != NULL)
+            m->cb.on_frame(c, p, len, m->arg);
+    }
+}
+
+static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct conn *c = CONTAINER_OF(w, struct conn, rio);
+    uint8_t buf[CONN_READ_BUF];
+    (void)loop;
+    (void)revents;
+    for (int i = 0; i < CONN_READS_PER_CB && c->link != NULL; i++) {
+        ssize_t n = read(c->fd, buf, sizeof buf);
+        if (n == 0) {
+            conn_shutdown(c, CONN_CLOSE_EOF);
+            return;
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                break;
+            conn_shutdown(c, CONN_CLOSE_IO);
+            return;
+        }
+        int r = link_feed(c->link, buf, (size_t)n);
+        if (r != LINK_OK) {
+            log_debug("conn %llu: link: %s", (unsigned long long)c->id, link_strerror(r));
+            conn_shutdown(c, CONN_CLOSE_LINK);
+            return;
+        }
+        if (c->inbound && !c->authorized && !authorize_inbound(c))
+            return;
+        if (c->state == CONN_STATE_HANDSHAKE && link_is_established(c->link))
+            became_established(c);
+        deliver_frames(c);
+        if ((size_t)n < sizeof buf)
+            break;
+    }
+    if (c->link != NULL && link_output_pending(c->link) > 0)
+        want_write(c);
+}
+
+static void connected(struct conn *c)
+{
+    struct conn_mgr *m = c->m;
+    int soerr = 0;
+    socklen_t sl = sizeof soerr;
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr != 0) {
+        m->st.connect_failures++;
+        log_debug("conn %llu: connect to %s failed: %s", (unsigned long long)c->id,
+                  c->addrstr, strerror(soerr ? soerr : errno));
+        conn_shutdown(c, CONN_CLOSE_IO);
+        return;
+    }
+    c->link = link_new_initiator(m->keys, m->keys + LINK_KEY_LEN, c->remote_pk, c->role,
+                                 m->lim.max_frame, &m->rng);
+    if (c->link == NULL || link_start(c->link) != LINK_OK) {
+        conn_shutdown(c, CONN_CLOSE_LINK);
+        return;
+    }
+    link_set_output_cap(c->link, m->lim.max_out_bytes);
+    c->state = CONN_STATE_HANDSHAKE;
+    ev_io_start(m->loop, &c->rio);
+}
+
+static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct conn *c = CONTAINER_OF(w, struct conn, wio);
+    (void)revents;
+    if (c->state == CONN_STATE_CONNECTING) {
+        connected(c);
+        if (c->state != CONN_STATE_HANDSHAKE)
+            return;
+    }
+    if (link_state(c->link) == LINK_STATE_FAILED) {
+        conn_shutdown(c, CONN_CLOSE_LINK);
+        return;
+    }
+    const uint8_t *p;
+    size_t len;
+    link_output(c->link, &p, &len);
+    if (len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return;
+            conn_shutdown(c, CONN_CLOSE_IO);
+            return;
+        }
+        link_consume_output(c->link, (size_t)n);
+    }
+    if (link_output_pending(c->link) == 0)
+        ev_io_stop(loop, w);
+}
+
+static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct conn *c = CONTAINER_OF(w, struct conn, timer);
+    (void)revents;
+    switch (c->state) {
+    case CONN_STATE_BACKOFF:
+        start_connect(c);
+        break;
+    case CONN_STATE_CONNECTING:
+        if (!c->connect_failed)
+            c->m->st.connect_failures++;
+        conn_shutdown(c, c->connect_failed ? CONN_CLOSE_IO : CONN_CLOSE_HS_TIMEOUT);
+        break;
+    case CONN_STATE_HANDSHAKE:
+        conn_shutdown(c, CONN_CLOSE_HS_TIMEOUT);
+        break;
+    case CONN_STATE_ESTABLISHED: {
+        double left = c->last_rx + c->m->lim.idle_timeout - ev_now(loop);
+        if (left <= 0)
+            conn_shutdown(c, CONN_CLOSE_IDLE);
+        else
+            arm_idle(c, left);
+        break;
+    }
+    case CONN_STATE_CLOSED:
+        break;
+    }
+}
+
+static void init_watchers(struct conn *c)
+{
+    ev_io_init(&c->rio, read_cb, c->fd, EV_READ);
+    ev_io_init(&c->wio, write_cb, c->fd, EV_WRITE);
+}
+
+static int make_socket(int family)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0) {
+        int one = 1;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    return fd;
+}
+
+/*
+ * Begin one TCP connect.  An immediate failure is reported through a
+ * zero-delay timer, so conn_dial() never calls on_close() synchronously.
+ */
+static void start_connect(struct conn *c)
+{
+    struct conn_mgr *m = c->m;
+    c->state = CONN_STATE_CONNECTING;
+    m->st.dialled++;
+    c->fd = make_socket(c->addr.ss_family);
+    if (c->fd >= 0 && (connect(c->fd, (struct sockaddr *)&c->addr, c->addrlen) == 0
+                       || errno == EINPROGRESS)) {
+        init_watchers(c);
+        ev_io_start(m->loop, &c->wio);
+        ev_timer_set(&c->timer, m->lim.handshake_timeout, 0.0);
+    } else {
+        m->st.connect_failures++;
+        c->connect_failed = true;
+        ev_timer_set(&c->timer, 0.0, 0.0);
+    }
+    ev_timer_start(m->loop, &c->timer);
+}
+
+struct conn *conn_dial(struct conn_mgr *m, const char *hostport,
+                       const uint8_t remote_pk[static LINK_KEY_LEN],
+                       enum link_role role, bool persistent, void *user)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    char err[160];
+    if (resolve(hostport, false, &ss, &sl, err, sizeof err) < 0) {
+        log_warn("dial: %s", err);
+        return NULL;
+    }
+    if (m->st.open >= m->lim.max_conns) {
+        m->st.refused_max_conns++;
+        return NULL;
+    }
+    struct conn *c = conn_alloc(m, false);
+    if (c == NULL)
+        return NULL;
+    c->addr = ss;
+    c->addrlen = sl;
+    addr_to_str(&ss, c->addrstr);
+    memcpy(c->remote_pk, remote_pk, LINK_KEY_LEN);
+    c->have_remote = true;
+    c->role = role;
+    c->persistent = persistent;
+    c->user = user;
+    ev_timer_init(&c->timer, timer_cb, 0.0, 0.0);
+    start_connect(c);
+    return c;
+}
+
+int conn_send(struct conn *c, const uint8_t *frame, size_t len)
+{
+    struct conn_mgr *m = c->m;
+    if (c->state == CONN_STATE_CLOSED)
+        return CONN_ERR_CLOSED;
+    if (len > m->lim.max_frame) {
+        m->st.send_too_big++;
+        return CONN_ERR_TOO_BIG;
+    }
+    if (c->state == CONN_STATE_ESTABLISHED) {
+        int r = link_send_frame(c->link, frame, len);
+        if (r == LINK_ERR_FULL) {
+            m->st.send_full++;
+            return CONN_ERR_FULL;
+        }
+        if (r == LINK_ERR_TOO_BIG) {
+            m->st.send_too_big++;
+            return CONN_ERR_TOO_BIG;
+        }
+        /* A fatal link error is noticed by write_cb (rule: no close here). */
+        want_write(c);
+        if (r != LINK_OK)
+            return CONN_ERR_CLOSED;
+        m->st.frames_out++;
+        return CONN_OK;
+    }
+    if (c->pend_bytes + len > m->lim.max_out_bytes) {
+        m->st.send_full++;
+        return CONN_ERR_FULL;
+    }
+    struct pending_frame *p = malloc(sizeof *p + len);
+    if (p == NULL)
+        return CONN_ERR_NOMEM;
+    p->next = NULL;
+    p->len = len;
+    if (len > 0)
+        memcpy(p->data, frame, len);
+    if (c->pend_tail != NULL)
+        c->pend_tail->next = p;
+    else
+        c->pend_head = p;
+    c->pend_tail = p;
+    c->pend_bytes += len;
+    return CONN_OK;
+}
+
+/* ------------------------------------------------------------ accept */
+
+static size_t count_from_ip(struct conn_mgr *m, const struct sockaddr_storage *ss)
+{
+    size_t n = 0;
+    for (struct conn *c = m->all; c != NULL; c = c->next)
+        if (c->inbound && c->state != CONN_STATE_CLOSED && same_ip(&c->addr, ss))
+            n++;
+    return n;
+}
+
+static void accept_one(struct conn_mgr *m, int fd, const struct sockaddr_storage *ss,
+                       socklen_t sl)
+{
+    if (m->st.open >= m->lim.max_conns) {
+        m->st.refused_max_conns++;
+        close(fd);
+        return;
+    }
+    if (count_from_ip(m, ss) >= m->lim.max_per_addr) {
+        m->st.refused_per_addr++;
+        close(fd);
+        return;
+    }
+    struct conn *c = conn_alloc(m, true);
+    if (c == NULL) {
+        close(fd);
+        return;
+    }
+    c->fd = fd;
+    c->addr = *ss;
+    c->addrlen = sl;
+    addr_to_str(ss, c->addrstr);
+    c->link = link_new_responder(m->keys, m->keys + LINK_KEY_LEN, m->lim.max_frame, &m->rng);
+    init_watchers(c);
+    ev_timer_init(&c->timer, timer_cb, m->lim.handshake_timeout, 0.0);
+    c->state = CONN_STATE_HANDSHAKE;
+    m->st.accepted++;
+    if (c->link == NULL) {
+        conn_shutdown(c, CONN_CLOSE_LINK);
+        return;
+    }
+    link_set_output_cap(c->link, m->lim.max_out_bytes);
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ev_io_start(m->loop, &c->rio);
+    ev_timer_start(m->loop, &c->timer);
+    log_debug("conn %llu: accepted from %s", (unsigned long long)c->id, c->addrstr);
+}
+
+static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct listener *l = CONTAINER_OF(w, struct listener, io);
+    (void)loop;
+    (void)revents;
+    for (int i = 0; i < CONN_ACCEPTS_PER_CB; i++) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
+                && errno != ECONNABORTED)
+                log_warn("accept: %s", strerror(errno));
+            return;
+        }
+        accept_one(l->m, fd, &ss, sl);
+    }
+}
+
+int conn_listen(struct conn_mgr *m, const char *hostport, uint16_t *bound_port,
+                char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (resolve(hostport, true, &ss, &sl, err, errlen) < 0)
+        return -1;
+    int fd = make_socket(ss.ss_family);
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 128) < 0) {
+        snprintf(err, errlen, "cannot listen on %s: %s", hostport, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    struct listener *l = calloc(1, sizeof *l);
+    if (l == NULL) {
+        snprintf(err, errlen, "out of memory");
+        close(fd);
+        return -1;
+    }
+    if (bound_port != NULL) {
+        struct sockaddr_storage b;
+        socklen_t bl = sizeof b;
+        *bound_port = 0;
+        if (getsockname(fd, (struct sockaddr *)&b, &bl) == 0)
+            *bound_port = ntohs(b.ss_family == AF_INET6
+                                ? ((struct sockaddr_in6 *)(void *)&b)->sin6_port
+                                : ((struct sockaddr_in *)(void *)&b)->sin_port);
+    }
+    l->m = m;
+    l->fd = fd;
+    l->next = m->listeners;
+    m->listeners = l;
+    ev_io_init(&l->io, accept_cb, fd, EV_READ);
+    ev_io_start(m->loop, &l->io);
+    return 0;
+}
+
+/* ------------------------------------------------------------ manager */
+
+static void fill_limits(struct conn_limits *out, const struct conn_limits *in)
+{
+    conn_limits_default(out);
+    if (in == NULL)
+        return;
+    if (in->max_conns) out->max_conns = in->max_conns;
+    if (in->max_per_addr) out->max_per_addr = in->max_per_addr;
+    if (in->max_frame) out->max_frame = in->max_frame;
+    if (in->max_out_bytes) out->max_out_bytes = in->max_out_bytes;
+    if (in->handshake_timeout > 0) out->handshake_timeout = in->handshake_timeout;
+    if (in->idle_timeout > 0) out->idle_timeout = in->idle_timeout;
+    if (in->backoff_min > 0) out->backoff_min = in->backoff_min;
+    if (in->backoff_max > 0) out->backoff_max = in->backoff_max;
+    if (out->backoff_max < out->backoff_min)
+        out->backoff_max = out->backoff_min;
+}
+
+struct conn_mgr *conn_mgr_new(struct ev_loop *loop,
+                              const uint8_t link_sk[static LINK_KEY_LEN],
+                              const uint8_t link_pk[static LINK_KEY_LEN],
+                              const struct conn_limits *lim,
+                              const struct conn_callbacks *cb, void *cb_arg)
+{
+    struct conn_mgr *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    m->keys = sodium_malloc(2 * LINK_KEY_LEN);
+    if (m->keys == NULL) {
+        free(m);
+        return NULL;
+    }
+    memcpy(m->keys, link_sk, LINK_KEY_LEN);
+    memcpy(m->keys + LINK_KEY_LEN, link_pk, LINK_KEY_LEN);
+    m->loop = loop;
+    fill_limits(&m->lim, lim);
+    if (cb != NULL)
+        m->cb = *cb;
+    m->arg = cb_arg;
+    m->rng = mix_rng_system();
+    ev_idle_init(&m->reaper, reap_cb);
+    return m;
+}
+
+void conn_mgr_free(struct conn_mgr *m)
+{
+    if (m == NULL)
+        return;
+    for (struct conn *c = m->all; c != NULL; c = c->next)
+        conn_close(c);
+    reap_cb(m->loop, &m->reaper, 0);
+    while (m->listeners != NULL) {
+        struct listener *l = m->listeners;
+        m->listeners = l->next;
+        ev_io_stop(m->loop, &l->io);
+        close(l->fd);
+        free(l);
+    }
+    sodium_free(m->keys);
+    free(m);
+}
+
+void conn_mgr_get_stats(const struct conn_mgr *m, struct conn_stats *out)
+{
+    *out = m->st;
+}
+
+/* ------------------------------------------------------------ accessors */
+
+enum conn_state conn_get_state(const struct conn *c) { return c->state; }
+bool conn_is_inbound(const struct conn *c) { return c->inbound; }
+enum link_role conn_remote_role(const struct conn *c) { return c->inbound ? c->role : LINK_ROLE_NONE; }
+uint64_t conn_id(const struct conn *c) { return c->id; }
+const char *conn_peer_addr(const struct conn *c) { return c->addrstr; }
+void *conn_get_user(const struct conn *c) { return c->user; }
+void conn_set_user(struct conn *c, void *user) { c->user = user; }
+struct conn_mgr *conn_get_mgr(const struct conn *c) { return c->m; }
+
+bool conn_remote_key(const struct conn *c, uint8_t out[static LINK_KEY_LEN])
+{
+    if (!c->have_remote)
+        return false;
+    memcpy(out, c->remote_pk, LINK_KEY_LEN);
+    return true;
+}
+
+size_t conn_out_pending(const struct conn *c)
+{
+    return c->pend_bytes + (c->link != NULL ? link_output_pending(c->link) : 0);
+}

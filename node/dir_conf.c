@@ -1,0 +1,331 @@
+/*
+ * mixdir configuration (see dir_conf.h and docs/man/mixdir.conf.5).
+ */
+#include "dir_conf.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "frame.h"
+#include "keyfile.h"
+#include "log.h"
+
+#define US 1000000ULL
+
+bool dir_parse_authority_line(const char *line, struct dir_authority *out, char *err,
+                              size_t errlen)
+{
+    char addr[PKI_ADDR_MAX + 2], ed[KEY_B64_MAX + 2], x[KEY_B64_MAX + 2], extra[2];
+    char host[PKI_ADDR_MAX + 1];
+    uint16_t port;
+    memset(out, 0, sizeof *out);
+    /* Widths keep sscanf inside the buffers; an extra token means a bad line. */
+    int n = sscanf(line, "%256s %90s %90s %1s", addr, ed, x, extra);
+    if (n != 3) {
+        snprintf(err, errlen, "authority line \"%s\": want HOST:PORT ED25519_PUB X25519_PUB", line);
+        return false;
+    }
+    if (strlen(addr) > PKI_ADDR_MAX || !conn_parse_hostport(addr, host, sizeof host, &port)
+        || port == 0) {
+        snprintf(err, errlen, "authority line: bad address \"%s\"", addr);
+        return false;
+    }
+    if (!key_from_b64(ed, out->sign_pk, PKI_KEY_LEN)) {
+        snprintf(err, errlen, "authority line: bad Ed25519 key \"%s\"", ed);
+        return false;
+    }
+    if (!key_from_b64(x, out->link_pk, PKI_KEY_LEN)) {
+        snprintf(err, errlen, "authority line: bad X25519 key \"%s\"", x);
+        return false;
+    }
+    memcpy(out->address, addr, strlen(addr) + 1);
+    return true;
+}
+
+static int get_path(struct conf *cf, const char *key, const char *data_dir, const char *def,
+                    char *out, size_t cap, char *err, size_t errlen)
+{
+    const char *v = conf_get_str(cf, "mixdir", key, def);
+    int n = v[0] == '/' ? snprintf(out, cap, "%s", v) : snprintf(out, cap, "%s/%s", data_dir, v);
+    if (n < 0 || (size_t)n >= cap) {
+        snprintf(err, errlen, "[mixdir] %s: path too long", key);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_main(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
+{
+    const char *listen = conf_get_str(cf, "mixdir", "listen", NULL);
+    const char *dd = conf_get_str(cf, "mixdir", "data_dir", NULL);
+    char host[PKI_ADDR_MAX + 1];
+    uint16_t port;
+    if (listen == NULL || dd == NULL) {
+        snprintf(err, errlen, "[mixdir] %s is required", listen == NULL ? "listen" : "data_dir");
+        return -1;
+    }
+    if (strlen(listen) > PKI_ADDR_MAX || !conn_parse_hostport(listen, host, sizeof host, &port)) {
+        snprintf(err, errlen, "[mixdir] listen: bad address \"%s\" (want HOST:PORT)", listen);
+        return -1;
+    }
+    if (strlen(dd) == 0 || strlen(dd) >= sizeof c->data_dir) {
+        snprintf(err, errlen, "[mixdir] data_dir: empty or too long");
+        return -1;
+    }
+    snprintf(c->listen, sizeof c->listen, "%s", listen);
+    snprintf(c->data_dir, sizeof c->data_dir, "%s", dd);
+    if (get_path(cf, "identity_key", dd, "identity.key", c->identity_key_path,
+                 sizeof c->identity_key_path, err, errlen) < 0
+        || get_path(cf, "link_key", dd, "link.key", c->link_key_path, sizeof c->link_key_path,
+                    err, errlen) < 0)
+        return -1;
+    const char *lvl = conf_get_str(cf, "mixdir", "log_level", "info");
+    c->log_level = mix_log_parse_level(lvl);
+    if (c->log_level < 0) {
+        snprintf(err, errlen, "[mixdir] log_level: \"%s\" is not error, warn, info or debug", lvl);
+        return -1;
+    }
+    if (conf_get_bool(cf, "mixdir", "syslog", false, &c->use_syslog, err, errlen) < 0
+        || conf_get_u64(cf, "mixdir", "stats_interval", 30, 1, 86400, &c->stats_interval_s, err,
+                        errlen) < 0)
+        return -1;
+    return 0;
+}
+
+static int load_authorities(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
+{
+    size_t n = conf_count(cf, "network", "authority");
+    uint64_t k;
+    if (n == 0) {
+        snprintf(err, errlen, "[network] needs at least one authority = line");
+        return -1;
+    }
+    if (n > DIR_MAX_AUTHORITIES) {
+        snprintf(err, errlen, "[network] too many authorities (max %d)", DIR_MAX_AUTHORITIES);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!dir_parse_authority_line(conf_get_nth(cf, "network", "authority", i), &c->auth[i],
+                                      err, errlen))
+            return -1;
+        for (size_t j = 0; j < i; j++)
+            if (memcmp(c->auth[j].sign_pk, c->auth[i].sign_pk, PKI_KEY_LEN) == 0
+                || memcmp(c->auth[j].link_pk, c->auth[i].link_pk, PKI_KEY_LEN) == 0) {
+                snprintf(err, errlen, "[network] authority %zu repeats a key of authority %zu",
+                         i + 1, j + 1);
+                return -1;
+            }
+    }
+    c->n_auth = n;
+    if (conf_get_u64(cf, "network", "threshold", n / 2 + 1, 1, n, &k, err, errlen) < 0)
+        return -1;
+    c->threshold = (size_t)k;
+    return 0;
+}
+
+static int load_timing(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
+{
+    uint64_t len_us, grace_us, lead_us, win_us;
+    if (conf_get_duration_us(cf, "network", "epoch_length", 20 * 60 * US, &len_us, err, errlen) < 0
+        || conf_get_u64(cf, "network", "genesis", 0, 0, UINT64_C(1) << 40, &c->timing.genesis,
+                        err, errlen) < 0)
+        return -1;
+    if (len_us < 4 * US || len_us % US != 0 || len_us > 7 * 24 * 3600 * US) {
+        snprintf(err, errlen, "[network] epoch_length: whole seconds from 4s to 7 days");
+        return -1;
+    }
+    uint64_t len = len_us / US;
+    c->timing.epoch_len = len;
+    if (conf_get_duration_us(cf, "network", "grace", (len / 10) * US, &grace_us, err, errlen) < 0
+        || conf_get_duration_us(cf, "network", "vote_lead", (len / 4 > 0 ? len / 4 : 1) * US,
+                                &lead_us, err, errlen) < 0)
+        return -1;
+    c->timing.grace = grace_us / US;
+    c->vote_lead_s = lead_us / US;
+    if (c->timing.grace >= len) {
+        snprintf(err, errlen, "[network] grace must be shorter than epoch_length");
+        return -1;
+    }
+    if (c->vote_lead_s < 2 || c->vote_lead_s >= len) {
+        snprintf(err, errlen, "[network] vote_lead: from 2s to less than epoch_length");
+        return -1;
+    }
+    uint64_t def_win = c->vote_lead_s / 3 > 0 ? c->vote_lead_s / 3 : 1;
+    if (def_win > 30)
+        def_win = 30;
+    if (conf_get_duration_us(cf, "network", "exchange_window", def_win * US, &win_us, err,
+                             errlen) < 0)
+        return -1;
+    c->exchange_window_s = win_us / US;
+    if (c->exchange_window_s < 1 || c->exchange_window_s >= c->vote_lead_s) {
+        snprintf(err, errlen, "[network] exchange_window: from 1s to less than vote_lead");
+        return -1;
+    }
+    return conf_get_u64(cf, "network", "key_ahead_epochs", 4, 1, PKI_MAX_SPHINX_KEYS,
+                        &c->key_ahead_epochs, err, errlen);
+}
+
+static int get_rate(struct conf *cf, const char *key, double def, uint64_t *mhz, char *err,
+                    size_t errlen)
+{
+    double hz;
+    if (conf_get_double(cf, "network", key, def, 0, 1e6, &hz, err, errlen) < 0)
+        return -1;
+    *mhz = (uint64_t)llround(hz * 1000.0);
+    return 0;
+}
+
+static int load_params(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
+{
+    struct pki_params *p = &c->params;
+    uint64_t v, mean, max, pool_iv;
+    if (conf_get_u64(cf, "network", "max_hops", 5, 3, 16, &v, err, errlen) < 0)
+        return -1;
+    p->max_hops = (uint32_t)v;
+    if (conf_get_u64(cf, "network", "payload_len", 2048, 64, 65536, &v, err, errlen) < 0)
+        return -1;
+    p->payload_len = (uint32_t)v;
+    if (conf_get_u64(cf, "network", "layers", 3, 1, PKI_MAX_LAYERS, &v, err, errlen) < 0)
+        return -1;
+    p->layers = (uint32_t)v;
+    if (conf_get_duration_us(cf, "network", "mean_delay", 50000, &mean, err, errlen) < 0
+        || conf_get_duration_us(cf, "network", "max_delay", 2 * US, &max, err, errlen) < 0
+        || get_rate(cf, "lambda_p", 2.0, &p->lambda_p_mhz, err, errlen) < 0
+        || get_rate(cf, "lambda_l", 0.5, &p->lambda_l_mhz, err, errlen) < 0
+        || get_rate(cf, "lambda_d", 0.5, &p->lambda_d_mhz, err, errlen) < 0
+        || get_rate(cf, "lambda_m", 0.5, &p->lambda_m_mhz, err, errlen) < 0
+        || conf_get_duration_us(cf, "network", "pool_interval", US, &pool_iv, err, errlen) < 0)
+        return -1;
+    p->mean_delay_us = mean;
+    p->max_delay_us = max;
+    p->pool_interval_us = pool_iv;
+    const char *s = conf_get_str(cf, "network", "strategy", "poisson");
+    if (strcmp(s, "poisson") == 0)
+        p->strategy = PKI_STRATEGY_POISSON;
+    else if (strcmp(s, "timed_pool") == 0)
+        p->strategy = PKI_STRATEGY_TIMED_POOL;
+    else if (strcmp(s, "threshold") == 0)
+        p->strategy = PKI_STRATEGY_THRESHOLD;
+    else {
+        snprintf(err, errlen, "[network] strategy: \"%s\" is not poisson, timed_pool or threshold", s);
+        return -1;
+    }
+    if (conf_get_u64(cf, "network", "pool_keep", 0, 0, 1000000, &v, err, errlen) < 0)
+        return -1;
+    p->pool_keep = (uint32_t)v;
+    if (conf_get_u64(cf, "network", "threshold_n", 10, 1, 1000000, &v, err, errlen) < 0)
+        return -1;
+    p->threshold_n = (uint32_t)v;
+    p->epoch = 1;
+    p->timing = c->timing;
+    enum pki_err e = pki_params_check(p);
+    if (e != PKI_OK) {
+        snprintf(err, errlen, "[network] parameters rejected: %s", pki_strerror(e));
+        return -1;
+    }
+    return 0;
+}
+
+static int load_registration(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
+{
+    if (conf_get_bool(cf, "registration", "open", false, &c->open_registration, err, errlen) < 0)
+        return -1;
+    size_t n = conf_count(cf, "registration", "node");
+    if (n > DIR_MAX_ALLOWED) {
+        snprintf(err, errlen, "[registration] too many node lines (max %d)", DIR_MAX_ALLOWED);
+        return -1;
+    }
+    c->allowed = calloc(n ? n : 1, sizeof *c->allowed);
+    if (c->allowed == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *v = conf_get_nth(cf, "registration", "node", i);
+        if (!key_from_b64(v, c->allowed[i], PKI_KEY_LEN)) {
+            snprintf(err, errlen, "[registration] node: bad Ed25519 key \"%s\"", v);
+            return -1;
+        }
+    }
+    c->n_allowed = n;
+    if (n == 0 && !c->open_registration)
+        log_warn("[registration] lists no node and open = false: every upload will be refused");
+    return 0;
+}
+
+static int load_limits(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
+{
+    uint64_t hs, idle;
+    if (conf_get_u64(cf, "limits", "max_connections", 512, 4, 100000, &c->max_connections, err,
+                     errlen) < 0
+        || conf_get_u64(cf, "limits", "max_per_address", 32, 1, 100000, &c->max_per_address, err,
+                        errlen) < 0
+        || conf_get_u64(cf, "limits", "max_frame", FRAME_MAX_DEFAULT, 16384, 16u << 20,
+                        &c->max_frame, err, errlen) < 0
+        || conf_get_u64(cf, "limits", "max_descriptors", 1024, 1, PKI_MAX_NODES,
+                        &c->max_descriptors, err, errlen) < 0
+        || conf_get_duration_us(cf, "limits", "handshake_timeout", 10 * US, &hs, err, errlen) < 0
+        || conf_get_duration_us(cf, "limits", "idle_timeout", 120 * US, &idle, err, errlen) < 0)
+        return -1;
+    c->handshake_timeout = (double)hs / 1e6;
+    c->idle_timeout = (double)idle / 1e6;
+    if (c->handshake_timeout <= 0) {
+        snprintf(err, errlen, "[limits] handshake_timeout must be > 0");
+        return -1;
+    }
+    return 0;
+}
+
+static struct dir_conf *finish(struct conf *cf, char *err, size_t errlen)
+{
+    if (cf == NULL)
+        return NULL;
+    struct dir_conf *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        conf_free(cf);
+        return NULL;
+    }
+    if (load_main(cf, c, err, errlen) < 0 || load_authorities(cf, c, err, errlen) < 0
+        || load_timing(cf, c, err, errlen) < 0 || load_params(cf, c, err, errlen) < 0
+        || load_registration(cf, c, err, errlen) < 0 || load_limits(cf, c, err, errlen) < 0
+        || conf_check_unused(cf, err, errlen) < 0) {
+        dir_conf_free(c);
+        conf_free(cf);
+        return NULL;
+    }
+    conf_free(cf);
+    return c;
+}
+
+struct dir_conf *dir_conf_load(const char *path, char *err, size_t errlen)
+{
+    return finish(conf_load(path, err, errlen), err, errlen);
+}
+
+struct dir_conf *dir_conf_parse(const char *text, char *err, size_t errlen)
+{
+    return finish(conf_parse_string(text, err, errlen), err, errlen);
+}
+
+void dir_conf_free(struct dir_conf *c)
+{
+    if (c == NULL)
+        return;
+    free(c->allowed);
+    free(c);
+}
+
+bool dir_conf_node_allowed(const struct dir_conf *c, const uint8_t identity_pk[static PKI_KEY_LEN])
+{
+    if (c->open_registration)
+        return true;
+    for (size_t i = 0; i < c->n_allowed; i++)
+        if (memcmp(c->allowed[i], identity_pk, PKI_KEY_LEN) == 0)
+            return true;
+    return false;
+}

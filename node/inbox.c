@@ -1,0 +1,451 @@
+/*
+ * inbox: durable per-client message store over LMDB.  See inbox.h.
+ */
+#include "inbox.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+#define BOX_VAL_LEN 20          /* count 4, next_seq 8, created 8 */
+#define MSG_KEY_LEN (INBOX_ID_LEN + 8)
+#define MSG_HDR_LEN (8 + 1 + INBOX_SURB_ID_LEN)
+
+struct inbox_store {
+    MDB_env *env;
+    MDB_dbi box, msg;
+    struct inbox_limits lim;
+};
+
+const char *inbox_strerror(int e)
+{
+    switch (e) {
+    case INBOX_OK: return "ok";
+    case INBOX_FULL: return "inbox full";
+    case INBOX_NO_INBOX: return "no such inbox";
+    case INBOX_TOO_MANY: return "too many inboxes";
+    case INBOX_STORE_FULL: return "store full";
+    case INBOX_ERR_IO: return "store error";
+    case INBOX_ERR_ARG: return "bad argument";
+    default: return "unknown inbox error";
+    }
+}
+
+void inbox_limits_default(struct inbox_limits *l)
+{
+    l->max_inboxes = 10000;
+    l->max_per_inbox = 1000;
+    l->max_age_s = 7 * 24 * 3600;
+    l->map_size = (uint64_t)1 << 30;
+    l->max_payload = 64 * 1024;
+}
+
+static int map_rc(int rc, const char *what)
+{
+    if (rc == 0)
+        return INBOX_OK;
+    if (rc == MDB_MAP_FULL)
+        return INBOX_STORE_FULL;
+    log_warn("inbox: %s: %s", what, mdb_strerror(rc));
+    return INBOX_ERR_IO;
+}
+
+struct inbox_store *inbox_open(const char *dir, const struct inbox_limits *lim,
+                               char *err, size_t errlen)
+{
+    struct inbox_store *s = calloc(1, sizeof(*s));
+    MDB_txn *txn = NULL;
+    int rc;
+
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (lim)
+        s->lim = *lim;
+    else
+        inbox_limits_default(&s->lim);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        snprintf(err, errlen, "inbox: cannot create %s: %s", dir, strerror(errno));
+        goto fail;
+    }
+    if ((rc = mdb_env_create(&s->env)) != 0 ||
+        (rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
+        (rc = mdb_env_set_mapsize(s->env, (size_t)s->lim.map_size)) != 0 ||
+        (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0) {
+        snprintf(err, errlen, "inbox: cannot open LMDB store in %s: %s", dir, mdb_strerror(rc));
+        goto fail;
+    }
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0 ||
+        (rc = mdb_dbi_open(txn, "box", MDB_CREATE, &s->box)) != 0 ||
+        (rc = mdb_dbi_open(txn, "msg", MDB_CREATE, &s->msg)) != 0 ||
+        (rc = mdb_txn_commit(txn)) != 0) {
+        if (txn)
+            mdb_txn_abort(txn);
+        snprintf(err, errlen, "inbox: cannot open databases: %s", mdb_strerror(rc));
+        goto fail;
+    }
+    return s;
+fail:
+    if (s->env)
+        mdb_env_close(s->env);
+    free(s);
+    return NULL;
+}
+
+void inbox_close(struct inbox_store *s)
+{
+    if (!s)
+        return;
+    mdb_env_close(s->env);
+    free(s);
+}
+
+static void msg_key(uint8_t k[MSG_KEY_LEN], const uint8_t id[INBOX_ID_LEN], uint64_t seq)
+{
+    memcpy(k, id, INBOX_ID_LEN);
+    mix_put_be64(k + INBOX_ID_LEN, seq);
+}
+
+/* Read the box record; false if absent. */
+static bool box_get(struct inbox_store *s, MDB_txn *txn, const uint8_t *id, uint32_t *count,
+                    uint64_t *next_seq, uint64_t *created)
+{
+    MDB_val k = { INBOX_ID_LEN, (void *)id }, v;
+    if (mdb_get(txn, s->box, &k, &v) != 0 || v.mv_size != BOX_VAL_LEN)
+        return false;
+    const uint8_t *p = v.mv_data;
+    *count = mix_get_be32(p);
+    *next_seq = mix_get_be64(p + 4);
+    *created = mix_get_be64(p + 12);
+    return true;
+}
+
+static int box_put(struct inbox_store *s, MDB_txn *txn, const uint8_t *id, uint32_t count,
+                   uint64_t next_seq, uint64_t created)
+{
+    uint8_t buf[BOX_VAL_LEN];
+    mix_put_be32(buf, count);
+    mix_put_be64(buf + 4, next_seq);
+    mix_put_be64(buf + 12, created);
+    MDB_val k = { INBOX_ID_LEN, (void *)id }, v = { sizeof(buf), buf };
+    return mdb_put(txn, s->box, &k, &v, 0);
+}
+
+int inbox_create(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], uint64_t now)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    uint32_t count;
+    uint64_t next, created;
+    int rc;
+
+    if (!s)
+        return INBOX_ERR_ARG;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        return map_rc(rc, "begin");
+    if (box_get(s, txn, id, &count, &next, &created)) {
+        mdb_txn_abort(txn);
+        return INBOX_OK;
+    }
+    if ((rc = mdb_stat(txn, s->box, &st)) != 0) {
+        mdb_txn_abort(txn);
+        return map_rc(rc, "stat");
+    }
+    if (st.ms_entries >= s->lim.max_inboxes) {
+        mdb_txn_abort(txn);
+        return INBOX_TOO_MANY;
+    }
+    if ((rc = box_put(s, txn, id, 0, 1, now)) != 0) {
+        mdb_txn_abort(txn);
+        return map_rc(rc, "create");
+    }
+    return map_rc(mdb_txn_commit(txn), "commit");
+}
+
+bool inbox_exists(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN])
+{
+    MDB_txn *txn;
+    uint32_t count;
+    uint64_t next, created;
+    bool ok;
+
+    if (!s || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+        return false;
+    ok = box_get(s, txn, id, &count, &next, &created);
+    mdb_txn_abort(txn);
+    return ok;
+}
+
+int inbox_put(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
+              const uint8_t *payload, size_t len, const uint8_t *surb_id, bool is_reply,
+              uint64_t now, uint64_t *seq_out)
+{
+    MDB_txn *txn;
+    uint32_t count;
+    uint64_t next, created;
+    uint8_t key[MSG_KEY_LEN];
+    MDB_val k, v;
+    int rc;
+
+    if (!s || !payload || len == 0 || len > s->lim.max_payload)
+        return INBOX_ERR_ARG;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        return map_rc(rc, "begin");
+    if (!box_get(s, txn, id, &count, &next, &created)) {
+        mdb_txn_abort(txn);
+        return INBOX_NO_INBOX;
+    }
+    if (count >= s->lim.max_per_inbox) {
+        mdb_txn_abort(txn);
+        return INBOX_FULL;
+    }
+    msg_key(key, id, next);
+    k.mv_size = sizeof(key);
+    k.mv_data = key;
+    v.mv_size = MSG_HDR_LEN + len;
+    /* MDB_RESERVE: LMDB hands us the value's space; we fill it in place. */
+    if ((rc = mdb_put(txn, s->msg, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE)) != 0) {
+        mdb_txn_abort(txn);
+        return map_rc(rc, "put");
+    }
+    uint8_t *p = v.mv_data;
+    mix_put_be64(p, now);
+    p[8] = is_reply ? 1 : 0;
+    if (surb_id)
+        memcpy(p + 9, surb_id, INBOX_SURB_ID_LEN);
+    else
+        memset(p + 9, 0, INBOX_SURB_ID_LEN);
+    memcpy(p + MSG_HDR_LEN, payload, len);
+    if ((rc = box_put(s, txn, id, count + 1, next + 1, created)) != 0) {
+        mdb_txn_abort(txn);
+        return map_rc(rc, "update");
+    }
+    /* The commit is durable (no MDB_NOSYNC): after it, a crash keeps the message. */
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return map_rc(rc, "commit");
+    if (seq_out)
+        *seq_out = next;
+    return INBOX_OK;
+}
+
+void inbox_msgs_free(struct inbox_msg *msgs, size_t n)
+{
+    if (!msgs)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(msgs[i].payload);
+    free(msgs);
+}
+
+/* Copy one stored record into m; false if it is malformed. */
+static bool msg_decode(const MDB_val *k, const MDB_val *v, struct inbox_msg *m)
+{
+    if (k->mv_size != MSG_KEY_LEN || v->mv_size <= MSG_HDR_LEN)
+        return false;
+    const uint8_t *p = v->mv_data;
+    m->seq = mix_get_be64((const uint8_t *)k->mv_data + INBOX_ID_LEN);
+    m->stored_at = mix_get_be64(p);
+    m->is_reply = (p[8] & 1) != 0;
+    memcpy(m->surb_id, p + 9, INBOX_SURB_ID_LEN);
+    m->payload_len = v->mv_size - MSG_HDR_LEN;
+    m->payload = malloc(m->payload_len);
+    if (!m->payload)
+        return false;
+    memcpy(m->payload, p + MSG_HDR_LEN, m->payload_len);
+    return true;
+}
+
+int inbox_fetch(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], size_t max,
+                struct inbox_msg **out, size_t *n, uint32_t *remaining)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    uint8_t key[MSG_KEY_LEN];
+    MDB_val k, v;
+    uint32_t count = 0;
+    uint64_t next, created;
+    struct inbox_msg *msgs = NULL;
+    size_t got = 0;
+    int rc, ret = INBOX_OK;
+
+    *out = NULL;
+    *n = 0;
+    if (remaining)
+        *remaining = 0;
+    if (!s)
+        return INBOX_ERR_ARG;
+    if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+        return map_rc(rc, "begin");
+    if (!box_get(s, txn, id, &count, &next, &created)) {
+        mdb_txn_abort(txn);
+        return INBOX_NO_INBOX;
+    }
+    if (max > count)
+        max = count;
+    if (max == 0)
+        goto done;
+    msgs = calloc(max, sizeof(*msgs));
+    if (!msgs || (rc = mdb_cursor_open(txn, s->msg, &cur)) != 0) {
+        ret = INBOX_ERR_IO;
+        goto done;
+    }
+    msg_key(key, id, 0);
+    k.mv_size = sizeof(key);
+    k.mv_data = key;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (rc == 0 && got < max && k.mv_size == MSG_KEY_LEN &&
+           memcmp(k.mv_data, id, INBOX_ID_LEN) == 0) {
+        if (msg_decode(&k, &v, &msgs[got]))
+            got++;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+done:
+    mdb_txn_abort(txn);
+    if (ret != INBOX_OK || got == 0) {
+        inbox_msgs_free(msgs, got);
+        msgs = NULL;
+        got = 0;
+    }
+    *out = msgs;
+    *n = got;
+    if (remaining)
+        *remaining = count > got ? count - (uint32_t)got : 0;
+    return ret;
+}
+
+int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
+              const uint64_t *seqs, size_t n, size_t *deleted)
+{
+    MDB_txn *txn;
+    uint32_t count;
+    uint64_t next, created;
+    uint8_t key[MSG_KEY_LEN];
+    size_t del = 0;
+    int rc;
+
+    if (deleted)
+        *deleted = 0;
+    if (!s || (n && !seqs))
+        return INBOX_ERR_ARG;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        return map_rc(rc, "begin");
+    if (!box_get(s, txn, id, &count, &next, &created)) {
+        mdb_txn_abort(txn);
+        return INBOX_NO_INBOX;
+    }
+    for (size_t i = 0; i < n; i++) {
+        msg_key(key, id, seqs[i]);
+        MDB_val k = { sizeof(key), key };
+        rc = mdb_del(txn, s->msg, &k, NULL);
+        if (rc == 0)
+            del++;
+        else if (rc != MDB_NOTFOUND) {
+            mdb_txn_abort(txn);
+            return map_rc(rc, "delete");
+        }
+    }
+    count = count >= del ? count - (uint32_t)del : 0;
+    if ((rc = box_put(s, txn, id, count, next, created)) != 0) {
+        mdb_txn_abort(txn);
+        return map_rc(rc, "update");
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return map_rc(rc, "commit");
+    if (deleted)
+        *deleted = del;
+    return INBOX_OK;
+}
+
+/* Decrement the count of inbox `id` by one inside txn. */
+static int box_dec(struct inbox_store *s, MDB_txn *txn, const uint8_t *id)
+{
+    uint32_t count;
+    uint64_t next, created;
+    if (!box_get(s, txn, id, &count, &next, &created))
+        return 0;
+    return box_put(s, txn, id, count ? count - 1 : 0, next, created);
+}
+
+int inbox_expire(struct inbox_store *s, uint64_t now, size_t *deleted)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t del = 0;
+    int rc;
+
+    if (deleted)
+        *deleted = 0;
+    if (!s)
+        return INBOX_ERR_ARG;
+    if (now < s->lim.max_age_s)
+        return INBOX_OK;
+    uint64_t cutoff = now - s->lim.max_age_s;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        return map_rc(rc, "begin");
+    if ((rc = mdb_cursor_open(txn, s->msg, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return map_rc(rc, "cursor");
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        bool old = v.mv_size < 8 || mix_get_be64(v.mv_data) < cutoff;
+        if (old && k.mv_size == MSG_KEY_LEN) {
+            uint8_t id[INBOX_ID_LEN];
+            memcpy(id, k.mv_data, INBOX_ID_LEN);
+            if ((rc = mdb_cursor_del(cur, 0)) != 0 || (rc = box_dec(s, txn, id)) != 0)
+                break;
+            del++;
+            /* After a delete the cursor already sits on the next record. */
+            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+            continue;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND && rc != 0 && rc != EINVAL) {
+        mdb_txn_abort(txn);
+        return map_rc(rc, "expire");
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return map_rc(rc, "commit");
+    if (deleted)
+        *deleted = del;
+    return INBOX_OK;
+}
+
+uint32_t inbox_count(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN])
+{
+    MDB_txn *txn;
+    uint32_t count = 0;
+    uint64_t next, created;
+
+    if (!s || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+        return 0;
+    if (!box_get(s, txn, id, &count, &next, &created))
+        count = 0;
+    mdb_txn_abort(txn);
+    return count;
+}
+
+void inbox_totals(struct inbox_store *s, uint64_t *inboxes, uint64_t *messages)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+
+    *inboxes = *messages = 0;
+    if (!s || mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
+        return;
+    if (mdb_stat(txn, s->box, &st) == 0)
+        *inboxes = st.ms_entries;
+    if (mdb_stat(txn, s->msg, &st) == 0)
+        *messages = st.ms_entries;
+    mdb_txn_abort(txn);
+}

@@ -1,0 +1,103 @@
+/*
+ * inbox: the provider's durable message store, over LMDB.
+ *
+ * One inbox per client, named by its 32-byte inbox id (lib/payload.h).  A
+ * message is stored with a per-inbox sequence number and handed to the
+ * client at fetch; it is deleted only when the client acknowledges that
+ * sequence number.  inbox_put() returns only after the LMDB transaction
+ * has committed (and so been fsync()ed): the caller may then send the
+ * packet's SURB acknowledgement, and a kill -9 afterwards loses nothing.
+ *
+ * Limits: a bounded number of inboxes (inbox_create() refuses more), a
+ * bounded number of messages per inbox (inbox_put() returns INBOX_FULL), a
+ * maximum age (inbox_expire() deletes older messages), and the LMDB map size
+ * (INBOX_STORE_FULL).  Reaching one is an error code for the caller to count;
+ * nothing here aborts.
+ *
+ * Threads: every function may be called from any thread (the environment is
+ * opened with MDB_NOTLS; LMDB serialises writers itself).
+ *
+ * Layout (two LMDB databases in DIR/data.mdb):
+ *   "box": inbox id (32) -> count (4 BE) || next_seq (8 BE) || created (8 BE)
+ *   "msg": inbox id (32) || seq (8 BE) ->
+ *          stored_at (8 BE, Unix s) || flags (1, bit 0 = reply) || surb id (16) || payload
+ */
+#ifndef MIX_NODE_INBOX_H
+#define MIX_NODE_INBOX_H
+
+#include "common.h"
+
+#define INBOX_ID_LEN 32
+#define INBOX_SURB_ID_LEN 16
+
+enum inbox_err {
+    INBOX_OK = 0,
+    INBOX_FULL = -1,         /* this inbox holds its limit of messages */
+    INBOX_NO_INBOX = -2,     /* no such inbox (the client never connected) */
+    INBOX_TOO_MANY = -3,     /* inbox_create(): the store holds max_inboxes */
+    INBOX_STORE_FULL = -4,   /* the LMDB map is full */
+    INBOX_ERR_IO = -5,       /* any other LMDB error (logged) */
+    INBOX_ERR_ARG = -6,
+};
+const char *inbox_strerror(int e);
+
+struct inbox_limits {
+    uint32_t max_inboxes;    /* default 10000 */
+    uint32_t max_per_inbox;  /* messages per inbox; default 1000 */
+    uint64_t max_age_s;      /* expiry in seconds; default 7 days */
+    uint64_t map_size;       /* LMDB map size in bytes; default 1 GiB */
+    size_t max_payload;      /* largest stored payload; default 64 KiB */
+};
+void inbox_limits_default(struct inbox_limits *l);
+
+/* One fetched message (payload malloc()ed, freed by inbox_msgs_free). */
+struct inbox_msg {
+    uint64_t seq;
+    uint64_t stored_at;
+    bool is_reply;
+    uint8_t surb_id[INBOX_SURB_ID_LEN];
+    uint8_t *payload;
+    size_t payload_len;
+};
+
+struct inbox_store;
+
+/* Open (creating) the store in directory `dir`.  NULL with err set. */
+struct inbox_store *inbox_open(const char *dir, const struct inbox_limits *lim,
+                               char *err, size_t errlen) MIX_WUR;
+void inbox_close(struct inbox_store *s);
+
+/* Create the inbox if absent (INBOX_OK also when it existed). */
+int inbox_create(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], uint64_t now) MIX_WUR;
+bool inbox_exists(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN]);
+
+/*
+ * Store one message durably; returns after the commit.  surb_id may be NULL
+ * (stored as zeros).  *seq_out (may be NULL) receives its sequence number.
+ */
+int inbox_put(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
+              const uint8_t *payload, size_t len, const uint8_t *surb_id, bool is_reply,
+              uint64_t now, uint64_t *seq_out) MIX_WUR;
+
+/*
+ * Up to max messages of inbox `id`, oldest first, into a new array *out
+ * (*n of them; free with inbox_msgs_free).  *remaining (may be NULL) gets
+ * how many more are stored.  Fetching does not delete.
+ */
+int inbox_fetch(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], size_t max,
+                struct inbox_msg **out, size_t *n, uint32_t *remaining) MIX_WUR;
+void inbox_msgs_free(struct inbox_msg *msgs, size_t n);
+
+/* Delete acknowledged messages; unknown seqs are ignored.  *deleted may be NULL. */
+int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
+              const uint64_t *seqs, size_t n, size_t *deleted) MIX_WUR;
+
+/* Delete messages stored before now - max_age_s.  *deleted may be NULL. */
+int inbox_expire(struct inbox_store *s, uint64_t now, size_t *deleted) MIX_WUR;
+
+/* Messages held in one inbox (0 if none). */
+uint32_t inbox_count(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN]);
+/* Totals for metrics: inboxes and messages in the store. */
+void inbox_totals(struct inbox_store *s, uint64_t *inboxes, uint64_t *messages);
+
+#endif

@@ -1,0 +1,302 @@
+/*
+ * mixnode: the node daemon (gateway, mix and provider roles).
+ *
+ *   mixnode -c node.ini           run
+ *   mixnode -n -c node.ini        check the configuration and keys, exit
+ *   mixnode keygen -d DIR         write identity.key and link.key (0600)
+ *
+ * See docs/man/mixnode.8 and docs/man/mixnode.conf.5; node/node.h explains
+ * the threads and the files.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "keyfile.h"
+#include "log.h"
+#include "node.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: mixnode -c FILE        run a mix node (gateway, mix or provider)\n"
+            "       mixnode -n -c FILE     check the configuration and keys, then exit\n"
+            "       mixnode keygen -d DIR  create identity.key and link.key in DIR\n"
+            "options:\n"
+            "  -c, --config FILE   configuration (see mixnode.conf(5))\n"
+            "  -n, --check         check only\n"
+            "  -h, --help          this help\n"
+            "  -V, --version       print the version\n");
+}
+
+static int cmd_keygen(int argc, char **argv)
+{
+    const char *dir = NULL;
+    char err[512];
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--dir") == 0) && i + 1 < argc)
+            dir = argv[++i];
+        else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf("usage: mixnode keygen -d DIR\n");
+            return 0;
+        } else {
+            fprintf(stderr, "mixnode keygen: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!dir) {
+        fprintf(stderr, "mixnode keygen: -d DIR is required\n");
+        return 2;
+    }
+    if (node_keygen(dir, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mixnode keygen: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ event callbacks */
+
+static void on_async(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    node_drain_done(w->data);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)revents;
+    log_info("signal %d: shutting down", w->signum);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void update_gauges(struct node *n)
+{
+    uint64_t boxes = 0, msgs = 0;
+    if (n->inbox) {
+        inbox_totals(n->inbox, &boxes, &msgs);
+        metric_set(&n->metrics.inboxes, boxes);
+        metric_set(&n->metrics.inbox_messages, msgs);
+    }
+    pthread_mutex_lock(&n->work_mu);
+    metric_set(&n->metrics.work_queue_depth, n->work_len);
+    pthread_mutex_unlock(&n->work_mu);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct node *n = w->data;
+    (void)loop;
+    (void)revents;
+    node_dir_tick(n, node_wall_s());
+    update_gauges(n);
+}
+
+static void on_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    node_dir_poll(w->data);
+}
+
+static void on_save(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    node_keys_save_replay(w->data);
+}
+
+static void on_expire(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct node *n = w->data;
+    size_t del = 0;
+    (void)loop;
+    (void)revents;
+    if (n->inbox && inbox_expire(n->inbox, node_wall_s(), &del) == INBOX_OK && del) {
+        atomic_fetch_add(&n->metrics.expired_msgs, del);
+        log_info("inbox expiry deleted %zu messages", del);
+    }
+}
+
+static void timer_start(struct node *n, ev_timer *t, void (*cb)(struct ev_loop *, ev_timer *, int),
+                        double after, double repeat)
+{
+    ev_timer_init(t, cb, after, repeat);
+    t->data = n;
+    ev_timer_start(n->loop, t);
+}
+
+/* ------------------------------------------------------------ setup */
+
+static int node_setup(struct node *n, char *err, size_t errlen)
+{
+    struct conn_limits lim;
+    uint16_t port = 0;
+
+    n->rng = mix_rng_system();
+    node_keys_init(&n->keys);
+    if (node_load_identity(n, err, errlen) < 0)
+        return -1;
+    n->timing = n->conf.timing;
+    for (size_t i = 0; i < n->conf.n_auth; i++)
+        memcpy(n->auth_keys[i], n->conf.auth[i].sign_pk, PKI_KEY_LEN);
+    n->scratch_len = 4096;
+    n->scratch = malloc(n->scratch_len);
+    if (!n->scratch) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (n->conf.roles & PKI_ROLE_PROVIDER) {
+        char dir[NODE_PATH_MAX + 16];
+        snprintf(dir, sizeof(dir), "%s/inbox", n->conf.data_dir);
+        if (!(n->inbox = inbox_open(dir, &n->conf.inbox, err, errlen)))
+            return -1;
+    }
+    if (n->conf.metrics_listen[0] &&
+        !(n->http = metrics_http_start(&n->metrics, n->conf.metrics_listen, err, errlen)))
+        return -1;
+    n->loop = ev_default_loop(0);
+    conn_limits_default(&lim);
+    lim.max_conns = n->conf.max_connections;
+    lim.max_per_addr = n->conf.max_per_addr;
+    lim.max_frame = n->conf.max_frame;
+    lim.max_out_bytes = n->conf.peer_queue_bytes;
+    lim.backoff_min = 0.2;
+    lim.backoff_max = 5;
+    n->cm = conn_mgr_new(n->loop, n->link_sk, n->link_pk, &lim, &node_conn_callbacks, n);
+    if (!n->cm) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (conn_listen(n->cm, n->conf.listen, &port, err, errlen) < 0)
+        return -1;
+    if (node_workers_start(n, err, errlen) < 0)
+        return -1;
+    node_dir_tick(n, node_wall_s());
+    char idb[KEY_B64_MAX];
+    key_to_b64(n->node_id, MIX_NODE_ID_LEN, idb);
+    log_info("mixnode %s: node %s listening on port %u (epoch %llu)", MIX_VERSION, idb, port,
+             (unsigned long long)n->epoch);
+    return 0;
+}
+
+static void node_run(struct node *n)
+{
+    ev_async_init(&n->async, on_async);
+    n->async.data = n;
+    ev_async_start(n->loop, &n->async);
+    ev_signal_init(&n->sig_term, on_signal, SIGTERM);
+    ev_signal_init(&n->sig_int, on_signal, SIGINT);
+    ev_signal_start(n->loop, &n->sig_term);
+    ev_signal_start(n->loop, &n->sig_int);
+    timer_start(n, &n->tick_timer, on_tick, 1., 1.);
+    timer_start(n, &n->poll_timer, on_poll, 0., (double)n->conf.poll_us / 1e6);
+    timer_start(n, &n->save_timer, on_save, (double)n->conf.replay_save_us / 1e6,
+                (double)n->conf.replay_save_us / 1e6);
+    timer_start(n, &n->expire_timer, on_expire, 1., (double)n->conf.expire_interval_us / 1e6);
+    node_loop_schedule(n);
+    ev_run(n->loop, 0);
+}
+
+static void node_shutdown(struct node *n)
+{
+    if (n->loop) {
+        ev_timer_stop(n->loop, &n->tick_timer);
+        ev_timer_stop(n->loop, &n->poll_timer);
+        ev_timer_stop(n->loop, &n->save_timer);
+        ev_timer_stop(n->loop, &n->expire_timer);
+        ev_async_stop(n->loop, &n->async);
+        ev_signal_stop(n->loop, &n->sig_term);
+        ev_signal_stop(n->loop, &n->sig_int);
+    }
+    node_workers_stop(n);
+    /* The replay caches are saved after the workers stopped: nothing is lost. */
+    if (n->keys.cur_epoch)
+        node_keys_save_replay(n);
+    node_fwd_stop(n);
+    node_dir_free(n);
+    conn_mgr_free(n->cm);
+    n->cm = NULL;
+    inbox_close(n->inbox);
+    metrics_http_stop(n->http);
+    node_keys_free(n);
+    free(n->scratch);
+    log_info("stopped");
+}
+
+/* -n: the configuration parsed; the keys must be readable too. */
+static int check_only(struct node *n)
+{
+    char err[512];
+    if (node_load_identity(n, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mixnode: %s\n", err);
+        node_keys_free(n);
+        return 1;
+    }
+    node_keys_free(n);
+    printf("mixnode: configuration OK\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *cfg = NULL;
+    bool check = false;
+    char err[512];
+    int c;
+
+    if (sodium_init() < 0) {
+        fprintf(stderr, "mixnode: libsodium failed to initialise\n");
+        return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0)
+        return cmd_keygen(argc - 1, argv + 1);
+    while ((c = getopt_long(argc, argv, "c:nhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': cfg = optarg; break;
+        case 'n': check = true; break;
+        case 'h': usage(stdout); return 0;
+        case 'V': printf("mixnode %s\n", MIX_VERSION); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!cfg || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    struct node *n = calloc(1, sizeof(*n));
+    if (!n)
+        return 1;
+    if (node_conf_load(cfg, &n->conf, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mixnode: %s: %s\n", cfg, err);
+        free(n);
+        return 1;
+    }
+    if (check) {
+        int rc = check_only(n);
+        free(n);
+        return rc;
+    }
+    mix_log_init("mixnode", (enum mix_log_level)n->conf.log_level, n->conf.use_syslog);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 0;
+    if (node_setup(n, err, sizeof(err)) < 0) {
+        log_err("%s", err);
+        rc = 1;
+    } else {
+        node_run(n);
+    }
+    node_shutdown(n);
+    free(n);
+    return rc;
+}

@@ -1,0 +1,215 @@
+/*
+ * node: the internals of the mixnode daemon, shared by node/node_*.c.
+ *
+ * Threads.  One I/O thread runs the libev loop: connections (node/conn),
+ * frame handling, the mixing queue (lib/mixq), timers and the directory.
+ * N crypto workers (one per CPU by default) take received packets from a
+ * bounded job queue, run sphinx_unwrap() and, at the exit, the inbox commit
+ * and SURB-ack construction, then hand the job back to the I/O thread
+ * through a done list and an ev_async.  Workers never touch libev, the
+ * document or connections: they only use the key set (under a rwlock), the
+ * replay caches (internally locked), the inbox store (LMDB, thread safe)
+ * and atomic metrics.
+ *
+ * Files: node_keys.c (identity, link and Sphinx keys, replay caches,
+ * rotation), node_work.c (workers, unwrap, exit handling), node_fwd.c
+ * (mixing queue, next-hop links, loop cover), node_link.c (connection
+ * callbacks, frames, fetch), node_dir.c (descriptor upload, documents),
+ * mixnode.c (command line, setup, signals).
+ */
+#ifndef MIX_NODE_NODE_H
+#define MIX_NODE_NODE_H
+
+#include <pthread.h>
+#include <ev.h>
+
+#include "common.h"
+#include "conn.h"
+#include "frame.h"
+#include "inbox.h"
+#include "mixq.h"
+#include "node_conf.h"
+#include "node_metrics.h"
+#include "pki.h"
+#include "replay.h"
+#include "rng.h"
+#include "sphinx.h"
+
+/* ------------------------------------------------------------ keys */
+
+#define NODE_KEY_SLOTS 3 /* previous (grace), current, next */
+
+struct node_key_slot {
+    uint64_t epoch;                  /* 0 = empty */
+    uint8_t *sk;                     /* sodium_malloc()ed SPHINX_KEY_LEN */
+    uint8_t pk[SPHINX_KEY_LEN];
+    struct replay_cache *replay;
+};
+
+struct node_keys {
+    pthread_rwlock_t lock;           /* workers read; rotation writes */
+    struct node_key_slot slot[NODE_KEY_SLOTS];
+    uint64_t cur_epoch;              /* epoch whose key is tried first */
+    uint64_t grace_epoch;            /* previous epoch still accepted, or 0 */
+    struct sphinx_geometry geom;     /* of the current document */
+    bool have_geom;
+};
+
+/* ------------------------------------------------------------ jobs */
+
+enum job_kind {
+    JOB_DROP = 0,        /* dropped (reason counted) or finished: free */
+    JOB_FORWARD,         /* send buf to hop after delay_us */
+    JOB_LOOP_RETURNED,   /* one of our loops came back via hop */
+};
+
+struct job {
+    struct job *next;
+    uint64_t arrival_us;             /* monotonic, when the frame was read */
+    uint64_t delay_us;               /* hold time chosen by the sender (capped) */
+    enum metric_src src;
+    enum job_kind kind;
+    uint8_t hop[MIX_NODE_ID_LEN];    /* next hop (FORWARD) or loop first hop */
+    uint8_t *buf;                    /* packet to send (points into data) */
+    size_t pkt_len;
+    uint8_t data[];                  /* 2 * pkt_len: input packet, unwrap output */
+};
+
+/* ------------------------------------------------------------ links */
+
+enum peer_kind { PEER_CLIENT = 1, PEER_NODE_IN, PEER_NODE_OUT, PEER_AUTHORITY };
+
+/* What we know about one connection (conn_get_user()). */
+struct peer {
+    enum peer_kind kind;
+    struct conn *c;                  /* NULL in the fuzz harness */
+    uint8_t inbox_id[INBOX_ID_LEN];  /* PEER_CLIENT: the inbox it may fetch */
+    double tokens;                   /* PEER_CLIENT: packet rate bucket */
+    uint64_t tokens_at_us;
+    uint8_t node_id[MIX_NODE_ID_LEN]; /* PEER_NODE_OUT: which node */
+    size_t auth_idx;                 /* PEER_AUTHORITY */
+    unsigned pending;                /* PEER_AUTHORITY: responses still expected */
+    bool established;
+};
+
+/* ------------------------------------------------------------ the node */
+
+struct node {
+    struct node_conf conf;
+    struct ev_loop *loop;
+    struct conn_mgr *cm;
+    struct mix_rng rng;
+    bool fuzz_mode;                  /* no sockets, no workers (fuzz harness) */
+
+    uint8_t *id_sk;                  /* Ed25519, sodium_malloc()ed */
+    uint8_t id_pk[PKI_KEY_LEN];
+    uint8_t node_id[MIX_NODE_ID_LEN];
+    uint8_t *link_sk;                /* X25519, sodium_malloc()ed */
+    uint8_t link_pk[PKI_KEY_LEN];
+
+    struct node_keys keys;
+    struct pki_timing timing;
+
+    /* documents: by epoch (I/O thread only) */
+    struct pki_doc *doc_prev, *doc_cur, *doc_next;
+    uint64_t epoch;                  /* current epoch by the clock */
+
+    /* mixing */
+    struct mixq *mq;
+    struct mixq_params mqp;
+    ev_timer mq_timer;
+    ev_timer loop_timer;
+    ev_timer tick_timer;
+    ev_timer poll_timer;
+    ev_timer save_timer;
+    ev_timer expire_timer;
+    ev_signal sig_term, sig_int;
+    ev_async async;
+
+    /* workers */
+    pthread_t *threads;
+    unsigned n_threads;
+    pthread_mutex_t work_mu;
+    pthread_cond_t work_cv;
+    struct job *work_head, *work_tail;
+    size_t work_len;
+    bool stopping;
+    pthread_mutex_t done_mu;
+    struct job *done_head, *done_tail;
+
+    /* outbound node links, by node id */
+    struct peer **out;
+    size_t n_out, cap_out;
+    size_t n_clients;
+
+    uint8_t *scratch;                /* I/O thread frame encoding buffer */
+    size_t scratch_len;
+
+    struct inbox_store *inbox;
+    struct node_metrics metrics;
+    struct metrics_http *http;
+    /* directory */
+    uint8_t auth_keys[NODE_MAX_AUTH][PKI_KEY_LEN];
+    struct peer *auth_peer[NODE_MAX_AUTH];   /* open link to each authority, or NULL */
+    uint64_t auth_uploaded[NODE_MAX_AUTH];   /* epoch of our last accepted upload */
+    uint8_t doc_cur_hash[PKI_HASH_LEN], doc_next_hash[PKI_HASH_LEN];
+    bool in_doc_logged;
+};
+
+/* Monotonic microseconds and wall-clock seconds. */
+uint64_t node_now_us(void);
+uint64_t node_wall_s(void);
+
+/* node_keys.c */
+int node_keygen(const char *dir, char *err, size_t errlen) MIX_WUR;
+int node_load_identity(struct node *n, char *err, size_t errlen) MIX_WUR;
+void node_keys_init(struct node_keys *k);
+/* Make sure keys for the clock's epoch and the next exist; drop expired ones. */
+int node_keys_rotate(struct node *n, uint64_t now_s) MIX_WUR;
+void node_keys_save_replay(struct node *n);
+void node_keys_free(struct node *n);
+/* The public Sphinx key this node holds for epoch (false if none). */
+bool node_keys_public(struct node *n, uint64_t epoch, uint8_t pk[static SPHINX_KEY_LEN]);
+
+/* node_work.c */
+int node_workers_start(struct node *n, char *err, size_t errlen) MIX_WUR;
+void node_workers_stop(struct node *n);
+/* Queue a packet (pkt_len bytes) for unwrapping; counts the drop if full. */
+void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum metric_src src);
+/* Run one job synchronously (fuzz harness, no threads). */
+void node_process_job(struct node *n, struct job *j);
+/* I/O thread: finish the jobs the workers handed back. */
+void node_drain_done(struct node *n);
+void node_job_free(struct job *j);
+
+/* node_fwd.c */
+int node_mixq_setup(struct node *n, const struct pki_params *p) MIX_WUR;
+void node_job_done(struct node *n, struct job *j);
+void node_mixq_run(struct node *n);
+void node_loop_schedule(struct node *n);
+void node_fwd_stop(struct node *n);
+void node_out_closed(struct node *n, struct peer *p);
+
+/* node_link.c */
+extern const struct conn_callbacks node_conn_callbacks;
+/* Handle one received frame from peer p.  false: malformed, close the link. */
+bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, size_t len);
+bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LINK_KEY_LEN],
+                    enum link_role role);
+/* Send a frame on p's link (no-op without a conn); false if dropped. */
+bool node_send_frame(struct node *n, struct peer *p, const struct mix_frame *f);
+
+/* node_dir.c */
+void node_dir_poll(struct node *n);
+void node_dir_tick(struct node *n, uint64_t now_s);
+/* Install a signed document (from an authority or the document file). */
+int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t want_epoch);
+void node_dir_on_frame(struct node *n, struct peer *p, const struct mix_frame *f);
+void node_dir_on_established(struct node *n, struct peer *p);
+void node_dir_on_close(struct node *n, struct peer *p);
+/* A document in which node links may be checked (current, next, or previous in grace). */
+bool node_dir_knows_link_key(struct node *n, const uint8_t key[static PKI_KEY_LEN]);
+const struct pki_descriptor *node_dir_find(struct node *n, const uint8_t id[static PKI_KEY_LEN]);
+void node_dir_free(struct node *n);
+
+#endif

@@ -1,0 +1,265 @@
+/*
+ * node_conf: mixnode.conf parsing and checking.  Every key is documented in
+ * docs/man/mixnode.conf.5.
+ */
+#include "node_conf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "keyfile.h"
+#include "log.h"
+#include "replay.h"
+
+bool node_parse_roles(const char *s, uint32_t *roles)
+{
+    char buf[128];
+    uint32_t r = 0;
+
+    if (strlen(s) >= sizeof(buf))
+        return false;
+    strcpy(buf, s);
+    for (char *save = NULL, *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+        if (strcmp(t, "gateway") == 0)
+            r |= PKI_ROLE_GATEWAY;
+        else if (strcmp(t, "mix") == 0)
+            r |= PKI_ROLE_MIX;
+        else if (strcmp(t, "provider") == 0)
+            r |= PKI_ROLE_PROVIDER;
+        else
+            return false;
+    }
+    if (r == 0 || ((r & PKI_ROLE_MIX) && r != PKI_ROLE_MIX))
+        return false;
+    *roles = r;
+    return true;
+}
+
+static int copy_str(char *dst, size_t cap, const char *src, const char *key, char *err, size_t errlen)
+{
+    if (strlen(src) >= cap) {
+        snprintf(err, errlen, "%s: value too long", key);
+        return -1;
+    }
+    strcpy(dst, src);
+    return 0;
+}
+
+/* One `authority = HOST:PORT ED25519_B64 X25519_B64` line. */
+static int parse_authority(const char *line, struct node_authority *a, char *err, size_t errlen)
+{
+    char addr[NODE_ADDR_MAX], ed[KEY_B64_MAX + 8], x[KEY_B64_MAX + 8], host[NODE_ADDR_MAX];
+    uint16_t port;
+    char extra;
+
+    if (strlen(line) > 600 ||
+        sscanf(line, "%255s %97s %97s %c", addr, ed, x, &extra) != 3) {
+        snprintf(err, errlen, "directory.authority: expected 'HOST:PORT ED25519_PUB X25519_PUB'");
+        return -1;
+    }
+    if (!conn_parse_hostport(addr, host, sizeof(host), &port) || port == 0) {
+        snprintf(err, errlen, "directory.authority: bad address '%s'", addr);
+        return -1;
+    }
+    if (!key_from_b64(ed, a->sign_pk, PKI_KEY_LEN) || !key_from_b64(x, a->link_pk, PKI_KEY_LEN)) {
+        snprintf(err, errlen, "directory.authority: bad key in '%s'", line);
+        return -1;
+    }
+    strcpy(a->addr, addr);
+    return 0;
+}
+
+static int load_node(struct conf *c, struct node_conf *o, char *err, size_t errlen)
+{
+    const char *s;
+    uint64_t v;
+
+    s = conf_get_str(c, "node", "data_dir", NULL);
+    if (!s || !*s) {
+        snprintf(err, errlen, "node.data_dir is required");
+        return -1;
+    }
+    if (copy_str(o->data_dir, sizeof(o->data_dir), s, "node.data_dir", err, errlen) < 0)
+        return -1;
+    s = conf_get_str(c, "node", "listen", NULL);
+    char host[NODE_ADDR_MAX];
+    uint16_t port;
+    if (!s || !conn_parse_hostport(s, host, sizeof(host), &port)) {
+        snprintf(err, errlen, "node.listen: required, as HOST:PORT");
+        return -1;
+    }
+    if (copy_str(o->listen, sizeof(o->listen), s, "node.listen", err, errlen) < 0)
+        return -1;
+    s = conf_get_str(c, "node", "address", o->listen);
+    if (!conn_parse_hostport(s, host, sizeof(host), &port) || port == 0) {
+        snprintf(err, errlen, "node.address: HOST:PORT with a non-zero port is required");
+        return -1;
+    }
+    if (copy_str(o->address, sizeof(o->address), s, "node.address", err, errlen) < 0)
+        return -1;
+    s = conf_get_str(c, "node", "roles", NULL);
+    if (!s || !node_parse_roles(s, &o->roles)) {
+        snprintf(err, errlen, "node.roles: 'mix', or any of 'gateway,provider'");
+        return -1;
+    }
+    if (conf_get_u64(c, "node", "layer", 0, 0, PKI_MAX_LAYERS, &v, err, errlen) < 0)
+        return -1;
+    o->layer = (uint32_t)v;
+    if ((o->roles & PKI_ROLE_MIX) && o->layer == 0) {
+        snprintf(err, errlen, "node.layer: a mix needs a layer >= 1");
+        return -1;
+    }
+    if (!(o->roles & PKI_ROLE_MIX) && o->layer != 0) {
+        snprintf(err, errlen, "node.layer: only mixes have a layer");
+        return -1;
+    }
+    if (conf_get_u64(c, "node", "workers", 0, 0, 256, &v, err, errlen) < 0)
+        return -1;
+    o->workers = (unsigned)v;
+    s = conf_get_str(c, "node", "log_level", "info");
+    if ((o->log_level = mix_log_parse_level(s)) < 0) {
+        snprintf(err, errlen, "node.log_level: error, warn, info or debug");
+        return -1;
+    }
+    if (conf_get_bool(c, "node", "syslog", false, &o->use_syslog, err, errlen) < 0 ||
+        conf_get_bool(c, "node", "mix_loops", true, &o->mix_loops, err, errlen) < 0)
+        return -1;
+    s = conf_get_str(c, "node", "metrics_listen", "");
+    if (*s && !conn_parse_hostport(s, host, sizeof(host), &port)) {
+        snprintf(err, errlen, "node.metrics_listen: HOST:PORT");
+        return -1;
+    }
+    return copy_str(o->metrics_listen, sizeof(o->metrics_listen), s, "node.metrics_listen", err,
+                    errlen);
+}
+
+static int load_directory(struct conf *c, struct node_conf *o, char *err, size_t errlen)
+{
+    uint64_t v;
+    size_t n = conf_count(c, "directory", "authority");
+
+    if (n == 0 || n > NODE_MAX_AUTH) {
+        snprintf(err, errlen, "directory.authority: 1 to %d lines are required", NODE_MAX_AUTH);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (parse_authority(conf_get_nth(c, "directory", "authority", i), &o->auth[i], err,
+                            errlen) < 0)
+            return -1;
+    o->n_auth = n;
+    if (conf_get_u64(c, "directory", "threshold", (n / 2) + 1, 1, n, &v, err, errlen) < 0)
+        return -1;
+    o->threshold = (uint32_t)v;
+    if (conf_get_u64(c, "directory", "genesis", 0, 0, UINT64_MAX / 2, &o->timing.genesis, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "directory", "epoch_length", 1200, 1, 365 * 86400, &o->timing.epoch_len,
+                     err, errlen) < 0 ||
+        conf_get_u64(c, "directory", "grace", 0, 0, 365 * 86400, &o->timing.grace, err,
+                     errlen) < 0)
+        return -1;
+    if (conf_count(c, "directory", "grace") == 0)
+        o->timing.grace = o->timing.epoch_len / 10;
+    if (o->timing.grace >= o->timing.epoch_len) {
+        snprintf(err, errlen, "directory.grace must be shorter than directory.epoch_length");
+        return -1;
+    }
+    if (conf_get_duration_us(c, "directory", "poll_interval", 5000000, &o->poll_us, err,
+                             errlen) < 0)
+        return -1;
+    if (o->poll_us < 100000)
+        o->poll_us = 100000;
+    return copy_str(o->document_file, sizeof(o->document_file),
+                    conf_get_str(c, "directory", "document_file", ""), "directory.document_file",
+                    err, errlen);
+}
+
+static int load_limits(struct conf *c, struct node_conf *o, char *err, size_t errlen)
+{
+    if (conf_get_u64(c, "limits", "max_connections", 1024, 4, 1000000, &o->max_connections, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "limits", "max_connections_per_addr", 64, 1, 1000000, &o->max_per_addr,
+                     err, errlen) < 0 ||
+        conf_get_u64(c, "limits", "max_frame", 1 << 20, 4096, 16 << 20, &o->max_frame, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "limits", "peer_queue_bytes", 8 << 20, 65536, (uint64_t)1 << 32,
+                     &o->peer_queue_bytes, err, errlen) < 0 ||
+        conf_get_u64(c, "limits", "total_queue", 100000, 16, 10000000, &o->total_queue, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "limits", "work_queue", 20000, 16, 10000000, &o->work_queue, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "limits", "max_clients", 1000, 0, 1000000, &o->max_clients, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "limits", "client_rate", 200, 1, 1000000, &o->client_rate, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "limits", "client_burst", 400, 1, 10000000, &o->client_burst, err,
+                     errlen) < 0 ||
+        conf_get_duration_us(c, "limits", "max_delay", 60000000, &o->max_delay_us, err,
+                             errlen) < 0 ||
+        conf_get_u64(c, "limits", "fetch_max", 32, 1, 256, &o->fetch_max, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+static int load_store(struct conf *c, struct node_conf *o, char *err, size_t errlen)
+{
+    uint64_t v;
+    inbox_limits_default(&o->inbox);
+    if (conf_get_u64(c, "inbox", "max_inboxes", o->inbox.max_inboxes, 1, 100000000, &v, err,
+                     errlen) < 0)
+        return -1;
+    o->inbox.max_inboxes = (uint32_t)v;
+    if (conf_get_u64(c, "inbox", "max_messages", o->inbox.max_per_inbox, 1, 10000000, &v, err,
+                     errlen) < 0)
+        return -1;
+    o->inbox.max_per_inbox = (uint32_t)v;
+    if (conf_get_duration_us(c, "inbox", "expiry", o->inbox.max_age_s * 1000000, &v, err,
+                             errlen) < 0)
+        return -1;
+    o->inbox.max_age_s = v / 1000000 ? v / 1000000 : 1;
+    if (conf_get_u64(c, "inbox", "map_size_mb", o->inbox.map_size >> 20, 1, 1 << 20, &v, err,
+                     errlen) < 0)
+        return -1;
+    o->inbox.map_size = v << 20;
+    if (conf_get_duration_us(c, "inbox", "expire_interval", 60000000, &o->expire_interval_us,
+                             err, errlen) < 0 ||
+        conf_get_u64(c, "replay", "capacity", 1 << 20, 1024, REPLAY_MAX_CAPACITY,
+                     &o->replay_capacity, err, errlen) < 0 ||
+        conf_get_duration_us(c, "replay", "save_interval", 30000000, &o->replay_save_us, err,
+                             errlen) < 0)
+        return -1;
+    if (o->replay_save_us < 1000000)
+        o->replay_save_us = 1000000;
+    return 0;
+}
+
+static int load_all(struct conf *c, struct node_conf *o, char *err, size_t errlen)
+{
+    memset(o, 0, sizeof(*o));
+    if (load_node(c, o, err, errlen) < 0 || load_directory(c, o, err, errlen) < 0 ||
+        load_limits(c, o, err, errlen) < 0 || load_store(c, o, err, errlen) < 0)
+        return -1;
+    return conf_check_unused(c, err, errlen);
+}
+
+int node_conf_load(const char *path, struct node_conf *out, char *err, size_t errlen)
+{
+    struct conf *c = conf_load(path, err, errlen);
+    if (!c)
+        return -1;
+    int rc = load_all(c, out, err, errlen);
+    conf_free(c);
+    return rc;
+}
+
+int node_conf_parse_string(const char *text, struct node_conf *out, char *err, size_t errlen)
+{
+    struct conf *c = conf_parse_string(text, err, errlen);
+    if (!c)
+        return -1;
+    int rc = load_all(c, out, err, errlen);
+    conf_free(c);
+    return rc;
+}

@@ -1,0 +1,63 @@
+/*
+ * node_conf: mixnode's configuration (docs/man/mixnode.conf.5), read from an
+ * INI file with lib/conf so that an unknown key is an error.
+ */
+#ifndef MIX_NODE_CONF_H
+#define MIX_NODE_CONF_H
+
+#include "common.h"
+#include "inbox.h"
+#include "pki.h"
+
+#define NODE_MAX_AUTH 16
+#define NODE_PATH_MAX 512
+#define NODE_ADDR_MAX 256
+
+struct node_authority {
+    char addr[NODE_ADDR_MAX];
+    uint8_t sign_pk[PKI_KEY_LEN];
+    uint8_t link_pk[PKI_KEY_LEN];
+};
+
+struct node_conf {
+    /* [node] */
+    char data_dir[NODE_PATH_MAX];
+    char listen[NODE_ADDR_MAX];
+    char address[NODE_ADDR_MAX];      /* published in the descriptor; default = listen */
+    uint32_t roles;                   /* PKI_ROLE_* */
+    uint32_t layer;                   /* mix layer, 0 for gateways */
+    unsigned workers;                 /* crypto threads; 0 = one per CPU */
+    int log_level;                    /* enum mix_log_level */
+    bool use_syslog;
+    char metrics_listen[NODE_ADDR_MAX]; /* "" = no metrics endpoint */
+    bool mix_loops;                   /* send loop cover at lambda_M */
+    /* [directory] */
+    struct node_authority auth[NODE_MAX_AUTH];
+    size_t n_auth;
+    uint32_t threshold;
+    struct pki_timing timing;
+    uint64_t poll_us;
+    char document_file[NODE_PATH_MAX]; /* optional: a signed document read from disk */
+    /* [limits] */
+    uint64_t max_connections, max_per_addr, max_frame, peer_queue_bytes;
+    uint64_t total_queue, work_queue, max_clients;
+    uint64_t client_rate, client_burst;  /* packets per second, bucket size */
+    uint64_t max_delay_us;             /* local cap on a packet's hold time */
+    uint64_t fetch_max;                /* messages per FetchResponse */
+    /* [inbox] */
+    struct inbox_limits inbox;
+    uint64_t expire_interval_us;
+    /* [replay] */
+    uint64_t replay_capacity;
+    uint64_t replay_save_us;
+};
+
+/* Load and check; 0 or -1 with err set (naming the key or the unknown entry). */
+int node_conf_load(const char *path, struct node_conf *out, char *err, size_t errlen) MIX_WUR;
+int node_conf_parse_string(const char *text, struct node_conf *out, char *err,
+                           size_t errlen) MIX_WUR;
+
+/* "gateway,provider" -> bits; false on an unknown name. */
+bool node_parse_roles(const char *s, uint32_t *roles) MIX_WUR;
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * node_dir: the node's side of the directory.
+ *
+ * Every poll interval the node dials each authority (a short Noise link,
+ * role "node") when it still needs something from it: it uploads its signed
+ * descriptor (Sphinx public keys for the current and the next epoch) until
+ * that authority accepted it for the current epoch, and asks for the
+ * documents of the current and the next epoch while it lacks them.  A
+ * document is used only after pki_verify() found k valid signatures of the
+ * configured authorities.  Optionally a signed document is also read from a
+ * file (directory.document_file), verified exactly the same way.
+ *
+ * Epochs follow the clock (lib/pki timing, from the configuration until a
+ * document brings its own); at a boundary the next document becomes
+ * current, the previous one is kept through the grace period (its nodes may
+ * still link to us), and the key set rotates (node_keys.c).
+ */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "node.h"
+
+const struct pki_descriptor *node_dir_find(struct node *n, const uint8_t id[static PKI_KEY_LEN])
+{
+    struct pki_doc *docs[3] = { n->doc_cur, n->doc_next, n->doc_prev };
+    for (int i = 0; i < 3; i++) {
+        const struct pki_descriptor *d = docs[i] ? pki_doc_find(docs[i], id) : NULL;
+        if (d)
+            return d;
+    }
+    return NULL;
+}
+
+bool node_dir_knows_link_key(struct node *n, const uint8_t key[static PKI_KEY_LEN])
+{
+    struct pki_doc *docs[3] = { n->doc_cur, n->doc_next, n->doc_prev };
+    for (int i = 0; i < 3; i++)
+        if (docs[i] && pki_doc_find_link_key(docs[i], key))
+            return true;
+    return false;
+}
+
+/* Make the current document's parameters the node's: geometry, mixing, timing. */
+static void apply_current(struct node *n)
+{
+    const struct pki_params *p = pki_doc_params(n->doc_cur);
+    struct sphinx_geometry g = { p->max_hops, p->payload_len };
+    const char *why = NULL;
+
+    if (!sphinx_geometry_valid(&g, &why)) {
+        log_err("document geometry unusable: %s", why ? why : "?");
+        return;
+    }
+    if (!n->keys.have_geom || memcmp(&g, &n->keys.geom, sizeof(g)) != 0) {
+        pthread_rwlock_wrlock(&n->keys.lock);
+        n->keys.geom = g;
+        n->keys.have_geom = true;
+        pthread_rwlock_unlock(&n->keys.lock);
+        size_t need = sphinx_packet_len(&g) + 64;
+        if (need > n->scratch_len) {
+            uint8_t *s = realloc(n->scratch, need);
+            if (s) {
+                n->scratch = s;
+                n->scratch_len = need;
+            }
+        }
+        log_info("geometry: %u hops, %u byte payload", g.max_hops, g.payload_len);
+    }
+    if (memcmp(&p->timing, &n->timing, sizeof(n->timing)) != 0) {
+        log_warn("the document's epoch timing differs from the configuration; following the "
+                 "document");
+        n->timing = p->timing;
+    }
+    if (node_mixq_setup(n, p) < 0)
+        log_err("cannot set up the mixing queue from the document");
+    bool listed = pki_doc_find(n->doc_cur, n->node_id) != NULL;
+    if (!listed || !n->in_doc_logged)
+        log_info("epoch %llu document: %zu nodes; this node is %s", (unsigned long long)p->epoch,
+                 pki_doc_node_count(n->doc_cur), listed ? "listed" : "NOT listed");
+    n->in_doc_logged = listed;
+}
+
+int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t want_epoch)
+{
+    struct pki_verify_opts o;
+    struct pki_doc *doc = NULL;
+    uint8_t h[PKI_HASH_LEN];
+
+    memset(&o, 0, sizeof(o));
+    o.authorities = (const uint8_t (*)[PKI_KEY_LEN])n->auth_keys;
+    o.n_authorities = n->conf.n_auth;
+    o.threshold = n->conf.threshold;
+    o.now = n->fuzz_mode ? 0 : node_wall_s();
+    o.want_epoch = want_epoch;
+    enum pki_err rc = pki_verify(buf, len, &o, &doc);
+    if (rc != PKI_OK) {
+        metric_inc(&n->metrics.docs_rejected);
+        log_warn("directory document rejected: %s", pki_strerror(rc));
+        return -1;
+    }
+    pki_doc_hash(buf, len, h);
+    uint64_t e = pki_doc_epoch(doc);
+    if (e == n->epoch || (n->epoch == 0 && !n->doc_cur)) {
+        if (n->doc_cur && memcmp(h, n->doc_cur_hash, sizeof(h)) == 0) {
+            pki_doc_free(doc);
+            return 0;
+        }
+        pki_doc_free(n->doc_cur);
+        n->doc_cur = doc;
+        memcpy(n->doc_cur_hash, h, sizeof(h));
+        metric_inc(&n->metrics.docs_accepted);
+        apply_current(n);
+        node_loop_schedule(n);
+    } else if (e == n->epoch + 1) {
+        if (n->doc_next && memcmp(h, n->doc_next_hash, sizeof(h)) == 0) {
+            pki_doc_free(doc);
+            return 0;
+        }
+        pki_doc_free(n->doc_next);
+        n->doc_next = doc;
+        memcpy(n->doc_next_hash, h, sizeof(h));
+        metric_inc(&n->metrics.docs_accepted);
+        log_info("received the document of the next epoch %llu", (unsigned long long)e);
+    } else {
+        pki_doc_free(doc);
+    }
+    return 0;
+}
+
+static void read_document_file(struct node *n)
+{
+    const char *path = n->conf.document_file;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        log_warn("document file %s: %s", path, strerror(errno));
+        return;
+    }
+    uint8_t *buf = malloc(PKI_MAX_DOCUMENT_LEN);
+    size_t len = buf ? fread(buf, 1, PKI_MAX_DOCUMENT_LEN, f) : 0;
+    fclose(f);
+    if (len > 0)
+        (void)node_dir_install(n, buf, len, 0);
+    free(buf);
+}
+
+/* Our signed descriptor for the current and next epochs (malloc()ed). */
+static uint8_t *build_descriptor(struct node *n, size_t *len)
+{
+    struct pki_descriptor d;
+    uint8_t *out = NULL;
+
+    memset(&d, 0, sizeof(d));
+    memcpy(d.id, n->node_id, PKI_KEY_LEN);
+    memcpy(d.identity_key, n->id_pk, PKI_KEY_LEN);
+    memcpy(d.link_key, n->link_pk, PKI_KEY_LEN);
+    d.roles = n->conf.roles;
+    d.layer = n->conf.layer;
+    snprintf(d.address, sizeof(d.address), "%s", n->conf.address);
+    for (uint64_t e = n->epoch; e <= n->epoch + 1; e++)
+        if (node_keys_public(n, e, d.sphinx_keys[d.n_sphinx_keys].key))
+            d.sphinx_keys[d.n_sphinx_keys++].epoch = e;
+    if (d.n_sphinx_keys == 0)
+        return NULL;
+    enum pki_err rc = pki_descriptor_sign(&d, n->id_sk, &out, len);
+    if (rc != PKI_OK) {
+        log_err("cannot sign our descriptor: %s", pki_strerror(rc));
+        return NULL;
+    }
+    return out;
+}
+
+static bool send_doc_request(struct node *n, struct peer *p, uint64_t epoch)
+{
+    struct mix_frame f;
+    memset(&f, 0, sizeof(f));
+    f.type = FRAME_DOCUMENT_REQUEST;
+    f.u.doc_req.epoch = epoch;
+    return node_send_frame(n, p, &f);
+}
+
+void node_dir_on_established(struct node *n, struct peer *p)
+{
+    struct mix_frame f;
+    size_t len = 0;
+
+    p->pending = 0;
+    if (n->auth_uploaded[p->auth_idx] != n->epoch) {
+        uint8_t *desc = build_descriptor(n, &len);
+        if (desc) {
+            memset(&f, 0, sizeof(f));
+            f.type = FRAME_DESCRIPTOR_UPLOAD;
+            f.u.desc_upload.signed_descriptor.ptr = desc;
+            f.u.desc_upload.signed_descriptor.len = len;
+            if (node_send_frame(n, p, &f))
+                p->pending++;
+            free(desc);
+        }
+    }
+    if (!n->doc_cur && send_doc_request(n, p, n->epoch))
+        p->pending++;
+    if (!n->doc_next && send_doc_request(n, p, n->epoch + 1))
+        p->pending++;
+    if (p->pending == 0)
+        conn_close(p->c);
+}
+
+void node_dir_on_frame(struct node *n, struct peer *p, const struct mix_frame *f)
+{
+    switch (f->type) {
+    case FRAME_DESCRIPTOR_UPLOAD_REPLY:
+        if (f->u.desc_reply.accepted) {
+            metric_inc(&n->metrics.uploads_ok);
+            if (n->auth_uploaded[p->auth_idx] != n->epoch)
+                log_info("authority %zu accepted our descriptor", p->auth_idx);
+            n->auth_uploaded[p->auth_idx] = n->epoch;
+        } else {
+            metric_inc(&n->metrics.uploads_failed);
+            log_warn("authority %zu refused our descriptor: %s", p->auth_idx,
+                     f->u.desc_reply.reason ? f->u.desc_reply.reason : "?");
+        }
+        break;
+    case FRAME_DOCUMENT_RESPONSE:
+        (void)node_dir_install(n, f->u.doc_resp.signed_document.ptr,
+                               f->u.doc_resp.signed_document.len, f->u.doc_resp.epoch);
+        break;
+    case FRAME_ERROR:
+        log_debug("authority %zu: error %u: %s", p->auth_idx, f->u.error.code,
+                  f->u.error.reason ? f->u.error.reason : "");
+        break;
+    default:
+        log_debug("authority %zu sent an unexpected %s frame", p->auth_idx,
+                  frame_type_name(f->type));
+        break;
+    }
+    if (p->pending)
+        p->pending--;
+    if (p->pending == 0 && p->c)
+        conn_close(p->c);
+}
+
+void node_dir_on_close(struct node *n, struct peer *p)
+{
+    if (p->auth_idx < NODE_MAX_AUTH && n->auth_peer[p->auth_idx] == p)
+        n->auth_peer[p->auth_idx] = NULL;
+}
+
+void node_dir_poll(struct node *n)
+{
+    if (n->conf.document_file[0])
+        read_document_file(n);
+    if (n->epoch == 0 || !n->cm)
+        return;
+    for (size_t i = 0; i < n->conf.n_auth; i++) {
+        bool need = n->auth_uploaded[i] != n->epoch || !n->doc_cur || !n->doc_next;
+        if (!need || n->auth_peer[i])
+            continue;
+        struct peer *p = calloc(1, sizeof(*p));
+        if (!p)
+            return;
+        p->kind = PEER_AUTHORITY;
+        p->auth_idx = i;
+        p->c = conn_dial(n->cm, n->conf.auth[i].addr, n->conf.auth[i].link_pk, LINK_ROLE_NODE,
+                         false, p);
+        if (!p->c) {
+            free(p);
+            continue;
+        }
+        n->auth_peer[i] = p;
+    }
+}
+
+void node_dir_tick(struct node *n, uint64_t now_s)
+{
+    uint64_t cur = pki_epoch_of(&n->timing, now_s);
+
+    if (cur != n->epoch) {
+        if (n->epoch)
+            log_info("epoch %llu begins", (unsigned long long)cur);
+        pki_doc_free(n->doc_prev);
+        n->doc_prev = NULL;
+        if (n->doc_cur && pki_doc_epoch(n->doc_cur) + 1 == cur)
+            n->doc_prev = n->doc_cur;
+        else
+            pki_doc_free(n->doc_cur);
+        n->doc_cur = NULL;
+        if (n->doc_next && pki_doc_epoch(n->doc_next) == cur) {
+            n->doc_cur = n->doc_next;
+            memcpy(n->doc_cur_hash, n->doc_next_hash, PKI_HASH_LEN);
+        } else {
+            pki_doc_free(n->doc_next);
+        }
+        n->doc_next = NULL;
+        n->epoch = cur;
+        metric_set(&n->metrics.epoch, cur);
+        if (node_keys_rotate(n, now_s) < 0)
+            log_err("cannot prepare the Sphinx keys of epoch %llu", (unsigned long long)cur);
+        if (n->doc_cur)
+            apply_current(n);
+        node_dir_poll(n);
+        return;
+    }
+    if (n->doc_prev && !pki_in_grace(&n->timing, now_s)) {
+        pki_doc_free(n->doc_prev);
+        n->doc_prev = NULL;
+    }
+    if (node_keys_rotate(n, now_s) < 0)
+        log_err("cannot prepare the Sphinx keys of epoch %llu", (unsigned long long)cur);
+}
+
+void node_dir_free(struct node *n)
+{
+    for (size_t i = 0; i < NODE_MAX_AUTH; i++)
+        if (n->auth_peer[i] && n->auth_peer[i]->c)
+            conn_close(n->auth_peer[i]->c);
+    pki_doc_free(n->doc_prev);
+    pki_doc_free(n->doc_cur);
+    pki_doc_free(n->doc_next);
+    n->doc_prev = n->doc_cur = n->doc_next = NULL;
+}

@@ -1,0 +1,323 @@
+/*
+ * node_fwd: the mixing queue (lib/mixq, strategy from the document), the
+ * links to next hops, and mix loop cover.
+ *
+ * Every packet a node sends, forwards and SURB-acks alike, passes through
+ * the one mixing queue, so batch strategies mix acknowledgements with the
+ * rest.  Loop cover packets are new packets: they leave at once, at the
+ * Poisson rate lambda_M, over a full path (entry gateway, one mix per
+ * layer) that ends at this node, which recognises them by the plaintext it
+ * put in and counts them per first hop.
+ */
+#include <math.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "node.h"
+
+#define NODE_LOOP_MAGIC "mixnet-mixloop-v1"
+#define POP_BATCH 256
+
+static enum mixq_strategy strategy_of(uint32_t s)
+{
+    return s == PKI_STRATEGY_TIMED_POOL ? MIXQ_TIMED_POOL
+         : s == PKI_STRATEGY_THRESHOLD ? MIXQ_THRESHOLD : MIXQ_POISSON;
+}
+
+static void send_job(struct node *n, struct job *j);
+
+static void drain_cb(void *item, void *arg)
+{
+    send_job(arg, item);
+}
+
+int node_mixq_setup(struct node *n, const struct pki_params *p)
+{
+    struct mixq_params q;
+    const char *why = NULL;
+
+    memset(&q, 0, sizeof(q));
+    q.strategy = strategy_of(p->strategy);
+    q.max_delay_us = p->max_delay_us < n->conf.max_delay_us ? p->max_delay_us
+                                                            : n->conf.max_delay_us;
+    q.period_us = p->pool_interval_us;
+    q.pool_keep = p->pool_keep;
+    q.threshold = p->threshold_n;
+    q.capacity = n->conf.total_queue;
+    if (n->mq && memcmp(&q, &n->mqp, sizeof(q)) == 0)
+        return 0;
+    if (!mixq_params_valid(&q, &why)) {
+        log_err("document mixing parameters unusable: %s", why ? why : "?");
+        return -1;
+    }
+    struct mixq *mq = mixq_new(&q, n->rng);
+    if (!mq)
+        return -1;
+    struct mixq *old = n->mq;
+    n->mq = mq;
+    n->mqp = q;
+    log_info("mixing strategy %s (max delay %llu us, T %llu us, keep %u, threshold %u)",
+             mixq_strategy_name(q.strategy), (unsigned long long)q.max_delay_us,
+             (unsigned long long)q.period_us, q.pool_keep, q.threshold);
+    /* Packets held under the old parameters leave now rather than being lost. */
+    if (old) {
+        mixq_drain(old, drain_cb, n);
+        mixq_free(old);
+    }
+    return 0;
+}
+
+/* The outbound link to node id, dialled on first use. */
+static struct peer *out_peer(struct node *n, const uint8_t id[static MIX_NODE_ID_LEN])
+{
+    for (size_t i = 0; i < n->n_out; i++)
+        if (memcmp(n->out[i]->node_id, id, MIX_NODE_ID_LEN) == 0)
+            return n->out[i];
+    const struct pki_descriptor *d = node_dir_find(n, id);
+    if (!d || !n->cm)
+        return NULL;
+    if (n->n_out == n->cap_out) {
+        size_t nc = n->cap_out ? n->cap_out * 2 : 16;
+        struct peer **np = realloc(n->out, nc * sizeof(*np));
+        if (!np)
+            return NULL;
+        n->out = np;
+        n->cap_out = nc;
+    }
+    struct peer *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->kind = PEER_NODE_OUT;
+    memcpy(p->node_id, id, MIX_NODE_ID_LEN);
+    p->c = conn_dial(n->cm, d->address, d->link_key, LINK_ROLE_NODE, true, p);
+    if (!p->c) {
+        metric_inc(&n->metrics.limit_hits);
+        free(p);
+        return NULL;
+    }
+    n->out[n->n_out++] = p;
+    metric_set(&n->metrics.links_out, n->n_out);
+    return p;
+}
+
+static void send_job(struct node *n, struct job *j)
+{
+    if (sodium_memcmp(j->hop, n->node_id, MIX_NODE_ID_LEN) == 0) {
+        /* We are our own next hop (a SURB or loop through this node). */
+        node_submit_packet(n, j->buf, j->pkt_len, SRC_LOCAL);
+        node_job_free(j);
+        return;
+    }
+    if (n->fuzz_mode) {
+        metric_inc(&n->metrics.packets_out);
+        node_job_free(j);
+        return;
+    }
+    struct peer *p = out_peer(n, j->hop);
+    if (!p) {
+        metric_drop(&n->metrics, DROP_UNKNOWN_HOP);
+        node_job_free(j);
+        return;
+    }
+    struct mix_frame f;
+    memset(&f, 0, sizeof(f));
+    f.type = FRAME_SPHINX_PACKET;
+    f.u.sphinx.packet.ptr = j->buf;
+    f.u.sphinx.packet.len = j->pkt_len;
+    if (node_send_frame(n, p, &f)) {
+        metric_inc(&n->metrics.packets_out);
+        uint64_t now = node_now_us(), due = j->arrival_us + j->delay_us;
+        metrics_observe_overhead(&n->metrics, now > due ? (now - due) * 1000 : 0);
+    } else {
+        metric_drop(&n->metrics, DROP_PEER_QUEUE);
+        metric_inc(&n->metrics.limit_hits);
+    }
+    node_job_free(j);
+}
+
+static void mq_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct node *n = w->data;
+    (void)loop;
+    (void)revents;
+    node_mixq_run(n);
+}
+
+void node_mixq_run(struct node *n)
+{
+    void *out[POP_BATCH];
+    size_t k;
+
+    if (!n->mq)
+        return;
+    uint64_t now = node_now_us();
+    do {
+        k = mixq_pop_ready(n->mq, now, out, POP_BATCH);
+        for (size_t i = 0; i < k; i++)
+            send_job(n, out[i]);
+    } while (k == POP_BATCH);
+    metric_set(&n->metrics.queue_depth, mixq_len(n->mq));
+    if (n->fuzz_mode)
+        return;
+    uint64_t next = mixq_next_deadline(n->mq);
+    ev_timer_stop(n->loop, &n->mq_timer);
+    if (next == UINT64_MAX)
+        return;
+    double after = next > now ? (double)(next - now) / 1e6 : 0.0;
+    if (!ev_is_active(&n->mq_timer)) {
+        ev_timer_init(&n->mq_timer, mq_timer_cb, after, 0.);
+        n->mq_timer.data = n;
+        ev_timer_start(n->loop, &n->mq_timer);
+    }
+}
+
+void node_job_done(struct node *n, struct job *j)
+{
+    switch (j->kind) {
+    case JOB_FORWARD:
+        if (!n->mq) {
+            metric_drop(&n->metrics, DROP_NO_DOCUMENT);
+            break;
+        }
+        if (n->mqp.max_delay_us && j->delay_us > n->mqp.max_delay_us)
+            j->delay_us = n->mqp.max_delay_us;
+        if (mixq_push(n->mq, node_now_us(), j->delay_us, j) != MIXQ_OK) {
+            metric_drop(&n->metrics, DROP_MIX_QUEUE);
+            metric_inc(&n->metrics.limit_hits);
+            break;
+        }
+        /* Only the push that makes something due sooner needs the timer moved. */
+        node_mixq_run(n);
+        return;
+    case JOB_LOOP_RETURNED:
+        metrics_loop_returned(&n->metrics, j->hop);
+        break;
+    case JOB_DROP:
+        break;
+    }
+    node_job_free(j);
+}
+
+/* Build and send one loop cover packet over a full path back to us. */
+static void send_loop(struct node *n)
+{
+    const struct pki_descriptor *path[PKI_MAX_LAYERS + 2];
+    struct sphinx_hop hops[SPHINX_MAX_HOPS_LIMIT];
+    uint8_t plain[sizeof(NODE_LOOP_MAGIC) - 1 + MIX_NODE_ID_LEN];
+    struct pki_doc *doc = n->doc_cur;
+
+    if (!doc || !n->keys.have_geom)
+        return;
+    const struct pki_params *pp = pki_doc_params(doc);
+    uint64_t e = pki_doc_epoch(doc);
+    int h = pki_random_path(doc, &n->rng, NULL, NULL, path, MIX_ARRAY_LEN(path));
+    if (h < 2 || (uint32_t)h > n->keys.geom.max_hops)
+        return;
+    /* The last hop (a random provider) is replaced by this node. */
+    const uint8_t *self_key = pki_doc_sphinx_key(doc, n->node_id, e);
+    if (!self_key)
+        return;
+    for (int i = 0; i < h; i++) {
+        const uint8_t *id = i == h - 1 ? n->node_id : path[i]->id;
+        const uint8_t *k = i == h - 1 ? self_key : pki_doc_sphinx_key(doc, id, e);
+        if (!k)
+            return;
+        memcpy(hops[i].node_id, id, MIX_NODE_ID_LEN);
+        memcpy(hops[i].public_key, k, SPHINX_KEY_LEN);
+        double d = mix_rng_exp(&n->rng, (double)pp->mean_delay_us);
+        hops[i].delay_us = d > (double)pp->max_delay_us ? (uint32_t)pp->max_delay_us : (uint32_t)d;
+    }
+    size_t ml = sizeof(NODE_LOOP_MAGIC) - 1;
+    memcpy(plain, NODE_LOOP_MAGIC, ml);
+    memcpy(plain + ml, path[0]->id, MIX_NODE_ID_LEN);
+    size_t plen = sphinx_packet_len(&n->keys.geom);
+    struct job *j = calloc(1, sizeof(*j) + 2 * plen);
+    if (!j)
+        return;
+    j->pkt_len = plen;
+    j->buf = j->data;
+    j->src = SRC_LOCAL;
+    j->kind = JOB_FORWARD;
+    j->arrival_us = node_now_us();
+    memcpy(j->hop, path[0]->id, MIX_NODE_ID_LEN);
+    if (sphinx_create(&n->keys.geom, &n->rng, hops, (size_t)h, n->node_id, plain, sizeof(plain),
+                      j->data) != SPHINX_OK) {
+        node_job_free(j);
+        return;
+    }
+    metrics_loop_sent(&n->metrics, path[0]->id);
+    send_job(n, j);
+}
+
+static void loop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct node *n = w->data;
+    (void)loop;
+    (void)revents;
+    send_loop(n);
+    node_loop_schedule(n);
+}
+
+void node_loop_schedule(struct node *n)
+{
+    double after = 1.0; /* look again later when loops are off or no document yet */
+    if (n->fuzz_mode)
+        return;
+    if (n->conf.mix_loops && n->doc_cur) {
+        uint64_t mhz = pki_doc_params(n->doc_cur)->lambda_m_mhz;
+        if (mhz)
+            after = mix_rng_exp(&n->rng, 1000.0 / (double)mhz);
+    }
+    ev_timer_stop(n->loop, &n->loop_timer);
+    ev_timer_init(&n->loop_timer, loop_timer_cb, after, 0.);
+    n->loop_timer.data = n;
+    ev_timer_start(n->loop, &n->loop_timer);
+}
+
+void node_out_closed(struct node *n, struct peer *p)
+{
+    for (size_t i = 0; i < n->n_out; i++) {
+        if (n->out[i] == p) {
+            n->out[i] = n->out[--n->n_out];
+            break;
+        }
+    }
+    metric_set(&n->metrics.links_out, n->n_out);
+    free(p);
+}
+
+static void drop_cb(void *item, void *arg)
+{
+    struct node *n = arg;
+    metric_drop(&n->metrics, DROP_SHUTDOWN);
+    node_job_free(item);
+}
+
+void node_fwd_stop(struct node *n)
+{
+    if (n->loop) {
+        ev_timer_stop(n->loop, &n->mq_timer);
+        ev_timer_stop(n->loop, &n->loop_timer);
+    }
+    if (n->mq) {
+        mixq_drain(n->mq, drop_cb, n);
+        mixq_free(n->mq);
+        n->mq = NULL;
+    }
+    /* Closing a persistent conn runs on_close, which frees its peer via node_out_closed(). */
+    while (n->n_out) {
+        struct peer *p = n->out[n->n_out - 1];
+        if (p->c)
+            conn_close(p->c);
+        else
+            node_out_closed(n, p);
+        /* on_close may not have run (a conn already closed): make sure we progress. */
+        if (n->n_out && n->out[n->n_out - 1] == p)
+            node_out_closed(n, p);
+    }
+    free(n->out);
+    n->out = NULL;
+    n->cap_out = 0;
+}

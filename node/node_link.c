@@ -1,0 +1,294 @@
+/*
+ * node_link: what mixnode does with its links: who may connect, and the
+ * frames each kind of peer may send.
+ *
+ *   client (LINK_ROLE_CLIENT, gateways only, any key): Sphinx packets
+ *     (token-bucket rate limit per link), FetchRequest and FetchAck for the
+ *     inbox named by the link's own static key, and nothing else.
+ *   node (LINK_ROLE_NODE): only link keys in the current, next or (in grace)
+ *     previous document; Sphinx packets only.
+ *   authority (links we dial): descriptor upload replies and documents.
+ *
+ * Any frame that does not decode, or is not allowed for that peer, closes
+ * that link only (counted).  No line logged here names a client's address:
+ * client lines say nothing about which connection they concern.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "log.h"
+#include "node.h"
+#include "payload.h"
+
+bool node_send_frame(struct node *n, struct peer *p, const struct mix_frame *f)
+{
+    const char *why = NULL;
+    size_t len = 0;
+    uint8_t *heap = NULL, *buf = n->scratch;
+    bool ok;
+
+    if (!frame_encode(f, buf, n->scratch_len, &len, &why)) {
+        heap = frame_encode_alloc(f, &len, &why);
+        if (!heap) {
+            log_debug("cannot encode a %s frame: %s", frame_type_name(f->type), why ? why : "?");
+            return false;
+        }
+        buf = heap;
+    }
+    ok = !p->c || conn_send(p->c, buf, len) == CONN_OK;
+    free(heap);
+    return ok;
+}
+
+static void send_error(struct node *n, struct peer *p, uint32_t code, const char *reason)
+{
+    struct mix_frame f;
+    memset(&f, 0, sizeof(f));
+    f.type = FRAME_ERROR;
+    f.u.error.code = code;
+    f.u.error.reason = reason;
+    (void)node_send_frame(n, p, &f);
+}
+
+bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LINK_KEY_LEN],
+                    enum link_role role)
+{
+    if (role == LINK_ROLE_CLIENT) {
+        if (!(n->conf.roles & PKI_ROLE_GATEWAY))
+            return false;
+        if (n->n_clients >= n->conf.max_clients) {
+            metric_inc(&n->metrics.limit_hits);
+            log_info("client link refused: max_clients (%llu) reached",
+                     (unsigned long long)n->conf.max_clients);
+            return false;
+        }
+        payload_inbox_id(p->inbox_id, key);
+        if (n->conf.roles & PKI_ROLE_PROVIDER) {
+            int rc = inbox_create(n->inbox, p->inbox_id, node_wall_s());
+            if (rc != INBOX_OK) {
+                metric_inc(&n->metrics.limit_hits);
+                log_info("client link refused: %s", inbox_strerror(rc));
+                return false;
+            }
+        }
+        p->kind = PEER_CLIENT;
+        p->tokens = (double)n->conf.client_burst;
+        p->tokens_at_us = node_now_us();
+        n->n_clients++;
+        metric_set(&n->metrics.links_client, n->n_clients);
+        return true;
+    }
+    if (role == LINK_ROLE_NODE) {
+        if (!node_dir_knows_link_key(n, key)) {
+            log_info("node link refused: its key is not in the directory");
+            return false;
+        }
+        p->kind = PEER_NODE_IN;
+        metric_inc(&n->metrics.links_node_in);
+        return true;
+    }
+    return false;
+}
+
+/* Token bucket: false when the client is over its packet rate. */
+static bool client_take_token(struct node *n, struct peer *p)
+{
+    uint64_t now = node_now_us();
+    p->tokens += (double)(now - p->tokens_at_us) * (double)n->conf.client_rate / 1e6;
+    p->tokens_at_us = now;
+    if (p->tokens > (double)n->conf.client_burst)
+        p->tokens = (double)n->conf.client_burst;
+    if (p->tokens < 1.0)
+        return false;
+    p->tokens -= 1.0;
+    return true;
+}
+
+static void client_fetch(struct node *n, struct peer *p, uint32_t want)
+{
+    struct inbox_msg *msgs = NULL;
+    struct frame_inbox_msg *fm = NULL;
+    size_t cnt = 0, max = want && want < n->conf.fetch_max ? want : n->conf.fetch_max;
+    uint32_t remaining = 0;
+    struct mix_frame f;
+
+    int rc = inbox_fetch(n->inbox, p->inbox_id, max, &msgs, &cnt, &remaining);
+    if (rc != INBOX_OK && rc != INBOX_NO_INBOX) {
+        send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
+        return;
+    }
+    if (cnt && !(fm = calloc(cnt, sizeof(*fm)))) {
+        inbox_msgs_free(msgs, cnt);
+        send_error(n, p, FRAME_ERR_INTERNAL, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        fm[i].seq = msgs[i].seq;
+        fm[i].payload.ptr = msgs[i].payload;
+        fm[i].payload.len = msgs[i].payload_len;
+        fm[i].is_reply = msgs[i].is_reply;
+        if (msgs[i].is_reply) {
+            fm[i].surb_id.ptr = msgs[i].surb_id;
+            fm[i].surb_id.len = INBOX_SURB_ID_LEN;
+        }
+    }
+    memset(&f, 0, sizeof(f));
+    f.type = FRAME_FETCH_RESPONSE;
+    f.u.fetch_resp.msgs = fm;
+    f.u.fetch_resp.n_msgs = cnt;
+    f.u.fetch_resp.remaining = remaining;
+    if (!node_send_frame(n, p, &f))
+        metric_inc(&n->metrics.limit_hits);
+    metric_inc(&n->metrics.fetches);
+    atomic_fetch_add(&n->metrics.fetched_msgs, cnt);
+    free(fm);
+    inbox_msgs_free(msgs, cnt);
+}
+
+static bool client_frame(struct node *n, struct peer *p, const struct mix_frame *f)
+{
+    size_t deleted = 0;
+
+    switch (f->type) {
+    case FRAME_SPHINX_PACKET:
+        if (!client_take_token(n, p)) {
+            metric_inc(&n->metrics.packets_in[SRC_CLIENT]);
+            metric_drop(&n->metrics, DROP_RATE_LIMIT);
+            return true;
+        }
+        node_submit_packet(n, f->u.sphinx.packet.ptr, f->u.sphinx.packet.len, SRC_CLIENT);
+        return true;
+    case FRAME_FETCH_REQUEST:
+        if (!(n->conf.roles & PKI_ROLE_PROVIDER)) {
+            send_error(n, p, FRAME_ERR_UNEXPECTED, "this gateway keeps no inboxes");
+            return true;
+        }
+        client_fetch(n, p, f->u.fetch_req.max_messages);
+        return true;
+    case FRAME_FETCH_ACK:
+        if (!(n->conf.roles & PKI_ROLE_PROVIDER))
+            return true;
+        if (inbox_ack(n->inbox, p->inbox_id, f->u.fetch_ack.seqs, f->u.fetch_ack.n_seqs,
+                      &deleted) != INBOX_OK)
+            send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
+        atomic_fetch_add(&n->metrics.acked_msgs, deleted);
+        return true;
+    default:
+        log_debug("client link sent an unexpected %s frame", frame_type_name(f->type));
+        return false;
+    }
+}
+
+bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, size_t len)
+{
+    struct mix_frame *f = NULL;
+    const char *why = NULL;
+    bool ok = true;
+
+    if (!frame_decode(frame, len, n->conf.max_frame, &f, &why)) {
+        log_debug("malformed frame (%s); closing the link", why ? why : "?");
+        if (p->kind != PEER_AUTHORITY)
+            metric_drop(&n->metrics, DROP_BAD_FRAME);
+        return false;
+    }
+    switch (p->kind) {
+    case PEER_CLIENT:
+        ok = client_frame(n, p, f);
+        break;
+    case PEER_NODE_IN:
+    case PEER_NODE_OUT:
+        if (f->type == FRAME_SPHINX_PACKET)
+            node_submit_packet(n, f->u.sphinx.packet.ptr, f->u.sphinx.packet.len, SRC_NODE);
+        else if (f->type != FRAME_ERROR)
+            ok = false;
+        break;
+    case PEER_AUTHORITY:
+        node_dir_on_frame(n, p, f);
+        break;
+    }
+    frame_free(f);
+    return ok;
+}
+
+/* ------------------------------------------------------------ conn callbacks */
+
+static bool cb_authorize(struct conn *c, const uint8_t remote_pk[static LINK_KEY_LEN],
+                         enum link_role role, void *arg)
+{
+    struct node *n = arg;
+    struct peer *p = calloc(1, sizeof(*p));
+    if (!p)
+        return false;
+    p->c = c;
+    if (!node_authorize(n, p, remote_pk, role)) {
+        metric_inc(&n->metrics.links_refused);
+        free(p);
+        return false;
+    }
+    conn_set_user(c, p);
+    return true;
+}
+
+static void cb_established(struct conn *c, void *arg)
+{
+    struct node *n = arg;
+    struct peer *p = conn_get_user(c);
+    if (!p)
+        return;
+    p->established = true;
+    if (p->kind == PEER_AUTHORITY)
+        node_dir_on_established(n, p);
+}
+
+static void cb_frame(struct conn *c, const uint8_t *frame, size_t len, void *arg)
+{
+    struct node *n = arg;
+    struct peer *p = conn_get_user(c);
+    if (!p) {
+        conn_close_bad(c);
+        return;
+    }
+    if (!node_handle_frame(n, p, frame, len)) {
+        metric_inc(&n->metrics.bad_frames);
+        conn_close_bad(c);
+    }
+}
+
+static void cb_close(struct conn *c, enum conn_close_reason why, void *arg)
+{
+    struct node *n = arg;
+    struct peer *p = conn_get_user(c);
+    if (!p)
+        return;
+    switch (p->kind) {
+    case PEER_CLIENT:
+        n->n_clients--;
+        metric_set(&n->metrics.links_client, n->n_clients);
+        break;
+    case PEER_NODE_IN:
+        atomic_fetch_sub(&n->metrics.links_node_in, 1);
+        break;
+    case PEER_NODE_OUT:
+        /* A persistent link redials by itself; only our own close ends it. */
+        if (why != CONN_CLOSE_LOCAL) {
+            p->established = false;
+            return;
+        }
+        conn_set_user(c, NULL);
+        node_out_closed(n, p);
+        return;
+    case PEER_AUTHORITY:
+        node_dir_on_close(n, p);
+        break;
+    }
+    conn_set_user(c, NULL);
+    free(p);
+}
+
+const struct conn_callbacks node_conn_callbacks = {
+    .authorize = cb_authorize,
+    .on_established = cb_established,
+    .on_frame = cb_frame,
+    .on_close = cb_close,
+};

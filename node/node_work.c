@@ -1,0 +1,367 @@
+/*
+ * node_work: the crypto worker pool and what happens to one packet.
+ *
+ * The I/O thread copies each received packet into a job and queues it
+ * (bounded by limits.work_queue).  A worker unwraps it with the current
+ * epoch's Sphinx key (and, during the grace period, the previous one),
+ * which also checks and records the replay tag.  A forward result goes back
+ * to the I/O thread for mixing; at the exit the worker stores the payload in
+ * the inbox, and only after LMDB has committed builds the SURB-ack packet,
+ * which goes back to the I/O thread like any forward.  Workers share no
+ * state with the I/O thread except through the two locked lists, the key
+ * set's rwlock and atomics.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "node.h"
+#include "payload.h"
+
+/* Plaintext prefix of our own loop cover packets (node_fwd.c builds them). */
+#define NODE_LOOP_MAGIC "mixnet-mixloop-v1"
+
+uint64_t node_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t node_wall_s(void)
+{
+    return (uint64_t)time(NULL);
+}
+
+void node_job_free(struct job *j)
+{
+    free(j);
+}
+
+static struct node_key_slot *find_slot(struct node_keys *k, uint64_t e)
+{
+    for (int i = 0; e && i < NODE_KEY_SLOTS; i++)
+        if (k->slot[i].epoch == e)
+            return &k->slot[i];
+    return NULL;
+}
+
+static enum metric_drop drop_of(enum sphinx_status st)
+{
+    switch (st) {
+    case SPHINX_ERR_LENGTH: return DROP_LENGTH;
+    case SPHINX_ERR_MAC: return DROP_MAC;
+    case SPHINX_ERR_REPLAY: return DROP_REPLAY;
+    case SPHINX_ERR_INTEGRITY: return DROP_INTEGRITY;
+    case SPHINX_ERR_COMMAND: return DROP_COMMAND;
+    case SPHINX_ERR_KEY: return DROP_KEY;
+    default: return DROP_BAD_FRAME;
+    }
+}
+
+static void job_drop(struct node *n, struct job *j, enum metric_drop d)
+{
+    metric_drop(&n->metrics, d);
+    j->kind = JOB_DROP;
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+    uint8_t acc = 0;
+    for (size_t i = 0; i < len; i++)
+        acc |= p[i];
+    return acc == 0;
+}
+
+static void count_store_error(struct node *n, struct job *j, int rc)
+{
+    if (rc == INBOX_FULL || rc == INBOX_STORE_FULL) {
+        metric_inc(&n->metrics.limit_hits);
+        log_info("inbox limit reached (%s); packet dropped", inbox_strerror(rc));
+        job_drop(n, j, DROP_INBOX_FULL);
+    } else if (rc == INBOX_NO_INBOX) {
+        job_drop(n, j, DROP_NO_INBOX);
+    } else {
+        job_drop(n, j, DROP_STORE_ERROR);
+    }
+}
+
+/* Exit hop for a forward message: store the body, commit, then build the SURB-ack. */
+static void exit_deliver(struct node *n, struct job *j, const struct sphinx_geometry *g,
+                         const struct sphinx_result *res, const uint8_t *plain)
+{
+    struct payload_view v;
+    enum payload_err pe = payload_parse(plain, res->out_len, &v);
+    if (pe != PAYLOAD_OK || v.body_len == 0) {
+        log_debug("exit: payload envelope refused: %s", payload_strerror(pe));
+        job_drop(n, j, DROP_BAD_PAYLOAD);
+        return;
+    }
+    int rc = inbox_put(n->inbox, res->node_id, v.body, v.body_len, NULL, false, node_wall_s(),
+                       NULL);
+    if (rc != INBOX_OK) {
+        count_store_error(n, j, rc);
+        return;
+    }
+    metric_inc(&n->metrics.delivered);
+    if (!v.surb_ack) {
+        j->kind = JOB_DROP;
+        return;
+    }
+    /* The commit above is durable: only now may the sender learn it arrived. */
+    static const char ack[] = PAYLOAD_ACK_MAGIC;
+    enum sphinx_status st = sphinx_surb_pack(g, v.surb_ack, v.surb_ack_len,
+                                             (const uint8_t *)ack, sizeof(ack) - 1, j->data, j->hop);
+    if (st != SPHINX_OK) {
+        log_debug("exit: SURB-ack refused: %s", sphinx_strerror(st));
+        job_drop(n, j, DROP_BAD_PAYLOAD);
+        return;
+    }
+    metric_inc(&n->metrics.acks_sent);
+    j->kind = JOB_FORWARD;
+    j->buf = j->data;
+    j->delay_us = 0;
+}
+
+static void exit_hop(struct node *n, struct job *j, const struct sphinx_geometry *g,
+                     const struct sphinx_result *res, const uint8_t *plain)
+{
+    if (all_zero(res->node_id, MIX_NODE_ID_LEN)) {
+        metric_inc(&n->metrics.drop_cover);
+        j->kind = JOB_DROP;
+        return;
+    }
+    if (sodium_memcmp(res->node_id, n->node_id, MIX_NODE_ID_LEN) == 0) {
+        size_t ml = sizeof(NODE_LOOP_MAGIC) - 1;
+        if (res->is_reply || res->out_len < ml + MIX_NODE_ID_LEN ||
+            memcmp(plain, NODE_LOOP_MAGIC, ml) != 0) {
+            job_drop(n, j, DROP_BAD_PAYLOAD);
+            return;
+        }
+        memcpy(j->hop, plain + ml, MIX_NODE_ID_LEN);
+        j->kind = JOB_LOOP_RETURNED;
+        return;
+    }
+    if (!(n->conf.roles & PKI_ROLE_PROVIDER)) {
+        job_drop(n, j, DROP_NOT_PROVIDER);
+        return;
+    }
+    if (!res->is_reply) {
+        exit_deliver(n, j, g, res, plain);
+        return;
+    }
+    /* A SURB reply: stored still encrypted, tagged with its SURB id for the creator. */
+    int rc = inbox_put(n->inbox, res->node_id, plain, res->out_len, res->surb_id, true,
+                       node_wall_s(), NULL);
+    if (rc != INBOX_OK) {
+        count_store_error(n, j, rc);
+        return;
+    }
+    metric_inc(&n->metrics.replies_stored);
+    j->kind = JOB_DROP;
+}
+
+void node_process_job(struct node *n, struct job *j)
+{
+    struct sphinx_result res;
+    struct sphinx_geometry g;
+    uint8_t *in = j->data, *out = j->data + j->pkt_len;
+    enum sphinx_status st;
+
+    uint64_t t0 = now_ns();
+    pthread_rwlock_rdlock(&n->keys.lock);
+    g = n->keys.geom;
+    struct node_key_slot *cur = find_slot(&n->keys, n->keys.cur_epoch);
+    struct node_key_slot *old = find_slot(&n->keys, n->keys.grace_epoch);
+    if (!cur) {
+        pthread_rwlock_unlock(&n->keys.lock);
+        job_drop(n, j, DROP_NO_KEY);
+        return;
+    }
+    st = sphinx_unwrap(&g, cur->sk, cur->replay, in, j->pkt_len, out, j->pkt_len, &res);
+    /* A packet built just before the epoch boundary carries the previous key. */
+    if (st == SPHINX_ERR_MAC && old)
+        st = sphinx_unwrap(&g, old->sk, old->replay, in, j->pkt_len, out, j->pkt_len, &res);
+    pthread_rwlock_unlock(&n->keys.lock);
+    metrics_observe_unwrap(&n->metrics, now_ns() - t0);
+
+    if (st == SPHINX_OK_FORWARD) {
+        j->kind = JOB_FORWARD;
+        memcpy(j->hop, res.node_id, MIX_NODE_ID_LEN);
+        j->delay_us = res.delay_us;
+        j->buf = out;
+    } else if (st == SPHINX_OK_DELIVER) {
+        exit_hop(n, j, &g, &res, out);
+        if (j->kind != JOB_FORWARD)
+            sodium_memzero(out, j->pkt_len);
+    } else {
+        if (st == SPHINX_ERR_REPLAY)
+            metric_inc(&n->metrics.replay_hits);
+        log_debug("packet dropped: %s", sphinx_strerror(st));
+        job_drop(n, j, drop_of(st));
+    }
+    sodium_memzero(&res, sizeof(res));
+}
+
+void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum metric_src src)
+{
+    metric_inc(&n->metrics.packets_in[src]);
+    if (!n->keys.have_geom) {
+        metric_drop(&n->metrics, DROP_NO_DOCUMENT);
+        return;
+    }
+    size_t plen = sphinx_packet_len(&n->keys.geom);
+    if (len != plen) {
+        metric_drop(&n->metrics, DROP_LENGTH);
+        return;
+    }
+    struct job *j = malloc(sizeof(*j) + 2 * plen);
+    if (!j) {
+        metric_drop(&n->metrics, DROP_WORK_QUEUE);
+        return;
+    }
+    memset(j, 0, sizeof(*j));
+    j->pkt_len = plen;
+    j->src = src;
+    j->arrival_us = node_now_us();
+    memcpy(j->data, pkt, plen);
+    if (n->fuzz_mode || n->n_threads == 0) {
+        node_process_job(n, j);
+        node_job_done(n, j);
+        return;
+    }
+    pthread_mutex_lock(&n->work_mu);
+    if (n->work_len >= n->conf.work_queue) {
+        pthread_mutex_unlock(&n->work_mu);
+        metric_drop(&n->metrics, DROP_WORK_QUEUE);
+        metric_inc(&n->metrics.limit_hits);
+        node_job_free(j);
+        return;
+    }
+    if (n->work_tail)
+        n->work_tail->next = j;
+    else
+        n->work_head = j;
+    n->work_tail = j;
+    n->work_len++;
+    metric_set(&n->metrics.work_queue_depth, n->work_len);
+    pthread_cond_signal(&n->work_cv);
+    pthread_mutex_unlock(&n->work_mu);
+}
+
+static void *worker_main(void *arg)
+{
+    struct node *n = arg;
+    for (;;) {
+        pthread_mutex_lock(&n->work_mu);
+        while (!n->work_head && !n->stopping)
+            pthread_cond_wait(&n->work_cv, &n->work_mu);
+        if (n->stopping) {
+            pthread_mutex_unlock(&n->work_mu);
+            break;
+        }
+        struct job *j = n->work_head;
+        n->work_head = j->next;
+        if (!n->work_head)
+            n->work_tail = NULL;
+        n->work_len--;
+        pthread_mutex_unlock(&n->work_mu);
+        j->next = NULL;
+
+        node_process_job(n, j);
+
+        pthread_mutex_lock(&n->done_mu);
+        bool was_empty = n->done_head == NULL;
+        if (n->done_tail)
+            n->done_tail->next = j;
+        else
+            n->done_head = j;
+        n->done_tail = j;
+        pthread_mutex_unlock(&n->done_mu);
+        /* One wake-up per batch: the I/O thread drains the whole list. */
+        if (was_empty)
+            ev_async_send(n->loop, &n->async);
+    }
+    return NULL;
+}
+
+void node_drain_done(struct node *n)
+{
+    pthread_mutex_lock(&n->done_mu);
+    struct job *j = n->done_head;
+    n->done_head = n->done_tail = NULL;
+    pthread_mutex_unlock(&n->done_mu);
+    while (j) {
+        struct job *next = j->next;
+        j->next = NULL;
+        node_job_done(n, j);
+        j = next;
+    }
+}
+
+int node_workers_start(struct node *n, char *err, size_t errlen)
+{
+    unsigned want = n->conf.workers;
+    if (want == 0) {
+        long c = sysconf(_SC_NPROCESSORS_ONLN);
+        want = c > 0 ? (unsigned)c : 1;
+    }
+    pthread_mutex_init(&n->work_mu, NULL);
+    pthread_cond_init(&n->work_cv, NULL);
+    pthread_mutex_init(&n->done_mu, NULL);
+    n->threads = calloc(want, sizeof(*n->threads));
+    if (!n->threads) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (unsigned i = 0; i < want; i++) {
+        if (pthread_create(&n->threads[i], NULL, worker_main, n) != 0) {
+            snprintf(err, errlen, "cannot start worker thread %u", i);
+            return -1;
+        }
+        n->n_threads++;
+    }
+    log_info("%u crypto worker threads", n->n_threads);
+    return 0;
+}
+
+void node_workers_stop(struct node *n)
+{
+    if (!n->threads)
+        return;
+    pthread_mutex_lock(&n->work_mu);
+    n->stopping = true;
+    pthread_cond_broadcast(&n->work_cv);
+    pthread_mutex_unlock(&n->work_mu);
+    for (unsigned i = 0; i < n->n_threads; i++)
+        pthread_join(n->threads[i], NULL);
+    free(n->threads);
+    n->threads = NULL;
+    n->n_threads = 0;
+    /* Jobs never processed, or processed but not yet collected, are dropped. */
+    for (struct job *j = n->work_head, *nx; j; j = nx) {
+        nx = j->next;
+        metric_drop(&n->metrics, DROP_SHUTDOWN);
+        node_job_free(j);
+    }
+    n->work_head = n->work_tail = NULL;
+    n->work_len = 0;
+    for (struct job *j = n->done_head, *nx; j; j = nx) {
+        nx = j->next;
+        node_job_free(j);
+    }
+    n->done_head = n->done_tail = NULL;
+    pthread_mutex_destroy(&n->work_mu);
+    pthread_cond_destroy(&n->work_cv);
+    pthread_mutex_destroy(&n->done_mu);
+}

@@ -1,0 +1,155 @@
+/*
+ * mixsim: the anonymity simulator's command line.  See docs/man/mixsim.1.
+ *
+ *   mixsim [run] [-c sim.ini] [--param value ...] [--csv|--json] [--progress]
+ *   mixsim sweep ...    mixsim merge ...    mixsim params
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "report.h"
+#include "sim.h"
+
+static void usage(FILE *f)
+{
+    fputs("usage: mixsim [run] [-c FILE] [--PARAM VALUE ...] [--csv [--no-header] | --json]\n"
+          "              [--progress | --no-progress] [-q]\n"
+          "       mixsim sweep [-c FILE] [--PARAM VALUE ...] --vary PARAM=LIST ...\n"
+          "              [--repeat N] [-j N] [-o OUT.csv] [--jobs]\n"
+          "       mixsim merge FILE.csv ... [-o OUT.csv]\n"
+          "       mixsim params          list every parameter with its default\n"
+          "       mixsim --help | --version\n"
+          "A LIST is v1,v2,... or FROM:TO[:STEP].  Parameters come from the INI file\n"
+          "(any section) and then from flags, in order; see mixsim(1) and docs/sim.md.\n",
+          f);
+}
+
+static void list_params(void)
+{
+    struct sim_params p;
+    char buf[SIM_LIST_LEN + 32];
+    sim_params_default(&p);
+    for (size_t i = 0; i < sim_param_count; i++) {
+        const struct sim_param_desc *d = &sim_param_table[i];
+        sim_param_format(&p, d, buf, sizeof buf);
+        printf("%-16s %-12s %s\n", d->name, buf[0] ? buf : "\"\"", d->help);
+    }
+}
+
+struct progress {
+    struct timespec t0;
+    bool enabled, shown;
+};
+
+static double since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A bar on stderr, shown only once a run has taken more than 2 s. */
+static void on_progress(void *arg, double t, double end, uint64_t events)
+{
+    struct progress *pr = arg;
+    if (!pr->enabled)
+        return;
+    double wall = since(&pr->t0);
+    if (wall < 2.0)
+        return;
+    double frac = end > 0 ? t / end : 1;
+    int fill = (int)(frac * 40);
+    char bar[41];
+    memset(bar, '#', (size_t)fill);
+    memset(bar + fill, '.', (size_t)(40 - fill));
+    bar[40] = '\0';
+    fprintf(stderr, "\r[%s] %3.0f%%  t=%.1f/%.0f s  %.2g events/s ", bar, frac * 100, t, end,
+            (double)events / wall);
+    pr->shown = true;
+}
+
+static int cmd_run(int argc, char **argv, int first)
+{
+    struct sim_params p;
+    enum { HUMAN, CSV, JSON } fmt = HUMAN;
+    bool header = true, quiet = false;
+    struct progress pr = { .enabled = isatty(2) != 0 };
+    sim_params_default(&p);
+    for (int i = first; i < argc; i++) {
+        int r = cli_param_flag(&p, argc, argv, &i);
+        if (r < 0)
+            return 2;
+        if (r > 0)
+            continue;
+        if (strcmp(argv[i], "--csv") == 0)
+            fmt = CSV;
+        else if (strcmp(argv[i], "--json") == 0)
+            fmt = JSON;
+        else if (strcmp(argv[i], "--no-header") == 0)
+            header = false;
+        else if (strcmp(argv[i], "--progress") == 0)
+            pr.enabled = true;
+        else if (strcmp(argv[i], "--no-progress") == 0 || strcmp(argv[i], "-q") == 0)
+            pr.enabled = false, quiet = true;
+        else {
+            fprintf(stderr, "mixsim: unknown argument '%s' (try --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    (void)quiet;
+    const char *why = NULL;
+    struct sim *s = sim_new(&p, &why);
+    if (s == NULL) {
+        fprintf(stderr, "mixsim: %s\n", why ? why : "cannot start");
+        return 2;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &pr.t0);
+    int rc = sim_run(s, on_progress, &pr);
+    if (pr.shown)
+        fputc('\n', stderr);
+    if (rc < 0) {
+        fprintf(stderr, "mixsim: out of memory\n");
+        sim_free(s);
+        return 1;
+    }
+    const struct sim_results *r = sim_results(s);
+    if (fmt == CSV) {
+        if (header)
+            report_csv_header(stdout);
+        report_csv_row(stdout, sim_params_of(s), r);
+    } else if (fmt == JSON) {
+        report_json(stdout, sim_params_of(s), r);
+    } else {
+        report_human(stdout, sim_params_of(s), r);
+    }
+    sim_free(s);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argv[0] != NULL)
+        cli_argv0 = argv[0];
+    if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+        printf("mixsim %s\n", MIX_VERSION);
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "params") == 0) {
+        list_params();
+        return 0;
+    }
+    if (argc > 1 && strcmp(argv[1], "sweep") == 0)
+        return cmd_sweep(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "merge") == 0)
+        return cmd_merge(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "run") == 0)
+        return cmd_run(argc, argv, 2);
+    return cmd_run(argc, argv, 1);
+}

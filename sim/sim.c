@@ -1,0 +1,1074 @@
+/*
+ * The discrete-event core (see sim.h and docs/sim.md).
+ *
+ * Time is virtual, in microseconds, so that lib/mixq runs exactly as in the
+ * node.  One binary heap orders every event.  Each mix is a struct mixq plus
+ * the adversary's "pool sum" S: for every target message still in play, the
+ * total probability that one of the messages now held by this mix is that
+ * target.  When a mix emits a message while holding k, the adversary cannot
+ * tell which of the k it was (memoryless Poisson delays, or a uniformly
+ * random batch order), so the emitted message gets S/k and the pool keeps
+ * S - S/k: the pool-average rule.  A corrupt mix tells the adversary which
+ * input became which output, so a message keeps its own vector through it.
+ *
+ * Probability vectors are short sparse arrays (target, p) sorted by target;
+ * they and the messages come from pooled arenas, so the hot loop never calls
+ * malloc.
+ */
+#include "sim.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "xrng.h"
+
+#define US 1e6
+#define FINISH_EPS 1e-9         /* a target is done when this little mass is left */
+#define POP_BATCH 256
+
+enum ev_type { EV_ARRIVE, EV_MIXDL, EV_DELIVER, EV_C_REAL, EV_C_PAYLOAD, EV_C_LOOP,
+               EV_C_DROP, EV_M_LOOP, EV_TICK };
+enum msg_kind { K_REAL, K_PAYLOAD_COVER, K_LOOP, K_DROP, K_MIX_LOOP };
+
+struct ev {
+    uint64_t t;
+    uint64_t seq;       /* FIFO among equal times: determinism */
+    void *p;
+    uint32_t type;
+    uint32_t idx;
+};
+
+struct ment {
+    uint32_t tgt;
+    double p;
+};
+
+struct mvec {
+    struct ment *e;
+    uint32_t n;
+    uint8_t cls;        /* capacity 1 << cls when e != NULL */
+};
+
+struct msg {
+    struct mvec v;
+    struct msg *next_free;
+    uint64_t t_written, t_sent;
+    uint32_t dst;       /* client, or the origin mix of a mix loop */
+    uint32_t cascade;   /* position chosen for a cascade */
+    int32_t target;     /* tagged target index, or -1 */
+    uint16_t layer;     /* layer of the mix it is at or heading to */
+    uint16_t hops_left; /* mix hops still to do, including the current one */
+    uint8_t kind;
+};
+
+struct mix {
+    struct mixq *q;
+    struct mvec S;
+    uint64_t sched;     /* time of our pending EV_MIXDL, UINT64_MAX if none */
+    bool corrupt;
+};
+
+struct client {
+    uint64_t *queue;    /* ring of write times of waiting real messages */
+    uint32_t qhead, qlen, qcap;
+};
+
+struct tstate {          /* per target, while it is active */
+    double hraw, maxp;   /* -sum p log2 p and max p over outputs */
+    double *rcpt;        /* mass per recipient client */
+};
+
+#define NCLS 24
+struct arena {
+    struct arena *next;
+};
+
+struct sim {
+    struct sim_params p;
+    struct xrng rng;
+    uint32_t L, W, nmix;
+    double mean_delay;
+    double *cdf;                /* weighted routing: cumulative weights, W */
+    struct mix *mix;
+    struct client *cl;
+
+    struct ev *heap;
+    size_t hn, hcap;
+    uint64_t seq, now, end;
+
+    /* pools */
+    struct arena *arenas;
+    struct ment *free_ment[NCLS];
+    struct msg *free_msg;
+
+    /* targets */
+    struct sim_target *tg;
+    struct tstate *ts;
+    size_t ntg, tgcap;
+    uint32_t *active;
+    size_t nactive;
+    uint64_t tag_end, warmup_us;
+    double tag_prob;            /* chance that a real message becomes a target */
+
+    struct sim_results r;
+    bool oom;
+};
+
+/* ------------------------------------------------------------ pooling */
+
+static void *arena_alloc(struct sim *s, size_t bytes)
+{
+    struct arena *a = malloc(sizeof(struct arena) + bytes + 16);
+    if (a == NULL) {
+        s->oom = true;
+        return NULL;
+    }
+    a->next = s->arenas;
+    s->arenas = a;
+    return (char *)a + ((sizeof(struct arena) + 15) & ~(size_t)15);
+}
+
+static struct ment *ment_get(struct sim *s, uint8_t cls)
+{
+    struct ment *m = s->free_ment[cls];
+    if (m != NULL) {
+        s->free_ment[cls] = *(struct ment **)(void *)m;
+        return m;
+    }
+    /* Carve a 64 KiB arena (or one block if bigger) into blocks of this class. */
+    size_t bsz = sizeof(struct ment) << cls;
+    size_t nb = bsz >= 65536 ? 1 : 65536 / bsz;
+    char *base = arena_alloc(s, nb * bsz);
+    if (base == NULL)
+        return NULL;
+    for (size_t i = 1; i < nb; i++) {
+        struct ment *b = (struct ment *)(void *)(base + i * bsz);
+        *(struct ment **)(void *)b = s->free_ment[cls];
+        s->free_ment[cls] = b;
+    }
+    return (struct ment *)(void *)base;
+}
+
+static void ment_put(struct sim *s, struct mvec *v)
+{
+    if (v->e != NULL) {
+        *(struct ment **)(void *)v->e = s->free_ment[v->cls];
+        s->free_ment[v->cls] = v->e;
+    }
+    v->e = NULL;
+    v->n = 0;
+}
+
+/* Make room for need entries, keeping the current ones. */
+static bool mvec_reserve(struct sim *s, struct mvec *v, uint32_t need)
+{
+    if (v->e != NULL && need <= (1u << v->cls))
+        return true;
+    uint8_t cls = 1;
+    while ((1u << cls) < need && cls < NCLS - 1)
+        cls++;
+    if ((1u << cls) < need) {
+        s->oom = true;
+        return false;
+    }
+    struct ment *e = ment_get(s, cls);
+    if (e == NULL)
+        return false;
+    if (v->n > 0)
+        memcpy(e, v->e, v->n * sizeof *e);
+    uint32_t n = v->n;
+    ment_put(s, v);
+    v->e = e;
+    v->n = n;
+    v->cls = cls;
+    return true;
+}
+
+static struct msg *msg_get(struct sim *s)
+{
+    if (s->free_msg == NULL) {
+        enum { NB = 1024 };
+        struct msg *b = arena_alloc(s, NB * sizeof *b);
+        if (b == NULL)
+            return NULL;
+        for (size_t i = 0; i < NB; i++) {
+            b[i].next_free = s->free_msg;
+            s->free_msg = &b[i];
+        }
+    }
+    struct msg *m = s->free_msg;
+    s->free_msg = m->next_free;
+    memset(m, 0, sizeof *m);
+    m->target = -1;
+    return m;
+}
+
+static void msg_put(struct sim *s, struct msg *m)
+{
+    ment_put(s, &m->v);
+    m->next_free = s->free_msg;
+    s->free_msg = m;
+}
+
+/* ------------------------------------------------------------ event heap */
+
+static inline bool ev_less(const struct ev *a, const struct ev *b)
+{
+    return a->t < b->t || (a->t == b->t && a->seq < b->seq);
+}
+
+static void ev_push(struct sim *s, uint64_t t, uint32_t type, uint32_t idx, void *p)
+{
+    if (s->hn == s->hcap) {
+        size_t nc = s->hcap ? s->hcap * 2 : 4096;
+        struct ev *h = realloc(s->heap, nc * sizeof *h);
+        if (h == NULL) {
+            s->oom = true;
+            return;
+        }
+        s->heap = h;
+        s->hcap = nc;
+    }
+    struct ev e = { t, s->seq++, p, type, idx };
+    size_t i = s->hn++;
+    while (i > 0) {
+        size_t up = (i - 1) / 2;
+        if (!ev_less(&e, &s->heap[up]))
+            break;
+        s->heap[i] = s->heap[up];
+        i = up;
+    }
+    s->heap[i] = e;
+}
+
+static struct ev ev_pop(struct sim *s)
+{
+    struct ev top = s->heap[0];
+    struct ev e = s->heap[--s->hn];
+    size_t i = 0, n = s->hn;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && ev_less(&s->heap[c + 1], &s->heap[c]))
+            c++;
+        if (!ev_less(&s->heap[c], &e))
+            break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (n > 0)
+        s->heap[i] = e;
+    return top;
+}
+
+/* ------------------------------------------------------------ sampling */
+
+static uint64_t secs_to_us(double x)
+{
+    if (x <= 0)
+        return 0;
+    if (x > 1e12)
+        return (uint64_t)1e18;
+    return (uint64_t)llround(x * US);
+}
+
+static uint64_t link_us(struct sim *s)
+{
+    double d = s->p.link_delay;
+    if (s->p.link_delay_max > d)
+        d += (s->p.link_delay_max - d) * xrng_unit(&s->rng);
+    return secs_to_us(d);
+}
+
+static uint32_t pick_pos(struct sim *s)
+{
+    if (s->cdf == NULL)
+        return xrng_below(&s->rng, s->W);
+    double u = xrng_unit(&s->rng) * s->cdf[s->W - 1];
+    uint32_t lo = 0, hi = s->W - 1;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (s->cdf[mid] < u)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The mix a message at layer `layer` goes to next. */
+static uint32_t next_mix(struct sim *s, const struct msg *m)
+{
+    uint32_t pos = s->p.topology == SIM_TOPO_CASCADE ? m->cascade : pick_pos(s);
+    return m->layer * s->W + pos;
+}
+
+/* Time to the next event of a stream with this rate (per s). */
+static uint64_t stream_gap(struct sim *s, double rate, bool regular)
+{
+    double g = regular ? 1.0 / rate : xrng_exp(&s->rng, 1.0 / rate);
+    uint64_t us = secs_to_us(g);
+    return us ? us : 1;
+}
+
+/* ------------------------------------------------------------ targets */
+
+static void target_finish(struct sim *s, uint32_t j)
+{
+    struct sim_target *t = &s->tg[j];
+    struct tstate *st = &s->ts[j];
+    double D = t->delivered;
+    t->finished = 1.0 - t->delivered - t->pruned - t->ruled_out < FINISH_EPS;
+    if (D > 0) {
+        /* Renormalise over the delivered mass: H = hraw / D + log2 D. */
+        t->h_msg = st->hraw / D + log2(D);
+        t->hmin_msg = -log2(st->maxp / D);
+        double h = 0, mx = 0;
+        for (uint32_t c = 0; c < s->p.clients; c++) {
+            double q = st->rcpt[c] / D;
+            if (q > 0)
+                h -= q * log2(q);
+            if (q > mx)
+                mx = q;
+        }
+        t->h_rcpt = h;
+        t->hmin_rcpt = mx > 0 ? -log2(mx) : 0;
+    }
+    /* Clamp rounding noise of a single certain output (0 bits). */
+    if (t->h_msg < 1e-12)
+        t->h_msg = 0;
+    if (t->hmin_msg < 1e-12)
+        t->hmin_msg = 0;
+    if (t->h_rcpt < 1e-12)
+        t->h_rcpt = 0;
+    if (t->hmin_rcpt < 1e-12)
+        t->hmin_rcpt = 0;
+    free(st->rcpt);
+    st->rcpt = NULL;
+}
+
+static bool target_done(const struct sim *s, uint32_t j)
+{
+    return s->ts[j].rcpt == NULL;
+}
+
+static void sweep_targets(struct sim *s, bool all)
+{
+    for (size_t i = 0; i < s->nactive;) {
+        uint32_t j = s->active[i];
+        struct sim_target *t = &s->tg[j];
+        if (all || 1.0 - t->delivered - t->pruned - t->ruled_out < FINISH_EPS) {
+            target_finish(s, j);
+            s->active[i] = s->active[--s->nactive];
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Tag m (a real message leaving its client now) as a new target. */
+static void tag_target(struct sim *s, struct msg *m)
+{
+    if (s->ntg == s->tgcap) {
+        size_t nc = s->tgcap ? s->tgcap * 2 : 256;
+        struct sim_target *a = realloc(s->tg, nc * sizeof *a);
+        if (a != NULL)
+            s->tg = a;
+        struct tstate *b = a ? realloc(s->ts, nc * sizeof *b) : NULL;
+        if (b != NULL)
+            s->ts = b;
+        uint32_t *c = b ? realloc(s->active, nc * sizeof *c) : NULL;
+        if (c == NULL) {
+            s->oom = true;
+            return;
+        }
+        s->active = c;
+        s->tgcap = nc;
+    }
+    double *rc = calloc(s->p.clients, sizeof *rc);
+    if (rc == NULL || !mvec_reserve(s, &m->v, 1)) {
+        free(rc);
+        s->oom = true;
+        return;
+    }
+    uint32_t j = (uint32_t)s->ntg++;
+    memset(&s->tg[j], 0, sizeof s->tg[j]);
+    s->tg[j].t_tag_us = s->now;
+    s->ts[j] = (struct tstate){ 0, 0, rc };
+    s->active[s->nactive++] = j;
+    m->v.e[0] = (struct ment){ j, 1.0 };
+    m->v.n = 1;
+    m->target = (int32_t)j;
+}
+
+/* Mass that left the game without reaching an output. */
+static inline void lose(struct sim *s, uint32_t j, double p, bool ruled)
+{
+    if (target_done(s, j))
+        return;
+    if (ruled)
+        s->tg[j].ruled_out += p;
+    else
+        s->tg[j].pruned += p;
+}
+
+static void mvec_lose_all(struct sim *s, struct mvec *v, bool ruled)
+{
+    for (uint32_t i = 0; i < v->n; i++)
+        lose(s, v->e[i].tgt, v->e[i].p, ruled);
+    ment_put(s, v);
+}
+
+/* S += v (both sorted by target); v is emptied. */
+static void mvec_merge(struct sim *s, struct mvec *S, struct mvec *v)
+{
+    if (v->n == 0)
+        return;
+    if (!mvec_reserve(s, S, S->n + v->n)) {
+        mvec_lose_all(s, v, false);
+        return;
+    }
+    /* Merge from the back so no temporary is needed. */
+    int64_t i = (int64_t)S->n - 1, k = (int64_t)v->n - 1, o = (int64_t)(S->n + v->n) - 1;
+    while (k >= 0) {
+        if (i >= 0 && S->e[i].tgt > v->e[k].tgt) {
+            S->e[o--] = S->e[i--];
+        } else if (i >= 0 && S->e[i].tgt == v->e[k].tgt) {
+            S->e[i].p += v->e[k--].p;
+            S->e[o--] = S->e[i--];
+        } else {
+            S->e[o--] = v->e[k--];
+        }
+    }
+    while (i >= 0)
+        S->e[o--] = S->e[i--];
+    /* Duplicates merged above left a gap at the front: close it. */
+    uint32_t total = S->n + v->n, gap = (uint32_t)(o + 1);
+    if (gap > 0)
+        memmove(S->e, S->e + gap, (total - gap) * sizeof *S->e);
+    S->n = total - gap;
+    ment_put(s, v);
+}
+
+/* out = S / k and S -= S / k, dropping finished targets and tiny masses. */
+static void mvec_take(struct sim *s, struct mvec *S, uint32_t k, struct mvec *out)
+{
+    if (S->n == 0)
+        return;
+    if (!mvec_reserve(s, out, S->n)) {
+        mvec_lose_all(s, S, false);
+        return;
+    }
+    double inv = 1.0 / k, eps = s->p.prune;
+    uint32_t w = 0;
+    out->n = 0;
+    for (uint32_t i = 0; i < S->n; i++) {
+        struct ment e = S->e[i];
+        if (target_done(s, e.tgt))
+            continue;
+        double q = k == 1 ? e.p : e.p * inv;
+        double rest = e.p - q;
+        if (q >= eps && q > 0)
+            out->e[out->n++] = (struct ment){ e.tgt, q };
+        else
+            lose(s, e.tgt, q, false);
+        if (rest >= eps && rest > 0)
+            S->e[w++] = (struct ment){ e.tgt, rest };
+        else
+            lose(s, e.tgt, rest, false);
+    }
+    S->n = w;
+    if (out->n == 0)
+        ment_put(s, out);
+}
+
+/* ------------------------------------------------------------ message flow */
+
+static void send_from_client(struct sim *s, uint32_t c, uint8_t kind, uint32_t dst,
+                             uint64_t t_written)
+{
+    struct msg *m = msg_get(s);
+    if (m == NULL)
+        return;
+    (void)c;
+    m->kind = kind;
+    m->dst = dst;
+    m->t_written = t_written;
+    m->t_sent = s->now;
+    m->layer = 0;
+    m->hops_left = (uint16_t)s->L;
+    m->cascade = s->p.topology == SIM_TOPO_CASCADE ? pick_pos(s) : 0;
+    if (kind == K_REAL) {
+        s->r.c.real_sent++;
+        /*
+         * Tag each real message independently with a fixed probability.
+         * "The first message after time t" would be biased: it always
+         * follows a gap with no traffic, so a batch mix would look worse
+         * than it is (the inspection paradox).  Thinning a Poisson stream
+         * keeps every tagged message a typical one.
+         */
+        if (s->now >= s->warmup_us && s->now < s->tag_end &&
+            (s->p.max_targets == 0 || s->ntg < s->p.max_targets) &&
+            xrng_unit(&s->rng) <= s->tag_prob)
+            tag_target(s, m);
+    }
+    ev_push(s, s->now + link_us(s), EV_ARRIVE, next_mix(s, m), m);
+}
+
+static void count_hop(struct sim *s, const struct msg *m)
+{
+    if (m->kind == K_REAL)
+        s->r.c.hops_real++;
+    else
+        s->r.c.hops_cover++;
+}
+
+/* A message left mix x (at layer m->layer): on to the next hop. */
+static void forward(struct sim *s, struct msg *m, uint32_t x)
+{
+    count_hop(s, m);
+    m->hops_left--;
+    if (m->hops_left > 0) {
+        m->layer = (uint16_t)((m->layer + 1) % s->L);
+        ev_push(s, s->now + link_us(s), EV_ARRIVE, next_mix(s, m), m);
+    } else if (m->kind == K_MIX_LOOP) {
+        ev_push(s, s->now + link_us(s), EV_ARRIVE, m->dst, m);
+    } else {
+        ev_push(s, s->now + link_us(s), EV_DELIVER, m->dst, m);
+    }
+    (void)x;
+}
+
+static void schedule_mix(struct sim *s, uint32_t x);
+
+/* Emit everything mix x has due now, applying the pool-average rule. */
+static void run_mix(struct sim *s, uint32_t x)
+{
+    struct mix *mx = &s->mix[x];
+    void *out[POP_BATCH];
+    for (;;) {
+        size_t held = mixq_len(mx->q);
+        size_t n = mixq_pop_ready(mx->q, s->now, out, POP_BATCH);
+        for (size_t i = 0; i < n; i++) {
+            struct msg *m = out[i];
+            if (!mx->corrupt)
+                mvec_take(s, &mx->S, (uint32_t)(held - i), &m->v);
+            forward(s, m, x);
+        }
+        if (n < POP_BATCH)
+            break;
+    }
+    schedule_mix(s, x);
+}
+
+static void schedule_mix(struct sim *s, uint32_t x)
+{
+    struct mix *mx = &s->mix[x];
+    uint64_t d = mixq_next_deadline(mx->q);
+    if (d == UINT64_MAX || d >= mx->sched)
+        return;
+    if (d <= s->now) {
+        run_mix(s, x);
+        return;
+    }
+    mx->sched = d;
+    ev_push(s, d, EV_MIXDL, x, NULL);
+}
+
+static void push_into_mix(struct sim *s, uint32_t x, struct msg *m)
+{
+    struct mix *mx = &s->mix[x];
+    uint64_t delay = 0;
+    if (s->p.strategy == MIXQ_POISSON)
+        delay = secs_to_us(xrng_exp(&s->rng, s->mean_delay));
+    if (mixq_push(mx->q, s->now, delay, m) != MIXQ_OK) {
+        /* Full: the mix drops it.  A corrupt mix knows which one it was. */
+        s->r.c.mix_drops++;
+        mvec_lose_all(s, &m->v, true);
+        msg_put(s, m);
+        return;
+    }
+    schedule_mix(s, x);
+}
+
+static void on_arrive(struct sim *s, uint32_t x, struct msg *m)
+{
+    struct mix *mx = &s->mix[x];
+    if (m->layer != x / s->W)
+        m->layer = (uint16_t)(x / s->W);
+    if (m->kind == K_MIX_LOOP && m->hops_left == 0) {
+        /*
+         * A mix's own loop came home and ends here.  An honest mix looks to
+         * the observer as if it took the message in, so its mass joins the
+         * pool; a corrupt one reveals it was a loop.
+         */
+        if (mx->corrupt)
+            mvec_lose_all(s, &m->v, true);
+        else
+            mvec_merge(s, &mx->S, &m->v);
+        msg_put(s, m);
+        return;
+    }
+    if (!mx->corrupt)
+        mvec_merge(s, &mx->S, &m->v);
+    push_into_mix(s, x, m);
+}
+
+static void on_deliver(struct sim *s, uint32_t client, struct msg *m)
+{
+    count_hop(s, m);
+    if (m->kind == K_REAL) {
+        s->r.c.real_delivered++;
+        if (m->t_sent >= s->warmup_us) {
+            hist_add(&s->r.latency, (double)(s->now - m->t_sent) / US);
+            hist_add(&s->r.e2e, (double)(s->now - m->t_written) / US);
+        }
+        if (m->target >= 0)
+            s->tg[m->target].latency = (double)(s->now - m->t_sent) / US;
+    }
+    for (uint32_t i = 0; i < m->v.n; i++) {
+        uint32_t j = m->v.e[i].tgt;
+        double p = m->v.e[i].p;
+        if (target_done(s, j))
+            continue;
+        struct tstate *st = &s->ts[j];
+        st->hraw -= p * log2(p);
+        if (p > st->maxp)
+            st->maxp = p;
+        st->rcpt[client] += p;
+        s->tg[j].delivered += p;
+    }
+    msg_put(s, m);
+}
+
+/* ------------------------------------------------------------ client streams */
+
+static void on_client(struct sim *s, uint32_t type, uint32_t c)
+{
+    struct client *cl = &s->cl[c];
+    const struct sim_params *p = &s->p;
+    uint32_t other = p->clients > 1 ? xrng_below(&s->rng, p->clients - 1) : 0;
+    uint32_t rcpt = p->clients > 1 && other >= c ? other + 1 : other;
+    switch (type) {
+    case EV_C_REAL:
+        s->r.c.real_written++;
+        if (p->rate_payload <= 0) {
+            send_from_client(s, c, K_REAL, rcpt, s->now);
+        } else if (cl->qlen >= p->client_queue) {
+            s->r.c.client_drops++;
+        } else {
+            if (cl->qlen == cl->qcap) {
+                uint32_t nc = cl->qcap ? cl->qcap * 2 : 16;
+                uint64_t *q = malloc(nc * sizeof *q);
+                if (q == NULL) {
+                    s->oom = true;
+                    return;
+                }
+                for (uint32_t i = 0; i < cl->qlen; i++)
+                    q[i] = cl->queue[(cl->qhead + i) % (cl->qcap ? cl->qcap : 1)];
+                free(cl->queue);
+                cl->queue = q;
+                cl->qcap = nc;
+                cl->qhead = 0;
+            }
+            cl->queue[(cl->qhead + cl->qlen++) % cl->qcap] = s->now;
+        }
+        ev_push(s, s->now + stream_gap(s, p->rate_real, p->arrivals == SIM_ARRIVALS_REGULAR),
+                EV_C_REAL, c, NULL);
+        break;
+    case EV_C_PAYLOAD:
+        if (cl->qlen > 0) {
+            uint64_t tw = cl->queue[cl->qhead];
+            cl->qhead = (cl->qhead + 1) % cl->qcap;
+            cl->qlen--;
+            send_from_client(s, c, K_REAL, rcpt, tw);
+        } else {
+            s->r.c.payload_cover++;
+            send_from_client(s, c, K_PAYLOAD_COVER, rcpt, s->now);
+        }
+        ev_push(s, s->now + stream_gap(s, p->rate_payload, false), EV_C_PAYLOAD, c, NULL);
+        break;
+    case EV_C_LOOP:
+        s->r.c.loop_cover++;
+        send_from_client(s, c, K_LOOP, c, s->now);
+        ev_push(s, s->now + stream_gap(s, p->rate_loop, false), EV_C_LOOP, c, NULL);
+        break;
+    case EV_C_DROP:
+        s->r.c.drop_cover++;
+        send_from_client(s, c, K_DROP, rcpt, s->now);
+        ev_push(s, s->now + stream_gap(s, p->rate_drop, false), EV_C_DROP, c, NULL);
+        break;
+    }
+}
+
+/* Mix x starts a loop: it goes through the mix's own queue, then L-1 more
+ * mixes in the following layers (wrapping), then home. */
+static void on_mix_loop(struct sim *s, uint32_t x)
+{
+    struct msg *m = msg_get(s);
+    if (m != NULL) {
+        s->r.c.mix_loop_cover++;
+        m->kind = K_MIX_LOOP;
+        m->dst = x;
+        m->layer = (uint16_t)(x / s->W);
+        m->cascade = x % s->W;
+        m->hops_left = (uint16_t)s->L;
+        m->t_written = m->t_sent = s->now;
+        push_into_mix(s, x, m);
+    }
+    ev_push(s, s->now + stream_gap(s, s->p.rate_mix_loop, false), EV_M_LOOP, x, NULL);
+}
+
+/* ------------------------------------------------------------ setup */
+
+/* Expected per-hop sojourn time (s), for the automatic run lengths. */
+static double hop_time(const struct sim *s)
+{
+    const struct sim_params *p = &s->p;
+    double per_client = (p->rate_payload > 0 ? p->rate_payload : p->rate_real) + p->rate_loop +
+                        p->rate_drop;
+    double per_mix = (per_client * p->clients) / s->W + p->rate_mix_loop;
+    if (per_mix <= 0)
+        per_mix = 1;
+    switch (p->strategy) {
+    case MIXQ_TIMED_POOL: {
+        double n = per_mix * p->period;
+        return p->period * (0.5 + (n > 0 ? p->pool_keep / n : p->pool_keep));
+    }
+    case MIXQ_THRESHOLD:
+        return p->threshold / per_mix;
+    default:
+        return s->mean_delay;
+    }
+}
+
+static bool setup_mixes(struct sim *s, const char **why)
+{
+    struct mixq_params mp = {
+        .strategy = (enum mixq_strategy)s->p.strategy,
+        .max_delay_us = secs_to_us(s->p.max_delay),
+        .period_us = secs_to_us(s->p.period),
+        .pool_keep = s->p.pool_keep,
+        .threshold = s->p.threshold,
+        .capacity = s->p.capacity,
+    };
+    if (!mixq_params_valid(&mp, why))
+        return false;
+    s->mix = calloc(s->nmix, sizeof *s->mix);
+    if (s->mix == NULL)
+        return false;
+    for (uint32_t x = 0; x < s->nmix; x++) {
+        s->mix[x].sched = UINT64_MAX;
+        s->mix[x].q = mixq_new(&mp, xrng_as_mix_rng(&s->rng));
+        if (s->mix[x].q == NULL)
+            return false;
+    }
+    /* Corrupt mixes: `corrupt` drawn at random, plus any listed ids. */
+    uint32_t *perm = malloc(s->nmix * sizeof *perm);
+    if (perm == NULL)
+        return false;
+    for (uint32_t i = 0; i < s->nmix; i++)
+        perm[i] = i;
+    for (uint32_t i = 0; i < s->p.corrupt && i < s->nmix; i++) {
+        uint32_t j = i + xrng_below(&s->rng, s->nmix - i);
+        uint32_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+        s->mix[perm[i]].corrupt = true;
+    }
+    free(perm);
+    static double ids[SIM_MAX_WIDTH];
+    int n = sim_parse_list(s->p.corrupt_ids, ids, SIM_MAX_WIDTH);
+    for (int i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= s->nmix || ids[i] != floor(ids[i])) {
+            *why = "corrupt_ids: no such mix";
+            return false;
+        }
+        s->mix[(uint32_t)ids[i]].corrupt = true;
+    }
+    return true;
+}
+
+static bool setup_routing(struct sim *s)
+{
+    if (s->p.routing != SIM_ROUTE_WEIGHTED)
+        return true;
+    s->cdf = malloc(s->W * sizeof *s->cdf);
+    if (s->cdf == NULL)
+        return false;
+    int n = sim_parse_list(s->p.weights, s->cdf, (int)s->W);
+    double acc = 0;
+    for (int i = 0; i < n; i++) {
+        if (s->cdf[i] < 0)
+            return false;
+        acc += s->cdf[i];
+        s->cdf[i] = acc;
+    }
+    return n == (int)s->W && acc > 0;
+}
+
+static void setup_times(struct sim *s)
+{
+    struct sim_params *p = &s->p;
+    double link = p->link_delay_max > p->link_delay ? (p->link_delay + p->link_delay_max) / 2
+                                                    : p->link_delay;
+    double hop = hop_time(s);
+    double lat = s->L * (hop + link) + link;
+    double warm = p->warmup >= 0 ? p->warmup : fmax(1.0, 5 * lat);
+    double drain = p->drain >= 0 ? p->drain : 10 * lat + 30 * hop;
+    double step = p->target_interval > 0 ? p->target_interval : lat;
+    s->r.warmup = warm;
+    s->r.drain = drain;
+    s->r.target_interval = step;
+    s->warmup_us = secs_to_us(warm);
+    s->tag_end = p->duration > warm + drain ? secs_to_us(p->duration - drain) : s->warmup_us;
+    /* Real messages leave at the write rate, or at most at the payload rate. */
+    double per_client = p->rate_payload > 0 ? fmin(p->rate_real, p->rate_payload) : p->rate_real;
+    double real_rate = per_client * p->clients;
+    s->tag_prob = real_rate * step > 1 ? 1.0 / (real_rate * step) : 1.0;
+    s->end = secs_to_us(p->duration);
+}
+
+struct sim *sim_new(const struct sim_params *p, const char **why)
+{
+    static const char *const oom = "out of memory";
+    if (!sim_params_check(p, why))
+        return NULL;
+    struct sim *s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        *why = oom;
+        return NULL;
+    }
+    s->p = *p;
+    if (p->topology == SIM_TOPO_SINGLE)
+        s->p.layers = s->p.width = 1;
+    s->L = s->p.layers;
+    s->W = s->p.width;
+    s->nmix = s->L * s->W;
+    double link = p->link_delay_max > p->link_delay ? (p->link_delay + p->link_delay_max) / 2
+                                                    : p->link_delay;
+    s->mean_delay = p->e2e > 0 ? (p->e2e - (s->L + 1) * link) / s->L : p->mean_delay;
+    s->r.mean_delay = s->mean_delay;
+    xrng_seed(&s->rng, p->seed);
+    hist_init(&s->r.latency);
+    hist_init(&s->r.e2e);
+    *why = oom;
+    s->cl = calloc(p->clients, sizeof *s->cl);
+    if (s->cl == NULL || !setup_mixes(s, why)) {
+        sim_free(s);
+        return NULL;
+    }
+    if (!setup_routing(s)) {
+        *why = "bad weights";
+        sim_free(s);
+        return NULL;
+    }
+    setup_times(s);
+    *why = NULL;
+    return s;
+}
+
+void sim_free(struct sim *s)
+{
+    if (s == NULL)
+        return;
+    for (uint32_t x = 0; s->mix != NULL && x < s->nmix; x++)
+        mixq_free(s->mix[x].q);
+    free(s->mix);
+    for (uint32_t c = 0; s->cl != NULL && c < s->p.clients; c++)
+        free(s->cl[c].queue);
+    free(s->cl);
+    for (size_t j = 0; j < s->ntg; j++)
+        free(s->ts[j].rcpt);
+    free(s->tg);
+    free(s->ts);
+    free(s->active);
+    free(s->cdf);
+    free(s->heap);
+    while (s->arenas != NULL) {
+        struct arena *a = s->arenas;
+        s->arenas = a->next;
+        free(a);
+    }
+    free(s);
+}
+
+/* ------------------------------------------------------------ run */
+
+static void start_streams(struct sim *s)
+{
+    const struct sim_params *p = &s->p;
+    for (uint32_t c = 0; c < p->clients; c++) {
+        bool reg = p->arrivals == SIM_ARRIVALS_REGULAR;
+        /* Regular writers start at a random phase so they do not all collide. */
+        uint64_t first = reg ? secs_to_us(xrng_unit(&s->rng) / p->rate_real)
+                             : stream_gap(s, p->rate_real, false);
+        if (p->rate_real > 0)
+            ev_push(s, first, EV_C_REAL, c, NULL);
+        if (p->rate_payload > 0)
+            ev_push(s, stream_gap(s, p->rate_payload, false), EV_C_PAYLOAD, c, NULL);
+        if (p->rate_loop > 0)
+            ev_push(s, stream_gap(s, p->rate_loop, false), EV_C_LOOP, c, NULL);
+        if (p->rate_drop > 0)
+            ev_push(s, stream_gap(s, p->rate_drop, false), EV_C_DROP, c, NULL);
+    }
+    for (uint32_t x = 0; p->rate_mix_loop > 0 && x < s->nmix; x++)
+        ev_push(s, stream_gap(s, p->rate_mix_loop, false), EV_M_LOOP, x, NULL);
+    ev_push(s, 0, EV_TICK, 0, NULL);
+}
+
+static uint64_t tick_us(const struct sim *s)
+{
+    uint64_t t = s->end / 200;
+    return t < 1000 ? 1000 : t > 1000000 ? 1000000 : t;
+}
+
+static bool dispatch(struct sim *s, const struct ev *e, sim_progress_fn progress, void *arg)
+{
+    switch (e->type) {
+    case EV_ARRIVE:
+        on_arrive(s, e->idx, e->p);
+        break;
+    case EV_MIXDL:
+        if (s->mix[e->idx].sched == e->t) {     /* else superseded */
+            s->mix[e->idx].sched = UINT64_MAX;
+            run_mix(s, e->idx);
+        }
+        break;
+    case EV_DELIVER:
+        on_deliver(s, e->idx, e->p);
+        break;
+    case EV_M_LOOP:
+        on_mix_loop(s, e->idx);
+        break;
+    case EV_TICK:
+        sweep_targets(s, false);
+        if (progress != NULL)
+            progress(arg, (double)s->now / US, (double)s->end / US, s->r.events);
+        if (s->p.early_stop && s->now >= s->tag_end && s->nactive == 0 && s->ntg > 0)
+            return false;
+        if (s->p.early_stop && s->p.max_targets && s->ntg >= s->p.max_targets &&
+            s->nactive == 0)
+            return false;
+        ev_push(s, s->now + tick_us(s), EV_TICK, 0, NULL);
+        break;
+    default:
+        on_client(s, e->type, e->idx);
+        break;
+    }
+    return true;
+}
+
+static void collect(struct sim *s)
+{
+    struct sim_results *r = &s->r;
+    size_t n = s->ntg, k = 0;
+    double *v[4];
+    for (int i = 0; i < 4; i++)
+        v[i] = malloc((n ? n : 1) * sizeof(double));
+    r->targets = (uint32_t)n;
+    for (size_t j = 0; j < n; j++) {
+        const struct sim_target *t = &s->tg[j];
+        double err = fabs(1.0 - t->delivered - t->pruned - t->ruled_out);
+        if (!t->finished) {
+            r->unfinished++;
+            continue;
+        }
+        if (err > r->max_mass_error)
+            r->max_mass_error = err;
+        if (t->pruned > r->max_pruned)
+            r->max_pruned = t->pruned;
+        if (v[3] != NULL) {
+            v[0][k] = t->h_msg;
+            v[1][k] = t->hmin_msg;
+            v[2][k] = t->h_rcpt;
+            v[3][k] = t->hmin_rcpt;
+        }
+        k++;
+    }
+    if (v[0] && v[1] && v[2] && v[3]) {
+        stats_summary(v[0], k, &r->h_msg);
+        stats_summary(v[1], k, &r->hmin_msg);
+        stats_summary(v[2], k, &r->h_rcpt);
+        stats_summary(v[3], k, &r->hmin_rcpt);
+    } else {
+        s->oom = true;
+    }
+    for (int i = 0; i < 4; i++)
+        free(v[i]);
+    r->eff_set_msg = exp2(r->h_msg.mean);
+    r->eff_set_rcpt = exp2(r->h_rcpt.mean);
+    r->degree = s->p.clients > 1 ? r->h_rcpt.mean / log2((double)s->p.clients) : 0;
+    uint64_t cover = r->c.payload_cover + r->c.loop_cover + r->c.drop_cover + r->c.mix_loop_cover;
+    r->overhead = r->c.real_sent ? (double)cover / (double)r->c.real_sent : 0;
+    r->overhead_hops = r->c.hops_real ? (double)r->c.hops_cover / (double)r->c.hops_real : 0;
+}
+
+int sim_run(struct sim *s, sim_progress_fn progress, void *arg)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    start_streams(s);
+    /* Events past the end stay in the heap (their messages are in flight). */
+    while (s->hn > 0 && !s->oom && s->heap[0].t <= s->end) {
+        struct ev e = ev_pop(s);
+        s->now = e.t;
+        s->r.events++;
+        if (!dispatch(s, &e, progress, arg))
+            break;
+    }
+    /* Targets with mass still in flight end unfinished (reported apart). */
+    sweep_targets(s, true);
+    s->r.sim_s = (double)s->now / US;
+    collect(s);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    s->r.wall_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    return s->oom ? -1 : 0;
+}
+
+const struct sim_results *sim_results(const struct sim *s)
+{
+    return &s->r;
+}
+
+size_t sim_target_count(const struct sim *s)
+{
+    return s->ntg;
+}
+
+const struct sim_target *sim_target_get(const struct sim *s, size_t i)
+{
+    return i < s->ntg ? &s->tg[i] : NULL;
+}
+
+static void add_mass(void *item, void *arg)
+{
+    const struct msg *m = item;
+    double *acc = arg;
+    for (uint32_t i = 0; i < m->v.n; i++)
+        acc[m->v.e[i].tgt] += m->v.e[i].p;
+}
+
+void sim_mass_in_flight(struct sim *s, double *acc)
+{
+    memset(acc, 0, s->ntg * sizeof *acc);
+    for (uint32_t x = 0; x < s->nmix; x++) {
+        struct mvec *S = &s->mix[x].S;
+        for (uint32_t i = 0; i < S->n; i++)
+            acc[S->e[i].tgt] += S->e[i].p;
+        /* Only messages held by corrupt mixes still carry their own vector. */
+        if (s->mix[x].corrupt)
+            mixq_drain(s->mix[x].q, add_mass, acc);
+    }
+    for (size_t i = 0; i < s->hn; i++)
+        if (s->heap[i].type == EV_ARRIVE || s->heap[i].type == EV_DELIVER)
+            add_mass(s->heap[i].p, acc);
+}
+
+const struct sim_params *sim_params_of(const struct sim *s)
+{
+    return &s->p;
+}

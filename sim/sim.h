@@ -1,0 +1,79 @@
+/*
+ * mixsim's discrete-event core: clients, mixes driven by lib/mixq in
+ * virtual time, a global passive adversary with corrupt mixes, and exact
+ * probability propagation for tagged target messages.  See docs/sim.md for
+ * the model and the metrics.
+ */
+#ifndef SIM_SIM_H
+#define SIM_SIM_H
+
+#include "params.h"
+#include "stats.h"
+
+/* What the adversary learned about one tagged target message. */
+struct sim_target {
+    double h_msg;       /* Shannon entropy (bits) over output messages */
+    double hmin_msg;    /* min-entropy over output messages */
+    double h_rcpt;      /* Shannon entropy over recipients */
+    double hmin_rcpt;   /* min-entropy over recipients */
+    double delivered;   /* probability mass that reached outputs */
+    double pruned;      /* mass dropped below the prune threshold */
+    double ruled_out;   /* mass a corrupt mix showed was not the target */
+    double latency;     /* s, the target's own network latency */
+    uint64_t t_tag_us;  /* when it left its sender */
+    bool finished;      /* all its mass accounted for before the run ended */
+};
+
+struct sim_counts {
+    uint64_t real_written, real_sent, real_delivered;
+    uint64_t payload_cover, loop_cover, drop_cover, mix_loop_cover;
+    uint64_t hops_real, hops_cover;     /* link transmissions by kind */
+    uint64_t mix_drops, client_drops;   /* mixq full, client queue full */
+};
+
+struct sim_results {
+    double sim_s;               /* simulated seconds actually run */
+    double wall_s;
+    uint64_t events;
+    double mean_delay;          /* s, effective per-hop mean (after e2e) */
+    double warmup, drain, target_interval;   /* s, effective values */
+    uint32_t targets, unfinished;
+    struct sim_summary h_msg, hmin_msg, h_rcpt, hmin_rcpt;
+    double eff_set_msg;         /* 2^(mean h_msg) */
+    double eff_set_rcpt;        /* 2^(mean h_rcpt) */
+    double degree;              /* mean h_rcpt / log2 N */
+    double max_mass_error;      /* max |1 - delivered - pruned - ruled_out| */
+    double max_pruned;          /* largest pruned mass of any target */
+    struct sim_hist latency;    /* network latency of real messages (s) */
+    struct sim_hist e2e;        /* writing to delivery, incl. client queue */
+    struct sim_counts c;
+    double overhead;            /* cover messages sent per real message */
+    double overhead_hops;       /* cover link transmissions per real one */
+};
+
+struct sim;
+
+/* A simulation ready to run, or NULL with *why (bad parameters, no memory). */
+struct sim *sim_new(const struct sim_params *p, const char **why) MIX_WUR;
+void sim_free(struct sim *s);
+
+/* Called about once per simulated second. */
+typedef void (*sim_progress_fn)(void *arg, double sim_t, double end_t, uint64_t events);
+
+/* Run to the end; 0, or -1 if memory ran out. */
+int sim_run(struct sim *s, sim_progress_fn progress, void *arg) MIX_WUR;
+
+const struct sim_results *sim_results(const struct sim *s);
+size_t sim_target_count(const struct sim *s);
+const struct sim_target *sim_target_get(const struct sim *s, size_t i);
+const struct sim_params *sim_params_of(const struct sim *s);
+
+/*
+ * For tests: acc[j] = the mass of target j still inside the network (pool
+ * sums, messages on links, messages held by corrupt mixes), for every
+ * target (acc has sim_target_count() entries).  Call only after sim_run();
+ * it empties the corrupt mixes' queues.
+ */
+void sim_mass_in_flight(struct sim *s, double *acc);
+
+#endif

@@ -1,0 +1,102 @@
+#!/bin/sh
+# mixsim's command line: INI config, flags, --seed determinism, human / CSV /
+# JSON output, errors, `sweep` in parallel processes, `sweep --jobs` command
+# lines run on their own, and `merge` joining them into the same CSV.
+set -u
+M="$BUILD_ABS/mixsim"
+[ -x "$M" ] || { echo "no $M"; exit 1; }
+T=$(mktemp -d /tmp/sim_cli.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+# A short, small configuration for everything below.
+cat >"$T/sim.ini" <<'INI'
+[network]
+layers = 2
+width = 2
+link_delay = 0.01
+[mixing]
+strategy = poisson
+mean_delay = 0.05
+[clients]
+clients = 8
+rate_real = 20
+[run]
+duration = 4
+warmup = 1
+drain = 1
+target_interval = 0.05
+INI
+
+"$M" --help | grep -q 'mixsim sweep' || fail "--help"
+"$M" --version | grep -q '^mixsim ' || fail "--version"
+"$M" params | grep -q '^mean_delay ' || fail "params"
+
+"$M" -c "$T/sim.ini" --no-progress >"$T/human.txt" || fail "run with -c"
+grep -q 'entropy, messages' "$T/human.txt" || fail "human summary"
+grep -q 'stratified 2 x 2' "$T/human.txt" || fail "ini values not used"
+
+# Flags override the file, in order; dashes work as underscores.
+"$M" -c "$T/sim.ini" --layers 3 --mean-delay=0.04 --csv >"$T/a.csv" || fail "csv"
+[ "$(wc -l <"$T/a.csv")" -eq 2 ] || fail "csv should be header + 1 row"
+hdr=$(head -1 "$T/a.csv" | tr ',' '\n' | wc -l)
+row=$(tail -1 "$T/a.csv" | tr ',' '\n' | wc -l)
+[ "$hdr" -eq "$row" ] || fail "csv header has $hdr columns, row $row"
+col() { # col FILE NAME -> value in the first data row
+    awk -F, -v n="$2" 'NR==1{for(i=1;i<=NF;i++) if($i==n) c=i} NR==2{print $c}' "$1"
+}
+[ "$(col "$T/a.csv" layers)" = 3 ] || fail "--layers flag"
+[ "$(col "$T/a.csv" mean_delay)" = 0.04 ] || fail "--mean-delay flag"
+[ "$(col "$T/a.csv" targets)" -gt 20 ] || fail "too few targets"
+
+# Same seed: identical numbers (all but the wall time); another seed differs.
+strip() { awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="wall_s") w=i} {$w=""; print}' "$1"; }
+"$M" -c "$T/sim.ini" --seed 7 --csv >"$T/s7a.csv"
+"$M" -c "$T/sim.ini" --seed 7 --csv >"$T/s7b.csv"
+"$M" -c "$T/sim.ini" --seed 8 --csv >"$T/s8.csv"
+[ "$(strip "$T/s7a.csv")" = "$(strip "$T/s7b.csv")" ] || fail "same seed, different output"
+[ "$(strip "$T/s7a.csv")" != "$(strip "$T/s8.csv")" ] || fail "different seeds, same output"
+
+"$M" -c "$T/sim.ini" --json >"$T/a.json" || fail "json"
+/usr/bin/python3 - "$T/a.json" <<'PY' || fail "json content"
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["results"]
+assert d["params"]["layers"] == 2 and d["params"]["strategy"] == "poisson"
+assert r["targets"] > 20 and 0 < r["h_msg_mean"] < 20
+assert abs(r["max_mass_error"]) < 1e-6
+PY
+
+# Errors: bad flag value, unknown argument, bad file, impossible config.
+"$M" --layers x >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad value accepted"
+"$M" --frobnicate >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown flag accepted"
+"$M" -c "$T/missing.ini" >/dev/null 2>&1; [ $? -eq 2 ] || fail "missing file accepted"
+"$M" --routing weighted --weights 1,2 >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad weights accepted"
+
+# Sweep in parallel processes: 2 x 2 grid in point order.
+"$M" sweep -c "$T/sim.ini" --vary layers=1,2 --vary width=1:2 -j 2 -o "$T/sweep.csv" \
+    || fail "sweep"
+[ "$(wc -l <"$T/sweep.csv")" -eq 5 ] || fail "sweep rows"
+pts=$(awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="point") c=i} NR>1{printf "%s ", $c}' "$T/sweep.csv")
+[ "$pts" = "0 1 2 3 " ] || fail "sweep point order: $pts"
+lw=$(awk -F, 'NR==1{for(i=1;i<=NF;i++){if($i=="layers") l=i; if($i=="width") w=i}} NR>1{printf "%s%s ", $l, $w}' "$T/sweep.csv")
+[ "$lw" = "11 12 21 22 " ] || fail "sweep grid: $lw"
+
+# The same grid as self-contained job lines, run out of order, then merged.
+"$M" sweep -c "$T/sim.ini" --vary layers=1,2 --vary width=1:2 --jobs >"$T/jobs.txt" || fail "--jobs"
+[ "$(wc -l <"$T/jobs.txt")" -eq 4 ] || fail "--jobs lines"
+grep -q -- '--layers=2 --width=1' "$T/jobs.txt" || fail "--jobs content"
+# Run from another directory: the lines must not need sim.ini.
+(cd / && sort -r "$T/jobs.txt" | while read -r line; do sh -c "$line"; done) >"$T/raw.csv" \
+    || fail "running job lines"
+"$M" merge "$T/raw.csv" -o "$T/merged.csv" || fail "merge"
+[ "$(strip "$T/merged.csv")" = "$(strip "$T/sweep.csv")" ] || fail "merged jobs differ from sweep"
+# Merging from several files works too, and a foreign CSV is refused.
+head -3 "$T/sweep.csv" >"$T/p1.csv"
+(head -1 "$T/sweep.csv"; tail -2 "$T/sweep.csv") >"$T/p2.csv"
+"$M" merge "$T/p2.csv" "$T/p1.csv" >"$T/m2.csv" || fail "merge two files"
+cmp -s "$T/m2.csv" "$T/sweep.csv" || fail "two-file merge differs"
+printf 'a,b\n1,2\n' >"$T/other.csv"
+"$M" merge "$T/sweep.csv" "$T/other.csv" >/dev/null 2>&1 && fail "merge accepted a foreign CSV"
+echo "sim_cli: all good"
+exit 0

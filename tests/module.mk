@@ -1,0 +1,10 @@
+# tests/: helper programs used by integration tests (owner: noise engineer
+# for tests/tools/noise_peer).  Included by the top Makefile.
+
+# noise_peer: lib/link.c on a real loopback socket, driven by
+# tests/integration/noise_interop.py; also writes the fuzz seeds of
+# tests/fuzz/corpus/noise_responder/.
+TEST_PROGRAMS += $(BUILD)/tests/tools/noise_peer
+$(BUILD)/tests/tools/noise_peer: $(BUILD)/obj/tests/tools/noise_peer.o $(LIBMIX)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)

@@ -1,0 +1,496 @@
+/*
+ * Frames: a round trip of every frame type, and rejection (with a reason)
+ * of oversized, truncated, corrupt and invalid input.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "tap.h"
+
+static const uint8_t ID16[16] = "0123456789abcdef";
+static const uint8_t ID32[32] = "0123456789abcdef0123456789ABCDEF";
+static uint8_t SIG64[64];
+static const uint8_t PAYLOAD[] = "some payload bytes";
+
+static bool buf_eq(struct frame_buf a, struct frame_buf b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+#define B(p, n) ((struct frame_buf){ (const uint8_t *)(p), (n) })
+
+/* Encode f, decode it again, and check the type and the encoded size; caller frees. */
+static struct mix_frame *roundtrip(const struct mix_frame *f)
+{
+    size_t len = 0, len2 = 0;
+    const char *why = NULL;
+    uint8_t *buf = frame_encode_alloc(f, &len, &why);
+    CHECKF(buf != NULL, "encode %s: %s", frame_type_name(f->type), why);
+    if (buf == NULL)
+        return NULL;
+    CHECK(frame_encoded_len(f) == len);
+    uint8_t *buf2 = malloc(len);
+    CHECK(frame_encode(f, buf2, len, &len2, &why) && len2 == len && memcmp(buf, buf2, len) == 0);
+    CHECK(!frame_encode(f, buf2, len - 1, &len2, &why));
+    free(buf2);
+    struct mix_frame *d = NULL;
+    bool ok = frame_decode(buf, len, FRAME_MAX_DEFAULT, &d, &why);
+    CHECKF(ok, "decode %s: %s", frame_type_name(f->type), why);
+    /* One byte less than the maximum is "too large", before any unpacking. */
+    struct mix_frame *d2 = NULL;
+    CHECK(!frame_decode(buf, len, len - 1, &d2, &why) && d2 == NULL);
+    CHECK(why != NULL && strstr(why, "maximum") != NULL);
+    /* Every strict prefix of a frame is rejected (the body is one length-delimited field). */
+    for (size_t cut = 0; cut < len; cut++) {
+        CHECKF(!frame_decode(buf, cut, FRAME_MAX_DEFAULT, &d2, &why), "prefix %zu accepted", cut);
+        CHECK(d2 == NULL && why != NULL);
+    }
+    free(buf);
+    if (d != NULL)
+        CHECK(d->type == f->type);
+    return d;
+}
+
+static void test_link_frames(void)
+{
+    struct mix_frame f, *d;
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_SPHINX_PACKET;
+    f.u.sphinx.packet = B(PAYLOAD, sizeof PAYLOAD);
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(buf_eq(d->u.sphinx.packet, f.u.sphinx.packet));
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_FETCH_REQUEST;
+    f.u.fetch_req.max_messages = 77;
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.fetch_req.max_messages == 77);
+    frame_free(d);
+
+    /* An empty body (max_messages 0) is still a fetch request. */
+    f.u.fetch_req.max_messages = 0;
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.fetch_req.max_messages == 0);
+    frame_free(d);
+
+    struct frame_inbox_msg msgs[3] = {
+        { 1, B(PAYLOAD, 5), B(ID16, 16), true },
+        { UINT64_MAX, B(PAYLOAD, sizeof PAYLOAD), B(NULL, 0), false },
+        { 42, B("x", 1), B(ID16, 16), false },
+    };
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_FETCH_RESPONSE;
+    f.u.fetch_resp.msgs = msgs;
+    f.u.fetch_resp.n_msgs = 3;
+    f.u.fetch_resp.remaining = 9;
+    if ((d = roundtrip(&f)) != NULL) {
+        CHECK(d->u.fetch_resp.n_msgs == 3 && d->u.fetch_resp.remaining == 9);
+        for (size_t i = 0; i < 3 && d->u.fetch_resp.n_msgs == 3; i++) {
+            const struct frame_inbox_msg *m = &d->u.fetch_resp.msgs[i];
+            CHECK(m->seq == msgs[i].seq && m->is_reply == msgs[i].is_reply);
+            CHECK(buf_eq(m->payload, msgs[i].payload) && buf_eq(m->surb_id, msgs[i].surb_id));
+        }
+    }
+    frame_free(d);
+
+    /* An empty inbox answer. */
+    f.u.fetch_resp.n_msgs = 0;
+    f.u.fetch_resp.msgs = NULL;
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.fetch_resp.n_msgs == 0 && d->u.fetch_resp.remaining == 9);
+    frame_free(d);
+
+    uint64_t seqs[4] = { 1, 2, 1ull << 40, UINT64_MAX };
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_FETCH_ACK;
+    f.u.fetch_ack.seqs = seqs;
+    f.u.fetch_ack.n_seqs = 4;
+    if ((d = roundtrip(&f)) != NULL) {
+        CHECK(d->u.fetch_ack.n_seqs == 4);
+        CHECK(d->u.fetch_ack.n_seqs == 4 && memcmp(d->u.fetch_ack.seqs, seqs, sizeof seqs) == 0);
+    }
+    frame_free(d);
+}
+
+static void test_directory_frames(void)
+{
+    struct mix_frame f, *d;
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_DESCRIPTOR_UPLOAD;
+    f.u.desc_upload.signed_descriptor = B(PAYLOAD, sizeof PAYLOAD);
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(buf_eq(d->u.desc_upload.signed_descriptor, f.u.desc_upload.signed_descriptor));
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_DESCRIPTOR_UPLOAD_REPLY;
+    f.u.desc_reply.accepted = false;
+    f.u.desc_reply.reason = "bad signature";
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(!d->u.desc_reply.accepted && str_eq(d->u.desc_reply.reason, "bad signature"));
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_DOCUMENT_REQUEST;
+    f.u.doc_req.epoch = 123456789;
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.doc_req.epoch == 123456789);
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_DOCUMENT_RESPONSE;
+    f.u.doc_resp.epoch = 5;
+    f.u.doc_resp.signed_document = B(PAYLOAD, 7);
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.doc_resp.epoch == 5 && buf_eq(d->u.doc_resp.signed_document, B(PAYLOAD, 7)));
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_DESCRIPTOR_SET_REQUEST;
+    f.u.desc_set_req.epoch = 8;
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.desc_set_req.epoch == 8);
+    frame_free(d);
+
+    struct frame_buf descs[2] = { B(PAYLOAD, 3), B(ID32, 32) };
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_DESCRIPTOR_SET;
+    f.u.desc_set.epoch = 9;
+    f.u.desc_set.descs = descs;
+    f.u.desc_set.n_descs = 2;
+    if ((d = roundtrip(&f)) != NULL) {
+        CHECK(d->u.desc_set.epoch == 9 && d->u.desc_set.n_descs == 2);
+        if (d->u.desc_set.n_descs == 2)
+            CHECK(buf_eq(d->u.desc_set.descs[0], descs[0]) && buf_eq(d->u.desc_set.descs[1], descs[1]));
+    }
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_SIGNATURE_REQUEST;
+    f.u.sig_req.epoch = 10;
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.sig_req.epoch == 10);
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_SIGNATURE_EXCHANGE;
+    f.u.sig.epoch = 11;
+    f.u.sig.document_hash = B(ID32, 32);
+    f.u.sig.signature = B(SIG64, 64);
+    f.u.sig.authority_key = B(ID32, 32);
+    if ((d = roundtrip(&f)) != NULL) {
+        CHECK(d->u.sig.epoch == 11 && buf_eq(d->u.sig.document_hash, f.u.sig.document_hash));
+        CHECK(buf_eq(d->u.sig.signature, f.u.sig.signature));
+        CHECK(buf_eq(d->u.sig.authority_key, f.u.sig.authority_key));
+    }
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_ERROR;
+    f.u.error.code = FRAME_ERR_RATE_LIMITED;
+    f.u.error.reason = "slow down";
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.error.code == FRAME_ERR_RATE_LIMITED && str_eq(d->u.error.reason, "slow down"));
+    frame_free(d);
+}
+
+static void test_local_frames(void)
+{
+    struct mix_frame f, *d;
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_LOCAL_SEND;
+    f.u.local_send.address = "alice@gw1";
+    f.u.local_send.message = B(PAYLOAD, sizeof PAYLOAD);
+    f.u.local_send.reply_surbs = 3;
+    if ((d = roundtrip(&f)) != NULL) {
+        CHECK(str_eq(d->u.local_send.address, "alice@gw1") && d->u.local_send.reply_surbs == 3);
+        CHECK(buf_eq(d->u.local_send.message, f.u.local_send.message));
+    }
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_LOCAL_SEND_REPLY;
+    f.u.local_send_reply.message_id = B(ID16, 16);
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.local_send_reply.code == 0 && buf_eq(d->u.local_send_reply.message_id, B(ID16, 16)));
+    frame_free(d);
+    f.u.local_send_reply.message_id = B(NULL, 0);
+    f.u.local_send_reply.code = FRAME_ERR_FULL;
+    f.u.local_send_reply.reason = "queue full";
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.local_send_reply.code == FRAME_ERR_FULL &&
+              str_eq(d->u.local_send_reply.reason, "queue full"));
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_LOCAL_RECV;
+    f.u.local_recv.follow = true;
+    f.u.local_recv.max = 4;
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.local_recv.follow && d->u.local_recv.max == 4);
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_LOCAL_MESSAGE;
+    f.u.local_msg.message_id = B(ID16, 16);
+    f.u.local_msg.body = B(PAYLOAD, 4);
+    f.u.local_msg.can_reply = true;
+    f.u.local_msg.received_at = 1700000000;
+    if ((d = roundtrip(&f)) != NULL) {
+        CHECK(d->u.local_msg.can_reply && d->u.local_msg.received_at == 1700000000);
+        CHECK(buf_eq(d->u.local_msg.body, B(PAYLOAD, 4)));
+    }
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_LOCAL_RECV_END;
+    f.u.local_recv_end.count = 2;
+    f.u.local_recv_end.remaining = 1;
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.local_recv_end.count == 2 && d->u.local_recv_end.remaining == 1);
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_LOCAL_REPLY;
+    f.u.local_reply.message_id = B(ID16, 16);
+    f.u.local_reply.body = B(PAYLOAD, 2);
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(buf_eq(d->u.local_reply.body, B(PAYLOAD, 2)));
+    frame_free(d);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_LOCAL_STATUS;
+    if ((d = roundtrip(&f)) != NULL)
+        CHECK(d->u.local_status.message_id.len == 0);
+    frame_free(d);
+
+    struct frame_msg_status st[2] = {
+        { B(ID16, 16), FRAME_MSG_SENT, 4, 2 },
+        { B(ID16, 16), FRAME_MSG_DELIVERED, 1, 1 },
+    };
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_LOCAL_STATUS_REPLY;
+    f.u.local_status_reply.msgs = st;
+    f.u.local_status_reply.n_msgs = 2;
+    f.u.local_status_reply.address = "bob@gw2";
+    f.u.local_status_reply.epoch = 77;
+    f.u.local_status_reply.connected = true;
+    f.u.local_status_reply.gateway_id = B(ID32, 32);
+    f.u.local_status_reply.queue_len = 6;
+    if ((d = roundtrip(&f)) != NULL) {
+        const __typeof__(d->u.local_status_reply) *r = &d->u.local_status_reply;
+        CHECK(r->n_msgs == 2 && r->epoch == 77 && r->connected && r->queue_len == 6);
+        CHECK(str_eq(r->address, "bob@gw2") && buf_eq(r->gateway_id, B(ID32, 32)));
+        if (r->n_msgs == 2)
+            CHECK(r->msgs[0].state == FRAME_MSG_SENT && r->msgs[0].fragments == 4 &&
+                  r->msgs[0].acked == 2 && r->msgs[1].state == FRAME_MSG_DELIVERED);
+    }
+    frame_free(d);
+}
+
+/* Frames the validator must refuse on encode (and therefore never emits). */
+static void test_invalid_frames(void)
+{
+    struct mix_frame f;
+    const char *why = NULL;
+    size_t len;
+    uint8_t out[256];
+
+    memset(&f, 0, sizeof f);
+    CHECK(!frame_check(&f, &why) && why != NULL);           /* FRAME_NONE */
+    f.type = (enum frame_type)14;
+    CHECK(!frame_check(&f, &why));
+    f.type = FRAME_SPHINX_PACKET;                           /* empty packet */
+    CHECK(!frame_check(&f, &why));
+    CHECK(frame_encoded_len(&f) == 0);
+    CHECK(!frame_encode(&f, out, sizeof out, &len, &why));
+    CHECK(frame_encode_alloc(&f, &len, &why) == NULL);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_SIGNATURE_EXCHANGE;
+    f.u.sig.epoch = 1;
+    f.u.sig.document_hash = B(ID32, 32);
+    f.u.sig.signature = B(SIG64, 63);                       /* one byte short */
+    f.u.sig.authority_key = B(ID32, 32);
+    CHECK(!frame_check(&f, &why) && strstr(why, "signature") != NULL);
+    f.u.sig.signature = B(SIG64, 64);
+    CHECK(frame_check(&f, &why));
+    f.u.sig.epoch = 0;
+    CHECK(!frame_check(&f, &why));
+
+    struct frame_inbox_msg m = { 1, B(PAYLOAD, 3), B(ID16, 15), false };
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_FETCH_RESPONSE;
+    f.u.fetch_resp.msgs = &m;
+    f.u.fetch_resp.n_msgs = 1;
+    CHECK(!frame_check(&f, &why) && strstr(why, "surb_id") != NULL);
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_FETCH_ACK;                               /* nothing acknowledged */
+    CHECK(!frame_check(&f, &why));
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_LOCAL_SEND_REPLY;                        /* accepted needs an id */
+    CHECK(!frame_check(&f, &why));
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_ERROR;                                   /* code 0 */
+    CHECK(!frame_check(&f, &why));
+
+    char longstr[FRAME_STR_MAX + 2];
+    memset(longstr, 'a', sizeof longstr - 1);
+    longstr[sizeof longstr - 1] = '\0';
+    f.u.error.code = 1;
+    f.u.error.reason = longstr;
+    CHECK(!frame_check(&f, &why));
+
+    struct frame_msg_status st = { B(ID16, 16), FRAME_MSG_SENT, 1, 2 }; /* acked > fragments */
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_LOCAL_STATUS_REPLY;
+    f.u.local_status_reply.msgs = &st;
+    f.u.local_status_reply.n_msgs = 1;
+    CHECK(!frame_check(&f, &why));
+    st.acked = 1;
+    st.state = 9;
+    CHECK(!frame_check(&f, &why));
+
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_DESCRIPTOR_UPLOAD;                       /* over the descriptor limit */
+    static uint8_t big[FRAME_DESCRIPTOR_MAX + 1];
+    f.u.desc_upload.signed_descriptor = B(big, sizeof big);
+    CHECK(!frame_check(&f, &why));
+    f.u.desc_upload.signed_descriptor = B(NULL, 5);         /* length without bytes */
+    CHECK(!frame_check(&f, &why));
+    CHECK(!frame_check(NULL, &why));
+}
+
+static bool rejects(const uint8_t *b, size_t n, const char *want)
+{
+    struct mix_frame *d = NULL;
+    const char *why = NULL;
+    bool ok = frame_decode(b, n, FRAME_MAX_DEFAULT, &d, &why);
+    if (ok) {
+        frame_free(d);
+        return false;
+    }
+    if (why == NULL || d != NULL)
+        return false;
+    if (want != NULL && strstr(why, want) == NULL) {
+        printf("#   reason was \"%s\", wanted \"%s\"\n", why, want);
+        return false;
+    }
+    return true;
+}
+
+/* Hand-made protobuf bytes that decode as protobuf but are not valid frames. */
+static void test_corrupt_bytes(void)
+{
+    /* Empty input and an empty Frame: no body. */
+    CHECK(rejects((const uint8_t *)"", 0, "no (known) body"));
+    /* An unknown oneof member (field 14, length-delimited, empty). */
+    static const uint8_t unknown_body[] = { 0x72, 0x00 };
+    CHECK(rejects(unknown_body, sizeof unknown_body, "no (known) body"));
+    /* SphinxPacket with an empty packet. */
+    static const uint8_t empty_packet[] = { 0x0a, 0x00 };
+    CHECK(rejects(empty_packet, sizeof empty_packet, "empty packet"));
+    /* SignatureExchange with a 3-byte hash. */
+    static const uint8_t short_hash[] = { 0x62, 0x07, 0x08, 0x01, 0x12, 0x03, 1, 2, 3 };
+    CHECK(rejects(short_hash, sizeof short_hash, "document_hash"));
+    /* A length running past the end. */
+    static const uint8_t overrun[] = { 0x0a, 0x05, 0x0a, 0x10, 1, 2, 3 };
+    CHECK(rejects(overrun, sizeof overrun, "undecodable"));
+    /* Wire type 7 does not exist. */
+    static const uint8_t bad_wire[] = { 0x0f, 0x00 };
+    CHECK(rejects(bad_wire, sizeof bad_wire, "undecodable"));
+    /* A varint of 11 bytes (10 is the most protobuf allows). */
+    static const uint8_t long_varint[] = { 0x12, 0x0c, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                           0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
+    CHECK(rejects(long_varint, sizeof long_varint, NULL));
+
+    /* proto3 ignores unknown fields inside a known message (documented in wire.md). */
+    static const uint8_t extra_field[] = { 0x0a, 0x06, 0x0a, 0x02, 'a', 'b', 0x48, 0x05 };
+    struct mix_frame *d = NULL;
+    const char *why = NULL;
+    CHECKF(frame_decode(extra_field, sizeof extra_field, 64, &d, &why), "%s", why);
+    if (d != NULL)
+        CHECK(d->type == FRAME_SPHINX_PACKET && d->u.sphinx.packet.len == 2);
+    frame_free(d);
+    frame_free(NULL);
+
+    /* Every single-bit flip of a valid frame either decodes to a valid frame or is refused. */
+    struct frame_inbox_msg m = { 3, B(PAYLOAD, 6), B(ID16, 16), true };
+    struct mix_frame f = { .type = FRAME_FETCH_RESPONSE };
+    f.u.fetch_resp.msgs = &m;
+    f.u.fetch_resp.n_msgs = 1;
+    size_t len;
+    uint8_t *buf = frame_encode_alloc(&f, &len, &why);
+    CHECK(buf != NULL);
+    size_t rejected = 0;
+    for (size_t bit = 0; buf != NULL && bit < len * 8; bit++) {
+        buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        if (frame_decode(buf, len, FRAME_MAX_DEFAULT, &d, &why)) {
+            CHECK(frame_check(d, &why));
+            frame_free(d);
+        } else {
+            rejected++;
+        }
+        buf[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    CHECK(rejected > 0);
+    free(buf);
+}
+
+/* Random bytes never crash the decoder; anything accepted is a valid frame. */
+static void test_random_bytes(void)
+{
+    uint8_t buf[64];
+    int accepted = 0;
+    for (int i = 0; i < 20000; i++) {
+        size_t n = randombytes_uniform(sizeof buf + 1);
+        randombytes_buf(buf, n);
+        struct mix_frame *d = NULL;
+        const char *why = NULL;
+        if (frame_decode(buf, n, FRAME_MAX_DEFAULT, &d, &why)) {
+            const char *w2 = NULL;
+            CHECK(frame_check(d, &w2));
+            accepted++;
+            frame_free(d);
+        } else {
+            CHECK(why != NULL && d == NULL);
+        }
+    }
+    printf("# %d of 20000 random inputs were valid frames\n", accepted);
+}
+
+static void test_type_names(void)
+{
+    CHECK(strcmp(frame_type_name(FRAME_SPHINX_PACKET), "sphinx_packet") == 0);
+    CHECK(strcmp(frame_type_name(FRAME_LOCAL_STATUS_REPLY), "local_status_reply") == 0);
+    CHECK(strcmp(frame_type_name(FRAME_NONE), "unknown") == 0);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    memset(SIG64, 0x5a, sizeof SIG64);
+    RUN(test_link_frames);
+    RUN(test_directory_frames);
+    RUN(test_local_frames);
+    RUN(test_invalid_frames);
+    RUN(test_corrupt_bytes);
+    RUN(test_random_bytes);
+    RUN(test_type_names);
+    return tap_done();
+}

@@ -1,0 +1,187 @@
+/*
+ * mixsim parameters (table, text round trips, INI files, cross checks) and
+ * the summary statistics.
+ */
+#include <math.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "params.h"
+#include "stats.h"
+#include "tap.h"
+
+static void test_defaults_roundtrip(void)
+{
+    struct sim_params p, q;
+    sim_params_default(&p);
+    const char *why = NULL;
+    CHECKF(sim_params_check(&p, &why), "%s", why ? why : "");
+    CHECK(p.layers == 3 && p.width == 10 && p.strategy == MIXQ_POISSON && p.seed == 1);
+    CHECK(p.warmup < 0 && p.prune == 1e-12 && p.early_stop == 1);
+    /* Every parameter formats to text that parses back to the same value. */
+    p.link_delay = 0.05;
+    p.mean_delay = 1.0 / 3;
+    p.seed = 18446744073709551615ULL;
+    p.strategy = MIXQ_THRESHOLD;
+    bool ok = sim_param_set(&p, "weights", "1,2.5,3", NULL);
+    CHECK(ok);
+    sim_params_default(&q);
+    char buf[SIM_LIST_LEN + 32];
+    for (size_t i = 0; i < sim_param_count; i++) {
+        const struct sim_param_desc *d = &sim_param_table[i];
+        sim_param_format(&p, d, buf, sizeof buf);
+        CHECKF(sim_param_set(&q, d->name, buf, &why), "%s=%s: %s", d->name, buf, why);
+        CHECKF(sim_param_find(d->name) == d, "%s", d->name);
+        CHECKF(d->help != NULL && d->help[0] != '\0', "%s has no help", d->name);
+    }
+    CHECK(memcmp(&p, &q, sizeof p) == 0);
+    sim_param_format(&p, sim_param_find("link_delay"), buf, sizeof buf);
+    CHECK(strcmp(buf, "0.05") == 0);
+}
+
+static void test_bad_values(void)
+{
+    struct sim_params p;
+    sim_params_default(&p);
+    const char *why = NULL;
+    CHECK(!sim_param_set(&p, "nonsense", "1", &why) && why != NULL);
+    CHECK(!sim_param_set(&p, "layers", "-1", &why));
+    CHECK(!sim_param_set(&p, "layers", "3x", &why));
+    CHECK(!sim_param_set(&p, "layers", "", &why));
+    CHECK(!sim_param_set(&p, "layers", "99999999999", &why));
+    CHECK(!sim_param_set(&p, "mean_delay", "abc", &why));
+    CHECK(!sim_param_set(&p, "mean_delay", "nan", &why));
+    CHECK(!sim_param_set(&p, "strategy", "fifo", &why));
+    CHECK(sim_param_set(&p, "strategy", "pool", &why) && p.strategy == MIXQ_TIMED_POOL);
+    CHECK(!sim_param_set(&p, "topology", "ring", &why));
+    char big[SIM_LIST_LEN + 10];
+    memset(big, '1', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    CHECK(!sim_param_set(&p, "weights", big, &why));
+    /* Defaults were not disturbed by the failures. */
+    CHECK(p.layers == 3);
+}
+
+static void test_checks(void)
+{
+    struct sim_params p;
+    const char *why;
+    sim_params_default(&p);
+    p.routing = SIM_ROUTE_WEIGHTED;
+    CHECK(!sim_params_check(&p, &why));            /* no weights */
+    bool ok = sim_param_set(&p, "weights", "1,1,1,1,1,1,1,1,1,1", NULL);
+    CHECK(ok && sim_params_check(&p, &why));
+    ok = sim_param_set(&p, "weights", "1,1,x", NULL);
+    CHECK(ok && !sim_params_check(&p, &why));
+    sim_params_default(&p);
+    p.layers = 0;
+    CHECK(!sim_params_check(&p, &why));
+    sim_params_default(&p);
+    p.corrupt = 31;
+    CHECK(!sim_params_check(&p, &why));
+    sim_params_default(&p);
+    p.e2e = 0.1;                                   /* below 4 links of 0.05 */
+    CHECK(!sim_params_check(&p, &why));
+    sim_params_default(&p);
+    p.rate_real = 0;
+    CHECK(!sim_params_check(&p, &why));
+    sim_params_default(&p);
+    p.strategy = MIXQ_TIMED_POOL;
+    p.period = 0;
+    CHECK(!sim_params_check(&p, &why));
+    sim_params_default(&p);
+    p.topology = SIM_TOPO_SINGLE;
+    p.layers = 0;                                  /* ignored for a single mix */
+    CHECK(sim_params_check(&p, &why));
+    double v[4];
+    CHECK(sim_parse_list("1,2.5,3", v, 4) == 3 && v[1] == 2.5);
+    CHECK(sim_parse_list("", v, 4) == 0);
+    CHECK(sim_parse_list("1,,2", v, 4) == -1);
+    CHECK(sim_parse_list("1,2,3,4,5", v, 4) == -1);
+}
+
+static void test_ini(void)
+{
+    char path[] = "/tmp/test_sim_paramsXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    FILE *f = fdopen(fd, "w");
+    fputs("; a comment\n[network]\nlayers = 4\nwidth = 7\nlink_delay = 0.02\n"
+          "[mixing]\nstrategy = timed_pool\nperiod = 0.5\npool_keep = 3\n"
+          "[clients]\nclients = 12\nrate_real = 2.5\n", f);
+    fclose(f);
+    struct sim_params p;
+    sim_params_default(&p);
+    FILE *err = fopen("/dev/null", "w");
+    CHECK(sim_params_load_ini(&p, path, err));
+    CHECK(p.layers == 4 && p.width == 7 && p.link_delay == 0.02 && p.clients == 12);
+    CHECK(p.strategy == MIXQ_TIMED_POOL && p.period == 0.5 && p.pool_keep == 3);
+    CHECK(p.rate_real == 2.5);
+
+    f = fopen(path, "w");
+    fputs("[network]\nlayers = three\n", f);
+    fclose(f);
+    CHECK(!sim_params_load_ini(&p, path, err));
+    f = fopen(path, "w");
+    fputs("[network]\nno_such_key = 1\n", f);
+    fclose(f);
+    CHECK(!sim_params_load_ini(&p, path, err));
+    f = fopen(path, "w");
+    fputs("[network\nlayers = 2\n", f);
+    fclose(f);
+    CHECK(!sim_params_load_ini(&p, path, err));
+    unlink(path);
+    CHECK(!sim_params_load_ini(&p, path, err));    /* missing file */
+    fclose(err);
+}
+
+static void test_summary(void)
+{
+    double v[] = { 5, 1, 4, 2, 3 };
+    struct sim_summary s;
+    stats_summary(v, 5, &s);
+    CHECK(s.n == 5 && s.mean == 3 && s.median == 3 && s.min == 1 && s.max == 5);
+    CHECK(fabs(s.p25 - 2) < 1e-12 && fabs(s.p5 - 1.2) < 1e-12);
+    CHECK(fabs(s.se - sqrt(2.5) / sqrt(5)) < 1e-12);
+    stats_summary(v, 0, &s);
+    CHECK(s.n == 0 && s.mean == 0);
+    double one = 7;
+    stats_summary(&one, 1, &s);
+    CHECK(s.mean == 7 && s.se == 0 && s.p5 == 7);
+}
+
+static void test_hist(void)
+{
+    static struct sim_hist h;
+    hist_init(&h);
+    CHECK(hist_quantile(&h, 0.5) == 0 && hist_mean(&h) == 0);
+    /* 1..100000 ms uniformly: quantiles within the 0.6 % bin width. */
+    for (int i = 1; i <= 100000; i++)
+        hist_add(&h, i * 1e-3);
+    CHECK(fabs(hist_mean(&h) - 50.0005) < 1e-9);
+    for (double q = 0.05; q < 1; q += 0.1) {
+        double want = q * 100.0;
+        CHECKF(fabs(hist_quantile(&h, q) - want) / want < 0.007, "q %.2f: %g", q,
+               hist_quantile(&h, q));
+    }
+    CHECK(hist_quantile(&h, 1.0) <= 100.0 && hist_quantile(&h, 0) >= 1e-3);
+    hist_add(&h, 0);
+    hist_add(&h, 1e9);
+    CHECK(h.count == 100002 && h.max == 1e9 && h.min == 0);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    RUN(test_defaults_roundtrip);
+    RUN(test_bad_values);
+    RUN(test_checks);
+    RUN(test_ini);
+    RUN(test_summary);
+    RUN(test_hist);
+    return tap_done();
+}
