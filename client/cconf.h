@@ -10,6 +10,7 @@
  *   max_attempts = 5                   (sends per fragment before failing)
  *   retransmit_slack = 2s              (added to each retransmit timeout)
  *   connect_timeout = 10s
+ *   stats_interval = 60s               (log counters at info level; 0 = never)
  *   log_level = info                   (error, warn, info, debug)
  *   syslog = false
  *   [directory]
@@ -39,7 +40,7 @@ struct cconf {
     char socket[CCONF_PATH_MAX];
     bool have_gateway;
     uint8_t gateway_id[PKI_KEY_LEN];
-    uint64_t fetch_interval_us, retransmit_slack_us, connect_timeout_us, poll_us;
+    uint64_t fetch_interval_us, retransmit_slack_us, connect_timeout_us, poll_us, stats_interval_us;
     uint64_t fetch_max, max_attempts;
     enum mix_log_level log_level;
     bool use_syslog;

@@ -277,6 +277,29 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     core_tick(mc->core, mc_mono_us(mc));
+    if (mc_unix_now() >= mc->last_gc + 60) {
+        mc->last_gc = mc_unix_now();
+        size_t n = core_gc(mc->core, mc->last_gc);
+        if (n > 0)
+            log_debug("client: forgot %zu expired SURBs", n);
+    }
+    /* Counters only (nothing about peers), for operators and tests. */
+    if (mc->conf.stats_interval_us > 0 &&
+        mc_mono_us(mc) >= mc->last_stats_us + mc->conf.stats_interval_us) {
+        struct core_stats st;
+        mc->last_stats_us = mc_mono_us(mc);
+        core_get_stats(mc->core, &st);
+        log_info("client: stats real=%llu drop=%llu loop=%llu reply=%llu acks=%llu "
+                 "loop_acks=%llu loops_back=%llu retransmits=%llu failed=%llu frags_in=%llu "
+                 "dups=%llu msgs_in=%llu bad_in=%llu queue=%zu",
+                 (unsigned long long)st.real_sent, (unsigned long long)st.drop_sent,
+                 (unsigned long long)st.loop_sent, (unsigned long long)st.reply_sent,
+                 (unsigned long long)st.acks, (unsigned long long)st.loop_acks,
+                 (unsigned long long)st.loops_back, (unsigned long long)st.retransmits,
+                 (unsigned long long)st.failed_msgs, (unsigned long long)st.received_frags,
+                 (unsigned long long)st.duplicates, (unsigned long long)st.received_msgs,
+                 (unsigned long long)st.bad_in, core_queue_len(mc->core));
+    }
 }
 
 /* ------------------------------------------------------------ object */

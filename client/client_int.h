@@ -31,6 +31,7 @@ struct mixclient {
     double gw_backoff_s;
     bool fetch_outstanding;
     uint64_t stats_send_fail;
+    uint64_t last_stats_us, last_gc;
     mixclient_recv_fn recv_fn;
     void *recv_ctx;
     /* Hooks for init and the daemon. */

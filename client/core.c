@@ -38,7 +38,7 @@ const char *core_strerror(int err)
 
 /* ------------------------------------------------------------ queues */
 
-int qpush(struct qvec *q, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx)
+int core_qpush(struct qvec *q, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx)
 {
     if (q->head + q->len == q->cap) {
         if (q->head > 0) {
@@ -59,7 +59,7 @@ int qpush(struct qvec *q, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx)
     return 0;
 }
 
-bool qpop(struct qvec *q, struct qent *out)
+bool core_qpop(struct qvec *q, struct qent *out)
 {
     if (q->len == 0)
         return false;
@@ -69,8 +69,8 @@ bool qpop(struct qvec *q, struct qent *out)
     return true;
 }
 
-int flight_add(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx,
-                      uint64_t deadline)
+int core_flight_add(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx, uint64_t deadline,
+               const struct pathrec *path)
 {
     if (c->n_fl == c->cap_fl) {
         size_t ncap = c->cap_fl ? c->cap_fl * 2 : 64;
@@ -84,12 +84,48 @@ int flight_add(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx,
     memcpy(f->id, id, CORE_MSG_ID_LEN);
     f->idx = idx;
     f->deadline = deadline;
+    f->path = *path;
     return 0;
+}
+
+bool core_flight_acked(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx)
+{
+    for (size_t i = 0; i < c->n_fl; i++) {
+        struct flight *f = &c->fl[i];
+        if (f->idx != idx || memcmp(f->id, id, CORE_MSG_ID_LEN) != 0)
+            continue;
+        for (size_t k = 0; k < f->path.n; k++)
+            if (f->path.node[k] < c->n_hl)
+                c->hl[f->path.node[k]].strikes = 0;
+        c->fl[i] = c->fl[--c->n_fl];
+        return true;
+    }
+    return false;
+}
+
+uint16_t core_health_index(struct core *c, const uint8_t id[MIX_NODE_ID_LEN])
+{
+    for (size_t i = 0; i < c->n_hl; i++)
+        if (memcmp(c->hl[i].id, id, MIX_NODE_ID_LEN) == 0)
+            return (uint16_t)i;
+    if (c->n_hl >= PKI_MAX_NODES)
+        return UINT16_MAX;
+    if (c->n_hl == c->cap_hl) {
+        size_t ncap = c->cap_hl ? c->cap_hl * 2 : 32;
+        struct health *n = realloc(c->hl, ncap * sizeof(*n));
+        if (n == NULL)
+            return UINT16_MAX;
+        c->hl = n;
+        c->cap_hl = ncap;
+    }
+    memcpy(c->hl[c->n_hl].id, id, MIX_NODE_ID_LEN);
+    c->hl[c->n_hl].strikes = 0;
+    return (uint16_t)c->n_hl++;
 }
 
 /* ------------------------------------------------------------ records */
 
-uint8_t *fstate_get(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t *count)
+uint8_t *core_fstate_get(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t *count)
 {
     uint8_t *v;
     size_t len;
@@ -103,7 +139,7 @@ uint8_t *fstate_get(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t 
     return v;
 }
 
-void summarize(const uint8_t *fs, uint32_t count, struct core_status *s)
+void core_summarize(const uint8_t *fs, uint32_t count, struct core_status *s)
 {
     uint32_t acked = 0, failed = 0, sent = 0;
     for (uint32_t i = 0; i < count; i++) {
@@ -124,7 +160,7 @@ void summarize(const uint8_t *fs, uint32_t count, struct core_status *s)
 }
 
 /* The out record of a message, from the cache or the store. */
-const uint8_t *out_get(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], size_t *len)
+const uint8_t *core_out_get(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], size_t *len)
 {
     if (c->cache != NULL && memcmp(c->cache_id, id, CORE_MSG_ID_LEN) == 0) {
         *len = c->cache_len;
@@ -161,7 +197,7 @@ static int load_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v
     for (uint32_t i = 0; i < count; i++) {
         if (val[i] == FS_QUEUED || val[i] == FS_SENT) {
             /* A fragment in flight when we stopped may be lost: send it again. */
-            if (qpush(val[i] == FS_SENT ? &l->c->retx : &l->c->queue, key, i) != 0) {
+            if (core_qpush(val[i] == FS_SENT ? &l->c->retx : &l->c->queue, key, i) != 0) {
                 l->err = -1;
                 return 1;
             }
@@ -213,6 +249,7 @@ void core_free(struct core *c)
     free(c->retx.v);
     free(c->queue.v);
     free(c->fl);
+    free(c->hl);
     free(c->cache);
     sodium_memzero(c, sizeof(*c));
     free(c);
@@ -274,7 +311,7 @@ void core_get_stats(const struct core *c, struct core_stats *out)
 }
 
 /* Data bytes in one fragment: what is left of the plaintext after the envelope, SURB-ack, seal. */
-size_t frag_len(const struct core *c)
+size_t core_frag_len(const struct core *c)
 {
     size_t cap = payload_body_cap(c->plain_len, c->surb_len);
     return cap > crypto_box_SEALBYTES ? cap - crypto_box_SEALBYTES : 0;
@@ -285,7 +322,7 @@ size_t core_reply_cap(const struct core *c)
     return c->doc && c->plain_len > PAYLOAD_FRAG_HDR_LEN ? c->plain_len - PAYLOAD_FRAG_HDR_LEN : 0;
 }
 
-void out_cache_drop(struct core *c)
+void core_out_cache_drop(struct core *c)
 {
     free(c->cache);
     c->cache = NULL;

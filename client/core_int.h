@@ -38,10 +38,35 @@ struct qvec {
     size_t head, len, cap;   /* live entries are v[head .. head+len) */
 };
 
+/* Nodes on both paths of one packet (forward and SURB-ack), as health indices. */
+#define CORE_PATH_MAX (2 * SPHINX_MAX_HOPS_LIMIT)
+struct pathrec {
+    uint16_t node[CORE_PATH_MAX];
+    uint8_t n;
+};
+
+/* A packet waiting for its ack: a data fragment, or a loop (idx == CORE_LOOP_IDX). */
+#define CORE_LOOP_IDX UINT32_MAX
 struct flight {
     uint8_t id[CORE_MSG_ID_LEN];
     uint32_t idx;
     uint64_t deadline;
+    struct pathrec path;
+};
+
+/*
+ * Path health.  A packet whose ack does not come back in time gives every
+ * node on its two paths a strike; an ack that does come back proves every
+ * node on its paths alive and clears their strikes.  Real packets prefer
+ * paths whose mixes have the fewest strikes (counting nodes with at least
+ * CORE_SUSPECT_STRIKES); loop
+ * cover does not avoid anyone, so it keeps probing suspects (DESIGN.md:
+ * loops double as a health probe).
+ */
+#define CORE_SUSPECT_STRIKES 2
+struct health {
+    uint8_t id[MIX_NODE_ID_LEN];
+    uint32_t strikes;
 };
 
 struct core {
@@ -58,6 +83,9 @@ struct core {
     struct qvec retx, queue;
     struct flight *fl;
     size_t n_fl, cap_fl;
+    struct health *hl;
+    size_t n_hl, cap_hl;
+    uint64_t unix_now;          /* of the packet being built (key epoch) */
     uint64_t raw_seq;
     size_t n_raw;
     /* The last outgoing message read from the store (a 1 MiB message is not re-read per packet). */
@@ -67,13 +95,18 @@ struct core {
     struct core_stats st;
 };
 
-int qpush(struct qvec *q, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx);
-bool qpop(struct qvec *q, struct qent *out);
-int flight_add(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx, uint64_t deadline);
-uint8_t *fstate_get(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t *count);
-void summarize(const uint8_t *fs, uint32_t count, struct core_status *s);
-const uint8_t *out_get(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], size_t *len);
-void out_cache_drop(struct core *c);
-size_t frag_len(const struct core *c);
+int core_qpush(struct qvec *q, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx);
+bool core_qpop(struct qvec *q, struct qent *out);
+int core_flight_add(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx, uint64_t deadline,
+               const struct pathrec *path);
+/* Remove the flight of (id, idx) and clear the strikes of its nodes; false if none. */
+bool core_flight_acked(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx);
+/* The health index of a node (added if new); UINT16_MAX if the table is full. */
+uint16_t core_health_index(struct core *c, const uint8_t id[MIX_NODE_ID_LEN]);
+uint8_t *core_fstate_get(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t *count);
+void core_summarize(const uint8_t *fs, uint32_t count, struct core_status *s);
+const uint8_t *core_out_get(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], size_t *len);
+void core_out_cache_drop(struct core *c);
+size_t core_frag_len(const struct core *c);
 
 #endif

@@ -15,8 +15,9 @@
 
 static void mark_acked(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx)
 {
+    (void)core_flight_acked(c, id, idx);
     uint32_t count;
-    uint8_t *fs = fstate_get(c, id, &count);
+    uint8_t *fs = core_fstate_get(c, id, &count);
     if (fs == NULL || idx >= count || fs[idx] == FS_ACKED) {
         free(fs);
         return;
@@ -24,17 +25,17 @@ static void mark_acked(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32
     fs[idx] = FS_ACKED;
     c->st.acks++;
     struct core_status s;
-    summarize(fs, count, &s);
+    core_summarize(fs, count, &s);
     if (cstore_put(c->store, CSTORE_FSTATE, id, CORE_MSG_ID_LEN, fs, 2 * (size_t)count) != 0)
         log_err("client: could not record an acknowledgement");
     if (s.state == CORE_MSG_ACKNOWLEDGED) {
         /* Delivered: keep the header for status, drop the message bytes. */
         size_t len;
-        const uint8_t *rec = out_get(c, id, &len);
+        const uint8_t *rec = core_out_get(c, id, &len);
         if (rec != NULL && len > OUT_HDR &&
             cstore_put(c->store, CSTORE_OUT, id, CORE_MSG_ID_LEN, rec, OUT_HDR) != 0)
             log_err("client: could not trim a delivered message");
-        out_cache_drop(c);
+        core_out_cache_drop(c);
     }
     free(fs);
 }
@@ -209,6 +210,7 @@ static int on_surb_reply(struct core *c, const struct frame_inbox_msg *m, uint64
         mark_acked(c, rec + 4, mix_get_be32(rec + 20));
         break;
     case SK_LOOP_ACK:
+        (void)core_flight_acked(c, rec + 4, CORE_LOOP_IDX);
         c->st.loop_acks++;
         break;
     case SK_REPLY:
@@ -296,11 +298,11 @@ int core_on_inbox(struct core *c, const struct frame_inbox_msg *m, uint64_t unix
 int core_status(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], struct core_status *out)
 {
     uint32_t count;
-    uint8_t *fs = fstate_get(c, id, &count);
+    uint8_t *fs = core_fstate_get(c, id, &count);
     if (fs == NULL)
         return CORE_ERR_UNKNOWN;
     memcpy(out->id, id, CORE_MSG_ID_LEN);
-    summarize(fs, count, out);
+    core_summarize(fs, count, out);
     free(fs);
     return CORE_OK;
 }
@@ -317,7 +319,7 @@ static int status_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t 
     if (klen != CORE_MSG_ID_LEN || vlen == 0 || vlen % 2 != 0)
         return 0;
     memcpy(s.id, key, CORE_MSG_ID_LEN);
-    summarize(val, (uint32_t)(vlen / 2), &s);
+    core_summarize(val, (uint32_t)(vlen / 2), &s);
     it->fn(it->ctx, &s);
     return 0;
 }
@@ -386,4 +388,47 @@ size_t core_take_received(struct core *c, size_t max, core_recv_fn fn, void *ctx
     if (cstore_sync(c->store) != 0)
         log_err("client: store sync failed");
     return done;
+}
+
+/* ------------------------------------------------------------ garbage */
+
+struct gc_ctx {
+    uint64_t cutoff;
+    uint8_t (*ids)[SPHINX_SURB_ID_LEN];
+    size_t n, cap;
+};
+
+static int gc_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    struct gc_ctx *g = ctx;
+    if (klen != SPHINX_SURB_ID_LEN || (vlen == SREC_LEN && mix_get_be64(val + 24) >= g->cutoff))
+        return 0;
+    if (g->n == g->cap) {
+        size_t ncap = g->cap ? g->cap * 2 : 64;
+        void *n = realloc(g->ids, ncap * SPHINX_SURB_ID_LEN);
+        if (n == NULL)
+            return 1;
+        g->ids = n;
+        g->cap = ncap;
+    }
+    memcpy(g->ids[g->n++], key, SPHINX_SURB_ID_LEN);
+    return 0;
+}
+
+size_t core_gc(struct core *c, uint64_t unix_now)
+{
+    if (c->doc == NULL)
+        return 0;
+    /* A SURB is useless once the Sphinx keys of its epoch expired: keep two epochs. */
+    uint64_t age = 2 * pki_doc_params(c->doc)->timing.epoch_len;
+    if (age < 600)
+        age = 600;
+    struct gc_ctx g = {unix_now > age ? unix_now - age : 0, NULL, 0, 0};
+    if (g.cutoff == 0 || cstore_iter(c->store, CSTORE_SURB, NULL, 0, gc_one, &g) != 0)
+        g.n = 0;
+    for (size_t i = 0; i < g.n; i++)
+        if (cstore_del(c->store, CSTORE_SURB, g.ids[i], SPHINX_SURB_ID_LEN) != 0)
+            break;
+    free(g.ids);
+    return g.n;
 }

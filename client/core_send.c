@@ -10,12 +10,27 @@
 
 #include "log.h"
 
-/* A path as Sphinx hops, with the sum of the delays chosen. */
+/* A path as Sphinx hops, with the sum of the delays chosen and the nodes' health indices. */
 struct route {
     struct sphinx_hop hops[SPHINX_MAX_HOPS_LIMIT];
+    uint16_t hidx[SPHINX_MAX_HOPS_LIMIT];
     size_t n;
     uint64_t delay_sum;
 };
+
+/*
+ * The epoch whose Sphinx keys to use: the one the clock says (a second late,
+ * so a packet built right at a boundary still uses the old key, which nodes
+ * accept during the grace period), when the document's descriptors carry it
+ * (they list coming epochs' keys), so packets stay valid across an epoch
+ * change before the next document is fetched.
+ */
+static uint64_t core_key_epoch(const struct core *c)
+{
+    const struct pki_params *p = pki_doc_params(c->doc);
+    uint64_t e = c->unix_now > 1 ? pki_epoch_of(&p->timing, c->unix_now - 1) : 0;
+    return e > pki_doc_epoch(c->doc) ? e : pki_doc_epoch(c->doc);
+}
 
 /* Per-hop delay from Exp(mean), capped as every node caps it. */
 static uint32_t draw_delay(const struct core *c)
@@ -30,27 +45,60 @@ static uint32_t draw_delay(const struct core *c)
 }
 
 /*
+ * Suspicion of a candidate path: the strikes of its mixes (the fixed end
+ * points excluded).  Summing rather than counting suspects matters: a
+ * timeout strikes the innocent nodes of a path too, and the dead node
+ * quickly has far more strikes than any of them.
+ */
+static uint64_t suspicion(struct core *c, const struct pki_descriptor *const *d, int n)
+{
+    uint64_t sum = 0;
+    for (int i = 1; i < n - 1; i++) {
+        uint16_t h = core_health_index(c, d[i]->id);
+        if (h != UINT16_MAX && c->hl[h].strikes >= CORE_SUSPECT_STRIKES)
+            sum += c->hl[h].strikes;
+    }
+    return sum;
+}
+
+/*
  * A fresh random route entry -> one mix per layer -> dest (NULL = random
  * gateway/provider).  skip_entry drops the first hop (SURB-acks start at a
- * layer-1 mix because the provider sends them itself).
+ * layer-1 mix because the provider sends them itself).  With avoid, up to 16
+ * draws are made and the least suspect one is kept.
  */
 static int make_route(struct core *c, const uint8_t *entry, const uint8_t *dest, bool skip_entry,
-                      struct route *r)
+                      bool avoid, struct route *r)
 {
-    const struct pki_descriptor *d[SPHINX_MAX_HOPS_LIMIT];
-    int n = pki_random_path(c->doc, &c->rng, entry, dest, d, MIX_ARRAY_LEN(d));
-    if (n < 2)
-        return CORE_ERR_PATH;
-    uint64_t epoch = pki_doc_epoch(c->doc);
+    const struct pki_descriptor *d[SPHINX_MAX_HOPS_LIMIT], *best[SPHINX_MAX_HOPS_LIMIT];
+    int n = -1;
+    uint64_t best_bad = UINT64_MAX;
+    for (int tries = 0; tries < (avoid ? 16 : 1); tries++) {
+        int m = pki_random_path(c->doc, &c->rng, entry, dest, d, MIX_ARRAY_LEN(d));
+        if (m < 2)
+            return CORE_ERR_PATH;
+        uint64_t bad = avoid ? suspicion(c, d, m) : 0;
+        if (bad < best_bad) {
+            memcpy(best, d, (size_t)m * sizeof(d[0]));
+            n = m;
+            best_bad = bad;
+        }
+        if (bad == 0)
+            break;
+    }
+    uint64_t epoch = core_key_epoch(c);
     size_t from = skip_entry ? 1 : 0;
     r->n = 0;
     r->delay_sum = 0;
     for (size_t i = from; i < (size_t)n; i++) {
-        const uint8_t *k = pki_descriptor_sphinx_key(d[i], epoch);
+        const uint8_t *k = pki_descriptor_sphinx_key(best[i], epoch);
+        if (k == NULL)
+            k = pki_descriptor_sphinx_key(best[i], pki_doc_epoch(c->doc));
         if (k == NULL)
             return CORE_ERR_PATH;
+        r->hidx[r->n] = core_health_index(c, best[i]->id);
         struct sphinx_hop *h = &r->hops[r->n++];
-        memcpy(h->node_id, d[i]->id, MIX_NODE_ID_LEN);
+        memcpy(h->node_id, best[i]->id, MIX_NODE_ID_LEN);
         memcpy(h->public_key, k, SPHINX_KEY_LEN);
         h->delay_us = draw_delay(c);
         r->delay_sum += h->delay_us;
@@ -58,13 +106,21 @@ static int make_route(struct core *c, const uint8_t *entry, const uint8_t *dest,
     return CORE_OK;
 }
 
+static void path_add(struct pathrec *p, const struct route *r)
+{
+    for (size_t i = 0; i < r->n && p->n < CORE_PATH_MAX; i++)
+        if (r->hidx[i] != UINT16_MAX)
+            p->node[p->n++] = r->hidx[i];
+}
+
 /* Create a SURB back to our own inbox and remember its keys under a fresh id. */
 static int make_surb(struct core *c, int kind, const uint8_t *entry, const uint8_t *msg_id,
-                     uint32_t idx, uint64_t unix_now, uint8_t *surb_out, uint64_t *delay_sum)
+                     uint32_t idx, uint64_t unix_now, bool avoid, uint8_t *surb_out,
+                     struct route *route_out)
 {
     struct route r;
     uint8_t rec[SREC_LEN], surb_id[SPHINX_SURB_ID_LEN];
-    int e = make_route(c, entry, c->cfg.gateway_id, entry == NULL, &r);
+    int e = make_route(c, entry, c->cfg.gateway_id, entry == NULL, avoid, &r);
     if (e != CORE_OK)
         return e;
     mix_rng_bytes(&c->rng, surb_id, sizeof(surb_id));
@@ -79,8 +135,8 @@ static int make_surb(struct core *c, int kind, const uint8_t *entry, const uint8
         return CORE_ERR_CRYPTO;
     e = cstore_put(c->store, CSTORE_SURB, surb_id, sizeof(surb_id), rec, sizeof(rec));
     sodium_memzero(rec, sizeof(rec));
-    if (delay_sum != NULL)
-        *delay_sum = r.delay_sum;
+    if (route_out != NULL)
+        *route_out = r;
     return e == 0 ? CORE_OK : CORE_ERR_STORE;
 }
 
@@ -89,6 +145,7 @@ struct e2e {
     const uint8_t *to_gw, *to_pk;
     struct payload_frag frag;
     int ack_kind;                 /* SK_ACK or SK_LOOP_ACK */
+    bool avoid;                   /* steer clear of suspect nodes */
 };
 
 /*
@@ -96,20 +153,19 @@ struct e2e {
  * a SURB-ack, through a fresh route.  *wait_us gets the retransmit timeout.
  */
 static int build_e2e(struct core *c, const struct e2e *m, uint64_t unix_now, uint8_t *out,
-                     uint64_t *wait_us)
+                     uint64_t *wait_us, struct pathrec *path)
 {
-    size_t flen = frag_len(c), body_len = flen + crypto_box_SEALBYTES;
+    size_t flen = core_frag_len(c), body_len = flen + crypto_box_SEALBYTES;
     uint8_t *buf = malloc(flen + body_len + c->surb_len + c->plain_len);
     uint8_t rcpt[PAYLOAD_INBOX_ID_LEN];
-    uint64_t ack_delay = 0;
-    struct route r;
+    struct route r, ack;
     int e = CORE_ERR_NOMEM;
     if (buf == NULL)
         return e;
     uint8_t *frag = buf, *body = frag + flen, *surb = body + body_len, *plain = surb + c->surb_len;
-    if ((e = make_route(c, c->cfg.gateway_id, m->to_gw, false, &r)) != CORE_OK)
+    if ((e = make_route(c, c->cfg.gateway_id, m->to_gw, false, m->avoid, &r)) != CORE_OK)
         goto out;
-    e = make_surb(c, m->ack_kind, NULL, m->frag.msg_id, m->frag.index, unix_now, surb, &ack_delay);
+    e = make_surb(c, m->ack_kind, NULL, m->frag.msg_id, m->frag.index, unix_now, m->avoid, surb, &ack);
     if (e != CORE_OK)
         goto out;
     e = CORE_ERR_CRYPTO;
@@ -123,8 +179,11 @@ static int build_e2e(struct core *c, const struct e2e *m, uint64_t unix_now, uin
     /* Why this timeout: the delays we chose, plus twice the mean for every hop
      * of both paths (queueing, links), plus two fetch rounds and a slack. */
     const struct pki_params *p = pki_doc_params(c->doc);
-    *wait_us = r.delay_sum + ack_delay + 2 * (uint64_t)(2 * r.n + 1) * p->mean_delay_us +
+    *wait_us = r.delay_sum + ack.delay_sum + 2 * (uint64_t)(r.n + ack.n + 1) * p->mean_delay_us +
                2 * c->cfg.fetch_interval_us + c->cfg.timeout_slack_us;
+    path->n = 0;
+    path_add(path, &r);
+    path_add(path, &ack);
     e = CORE_OK;
 out:
     sodium_memzero(buf, flen + body_len);
@@ -159,9 +218,9 @@ int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, 
     const struct pki_descriptor *gw = pki_doc_find(c->doc, to->gateway_id);
     if (gw == NULL || (gw->roles & PKI_ROLE_PROVIDER) == 0)
         return CORE_ERR_ADDRESS;
-    size_t cap = frag_len(c) - PAYLOAD_FRAG_HDR_LEN;
+    size_t cap = core_frag_len(c) - PAYLOAD_FRAG_HDR_LEN;
     size_t cap0 = reply_surbs ? cap - c->surb_len : cap;
-    if (frag_len(c) <= PAYLOAD_FRAG_HDR_LEN + c->surb_len)
+    if (core_frag_len(c) <= PAYLOAD_FRAG_HDR_LEN + c->surb_len)
         return CORE_ERR_PATH;
     uint32_t count = len <= cap0 ? 1 : 1 + payload_frag_count(len - cap0, cap);
     uint8_t *rec = malloc(OUT_HDR + len + 1);
@@ -178,7 +237,7 @@ int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, 
         cstore_sync(c->store) != 0)
         goto out;
     for (uint32_t i = 0; i < count; i++)
-        if (qpush(&c->queue, id_out, i) != 0)
+        if (core_qpush(&c->queue, id_out, i) != 0)
             log_err("client: queue memory exhausted; the message resumes after a restart");
     e = CORE_OK;
 out:
@@ -193,7 +252,7 @@ static int drop_packet(struct core *c, uint8_t *out)
 {
     static const uint8_t zero_id[MIX_NODE_ID_LEN];
     struct route r;
-    int e = make_route(c, c->cfg.gateway_id, NULL, false, &r);
+    int e = make_route(c, c->cfg.gateway_id, NULL, false, false, &r);
     if (e != CORE_OK)
         return e;
     uint8_t *plain = malloc(c->plain_len);
@@ -207,9 +266,10 @@ static int drop_packet(struct core *c, uint8_t *out)
     return e;
 }
 
-static int loop_packet(struct core *c, uint64_t unix_now, uint8_t *out)
+static int loop_packet(struct core *c, uint64_t now_us, uint64_t unix_now, uint8_t *out)
 {
     struct e2e m;
+    struct pathrec path;
     uint64_t wait;
     memset(&m, 0, sizeof(m));
     m.to_gw = c->cfg.gateway_id;
@@ -218,7 +278,10 @@ static int loop_packet(struct core *c, uint64_t unix_now, uint8_t *out)
     m.frag.kind = PAYLOAD_FRAG_LOOP;
     m.frag.count = 1;
     mix_rng_bytes(&c->rng, m.frag.msg_id, CORE_MSG_ID_LEN);
-    int e = build_e2e(c, &m, unix_now, out, &wait);
+    int e = build_e2e(c, &m, unix_now, out, &wait, &path);
+    /* Loops are probes: their timers only feed path health. */
+    if (e == CORE_OK && core_flight_add(c, m.frag.msg_id, CORE_LOOP_IDX, now_us + wait, &path) != 0)
+        log_err("client: out of memory for a loop timer");
     c->st.loop_sent += e == CORE_OK;
     return e;
 }
@@ -266,8 +329,8 @@ static int send_fragment(struct core *c, const struct qent *q, uint64_t now_us, 
 {
     size_t rlen;
     uint32_t count;
-    uint8_t *fs = fstate_get(c, q->id, &count);
-    const uint8_t *rec = fs ? out_get(c, q->id, &rlen) : NULL;
+    uint8_t *fs = core_fstate_get(c, q->id, &count);
+    const uint8_t *rec = fs ? core_out_get(c, q->id, &rlen) : NULL;
     int ret = 0;
     /* SENT here means it was in flight when the daemon stopped (queued again at load). */
     if (rec == NULL || q->idx >= count || (fs[q->idx] != FS_QUEUED && fs[q->idx] != FS_SENT))
@@ -283,6 +346,7 @@ static int send_fragment(struct core *c, const struct qent *q, uint64_t now_us, 
     m.to_gw = rec + 4;
     m.to_pk = rec + 36;
     m.ack_kind = SK_ACK;
+    m.avoid = true;
     m.frag.kind = PAYLOAD_FRAG_DATA;
     memcpy(m.frag.msg_id, q->id, CORE_MSG_ID_LEN);
     m.frag.index = q->idx;
@@ -293,7 +357,7 @@ static int send_fragment(struct core *c, const struct qent *q, uint64_t now_us, 
     uint8_t surb[CORE_SURB_MAX];
     if (q->idx == 0 && rec[1]) {
         /* The reply SURB's first hop is the recipient's gateway, where it enters. */
-        int e = make_surb(c, SK_REPLY, m.to_gw, q->id, 0, unix_now, surb, NULL);
+        int e = make_surb(c, SK_REPLY, m.to_gw, q->id, 0, unix_now, true, surb, NULL);
         if (e != CORE_OK) {
             ret = e;
             goto out;
@@ -303,13 +367,14 @@ static int send_fragment(struct core *c, const struct qent *q, uint64_t now_us, 
         m.frag.surb_len = c->surb_len;
     }
     uint64_t wait;
-    if ((ret = build_e2e(c, &m, unix_now, out, &wait)) != CORE_OK)
+    struct pathrec path;
+    if ((ret = build_e2e(c, &m, unix_now, out, &wait, &path)) != CORE_OK)
         goto out;
     fs[q->idx] = FS_SENT;
     if (fs[count + q->idx] < 255)
         fs[count + q->idx]++;
     if (cstore_put(c->store, CSTORE_FSTATE, q->id, CORE_MSG_ID_LEN, fs, 2 * (size_t)count) != 0 ||
-        flight_add(c, q->id, q->idx, now_us + wait) != 0) {
+        core_flight_add(c, q->id, q->idx, now_us + wait, &path) != 0) {
         ret = CORE_ERR_STORE;
         goto out;
     }
@@ -325,19 +390,20 @@ int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64
 {
     if (c->doc == NULL)
         return CORE_ERR_NO_DOC;
+    c->unix_now = unix_now;
     if (s == CORE_STREAM_LOOP)
-        return loop_packet(c, unix_now, out);
+        return loop_packet(c, now_us, unix_now, out);
     if (s == CORE_STREAM_PAYLOAD) {
         if (send_raw(c, out) == 1)
             return 1;
         struct qent q;
-        while (qpop(&c->retx, &q) || qpop(&c->queue, &q)) {
+        while (core_qpop(&c->retx, &q) || core_qpop(&c->queue, &q)) {
             int r = send_fragment(c, &q, now_us, unix_now, out);
             if (r == 1)
                 return 1;
             if (r < 0) {
                 /* Keep it for later (e.g. an empty layer right now); send cover instead. */
-                if (qpush(&c->retx, q.id, q.idx) != 0)
+                if (core_qpush(&c->retx, q.id, q.idx) != 0)
                     log_err("client: queue memory exhausted");
                 break;
             }
@@ -408,22 +474,27 @@ out:
 /* A fragment's timer ran out: queue it again, or fail the message. */
 static void expire(struct core *c, const struct flight *f)
 {
+    for (size_t k = 0; k < f->path.n; k++)
+        if (f->path.node[k] < c->n_hl)
+            c->hl[f->path.node[k]].strikes++;
+    if (f->idx == CORE_LOOP_IDX)
+        return;
     uint32_t count;
-    uint8_t *fs = fstate_get(c, f->id, &count);
+    uint8_t *fs = core_fstate_get(c, f->id, &count);
     if (fs == NULL || f->idx >= count || fs[f->idx] != FS_SENT) {
         free(fs);
         return;
     }
     if (fs[count + f->idx] < c->cfg.max_attempts) {
         fs[f->idx] = FS_QUEUED;
-        if (qpush(&c->retx, f->id, f->idx) != 0)
+        if (core_qpush(&c->retx, f->id, f->idx) != 0)
             log_err("client: queue memory exhausted");
         c->st.retransmits++;
     } else {
         struct core_status before, after;
-        summarize(fs, count, &before);
+        core_summarize(fs, count, &before);
         fs[f->idx] = FS_FAILED;
-        summarize(fs, count, &after);
+        core_summarize(fs, count, &after);
         if (before.state != CORE_MSG_FAILED && after.state == CORE_MSG_FAILED)
             c->st.failed_msgs++;
     }

@@ -151,7 +151,7 @@ int cstore_del_prefix(struct cstore *s, enum cstore_table t, const void *prefix,
         return -1;
     }
     int rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
-    while (rc == 0 && k.mv_size >= plen && memcmp(k.mv_data, prefix, plen) == 0) {
+    while (rc == 0 && k.mv_size >= plen && (plen == 0 || memcmp(k.mv_data, prefix, plen) == 0)) {
         if (mdb_cursor_del(cur, 0) != 0)
             break;
         rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
@@ -176,7 +176,7 @@ int cstore_iter(struct cstore *s, enum cstore_table t, const void *prefix, size_
     }
     int rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
     while (rc == 0) {
-        if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+        if (k.mv_size < plen || (plen > 0 && memcmp(k.mv_data, prefix, plen) != 0))
             break;
         if (fn(ctx, k.mv_data, k.mv_size, v.mv_data, v.mv_size) != 0)
             break;

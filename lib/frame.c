@@ -98,12 +98,54 @@ static bool buf_len_in(struct frame_buf b, size_t lo, size_t hi)
     return buf_ok(b) && b.len >= lo && b.len <= hi;
 }
 
+/*
+ * Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
+ * U+10FFFF.  protobuf-c 1.4 does not check proto3 strings, so we do.
+ */
+static bool utf8_ok(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = p[i];
+        size_t extra;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            extra = 1, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            extra = 2, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            extra = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (n - i <= extra)
+            return false;
+        for (size_t k = 1; k <= extra; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
+/*
+ * A string field: at most FRAME_STR_MAX bytes of UTF-8.  (protobuf-c hands
+ * out NUL-terminated strings, so a string with a zero byte in it reads as
+ * its part before that byte; wire.md says so.)
+ */
 static bool str_ok(const char *s, bool nonempty)
 {
     if (s == NULL)
         return !nonempty;
     size_t n = strnlen(s, FRAME_STR_MAX + 1);
-    return n <= FRAME_STR_MAX && (!nonempty || n > 0);
+    return n <= FRAME_STR_MAX && (!nonempty || n > 0) && utf8_ok((const uint8_t *)s, n);
 }
 
 #define FAIL(msg) do { if (why) *why = (msg); return false; } while (0)
@@ -160,7 +202,7 @@ static bool check_status_reply(const struct mix_frame *f, const char **why)
             FAIL("local_status_reply: acked > fragments");
     }
     if (!str_ok(r->address, false))
-        FAIL("local_status_reply: address too long");
+        FAIL("local_status_reply: address too long or not UTF-8");
     if (r->gateway_id.len != 0 && !buf_len_is(r->gateway_id, FRAME_NODE_ID_LEN))
         FAIL("local_status_reply: gateway_id must be 0 or 32 bytes");
     return true;
@@ -171,7 +213,7 @@ static bool check_local(const struct mix_frame *f, const char **why)
     switch (f->type) {
     case FRAME_LOCAL_SEND:
         if (!str_ok(f->u.local_send.address, true))
-            FAIL("local_send: address empty or too long");
+            FAIL("local_send: address empty, too long or not UTF-8");
         if (!buf_len_in(f->u.local_send.message, 1, SIZE_MAX))
             FAIL("local_send: empty message");
         return true;
@@ -182,7 +224,7 @@ static bool check_local(const struct mix_frame *f, const char **why)
         if (id.len != 0 && !buf_len_is(id, FRAME_MSG_ID_LEN))
             FAIL("local_send_reply: message_id must be 0 or 16 bytes");
         if (!str_ok(f->u.local_send_reply.reason, false))
-            FAIL("local_send_reply: reason too long");
+            FAIL("local_send_reply: reason too long or not UTF-8");
         return true;
     }
     case FRAME_LOCAL_RECV:
@@ -238,7 +280,7 @@ bool frame_check(const struct mix_frame *f, const char **why)
         return true;
     case FRAME_DESCRIPTOR_UPLOAD_REPLY:
         if (!str_ok(f->u.desc_reply.reason, false))
-            FAIL("descriptor_upload_reply: reason too long");
+            FAIL("descriptor_upload_reply: reason too long or not UTF-8");
         return true;
     case FRAME_DOCUMENT_RESPONSE:
         if (!buf_len_in(f->u.doc_resp.signed_document, 1, SIZE_MAX))
@@ -252,7 +294,7 @@ bool frame_check(const struct mix_frame *f, const char **why)
         if (f->u.error.code == 0)
             FAIL("error: code 0");
         if (!str_ok(f->u.error.reason, false))
-            FAIL("error: reason too long");
+            FAIL("error: reason too long or not UTF-8");
         return true;
     case FRAME_NONE:
         FAIL("frame has no body");

@@ -275,6 +275,8 @@ size_t mixq_pop_ready(struct mixq *q, uint64_t now_us, void **out, size_t max)
         timed_round(q, now_us);
     size_t avail = q->ready_n - q->ready_head;
     size_t n = avail < max ? avail : max;
+    if (n == 0)
+        return 0;
     memcpy(out, q->ready + q->ready_head, n * sizeof *out);
     q->ready_head += n;
     if (q->ready_head == q->ready_n)

@@ -1,6 +1,6 @@
 /*
  * Sphinx packet format: creation, per-hop unwrap, and SURBs.  The layout and
- * every derivation are specified in docs/spec/sphinx.md; the section names
+ * every derivation are specified in docs/spec/sphinx.md; the section numbers
  * in the comments below refer to it.
  *
  * Header = alpha (32) | gamma (16) | beta (r * SLOT).  A hop decrypts
@@ -139,7 +139,7 @@ static void kdf(uint8_t *out, size_t outlen, const uint8_t s[32], const char *la
     crypto_generichash(out, outlen, (const uint8_t *)label, strlen(label), s, 32);
 }
 
-/* Spec "Per-hop keys": every subkey of one hop from s and its alpha. */
+/* Spec section 4: every subkey of one hop from s and its alpha. */
 static void derive_keys(struct hop_keys *k, const uint8_t alpha[ALPHA_LEN])
 {
     static const char blind_label[] = "mixnet-sphinx-v1 blinding";
@@ -219,7 +219,7 @@ struct build_state {
 };
 
 /*
- * Spec "Sender: shared secrets": alpha_0 = X25519(x, G), and for hop i
+ * Spec section 5: alpha_0 = X25519(x, G), and for hop i
  * s_i = X25519(b_{i-1}, ... X25519(b_0, X25519(x, Y_i))), alpha_{i+1} =
  * X25519(b_i, alpha_i).  Returns -1 if a public key is a low order point.
  */
@@ -245,7 +245,7 @@ static int build_secrets(struct build_state *st, const struct sphinx_hop *path, 
     return 0;
 }
 
-/* Spec "Filler": phi_{i+1} = (phi_i | 0^SLOT) ^ rho_i[(r-i)*SLOT .. (r+1)*SLOT). */
+/* Spec section 6, filler: phi_{i+1} = (phi_i | 0^SLOT) ^ rho_i[(r-i)*SLOT .. (r+1)*SLOT). */
 static void build_filler(struct build_state *st, size_t r, size_t nhops)
 {
     for (size_t i = 0; i + 1 < nhops; i++) {
@@ -272,7 +272,7 @@ static void fill_slot(uint8_t slot[SLOT], uint8_t cmd, const uint8_t id[MIX_NODE
 }
 
 /*
- * Spec "Header construction".  Draws x (32 bytes) and then the padding
+ * Spec section 6.  Draws x (32 bytes) and then the padding
  * ((r - nhops) * SLOT bytes) from rng.  Writes the header to hdr and leaves
  * the per-hop keys in st.
  */
@@ -339,7 +339,7 @@ enum sphinx_status sphinx_create(const struct sphinx_geometry *g, const struct m
     struct final_route fin = { SPHINX_CMD_DELIVER, recipient_id, NULL };
     enum sphinx_status rc = build_header(g, rng, path, nhops, &fin, &st, packet_out);
     if (rc == SPHINX_OK) {
-        /* Spec "Payload": encrypt for the last hop first. */
+        /* Spec section 7: encrypt for the last hop first. */
         uint8_t *payload = packet_out + sphinx_header_len(g);
         frame_payload(g, payload, plaintext, len);
         for (size_t i = nhops; i-- > 0;)
@@ -364,7 +364,7 @@ struct unwrap_state {
     uint8_t mac[SPHINX_MAC_LEN];
 };
 
-/* Decrypt the payload (payload_len bytes at src) into out[off..), in place if equal. */
+/* Decrypt the payload (payload_len bytes at src) into out; in place if out == src. */
 static void payload_decrypt(const struct sphinx_geometry *g, const uint8_t key[32],
                             const uint8_t *src, uint8_t *out)
 {
@@ -386,7 +386,7 @@ static enum sphinx_status unwrap_route(const struct sphinx_geometry *g, struct u
     res->is_reply = false;
     switch (cmd) {
     case SPHINX_CMD_FORWARD:
-        /* Spec "Unwrap" step 7: blind alpha, shift beta, decrypt the payload. */
+        /* Spec section 8 step 6: blind alpha, shift beta, decrypt the payload. */
         if (crypto_scalarmult(st->next_alpha, st->k.blind, st->alpha) != 0)
             return SPHINX_ERR_KEY;
         payload_decrypt(g, st->k.payload, payload, out + hlen);
@@ -466,7 +466,7 @@ out:
 
 /* ------------------------------------------------------------ SURBs */
 
-/* Spec "SURB keys": version 1 | nhops 1 | 0 0 | surb id 16 | k~ 32 | 10 x hop key 32. */
+/* Spec section 9, SURB keys: version 1 | nhops 1 | 0 0 | surb id 16 | k~ 32 | 10 x hop key 32. */
 #define KEYS_OFF_ID 4
 #define KEYS_OFF_KT 20
 #define KEYS_OFF_HOPS 52

@@ -140,7 +140,10 @@ enum sphinx_status sphinx_create(const struct sphinx_geometry *g, const struct m
  * plaintext (sphinx_plaintext_len bytes); with cmd REPLY (is_reply), out
  * holds the whole still-encrypted payload (payload_len bytes) to store for
  * the SURB's creator, who opens it with sphinx_surb_open().
- * On any error out's contents are unspecified and no secret remains in it.
+ * On SPHINX_ERR_LENGTH, _KEY (from the shared secret), _MAC and _REPLAY,
+ * out is not written, so a node may retry the same buffers with the previous
+ * epoch's key.  On later errors out's contents are unspecified and no secret
+ * remains in it.
  */
 enum sphinx_status sphinx_unwrap(const struct sphinx_geometry *g,
                                  const uint8_t node_sk[static SPHINX_KEY_LEN],

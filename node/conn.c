@@ -68,6 +68,7 @@ struct listener {
     struct conn_mgr *m;
     int fd;
     ev_io io;
+    ev_timer pause;   /* out of file descriptors: stop accepting for a while */
 };
 
 struct conn_mgr {
@@ -329,10 +330,15 @@ static void want_write(struct conn *c)
         ev_io_start(c->m->loop, &c->wio);
 }
 
+/*
+ * Only inbound conns time out when idle: the dialler chose to keep its link
+ * (a persistent one would just reconnect), and the accepting side enforces
+ * its own limit.
+ */
 static void arm_idle(struct conn *c, double after)
 {
     ev_timer_stop(c->m->loop, &c->timer);
-    if (c->m->lim.idle_timeout <= 0)
+    if (c->m->lim.idle_timeout <= 0 || !c->inbound)
         return;
     ev_timer_set(&c->timer, after, 0.0);
     ev_timer_start(c->m->loop, &c->timer);
@@ -684,19 +690,32 @@ static void accept_one(struct conn_mgr *m, int fd, const struct sockaddr_storage
     log_debug("conn %llu: accepted from %s", (unsigned long long)c->id, c->addrstr);
 }
 
+static void resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct listener *l = CONTAINER_OF(w, struct listener, pause);
+    (void)revents;
+    ev_io_start(loop, &l->io);
+}
+
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct listener *l = CONTAINER_OF(w, struct listener, io);
-    (void)loop;
     (void)revents;
     for (int i = 0; i < CONN_ACCEPTS_PER_CB; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
-                && errno != ECONNABORTED)
-                log_warn("accept: %s", strerror(errno));
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                /*
+                 * The pending connection stays queued and the socket stays
+                 * readable: without a pause libev would call us in a loop.
+                 */
+                l->m->st.accept_errors++;
+                ev_io_stop(loop, &l->io);
+                ev_timer_start(loop, &l->pause);
+                log_warn("accept: %s (pausing for 1 s)", strerror(errno));
+            }
             return;
         }
         accept_one(l->m, fd, &ss, sl);
@@ -742,6 +761,7 @@ int conn_listen(struct conn_mgr *m, const char *hostport, uint16_t *bound_port,
     l->next = m->listeners;
     m->listeners = l;
     ev_io_init(&l->io, accept_cb, fd, EV_READ);
+    ev_timer_init(&l->pause, resume_cb, 1.0, 0.0);
     ev_io_start(m->loop, &l->io);
     return 0;
 }
@@ -802,6 +822,7 @@ void conn_mgr_free(struct conn_mgr *m)
         struct listener *l = m->listeners;
         m->listeners = l->next;
         ev_io_stop(m->loop, &l->io);
+        ev_timer_stop(m->loop, &l->pause);
         close(l->fd);
         free(l);
     }

@@ -76,7 +76,7 @@ struct conn_limits {
     size_t max_frame;          /* largest frame either way; default LINK_DEFAULT_MAX_FRAME */
     size_t max_out_bytes;      /* queued output per conn; default LINK_DEFAULT_OUT_CAP */
     double handshake_timeout;  /* seconds from TCP start to established; default 10 */
-    double idle_timeout;       /* seconds without a received frame; 0 = never (default) */
+    double idle_timeout;       /* inbound only: seconds without a received frame; 0 = never (default) */
     double backoff_min;        /* first reconnect delay, seconds; default 0.5 */
     double backoff_max;        /* reconnect delay cap, seconds; default 30 */
 };
@@ -109,6 +109,7 @@ struct conn_stats {
     uint64_t frames_in, frames_out;
     uint64_t send_full, send_too_big;
     uint64_t open;                /* gauge: conns currently allocated */
+    uint64_t accept_errors;       /* accept() out of fds/memory (listener paused 1 s) */
 };
 
 /*

@@ -53,6 +53,7 @@ struct build {
     uint64_t epoch;
     enum build_phase phase;
     uint64_t sign_at;                          /* Unix seconds */
+    uint64_t last_push;                        /* our signature last sent */
     struct dir_set set;
     uint8_t *doc;
     size_t doc_len;
@@ -63,6 +64,7 @@ struct build {
     struct pki_sig early[DIR_MAX_AUTHORITIES]; /* arrived before we signed */
     uint8_t early_hash[DIR_MAX_AUTHORITIES][PKI_HASH_LEN];
     bool have_early[DIR_MAX_AUTHORITIES];
+    bool mismatch[DIR_MAX_AUTHORITIES];        /* counted and logged once */
 };
 
 struct published {
@@ -104,7 +106,7 @@ struct mixdir {
     struct build builds[MAX_BUILDS];
     struct published pub[MAX_PUBLISHED];
     struct counters ctr, logged;
-    uint64_t last_stats;
+    uint64_t last_stats, last_keepalive;
     ev_timer tick;
     ev_signal sig_int, sig_term;
 };
@@ -478,6 +480,9 @@ static void take_signature(struct mixdir *d, struct build *b, size_t idx, const 
         return;
     if (sodium_memcmp(hash, b->hash, PKI_HASH_LEN) != 0) {
         char ours[17], theirs[17];
+        if (b->mismatch[idx])
+            return; /* the peer re-sends until it publishes: say it once */
+        b->mismatch[idx] = true;
         hex8(b->hash, ours);
         hex8(hash, theirs);
         d->ctr.sigs_mismatch++;
@@ -822,6 +827,25 @@ static void expire_old(struct mixdir *d, uint64_t cur)
     dir_set_expire(&d->descs, cur, expired_cb, d);
 }
 
+/*
+ * Peer links are quiet between votes, and the peer's idle timeout would
+ * close them: a SignatureRequest for epoch 0 (never answered) keeps them up.
+ */
+static void keepalive(struct mixdir *d, uint64_t now)
+{
+    uint64_t every = (uint64_t)(d->cf->idle_timeout / 3);
+    if (d->cf->idle_timeout <= 0 || now < d->last_keepalive + (every ? every : 1))
+        return;
+    d->last_keepalive = now;
+    struct mix_frame f;
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_SIGNATURE_REQUEST;
+    f.u.sig_req.epoch = 0;
+    for (size_t i = 0; i < d->cf->n_auth; i++)
+        if (d->peer_conn[i] != NULL && conn_get_state(d->peer_conn[i]) == CONN_STATE_ESTABLISHED)
+            send_frame(d, d->peer_conn[i], &f);
+}
+
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct mixdir *d = w->data;
@@ -838,9 +862,18 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (now + cf->vote_lead_s >= pki_epoch_start(&cf->timing, next) && pub_find(d, next) == NULL
         && build_find(d, next) == NULL)
         (void)build_start(d, next);
-    for (size_t i = 0; i < MAX_BUILDS; i++)
-        if (d->builds[i].phase == PH_EXCHANGE && now >= d->builds[i].sign_at)
-            build_sign(d, &d->builds[i]);
+    for (size_t i = 0; i < MAX_BUILDS; i++) {
+        struct build *b = &d->builds[i];
+        if (b->phase == PH_EXCHANGE && now >= b->sign_at) {
+            build_sign(d, b);
+            b->last_push = now;
+        } else if (b->phase == PH_SIGNED && now >= b->last_push + 2) {
+            /* Not published yet: a peer may have missed our signature. */
+            send_own_signature(d, NULL, b);
+            b->last_push = now;
+        }
+    }
+    keepalive(d, now);
     if (now >= d->last_stats + cf->stats_interval_s) {
         d->last_stats = now;
         log_counters(d, false);

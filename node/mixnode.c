@@ -77,7 +77,8 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 
 static void update_gauges(struct node *n)
 {
-    uint64_t boxes = 0, msgs = 0;
+    static uint64_t last_limits, last_drops;
+    uint64_t boxes = 0, msgs = 0, drops = 0;
     if (n->inbox) {
         inbox_totals(n->inbox, &boxes, &msgs);
         metric_set(&n->metrics.inboxes, boxes);
@@ -86,6 +87,18 @@ static void update_gauges(struct node *n)
     pthread_mutex_lock(&n->work_mu);
     metric_set(&n->metrics.work_queue_depth, n->work_len);
     pthread_mutex_unlock(&n->work_mu);
+    /* Limits and drops are counted per packet and logged once a second at most. */
+    uint64_t limits = atomic_load(&n->metrics.limit_hits);
+    for (int i = 0; i < DROP__COUNT; i++)
+        drops += atomic_load(&n->metrics.dropped[i]);
+    if (limits != last_limits)
+        log_warn("limits reached %llu times in the last second (see mixnode_limit_hits_total)",
+                 (unsigned long long)(limits - last_limits));
+    if (drops != last_drops)
+        log_info("%llu packets dropped in the last second (see mixnode_packets_dropped_total)",
+                 (unsigned long long)(drops - last_drops));
+    last_limits = limits;
+    last_drops = drops;
 }
 
 static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
@@ -219,6 +232,7 @@ static void node_shutdown(struct node *n)
     if (n->keys.cur_epoch)
         node_keys_save_replay(n);
     node_fwd_stop(n);
+    node_job_pool_free(n);
     node_dir_free(n);
     conn_mgr_free(n->cm);
     n->cm = NULL;

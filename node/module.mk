@@ -27,11 +27,21 @@ $(BUILD)/tests/dirtool: $(BUILD)/obj/tests/tools/dirtool.o $(NODE_CONN_OBJ) $(LI
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(NODE_EV_LIBS) $(LIBS)
 
+# Unit test of mixdir's sets, store and config (node objects, not in libmix).
+$(BUILD)/tests/test_mixdir_store: $(BUILD)/obj/node/dir_store.o $(BUILD)/obj/node/dir_conf.o $(NODE_CONN_OBJ)
+TEST_LIBS_mixdir_store := $(LIBMIX) $(NODE_EV_LIBS)
+
+# Fuzz target over mixdir's config parser (tests/fuzz/fuzz_mixdir_conf.c).
+$(BUILD)/tests/replay_mixdir_conf: $(BUILD)/obj/node/dir_conf.o $(NODE_CONN_OBJ)
+FUZZ_LIBS_mixdir_conf = $(if $(filter $(BUILD)/fuzz/%,$@),,$(LIBMIX)) $(NODE_EV_LIBS)
+FUZZ_SRCS_mixdir_conf := node/dir_conf.c node/conn.c
+
 # ---------------------------------------------------------------- mixnode (mixnode engineer)
 # build/mixnode: the node daemon.  MIXNODE_CORE_OBJS is everything but main(),
 # shared with the fuzz target, the unit tests and the test tools.
 MIXNODE_CORE_SRCS := node/inbox.c node/node_conf.c node/node_metrics.c node/node_keys.c \
-                     node/node_work.c node/node_fwd.c node/node_link.c node/node_dir.c
+                     node/node_work.c node/node_fwd.c node/node_link.c node/node_dir.c \
+                     node/node_harness.c
 MIXNODE_CORE_OBJS := $(MIXNODE_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(NODE_CONN_OBJ)
 MIXNODE_LIBS      := -lev -llmdb -lmicrohttpd
 PROGRAMS += $(BUILD)/mixnode
@@ -62,7 +72,3 @@ BENCH_PROGRAMS += $(BUILD)/bench/node
 $(BUILD)/bench/node: $(BUILD)/obj/bench/node/node_bench.o $(BUILD)/obj/tests/tools/mixtest_net.o $(LIBMIX)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
-
-# Unit test of mixdir's sets, store and config (node objects, not in libmix).
-$(BUILD)/tests/test_mixdir_store: $(BUILD)/obj/node/dir_store.o $(BUILD)/obj/node/dir_conf.o $(NODE_CONN_OBJ)
-TEST_LIBS_mixdir_store := $(LIBMIX) $(NODE_EV_LIBS)

@@ -15,7 +15,8 @@
  * rotation), node_work.c (workers, unwrap, exit handling), node_fwd.c
  * (mixing queue, next-hop links, loop cover), node_link.c (connection
  * callbacks, frames, fetch), node_dir.c (descriptor upload, documents),
- * mixnode.c (command line, setup, signals).
+ * mixnode.c (command line, setup, signals), node_harness.c (in-process node
+ * for tests and fuzzing).
  */
 #ifndef MIX_NODE_NODE_H
 #define MIX_NODE_NODE_H
@@ -99,7 +100,9 @@ struct node {
     struct ev_loop *loop;
     struct conn_mgr *cm;
     struct mix_rng rng;
-    bool fuzz_mode;                  /* no sockets, no workers (fuzz harness) */
+    bool fuzz_mode;                  /* no sockets, no workers (node_harness.c) */
+    uint8_t *test_sent;              /* fuzz_mode: the last frame "sent" */
+    size_t test_sent_len;
 
     uint8_t *id_sk;                  /* Ed25519, sodium_malloc()ed */
     uint8_t id_pk[PKI_KEY_LEN];
@@ -118,6 +121,7 @@ struct node {
     struct mixq *mq;
     struct mixq_params mqp;
     ev_timer mq_timer;
+    uint64_t mq_timer_at;            /* deadline mq_timer was armed for */
     ev_timer loop_timer;
     ev_timer tick_timer;
     ev_timer poll_timer;
@@ -142,6 +146,8 @@ struct node {
     size_t n_out, cap_out;
     size_t n_clients;
 
+    struct job *job_pool;            /* I/O thread free list of jobs */
+    size_t job_pool_len;
     uint8_t *scratch;                /* I/O thread frame encoding buffer */
     size_t scratch_len;
 
@@ -180,7 +186,10 @@ void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum met
 void node_process_job(struct node *n, struct job *j);
 /* I/O thread: finish the jobs the workers handed back. */
 void node_drain_done(struct node *n);
-void node_job_free(struct job *j);
+struct job *node_job_alloc(struct node *n, size_t plen);
+/* Back to the I/O thread's free list (or free()). */
+void node_job_free(struct node *n, struct job *j);
+void node_job_pool_free(struct node *n);
 
 /* node_fwd.c */
 int node_mixq_setup(struct node *n, const struct pki_params *p) MIX_WUR;

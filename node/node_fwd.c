@@ -107,18 +107,15 @@ static void send_job(struct node *n, struct job *j)
     if (sodium_memcmp(j->hop, n->node_id, MIX_NODE_ID_LEN) == 0) {
         /* We are our own next hop (a SURB or loop through this node). */
         node_submit_packet(n, j->buf, j->pkt_len, SRC_LOCAL);
-        node_job_free(j);
+        node_job_free(n, j);
         return;
     }
-    if (n->fuzz_mode) {
-        metric_inc(&n->metrics.packets_out);
-        node_job_free(j);
-        return;
-    }
-    struct peer *p = out_peer(n, j->hop);
+    struct peer fuzz_peer = { .kind = PEER_NODE_OUT };
+    /* The harness has no links: the frame is only encoded (and kept). */
+    struct peer *p = n->fuzz_mode ? &fuzz_peer : out_peer(n, j->hop);
     if (!p) {
         metric_drop(&n->metrics, DROP_UNKNOWN_HOP);
-        node_job_free(j);
+        node_job_free(n, j);
         return;
     }
     struct mix_frame f;
@@ -134,7 +131,7 @@ static void send_job(struct node *n, struct job *j)
         metric_drop(&n->metrics, DROP_PEER_QUEUE);
         metric_inc(&n->metrics.limit_hits);
     }
-    node_job_free(j);
+    node_job_free(n, j);
 }
 
 static void mq_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -162,15 +159,18 @@ void node_mixq_run(struct node *n)
     if (n->fuzz_mode)
         return;
     uint64_t next = mixq_next_deadline(n->mq);
+    /* Re-arm only when the earliest deadline moved: a push that is due later
+     * than what the timer already waits for changes nothing. */
+    if (ev_is_active(&n->mq_timer) && next == n->mq_timer_at)
+        return;
     ev_timer_stop(n->loop, &n->mq_timer);
+    n->mq_timer_at = next;
     if (next == UINT64_MAX)
         return;
     double after = next > now ? (double)(next - now) / 1e6 : 0.0;
-    if (!ev_is_active(&n->mq_timer)) {
-        ev_timer_init(&n->mq_timer, mq_timer_cb, after, 0.);
-        n->mq_timer.data = n;
-        ev_timer_start(n->loop, &n->mq_timer);
-    }
+    ev_timer_init(&n->mq_timer, mq_timer_cb, after, 0.);
+    n->mq_timer.data = n;
+    ev_timer_start(n->loop, &n->mq_timer);
 }
 
 void node_job_done(struct node *n, struct job *j)
@@ -197,7 +197,7 @@ void node_job_done(struct node *n, struct job *j)
     case JOB_DROP:
         break;
     }
-    node_job_free(j);
+    node_job_free(n, j);
 }
 
 /* Build and send one loop cover packet over a full path back to us. */
@@ -233,10 +233,9 @@ static void send_loop(struct node *n)
     memcpy(plain, NODE_LOOP_MAGIC, ml);
     memcpy(plain + ml, path[0]->id, MIX_NODE_ID_LEN);
     size_t plen = sphinx_packet_len(&n->keys.geom);
-    struct job *j = calloc(1, sizeof(*j) + 2 * plen);
+    struct job *j = node_job_alloc(n, plen);
     if (!j)
         return;
-    j->pkt_len = plen;
     j->buf = j->data;
     j->src = SRC_LOCAL;
     j->kind = JOB_FORWARD;
@@ -244,7 +243,7 @@ static void send_loop(struct node *n)
     memcpy(j->hop, path[0]->id, MIX_NODE_ID_LEN);
     if (sphinx_create(&n->keys.geom, &n->rng, hops, (size_t)h, n->node_id, plain, sizeof(plain),
                       j->data) != SPHINX_OK) {
-        node_job_free(j);
+        node_job_free(n, j);
         return;
     }
     metrics_loop_sent(&n->metrics, path[0]->id);
@@ -256,7 +255,8 @@ static void loop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     struct node *n = w->data;
     (void)loop;
     (void)revents;
-    send_loop(n);
+    if (n->conf.mix_loops && n->doc_cur && pki_doc_params(n->doc_cur)->lambda_m_mhz)
+        send_loop(n);
     node_loop_schedule(n);
 }
 
@@ -292,7 +292,7 @@ static void drop_cb(void *item, void *arg)
 {
     struct node *n = arg;
     metric_drop(&n->metrics, DROP_SHUTDOWN);
-    node_job_free(item);
+    node_job_free(n, item);
 }
 
 void node_fwd_stop(struct node *n)

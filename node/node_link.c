@@ -36,6 +36,13 @@ bool node_send_frame(struct node *n, struct peer *p, const struct mix_frame *f)
         }
         buf = heap;
     }
+    if (n->fuzz_mode) {
+        free(n->test_sent);
+        n->test_sent = malloc(len);
+        if (n->test_sent)
+            memcpy(n->test_sent, buf, len);
+        n->test_sent_len = n->test_sent ? len : 0;
+    }
     ok = !p->c || conn_send(p->c, buf, len) == CONN_OK;
     free(heap);
     return ok;

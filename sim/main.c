@@ -13,10 +13,10 @@
 #include "report.h"
 #include "sim.h"
 
-static void usage(FILE *f)
+void usage(FILE *f)
 {
     fputs("usage: mixsim [run] [-c FILE] [--PARAM VALUE ...] [--csv [--no-header] | --json]\n"
-          "              [--progress | --no-progress] [-q]\n"
+          "              [--targets-csv FILE] [--latency-csv FILE] [--progress | --no-progress] [-q]\n"
           "       mixsim sweep [-c FILE] [--PARAM VALUE ...] --vary PARAM=LIST ...\n"
           "              [--repeat N] [-j N] [-o OUT.csv] [--jobs]\n"
           "       mixsim merge FILE.csv ... [-o OUT.csv]\n"
@@ -71,41 +71,89 @@ static void on_progress(void *arg, double t, double end, uint64_t events)
     pr->shown = true;
 }
 
+/* The optional per-target and latency-histogram files. */
+static int write_dumps(const struct sim *s, const char *targets, const char *latency)
+{
+    const char *names[2] = { targets, latency };
+    for (int k = 0; k < 2; k++) {
+        if (names[k] == NULL)
+            continue;
+        FILE *f = fopen(names[k], "w");
+        if (f == NULL) {
+            fprintf(stderr, "mixsim: cannot write %s\n", names[k]);
+            return 1;
+        }
+        if (k == 0)
+            report_targets_csv(f, s);
+        else
+            report_latency_csv(f, sim_results(s));
+        if (fclose(f) != 0) {
+            fprintf(stderr, "mixsim: cannot write %s\n", names[k]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+struct run_opts {
+    enum { HUMAN, CSV, JSON } fmt;
+    bool header, progress;
+    const char *targets_csv, *latency_csv;
+};
+
+/* Parameters and output options of `mixsim run`; 0, 1 for --help, -1 on error. */
+static int parse_run(int argc, char **argv, int first, struct sim_params *p, struct run_opts *o)
+{
+    *o = (struct run_opts){ .fmt = HUMAN, .header = true, .progress = isatty(2) != 0 };
+    sim_params_default(p);
+    for (int i = first; i < argc; i++) {
+        int r = cli_param_flag(p, argc, argv, &i);
+        if (r < 0)
+            return -1;
+        if (r > 0)
+            continue;
+        const char *a = argv[i];
+        if (strcmp(a, "--csv") == 0)
+            o->fmt = CSV;
+        else if (strcmp(a, "--json") == 0)
+            o->fmt = JSON;
+        else if (strcmp(a, "--no-header") == 0)
+            o->header = false;
+        else if (strcmp(a, "--targets-csv") == 0 && i + 1 < argc)
+            o->targets_csv = argv[++i];
+        else if (strcmp(a, "--latency-csv") == 0 && i + 1 < argc)
+            o->latency_csv = argv[++i];
+        else if (strcmp(a, "--progress") == 0)
+            o->progress = true;
+        else if (strcmp(a, "--no-progress") == 0 || strcmp(a, "-q") == 0)
+            o->progress = false;
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+            return 1;
+        else {
+            fprintf(stderr, "mixsim: unknown argument '%s' (try --help)\n", a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int cmd_run(int argc, char **argv, int first)
 {
     struct sim_params p;
-    enum { HUMAN, CSV, JSON } fmt = HUMAN;
-    bool header = true, quiet = false;
-    struct progress pr = { .enabled = isatty(2) != 0 };
-    sim_params_default(&p);
-    for (int i = first; i < argc; i++) {
-        int r = cli_param_flag(&p, argc, argv, &i);
-        if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        if (strcmp(argv[i], "--csv") == 0)
-            fmt = CSV;
-        else if (strcmp(argv[i], "--json") == 0)
-            fmt = JSON;
-        else if (strcmp(argv[i], "--no-header") == 0)
-            header = false;
-        else if (strcmp(argv[i], "--progress") == 0)
-            pr.enabled = true;
-        else if (strcmp(argv[i], "--no-progress") == 0 || strcmp(argv[i], "-q") == 0)
-            pr.enabled = false, quiet = true;
-        else {
-            fprintf(stderr, "mixsim: unknown argument '%s' (try --help)\n", argv[i]);
-            return 2;
-        }
+    struct run_opts o;
+    int pr_rc = parse_run(argc, argv, first, &p, &o);
+    if (pr_rc != 0) {
+        if (pr_rc > 0)
+            usage(stdout);
+        return pr_rc > 0 ? 0 : 2;
     }
-    (void)quiet;
     const char *why = NULL;
     struct sim *s = sim_new(&p, &why);
     if (s == NULL) {
         fprintf(stderr, "mixsim: %s\n", why ? why : "cannot start");
         return 2;
     }
+    struct progress pr = { .enabled = o.progress };
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
     int rc = sim_run(s, on_progress, &pr);
     if (pr.shown)
@@ -116,17 +164,18 @@ static int cmd_run(int argc, char **argv, int first)
         return 1;
     }
     const struct sim_results *r = sim_results(s);
-    if (fmt == CSV) {
-        if (header)
+    if (o.fmt == CSV) {
+        if (o.header)
             report_csv_header(stdout);
         report_csv_row(stdout, sim_params_of(s), r);
-    } else if (fmt == JSON) {
+    } else if (o.fmt == JSON) {
         report_json(stdout, sim_params_of(s), r);
     } else {
         report_human(stdout, sim_params_of(s), r);
     }
+    rc = write_dumps(s, o.targets_csv, o.latency_csv);
     sim_free(s);
-    return fflush(stdout) == 0 ? 0 : 1;
+    return fflush(stdout) == 0 ? rc : 1;
 }
 
 int main(int argc, char **argv)

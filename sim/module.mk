@@ -28,3 +28,16 @@ $(BUILD)/bench/sim: $(LIBMIXSIM)
 # `make plots`: sweeps and gnuplot charts into $(BUILD)/plots/.
 plots: $(BUILD)/mixsim
 	sh sim/plots.sh $(BUILD)
+
+# tests/fuzz/fuzz_sim_params.c fuzzes sim/params.c: the corpus replay links
+# the sim library, `make fuzz` compiles the source in.
+FUZZ_LIBS_sim_params := $(LIBMIXSIM) $(LIBMIX)
+FUZZ_SRCS_sim_params := sim/params.c
+$(BUILD)/tests/replay_sim_params: $(LIBMIXSIM)
+
+.PHONY: install-sim
+install-sim: $(BUILD)/mixsim
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BUILD)/mixsim $(DESTDIR)$(PREFIX)/bin/mixsim
+	install -m 0644 docs/man/mixsim.1 $(DESTDIR)$(PREFIX)/share/man/man1/mixsim.1
+INSTALL_TARGETS += install-sim

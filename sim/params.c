@@ -139,10 +139,16 @@ bool sim_param_set(struct sim_params *p, const char *name, const char *value,
         else
             *(int *)(void *)field = k;
     } else {
-        if (strlen(value) >= SIM_LIST_LEN)
+        /* Clear the whole field so equal settings give equal structs. */
+        if (strlen(value) >= SIM_LIST_LEN) {
             w = "list too long";
-        else
-            memcpy(field, value, strlen(value) + 1);
+        } else if (value[strspn(value, "0123456789.,eE+-")] != '\0') {
+            /* Only numbers and commas: the text goes verbatim into CSV/JSON. */
+            w = "a list holds only numbers and commas";
+        } else {
+            memset(field, 0, SIM_LIST_LEN);
+            memcpy(field, value, strlen(value));
+        }
     }
     if (why != NULL)
         *why = w;

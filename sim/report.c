@@ -182,3 +182,26 @@ void report_human(FILE *f, const struct sim_params *p, const struct sim_results 
     fprintf(f, "checks: max |1 - sum p| %.2g, max pruned mass %.2g\n", r->max_mass_error,
             r->max_pruned);
 }
+
+void report_targets_csv(FILE *f, const struct sim *s)
+{
+    fputs("target,t_tag,finished,h_msg,hmin_msg,h_rcpt,hmin_rcpt,delivered,pruned,ruled_out,"
+          "latency\n", f);
+    for (size_t i = 0; i < sim_target_count(s); i++) {
+        const struct sim_target *t = sim_target_get(s, i);
+        fprintf(f, "%zu,%.6f,%d,%.10g,%.10g,%.10g,%.10g,%.12g,%.3g,%.3g,%.6f\n", i,
+                (double)t->t_tag_us / 1e6, t->finished, t->h_msg, t->hmin_msg, t->h_rcpt,
+                t->hmin_rcpt, t->delivered, t->pruned, t->ruled_out, t->latency);
+    }
+}
+
+void report_latency_csv(FILE *f, const struct sim_results *r)
+{
+    fputs("bin_start_s,latency_count,e2e_count\n", f);
+    for (size_t b = 0; b < HIST_BINS; b++) {
+        if (r->latency.bin[b] == 0 && r->e2e.bin[b] == 0)
+            continue;
+        fprintf(f, "%.6g,%llu,%llu\n", pow(10.0, (double)b / HIST_PER_DECADE - 6.0),
+                (unsigned long long)r->latency.bin[b], (unsigned long long)r->e2e.bin[b]);
+    }
+}

@@ -15,4 +15,9 @@ void report_csv_header(FILE *f);
 void report_csv_row(FILE *f, const struct sim_params *p, const struct sim_results *r);
 void report_json(FILE *f, const struct sim_params *p, const struct sim_results *r);
 
+/* One row per target: its entropies, masses, latency and status. */
+void report_targets_csv(FILE *f, const struct sim *s);
+/* The latency histograms: bin start (s), network count, incl.-queue count. */
+void report_latency_csv(FILE *f, const struct sim_results *r);
+
 #endif

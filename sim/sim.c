@@ -97,6 +97,14 @@ struct sim {
     struct ev *heap;
     size_t hn, hcap;
     uint64_t seq, now, end;
+    /*
+     * With a fixed link delay, link events (arrivals, deliveries) are made
+     * in time order, so a FIFO ring holds them instead of the heap: same
+     * (time, seq) order, far fewer heap operations.
+     */
+    bool fifo_links;
+    struct ev *lq;
+    size_t lq_head, lq_n, lq_cap;
 
     /* pools */
     struct arena *arenas;
@@ -241,6 +249,30 @@ static void ev_push(struct sim *s, uint64_t t, uint32_t type, uint32_t idx, void
         i = up;
     }
     s->heap[i] = e;
+}
+
+/* Queue a link event (arrival or delivery) at t = now + link delay. */
+static void link_push(struct sim *s, uint64_t t, uint32_t type, uint32_t idx, void *p)
+{
+    if (!s->fifo_links) {
+        ev_push(s, t, type, idx, p);
+        return;
+    }
+    if (s->lq_n == s->lq_cap) {
+        size_t nc = s->lq_cap ? s->lq_cap * 2 : 4096;
+        struct ev *q = malloc(nc * sizeof *q);
+        if (q == NULL) {
+            s->oom = true;
+            return;
+        }
+        for (size_t i = 0; i < s->lq_n; i++)
+            q[i] = s->lq[(s->lq_head + i) % s->lq_cap];
+        free(s->lq);
+        s->lq = q;
+        s->lq_cap = nc;
+        s->lq_head = 0;
+    }
+    s->lq[(s->lq_head + s->lq_n++) % s->lq_cap] = (struct ev){ t, s->seq++, p, type, idx };
 }
 
 static struct ev ev_pop(struct sim *s)
@@ -515,7 +547,7 @@ static void send_from_client(struct sim *s, uint32_t c, uint8_t kind, uint32_t d
             xrng_unit(&s->rng) <= s->tag_prob)
             tag_target(s, m);
     }
-    ev_push(s, s->now + link_us(s), EV_ARRIVE, next_mix(s, m), m);
+    link_push(s, s->now + link_us(s), EV_ARRIVE, next_mix(s, m), m);
 }
 
 static void count_hop(struct sim *s, const struct msg *m)
@@ -533,11 +565,11 @@ static void forward(struct sim *s, struct msg *m, uint32_t x)
     m->hops_left--;
     if (m->hops_left > 0) {
         m->layer = (uint16_t)((m->layer + 1) % s->L);
-        ev_push(s, s->now + link_us(s), EV_ARRIVE, next_mix(s, m), m);
+        link_push(s, s->now + link_us(s), EV_ARRIVE, next_mix(s, m), m);
     } else if (m->kind == K_MIX_LOOP) {
-        ev_push(s, s->now + link_us(s), EV_ARRIVE, m->dst, m);
+        link_push(s, s->now + link_us(s), EV_ARRIVE, m->dst, m);
     } else {
-        ev_push(s, s->now + link_us(s), EV_DELIVER, m->dst, m);
+        link_push(s, s->now + link_us(s), EV_DELIVER, m->dst, m);
     }
     (void)x;
 }
@@ -646,6 +678,26 @@ static void on_deliver(struct sim *s, uint32_t client, struct msg *m)
 
 /* ------------------------------------------------------------ client streams */
 
+/* A real message written now waits for a payload tick. */
+static void client_enqueue(struct sim *s, struct client *cl)
+{
+    if (cl->qlen == cl->qcap) {
+        uint32_t nc = cl->qcap ? cl->qcap * 2 : 16;
+        uint64_t *q = malloc(nc * sizeof *q);
+        if (q == NULL) {
+            s->oom = true;
+            return;
+        }
+        for (uint32_t i = 0; i < cl->qlen; i++)
+            q[i] = cl->queue[(cl->qhead + i) % cl->qcap];
+        free(cl->queue);
+        cl->queue = q;
+        cl->qcap = nc;
+        cl->qhead = 0;
+    }
+    cl->queue[(cl->qhead + cl->qlen++) % cl->qcap] = s->now;
+}
+
 static void on_client(struct sim *s, uint32_t type, uint32_t c)
 {
     struct client *cl = &s->cl[c];
@@ -660,21 +712,7 @@ static void on_client(struct sim *s, uint32_t type, uint32_t c)
         } else if (cl->qlen >= p->client_queue) {
             s->r.c.client_drops++;
         } else {
-            if (cl->qlen == cl->qcap) {
-                uint32_t nc = cl->qcap ? cl->qcap * 2 : 16;
-                uint64_t *q = malloc(nc * sizeof *q);
-                if (q == NULL) {
-                    s->oom = true;
-                    return;
-                }
-                for (uint32_t i = 0; i < cl->qlen; i++)
-                    q[i] = cl->queue[(cl->qhead + i) % (cl->qcap ? cl->qcap : 1)];
-                free(cl->queue);
-                cl->queue = q;
-                cl->qcap = nc;
-                cl->qhead = 0;
-            }
-            cl->queue[(cl->qhead + cl->qlen++) % cl->qcap] = s->now;
+            client_enqueue(s, cl);
         }
         ev_push(s, s->now + stream_gap(s, p->rate_real, p->arrivals == SIM_ARRIVALS_REGULAR),
                 EV_C_REAL, c, NULL);
@@ -851,6 +889,7 @@ struct sim *sim_new(const struct sim_params *p, const char **why)
     double link = p->link_delay_max > p->link_delay ? (p->link_delay + p->link_delay_max) / 2
                                                     : p->link_delay;
     s->mean_delay = p->e2e > 0 ? (p->e2e - (s->L + 1) * link) / s->L : p->mean_delay;
+    s->fifo_links = !(p->link_delay_max > p->link_delay);
     s->r.mean_delay = s->mean_delay;
     xrng_seed(&s->rng, p->seed);
     hist_init(&s->r.latency);
@@ -888,6 +927,7 @@ void sim_free(struct sim *s)
     free(s->active);
     free(s->cdf);
     free(s->heap);
+    free(s->lq);
     while (s->arenas != NULL) {
         struct arena *a = s->arenas;
         s->arenas = a->next;
@@ -1007,14 +1047,33 @@ static void collect(struct sim *s)
     r->overhead_hops = r->c.hops_real ? (double)r->c.hops_cover / (double)r->c.hops_real : 0;
 }
 
+/* Take the earliest event of the heap and the link FIFO, if due by the end. */
+static bool next_event(struct sim *s, struct ev *e)
+{
+    bool heap = s->hn > 0 && s->heap[0].t <= s->end;
+    bool fifo = s->lq_n > 0 && s->lq[s->lq_head].t <= s->end;
+    if (heap && fifo)
+        heap = ev_less(&s->heap[0], &s->lq[s->lq_head]);
+    if (heap) {
+        *e = ev_pop(s);
+        return true;
+    }
+    if (!fifo)
+        return false;
+    *e = s->lq[s->lq_head];
+    s->lq_head = (s->lq_head + 1) % s->lq_cap;
+    s->lq_n--;
+    return true;
+}
+
 int sim_run(struct sim *s, sim_progress_fn progress, void *arg)
 {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     start_streams(s);
-    /* Events past the end stay in the heap (their messages are in flight). */
-    while (s->hn > 0 && !s->oom && s->heap[0].t <= s->end) {
-        struct ev e = ev_pop(s);
+    /* Events past the end stay queued (their messages are in flight). */
+    struct ev e;
+    while (!s->oom && next_event(s, &e)) {
         s->now = e.t;
         s->r.events++;
         if (!dispatch(s, &e, progress, arg))
@@ -1066,6 +1125,8 @@ void sim_mass_in_flight(struct sim *s, double *acc)
     for (size_t i = 0; i < s->hn; i++)
         if (s->heap[i].type == EV_ARRIVE || s->heap[i].type == EV_DELIVER)
             add_mass(s->heap[i].p, acc);
+    for (size_t i = 0; i < s->lq_n; i++)
+        add_mass(s->lq[(s->lq_head + i) % s->lq_cap].p, acc);
 }
 
 const struct sim_params *sim_params_of(const struct sim *s)

@@ -273,7 +273,10 @@ static int parse_sweep(struct sweep *sw, int argc, char **argv)
             continue;
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--jobs") == 0) {
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            exit(0);
+        } else if (strcmp(a, "--jobs") == 0) {
             sw->print_jobs = true;
         } else if (val != NULL && strcmp(a, "--vary") == 0) {
             const char *eq = strchr(val, '=');
@@ -320,6 +323,12 @@ int cmd_sweep(int argc, char **argv)
     if (npoints > 1000000) {
         fprintf(stderr, "mixsim sweep: grid too large (%zu points)\n", npoints);
         return 2;
+    }
+    /* Check every point before starting any process. */
+    for (size_t i = 0; i < npoints; i++) {
+        struct sim_params p;
+        if (!point_params(&sw, i, &p))
+            return 2;
     }
     FILE *out = sw.out ? fopen(sw.out, "w") : stdout;
     if (out == NULL) {
@@ -410,81 +419,99 @@ static int count_fields(const char *line)
     return n;
 }
 
-int cmd_merge(int argc, char **argv)
+struct merge {
+    char *header;
+    int pcol, nf;
+    struct row *rows;
+    size_t nrows, rcap;
+};
+
+/* Add one data line; false if it does not fit the header or memory ran out. */
+static bool merge_add(struct merge *mg, const char *line)
 {
-    char *header = NULL, *line = NULL;
-    size_t cap = 0, nrows = 0, rcap = 0;
-    struct row *rows = NULL;
-    const char *outname = NULL;
-    int rc = 0, pcol = -1, nf = 0;
-    for (int i = 0; i < argc && rc == 0; i++) {
-        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
-            outname = argv[++i];
-            continue;
+    if (count_fields(line) != mg->nf || !(line[0] >= '0' && line[0] <= '9'))
+        return false;
+    if (mg->nrows == mg->rcap) {
+        size_t nc = mg->rcap ? mg->rcap * 2 : 256;
+        struct row *nr = realloc(mg->rows, nc * sizeof *nr);
+        if (nr == NULL)
+            return false;
+        mg->rows = nr;
+        mg->rcap = nc;
+    }
+    char *text = strdup(line);
+    if (text == NULL)
+        return false;
+    mg->rows[mg->nrows] = (struct row){ mg->pcol >= 0 ? field_long(line, mg->pcol) : 0,
+                                        mg->nrows, text };
+    mg->nrows++;
+    return true;
+}
+
+/* Read one CSV (or "-"): the first header seen is kept, repeats skipped. */
+static int merge_file(struct merge *mg, const char *path)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "mixsim merge: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int rc = 0;
+    while (rc == 0 && (len = getline(&line, &cap, f)) > 0) {
+        if (line[len - 1] != '\n') {
+            fprintf(stderr, "mixsim merge: %s: truncated last line\n", path);
+            rc = -1;
+        } else if (line[0] == '\n' || (mg->header && strcmp(line, mg->header) == 0)) {
+            continue;       /* blank, or one header per job output */
+        } else if (mg->header == NULL) {
+            mg->header = strdup(line);
+            mg->pcol = mg->header ? column_of(mg->header, "point") : -1;
+            mg->nf = mg->header ? count_fields(mg->header) : 0;
+            rc = mg->header ? 0 : -1;
+        } else if (!merge_add(mg, line)) {
+            fprintf(stderr, "mixsim merge: %s: row does not match the header\n", path);
+            rc = -1;
         }
-        FILE *f = strcmp(argv[i], "-") == 0 ? stdin : fopen(argv[i], "r");
-        if (f == NULL) {
-            fprintf(stderr, "mixsim merge: %s: %s\n", argv[i], strerror(errno));
-            rc = 1;
-            break;
-        }
-        ssize_t len;
-        while ((len = getline(&line, &cap, f)) > 0) {
-            if (line[len - 1] != '\n') {
-                fprintf(stderr, "mixsim merge: %s: truncated last line\n", argv[i]);
-                rc = 1;
-                break;
-            }
-            if (line[0] == '\n')
-                continue;
-            if (header == NULL) {
-                header = strdup(line);
-                pcol = header ? column_of(header, "point") : -1;
-                nf = header ? count_fields(header) : 0;
-                continue;
-            }
-            if (strcmp(line, header) == 0)
-                continue;       /* one header per job output */
-            if (count_fields(line) != nf || !(line[0] >= '0' && line[0] <= '9')) {
-                fprintf(stderr, "mixsim merge: %s: row does not match the header\n", argv[i]);
-                rc = 1;
-                break;
-            }
-            if (nrows == rcap) {
-                rcap = rcap ? rcap * 2 : 256;
-                struct row *nr = realloc(rows, rcap * sizeof *nr);
-                if (nr == NULL) {
-                    rc = 1;
-                    break;
-                }
-                rows = nr;
-            }
-            rows[nrows] = (struct row){ pcol >= 0 ? field_long(line, pcol) : 0, nrows,
-                                        strdup(line) };
-            nrows++;
-        }
-        if (f != stdin)
-            fclose(f);
     }
     free(line);
-    if (rc == 0 && header == NULL) {
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+int cmd_merge(int argc, char **argv)
+{
+    struct merge mg = { .pcol = -1 };
+    const char *outname = NULL;
+    int rc = 0;
+    for (int i = 0; i < argc && rc == 0; i++) {
+        if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
+            outname = argv[++i];
+        else if (merge_file(&mg, argv[i]) < 0)
+            rc = 1;
+    }
+    if (rc == 0 && mg.header == NULL) {
         fprintf(stderr, "mixsim merge: no input\n");
         rc = 1;
     }
     FILE *out = rc == 0 && outname ? fopen(outname, "w") : stdout;
     if (rc == 0 && out != NULL) {
-        qsort(rows, nrows, sizeof *rows, cmp_row);
-        fputs(header, out);
-        for (size_t i = 0; i < nrows; i++)
-            fputs(rows[i].text, out);
+        qsort(mg.rows, mg.nrows, sizeof *mg.rows, cmp_row);
+        fputs(mg.header, out);
+        for (size_t i = 0; i < mg.nrows; i++)
+            fputs(mg.rows[i].text, out);
         if (out != stdout && fclose(out) != 0)
             rc = 1;
     } else if (rc == 0) {
+        fprintf(stderr, "mixsim merge: cannot write %s: %s\n", outname, strerror(errno));
         rc = 1;
     }
-    for (size_t i = 0; i < nrows; i++)
-        free(rows[i].text);
-    free(rows);
-    free(header);
+    for (size_t i = 0; i < mg.nrows; i++)
+        free(mg.rows[i].text);
+    free(mg.rows);
+    free(mg.header);
     return rc;
 }

@@ -67,6 +67,18 @@ assert r["targets"] > 20 and 0 < r["h_msg_mean"] < 20
 assert abs(r["max_mass_error"]) < 1e-6
 PY
 
+# Per-target and latency-histogram dumps agree with the summary.
+"$M" -c "$T/sim.ini" --csv --targets-csv "$T/targets.csv" --latency-csv "$T/lat.csv" \
+    >"$T/sum.csv" || fail "dumps"
+n=$(awk -F, 'NR>1 && $3==1' "$T/targets.csv" | wc -l)
+[ "$n" -eq $(( $(col "$T/sum.csv" targets) - $(col "$T/sum.csv" unfinished) )) ] \
+    || fail "targets.csv has $n finished targets"
+mean=$(awk -F, 'NR>1 && $3==1 {s+=$4; n++} END {printf "%.6f", s/n}' "$T/targets.csv")
+want=$(awk -v x="$(col "$T/sum.csv" h_msg_mean)" 'BEGIN {printf "%.6f", x}')
+[ "$mean" = "$want" ] || fail "targets.csv mean $mean, summary $want"
+cnt=$(awk -F, 'NR>1 {s+=$2} END {print s}' "$T/lat.csv")
+[ "$cnt" -gt 100 ] || fail "latency histogram empty"
+
 # Errors: bad flag value, unknown argument, bad file, impossible config.
 "$M" --layers x >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad value accepted"
 "$M" --frobnicate >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown flag accepted"

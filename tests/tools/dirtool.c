@@ -18,6 +18,9 @@
  *       or does not verify.
  *   dirtool garbage -A HOST:PORT -K AUTH_LINK_PUB
  *       send a frame that does not decode (the authority must close).
+ *   dirtool peerframe -A HOST:PORT -K AUTH_LINK_PUB
+ *       send a SignatureExchange as a non-authority; exit 0 if refused with
+ *       an "unauthorized" error.
  * Exit 2: usage or connection failure.
  */
 #include <getopt.h>
@@ -301,6 +304,34 @@ static int cmd_garbage(const struct opts *o, const uint8_t auth_link[32])
     return r < 0 ? 0 : 1;
 }
 
+/* An authority-only frame from a non-authority: must be refused. */
+static int cmd_peerframe(const struct opts *o, const uint8_t auth_link[32])
+{
+    uint8_t junk[32 + 64 + 32];
+    randombytes_buf(junk, sizeof junk);
+    struct mix_frame f, *reply = NULL;
+    memset(&f, 0, sizeof f);
+    f.type = FRAME_SIGNATURE_EXCHANGE;
+    f.u.sig.epoch = 1;
+    f.u.sig.document_hash = (struct frame_buf){ junk, 32 };
+    f.u.sig.signature = (struct frame_buf){ junk + 32, 64 };
+    f.u.sig.authority_key = (struct frame_buf){ junk + 96, 32 };
+    size_t len;
+    uint8_t *b = frame_encode_alloc(&f, &len, NULL);
+    int rc = 2;
+    if (b != NULL && exchange(o->addr, auth_link, b, len, &reply) == 0) {
+        if (reply->type == FRAME_ERROR) {
+            printf("error %u: %s\n", reply->u.error.code, reply->u.error.reason);
+            rc = reply->u.error.code == FRAME_ERR_UNAUTHORIZED ? 0 : 1;
+        } else {
+            rc = 1;
+        }
+    }
+    frame_free(reply);
+    free(b);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -351,6 +382,8 @@ int main(int argc, char **argv)
         return cmd_fetch(&o, auth_link);
     if (strcmp(cmd, "garbage") == 0)
         return cmd_garbage(&o, auth_link);
+    if (strcmp(cmd, "peerframe") == 0)
+        return cmd_peerframe(&o, auth_link);
     fprintf(stderr, "dirtool: unknown command %s\n", cmd);
     return 2;
 }

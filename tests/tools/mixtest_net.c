@@ -149,7 +149,7 @@ static int write_node(struct tnet *t, size_t i, const char *extra, char *err, si
         snprintf(err, errlen, "%s: %s", p, strerror(errno));
         return -1;
     }
-    fprintf(f, "[node]\ndata_dir = %s\nlisten = 127.0.0.1:%u\nroles = %s\n", d, nd->port,
+    fprintf(f, "[node]\ndata_dir = %s\nlisten = 127.0.0.1:%u\nroles = %s\nlog_level = debug\n", d, nd->port,
             roles[nd->roles & 7]);
     if (nd->layer)
         fprintf(f, "layer = %u\n", nd->layer);

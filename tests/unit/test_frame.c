@@ -418,6 +418,18 @@ static void test_corrupt_bytes(void)
                                            0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
     CHECK(rejects(long_varint, sizeof long_varint, NULL));
 
+    /* LocalSend whose address is not UTF-8 (0xff; an overlong "/"; a surrogate). */
+    static const uint8_t bad_utf8[] = { 0xa2, 0x01, 0x07, 0x0a, 0x01, 0xff, 0x12, 0x02, 'h', 'i' };
+    CHECK(rejects(bad_utf8, sizeof bad_utf8, "UTF-8"));
+    static const uint8_t overlong[] = { 0xa2, 0x01, 0x08, 0x0a, 0x02, 0xc0, 0xaf, 0x12, 0x02, 'h', 'i' };
+    CHECK(rejects(overlong, sizeof overlong, "UTF-8"));
+    static const uint8_t surrogate[] = { 0xa2, 0x01, 0x09, 0x0a, 0x03, 0xed, 0xa0, 0x80,
+                                         0x12, 0x02, 'h', 'i' };
+    CHECK(rejects(surrogate, sizeof surrogate, "UTF-8"));
+    static const uint8_t good_utf8[] = { 0xa2, 0x01, 0x0a, 0x0a, 0x04, 0xf0, 0x9f, 0x98, 0x80,
+                                         0x12, 0x02, 'h', 'i' };
+    CHECK(!rejects(good_utf8, sizeof good_utf8, NULL));
+
     /* proto3 ignores unknown fields inside a known message (documented in wire.md). */
     static const uint8_t extra_field[] = { 0x0a, 0x06, 0x0a, 0x02, 'a', 'b', 0x48, 0x05 };
     struct mix_frame *d = NULL;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -306,12 +307,103 @@ static void test_reconnect(void)
     teardown();
 }
 
+static void test_idle_and_full(void)
+{
+    struct conn_limits la, lb;
+    memset(&la, 0, sizeof la);
+    memset(&lb, 0, sizeof lb);
+    la.idle_timeout = 0.3;
+    lb.idle_timeout = 0.1; /* applies to inbound conns only: B's dialled one stays */
+    lb.max_out_bytes = 1000;
+    setup(&la, &lb);
+    A.echo = true;
+    struct conn *c = conn_dial(B.m, addr, A.pk, LINK_ROLE_NODE, false, NULL);
+    static uint8_t chunk[600];
+    /* Before the link is up frames wait in the conn, bounded by max_out_bytes. */
+    CHECK(conn_send(c, chunk, sizeof chunk) == CONN_OK);
+    CHECK(conn_send(c, chunk, sizeof chunk) == CONN_ERR_FULL);
+    CHECK(conn_out_pending(c) == sizeof chunk);
+    run_until(b_got_frame, 5);
+    CHECK(B.frames == 1);
+    /* Then silence: A's idle timeout closes the link. */
+    run_until(a_closed, 3);
+    CHECK(A.closes == 1 && A.last_close == CONN_CLOSE_IDLE);
+    run_until(b_closed, 3);
+    CHECK(B.closes == 1 && B.last_close == CONN_CLOSE_EOF);
+    struct conn_stats st;
+    conn_mgr_get_stats(A.m, &st);
+    CHECK(st.idle_timeouts == 1);
+    conn_mgr_get_stats(B.m, &st);
+    CHECK(st.send_full == 1);
+    teardown();
+}
+
+/* Out of file descriptors at accept(): counted, paused, then recovered. */
+static void test_accept_emfile(void)
+{
+    setup(NULL, NULL);
+    A.echo = true;
+    struct conn *c = conn_dial(B.m, addr, A.pk, LINK_ROLE_NODE, false, NULL);
+    CHECK(c != NULL && conn_send(c, (const uint8_t *)"fd", 2) == CONN_OK);
+    /* The dialler's socket exists; now use up every other descriptor. */
+    static int fds[65536];
+    size_t n = 0;
+    while (n < MIX_ARRAY_LEN(fds)) {
+        int fd = dup(0);
+        if (fd < 0)
+            break;
+        fds[n++] = fd;
+    }
+    run_until(never, 0.3);
+    struct conn_stats st;
+    conn_mgr_get_stats(A.m, &st);
+    CHECKF(st.accept_errors >= 1 && st.accept_errors <= 2, "accept_errors %llu",
+           (unsigned long long)st.accept_errors);
+    CHECK(B.frames == 0);
+    while (n > 0)
+        close(fds[--n]);
+    run_until(b_got_frame, 3);
+    CHECK(B.frames == 1 && memcmp(B.last, "fd", 2) == 0);
+    teardown();
+}
+
+static void test_ipv6(void)
+{
+    struct conn_mgr *m = conn_mgr_new(loop, A.sk, A.pk, NULL, &cbs, &A);
+    uint16_t port = 0;
+    char err[128];
+    if (conn_listen(m, "[::1]:0", &port, err, sizeof err) < 0) {
+        printf("# no IPv6 loopback here (%s): skipped\n", err);
+        conn_mgr_free(m);
+        return;
+    }
+    memset(&B, 0, sizeof B);
+    crypto_box_keypair(B.pk, B.sk);
+    B.m = conn_mgr_new(loop, B.sk, B.pk, NULL, &cbs, &B);
+    A.echo = true;
+    A.frames = 0;
+    snprintf(addr, sizeof addr, "[::1]:%u", port);
+    struct conn *c = conn_dial(B.m, addr, A.pk, LINK_ROLE_NODE, false, NULL);
+    CHECK(c != NULL && conn_send(c, (const uint8_t *)"v6", 2) == CONN_OK);
+    run_until(b_got_frame, 5);
+    CHECK(B.frames == 1 && memcmp(B.last, "v6", 2) == 0);
+    conn_mgr_free(B.m);
+    conn_mgr_free(m);
+    B.m = NULL;
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     mix_log_init("test_node_conn", MIX_LOG_WARN, false);
     loop = ev_default_loop(0);
+    /* A small descriptor limit keeps test_accept_emfile quick. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur > 256) {
+        rl.rlim_cur = 256;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
     RUN(test_hostport);
     RUN(test_echo);
     RUN(test_refused);
@@ -319,5 +411,8 @@ int main(void)
     RUN(test_limits);
     RUN(test_hs_timeout);
     RUN(test_reconnect);
+    RUN(test_idle_and_full);
+    RUN(test_accept_emfile);
+    RUN(test_ipv6);
     return tap_done();
 }

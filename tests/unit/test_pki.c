@@ -566,8 +566,29 @@ static void test_doc_rejects(void)
     CHECK(decode_both(nb, nl) == PKI_ERR_MALFORMED);
     free(nb);
 
-    /* Truncation anywhere. */
+    /* A node count far beyond the bytes present is refused before allocating. */
+    static const uint8_t nodes10[] = { 0x15, 0x8a };
+    static const uint8_t nodes5000[] = { 0x15, 0x99, 0x13, 0x88 };
+    uint8_t *at = memmem(db, dl, nodes10, 2);
+    CHECK(at != NULL);
+    if (at != NULL) {
+        nb = splice(db, dl, (size_t)(at - db), 2, nodes5000, 4, &nl);
+        CHECK(decode_both(nb, nl) == PKI_ERR_MALFORMED);
+        free(nb);
+    }
+
+    /* Oversized inputs. */
+    size_t big_len = PKI_MAX_DOCUMENT_LEN + 64 * 1024;
+    uint8_t *big = calloc(1, big_len);
     struct pki_doc *doc = NULL;
+    struct pki_descriptor desc;
+    struct pki_verify_opts o = opts_k(2, 0);
+    CHECK(pki_doc_decode(big, PKI_MAX_DOCUMENT_LEN + 1, &doc) == PKI_ERR_TOO_LARGE);
+    CHECK(pki_verify(big, big_len, &o, NULL) == PKI_ERR_TOO_LARGE);
+    CHECK(pki_descriptor_verify(big, PKI_MAX_DESCRIPTOR_LEN + 1, &desc) == PKI_ERR_TOO_LARGE);
+    free(big);
+
+    /* Truncation anywhere. */
     for (size_t cut = 0; cut < dl; cut++) {
         enum pki_err e = pki_doc_decode(db, cut, &doc);
         CHECKF(e != PKI_OK && doc == NULL, "prefix %zu: %s", cut, pki_strerror(e));

@@ -59,8 +59,19 @@ static void test_bad_values(void)
     memset(big, '1', sizeof big - 1);
     big[sizeof big - 1] = '\0';
     CHECK(!sim_param_set(&p, "weights", big, &why));
+    CHECK(!sim_param_set(&p, "weights", "1,\"2", &why));
+    CHECK(!sim_param_set(&p, "corrupt_ids", "1\n2", &why));
+    CHECK(sim_param_set(&p, "weights", "1e-3,2.5,+3", &why));
     /* Defaults were not disturbed by the failures. */
     CHECK(p.layers == 3);
+    /* A shorter list leaves no stale bytes: equal settings, equal structs
+     * (found by fuzz_sim_params). */
+    struct sim_params a, b;
+    sim_params_default(&a);
+    sim_params_default(&b);
+    CHECK(sim_param_set(&a, "weights", "1,2,3", &why) && sim_param_set(&a, "weights", "1,", &why));
+    CHECK(sim_param_set(&b, "weights", "1,", &why));
+    CHECK(memcmp(&a, &b, sizeof a) == 0);
 }
 
 static void test_checks(void)
@@ -73,6 +84,8 @@ static void test_checks(void)
     bool ok = sim_param_set(&p, "weights", "1,1,1,1,1,1,1,1,1,1", NULL);
     CHECK(ok && sim_params_check(&p, &why));
     ok = sim_param_set(&p, "weights", "1,1,x", NULL);
+    CHECK(!ok);
+    ok = sim_param_set(&p, "weights", "1,,1,1,1,1,1,1,1,1", NULL);
     CHECK(ok && !sim_params_check(&p, &why));
     sim_params_default(&p);
     p.layers = 0;

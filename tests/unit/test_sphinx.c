@@ -9,6 +9,7 @@
  * run from the repository root.  tests/vectors/sphinx_spec_check.py, an
  * independent Python implementation of the spec, must agree with the file.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,8 +190,15 @@ static void test_errors(void)
     struct mix_rng r = det_rng(&d, 4);
     struct sphinx_result res;
     CHECK(sphinx_create(&g, &r, n.path, 3, rcpt, NULL, 0, pkt) == SPHINX_OK);
+    /* Early errors leave out alone (a node retries with the previous key). */
+    memset(out, 0xaa, plen);
     CHECK(sphinx_unwrap(&g, n.sk[5], NULL, pkt, plen, out, plen, &res) == SPHINX_ERR_MAC);
     CHECK(sphinx_unwrap(&g, n.sk[1], NULL, pkt, plen, out, plen, &res) == SPHINX_ERR_MAC);
+    size_t touched = 0;
+    for (size_t i = 0; i < plen; i++)
+        touched += out[i] != 0xaa;
+    CHECK(touched == 0);
+    CHECK(sodium_is_zero(res.replay_tag, SPHINX_TAG_LEN));
     CHECK(sphinx_unwrap(&g, n.sk[0], NULL, pkt, plen - 1, out, plen, &res) == SPHINX_ERR_LENGTH);
     CHECK(sphinx_unwrap(&g, n.sk[0], NULL, pkt, plen + 1, out, plen, &res) == SPHINX_ERR_LENGTH);
     CHECK(sphinx_unwrap(&g, n.sk[0], NULL, pkt, 0, out, plen, &res) == SPHINX_ERR_LENGTH);
@@ -391,6 +399,67 @@ static void test_replay(void)
     free(other);
 }
 
+struct unwrap_job {
+    const struct sphinx_geometry *g;
+    const uint8_t *sk, *pkts;
+    size_t count;
+    struct replay_cache *cache;
+    size_t forwarded, replays, other;
+};
+
+static void *unwrap_worker(void *arg)
+{
+    struct unwrap_job *j = arg;
+    size_t plen = sphinx_packet_len(j->g);
+    uint8_t *out = malloc(plen);
+    for (size_t i = 0; i < j->count; i++) {
+        struct sphinx_result res;
+        enum sphinx_status st = sphinx_unwrap(j->g, j->sk, j->cache, j->pkts + i * plen, plen,
+                                              out, plen, &res);
+        if (st == SPHINX_OK_FORWARD)
+            j->forwarded++;
+        else if (st == SPHINX_ERR_REPLAY)
+            j->replays++;
+        else
+            j->other++;
+    }
+    free(out);
+    return NULL;
+}
+
+/* Worker threads sharing one cache: each packet is forwarded exactly once. */
+static void test_threads(void)
+{
+    struct sphinx_geometry g = sphinx_geometry_default();
+    size_t plen = sphinx_packet_len(&g), count = 40;
+    struct net n;
+    make_net(&n, 5, 1);
+    uint8_t rcpt[32] = { 8 };
+    uint8_t *pkts = malloc(count * plen);
+    struct mix_rng_det d;
+    struct mix_rng r = det_rng(&d, 10);
+    for (size_t i = 0; i < count; i++)
+        CHECK(sphinx_create(&g, &r, n.path, 5, rcpt, NULL, 0, pkts + i * plen) == SPHINX_OK);
+    struct replay_cache *c = replay_cache_new(1000, NULL);
+    struct unwrap_job jobs[3];
+    pthread_t th[3];
+    for (int t = 0; t < 3; t++) {
+        jobs[t] = (struct unwrap_job){ &g, n.sk[0], pkts, count, c, 0, 0, 0 };
+        CHECK(pthread_create(&th[t], NULL, unwrap_worker, &jobs[t]) == 0);
+    }
+    size_t fwd = 0, rep = 0, other = 0;
+    for (int t = 0; t < 3; t++) {
+        pthread_join(th[t], NULL);
+        fwd += jobs[t].forwarded;
+        rep += jobs[t].replays;
+        other += jobs[t].other;
+    }
+    CHECKF(fwd == count && rep == 2 * count && other == 0, "fwd %zu rep %zu other %zu", fwd,
+           rep, other);
+    replay_cache_free(c);
+    free(pkts);
+}
+
 /* SURB round trips for 1..5 hops; only the creator can open the reply. */
 static void test_surb(void)
 {
@@ -443,6 +512,13 @@ static void test_surb(void)
     CHECK(sphinx_surb_open(&g, keys, out, g.payload_len, plain) == SPHINX_OK);
     CHECK_EQ_MEM(plain, msg, 10);
     CHECK(sodium_is_zero(plain + 10, tlen - 10));
+    /* A SURB is single use: its second reply is a replay at the first hop. */
+    struct replay_cache *c = replay_cache_new(10, NULL);
+    CHECK(sphinx_surb_pack(&g, surb, slen, msg, 10, pkt, first) == SPHINX_OK);
+    CHECK(sphinx_unwrap(&g, n.sk[0], c, pkt, plen, out, plen, &res) == SPHINX_OK_FORWARD);
+    CHECK(sphinx_surb_pack(&g, surb, slen, msg + 10, 20, pkt, first) == SPHINX_OK);
+    CHECK(sphinx_unwrap(&g, n.sk[0], c, pkt, plen, out, plen, &res) == SPHINX_ERR_REPLAY);
+    replay_cache_free(c);
     /* Every payload bit flip of a reply is caught by the creator. */
     size_t accepted = 0;
     CHECK(sphinx_surb_pack(&g, surb, slen, msg, 10, pkt, first) == SPHINX_OK);
@@ -554,6 +630,47 @@ static void sb_num(struct sb *b, const char *name, unsigned long v)
     sb_add(b, line);
 }
 
+/*
+ * A hop's intermediate values, recomputed from the spec (sections 4 and 8)
+ * for implementers to debug against: alpha, s, subkeys, decrypted slot.
+ */
+static void vec_hop_secrets(struct sb *b, const uint8_t sk[32], const uint8_t *pkt, size_t i)
+{
+    static const uint8_t nonce[8] = { 0 };
+    uint8_t s[32], k[32], slot[69], rho[69];
+    char name[40];
+    snprintf(name, sizeof name, "hop%zu_alpha", i);
+    sb_hex(b, name, pkt, 32);
+    if (crypto_scalarmult(s, sk, pkt) != 0)
+        return;
+    snprintf(name, sizeof name, "hop%zu_shared_secret", i);
+    sb_hex(b, name, s, 32);
+    static const char *const labels[][2] = {
+        { "stream_key", "mixnet-sphinx-v1 header-stream" },
+        { "mac_key", "mixnet-sphinx-v1 header-mac" },
+        { "payload_key", "mixnet-sphinx-v1 payload" },
+    };
+    for (size_t j = 0; j < MIX_ARRAY_LEN(labels); j++) {
+        spec_kdf(k, 32, s, labels[j][1]);
+        snprintf(name, sizeof name, "hop%zu_%s", i, labels[j][0]);
+        sb_hex(b, name, k, 32);
+    }
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, s, 32, 32);
+    crypto_generichash_update(&st, (const uint8_t *)"mixnet-sphinx-v1 blinding", 25);
+    crypto_generichash_update(&st, pkt, 32);
+    crypto_generichash_final(&st, k, 32);
+    snprintf(name, sizeof name, "hop%zu_blinding", i);
+    sb_hex(b, name, k, 32);
+    spec_kdf(k, 32, s, "mixnet-sphinx-v1 header-stream");
+    crypto_stream_chacha20(rho, sizeof rho, nonce, k);
+    memcpy(slot, pkt + 48, sizeof slot);
+    for (size_t j = 0; j < sizeof slot; j++)
+        slot[j] ^= rho[j];
+    snprintf(name, sizeof name, "hop%zu_routing_slot", i);
+    sb_hex(b, name, slot, sizeof slot);
+}
+
 /* Route pkt through n's first nhops nodes, logging every hop's output. */
 static void vec_route(struct sb *b, const struct sphinx_geometry *g, const struct net *n,
                       size_t nhops, uint8_t *pkt)
@@ -562,6 +679,7 @@ static void vec_route(struct sb *b, const struct sphinx_geometry *g, const struc
     uint8_t *out = malloc(plen);
     char name[32];
     for (size_t i = 0; i < nhops; i++) {
+        vec_hop_secrets(b, n->sk[i], pkt, i);
         struct sphinx_result res;
         enum sphinx_status st = sphinx_unwrap(g, n->sk[i], NULL, pkt, plen, out, plen, &res);
         snprintf(name, sizeof name, "hop%zu_status", i);
@@ -690,7 +808,9 @@ static void make_vectors(struct sb *b)
               "# node*_sk/pk/id: node keys (X25519) and ids; rng_seed: the 32-byte\n"
               "# ChaCha20 (IETF) seed of the sender's deterministic RNG (lib/rng.c).\n"
               "# hopN_out: what unwrap at node N wrote: the next packet (FORWARD),\n"
-              "# the plaintext (DELIVER) or the still-encrypted payload (REPLY).\n");
+              "# the plaintext (DELIVER) or the still-encrypted payload (REPLY).\n"
+              "# hopN_alpha .. hopN_routing_slot: node N's intermediate values\n"
+              "# (spec sections 4 and 8), to debug a new implementation step by step.\n");
     vec_lioness(b);
     vec_forward(b, 3, 64, 3, 0x31);
     vec_forward(b, 5, 2048, 2, 0x32);
@@ -774,6 +894,7 @@ int main(void)
     RUN(test_errors);
     RUN(test_bad_command);
     RUN(test_replay);
+    RUN(test_threads);
     RUN(test_surb);
     RUN(test_unlinkable_bytes);
     RUN(test_bitflips);

@@ -195,10 +195,24 @@ def nodes_of(sec):
     return path
 
 
+def check_intermediates(sec, r, sk, pkt, p):
+    alpha = pkt[:32]
+    s = X25519(sk, alpha)
+    k = hop_keys(s, alpha)
+    check_equal(sec, p + "alpha", h(alpha))
+    check_equal(sec, p + "shared_secret", h(s))
+    check_equal(sec, p + "stream_key", h(k["stream"]))
+    check_equal(sec, p + "mac_key", h(k["mac"]))
+    check_equal(sec, p + "payload_key", h(k["payload"]))
+    check_equal(sec, p + "blinding", h(k["blind"]))
+    check_equal(sec, p + "routing_slot", h(xor(pkt[48:48 + SLOT], S(k["stream"], SLOT))))
+
+
 def check_hops(sec, r, P, path, pkt):
     for i, hop in enumerate(path):
-        st, cmd, nid, delay, sid, tag, out = unwrap(r, P, hop["sk"], pkt)
         p = "hop%d_" % i
+        check_intermediates(sec, r, hop["sk"], pkt, p)
+        st, cmd, nid, delay, sid, tag, out = unwrap(r, P, hop["sk"], pkt)
         check_equal(sec, p + "status", str(st))
         check_equal(sec, p + "cmd", str(cmd))
         check_equal(sec, p + "delay_us", str(delay))

@@ -1,0 +1,488 @@
+/*
+ * bench/node: a real mixnode process driven over real Noise links on
+ * loopback with pre-built Sphinx packets.
+ *
+ * The bench writes a one-layer test network (tests/tools/mixtest_net): the
+ * node under test M (a mix), a sink S and a source X (both played by this
+ * program, listed in the signed document so M accepts and dials them).
+ * Packets take the path M -> S with a zero delay at M, so everything M adds
+ * is overhead.  The sink knows each packet by the bytes M must produce (the
+ * bench unwraps every packet once with M's key while preparing).
+ *
+ *   1. throughput with 1 worker thread, then with one per CPU: send N packets
+ *      as fast as the link takes them; pps = received / elapsed;
+ *   2. hop overhead at half the measured capacity (paced): p50, p99 of
+ *      receive time - send time;
+ *   3. memory: NODE_BENCH_SECONDS (default 60) at 80 % of capacity; the node's
+ *      RSS growth from 5 s in to the end.  Packets are cycled, so after the
+ *      first pass they are replays: the node still does the full unwrap and
+ *      drops them at the replay check (building fresh packets for 60 s would
+ *      need as much CPU as the node under test).
+ *
+ * Output, one "<name> <value> <unit>" per line.  Usage: bench/node [MIXNODE]
+ * (default: the mixnode next to this program's build directory).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "../../tests/tools/mixtest_net.h"
+#include "sphinx.h"
+
+#define N_FAST 16000
+#define N_PACED 6000
+#define HASH_BITS 16
+
+static struct tnet *net;
+static int idx_m, idx_s, idx_x;
+static struct sphinx_geometry geom;
+static size_t plen;
+static uint8_t *pkts;           /* (N_FAST + N_PACED) * plen */
+static uint64_t *keys;          /* expected output prefix per packet */
+static int32_t *table;          /* open addressing: prefix -> index */
+static uint64_t *t_send, *t_recv;
+static int lfd;
+static char mixnode_path[600];
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void table_put(uint64_t k, int32_t v)
+{
+    size_t m = ((size_t)1 << HASH_BITS) - 1, i = (size_t)k & m;
+    while (table[i] >= 0)
+        i = (i + 1) & m;
+    table[i] = v;
+    keys[v] = k;
+}
+
+static int32_t table_get(uint64_t k)
+{
+    size_t m = ((size_t)1 << HASH_BITS) - 1, i = (size_t)k & m;
+    while (table[i] >= 0) {
+        if (keys[table[i]] == k)
+            return table[i];
+        i = (i + 1) & m;
+    }
+    return -1;
+}
+
+struct prep_arg {
+    int from, to;
+};
+
+static void *prep_thread(void *a)
+{
+    struct prep_arg *pa = a;
+    struct mix_rng rng = mix_rng_system();
+    struct sphinx_hop hops[2];
+    uint8_t rcpt[32], *plain = calloc(1, sphinx_plaintext_len(&geom));
+    struct tnet_node *m = &net->nodes[idx_m], *s = &net->nodes[idx_s];
+
+    memcpy(hops[0].node_id, m->id, 32);
+    memcpy(hops[0].public_key, m->sphinx_pk[0], 32);
+    hops[0].delay_us = 0;
+    memcpy(hops[1].node_id, s->id, 32);
+    memcpy(hops[1].public_key, s->sphinx_pk[0], 32);
+    hops[1].delay_us = 0;
+    for (int i = pa->from; i < pa->to; i++) {
+        randombytes_buf(rcpt, 32);
+        if (sphinx_create(&geom, &rng, hops, 2, rcpt, plain, 16, pkts + (size_t)i * plen) !=
+            SPHINX_OK)
+            abort();
+    }
+    free(plain);
+    return NULL;
+}
+
+/* Build every packet (two threads) and index the bytes M will forward. */
+static void prepare(void)
+{
+    int total = N_FAST + N_PACED;
+    pthread_t th[2];
+    struct prep_arg pa[2] = { { 0, total / 2 }, { total / 2, total } };
+    uint8_t *out = malloc(plen);
+    struct sphinx_result res;
+
+    pkts = malloc((size_t)total * plen);
+    keys = calloc((size_t)total, sizeof(*keys));
+    t_send = calloc((size_t)total, sizeof(*t_send));
+    t_recv = calloc((size_t)total, sizeof(*t_recv));
+    table = malloc(sizeof(*table) << HASH_BITS);
+    memset(table, 0xff, sizeof(*table) << HASH_BITS);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, prep_thread, &pa[i]);
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < total; i++) {
+        if (sphinx_unwrap(&geom, net->nodes[idx_m].sphinx_sk[0], NULL, pkts + (size_t)i * plen,
+                          plen, out, plen, &res) != SPHINX_OK_FORWARD)
+            abort();
+        uint64_t k;
+        memcpy(&k, out, sizeof(k));
+        table_put(k, i);
+    }
+    free(out);
+}
+
+/* ------------------------------------------------------------ sink */
+
+static volatile int sink_count, sink_stop;
+static volatile uint64_t sink_last;
+
+static void *sink_thread(void *a)
+{
+    struct blink b;
+    struct mix_rng rng = mix_rng_system();
+    struct tnet_node *s = &net->nodes[idx_s];
+    (void)a;
+    if (blink_accept(&b, lfd, s->link_sk, s->link_pk, &rng, 20000) < 0) {
+        fprintf(stderr, "bench: the node never connected to the sink\n");
+        return NULL;
+    }
+    while (!sink_stop) {
+        uint8_t *fr = NULL;
+        size_t len;
+        int r = blink_recv(&b, &fr, &len, 200);
+        if (r < 0)
+            break;
+        if (r > 0)
+            continue;
+        struct mix_frame *f = NULL;
+        if (frame_decode(fr, len, 1 << 20, &f, NULL) && f->type == FRAME_SPHINX_PACKET &&
+            f->u.sphinx.packet.len == plen) {
+            uint64_t k, t = now_ns();
+            memcpy(&k, f->u.sphinx.packet.ptr, sizeof(k));
+            int32_t i = table_get(k);
+            if (i >= 0 && t_recv[i] == 0) {
+                t_recv[i] = t;
+                sink_last = t;
+                __atomic_add_fetch(&sink_count, 1, __ATOMIC_RELAXED);
+            }
+        }
+        frame_free(f);
+        free(fr);
+    }
+    blink_close(&b);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ node process */
+
+static pid_t start_node(unsigned workers)
+{
+    char err[256], extra[512], ini[600], rp[600];
+    snprintf(extra, sizeof(extra),
+             "[node]\nworkers = %u\nlog_level = warn\n[limits]\nwork_queue = 1000000\n"
+             "total_queue = 1000000\npeer_queue_bytes = 2147483648\n"
+             "max_connections_per_addr = 64\n[replay]\ncapacity = 4194304\n",
+             workers);
+    if (tnet_write(net, extra, err, sizeof(err)) < 0) {
+        fprintf(stderr, "bench: %s\n", err);
+        exit(1);
+    }
+    /* Each run starts with an empty replay cache. */
+    snprintf(rp, sizeof(rp), "%s/node%d/replay-1.cache", net->dir, idx_m);
+    unlink(rp);
+    snprintf(ini, sizeof(ini), "%s/node%d/node.ini", net->dir, idx_m);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(mixnode_path, "mixnode", "-c", ini, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop_node(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
+static int connect_source(struct blink *b)
+{
+    char addr[64], err[256];
+    struct mix_rng rng = mix_rng_system();
+    struct tnet_node *m = &net->nodes[idx_m], *x = &net->nodes[idx_x];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%u", m->port);
+    for (int i = 0; i < 100; i++) {
+        if (blink_connect(b, addr, x->link_sk, x->link_pk, m->link_pk, LINK_ROLE_NODE, &rng, 3000,
+                          err, sizeof(err)) == 0)
+            return 0;
+        usleep(100000);
+    }
+    fprintf(stderr, "bench: %s\n", err);
+    return -1;
+}
+
+static int send_packet(struct blink *b, int i)
+{
+    uint8_t enc[4096];
+    size_t len;
+    struct mix_frame f;
+    memset(&f, 0, sizeof(f));
+    f.type = FRAME_SPHINX_PACKET;
+    f.u.sphinx.packet.ptr = pkts + (size_t)i * plen;
+    f.u.sphinx.packet.len = plen;
+    if (!frame_encode(&f, enc, sizeof(enc), &len, NULL))
+        return -1;
+    return blink_queue(b, enc, len);
+}
+
+/* Wait until `want` packets arrived or nothing arrived for 3 s. */
+static void wait_count(int want)
+{
+    int last = -1;
+    uint64_t since = now_ns();
+    while (sink_count < want) {
+        if (sink_count != last) {
+            last = sink_count;
+            since = now_ns();
+        } else if (now_ns() - since > 3000000000u) {
+            break;
+        }
+        usleep(2000);
+    }
+}
+
+/* Phase 1: as fast as possible; returns packets per second. */
+static double run_fast(struct blink *b)
+{
+    memset(t_recv, 0, sizeof(*t_recv) * N_FAST);
+    sink_count = 0;
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < N_FAST; i++) {
+        t_send[i] = now_ns();
+        if (send_packet(b, i) < 0 || ((i & 31) == 31 && blink_flush(b) < 0))
+            return 0;
+    }
+    if (blink_flush(b) < 0)
+        return 0;
+    wait_count(N_FAST);
+    double secs = (double)(sink_last - t0) / 1e9;
+    if (sink_count < N_FAST)
+        fprintf(stderr, "bench: %d of %d packets came through\n", sink_count, N_FAST);
+    return secs > 0 ? sink_count / secs : 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Send packets [from, to) (cycled modulo `cycle`) at `rate` per second for `secs`. */
+static int run_paced(struct blink *b, int from, int cycle, double rate, double secs)
+{
+    uint64_t t0 = now_ns(), dt = (uint64_t)(1e9 / rate);
+    int sent = 0;
+    for (uint64_t next = t0; (double)(next - t0) / 1e9 < secs; next += dt, sent++) {
+        uint64_t t;
+        while ((t = now_ns()) < next) {
+            uint64_t left = next - t;
+            if (left > 200000) {
+                struct timespec ts = { 0, (long)(left - 100000) };
+                nanosleep(&ts, NULL);
+            }
+        }
+        int i = from + sent % cycle;
+        t_send[i] = now_ns();
+        if (send_packet(b, i) < 0 || blink_flush(b) < 0)
+            return -1;
+    }
+    return sent;
+}
+
+static long rss_kb(pid_t pid)
+{
+    char p[64], line[256];
+    long kb = -1;
+    snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
+    FILE *f = fopen(p, "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = atol(line + 6);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* CPU seconds (user + system) the process used so far. */
+static double cpu_s(pid_t pid)
+{
+    char p[64], buf[1024];
+    unsigned long ut = 0, st = 0;
+    snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(p, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = 0;
+    char *c = strrchr(buf, ')');
+    /* Fields after the command: state(3) ... utime(14) stime(15). */
+    if (!c || sscanf(c + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+static double last_cpu_pps;
+
+static double one_run(unsigned workers, pid_t *keep)
+{
+    struct blink b;
+    pthread_t st;
+    pid_t pid = start_node(workers);
+    sink_stop = 0;
+    sink_count = 0;
+    pthread_create(&st, NULL, sink_thread, NULL);
+    if (connect_source(&b) < 0) {
+        stop_node(pid);
+        exit(1);
+    }
+    double c0 = cpu_s(pid);
+    double pps = run_fast(&b);
+    double c1 = cpu_s(pid);
+    last_cpu_pps = c1 > c0 ? sink_count / (c1 - c0) : 0;
+    if (keep) {
+        *keep = pid;
+        /* Phase 2: overhead at half capacity. */
+        int n2 = (int)(pps / 2 * 1.5);
+        if (n2 > N_PACED)
+            n2 = N_PACED;
+        memset(t_recv + N_FAST, 0, sizeof(*t_recv) * N_PACED);
+        int base = sink_count;
+        int sent = run_paced(&b, N_FAST, N_PACED, pps / 2, (double)n2 / (pps / 2));
+        wait_count(base + sent);
+        uint64_t *lat = calloc((size_t)sent + 1, sizeof(*lat));
+        int k = 0;
+        for (int i = N_FAST; i < N_FAST + sent; i++)
+            if (t_recv[i])
+                lat[k++] = (t_recv[i] - t_send[i]) / 1000;
+        qsort(lat, (size_t)k, sizeof(*lat), cmp_u64);
+        if (k > 0) {
+            printf("hop_overhead_p50_us %llu us\n", (unsigned long long)lat[k / 2]);
+            printf("hop_overhead_p99_us %llu us\n", (unsigned long long)lat[(size_t)k * 99 / 100]);
+            printf("hop_overhead_rate_pps %.0f pps\n", pps / 2);
+        }
+        free(lat);
+        /* Phase 3: memory at 80 % for NODE_BENCH_SECONDS. */
+        const char *e = getenv("NODE_BENCH_SECONDS");
+        double secs = e ? atof(e) : 60;
+        if (secs >= 10) {
+            run_paced(&b, 0, N_FAST + N_PACED, pps * 0.8, 5);
+            long r0 = rss_kb(pid);
+            run_paced(&b, 0, N_FAST + N_PACED, pps * 0.8, secs - 5);
+            usleep(500000);
+            long r1 = rss_kb(pid);
+            printf("node_rss_start_kb %ld kB\n", r0);
+            printf("node_rss_growth_kb %ld kB\n", r1 - r0);
+            printf("node_memory_run_s %.0f s\n", secs);
+        }
+    }
+    blink_close(&b);
+    sink_stop = 1;
+    pthread_join(st, NULL);
+    stop_node(pid);
+    return pps;
+}
+
+static void find_mixnode(int argc, char **argv)
+{
+    if (argc > 1) {
+        snprintf(mixnode_path, sizeof(mixnode_path), "%s", argv[1]);
+        return;
+    }
+    char self[500];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0)
+        exit(1);
+    self[n] = 0;
+    char *s = strrchr(self, '/');
+    if (s)
+        *s = 0;
+    s = strrchr(self, '/');
+    if (s)
+        *s = 0;
+    snprintf(mixnode_path, sizeof(mixnode_path), "%s/mixnode", self);
+}
+
+static double unwrap_us(void)
+{
+    struct sphinx_result res;
+    uint8_t *out = malloc(plen);
+    uint64_t best[201];
+    for (int i = 0; i < 201; i++) {
+        uint64_t t = now_ns();
+        if (sphinx_unwrap(&geom, net->nodes[idx_m].sphinx_sk[0], NULL, pkts + (size_t)i * plen,
+                          plen, out, plen, &res) != SPHINX_OK_FORWARD)
+            abort();
+        best[i] = now_ns() - t;
+    }
+    free(out);
+    qsort(best, 201, sizeof(best[0]), cmp_u64);
+    return (double)best[100] / 1000.0;
+}
+
+int main(int argc, char **argv)
+{
+    uint16_t sport = 0;
+    if (sodium_init() < 0)
+        return 1;
+    signal(SIGPIPE, SIG_IGN);
+    find_mixnode(argc, argv);
+    if (access(mixnode_path, X_OK) != 0) {
+        fprintf(stderr, "bench: %s not found\n", mixnode_path);
+        return 1;
+    }
+    net = calloc(1, sizeof(*net));
+    snprintf(net->dir, sizeof(net->dir), "/tmp/bench_node.%d", (int)getpid());
+    tnet_params_default(&net->params, (uint64_t)time(NULL));
+    net->params.layers = 1;
+    geom = (struct sphinx_geometry){ net->params.max_hops, net->params.payload_len };
+    plen = sphinx_packet_len(&geom);
+    crypto_sign_keypair(net->auth_pk, net->auth_sk);
+    lfd = tcp_listen_local(0, &sport);
+    uint16_t mport = 0;
+    int tfd = tcp_listen_local(0, &mport);
+    close(tfd);
+    idx_m = tnet_add(net, 2 /* mix */, 1, mport, 0, false);
+    idx_s = tnet_add(net, 5 /* gateway,provider */, 0, sport, 0, true);
+    idx_x = tnet_add(net, 1 /* gateway */, 0, 9, 0, true);
+    prepare();
+    double us = unwrap_us();
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    printf("sphinx_unwrap_us %.1f us\n", us);
+    fflush(stdout);
+    double pps1 = one_run(1, NULL);
+    double cpu1 = last_cpu_pps;
+    pid_t keep;
+    double ppsn = one_run((unsigned)ncpu, &keep);
+    double cpun = last_cpu_pps;
+    /* Packets per CPU-second of the node process: what one core does, even
+     * on a machine that other work shares. */
+    printf("node_forward_pps_per_cpu_second %.0f pps\n", cpun > cpu1 ? cpun : cpu1);
+    printf("node_per_cpu_second_vs_unwrap %.2f x\n", (cpun > cpu1 ? cpun : cpu1) * us / 1e6);
+    printf("node_forward_pps %.0f pps\n", ppsn);
+    printf("node_forward_pps_1worker %.0f pps\n", pps1);
+    printf("node_forward_pps_per_core %.0f pps\n", ppsn / (double)ncpu);
+    printf("node_per_core_vs_unwrap %.2f x\n", ppsn / (double)ncpu * us / 1e6);
+    printf("node_speedup_%ldcores %.2f x\n", ncpu, pps1 > 0 ? ppsn / pps1 : 0);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", net->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench: cleanup failed\n");
+    return 0;
+}

@@ -1,0 +1,104 @@
+# Shared helpers for tests/integration/mixnode_*.sh (sourced, not run).
+# Starts a test network made by tests/tools/mixtest (document from a file,
+# signed by a test authority) and cleans up every process on exit.
+BUILD_ABS=${BUILD_ABS:-$(pwd)/${BUILD:-build}}
+TOP=${TOP:-$(pwd)}
+MIXNODE=$BUILD_ABS/mixnode
+MT=$BUILD_ABS/tests/mixtest
+if [ ! -x "$MIXNODE" ] || [ ! -x "$MT" ]; then
+    echo "mixnode or mixtest not built"; exit 77
+fi
+T=$(mktemp -d /tmp/mixnode_test.XXXXXX)
+NET=$T/net
+PIDS=""
+cleanup() {
+    rc=$?
+    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
+    # Keep the daemons' logs for diagnosis; a sanitizer report fails the test.
+    name=$(basename "$0" .sh)
+    mkdir -p "$BUILD_ABS/test-logs"
+    for f in "$T"/node*.log; do
+        [ -f "$f" ] && cp "$f" "$BUILD_ABS/test-logs/$name.$(basename "$f")"
+    done
+    if cat "$T"/node*.log 2>/dev/null | grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:'; then
+        echo "FAIL: sanitizer report in a node log:"
+        cat "$T"/node*.log | grep -E -A5 'AddressSanitizer|LeakSanitizer|runtime error:' | head -40
+        rc=1
+    fi
+    rm -rf "$T"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+    echo "FAIL: $*"
+    for i in 0 1 2 3 4; do
+        m=$(curl -s "http://127.0.0.1:$((BASE + 100 + i))/metrics" 2>/dev/null |
+            grep -E '^mixnode_(packets_(in|out|dropped)_total|delivered_total)' | grep -v ' 0$' | tr '\n' ' ')
+        [ -n "$m" ] && echo "node $i: $m"
+    done
+    for f in "$T"/node*.log; do [ -f "$f" ] && { echo "--- $f (tail)"; grep -v '\[debug\]' "$f" | tail -n 15; }; done
+    exit 1
+}
+
+# A base port with base..base+9 and base+100..base+109 free on loopback.
+pick_base() {
+    /usr/bin/python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    b = random.randrange(20000, 60000 - 200)
+    ok = True
+    for p in list(range(b, b + 10)) + list(range(b + 100, b + 110)):
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            ok = False
+        finally:
+            s.close()
+        if not ok:
+            break
+    if ok:
+        print(b)
+        break
+PY
+}
+
+# start_node I: run node I of $NET in the background, log to $T/nodeI.log.
+start_node() {
+    "$MIXNODE" -c "$NET/node$1/node.ini" >>"$T/node$1.log" 2>&1 &
+    eval "PID_$1=$!"
+    PIDS="$PIDS $!"
+}
+
+# wait_up I: until node I answers on its metrics port with a document.
+wait_up() {
+    n=0
+    while [ $n -lt 50 ]; do
+        if metric "$1" mixnode_epoch | grep -q '^[1-9]'; then return 0; fi
+        sleep 0.1; n=$((n + 1))
+    done
+    fail "node $1 did not come up"
+}
+
+# metric I NAME[{labels}]: the value of one sample of node I's /metrics.
+metric() {
+    curl -s "http://127.0.0.1:$((BASE + 100 + $1))/metrics" |
+        awk -v k="$2" '$1 == k { print $2; found = 1 } END { if (!found) print "" }'
+}
+
+# wait_metric I NAME MIN [SECONDS]: until the sample is >= MIN.
+wait_metric() {
+    lim=$(( ${4:-10} * 10 )); n=0
+    while [ $n -lt $lim ]; do
+        v=$(metric "$1" "$2"); v=${v%.*}
+        if [ -n "$v" ] && [ "$v" -ge "$3" ]; then return 0; fi
+        sleep 0.1; n=$((n + 1))
+    done
+    fail "node $1: $2 = '$(metric "$1" "$2")', expected >= $3"
+}
+
+stop_node() { eval "p=\$PID_$1"; kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; }
+kill9_node() { eval "p=\$PID_$1"; kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; }

@@ -1,0 +1,298 @@
+#!/usr/bin/python3
+"""End-to-end test of deploy/testnet in loopback mode (issue 6).
+
+A whole network of real processes: 3 authorities (threshold 2), 2 gateways,
+3 layers x 2 mixes, 2 clients (alice on gw1, bob on gw2), 15-second epochs.
+  1. `up` brings it up and shows alice's first message received by bob;
+  2. messages both ways;
+  3. a reply through a SURB;
+  4. an acknowledged message survives kill -9 of its gateway before fetch;
+  5. traffic both ways while a mix and a gateway are killed with -9 and
+     restarted: every message is acknowledged, and every acknowledged one
+     received;
+  6. traffic across two epoch changes (key rotation, new documents), no loss;
+  7. `down` leaves no process behind.
+Exit 0 pass, 77 skip (daemons not built), 1 fail.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+TOP = os.environ.get("TOP", os.getcwd())
+BUILD_ABS = os.environ.get("BUILD_ABS", os.path.join(TOP, os.environ.get("BUILD", "build")))
+TOOL = os.path.join(TOP, "deploy", "testnet")
+NAME = "testnet_e2e"
+T0 = time.time()
+
+
+def log(msg):
+    print("[%5.1fs] %s" % (time.time() - T0, msg), flush=True)
+
+
+class TestFail(Exception):
+    pass
+
+
+class Testnet:
+    def __init__(self, d):
+        self.dir = d
+        self.got = {}          # client -> list of received messages (dicts)
+
+    def tn(self, *args, timeout=120, check=True):
+        argv = ["/usr/bin/python3", TOOL, "--dir", self.dir] + list(args)
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        if check and r.returncode != 0:
+            raise TestFail("testnet %s: exit %d\n%s%s" % (" ".join(args), r.returncode,
+                                                          r.stdout, r.stderr))
+        return r
+
+    def state(self):
+        with open(os.path.join(self.dir, "state.json")) as f:
+            return json.load(f)
+
+    def client(self, name):
+        return [c for c in self.state()["clients"] if c["name"] == name][0]
+
+    def send(self, src, dst, text, surbs=0):
+        r = self.tn("send", "--from", src, "--to", dst, "-m", text, "--wait", "0",
+                    "--show", "0", "--reply-surbs", str(surbs))
+        return r.stdout.split()[0]
+
+    def msg_state(self, src, mid):
+        c = self.client(src)
+        r = subprocess.run([os.path.join(BUILD_ABS, "mixclient"), "-c", c["conf"], "status",
+                            mid], capture_output=True, text=True, timeout=30)
+        for line in r.stdout.splitlines():
+            t = line.split()
+            if t and t[0] == mid:
+                return t[1]
+        return "unknown"
+
+    def poll(self, name):
+        r = self.tn("recv", name, "--json", check=False)
+        for line in r.stdout.splitlines():
+            if line.startswith("{"):
+                self.got.setdefault(name, []).append(json.loads(line))
+        return self.got.get(name, [])
+
+    def bodies(self, name):
+        return [m["body"] for m in self.poll(name)]
+
+    def check_alive(self):
+        """A daemon that died on its own (not by `kill`) fails the test at once."""
+        s = self.state()
+        for e in s["authorities"] + s["nodes"] + s["clients"]:
+            if not e.get("pid"):
+                continue
+            try:
+                with open("/proc/%d/cmdline" % e["pid"], "rb") as f:
+                    ok = e["conf"].encode() in f.read()
+            except OSError:
+                ok = False
+            if not ok:
+                raise TestFail("%s (pid %d) exited unexpectedly" % (e["name"], e["pid"]))
+
+    def wait(self, what, fn, timeout):
+        end = time.time() + timeout
+        while time.time() < end:
+            self.check_alive()
+            v = fn()
+            if v:
+                return v
+            time.sleep(0.5)
+        raise TestFail("timed out after %ds: %s" % (timeout, what))
+
+    def wait_acked(self, sent, timeout):
+        """sent: list of (src, dst, id, text).  Until all are acknowledged."""
+        pending = list(sent)
+
+        def step():
+            for s in list(pending):
+                st = self.msg_state(s[0], s[2])
+                if st == "failed":
+                    raise TestFail("message %s %s->%s failed" % (s[2], s[0], s[1]))
+                if st in ("acknowledged", "delivered"):
+                    pending.remove(s)
+            return not pending
+        try:
+            self.wait("acknowledgements", step, timeout)
+        except TestFail:
+            raise TestFail("not acknowledged: %s" % [(s[0], s[1], s[3]) for s in pending])
+
+    def wait_received(self, sent, timeout):
+        def step():
+            return all(s[3] in self.bodies(s[1]) for s in sent)
+        try:
+            self.wait("deliveries", step, timeout)
+        except TestFail:
+            lost = [(s[0], s[1], s[3]) for s in sent if s[3] not in self.bodies(s[1])]
+            raise TestFail("acknowledged but not received: %s" % lost)
+
+
+def pids_naming(d):
+    left = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % p, "rb") as f:
+                if d.encode() in f.read():
+                    left.append(int(p))
+        except OSError:
+            pass
+    return left
+
+
+def test(net):
+    r = net.tn("up", "--bin", BUILD_ABS, "--epoch", "15", "--warmup", "10", "--width", "2",
+               "--authorities", "3", "--gateways", "2", timeout=300)
+    print(r.stdout, end="")
+    if "bob received after" not in r.stdout:
+        raise TestFail("up did not show the first message received")
+    st = json.loads(net.tn("status", "--json").stdout)
+    doc = st["document"]
+    if doc is None or doc["nodes"] != 8 or doc["signatures"] < 2:
+        raise TestFail("document: %s" % doc)
+    if not all(e["running"] for e in st["entities"]):
+        raise TestFail("not every process runs: %s" % st["entities"])
+    log("1. up: %s" % doc)
+
+    # 2. Both ways.
+    sent = [("alice", "bob", None, "both ways: alice to bob"),
+            ("bob", "alice", None, "both ways: bob to alice")]
+    sent = [(s, d, net.send(s, d, t), t) for s, d, _, t in sent]
+    net.wait_acked(sent, 90)
+    net.wait_received(sent, 60)
+    log("2. both ways: acknowledged and received")
+
+    # 3. A reply through a SURB: bob asks, alice answers without his address.
+    q = "question from bob, answer through my SURB"
+    net.send("bob", "alice", q, surbs=1)
+    msgs = net.wait("alice receives the question",
+                    lambda: [m for m in net.poll("alice") if m["body"] == q], 60)
+    if not msgs[0]["can_reply"]:
+        raise TestFail("the question carries no SURB: %s" % msgs[0])
+    ans = "alice's answer through bob's reply block"
+    net.tn("reply", "alice", msgs[0]["id"], "-m", ans)
+    net.wait("bob receives the SURB reply", lambda: ans in net.bodies("bob"), 60)
+    log("3. SURB reply received")
+
+    # 4. An acknowledged message waits in bob's inbox (his client is stopped)
+    #    while his gateway is killed with -9; after a restart bob gets it.
+    net.tn("kill", "bob")
+    text = "stored before kill -9 of the gateway"
+    m4 = [("alice", "bob", net.send("alice", "bob", text), text)]
+    net.wait_acked(m4, 90)
+    net.tn("kill", "gw2", "--signal", "9")
+    net.tn("start", "gw2")
+    net.tn("start", "bob")
+    net.wait_received(m4, 90)
+    log("4. acknowledged message survived kill -9 of the gateway")
+
+    # 5. kill -9 a mix and a gateway mid-traffic, restart them.
+    sent = []
+    for i in range(8):
+        for s, d in (("alice", "bob"), ("bob", "alice")):
+            t = "mid-traffic %d %s to %s" % (i, s, d)
+            try:
+                sent.append((s, d, net.send(s, d, t), t))
+            except TestFail as e:
+                # The sender's own gateway may be down for a moment; the
+                # client refuses nothing it has queued, so this is a bug.
+                raise TestFail("send during the kill: %s" % e)
+        if i == 3:
+            net.tn("kill", "mix2-1", "--signal", "9")
+            net.tn("kill", "gw2", "--signal", "9")
+            log("5. killed mix2-1 and gw2 with -9 after %d messages" % len(sent))
+            time.sleep(2)
+            net.tn("start", "mix2-1")
+            net.tn("start", "gw2")
+        time.sleep(0.3)
+    net.wait_acked(sent, 180)
+    net.wait_received(sent, 90)
+    log("5. all %d messages acknowledged and received across the restarts" % len(sent))
+
+    # 6. Traffic across two epoch changes.
+    s = net.state()
+    e0 = int((time.time() - s["genesis"]) // s["epoch"]) + 1
+    target = e0 + 2
+    sent, i = [], 0
+    end_at = s["genesis"] + (target - 1) * s["epoch"] + 3   # 3 s into epoch e0+2
+    while time.time() < end_at:
+        for a, b in (("alice", "bob"), ("bob", "alice")):
+            t = "epochs %d %s to %s" % (i, a, b)
+            sent.append((a, b, net.send(a, b, t), t))
+        i += 1
+        time.sleep(2)
+    net.wait_acked(sent, 180)
+    net.wait_received(sent, 90)
+    st = json.loads(net.tn("status", "--json").stdout)
+    node_epochs = [e["epoch"] for e in st["entities"] if "packets_out" in e]
+    if min(node_epochs) < target:
+        raise TestFail("nodes' epochs %s, expected >= %d" % (node_epochs, target))
+    if st["document"] is None or st["document"]["epoch"] < target or \
+            st["document"]["nodes"] != 8:
+        raise TestFail("document after two epoch changes: %s" % st["document"])
+    rot = sum(e["key_rotations"] for e in st["entities"] if "packets_out" in e)
+    if rot < 1:
+        raise TestFail("no Sphinx key rotation counted across two epoch changes")
+    log("6. %d messages across epochs %d..%d, none lost; nodes at epochs %s, %d key "
+        "rotations" % (len(sent), e0, target, node_epochs, rot))
+
+    # A second `up` on a running testnet is refused, and changes nothing.
+    r = net.tn("up", "--bin", BUILD_ABS, check=False)
+    if r.returncode == 0 or "already runs" not in r.stderr:
+        raise TestFail("second up: exit %d %s" % (r.returncode, r.stderr))
+
+    # 7. down leaves nothing.
+    r = net.tn("down")
+    print(r.stdout, end="")
+    left = pids_naming(net.dir)
+    if left:
+        raise TestFail("processes left after down: %s" % left)
+    log("7. down: no process left")
+
+
+def main():
+    for prog in ("mixdir", "mixnode", "mixclient"):
+        if not os.access(os.path.join(BUILD_ABS, prog), os.X_OK):
+            print("%s not built" % prog)
+            return 77
+    d = tempfile.mkdtemp(prefix="tne2e.", dir="/tmp")
+    net = Testnet(d)
+    rc = 0
+    try:
+        test(net)
+        print("PASS")
+    except (TestFail, subprocess.TimeoutExpired) as e:
+        print("FAIL: %s" % e)
+        rc = 1
+        for f in sorted(os.listdir(os.path.join(d, "logs"))) if os.path.isdir(
+                os.path.join(d, "logs")) else []:
+            with open(os.path.join(d, "logs", f), errors="replace") as fh:
+                tail = fh.readlines()[-12:]
+            print("--- %s (tail)\n%s" % (f, "".join(tail)), end="")
+    finally:
+        if os.path.exists(os.path.join(d, "state.json")):
+            net.tn("down", check=False, timeout=120)
+        for p in pids_naming(d):
+            print("killing leftover pid %d" % p)
+            try:
+                os.kill(p, 9)
+            except OSError:
+                pass
+        logs = os.path.join(d, "logs")
+        dest = os.path.join(BUILD_ABS, "test-logs")
+        if os.path.isdir(logs) and os.path.isdir(dest):
+            for f in os.listdir(logs):
+                shutil.copy(os.path.join(logs, f), os.path.join(dest, "%s.%s" % (NAME, f)))
+        shutil.rmtree(d, ignore_errors=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+/*
+ * Unit tests for node/inbox (the provider's LMDB store): put, fetch, ack,
+ * limits, expiry, persistence across reopen, bad arguments.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "inbox.h"
+#include "tap.h"
+
+static char dir[256];
+
+static struct inbox_store *open_store(uint32_t max_inboxes, uint32_t per_inbox, uint64_t age)
+{
+    struct inbox_limits l;
+    char err[256];
+    inbox_limits_default(&l);
+    l.max_inboxes = max_inboxes;
+    l.max_per_inbox = per_inbox;
+    l.max_age_s = age;
+    l.map_size = 8u << 20;
+    struct inbox_store *s = inbox_open(dir, &l, err, sizeof(err));
+    if (!s)
+        printf("# open: %s\n", err);
+    return s;
+}
+
+static void fresh_dir(void)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        printf("# rm failed\n");
+}
+
+static void test_put_fetch_ack(void)
+{
+    uint8_t a[32], b[32], sid[16];
+    struct inbox_msg *m = NULL;
+    size_t n = 0, del = 0;
+    uint32_t rem = 0;
+    uint64_t seq = 0;
+
+    fresh_dir();
+    struct inbox_store *s = open_store(10, 10, 3600);
+    CHECK(s != NULL);
+    memset(a, 1, 32);
+    memset(b, 2, 32);
+    memset(sid, 7, 16);
+    CHECK(inbox_put(s, a, (const uint8_t *)"x", 1, NULL, false, 100, NULL) == INBOX_NO_INBOX);
+    CHECK(inbox_create(s, a, 100) == INBOX_OK);
+    CHECK(inbox_create(s, a, 100) == INBOX_OK);
+    CHECK(inbox_create(s, b, 100) == INBOX_OK);
+    CHECK(inbox_put(s, a, (const uint8_t *)"first", 5, NULL, false, 100, &seq) == INBOX_OK);
+    CHECK(seq == 1);
+    CHECK(inbox_put(s, a, (const uint8_t *)"second", 6, sid, true, 101, &seq) == INBOX_OK);
+    CHECK(seq == 2);
+    CHECK(inbox_put(s, b, (const uint8_t *)"other", 5, NULL, false, 101, NULL) == INBOX_OK);
+    CHECK(inbox_count(s, a) == 2);
+    CHECK(inbox_fetch(s, a, 1, &m, &n, &rem) == INBOX_OK);
+    CHECK(n == 1 && rem == 1);
+    CHECK(n == 1 && m[0].seq == 1 && m[0].payload_len == 5 && memcmp(m[0].payload, "first", 5) == 0);
+    inbox_msgs_free(m, n);
+    CHECK(inbox_fetch(s, a, 10, &m, &n, &rem) == INBOX_OK);
+    CHECK(n == 2 && rem == 0);
+    CHECK(n == 2 && m[1].is_reply && memcmp(m[1].surb_id, sid, 16) == 0 && !m[0].is_reply);
+    inbox_msgs_free(m, n);
+    uint64_t seqs[3] = { 1, 99, 2 };
+    CHECK(inbox_ack(s, a, seqs, 3, &del) == INBOX_OK);
+    CHECK(del == 2);
+    CHECK(inbox_count(s, a) == 0);
+    CHECK(inbox_count(s, b) == 1);
+    CHECK(inbox_fetch(s, a, 10, &m, &n, &rem) == INBOX_OK && n == 0 && m == NULL);
+    /* Sequence numbers keep growing after deletes (no reuse of acked seqs). */
+    CHECK(inbox_put(s, a, (const uint8_t *)"third", 5, NULL, false, 102, &seq) == INBOX_OK);
+    CHECK(seq == 3);
+    inbox_close(s);
+}
+
+static void test_limits(void)
+{
+    uint8_t a[32], c[32], big[70000];
+    fresh_dir();
+    struct inbox_store *s = open_store(2, 3, 3600);
+    memset(a, 1, 32);
+    CHECK(inbox_create(s, a, 1) == INBOX_OK);
+    memset(c, 3, 32);
+    CHECK(inbox_create(s, c, 1) == INBOX_OK);
+    c[0] = 4;
+    CHECK(inbox_create(s, c, 1) == INBOX_TOO_MANY);
+    for (int i = 0; i < 3; i++)
+        CHECK(inbox_put(s, a, (const uint8_t *)"m", 1, NULL, false, 1, NULL) == INBOX_OK);
+    CHECK(inbox_put(s, a, (const uint8_t *)"m", 1, NULL, false, 1, NULL) == INBOX_FULL);
+    memset(big, 0, sizeof(big));
+    CHECK(inbox_put(s, a, big, sizeof(big), NULL, false, 1, NULL) == INBOX_ERR_ARG);
+    CHECK(inbox_put(s, a, big, 0, NULL, false, 1, NULL) == INBOX_ERR_ARG);
+    CHECK(inbox_put(NULL, a, big, 1, NULL, false, 1, NULL) == INBOX_ERR_ARG);
+    CHECK(strcmp(inbox_strerror(INBOX_FULL), "inbox full") == 0);
+    inbox_close(s);
+    inbox_close(NULL);
+}
+
+static void test_expiry_and_reopen(void)
+{
+    uint8_t a[32];
+    size_t del = 0;
+    uint64_t boxes, msgs;
+    fresh_dir();
+    struct inbox_store *s = open_store(10, 100, 60);
+    memset(a, 9, 32);
+    CHECK(inbox_create(s, a, 1000) == INBOX_OK);
+    CHECK(inbox_put(s, a, (const uint8_t *)"old1", 4, NULL, false, 1000, NULL) == INBOX_OK);
+    CHECK(inbox_put(s, a, (const uint8_t *)"old2", 4, NULL, false, 1010, NULL) == INBOX_OK);
+    CHECK(inbox_put(s, a, (const uint8_t *)"new", 3, NULL, false, 1100, NULL) == INBOX_OK);
+    inbox_close(s);
+    /* Durable: a new process (here: a reopen) sees what was committed. */
+    s = open_store(10, 100, 60);
+    CHECK(inbox_count(s, a) == 3);
+    CHECK(inbox_expire(s, 1075, &del) == INBOX_OK);
+    CHECK(del == 2);
+    CHECK(inbox_count(s, a) == 1);
+    CHECK(inbox_expire(s, 1075, &del) == INBOX_OK && del == 0);
+    inbox_totals(s, &boxes, &msgs);
+    CHECK(boxes == 1 && msgs == 1);
+    struct inbox_msg *m;
+    size_t n;
+    CHECK(inbox_fetch(s, a, 10, &m, &n, NULL) == INBOX_OK);
+    CHECK(n == 1 && memcmp(m[0].payload, "new", 3) == 0);
+    inbox_msgs_free(m, n);
+    inbox_close(s);
+    fresh_dir();
+}
+
+static void test_open_error(void)
+{
+    char err[256] = "";
+    struct inbox_store *s = inbox_open("/proc/definitely/not/here", NULL, err, sizeof(err));
+    CHECK(s == NULL);
+    CHECK(strlen(err) > 0);
+}
+
+int main(void)
+{
+    if (sodium_init() < 0)
+        return 1;
+    snprintf(dir, sizeof(dir), "/tmp/test_node_inbox.%d", (int)getpid());
+    RUN(test_put_fetch_ack);
+    RUN(test_limits);
+    RUN(test_expiry_and_reopen);
+    RUN(test_open_error);
+    return tap_done();
+}
