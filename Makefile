@@ -132,7 +132,7 @@ testnet: deps
 	@$(MAKE) --no-print-directory testnet-run
 
 testnet-run: all
-	@sh deploy/testnet up --foreground
+	@MIX_BIN=$(BUILD) deploy/testnet up --foreground
 
 bench: deps
 	@$(MAKE) --no-print-directory bench-run

@@ -158,12 +158,20 @@ static void on_fetch_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     /* A steady cadence whatever the user does: the link looks the same. */
-    if (!cconn_is_up(mc->gw) || mc->fetch_outstanding)
+    if (!cconn_is_up(mc->gw))
+        return;
+    /* A fetch the gateway never answered (dropped, refused) must not stop fetching. */
+    uint64_t now = mc_mono_us(mc), patience = 10 * mc->conf.fetch_interval_us;
+    if (patience < 5000000)
+        patience = 5000000;
+    if (mc->fetch_outstanding && now < mc->fetch_sent_us + patience)
         return;
     struct mix_frame f = {.type = FRAME_FETCH_REQUEST};
     f.u.fetch_req.max_messages = (uint32_t)mc->conf.fetch_max;
-    if (gw_send(mc, &f))
+    if (gw_send(mc, &f)) {
         mc->fetch_outstanding = true;
+        mc->fetch_sent_us = now;
+    }
 }
 
 static void on_fetch_response(struct mixclient *mc, const struct mix_frame *f)
@@ -215,9 +223,12 @@ static void gw_frame(void *ctx, struct cconn *c, const uint8_t *buf, size_t len)
     }
     if (f->type == FRAME_FETCH_RESPONSE)
         on_fetch_response(mc, f);
-    else if (f->type == FRAME_ERROR)
+    else if (f->type == FRAME_ERROR) {
+        /* An error answers our one outstanding request, if any. */
+        mc->fetch_outstanding = false;
         log_warn("client: gateway error %u: %s", f->u.error.code,
                  f->u.error.reason ? f->u.error.reason : "");
+    }
     else
         log_debug("client: unexpected %s from the gateway", frame_type_name(f->type));
     frame_free(f);

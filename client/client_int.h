@@ -30,6 +30,7 @@ struct mixclient {
     ev_timer t_payload, t_loop, t_drop, t_fetch, t_tick, t_redial, t_dir, t_reap;
     double gw_backoff_s;
     bool fetch_outstanding;
+    uint64_t fetch_sent_us;
     uint64_t stats_send_fail;
     uint64_t last_stats_us, last_gc;
     mixclient_recv_fn recv_fn;

@@ -129,7 +129,11 @@ int core_on_inbox(struct core *c, const struct frame_inbox_msg *m, uint64_t unix
 /* Retransmit or fail fragments whose timeout passed. */
 void core_tick(struct core *c, uint64_t now_us);
 
-/* Forget SURB keys older than two epochs (their answers can no longer come).  Returns how many. */
+/*
+ * Forget SURB keys older than two epochs (their answers can no longer come)
+ * and partly received messages a day after their first fragment.  Returns
+ * how many records went.
+ */
 size_t core_gc(struct core *c, uint64_t unix_now);
 
 /* Real packets waiting (fragments and replies). */

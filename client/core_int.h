@@ -18,8 +18,10 @@ enum { SK_ACK = 1, SK_LOOP_ACK = 2, SK_REPLY = 3 };
 /* SURB record: kind 1, pad 3, msg id 16, index 4, created 8, then the keys */
 #define SREC_HDR 32
 #define SREC_LEN (SREC_HDR + SPHINX_SURB_KEYS_LEN)
-/* PMETA record: count 4, total 4, got 4, surb_len 2, then the reply SURB */
-#define PMETA_HDR 14
+/* PMETA record: count 4, total 4, got 4, surb_len 2, first_seen 8, then the reply SURB */
+#define PMETA_HDR 22
+/* A partly received message is dropped this long after its first fragment. */
+#define CORE_PARTIAL_MAX_AGE 86400
 /* IN record: flags 1, pad 1, surb_len 2, received_at 8, body_len 4, SURB, body */
 #define IN_HDR 16
 #define IN_DELIVERED 1

@@ -150,6 +150,7 @@ static int on_fragment(struct core *c, const struct payload_frag *f, uint64_t un
             return -1;
         mix_put_be32(meta, f->count);
         mix_put_be32(meta + 4, f->total_len);
+        mix_put_be64(meta + 14, unix_now);
     }
     int ret = 0;
     if (mix_get_be32(meta) != f->count || mix_get_be32(meta + 4) != f->total_len ||
@@ -392,16 +393,20 @@ size_t core_take_received(struct core *c, size_t max, core_recv_fn fn, void *ctx
 
 /* ------------------------------------------------------------ garbage */
 
+_Static_assert(CORE_MSG_ID_LEN == SPHINX_SURB_ID_LEN, "gc_ctx holds both kinds of id");
+
 struct gc_ctx {
     uint64_t cutoff;
+    size_t id_len;
     uint8_t (*ids)[SPHINX_SURB_ID_LEN];
     size_t n, cap;
 };
 
-static int gc_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+/* Collect keys whose timestamp (at ts_off in the value) is older than the cutoff. */
+static int gc_collect(struct gc_ctx *g, const uint8_t *key, size_t klen, const uint8_t *val,
+                      size_t vlen, size_t ts_off, size_t min_len)
 {
-    struct gc_ctx *g = ctx;
-    if (klen != SPHINX_SURB_ID_LEN || (vlen == SREC_LEN && mix_get_be64(val + 24) >= g->cutoff))
+    if (klen != g->id_len || (vlen >= min_len && mix_get_be64(val + ts_off) >= g->cutoff))
         return 0;
     if (g->n == g->cap) {
         size_t ncap = g->cap ? g->cap * 2 : 64;
@@ -415,6 +420,31 @@ static int gc_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val
     return 0;
 }
 
+static int gc_surb(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    return gc_collect(ctx, key, klen, val, vlen, 24, SREC_LEN);
+}
+
+static int gc_partial(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    return gc_collect(ctx, key, klen, val, vlen, 14, PMETA_HDR);
+}
+
+/* Partly received messages whose sender gave up long ago: drop their parts. */
+static size_t gc_partials(struct core *c, uint64_t unix_now)
+{
+    struct gc_ctx g = {unix_now > CORE_PARTIAL_MAX_AGE ? unix_now - CORE_PARTIAL_MAX_AGE : 0,
+                       CORE_MSG_ID_LEN, NULL, 0, 0};
+    if (g.cutoff == 0 || cstore_iter(c->store, CSTORE_PMETA, NULL, 0, gc_partial, &g) != 0)
+        g.n = 0;
+    for (size_t i = 0; i < g.n; i++)
+        if (cstore_del_prefix(c->store, CSTORE_PART, g.ids[i], CORE_MSG_ID_LEN) != 0 ||
+            cstore_del(c->store, CSTORE_PMETA, g.ids[i], CORE_MSG_ID_LEN) != 0)
+            break;
+    free(g.ids);
+    return g.n;
+}
+
 size_t core_gc(struct core *c, uint64_t unix_now)
 {
     if (c->doc == NULL)
@@ -423,12 +453,12 @@ size_t core_gc(struct core *c, uint64_t unix_now)
     uint64_t age = 2 * pki_doc_params(c->doc)->timing.epoch_len;
     if (age < 600)
         age = 600;
-    struct gc_ctx g = {unix_now > age ? unix_now - age : 0, NULL, 0, 0};
-    if (g.cutoff == 0 || cstore_iter(c->store, CSTORE_SURB, NULL, 0, gc_one, &g) != 0)
+    struct gc_ctx g = {unix_now > age ? unix_now - age : 0, SPHINX_SURB_ID_LEN, NULL, 0, 0};
+    if (g.cutoff == 0 || cstore_iter(c->store, CSTORE_SURB, NULL, 0, gc_surb, &g) != 0)
         g.n = 0;
     for (size_t i = 0; i < g.n; i++)
         if (cstore_del(c->store, CSTORE_SURB, g.ids[i], SPHINX_SURB_ID_LEN) != 0)
             break;
     free(g.ids);
-    return g.n;
+    return g.n + gc_partials(c, unix_now);
 }

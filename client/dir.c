@@ -42,8 +42,12 @@ static void install(struct mixclient *mc, struct pki_doc *doc)
     double next = (double)mc->conf.poll_us / 1e6;
     if (until > now && (double)(until - now) + 1 < next)
         next = (double)(until - now) + 1;
-    log_info("client: directory epoch %llu verified (%zu nodes)",
-             (unsigned long long)pki_doc_epoch(doc), pki_doc_node_count(doc));
+    const struct pki_doc *old = mc->core ? core_doc(mc->core) : NULL;
+    if (old == NULL || pki_doc_epoch(old) != pki_doc_epoch(doc))
+        log_info("client: directory epoch %llu verified (%zu nodes)",
+                 (unsigned long long)pki_doc_epoch(doc), pki_doc_node_count(doc));
+    else
+        log_debug("client: directory epoch %llu refreshed", (unsigned long long)pki_doc_epoch(doc));
     if (mc->on_doc) {
         mc->on_doc(mc, doc);
     } else {

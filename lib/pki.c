@@ -16,6 +16,7 @@
  * so anything that is not exactly the canonical encoding is refused.
  */
 #include "pki.h"
+#include "sphinx.h"
 
 #include <cbor.h>
 #include <sodium.h>
@@ -653,10 +654,12 @@ enum pki_err pki_params_check(const struct pki_params *p)
     if (t->genesis > UINT64_MAX - t->grace ||
         p->epoch > (UINT64_MAX - t->genesis - t->grace) / t->epoch_len)
         return PKI_ERR_BAD_VALUE;
-    if (p->layers < 1 || p->layers > PKI_MAX_LAYERS || p->max_hops < p->layers + 2 ||
-        p->max_hops > 64)
+    if (p->layers < 1 || p->layers > PKI_MAX_LAYERS || p->max_hops < p->layers + 2)
         return PKI_ERR_BAD_VALUE;
-    if (p->payload_len == 0 || p->payload_len > PKI_MAX_DOCUMENT_LEN)
+    /* The geometry must be one every node can build and unwrap (sphinx.md). */
+    const struct sphinx_geometry g = { .max_hops = p->max_hops, .payload_len = p->payload_len };
+    const char *why;
+    if (!sphinx_geometry_valid(&g, &why) || p->payload_len > PKI_MAX_DOCUMENT_LEN)
         return PKI_ERR_BAD_VALUE;
     if (p->mean_delay_us == 0 || p->max_delay_us < p->mean_delay_us)
         return PKI_ERR_BAD_VALUE;

@@ -2,6 +2,7 @@
  * mixdir configuration (see dir_conf.h and docs/man/mixdir.conf.5).
  */
 #include "dir_conf.h"
+#include "sphinx.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -183,7 +184,7 @@ static int load_params(struct conf *cf, struct dir_conf *c, char *err, size_t er
 {
     struct pki_params *p = &c->params;
     uint64_t v, mean, max, pool_iv;
-    if (conf_get_u64(cf, "network", "max_hops", 5, 3, 16, &v, err, errlen) < 0)
+    if (conf_get_u64(cf, "network", "max_hops", 5, 3, SPHINX_MAX_HOPS_LIMIT, &v, err, errlen) < 0)
         return -1;
     p->max_hops = (uint32_t)v;
     if (conf_get_u64(cf, "network", "payload_len", 2048, 64, 65536, &v, err, errlen) < 0)

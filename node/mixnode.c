@@ -153,6 +153,7 @@ static int node_setup(struct node *n, char *err, size_t errlen)
 
     n->rng = mix_rng_system();
     node_keys_init(&n->keys);
+    n->mq_tfd = -1;
     if (node_load_identity(n, err, errlen) < 0)
         return -1;
     n->timing = n->conf.timing;

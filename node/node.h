@@ -120,8 +120,10 @@ struct node {
     /* mixing */
     struct mixq *mq;
     struct mixq_params mqp;
-    ev_timer mq_timer;
-    uint64_t mq_timer_at;            /* deadline mq_timer was armed for */
+    ev_io mq_io;                     /* timerfd of the mixing queue (node_fwd.c) */
+    int mq_tfd;                      /* -1 = not open yet */
+    bool mq_armed;
+    uint64_t mq_timer_at;            /* deadline the timerfd is armed for */
     ev_timer loop_timer;
     ev_timer tick_timer;
     ev_timer poll_timer;
@@ -198,6 +200,8 @@ void node_mixq_run(struct node *n);
 void node_loop_schedule(struct node *n);
 void node_fwd_stop(struct node *n);
 void node_out_closed(struct node *n, struct peer *p);
+/* Close links to nodes no longer in any held document. */
+void node_out_prune(struct node *n);
 
 /* node_link.c */
 extern const struct conn_callbacks node_conn_callbacks;

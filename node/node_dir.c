@@ -300,6 +300,7 @@ void node_dir_tick(struct node *n, uint64_t now_s)
             log_err("cannot prepare the Sphinx keys of epoch %llu", (unsigned long long)cur);
         if (n->doc_cur)
             apply_current(n);
+        node_out_prune(n);
         node_dir_poll(n);
         return;
     }

@@ -9,10 +9,13 @@
  * layer) that ends at this node, which recognises them by the plaintext it
  * put in and counts them per first hop.
  */
+#include <errno.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "node.h"
@@ -134,12 +137,52 @@ static void send_job(struct node *n, struct job *j)
     node_job_free(n, j);
 }
 
-static void mq_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+/*
+ * The mixing queue's wake-up is a timerfd watched by libev rather than an
+ * ev_timer: libev's epoll backend rounds timeouts up to whole milliseconds,
+ * which would add up to 1 ms to every held packet; a timerfd fires at the
+ * deadline to the microsecond.
+ */
+static void mq_timer_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct node *n = w->data;
+    uint64_t expirations;
     (void)loop;
     (void)revents;
+    if (read(n->mq_tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+        log_debug("timerfd read: %s", strerror(errno));
+    n->mq_armed = false;
     node_mixq_run(n);
+}
+
+static int mq_timer_open(struct node *n)
+{
+    n->mq_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (n->mq_tfd < 0) {
+        log_err("timerfd_create: %s", strerror(errno));
+        return -1;
+    }
+    ev_io_init(&n->mq_io, mq_timer_cb, n->mq_tfd, EV_READ);
+    n->mq_io.data = n;
+    ev_io_start(n->loop, &n->mq_io);
+    return 0;
+}
+
+/* Arm for the absolute monotonic time at_us (UINT64_MAX disarms). */
+static void mq_timer_arm(struct node *n, uint64_t at_us)
+{
+    struct itimerspec its;
+    memset(&its, 0, sizeof(its));
+    if (at_us != UINT64_MAX) {
+        its.it_value.tv_sec = (time_t)(at_us / 1000000u);
+        its.it_value.tv_nsec = (long)(at_us % 1000000u) * 1000;
+        if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0)
+            its.it_value.tv_nsec = 1; /* zero would disarm */
+    }
+    if (timerfd_settime(n->mq_tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+        log_err("timerfd_settime: %s", strerror(errno));
+    n->mq_armed = at_us != UINT64_MAX;
+    n->mq_timer_at = at_us;
 }
 
 void node_mixq_run(struct node *n)
@@ -158,19 +201,13 @@ void node_mixq_run(struct node *n)
     metric_set(&n->metrics.queue_depth, mixq_len(n->mq));
     if (n->fuzz_mode)
         return;
+    if (n->mq_tfd < 0 && mq_timer_open(n) < 0)
+        return;
     uint64_t next = mixq_next_deadline(n->mq);
-    /* Re-arm only when the earliest deadline moved: a push that is due later
-     * than what the timer already waits for changes nothing. */
-    if (ev_is_active(&n->mq_timer) && next == n->mq_timer_at)
+    /* Re-arm only when the earliest deadline moved. */
+    if (n->mq_armed == (next != UINT64_MAX) && next == n->mq_timer_at)
         return;
-    ev_timer_stop(n->loop, &n->mq_timer);
-    n->mq_timer_at = next;
-    if (next == UINT64_MAX)
-        return;
-    double after = next > now ? (double)(next - now) / 1e6 : 0.0;
-    ev_timer_init(&n->mq_timer, mq_timer_cb, after, 0.);
-    n->mq_timer.data = n;
-    ev_timer_start(n->loop, &n->mq_timer);
+    mq_timer_arm(n, next);
 }
 
 void node_job_done(struct node *n, struct job *j)
@@ -288,6 +325,22 @@ void node_out_closed(struct node *n, struct peer *p)
     free(p);
 }
 
+void node_out_prune(struct node *n)
+{
+    /* Backwards: closing one moves the last entry into its place. */
+    for (size_t i = n->n_out; i-- > 0;) {
+        struct peer *p = n->out[i];
+        if (node_dir_find(n, p->node_id))
+            continue;
+        /* Detach first so on_close does not free p behind our back. */
+        if (p->c) {
+            conn_set_user(p->c, NULL);
+            conn_close(p->c);
+        }
+        node_out_closed(n, p);
+    }
+}
+
 static void drop_cb(void *item, void *arg)
 {
     struct node *n = arg;
@@ -298,7 +351,10 @@ static void drop_cb(void *item, void *arg)
 void node_fwd_stop(struct node *n)
 {
     if (n->loop) {
-        ev_timer_stop(n->loop, &n->mq_timer);
+        ev_io_stop(n->loop, &n->mq_io);
+        if (n->mq_tfd >= 0)
+            close(n->mq_tfd);
+        n->mq_tfd = -1;
         ev_timer_stop(n->loop, &n->loop_timer);
     }
     if (n->mq) {
@@ -306,16 +362,14 @@ void node_fwd_stop(struct node *n)
         mixq_free(n->mq);
         n->mq = NULL;
     }
-    /* Closing a persistent conn runs on_close, which frees its peer via node_out_closed(). */
     while (n->n_out) {
         struct peer *p = n->out[n->n_out - 1];
-        if (p->c)
+        /* Detach first so on_close does not free p behind our back. */
+        if (p->c) {
+            conn_set_user(p->c, NULL);
             conn_close(p->c);
-        else
-            node_out_closed(n, p);
-        /* on_close may not have run (a conn already closed): make sure we progress. */
-        if (n->n_out && n->out[n->n_out - 1] == p)
-            node_out_closed(n, p);
+        }
+        node_out_closed(n, p);
     }
     free(n->out);
     n->out = NULL;

@@ -23,6 +23,7 @@ struct node *node_harness_new(const char *dir, const uint8_t sphinx_sk[static SP
     if (!n)
         return NULL;
     n->fuzz_mode = true;
+    n->mq_tfd = -1;
     n->rng = mix_rng_system();
     snprintf(n->conf.data_dir, sizeof(n->conf.data_dir), "%s", dir);
     n->conf.roles = PKI_ROLE_GATEWAY | PKI_ROLE_PROVIDER;

@@ -31,15 +31,37 @@ wait_recv b 2 "$T/rb" 20 || fail "1 MiB file not received"
 cmp "$T/big" "$T/rb/$id2" || fail "1 MiB file differs"
 echo "1 MiB file delivered intact"
 
-# 3. A SURB reply.
+# 3. A SURB reply (received by a `recv --follow` reader).
+mkdir -p "$T/ra"
+"$MIXCLIENT" -c "$T/c_a.ini" recv --follow -o "$T/ra" >"$T/follow_a.out" 2>&1 &
+FOLLOW=$!
+PIDS="$PIDS $FOLLOW"
 id3=$(mc a send "$ADDR_b" -m "question with reply" --reply-surbs 1 --wait 30) || fail "question"
 wait_recv b 3 "$T/rb" 20 || fail "question not received"
 grep -q "$id3 [0-9]* can-reply" "$T/recv_b.out" || fail "question not marked can-reply"
 mc b reply "$id3" -m "the answer $MARK" >/dev/null || fail "reply refused"
 mc b reply "$id3" -m "again" >/dev/null 2>&1 && fail "a SURB was used twice"
-wait_recv a 1 "$T/ra" 20 || fail "reply not received"
+end=$(($(date +%s) + 20))
+until [ "$(ls "$T/ra" | wc -l)" -ge 1 ]; do
+    [ "$(date +%s)" -ge "$end" ] && fail "reply not received by recv --follow"
+    sleep 0.3
+done
 grep -q "the answer $MARK" "$T"/ra/* || fail "reply text differs"
+grep -q "^message " "$T/follow_a.out" || fail "recv --follow printed no header"
+kill "$FOLLOW"
 echo "SURB reply delivered"
+[ "$(mc b address)" = "$ADDR_b" ] || fail "mixclient address differs from init's"
+
+# Garbage on the local socket closes that connection only.
+/usr/bin/python3 - "$T/c_a/mixclient.sock" <<'PY' || fail "local socket garbage test"
+import socket, sys
+for junk in (b"\xff\xff\xff\xff", b"\x00\x00\x00\x05hello", b"\x00\x00\x00\x00"):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(junk)
+    s.settimeout(5)
+    assert s.recv(100) == b"", "the daemon answered garbage"
+    s.close()
+PY
+mc a status >/dev/null || fail "daemon died after garbage on its socket"
 
 # 4. The gateway stored ciphertext only: no plaintext in any of its files.
 if grep -rqa "$MARK" "$T/gw"; then fail "plaintext found in the gateway's store"; fi

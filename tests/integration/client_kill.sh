@@ -4,7 +4,9 @@
 #    message is still acknowledged and delivered exactly once (retransmission
 #    on fresh paths, duplicates dropped by the recipient);
 #  - the sending daemon is killed with -9 right after accepting messages:
-#    after a restart the queued messages are sent and delivered exactly once.
+#    after a restart the queued messages are sent and delivered exactly once;
+#  - the gateway is killed with -9: the client notices, keeps accepting
+#    (queued), reconnects when the gateway is back, and delivers.
 TESTNAME=client_kill
 MIXES_PER_LAYER=2
 MAX_ATTEMPTS=25
@@ -79,4 +81,23 @@ mc b recv -o "$T/rb" >>"$T/recv_b.out"
 got=$(grep -c "^message " "$T/recv_b.out")
 [ "$got" -eq $((N + 11)) ] || fail "received $got, expected $((N + 11))"
 echo "$(date +%T) messages accepted before a crash delivered exactly once"
+
+# The gateway dies (-9): the clients notice, keep accepting, reconnect when it is back.
+kill -9 "$PID_gw"
+end=$(($(date +%s) + 15))
+until mc a status | grep -q "connected no"; do
+    [ "$(date +%s)" -ge "$end" ] && fail "client did not notice the gateway went away"
+    sleep 0.3
+done
+idg=$(mc a send "$ADDR_b" -m "sent while the gateway was down") || fail "send while the gateway is down"
+mc a status "$idg" | grep -q " queued " || fail "not queued while the gateway is down"
+start_node gw
+end=$(($(date +%s) + 30))
+until mc a status "$idg" | grep -q " acknowledged "; do
+    [ "$(date +%s)" -ge "$end" ] && fail "not delivered after the gateway came back"
+    sleep 0.5
+done
+wait_recv b $((N + 12)) "$T/rb" 20 || fail "message sent while the gateway was down not received"
+grep -q "^sent while the gateway was down\$" "$T/rb/$idg" || fail "wrong body"
+echo "$(date +%T) gateway restart: reconnected, nothing lost"
 echo "$(date +%T) PASS"

@@ -89,9 +89,13 @@ class Testnet:
             if not e.get("pid"):
                 continue
             try:
+                with open("/proc/%d/stat" % e["pid"]) as f:
+                    stat = f.read()
                 with open("/proc/%d/cmdline" % e["pid"], "rb") as f:
-                    ok = e["conf"].encode() in f.read()
-            except OSError:
+                    cmd = f.read()
+                # Empty cmdline: exec in progress; Z: exited, not yet reaped.
+                ok = stat[stat.rfind(")") + 2] != "Z" and (not cmd or e["conf"].encode() in cmd)
+            except (OSError, IndexError):
                 ok = False
             if not ok:
                 raise TestFail("%s (pid %d) exited unexpectedly" % (e["name"], e["pid"]))
@@ -147,7 +151,32 @@ def pids_naming(d):
     return left
 
 
+def test_cli(net):
+    """Errors that must not touch anything: no testnet yet, a foreign dir."""
+    r = net.tn("status", check=False)
+    if r.returncode != 1 or "no testnet" not in r.stderr:
+        raise TestFail("status without a testnet: exit %d %s" % (r.returncode, r.stderr))
+    foreign = tempfile.mkdtemp(prefix="tnforeign.", dir="/tmp")
+    keep = os.path.join(foreign, "precious.txt")
+    with open(keep, "w") as f:
+        f.write("not a testnet\n")
+    try:
+        r = subprocess.run(["/usr/bin/python3", TOOL, "--dir", foreign, "up", "--bin", BUILD_ABS],
+                           capture_output=True, text=True, timeout=60)
+        if r.returncode == 0 or not os.path.exists(keep):
+            raise TestFail("up in a foreign directory: exit %d, file kept %s" % (
+                r.returncode, os.path.exists(keep)))
+    finally:
+        shutil.rmtree(foreign, ignore_errors=True)
+    r = net.tn("up", "--bin", BUILD_ABS, "--threshold", "4", check=False)
+    if r.returncode != 1 or "threshold" not in r.stderr:
+        raise TestFail("up --threshold 4 with 3 authorities: exit %d %s" % (r.returncode,
+                                                                             r.stderr))
+    log("0. usage errors refused, nothing touched")
+
+
 def test(net):
+    test_cli(net)
     r = net.tn("up", "--bin", BUILD_ABS, "--epoch", "15", "--warmup", "10", "--width", "2",
                "--authorities", "3", "--gateways", "2", timeout=300)
     print(r.stdout, end="")

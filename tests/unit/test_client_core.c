@@ -394,6 +394,28 @@ static void test_surb_reply(void)
     struct core_stats st;
     core_get_stats(a.c, &st);
     CHECK(st.replies_received == 1 && st.acks == 1);
+    /* A multi-fragment message carrying the reply SURB in fragment 0. */
+    uint8_t big[5000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (uint8_t)(i * 31);
+    CHECK(core_send(a.c, &b.addr, big, sizeof(big), 1, id) == CORE_OK);
+    struct core_status cs;
+    CHECK(core_status(a.c, id, &cs) == CORE_OK && cs.fragments == 4); /* 1028 + 3 x 1485 */
+    while (pump(&a, CORE_STREAM_PAYLOAD, 2) == 1)
+        ;
+    fetch(&b);
+    CHECK(b.got == 2 && b.last_len == sizeof(big) && memcmp(b.last, big, sizeof(big)) == 0);
+    CHECK(b.last_can_reply);
+    size_t cap = core_reply_cap(b.c);
+    CHECK(cap == 2032 - 34);
+    uint8_t *long_reply = calloc(1, cap + 1);
+    CHECK(core_reply(b.c, b.last_id, long_reply, cap + 1) == CORE_ERR_TOO_BIG);
+    memset(long_reply, 'r', cap);
+    CHECK(core_reply(b.c, b.last_id, long_reply, cap) == CORE_OK);
+    CHECK(pump(&b, CORE_STREAM_PAYLOAD, 2) == 1);
+    fetch(&a);
+    CHECK(a.got == 2 && a.last_is_reply && a.last_len == cap && memcmp(a.last, long_reply, cap) == 0);
+    free(long_reply);
     cl_destroy(&a);
     cl_destroy(&b);
 }
@@ -510,6 +532,30 @@ static void test_duplicates(void)
     cl_destroy(&b);
 }
 
+/* A partly received message is forgotten a day after its first fragment. */
+static void test_partial_gc(void)
+{
+    struct cl a, b;
+    uint8_t id[16], msg[3000];
+    memset(msg, 'p', sizeof(msg));
+    cl_init(&a, 0, 3);
+    cl_init(&b, 1, 3);
+    CHECK(core_send(a.c, &b.addr, msg, sizeof(msg), 0, id) == CORE_OK);
+    CHECK(pump(&a, CORE_STREAM_PAYLOAD, 1) == 1); /* only the first of 3 fragments */
+    fetch(&b);
+    CHECK(core_gc(b.c, 5000 + 86400 - 1) == 0);
+    CHECK(core_gc(b.c, 5000 + 86400 + 1) == 1);
+    CHECK(core_gc(b.c, 5000 + 86400 + 2) == 0);
+    /* The rest arrives later: without fragment 0 the message cannot complete. */
+    while (pump(&a, CORE_STREAM_PAYLOAD, 1) == 1)
+        ;
+    fetch(&b);
+    CHECK(b.got == 0);
+    fetch(&a);
+    cl_destroy(&a);
+    cl_destroy(&b);
+}
+
 static void test_restart_and_fail(void)
 {
     struct cl a, b;
@@ -601,6 +647,7 @@ int main(void)
     RUN(test_loss_retransmit);
     RUN(test_avoid_dead_mix);
     RUN(test_duplicates);
+    RUN(test_partial_gc);
     RUN(test_restart_and_fail);
     RUN(test_bad_inbox_input);
     free(doc_bytes);

@@ -299,6 +299,15 @@ static void test_doc_params_check(void)
     p = fx.params;
     p.max_delay_us = p.mean_delay_us - 1;
     CHECK(pki_params_check(&p) == PKI_ERR_BAD_VALUE);
+    /* A geometry no node can use is refused (found by the spec review). */
+    p = fx.params;
+    p.max_hops = 11;                                    /* > SPHINX_MAX_HOPS_LIMIT */
+    CHECK(pki_params_check(&p) == PKI_ERR_BAD_VALUE);
+    p = fx.params;
+    p.payload_len = 63;                                 /* < SPHINX_MIN_PAYLOAD */
+    CHECK(pki_params_check(&p) == PKI_ERR_BAD_VALUE);
+    p.payload_len = 64;
+    CHECK(pki_params_check(&p) == PKI_OK);
 }
 
 static void test_lookups_and_path(void)
