@@ -45,6 +45,7 @@ struct node_key_slot {
     uint8_t *sk;                     /* sodium_malloc()ed SPHINX_KEY_LEN */
     uint8_t pk[SPHINX_KEY_LEN];
     struct replay_cache *replay;
+    uint64_t saved_inserts;          /* inserts count at the last save */
 };
 
 struct node_keys {
@@ -90,6 +91,7 @@ struct peer {
     uint8_t node_id[MIX_NODE_ID_LEN]; /* PEER_NODE_OUT: which node */
     size_t auth_idx;                 /* PEER_AUTHORITY */
     unsigned pending;                /* PEER_AUTHORITY: responses still expected */
+    uint64_t dialled_us;             /* PEER_AUTHORITY: when we dialled */
     bool established;
 };
 

@@ -254,8 +254,16 @@ void node_dir_poll(struct node *n)
         read_document_file(n);
     if (n->epoch == 0 || !n->cm)
         return;
+    uint64_t now = node_now_us();
     for (size_t i = 0; i < n->conf.n_auth; i++) {
         bool need = n->auth_uploaded[i] != n->epoch || !n->doc_cur || !n->doc_next;
+        struct peer *old = n->auth_peer[i];
+        /* An authority that never answered: give up on that link and redial. */
+        if (old && now - old->dialled_us > 3 * n->conf.poll_us + 10000000u && old->c) {
+            log_info("authority %zu did not answer; dialling again", i);
+            conn_close(old->c);
+            n->auth_peer[i] = NULL;
+        }
         if (!need || n->auth_peer[i])
             continue;
         struct peer *p = calloc(1, sizeof(*p));
@@ -263,6 +271,7 @@ void node_dir_poll(struct node *n)
             return;
         p->kind = PEER_AUTHORITY;
         p->auth_idx = i;
+        p->dialled_us = now;
         p->c = conn_dial(n->cm, n->conf.auth[i].addr, n->conf.auth[i].link_pk, LINK_ROLE_NODE,
                          false, p);
         if (!p->c) {

@@ -98,8 +98,14 @@ int node_load_identity(struct node *n, char *err, size_t errlen)
 
 void node_keys_init(struct node_keys *k)
 {
+    pthread_rwlockattr_t a;
     memset(k, 0, sizeof(*k));
-    pthread_rwlock_init(&k->lock, NULL);
+    /* Workers hold the read lock almost all the time under load: prefer the
+     * (rare) writer, or a rotation could wait forever. */
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&k->lock, &a);
+    pthread_rwlockattr_destroy(&a);
 }
 
 static void epoch_paths(struct node *n, uint64_t e, char *kp, char *rp, size_t cap)
@@ -200,6 +206,16 @@ int node_keys_rotate(struct node *n, uint64_t now_s)
 
     if (cur == 0)
         return 0;
+    /* Only the I/O thread writes the key set, so it may look without the
+     * lock; the write lock is taken only when something changes. */
+    bool change = k->cur_epoch != cur || k->grace_epoch != grace ||
+                  !slot_find(k, cur) || !slot_find(k, cur + 1);
+    for (int i = 0; i < NODE_KEY_SLOTS && !change; i++) {
+        uint64_t e = k->slot[i].epoch;
+        change = e && e != cur && e != cur + 1 && e != grace;
+    }
+    if (!change)
+        return 0;
     pthread_rwlock_wrlock(&k->lock);
     for (int i = 0; i < NODE_KEY_SLOTS; i++) {
         uint64_t e = k->slot[i].epoch;
@@ -228,23 +244,28 @@ int node_keys_rotate(struct node *n, uint64_t now_s)
 void node_keys_save_replay(struct node *n)
 {
     char kp[NODE_PATH_MAX + 64], rp[NODE_PATH_MAX + 64];
-    uint64_t size = 0, hits = 0;
+    uint64_t size = 0;
 
     pthread_rwlock_rdlock(&n->keys.lock);
     for (int i = 0; i < NODE_KEY_SLOTS; i++) {
         struct node_key_slot *s = &n->keys.slot[i];
         if (!s->epoch)
             continue;
+        struct replay_stats st;
+        replay_cache_stats(s->replay, &st);
+        size += st.size;
+        /* An unchanged cache is not written again (it can be megabytes). */
+        if (st.inserts == s->saved_inserts && s->saved_inserts != 0)
+            continue;
         epoch_paths(n, s->epoch, kp, rp, sizeof(kp));
         enum replay_io io = replay_cache_save(s->replay, rp);
         if (io != REPLAY_IO_OK)
             log_warn("saving replay cache %s: %s", rp, replay_io_strerror(io));
-        size += replay_cache_size(s->replay);
-        hits += replay_cache_hits(s->replay);
+        else
+            s->saved_inserts = st.inserts;
     }
     pthread_rwlock_unlock(&n->keys.lock);
     metric_set(&n->metrics.replay_size, size);
-    (void)hits;
 }
 
 bool node_keys_public(struct node *n, uint64_t epoch, uint8_t pk[static SPHINX_KEY_LEN])

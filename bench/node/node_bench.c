@@ -36,6 +36,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "frame.h"
 #include "../../tests/tools/mixtest_net.h"
@@ -56,6 +59,7 @@ static int32_t *table;          /* open addressing: prefix -> index */
 static uint64_t *t_send, *t_recv;
 static int lfd;
 static char mixnode_path[600];
+static uint16_t metrics_port;   /* the node's /metrics, for its own overhead view */
 
 static uint64_t now_ns(void)
 {
@@ -195,8 +199,9 @@ static pid_t start_node(unsigned workers)
     snprintf(extra, sizeof(extra),
              "[node]\nworkers = %u\nlog_level = warn\n[limits]\nwork_queue = 1000000\n"
              "total_queue = 1000000\npeer_queue_bytes = 2147483648\n"
-             "max_connections_per_addr = 64\n[replay]\ncapacity = 4194304\n",
-             workers);
+             "max_connections_per_addr = 64\n[replay]\ncapacity = 4194304\n"
+             "[node]\nmetrics_listen = 127.0.0.1:%u\n",
+             workers, metrics_port);
     if (tnet_write(net, extra, err, sizeof(err)) < 0) {
         fprintf(stderr, "bench: %s\n", err);
         exit(1);
@@ -353,6 +358,54 @@ static double cpu_s(pid_t pid)
 
 static double last_cpu_pps;
 
+/* The node's hop-overhead histogram (cumulative counts per bucket bound, seconds). */
+#define OH_BUCKETS 12
+struct oh_hist {
+    double le[OH_BUCKETS];
+    double cum[OH_BUCKETS];
+    int n;
+};
+
+static int read_overhead(struct oh_hist *h)
+{
+    char req[] = "GET /metrics HTTP/1.0\r\n\r\n", *buf = malloc(1 << 20), *p;
+    size_t len = 0;
+    memset(h, 0, sizeof(*h));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(metrics_port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        write(fd, req, sizeof(req) - 1) < 0) {
+        if (fd >= 0)
+            close(fd);
+        free(buf);
+        return -1;
+    }
+    for (ssize_t r; (r = read(fd, buf + len, (1 << 20) - 1 - len)) > 0;)
+        len += (size_t)r;
+    close(fd);
+    buf[len] = 0;
+    const char *key = "mixnode_hop_overhead_seconds_bucket{le=\"";
+    for (p = strstr(buf, key); p && h->n < OH_BUCKETS; p = strstr(p + 1, key)) {
+        char *q = p + strlen(key);
+        h->le[h->n] = strncmp(q, "+Inf", 4) == 0 ? 1e9 : strtod(q, NULL);
+        char *v = strchr(q, ' ');
+        h->cum[h->n++] = v ? strtod(v + 1, NULL) : 0;
+    }
+    free(buf);
+    return h->n > 0 ? 0 : -1;
+}
+
+/* Upper bucket bound (us) under which a fraction q of the packets between a and b fell. */
+static double overhead_quantile(const struct oh_hist *a, const struct oh_hist *b, double q)
+{
+    double total = b->cum[b->n - 1] - a->cum[a->n - 1];
+    for (int i = 0; i < b->n; i++)
+        if (b->cum[i] - a->cum[i] >= q * total)
+            return b->le[i] * 1e6;
+    return 0;
+}
+
 static double one_run(unsigned workers, pid_t *keep)
 {
     struct blink b;
@@ -372,13 +425,23 @@ static double one_run(unsigned workers, pid_t *keep)
     if (keep) {
         *keep = pid;
         /* Phase 2: overhead at half capacity. */
-        int n2 = (int)(pps / 2 * 1.5);
+        /* NODE_BENCH_LOAD: the fraction of capacity for this phase (default 0.5). */
+        const char *lf = getenv("NODE_BENCH_LOAD");
+        double rate = pps * (lf ? atof(lf) : 0.5);
+        int n2 = (int)(rate * 1.5);
         if (n2 > N_PACED)
             n2 = N_PACED;
         memset(t_recv + N_FAST, 0, sizeof(*t_recv) * N_PACED);
         int base = sink_count;
-        int sent = run_paced(&b, N_FAST, N_PACED, pps / 2, (double)n2 / (pps / 2));
+        struct oh_hist h0, h1;
+        bool have_h = metrics_port && read_overhead(&h0) == 0;
+        int sent = run_paced(&b, N_FAST, N_PACED, rate, (double)n2 / rate);
         wait_count(base + sent);
+        if (have_h && read_overhead(&h1) == 0 && h0.n == h1.n) {
+            /* The node's own view: arrival to send, minus the chosen delay. */
+            printf("node_hop_overhead_p50_le_us %.0f us\n", overhead_quantile(&h0, &h1, 0.5));
+            printf("node_hop_overhead_p99_le_us %.0f us\n", overhead_quantile(&h0, &h1, 0.99));
+        }
         uint64_t *lat = calloc((size_t)sent + 1, sizeof(*lat));
         int k = 0;
         for (int i = N_FAST; i < N_FAST + sent; i++)
@@ -390,7 +453,7 @@ static double one_run(unsigned workers, pid_t *keep)
         if (k > 0) {
             printf("hop_overhead_p50_us %llu us\n", (unsigned long long)lat[k / 2]);
             printf("hop_overhead_p99_us %llu us\n", (unsigned long long)lat[(size_t)k * 99 / 100]);
-            printf("hop_overhead_rate_pps %.0f pps\n", pps / 2);
+            printf("hop_overhead_rate_pps %.0f pps\n", rate);
         }
         free(lat);
         /* Phase 3: memory at 80 % for NODE_BENCH_SECONDS. */
@@ -472,6 +535,8 @@ int main(int argc, char **argv)
     lfd = tcp_listen_local(0, &sport);
     uint16_t mport = 0;
     int tfd = tcp_listen_local(0, &mport);
+    close(tfd);
+    tfd = tcp_listen_local(0, &metrics_port);
     close(tfd);
     idx_m = tnet_add(net, 2 /* mix */, 1, mport, 0, false);
     idx_s = tnet_add(net, 5 /* gateway,provider */, 0, sport, 0, true);

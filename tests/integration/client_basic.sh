@@ -5,7 +5,9 @@
 #  - a SURB reply arrives at the original sender;
 #  - the recipient gateway's stored bytes (its LMDB files) never contain plaintext;
 #  - an idle client keeps sending (gateway metrics grow);
-#  - a mistyped address and an oversized message are refused before anything is sent.
+#  - a mistyped address and an oversized message are refused before anything is sent;
+#  - a directory without k valid signatures by configured authorities is refused;
+#  - garbage on the local socket closes only that connection; SIGTERM stops cleanly.
 TESTNAME=client_basic
 . "$TOP/tests/integration/client_net.inc"
 
@@ -90,7 +92,21 @@ n2=$(mc a status | grep -c ' acknowledged\| queued\| sent\| failed')
 [ "$n1" = "$n2" ] || fail "a refused message was queued"
 echo "bad address and oversized message refused"
 
-# 7. SIGTERM stops a daemon cleanly.
+# 7. k of n: with a second (absent) authority and threshold 2, the one-signature
+#    document is refused; with the real authority's key swapped for another, too.
+client_conf k2
+FAKE=$("$MIXDIR" keygen -d "$T/fake" -a 127.0.0.1:1 | awk '{print $4}')
+sed -i "s|^threshold = 1|authority = 127.0.0.1:1 $FAKE $FAKE\nthreshold = 2|" "$T/c_k2.ini"
+out=$(mc k2 init --timeout 4 2>&1) && fail "a document with 1 of 2 required signatures was accepted"
+echo "$out" | grep -q "too few signatures\|unknown signer" || fail "unclear k-of-n refusal: $out"
+client_conf wrongkey
+REALED=$(echo "$AUTH_LINE" | awk '{print $4}')
+sed -i "s|$REALED|$FAKE|" "$T/c_wrongkey.ini"
+out=$(mc wrongkey init --timeout 4 2>&1) && fail "a document signed by an unconfigured key was accepted"
+echo "$out" | grep -q "unknown signer\|too few signatures" || fail "unclear refusal: $out"
+echo "directory refused without k valid signatures: $(echo "$out" | tail -n 1)"
+
+# 8. SIGTERM stops a daemon cleanly.
 kill -TERM "$CPID_a"
 wait "$CPID_a"; rc=$?
 [ "$rc" -eq 0 ] || fail "daemon exit status $rc after SIGTERM"

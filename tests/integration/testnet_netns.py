@@ -2,44 +2,29 @@
 """deploy/testnet in network-namespace mode (issue 6).  Needs root.
 
 Every authority, node and client in its own namespace with its own address
-on a bridge in a namespace of its own:
+on a bridge in a namespace of its own (3 layers x 1 mix, 2 gateways, 3
+authorities, 15 s epochs):
   1. `up --netns` shows a message from alice received by bob;
-  2. each daemon really runs in its own namespace (ip netns identify);
-  3. a message the other way, and the traffic crossed the bridge (every
-     node's veth port counted packets both ways);
-  4. `down` leaves no process and no namespace behind.
+  1b. each daemon really runs in its own namespace (ip netns identify);
+  2-6. the scenario of testnet_e2e.py: both ways, a SURB reply, kill -9 of a
+     mix and a gateway mid-traffic, two epoch changes, nothing lost;
+  6b. the traffic crossed the bridge: every participant's bridge port counted
+     packets both ways;
+  7. `down` leaves no process and no namespace behind.
 Exit 0 pass, 77 skip (not root, no `ip netns`, daemons not built), 1 fail.
 """
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
-TOP = os.environ.get("TOP", os.getcwd())
-BUILD_ABS = os.environ.get("BUILD_ABS", os.path.join(TOP, os.environ.get("BUILD", "build")))
-TOOL = os.path.join(TOP, "deploy", "testnet")
-NAME = "testnet_netns"
-T0 = time.time()
-
-
-class TestFail(Exception):
-    pass
-
-
-def log(msg):
-    print("[%5.1fs] %s" % (time.time() - T0, msg), flush=True)
-
-
-def tn(d, *args, timeout=180, check=True):
-    r = subprocess.run(["/usr/bin/python3", TOOL, "--dir", d] + list(args),
-                       capture_output=True, text=True, timeout=timeout)
-    if check and r.returncode != 0:
-        raise TestFail("testnet %s: exit %d\n%s%s" % (" ".join(args), r.returncode, r.stdout,
-                                                      r.stderr))
-    return r
+HERE = os.path.dirname(os.path.abspath(__file__))
+_spec = importlib.util.spec_from_file_location("testnet_e2e", os.path.join(HERE, "testnet_e2e.py"))
+e2e = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(e2e)
+TestFail, log = e2e.TestFail, e2e.log
 
 
 def namespaces():
@@ -47,110 +32,64 @@ def namespaces():
     return [l.split()[0] for l in r.stdout.splitlines() if l.strip()]
 
 
-def can_netns():
+def why_skip():
     if os.geteuid() != 0 or shutil.which("ip") is None:
-        return False
+        return "namespace mode needs root and iproute2"
     probe = "mtn-probe-%d" % os.getpid()
     ok = subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode == 0
     if ok:
         ok = subprocess.run(["ip", "-n", probe, "link", "add", "b0", "type", "bridge"],
                             capture_output=True).returncode == 0
         subprocess.run(["ip", "netns", "del", probe], capture_output=True)
-    return ok
+    return None if ok else "`ip netns` does not work here"
 
 
-def pids_naming(d):
-    left = []
-    for p in os.listdir("/proc"):
-        if p.isdigit():
-            try:
-                with open("/proc/%s/cmdline" % p, "rb") as f:
-                    if d.encode() in f.read():
-                        left.append(int(p))
-            except OSError:
-                pass
-    return left
-
-
-def test(d):
-    r = tn(d, "up", "--netns", "--bin", BUILD_ABS, "--epoch", "20", "--warmup", "10",
-           "--width", "1", "--authorities", "3", "--gateways", "2", timeout=300)
-    print(r.stdout, end="")
-    if "bob received after" not in r.stdout:
-        raise TestFail("up did not show the first message received")
-    with open(os.path.join(d, "state.json")) as f:
-        s = json.load(f)
+def check_namespaces(net):
+    s = net.state()
     ents = s["authorities"] + s["nodes"] + s["clients"]
     have = set(namespaces())
-    missing = [e["ns"] for e in ents if e["ns"] not in have] + \
-        ([s["ns_bridge"]] if s["ns_bridge"] not in have else [])
+    missing = [e["ns"] for e in ents if e["ns"] not in have]
+    if s["ns_bridge"] not in have:
+        missing.append(s["ns_bridge"])
     if missing:
         raise TestFail("namespaces missing: %s" % missing)
-    log("1. up in %d namespaces + bridge %s" % (len(ents), s["ns_bridge"]))
-
     for e in ents:
         r = subprocess.run(["ip", "netns", "identify", str(e["pid"])], capture_output=True,
                            text=True)
         if r.stdout.strip() != e["ns"]:
             raise TestFail("%s (pid %s) runs in namespace %r, not %s" % (
                 e["name"], e["pid"], r.stdout.strip(), e["ns"]))
-    log("2. every daemon in its own namespace")
+    log("1b. every one of %d daemons in its own namespace, bridge in %s" % (
+        len(ents), s["ns_bridge"]))
 
-    r = tn(d, "send", "--from", "bob", "--to", "alice", "-m", "bob to alice across the bridge",
-           "--wait", "90", "--show", "60")
-    print(r.stdout, end="")
-    st = json.loads(tn(d, "status", "--json").stdout)
-    if not all(e["running"] for e in st["entities"]) or st["document"]["nodes"] != 5:
-        raise TestFail("status: %s" % st)
-    link = json.loads(subprocess.run(["ip", "-n", s["ns_bridge"], "-j", "-s", "link", "show"],
-                                     capture_output=True, text=True).stdout)
-    ports = {l["ifname"]: l["stats64"] for l in link if l["ifname"].startswith("v")}
+
+def check_bridge(net):
+    s = net.state()
+    ents = s["authorities"] + s["nodes"] + s["clients"]
+    out = subprocess.run(["ip", "-n", s["ns_bridge"], "-j", "-s", "link", "show"],
+                         capture_output=True, text=True).stdout
+    ports = {l["ifname"]: l["stats64"] for l in json.loads(out) if l["ifname"].startswith("v")}
     for i, e in enumerate(ents):
-        st64 = ports.get("v%d" % i)
-        if st64 is None or st64["rx"]["packets"] == 0 or st64["tx"]["packets"] == 0:
-            raise TestFail("%s: bridge port v%d counted no traffic: %s" % (e["name"], i, st64))
-    log("3. message bob -> alice received; traffic on every bridge port, e.g. gw1: %s" %
-        ports["v%d" % len(s["authorities"])]["rx"])
-
-    r = tn(d, "down")
-    print(r.stdout, end="")
-    left_ns = [n for n in namespaces() if n.startswith(s["ns_bridge"][:-2])]
-    if left_ns or pids_naming(d):
-        raise TestFail("left after down: namespaces %s, pids %s" % (left_ns, pids_naming(d)))
-    log("4. down: no process, no namespace left")
+        st = ports.get("v%d" % i)
+        if st is None or st["rx"]["packets"] == 0 or st["tx"]["packets"] == 0:
+            raise TestFail("%s: bridge port v%d counted no traffic: %s" % (e["name"], i, st))
+    gw1 = ports["v%d" % len(s["authorities"])]
+    log("6b. traffic on every bridge port; gw1's port: %d packets in, %d out" % (
+        gw1["rx"]["packets"], gw1["tx"]["packets"]))
 
 
-def main():
-    for prog in ("mixdir", "mixnode", "mixclient"):
-        if not os.access(os.path.join(BUILD_ABS, prog), os.X_OK):
-            print("%s not built" % prog)
-            return 77
-    if not can_netns():
-        print("namespace mode needs root and a working `ip netns`")
-        return 77
-    d = tempfile.mkdtemp(prefix="tnns.", dir="/tmp")
-    rc = 0
-    try:
-        test(d)
-        print("PASS")
-    except (TestFail, subprocess.TimeoutExpired, KeyError, ValueError) as e:
-        print("FAIL: %s" % e)
-        rc = 1
-        logs = os.path.join(d, "logs")
-        for f in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
-            with open(os.path.join(logs, f), errors="replace") as fh:
-                print("--- %s (tail)\n%s" % (f, "".join(fh.readlines()[-10:])), end="")
-    finally:
-        if os.path.exists(os.path.join(d, "state.json")):
-            tn(d, "down", check=False, timeout=120)
-        logs = os.path.join(d, "logs")
-        dest = os.path.join(BUILD_ABS, "test-logs")
-        if os.path.isdir(logs) and os.path.isdir(dest):
-            for f in os.listdir(logs):
-                shutil.copy(os.path.join(logs, f), os.path.join(dest, "%s.%s" % (NAME, f)))
-        shutil.rmtree(d, ignore_errors=True)
-    return rc
+def body(net):
+    e2e.bring_up(net, "--netns", "--width", "1")
+    check_namespaces(net)
+    e2e.scenario(net)
+    check_bridge(net)
+    prefix = net.state()["ns_bridge"][:-2]
+    e2e.bring_down(net)
+    left = [n for n in namespaces() if n.startswith(prefix)]
+    if left:
+        raise TestFail("namespaces left after down: %s" % left)
+    log("7b. no namespace left")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(e2e.main("testnet_netns", body, why_skip))
