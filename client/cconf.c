@@ -73,7 +73,7 @@ static int load_client(struct conf *cf, struct cconf *o, char *err, size_t errle
         conf_get_duration_us(cf, "client", "retransmit_slack", 2000000, &o->retransmit_slack_us, err, errlen) < 0 ||
         conf_get_duration_us(cf, "client", "connect_timeout", 10000000, &o->connect_timeout_us, err, errlen) < 0 ||
         conf_get_duration_us(cf, "client", "stats_interval", 60000000, &o->stats_interval_us, err, errlen) < 0 ||
-        conf_get_u64(cf, "client", "fetch_max", 0, 0, 100000, &o->fetch_max, err, errlen) < 0 ||
+        conf_get_u64(cf, "client", "fetch_max", 0, 0, 256, &o->fetch_max, err, errlen) < 0 ||
         conf_get_u64(cf, "client", "max_attempts", 5, 1, 255, &o->max_attempts, err, errlen) < 0)
         return -1;
     o->use_syslog = sl;

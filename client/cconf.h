@@ -6,7 +6,7 @@
  *   socket = PATH                      (default DATA_DIR/mixclient.sock)
  *   gateway = NODE_ID_B64              (optional; else the one `init` chose)
  *   fetch_interval = 1s                (steady inbox fetch cadence)
- *   fetch_max = 0                      (messages per fetch, 0 = gateway default)
+ *   fetch_max = 0                      (messages per fetch, 0 = automatic from the rates)
  *   max_attempts = 5                   (sends per fragment before failing)
  *   retransmit_slack = 2s              (added to each retransmit timeout)
  *   connect_timeout = 10s

@@ -9,6 +9,7 @@
 #include <ev.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -152,6 +153,27 @@ static void start_streams(struct mixclient *mc)
 
 /* ------------------------------------------------------------ fetch */
 
+/*
+ * Messages asked for per fetch.  Every answer is padded to a full batch (wire.md
+ * "Fetch padding"), so the batch is a bandwidth cost paid on every fetch.  With
+ * fetch_max = 0 ("auto") it follows the network's rates, the same for every
+ * client: twice what our own payload and loop streams can bring back (their
+ * acknowledgements and loops) per fetch interval, so acknowledgements never
+ * queue up behind the cadence, within [4, 256].
+ */
+static uint32_t fetch_batch(const struct mixclient *mc)
+{
+    if (mc->conf.fetch_max > 0)
+        return (uint32_t)mc->conf.fetch_max;
+    const struct pki_doc *doc = core_doc(mc->core);
+    if (doc == NULL)
+        return 32;
+    const struct pki_params *p = pki_doc_params(doc);
+    double per_s = (double)(p->lambda_p_mhz + p->lambda_l_mhz) / 1000.0;
+    double n = ceil(2.0 * per_s * (double)mc->conf.fetch_interval_us / 1e6);
+    return n < 4 ? 4 : n > 256 ? 256 : (uint32_t)n;
+}
+
 static void on_fetch_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct mixclient *mc = w->data;
@@ -167,7 +189,7 @@ static void on_fetch_timer(struct ev_loop *loop, ev_timer *w, int revents)
     if (mc->fetch_outstanding && now < mc->fetch_sent_us + patience)
         return;
     struct mix_frame f = {.type = FRAME_FETCH_REQUEST};
-    f.u.fetch_req.max_messages = (uint32_t)mc->conf.fetch_max;
+    f.u.fetch_req.max_messages = fetch_batch(mc);
     if (gw_send(mc, &f)) {
         mc->fetch_outstanding = true;
         mc->fetch_sent_us = now;
@@ -187,13 +209,20 @@ static void on_fetch_response(struct mixclient *mc, const struct mix_frame *f)
         if (core_on_inbox(mc->core, m, mc_unix_now()) == 0)
             seqs[k++] = m->seq;
     }
-    if (k > 0) {
-        struct mix_frame a = {.type = FRAME_FETCH_ACK};
-        a.u.fetch_ack.seqs = seqs;
-        a.u.fetch_ack.n_seqs = k;
-        if (!gw_send(mc, &a))
-            log_warn("client: could not acknowledge a fetch; it will be fetched again");
-    }
+    /*
+     * Acknowledge after every fetch, even when nothing arrived, padded to the
+     * size of a full acknowledgement: like the gateway's padded response, the
+     * ack must not tell an observer of the link how many messages came in.
+     */
+    uint32_t batch = fetch_batch(mc);
+    if (k > batch)
+        batch = (uint32_t)k;
+    struct mix_frame a = {.type = FRAME_FETCH_ACK};
+    a.u.fetch_ack.seqs = seqs;
+    a.u.fetch_ack.n_seqs = k;
+    a.u.fetch_ack.pad_to = frame_fetch_ack_padded_len(batch);
+    if (!gw_send(mc, &a) && k > 0)
+        log_warn("client: could not acknowledge a fetch; it will be fetched again");
     free(seqs);
 }
 

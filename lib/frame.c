@@ -49,6 +49,8 @@ struct pb_build {
     } m;
     void *ptrs;     /* array of sub-message pointers for a repeated message field */
     void *items;    /* the sub-messages themselves */
+    uint8_t *pad;   /* zero bytes for a padding field */
+    ProtobufCBinaryData pads[3];
 };
 
 const char *frame_type_name(enum frame_type t)
@@ -271,8 +273,8 @@ bool frame_check(const struct mix_frame *f, const char **why)
     case FRAME_FETCH_RESPONSE:
         return check_fetch_resp(f, why);
     case FRAME_FETCH_ACK:
-        if (f->u.fetch_ack.n_seqs == 0 || f->u.fetch_ack.seqs == NULL)
-            FAIL("fetch_ack: no sequence numbers");
+        if (f->u.fetch_ack.n_seqs > 0 && f->u.fetch_ack.seqs == NULL)
+            FAIL("fetch_ack: sequence numbers missing");
         return true;
     case FRAME_DESCRIPTOR_UPLOAD:
         if (!buf_len_in(f->u.desc_upload.signed_descriptor, 1, FRAME_DESCRIPTOR_MAX))
@@ -535,7 +537,105 @@ static void build_free(struct pb_build *b)
 {
     free(b->ptrs);
     free(b->items);
+    free(b->pad);
     b->ptrs = b->items = NULL;
+    b->pad = NULL;
+}
+
+/*
+ * Add zero padding to a built fetch response or ack so the packed Frame is
+ * exactly pad_to bytes.  A padding entry costs a tag byte and a varint length
+ * besides its bytes, and the outer length varints grow with it, so some sizes
+ * cannot be hit with one entry; one or two extra empty entries (2 bytes each)
+ * cover those.
+ * We search the few candidate lengths near the deficit.
+ */
+static bool pad_frame(struct pb_build *b, size_t pad_to, size_t *n_padding,
+                      ProtobufCBinaryData **padding, const char **why)
+{
+    size_t n = mixnet__frame__get_packed_size(&b->frame);
+    if (n > pad_to) {
+        if (why)
+            *why = "frame larger than its padded size";
+        return false;
+    }
+    if (n == pad_to)
+        return true;
+    size_t deficit = pad_to - n;
+    b->pad = calloc(1, deficit);
+    if (b->pad == NULL) {
+        if (why)
+            *why = "out of memory";
+        return false;
+    }
+    *padding = b->pads;
+    for (size_t empties = 0; empties < MIX_ARRAY_LEN(b->pads); empties++) {
+        for (size_t len = deficit > 32 ? deficit - 32 : 0; len <= deficit; len++) {
+            for (size_t i = 0; i < empties; i++)
+                b->pads[i] = (ProtobufCBinaryData){ 0, b->pad };
+            b->pads[empties] = (ProtobufCBinaryData){ len, b->pad };
+            *n_padding = empties + 1;
+            if (mixnet__frame__get_packed_size(&b->frame) == pad_to)
+                return true;
+        }
+    }
+    *n_padding = 0;
+    *padding = NULL;
+    if (why)
+        *why = "cannot pad frame to its size";
+    return false;
+}
+
+static bool build_padding(const struct mix_frame *f, struct pb_build *b, const char **why)
+{
+    if (f->type == FRAME_FETCH_RESPONSE && f->u.fetch_resp.pad_to > 0)
+        return pad_frame(b, f->u.fetch_resp.pad_to, &b->m.fetch_resp.n_padding,
+                         &b->m.fetch_resp.padding, why);
+    if (f->type == FRAME_FETCH_ACK && f->u.fetch_ack.pad_to > 0)
+        return pad_frame(b, f->u.fetch_ack.pad_to, &b->m.fetch_ack.n_padding,
+                         &b->m.fetch_ack.padding, why);
+    return true;
+}
+
+/* Upper bound of a varint's size is 10 bytes; a little slack keeps padding always possible. */
+#define PAD_SLACK 8
+
+static size_t varint_len(size_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/*
+ * A Frame holding one body field (1-byte tag) has 1 + varint(len) + len bytes,
+ * so a few totals cannot exist (130 bytes: a 128-byte body needs a 2-byte
+ * length).  Round such a total up to the next one that can.
+ */
+static size_t reachable_frame_len(size_t total)
+{
+    for (;; total++)
+        for (size_t k = 1; k <= 10 && k + 1 <= total; k++)
+            if (varint_len(total - 1 - k) == k)
+                return total;
+}
+
+size_t frame_fetch_response_padded_len(uint32_t n_msgs, size_t payload_len)
+{
+    /* Per message: seq (1 + 10), payload (1 + 5 + len), surb id (1 + 1 + 16), is_reply (2),
+     * and the message's own tag and length (1 + 5).  Plus remaining (1 + 5), the
+     * response's and the frame's tag and length (2 x (2 + 5)). */
+    size_t per = 11 + 6 + payload_len + 18 + 2 + 6;
+    return reachable_frame_len((size_t)n_msgs * per + 6 + 14 + PAD_SLACK);
+}
+
+size_t frame_fetch_ack_padded_len(uint32_t n_seqs)
+{
+    /* Packed repeated seqs: tag, length, up to 10 bytes each; frame tag and length. */
+    return reachable_frame_len(1 + 5 + (size_t)n_seqs * 10 + 2 + 5 + PAD_SLACK);
 }
 
 /* Check f and build its protobuf-c form in b; build_free(b) afterwards either way. */
@@ -550,7 +650,7 @@ static bool build_pb(const struct mix_frame *f, struct pb_build *b, const char *
     bool ok = f->type >= FRAME_LOCAL_SEND ? build_local(f, b) : build_link(f, b);
     if (!ok && why)
         *why = "out of memory";
-    return ok;
+    return ok && build_padding(f, b, why);
 }
 
 size_t frame_encoded_len(const struct mix_frame *f)

@@ -121,8 +121,13 @@ struct mix_frame {
             const struct frame_inbox_msg *msgs;
             size_t n_msgs;
             uint32_t remaining;                                   /* still in the inbox after these */
+            size_t pad_to;     /* encode only: whole frame padded to this length (0 = none) */
         } fetch_resp;
-        struct { const uint64_t *seqs; size_t n_seqs; } fetch_ack; /* n_seqs >= 1 */
+        struct {
+            const uint64_t *seqs;
+            size_t n_seqs;                                        /* 0 is allowed (cover ack) */
+            size_t pad_to;     /* encode only: whole frame padded to this length (0 = none) */
+        } fetch_ack;
         struct { struct frame_buf signed_descriptor; } desc_upload; /* 1..FRAME_DESCRIPTOR_MAX */
         struct { bool accepted; const char *reason; } desc_reply;
         struct { uint64_t epoch; } doc_req;                       /* 0 = current */
@@ -187,6 +192,17 @@ bool frame_check(const struct mix_frame *f, const char **why) MIX_WUR;
 
 /* Size of the encoding of a valid frame, or 0 if frame_check() fails. */
 size_t frame_encoded_len(const struct mix_frame *f) MIX_WUR;
+
+/*
+ * Padded sizes for the fetch exchange, so its sizes on the link depend only on
+ * what the client asks for, never on how many messages it has: a response to
+ * FetchRequest{max_messages = n} with payloads of at most payload_len bytes
+ * is padded to frame_fetch_response_padded_len(n, payload_len); an
+ * acknowledgement of up to n seqs to frame_fetch_ack_padded_len(n).  Set
+ * these as pad_to; frame_encode() then emits exactly that many bytes.
+ */
+size_t frame_fetch_response_padded_len(uint32_t n_msgs, size_t payload_len) MIX_WUR;
+size_t frame_fetch_ack_padded_len(uint32_t n_seqs) MIX_WUR;
 
 /*
  * Encode a valid frame into out[0..cap).  On success returns true and sets

@@ -145,6 +145,15 @@ static void client_fetch(struct node *n, struct peer *p, uint32_t want)
     f.u.fetch_resp.msgs = fm;
     f.u.fetch_resp.n_msgs = cnt;
     f.u.fetch_resp.remaining = remaining;
+    /*
+     * Pad to the size of a full answer to this request, so the response's
+     * size on the link says nothing about how many messages the client had.
+     * A stored payload is at most the Sphinx payload length.
+     */
+    pthread_rwlock_rdlock(&n->keys.lock);
+    size_t payload_len = n->keys.have_geom ? n->keys.geom.payload_len : SPHINX_DEFAULT_PAYLOAD;
+    pthread_rwlock_unlock(&n->keys.lock);
+    f.u.fetch_resp.pad_to = frame_fetch_response_padded_len((uint32_t)max, payload_len);
     if (!node_send_frame(n, p, &f))
         metric_inc(&n->metrics.limit_hits);
     metric_inc(&n->metrics.fetches);
@@ -174,7 +183,8 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
         client_fetch(n, p, f->u.fetch_req.max_messages);
         return true;
     case FRAME_FETCH_ACK:
-        if (!(n->conf.roles & PKI_ROLE_PROVIDER))
+        /* An empty ack is the client's cover for "nothing arrived": no store work. */
+        if (!(n->conf.roles & PKI_ROLE_PROVIDER) || f->u.fetch_ack.n_seqs == 0)
             return true;
         if (inbox_ack(n->inbox, p->inbox_id, f->u.fetch_ack.seqs, f->u.fetch_ack.n_seqs,
                       &deleted) != INBOX_OK)

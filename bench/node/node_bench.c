@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -212,6 +213,8 @@ static pid_t start_node(unsigned workers)
     snprintf(ini, sizeof(ini), "%s/node%d/node.ini", net->dir, idx_m);
     pid_t pid = fork();
     if (pid == 0) {
+        /* The node dies with the bench, whatever ends the bench. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         cpu_set_t set;
         CPU_ZERO(&set);
         for (unsigned i = 0; i < workers; i++)
@@ -514,12 +517,26 @@ static double unwrap_us(void)
     return (double)best[100] / 1000.0;
 }
 
+static void on_signal(int sig)
+{
+    char cmd[600];
+    /* The node child gets SIGTERM by PR_SET_PDEATHSIG; remove the network. */
+    if (net) {
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", net->dir);
+        if (system(cmd) != 0)
+            _exit(128 + sig);
+    }
+    _exit(128 + sig);
+}
+
 int main(int argc, char **argv)
 {
     uint16_t sport = 0;
     if (sodium_init() < 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
     find_mixnode(argc, argv);
     if (access(mixnode_path, X_OK) != 0) {
         fprintf(stderr, "bench: %s not found\n", mixnode_path);

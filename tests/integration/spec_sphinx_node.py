@@ -227,12 +227,17 @@ def client_link(node, kp):
     return speclink.Link(host, int(port), node[3], keypair=kp, role=speclink.ROLE_CLIENT)
 
 
+RESPONSE_SIZES = set()   # encoded FetchResponse frame sizes seen (wire.md "Fetch padding")
+
+
 def fetch(node, kp, want, until):
     """Fetch until `want` messages are there; returns them, not acknowledged."""
     with client_link(node, kp) as ln:
         while True:
             ln.send_frame(specpb.fetch_request(0))
-            f, body = specpb.unframe(ln.recv_frame())
+            frame = ln.recv_frame()
+            RESPONSE_SIZES.add(len(frame))
+            f, body = specpb.unframe(frame)
             assert f == specpb.FETCH_RESPONSE, "answer to FetchRequest: field %d %r" % (
                 f, specpb.decode_error(body) if f == specpb.ERROR else body)
             msgs, remaining = specpb.decode_fetch_response(body)
@@ -323,6 +328,17 @@ def run(tmp):
         assert all(v == 1 for v in drops.values()), "drop counters %r" % drops
         print("replay, header and payload tampering dropped and counted: %r" % drops)
         print("acknowledged messages deleted")
+
+        # Fetch padding (wire.md): every response, empty or not, has the size of
+        # a full one for the gateway's default batch of 32.
+        def reach(t):
+            while not any(len(specpb.varint(t - 1 - k)) == k for k in range(1, 11) if t - 1 - k >= 0):
+                t += 1
+            return t
+        expect = reach(32 * (P + 43) + 28)
+        assert RESPONSE_SIZES == {expect}, "FetchResponse sizes %r, expected all %d" % (
+            sorted(RESPONSE_SIZES), expect)
+        print("every FetchResponse (empty or not) was %d bytes" % expect)
         print("done in %.1f s" % (time.time() - start))
     except BaseException:
         net.logs()

@@ -337,8 +337,11 @@ static void test_invalid_frames(void)
     CHECK(!frame_check(&f, &why) && strstr(why, "surb_id") != NULL);
 
     memset(&f, 0, sizeof f);
-    f.type = FRAME_FETCH_ACK;                               /* nothing acknowledged */
+    f.type = FRAME_FETCH_ACK;                               /* seqs missing */
+    f.u.fetch_ack.n_seqs = 2;
     CHECK(!frame_check(&f, &why));
+    f.u.fetch_ack.n_seqs = 0;                               /* an empty (cover) ack is fine */
+    CHECK(frame_check(&f, &why));
 
     memset(&f, 0, sizeof f);
     f.type = FRAME_LOCAL_SEND_REPLY;                        /* accepted needs an id */
@@ -492,10 +495,113 @@ static void test_type_names(void)
     CHECK(strcmp(frame_type_name(FRAME_NONE), "unknown") == 0);
 }
 
+/*
+ * Fetch responses and acks are padded so their size depends only on what was
+ * asked for: every message count, payload size and seq value gives the same
+ * length, and the receiver sees exactly the messages without the padding.
+ */
+static void test_fetch_padding(void)
+{
+    static uint8_t payload[2048], sid[16];
+    struct frame_inbox_msg msgs[8];
+    const size_t sizes[] = { 1, 100, 1000, 2032, 2048 };
+    const size_t want = frame_fetch_response_padded_len(8, sizeof payload);
+    for (size_t n = 0; n <= 8; n++) {
+        for (size_t si = 0; si < MIX_ARRAY_LEN(sizes); si++) {
+            for (size_t i = 0; i < n; i++) {
+                msgs[i] = (struct frame_inbox_msg){
+                    .seq = i == 0 ? UINT64_MAX : (uint64_t)i * 977 * si,
+                    .payload = { payload, sizes[(si + i) % MIX_ARRAY_LEN(sizes)] },
+                    .surb_id = { sid, (i & 1) ? 16 : 0 },
+                    .is_reply = i & 1,
+                };
+            }
+            struct mix_frame f = { .type = FRAME_FETCH_RESPONSE };
+            f.u.fetch_resp.msgs = msgs;
+            f.u.fetch_resp.n_msgs = n;
+            f.u.fetch_resp.remaining = (uint32_t)(n * 1000003u * si);
+            f.u.fetch_resp.pad_to = want;
+            size_t len = 0;
+            const char *why = NULL;
+            uint8_t *buf = frame_encode_alloc(&f, &len, &why);
+            CHECKF(buf != NULL && len == want, "n=%zu si=%zu len=%zu want=%zu (%s)", n, si,
+                   len, want, why ? why : "");
+            struct mix_frame *d = NULL;
+            CHECK(buf != NULL && frame_decode(buf, len, 1u << 20, &d, &why));
+            if (d != NULL) {
+                CHECK(d->type == FRAME_FETCH_RESPONSE && d->u.fetch_resp.n_msgs == n);
+                for (size_t i = 0; i < n && i < d->u.fetch_resp.n_msgs; i++) {
+                    CHECK(d->u.fetch_resp.msgs[i].seq == msgs[i].seq);
+                    CHECK(d->u.fetch_resp.msgs[i].payload.len == msgs[i].payload.len);
+                }
+            }
+            frame_free(d);
+            free(buf);
+        }
+    }
+    /* Every padded size the helpers give can be hit exactly, across the sizes
+     * where length varints grow (bodies of 128 and 16384 bytes). */
+    for (uint32_t n = 0; n < 2000; n += (n < 40 ? 1 : 97)) {
+        static uint64_t many[2000];
+        for (uint32_t k = 0; k <= n; k += (n / 3 + 1)) {
+            struct mix_frame f = { .type = FRAME_FETCH_ACK };
+            f.u.fetch_ack.seqs = many;
+            f.u.fetch_ack.n_seqs = k;
+            f.u.fetch_ack.pad_to = frame_fetch_ack_padded_len(n);
+            size_t len = 0;
+            uint8_t *buf = frame_encode_alloc(&f, &len, NULL);
+            CHECKF(buf != NULL && len == f.u.fetch_ack.pad_to, "ack n=%u k=%u", n, k);
+            free(buf);
+        }
+    }
+    for (size_t plen = 1; plen < 300; plen++) {
+        struct frame_inbox_msg m = { .seq = 1, .payload = { payload, plen } };
+        struct mix_frame f = { .type = FRAME_FETCH_RESPONSE };
+        f.u.fetch_resp.pad_to = frame_fetch_response_padded_len(1, plen);
+        for (size_t k = 0; k <= 1; k++) {
+            f.u.fetch_resp.msgs = k ? &m : NULL;
+            f.u.fetch_resp.n_msgs = k;
+            size_t len = 0;
+            uint8_t *buf = frame_encode_alloc(&f, &len, NULL);
+            CHECKF(buf != NULL && len == f.u.fetch_resp.pad_to, "resp plen=%zu k=%zu", plen, k);
+            free(buf);
+        }
+    }
+    /* An empty ack (sent when nothing arrived) has the same size as a full one. */
+    uint64_t seqs[16];
+    for (size_t i = 0; i < 16; i++)
+        seqs[i] = UINT64_MAX - i;
+    size_t lens[2];
+    for (size_t k = 0; k < 2; k++) {
+        struct mix_frame f = { .type = FRAME_FETCH_ACK };
+        f.u.fetch_ack.seqs = k ? seqs : NULL;
+        f.u.fetch_ack.n_seqs = k ? 16 : 0;
+        f.u.fetch_ack.pad_to = frame_fetch_ack_padded_len(16);
+        uint8_t *buf = frame_encode_alloc(&f, &lens[k], NULL);
+        CHECK(buf != NULL);
+        struct mix_frame *d = NULL;
+        const char *why;
+        CHECK(buf != NULL && frame_decode(buf, lens[k], 1u << 20, &d, &why));
+        CHECK(d != NULL && d->u.fetch_ack.n_seqs == (k ? 16u : 0u));
+        frame_free(d);
+        free(buf);
+    }
+    CHECK(lens[0] == lens[1]);
+    /* A frame that does not fit its padded size is refused, not truncated. */
+    struct mix_frame f = { .type = FRAME_FETCH_ACK };
+    f.u.fetch_ack.seqs = seqs;
+    f.u.fetch_ack.n_seqs = 16;
+    f.u.fetch_ack.pad_to = frame_fetch_ack_padded_len(2);
+    size_t len;
+    const char *why = NULL;
+    CHECK(frame_encode_alloc(&f, &len, &why) == NULL && why != NULL);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
+    RUN(test_fetch_padding);
     memset(SIG64, 0x5a, sizeof SIG64);
     RUN(test_link_frames);
     RUN(test_directory_frames);
