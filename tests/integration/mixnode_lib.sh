@@ -76,7 +76,7 @@ start_node() {
 # wait_up I: until node I answers on its metrics port with a document.
 wait_up() {
     n=0
-    while [ $n -lt 50 ]; do
+    while [ $n -lt 150 ]; do
         if metric "$1" mixnode_epoch | grep -q '^[1-9]'; then return 0; fi
         sleep 0.1; n=$((n + 1))
     done
@@ -91,7 +91,7 @@ metric() {
 
 # wait_metric I NAME MIN [SECONDS]: until the sample is >= MIN.
 wait_metric() {
-    lim=$(( ${4:-10} * 10 )); n=0
+    lim=$(( ${4:-15} * 10 )); n=0
     while [ $n -lt $lim ]; do
         v=$(metric "$1" "$2"); v=${v%.*}
         if [ -n "$v" ] && [ "$v" -ge "$3" ]; then return 0; fi
