@@ -37,6 +37,7 @@
 
 #include "conn.h"
 #include "dir_conf.h"
+#include "dir_fetch.h"
 #include "dir_store.h"
 #include "frame.h"
 #include "keyfile.h"
@@ -1062,6 +1063,8 @@ static void usage(FILE *f)
             "       mixdir keygen -d DIR [-a HOST:PORT]\n"
             "                               create identity.key and link.key in DIR and print\n"
             "                               the `authority =` line for the configs\n"
+            "       mixdir fetch -c FILE [-e EPOCH] [-o FILE] [-v]\n"
+            "                               fetch and verify the document the authorities serve\n"
             "options: -c, --config FILE   -n, --check   -h, --help   -V, --version\n"
             "See mixdir(8) and mixdir.conf(5).\n");
 }
@@ -1141,6 +1144,8 @@ int main(int argc, char **argv)
     mix_log_init("mixdir", MIX_LOG_INFO, false);
     if (argc > 1 && strcmp(argv[1], "keygen") == 0)
         return keygen_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "fetch") == 0)
+        return dir_fetch_main(argc - 1, argv + 1);
     while ((ch = getopt_long(argc, argv, "c:nhV", opts, NULL)) != -1) {
         switch (ch) {
         case 'c': config = optarg; break;

@@ -13,9 +13,13 @@
 
 #include "conn.h"
 
-/* Bucket upper bounds, in nanoseconds (10 us .. 100 ms, then +Inf). */
+/*
+ * Bucket upper bounds, in nanoseconds (10 us .. 100 ms, then +Inf).  Fine
+ * around 1 ms, the hop-overhead target, so the node's own view can tell.
+ */
 static const uint64_t bucket_ns[METRIC_UNWRAP_BUCKETS - 1] = {
-    10000, 25000, 50000, 75000, 100000, 150000, 250000, 500000, 1000000, 10000000, 100000000,
+    10000, 25000, 50000, 75000, 100000, 150000, 250000, 500000, 1000000,
+    2500000, 5000000, 10000000, 100000000,
 };
 
 static const char *const drop_names[DROP__COUNT] = {

@@ -42,7 +42,7 @@ const char *metric_drop_name(enum metric_drop d);
 
 enum metric_src { SRC_CLIENT = 0, SRC_NODE, SRC_LOCAL, SRC__COUNT };
 
-#define METRIC_UNWRAP_BUCKETS 12
+#define METRIC_UNWRAP_BUCKETS 14
 #define METRIC_LOOP_PEERS 64
 
 struct metric_loop_peer {

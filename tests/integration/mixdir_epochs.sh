@@ -165,6 +165,18 @@ echo "after kill -9: $r"
 case "$r" in *"signatures 2") ;; *) fail "expected 2 signatures: $r" ;; esac
 r=$(wait_doc "$P2" "$X2" "$N2" 5) || fail "epoch $N2 from authority 2: $r"
 
+# The operator's view: `mixdir fetch` asks each authority in turn (3 is down),
+# verifies against the config's keys and threshold, and lists the nodes.
+r=$("$MIXDIR" fetch -c "$T/a3.ini" -e "$N2" -v 2>"$T/fetch.err") || fail "mixdir fetch: $r"
+case "$r" in "epoch $N2 nodes 4 signatures 2 from 127.0.0.1:"*) ;; *) fail "mixdir fetch: $r" ;; esac
+[ "$(echo "$r" | grep -c '^node .* address ')" -eq 4 ] || fail "mixdir fetch -v lists: $r"
+echo "mixdir fetch: $(echo "$r" | head -n 1)"
+# A stricter threshold than the document carries: refused, exit 1.
+sed 's/^threshold = 2$/threshold = 3/' "$T/a3.ini" >"$T/strict.ini"
+r=$("$MIXDIR" fetch -c "$T/strict.ini" -e "$N2" 2>/dev/null); rc=$?
+[ "$rc" -eq 1 ] || fail "mixdir fetch with threshold 3 exit $rc: $r"
+case "$r" in "invalid document"*) ;; *) fail "mixdir fetch with threshold 3: $r" ;; esac
+
 # 4. Restart authority 3: stored descriptors reloaded, current document adopted.
 start_auth 3
 r=$(wait_doc "$P3" "$X3" "$N2" 12) || fail "restarted authority 3 serves epoch $N2: $r"

@@ -34,44 +34,11 @@
 #include <sodium.h>
 
 #include "conn.h"
+#include "dir_fetch.h"
 #include "frame.h"
 #include "keyfile.h"
 #include "log.h"
 #include "pki.h"
-
-struct req {
-    struct ev_loop *loop;
-    uint8_t *reply;
-    size_t reply_len;
-    bool closed;
-};
-
-static void t_frame(struct conn *c, const uint8_t *f, size_t len, void *arg)
-{
-    struct req *r = arg;
-    (void)c;
-    if (r->reply == NULL && (r->reply = malloc(len ? len : 1)) != NULL) {
-        memcpy(r->reply, f, len);
-        r->reply_len = len;
-    }
-    ev_break(r->loop, EVBREAK_ALL);
-}
-
-static void t_close(struct conn *c, enum conn_close_reason why, void *arg)
-{
-    struct req *r = arg;
-    (void)c;
-    (void)why;
-    r->closed = true;
-    ev_break(r->loop, EVBREAK_ALL);
-}
-
-static void t_timeout(struct ev_loop *loop, ev_timer *w, int rev)
-{
-    (void)w;
-    (void)rev;
-    ev_break(loop, EVBREAK_ALL);
-}
 
 /*
  * Send one frame to the authority and wait for one reply frame (decoded
@@ -80,30 +47,7 @@ static void t_timeout(struct ev_loop *loop, ev_timer *w, int rev)
 static int exchange(const char *addr, const uint8_t auth_link[32], const uint8_t *frame,
                     size_t len, struct mix_frame **out)
 {
-    struct req r = { .loop = ev_default_loop(0) };
-    uint8_t sk[32], pk[32];
-    crypto_box_keypair(pk, sk);
-    struct conn_callbacks cb = { NULL, NULL, t_frame, t_close };
-    struct conn_mgr *m = conn_mgr_new(r.loop, sk, pk, NULL, &cb, &r);
-    sodium_memzero(sk, sizeof sk);
-    struct conn *c = m ? conn_dial(m, addr, auth_link, LINK_ROLE_NODE, false, NULL) : NULL;
-    int rc = -1;
-    if (c != NULL && conn_send(c, frame, len) == CONN_OK) {
-        ev_timer t;
-        ev_timer_init(&t, t_timeout, 10.0, 0.0);
-        ev_timer_start(r.loop, &t);
-        ev_run(r.loop, 0);
-        ev_timer_stop(r.loop, &t);
-    }
-    *out = NULL;
-    const char *why = NULL;
-    if (r.reply != NULL && frame_decode(r.reply, r.reply_len, FRAME_MAX_DEFAULT, out, &why))
-        rc = 0;
-    else if (r.reply != NULL)
-        fprintf(stderr, "dirtool: bad reply frame: %s\n", why);
-    free(r.reply);
-    conn_mgr_free(m);
-    return rc;
+    return dir_exchange(addr, auth_link, LINK_ROLE_NODE, frame, len, 10.0, out);
 }
 
 static uint64_t current_epoch(uint64_t genesis, uint64_t len)

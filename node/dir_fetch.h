@@ -1,0 +1,25 @@
+/*
+ * One request, one answer, over a Noise link to an authority; and the
+ * `mixdir fetch` command built on it, which lets an operator see the
+ * document the authorities serve and whether it verifies.
+ */
+#ifndef MIX_DIR_FETCH_H
+#define MIX_DIR_FETCH_H
+
+#include "common.h"
+#include "frame.h"
+
+/*
+ * Dial `addr` expecting the Noise static key `auth_link`, as `role`, under a
+ * fresh throwaway link key; send `frame` (len bytes of an encoded Frame) and
+ * wait up to `timeout_s` for one answer frame, decoded into *out (free with
+ * frame_free).  Returns 0, or -1 when the link closed or timed out first.
+ */
+int dir_exchange(const char *addr, const uint8_t auth_link[static 32], int role,
+                 const uint8_t *frame, size_t len, double timeout_s,
+                 struct mix_frame **out) MIX_WUR;
+
+/* `mixdir fetch -c FILE [-e EPOCH] [-o FILE] [-v]`; argv[0] is "fetch". */
+int dir_fetch_main(int argc, char **argv);
+
+#endif
