@@ -24,9 +24,7 @@ run (one down must not stop publication).  The test
 Exit 0 pass, 77 skip (mixdir not built or a Python package missing), 1 fail.
 """
 import os
-import re
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +39,7 @@ try:
     import specdir
     import speclink
     import specpb
+    import specproc
     from cryptography.exceptions import InvalidSignature
 except ImportError as exc:
     print("python package missing: %s" % exc)
@@ -124,24 +123,7 @@ class Net:
 
     def stop(self):
         """SIGTERM every daemon; -> a list of problems (exit status, sanitizer)."""
-        bad = []
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for i, p in enumerate(self.procs):
-            try:
-                rc = p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                rc = p.wait()
-            if rc != 0:
-                bad.append("daemon %d exit status %d after SIGTERM" % (i, rc))
-        for name in sorted(os.listdir(self.tmp)):
-            if name.endswith(".log"):
-                text = open(os.path.join(self.tmp, name), errors="replace").read()
-                if re.search(r"AddressSanitizer|LeakSanitizer|runtime error:", text):
-                    bad.append("sanitizer report in %s" % name)
-        return bad
+        return specproc.stop_daemons(self.procs, self.tmp)
 
     def logs(self):
         for i in range(2):

@@ -29,10 +29,8 @@ Exit 0 pass, 77 skip (mixnode/mixtest not built, package missing), 1 fail.
 import hashlib
 import importlib.util
 import os
-import re
 import random
 import shutil
-import signal
 import socket
 import struct
 import subprocess
@@ -48,6 +46,7 @@ try:
     import specdir
     import speclink
     import specpb
+    import specproc
     spec = importlib.util.spec_from_file_location(
         "sphinx_spec_check", os.path.join(TOP, "tests", "vectors", "sphinx_spec_check.py"))
     sx = importlib.util.module_from_spec(spec)
@@ -136,24 +135,7 @@ class Network:
 
     def stop(self):
         """SIGTERM every daemon; -> a list of problems (exit status, sanitizer)."""
-        bad = []
-        for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for i, p in enumerate(self.procs):
-            try:
-                rc = p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                rc = p.wait()
-            if rc != 0:
-                bad.append("daemon %d exit status %d after SIGTERM" % (i, rc))
-        for name in sorted(os.listdir(self.tmp)):
-            if name.endswith(".log"):
-                text = open(os.path.join(self.tmp, name), errors="replace").read()
-                if re.search(r"AddressSanitizer|LeakSanitizer|runtime error:", text):
-                    bad.append("sanitizer report in %s" % name)
-        return bad
+        return specproc.stop_daemons(self.procs, self.tmp)
 
     def logs(self):
         for i in range(5):
