@@ -16,13 +16,7 @@
 int main(void)
 {
     struct sim_params p;
-    sim_params_default(&p);
-    p.layers = 3;
-    p.width = 10;
-    p.clients = 50;
-    p.rate_real = 100;
-    p.e2e = 1;
-    p.link_delay = 0.05;
+    sim_params_mixim(&p);
     p.duration = 150;
     p.target_interval = 2;
     p.early_stop = 0;

@@ -195,6 +195,17 @@ void sim_params_default(struct sim_params *p)
     }
 }
 
+void sim_params_mixim(struct sim_params *p)
+{
+    sim_params_default(p);
+    p->layers = 3;
+    p->width = 10;
+    p->clients = 50;
+    p->rate_real = 100;
+    p->e2e = 1;
+    p->link_delay = 0.05;
+}
+
 struct ini_ctx {
     struct sim_params *p;
     FILE *err;

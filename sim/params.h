@@ -77,6 +77,13 @@ extern const struct sim_param_desc sim_param_table[];
 extern const size_t sim_param_count;
 
 void sim_params_default(struct sim_params *p);
+/*
+ * The defaults plus the stratified Poisson configuration of MiXiM (Ben Guirat,
+ * Gosain, Diaz, PETS 2022) that docs/sim.md compares against: 50 clients x
+ * 100 messages/s, 3 layers x 10 mixes, 1 s end-to-end latency, 0.05 s links.
+ * Callers set duration and target sampling.
+ */
+void sim_params_mixim(struct sim_params *p);
 const struct sim_param_desc *sim_param_find(const char *name);
 
 /*

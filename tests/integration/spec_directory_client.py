@@ -282,7 +282,7 @@ def run(tmp):
     gw = Node(5, 0, gw_port, gw_first)
     mix = Node(2, 2, mix_port, gw_first)
     net.configure([gw.ident, mix.ident])
-    try:
+    with specproc.running(net):
         net.start(0)
         net.start(1)
         net.wait_listening(0, until)
@@ -319,14 +319,6 @@ def run(tmp):
         assert r[0] == "error" and r[1] == 3, "epoch far ahead answered %r" % (r[:2],)
         print("epoch far ahead -> Error code 3: %s" % r[2])
         print("done in %.1f s" % (time.time() - start))
-    except BaseException:
-        net.logs()
-        net.stop()
-        raise
-    problems = net.stop()
-    if problems:
-        net.logs()
-        raise AssertionError("; ".join(problems))
     return 0
 
 

@@ -253,7 +253,7 @@ def run(tmp):
     mixes = [nodes[2], nodes[3], nodes[4]]
     assert [m[5] for m in mixes] == [1, 2, 3] and gw0[4] == 5 and gw1[4] == 5, "network shape"
     print("document verified: epoch %d, geometry (%d, %d), %d nodes" % (epoch, r, P, len(nodes)))
-    try:
+    with specproc.running(net):
         net.start()
         net.wait_up(until)
         a, b = speclink.x25519_keypair(), speclink.x25519_keypair()
@@ -322,14 +322,6 @@ def run(tmp):
             sorted(RESPONSE_SIZES), expect)
         print("every FetchResponse (empty or not) was %d bytes" % expect)
         print("done in %.1f s" % (time.time() - start))
-    except BaseException:
-        net.logs()
-        net.stop()
-        raise
-    problems = net.stop()
-    if problems:
-        net.logs()
-        raise AssertionError("; ".join(problems))
     return 0
 
 

@@ -1,4 +1,5 @@
 """Process handling shared by the spec tests (not part of any spec)."""
+import contextlib
 import os
 import re
 import signal
@@ -25,3 +26,20 @@ def stop_daemons(procs, logdir):
             if re.search(r"AddressSanitizer|LeakSanitizer|runtime error:", text):
                 bad.append("sanitizer report in %s" % name)
     return bad
+
+
+@contextlib.contextmanager
+def running(net):
+    """Run a test body over `net` (an object with stop() and logs()): on any
+    failure show the daemons' logs and stop them; on success stop them and
+    fail if one exited badly or printed a sanitizer report."""
+    try:
+        yield net
+    except BaseException:
+        net.logs()
+        net.stop()
+        raise
+    problems = net.stop()
+    if problems:
+        net.logs()
+        raise AssertionError("; ".join(problems))

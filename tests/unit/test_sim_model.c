@@ -315,13 +315,7 @@ static void test_determinism(void)
 static void test_mixim_point(void)
 {
     struct sim_params p;
-    sim_params_default(&p);
-    p.layers = 3;
-    p.width = 10;
-    p.clients = 50;
-    p.rate_real = 100;
-    p.e2e = 1;
-    p.link_delay = 0.05;
+    sim_params_mixim(&p);
     p.duration = 30;
     p.target_interval = 0.5;
     struct sim *s = run(&p);
