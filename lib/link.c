@@ -68,32 +68,43 @@ static void buf_free(struct buf *b)
     memset(b, 0, sizeof *b);
 }
 
-/* Make room for `extra` bytes after len, first sliding live data to 0. */
+/*
+ * Make room for `extra` bytes after len.  The consumed front [0, off) is
+ * reclaimed by sliding the live data down only when the tail is short and
+ * the front is at least as large as the live data, so each byte is moved a
+ * bounded number of times: appending to a buffer with a large unsent backlog
+ * costs O(1) per byte, not O(backlog) per append.  Offsets into the buffer
+ * must be kept relative to off across a call.
+ */
 static bool buf_reserve(struct buf *b, size_t extra)
 {
-    if (b->off > 0) {
-        memmove(b->p, b->p + b->off, b->len - b->off);
-        b->len -= b->off;
-        b->off = 0;
-    }
     if (extra <= b->cap - b->len)
         return true;
-    if (extra > SIZE_MAX / 2 - b->len)
+    size_t live = b->len - b->off;
+    if (b->off > 0 && b->off >= live && extra <= b->cap - live) {
+        memmove(b->p, b->p + b->off, live);
+        b->len = live;
+        b->off = 0;
+        return true;
+    }
+    if (extra > SIZE_MAX / 4 - live)
         return false;
     size_t cap = b->cap ? b->cap : 256;
-    while (cap - b->len < extra)
+    while (cap - live < extra)
         cap *= 2;
     uint8_t *p = malloc(cap);
     if (p == NULL)
         return false;
     if (b->p != NULL) {
-        memcpy(p, b->p, b->len);
+        memcpy(p, b->p + b->off, live);
         /* The old block held plaintext: wipe it rather than realloc(). */
         sodium_memzero(b->p, b->cap);
         free(b->p);
     }
     b->p = p;
     b->cap = cap;
+    b->len = live;
+    b->off = 0;
     return true;
 }
 
@@ -318,7 +329,7 @@ static int transport_recv(struct link *l, const uint8_t *msg, size_t len)
     size_t scan_rel = l->scan - l->plain.off;
     if (!buf_reserve(&l->plain, plen + 1))
         return link_fail(l, LINK_ERR_NOMEM, "out of memory");
-    l->scan = scan_rel;   /* buf_reserve may have slid the data to offset 0 */
+    l->scan = l->plain.off + scan_rel;   /* buf_reserve may have moved the data */
     int rc = noise_cipher_decrypt(l->recv, NULL, 0, msg, len, l->plain.p + l->plain.len);
     if (rc == NOISE_ERR_NONCE)
         return link_fail(l, LINK_ERR_NONCE, "receive nonce exhausted");

@@ -26,7 +26,7 @@
 #include "log.h"
 #include "rng.h"
 
-#define CONN_READ_BUF    16384
+#define CONN_READ_BUF    65536
 #define CONN_READS_PER_CB 8      /* fairness: at most this many reads per wakeup */
 #define CONN_ACCEPTS_PER_CB 32
 #define CONN_ADDRSTR     64
@@ -45,6 +45,9 @@ struct conn {
     struct conn *dead_next;         /* on the reaper's list once closed */
     enum conn_state state;
     bool inbound, persistent, owner_closed, authorized, connect_failed;
+    bool dirty;                     /* on m->dirty: output to flush before the loop sleeps */
+    bool reading;                   /* rio belongs on (unless the manager pauses reads) */
+    struct conn *dirty_next;
     int fd;
     ev_io rio, wio;
     ev_timer timer;                 /* connect/handshake, idle, or backoff */
@@ -79,6 +82,9 @@ struct conn_mgr {
     void *arg;
     struct conn *all;
     struct conn *dead;
+    struct conn *dirty;             /* conns with output written since the last flush */
+    ev_prepare flusher;             /* flushes them once per loop iteration */
+    bool reads_paused;              /* conn_mgr_pause_reads(): the owner is saturated */
     ev_idle reaper;
     struct listener *listeners;
     struct conn_stats st;
@@ -251,9 +257,33 @@ static struct conn *conn_alloc(struct conn_mgr *m, bool inbound)
     return c;
 }
 
+static void undirty(struct conn *c)
+{
+    if (!c->dirty)
+        return;
+    for (struct conn **pp = &c->m->dirty; *pp != NULL; pp = &(*pp)->dirty_next) {
+        if (*pp == c) {
+            *pp = c->dirty_next;
+            break;
+        }
+    }
+    c->dirty = false;
+    c->dirty_next = NULL;
+}
+
+/* Read unless the manager pauses reads; the pause ends with conn_mgr_pause_reads(m, false). */
+static void start_reads(struct conn *c)
+{
+    c->reading = true;
+    if (!c->m->reads_paused)
+        ev_io_start(c->m->loop, &c->rio);
+}
+
 static void stop_io(struct conn *c)
 {
     struct ev_loop *loop = c->m->loop;
+    undirty(c);
+    c->reading = false;
     ev_io_stop(loop, &c->rio);
     ev_io_stop(loop, &c->wio);
     ev_timer_stop(loop, &c->timer);
@@ -324,10 +354,86 @@ void conn_close_bad(struct conn *c)
 
 /* ------------------------------------------------------------ I/O */
 
+/*
+ * Output is not written where it is produced: the conn goes on the dirty
+ * list, and one ev_prepare callback writes every dirty conn just before the
+ * loop sleeps.  Frames produced in one loop iteration leave in one send(),
+ * and the write watcher (two epoll_ctl calls each time) is armed only when
+ * the socket buffer is full.
+ */
 static void want_write(struct conn *c)
 {
-    if (c->fd >= 0 && c->state >= CONN_STATE_HANDSHAKE && c->state != CONN_STATE_CLOSED)
+    if (c->fd < 0 || c->state < CONN_STATE_HANDSHAKE || c->state == CONN_STATE_CLOSED)
+        return;
+    if (ev_is_active(&c->wio) || c->dirty)
+        return;
+    c->dirty = true;
+    c->dirty_next = c->m->dirty;
+    c->m->dirty = c;
+}
+
+/* Write what the link has for the socket; arm the write watcher if it is full. */
+static void try_write(struct conn *c)
+{
+    const uint8_t *p;
+    size_t len;
+    if (link_state(c->link) == LINK_STATE_FAILED) {
+        conn_shutdown(c, CONN_CLOSE_LINK);
+        return;
+    }
+    for (;;) {
+        link_output(c->link, &p, &len);
+        if (len == 0)
+            break;
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            conn_shutdown(c, CONN_CLOSE_IO);
+            return;
+        }
+        link_consume_output(c->link, (size_t)n);
+        if ((size_t)n < len)
+            break;
+    }
+    if (link_output_pending(c->link) > 0)
         ev_io_start(c->m->loop, &c->wio);
+    else
+        ev_io_stop(c->m->loop, &c->wio);
+}
+
+static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct conn_mgr *m = CONTAINER_OF(w, struct conn_mgr, flusher);
+    (void)loop;
+    (void)revents;
+    while (m->dirty != NULL) {
+        struct conn *c = m->dirty;
+        m->dirty = c->dirty_next;
+        c->dirty = false;
+        c->dirty_next = NULL;
+        if (c->fd >= 0 && c->link != NULL && c->state >= CONN_STATE_HANDSHAKE &&
+            c->state != CONN_STATE_CLOSED)
+            try_write(c); /* may shut c down: it is off the list already */
+    }
+}
+
+void conn_mgr_pause_reads(struct conn_mgr *m, bool pause)
+{
+    if (m == NULL || m->reads_paused == pause)
+        return;
+    m->reads_paused = pause;
+    m->st.read_pauses += pause;
+    for (struct conn *c = m->all; c != NULL; c = c->next) {
+        if (!c->reading || c->fd < 0)
+            continue;
+        if (pause)
+            ev_io_stop(m->loop, &c->rio);
+        else
+            ev_io_start(m->loop, &c->rio);
+    }
 }
 
 /*
@@ -435,7 +541,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (c->state == CONN_STATE_HANDSHAKE && link_is_established(c->link))
             became_established(c);
         deliver_frames(c);
-        if ((size_t)n < sizeof buf)
+        if ((size_t)n < sizeof buf || c->m->reads_paused)
             break;
     }
     if (c->link != NULL && link_output_pending(c->link) > 0)
@@ -462,7 +568,7 @@ static void connected(struct conn *c)
     }
     link_set_output_cap(c->link, m->lim.max_out_bytes);
     c->state = CONN_STATE_HANDSHAKE;
-    ev_io_start(m->loop, &c->rio);
+    start_reads(c);
 }
 
 static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -474,25 +580,9 @@ static void write_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (c->state != CONN_STATE_HANDSHAKE)
             return;
     }
-    if (link_state(c->link) == LINK_STATE_FAILED) {
-        conn_shutdown(c, CONN_CLOSE_LINK);
-        return;
-    }
-    const uint8_t *p;
-    size_t len;
-    link_output(c->link, &p, &len);
-    if (len > 0) {
-        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-                return;
-            conn_shutdown(c, CONN_CLOSE_IO);
-            return;
-        }
-        link_consume_output(c->link, (size_t)n);
-    }
-    if (link_output_pending(c->link) == 0)
-        ev_io_stop(loop, w);
+    (void)loop;
+    (void)w;
+    try_write(c);
 }
 
 static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -685,7 +775,7 @@ static void accept_one(struct conn_mgr *m, int fd, const struct sockaddr_storage
     link_set_output_cap(c->link, m->lim.max_out_bytes);
     int one = 1;
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    ev_io_start(m->loop, &c->rio);
+    start_reads(c);
     ev_timer_start(m->loop, &c->timer);
     log_debug("conn %llu: accepted from %s", (unsigned long long)c->id, c->addrstr);
 }
@@ -808,6 +898,8 @@ struct conn_mgr *conn_mgr_new(struct ev_loop *loop,
     m->arg = cb_arg;
     m->rng = mix_rng_system();
     ev_idle_init(&m->reaper, reap_cb);
+    ev_prepare_init(&m->flusher, flush_cb);
+    ev_prepare_start(loop, &m->flusher);
     return m;
 }
 
@@ -817,6 +909,7 @@ void conn_mgr_free(struct conn_mgr *m)
         return;
     for (struct conn *c = m->all; c != NULL; c = c->next)
         conn_close(c);
+    ev_prepare_stop(m->loop, &m->flusher);
     reap_cb(m->loop, &m->reaper, 0);
     while (m->listeners != NULL) {
         struct listener *l = m->listeners;

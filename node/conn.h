@@ -110,6 +110,7 @@ struct conn_stats {
     uint64_t send_full, send_too_big;
     uint64_t open;                /* gauge: conns currently allocated */
     uint64_t accept_errors;       /* accept() out of fds/memory (listener paused 1 s) */
+    uint64_t read_pauses;         /* times conn_mgr_pause_reads() stopped reading */
 };
 
 /*
@@ -124,6 +125,11 @@ struct conn_mgr *conn_mgr_new(struct ev_loop *loop,
                               const struct conn_callbacks *cb, void *cb_arg);
 /* Close every conn (on_close with CONN_CLOSE_LOCAL) and listener; free all. */
 void conn_mgr_free(struct conn_mgr *m);
+/*
+ * Backpressure: while paused, no conn reads its socket, so TCP flow control
+ * slows every sender down instead of the owner queueing without bound.
+ */
+void conn_mgr_pause_reads(struct conn_mgr *m, bool pause);
 void conn_mgr_get_stats(const struct conn_mgr *m, struct conn_stats *out);
 
 /*

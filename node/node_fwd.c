@@ -220,7 +220,11 @@ void node_job_done(struct node *n, struct job *j)
         }
         if (n->mqp.max_delay_us && j->delay_us > n->mqp.max_delay_us)
             j->delay_us = n->mqp.max_delay_us;
-        if (mixq_push(n->mq, node_now_us(), j->delay_us, j) != MIXQ_OK) {
+        /* A Poisson hold counts from the packet's arrival: the time spent in
+         * the work queue and in the unwrap is part of the delay the sender
+         * chose, not added to it.  Batch strategies count rounds from now. */
+        if (mixq_push(n->mq, n->mqp.strategy == MIXQ_POISSON ? j->arrival_us : node_now_us(),
+                      j->delay_us, j) != MIXQ_OK) {
             metric_drop(&n->metrics, DROP_MIX_QUEUE);
             metric_inc(&n->metrics.limit_hits);
             break;

@@ -18,7 +18,7 @@
  * around 1 ms, the hop-overhead target, so the node's own view can tell.
  */
 static const uint64_t bucket_ns[METRIC_UNWRAP_BUCKETS - 1] = {
-    10000, 25000, 50000, 75000, 100000, 150000, 250000, 500000, 1000000,
+    10000, 25000, 50000, 75000, 100000, 150000, 250000, 500000, 750000, 1000000,
     2500000, 5000000, 10000000, 100000000,
 };
 
@@ -231,6 +231,9 @@ char *metrics_render(struct node_metrics *m, size_t *len)
             &m->links_refused);
     counter(&b, "mixnode_limit_hits_total", "Times a configured limit was reached.",
             &m->limit_hits);
+    counter(&b, "mixnode_read_pauses_total",
+            "Times the node stopped reading its links because the crypto workers were behind.",
+            &m->read_pauses);
     counter(&b, "mixnode_documents_accepted_total", "Directory documents verified.",
             &m->docs_accepted);
     counter(&b, "mixnode_documents_rejected_total", "Directory documents rejected.",

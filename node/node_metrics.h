@@ -42,7 +42,7 @@ const char *metric_drop_name(enum metric_drop d);
 
 enum metric_src { SRC_CLIENT = 0, SRC_NODE, SRC_LOCAL, SRC__COUNT };
 
-#define METRIC_UNWRAP_BUCKETS 14
+#define METRIC_UNWRAP_BUCKETS 15
 #define METRIC_LOOP_PEERS 64
 
 struct metric_loop_peer {
@@ -62,6 +62,7 @@ struct node_metrics {
     atomic_uint_fast64_t bad_frames;         /* links closed for a malformed frame */
     atomic_uint_fast64_t links_refused;      /* unauthorised link keys */
     atomic_uint_fast64_t limit_hits;         /* any configured limit reached */
+    atomic_uint_fast64_t read_pauses;        /* backpressure: stopped reading links */
     atomic_uint_fast64_t docs_accepted, docs_rejected, uploads_ok, uploads_failed;
     atomic_uint_fast64_t key_rotations;
     /* gauges, set by the I/O loop */

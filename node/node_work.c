@@ -254,6 +254,15 @@ void node_process_job(struct node *n, struct job *j)
     sodium_memzero(&res, sizeof(res));
 }
 
+/* Jobs queued per worker at which the I/O thread stops reading its links. */
+#define PAUSE_PER_WORKER 64
+
+static size_t pause_mark(const struct node *n)
+{
+    size_t m = (size_t)PAUSE_PER_WORKER * (n->n_threads ? n->n_threads : 1);
+    return m < n->conf.work_queue ? m : (size_t)n->conf.work_queue;
+}
+
 void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum metric_src src)
 {
     metric_inc(&n->metrics.packets_in[src]);
@@ -292,14 +301,21 @@ void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum met
     else
         n->work_head = j;
     n->work_tail = j;
-    n->work_len++;
-    metric_set(&n->metrics.work_queue_depth, n->work_len);
+    size_t depth = ++n->work_len;
+    metric_set(&n->metrics.work_queue_depth, depth);
     pthread_cond_signal(&n->work_cv);
     pthread_mutex_unlock(&n->work_mu);
+    if (depth >= pause_mark(n) && !n->reads_paused) {
+        /* Stop reading: TCP pushes back on the senders rather than the queue
+         * (and the time packets wait in it) growing without bound. */
+        n->reads_paused = true;
+        metric_inc(&n->metrics.read_pauses);
+        conn_mgr_pause_reads(n->cm, true);
+    }
 }
 
 /* Jobs a worker takes per lock round: fewer lock and wake-up round trips under load. */
-#define WORKER_BATCH 8
+#define WORKER_BATCH 32
 
 static void *worker_main(void *arg)
 {
@@ -360,6 +376,15 @@ void node_drain_done(struct node *n)
         node_job_done(n, j);
         j = next;
     }
+    if (n->reads_paused) {
+        pthread_mutex_lock(&n->work_mu);
+        size_t depth = n->work_len;
+        pthread_mutex_unlock(&n->work_mu);
+        if (depth <= pause_mark(n) / 2) {
+            n->reads_paused = false;
+            conn_mgr_pause_reads(n->cm, false);
+        }
+    }
 }
 
 int node_workers_start(struct node *n, char *err, size_t errlen)
@@ -418,3 +443,4 @@ void node_workers_stop(struct node *n)
     pthread_cond_destroy(&n->work_cv);
     pthread_mutex_destroy(&n->done_mu);
 }
+

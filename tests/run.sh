@@ -57,6 +57,8 @@ for t in tests/integration/*.sh tests/integration/*.py; do
     if [ "$rc" -eq 0 ]; then pass=$((pass + 1)); note PASS "$name (${secs}s)"
     elif [ "$rc" -eq 77 ]; then skip=$((skip + 1)); note SKIP "$name: $(tail -n 1 "$log")"
     else fail=$((fail + 1)); note FAIL "$name (exit $rc, ${secs}s; see $log)"; tail -25 "$log"
+        # The reason first printed may be above the tail: show it on its own.
+        grep -E '^(FAIL|not ok|Traceback|[A-Za-z]*Error)' "$log" | tail -n 5 | sed 's/^/  reason: /'
         failed="$failed $name"
     fi
 done
