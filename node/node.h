@@ -71,6 +71,8 @@ struct job {
     uint64_t delay_us;               /* hold time chosen by the sender (capped) */
     enum metric_src src;
     enum job_kind kind;
+    uint8_t build_hops;              /* > 0: a loop to build (node_fwd.c), not a packet */
+    bool direct;                     /* send at once, past the mixing queue (own loops) */
     uint8_t hop[MIX_NODE_ID_LEN];    /* next hop (FORWARD) or loop first hop */
     uint8_t *buf;                    /* packet to send (points into data) */
     size_t pkt_len;
@@ -190,6 +192,10 @@ void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum met
 /* Run one job synchronously (fuzz harness, no threads). */
 void node_process_job(struct node *n, struct job *j);
 /* I/O thread: finish the jobs the workers handed back. */
+/* Queue a job for the crypto workers (or run it inline without workers). */
+void node_queue_job(struct node *n, struct job *j);
+/* Worker side of a loop cover packet: build it from the hops in j->data. */
+void node_build_loop(struct node *n, struct job *j);
 void node_drain_done(struct node *n);
 struct job *node_job_alloc(struct node *n, size_t plen);
 /* Back to the I/O thread's free list (or free()). */

@@ -119,6 +119,13 @@ static int load_node(struct conf *c, struct node_conf *o, char *err, size_t errl
     if (conf_get_u64(c, "node", "workers", 0, 0, 256, &v, err, errlen) < 0)
         return -1;
     o->workers = (unsigned)v;
+    if (conf_get_duration_us(c, "node", "io_slice", 100, &v, err, errlen) < 0)
+        return -1;
+    if (v != 0 && (v < 100 || v > 100000)) {
+        snprintf(err, errlen, "node.io_slice: 0 (off) or 100us .. 100ms");
+        return -1;
+    }
+    o->io_slice_us = (unsigned)v;
     s = conf_get_str(c, "node", "log_level", "info");
     if ((o->log_level = mix_log_parse_level(s)) < 0) {
         snprintf(err, errlen, "node.log_level: error, warn, info or debug");

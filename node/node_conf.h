@@ -27,6 +27,7 @@ struct node_conf {
     uint32_t roles;                   /* PKI_ROLE_* */
     uint32_t layer;                   /* mix layer, 0 for gateways */
     unsigned workers;                 /* crypto threads; 0 = one per CPU */
+    unsigned io_slice_us;             /* scheduler slice hint of the I/O thread; 0 = none */
     int log_level;                    /* enum mix_log_level */
     bool use_syslog;
     char metrics_listen[NODE_ADDR_MAX]; /* "" = no metrics endpoint */

@@ -214,6 +214,10 @@ void node_job_done(struct node *n, struct job *j)
 {
     switch (j->kind) {
     case JOB_FORWARD:
+        if (j->direct) {
+            send_job(n, j); /* our own loop: it leaves now */
+            return;
+        }
         if (!n->mq) {
             metric_drop(&n->metrics, DROP_NO_DOCUMENT);
             break;
@@ -241,12 +245,22 @@ void node_job_done(struct node *n, struct job *j)
     node_job_free(n, j);
 }
 
-/* Build and send one loop cover packet over a full path back to us. */
+/*
+ * One loop cover packet over a full path back to us.  The I/O thread picks
+ * the path and delays (it owns the document); a crypto worker builds the
+ * packet, which costs several X25519 operations per hop and would otherwise
+ * hold up every packet waiting on the I/O thread.  The job carries the hops
+ * and the plaintext in its output half.
+ */
+struct loop_build {
+    struct sphinx_hop hops[SPHINX_MAX_HOPS_LIMIT];
+    uint8_t plain[sizeof(NODE_LOOP_MAGIC) - 1 + MIX_NODE_ID_LEN];
+};
+
 static void send_loop(struct node *n)
 {
     const struct pki_descriptor *path[PKI_MAX_LAYERS + 2];
-    struct sphinx_hop hops[SPHINX_MAX_HOPS_LIMIT];
-    uint8_t plain[sizeof(NODE_LOOP_MAGIC) - 1 + MIX_NODE_ID_LEN];
+    struct loop_build lb;
     struct pki_doc *doc = n->doc_cur;
 
     if (!doc || !n->keys.have_geom)
@@ -254,41 +268,63 @@ static void send_loop(struct node *n)
     const struct pki_params *pp = pki_doc_params(doc);
     uint64_t e = pki_doc_epoch(doc);
     int h = pki_random_path(doc, &n->rng, NULL, NULL, path, MIX_ARRAY_LEN(path));
-    if (h < 2 || (uint32_t)h > n->keys.geom.max_hops)
+    if (h < 2 || (uint32_t)h > n->keys.geom.max_hops || h > SPHINX_MAX_HOPS_LIMIT)
         return;
     /* The last hop (a random provider) is replaced by this node. */
     const uint8_t *self_key = pki_doc_sphinx_key(doc, n->node_id, e);
     if (!self_key)
         return;
+    memset(&lb, 0, sizeof(lb));
     for (int i = 0; i < h; i++) {
         const uint8_t *id = i == h - 1 ? n->node_id : path[i]->id;
         const uint8_t *k = i == h - 1 ? self_key : pki_doc_sphinx_key(doc, id, e);
         if (!k)
             return;
-        memcpy(hops[i].node_id, id, MIX_NODE_ID_LEN);
-        memcpy(hops[i].public_key, k, SPHINX_KEY_LEN);
+        memcpy(lb.hops[i].node_id, id, MIX_NODE_ID_LEN);
+        memcpy(lb.hops[i].public_key, k, SPHINX_KEY_LEN);
         double d = mix_rng_exp(&n->rng, (double)pp->mean_delay_us);
-        hops[i].delay_us = d > (double)pp->max_delay_us ? (uint32_t)pp->max_delay_us : (uint32_t)d;
+        lb.hops[i].delay_us =
+            d > (double)pp->max_delay_us ? (uint32_t)pp->max_delay_us : (uint32_t)d;
     }
     size_t ml = sizeof(NODE_LOOP_MAGIC) - 1;
-    memcpy(plain, NODE_LOOP_MAGIC, ml);
-    memcpy(plain + ml, path[0]->id, MIX_NODE_ID_LEN);
+    memcpy(lb.plain, NODE_LOOP_MAGIC, ml);
+    memcpy(lb.plain + ml, path[0]->id, MIX_NODE_ID_LEN);
     size_t plen = sphinx_packet_len(&n->keys.geom);
+    if (plen < sizeof(lb))
+        return;
     struct job *j = node_job_alloc(n, plen);
     if (!j)
         return;
-    j->buf = j->data;
     j->src = SRC_LOCAL;
-    j->kind = JOB_FORWARD;
     j->arrival_us = node_now_us();
+    j->build_hops = (uint8_t)h;
+    j->direct = true;
     memcpy(j->hop, path[0]->id, MIX_NODE_ID_LEN);
-    if (sphinx_create(&n->keys.geom, &n->rng, hops, (size_t)h, n->node_id, plain, sizeof(plain),
-                      j->data) != SPHINX_OK) {
-        node_job_free(n, j);
-        return;
-    }
+    memcpy(j->data + plen, &lb, sizeof(lb));
     metrics_loop_sent(&n->metrics, path[0]->id);
-    send_job(n, j);
+    node_queue_job(n, j);
+}
+
+void node_build_loop(struct node *n, struct job *j)
+{
+    struct loop_build lb;
+    struct sphinx_geometry g;
+    struct mix_rng rng = mix_rng_system();
+
+    memcpy(&lb, j->data + j->pkt_len, sizeof(lb));
+    pthread_rwlock_rdlock(&n->keys.lock);
+    g = n->keys.geom;
+    pthread_rwlock_unlock(&n->keys.lock);
+    j->kind = JOB_DROP;
+    /* The geometry may have changed since the path was chosen: then drop it. */
+    if (sphinx_packet_len(&g) != j->pkt_len || j->build_hops > g.max_hops ||
+        sphinx_create(&g, &rng, lb.hops, j->build_hops, n->node_id, lb.plain, sizeof(lb.plain),
+                      j->data) != SPHINX_OK)
+        return;
+    sodium_memzero(j->data + j->pkt_len, j->pkt_len);
+    j->kind = JOB_FORWARD;
+    j->buf = j->data;
+    j->delay_us = 0;
 }
 
 static void loop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)

@@ -283,8 +283,16 @@ void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum met
     j->src = src;
     j->arrival_us = node_now_us();
     memcpy(j->data, pkt, plen);
+    node_queue_job(n, j);
+}
+
+void node_queue_job(struct node *n, struct job *j)
+{
     if (n->fuzz_mode || n->n_threads == 0) {
-        node_process_job(n, j);
+        if (j->build_hops)
+            node_build_loop(n, j);
+        else
+            node_process_job(n, j);
         node_job_done(n, j);
         return;
     }
@@ -346,8 +354,12 @@ static void *worker_main(void *arg)
         last->next = NULL;
         pthread_mutex_unlock(&n->work_mu);
 
-        for (struct job *j = batch; j; j = j->next)
-            node_process_job(n, j);
+        for (struct job *j = batch; j; j = j->next) {
+            if (j->build_hops)
+                node_build_loop(n, j);
+            else
+                node_process_job(n, j);
+        }
 
         pthread_mutex_lock(&n->done_mu);
         bool was_empty = n->done_head == NULL;
