@@ -13,7 +13,7 @@
  *      source and sink kept off that CPU), then on every CPU (one worker
  *      each): send N packets as fast as the link takes them (the node's
  *      backpressure paces the source); pps = received / elapsed, best of
- *      three runs each, since other work on a shared machine only ever slows
+ *      five runs each (NODE_BENCH_RUNS), since other work on a shared machine only ever slows
  *      a run down.  Also packets per CPU-second of the node process;
  *   2. hop overhead at half the measured capacity (paced, the source sleeps
  *      between packets; these packets ask M to hold them 2 ms): p50, p99 of
@@ -23,10 +23,11 @@
  *      one direct link without the node (bench_link_*), what loopback and
  *      this program add on their own;
  *   3. memory: NODE_BENCH_SECONDS (default 60) at 80 % of capacity; the node's
- *      RSS growth from 5 s in to the end.  Packets are cycled, so after the
- *      first pass they are replays: the node still does the full unwrap and
- *      drops them at the replay check (building fresh packets for 60 s would
- *      need as much CPU as the node under test).
+ *      RSS growth from 5 s in to the end.  The 22000 packets are cycled, and
+ *      the node's replay cache holds 16384 tags (oldest evicted first), so a
+ *      packet's tag is gone before it comes round again: every packet is
+ *      unwrapped, held and forwarded, and node_memory_forwarded_pct says what
+ *      share of them the sink received.
  *
  * sphinx_unwrap_us (the bar of node_per_core_vs_unwrap) is the smaller of
  * two medians, taken before and after the runs.  NODE_BENCH_LOAD sets the
@@ -164,7 +165,8 @@ static void prepare(void)
 
 /* ------------------------------------------------------------ sink */
 
-static volatile int sink_count, sink_stop;
+static volatile int sink_count;
+static volatile int sink_frames; /* every packet frame from the node, repeats included */
 static volatile uint64_t sink_last;
 
 /* Where the sink listens; `direct`: packets come straight from the source,
@@ -172,6 +174,7 @@ static volatile uint64_t sink_last;
 struct sink_arg {
     int lfd;
     bool direct;
+    volatile int stop;
 };
 
 static void *sink_thread(void *a)
@@ -179,14 +182,14 @@ static void *sink_thread(void *a)
     struct blink b;
     struct mix_rng rng = mix_rng_system();
     struct tnet_node *s = &net->nodes[idx_s];
-    const struct sink_arg *sa = a;
+    struct sink_arg *sa = a;
     /* The instrument must not add its own scheduling delay (sched_hint.h). */
     mix_sched_short_slice(100);
     if (blink_accept(&b, sa->lfd, s->link_sk, s->link_pk, &rng, 20000) < 0) {
         fprintf(stderr, "bench: nothing connected to the sink\n");
         return NULL;
     }
-    while (!sink_stop) {
+    while (!sa->stop) {
         uint8_t *fr = NULL;
         size_t len;
         int r = blink_recv(&b, &fr, &len, 200);
@@ -199,6 +202,8 @@ static void *sink_thread(void *a)
             f->u.sphinx.packet.len == plen) {
             uint64_t k, t = now_ns();
             uint32_t di;
+            if (!sa->direct)
+                __atomic_add_fetch(&sink_frames, 1, __ATOMIC_RELAXED);
             memcpy(&k, f->u.sphinx.packet.ptr, sizeof(k));
             memcpy(&di, f->u.sphinx.packet.ptr, sizeof(di));
             int32_t i = sa->direct ? (di < (uint32_t)(N_FAST + N_PACED) ? (int32_t)di : -1)
@@ -225,7 +230,7 @@ static pid_t start_node(unsigned workers)
     snprintf(extra, sizeof(extra),
              "[node]\nworkers = %u\nlog_level = warn\n[limits]\nwork_queue = 1000000\n"
              "total_queue = 1000000\npeer_queue_bytes = 2147483648\n"
-             "max_connections_per_addr = 64\n[replay]\ncapacity = 4194304\n"
+             "max_connections_per_addr = 64\n[replay]\ncapacity = 16384\n"
              "[node]\nmetrics_listen = 127.0.0.1:%u\n%s\n",
              workers, metrics_port, getenv("NODE_BENCH_CONF") ? getenv("NODE_BENCH_CONF") : "");
     if (tnet_write(net, extra, err, sizeof(err)) < 0) {
@@ -471,12 +476,11 @@ static void run_baseline(double rate, int n)
     struct blink b;
     pthread_t st;
     int fd = tcp_listen_local(0, &port);
-    struct sink_arg sa = { fd, true };
+    struct sink_arg sa = { fd, true, 0 };
     struct tnet_node *x = &net->nodes[idx_x], *s = &net->nodes[idx_s];
     if (fd < 0)
         return;
     memset(t_recv + N_FAST, 0, sizeof(*t_recv) * N_PACED);
-    sink_stop = 0;
     sink_count = 0;
     pthread_create(&st, NULL, sink_thread, &sa);
     snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
@@ -494,34 +498,38 @@ static void run_baseline(double rate, int n)
     } else {
         fprintf(stderr, "bench: baseline link: %s\n", err);
     }
-    sink_stop = 1;
+    sa.stop = 1;
     pthread_join(st, NULL);
     close(fd);
 }
 
-static double one_run(unsigned workers, pid_t *keep)
+/* One node run; with `keep`, also phases 2 and 3, paced against the best
+ * capacity seen (`capacity` or this run's, whichever is larger). */
+static double one_run(unsigned workers, pid_t *keep, double capacity)
 {
     struct blink b;
     pthread_t st;
     pid_t pid = start_node(workers);
-    struct sink_arg sa = { lfd, false };
-    sink_stop = 0;
+    struct sink_arg sa = { lfd, false, 0 };
     sink_count = 0;
     pthread_create(&st, NULL, sink_thread, &sa);
     if (connect_source(&b) < 0) {
         stop_node(pid);
         exit(1);
     }
-    double c0 = cpu_s(pid);
+    double c0 = cpu_s(pid), s0 = cpu_s(getpid());
     double pps = run_fast(&b);
-    double c1 = cpu_s(pid);
+    double c1 = cpu_s(pid), s1 = cpu_s(getpid());
+    if (getenv("NODE_BENCH_DEBUG"))
+        fprintf(stderr, "run workers=%u pps %.0f node cpu %.2f s bench cpu %.2f s\n", workers, pps,
+                c1 - c0, s1 - s0);
     last_cpu_pps = c1 > c0 ? sink_count / (c1 - c0) : 0;
     if (keep) {
         *keep = pid;
         /* Phase 2: overhead at half capacity. */
         /* NODE_BENCH_LOAD: the fraction of capacity for this phase (default 0.5). */
         const char *lf = getenv("NODE_BENCH_LOAD");
-        double rate = pps * (lf ? atof(lf) : 0.5);
+        double rate = (pps > capacity ? pps : capacity) * (lf ? atof(lf) : 0.5);
         int n2 = (int)(rate * 1.5);
         if (n2 > N_PACED)
             n2 = N_PACED;
@@ -546,18 +554,25 @@ static double one_run(unsigned workers, pid_t *keep)
         const char *e = getenv("NODE_BENCH_SECONDS");
         double secs = e ? atof(e) : 60;
         if (secs >= 10) {
-            run_paced(&b, 0, N_FAST + N_PACED, pps * 0.8, 5);
+            double cap = pps > capacity ? pps : capacity;
+            int f0 = sink_frames;
+            int n3 = run_paced(&b, 0, N_FAST + N_PACED, cap * 0.8, 5);
             long r0 = rss_kb(pid);
-            run_paced(&b, 0, N_FAST + N_PACED, pps * 0.8, secs - 5);
+            n3 += run_paced(&b, 0, N_FAST + N_PACED, cap * 0.8, secs - 5);
             usleep(500000);
             long r1 = rss_kb(pid);
             printf("node_rss_start_kb %ld kB\n", r0);
             printf("node_rss_growth_kb %ld kB\n", r1 - r0);
             printf("node_memory_run_s %.0f s\n", secs);
+            /* The replay cache (16384 tags, oldest evicted first) is smaller
+             * than the cycle of packets, so each comes back as new and is
+             * forwarded: the whole path runs for the whole phase. */
+            printf("node_memory_forwarded_pct %.1f %%\n",
+                   n3 > 0 ? 100.0 * (sink_frames - f0) / n3 : 0);
         }
     }
     blink_close(&b);
-    sink_stop = 1;
+    sa.stop = 1;
     pthread_join(st, NULL);
     stop_node(pid);
     return pps;
@@ -648,9 +663,9 @@ int main(int argc, char **argv)
      * the node is held to. */
     double us = unwrap_us();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    /* Run 1 three times, the node on CPU 0 and this program's source and sink
-     * kept off it, and keep the best: other work on a shared machine only
-     * ever makes a run slower. */
+    /* Run 1 NODE_BENCH_RUNS times (default 5), the node on CPU 0 and this
+     * program's source and sink kept off it, and keep the best: other work on
+     * a shared machine only ever makes a run slower. */
     double pps1 = 0, cpu1 = 0;
     cpu_set_t all, others;
     sched_getaffinity(0, sizeof(all), &all);
@@ -659,8 +674,10 @@ int main(int argc, char **argv)
     bool pin = ncpu > 1 && CPU_COUNT(&others) > 0;
     if (pin)
         sched_setaffinity(0, sizeof(others), &others);
-    for (int r = 0; r < 3; r++) {
-        double p = one_run(1, NULL);
+    const char *re = getenv("NODE_BENCH_RUNS");
+    int runs = re && atoi(re) > 0 ? atoi(re) : 5;
+    for (int r = 0; r < runs; r++) {
+        double p = one_run(1, NULL, 0);
         if (p > pps1)
             pps1 = p;
         if (last_cpu_pps > cpu1)
@@ -668,18 +685,18 @@ int main(int argc, char **argv)
     }
     if (pin)
         sched_setaffinity(0, sizeof(all), &all);
-    /* Every CPU: twice without the later phases, then the run that keeps the
-     * node for the overhead and memory phases. */
+    /* Every CPU: as often, the last run keeping the node for the overhead
+     * and memory phases. */
     double ppsn = 0, cpun = 0;
-    for (int r = 0; r < 2; r++) {
-        double p = one_run((unsigned)ncpu, NULL);
+    for (int r = 0; r < runs - 1; r++) {
+        double p = one_run((unsigned)ncpu, NULL, 0);
         if (p > ppsn)
             ppsn = p;
         if (last_cpu_pps > cpun)
             cpun = last_cpu_pps;
     }
     pid_t keep;
-    double p3 = one_run((unsigned)ncpu, &keep);
+    double p3 = one_run((unsigned)ncpu, &keep, ppsn);
     if (p3 > ppsn)
         ppsn = p3;
     if (last_cpu_pps > cpun)
