@@ -358,9 +358,11 @@ static int run_paced(struct blink *b, int from, int cycle, double rate, double s
                 ;
         }
         int i = from + sent % cycle;
-        t_send[i] = now_ns();
+        /* Sent = handed to the kernel: on loopback the bytes are in the
+         * receiver's socket when send() returns. */
         if (send_packet(b, i) < 0 || blink_flush(b) < 0)
             return -1;
+        t_send[i] = now_ns();
     }
     return sent;
 }
@@ -454,7 +456,8 @@ static void latency_quantiles(int from, int n, uint64_t minus_us, uint64_t *p50,
     int k = 0;
     for (int i = from; i < from + n; i++)
         if (t_recv[i]) {
-            uint64_t us = (t_recv[i] - t_send[i]) / 1000;
+            /* The receiver may stamp before the sender's post-send stamp. */
+            uint64_t us = t_recv[i] > t_send[i] ? (t_recv[i] - t_send[i]) / 1000 : 0;
             lat[k++] = us > minus_us ? us - minus_us : 0;
         }
     qsort(lat, (size_t)k, sizeof(*lat), cmp_u64);
