@@ -455,4 +455,3 @@ void node_workers_stop(struct node *n)
     pthread_cond_destroy(&n->work_cv);
     pthread_mutex_destroy(&n->done_mu);
 }
-
