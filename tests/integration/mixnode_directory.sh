@@ -78,6 +78,11 @@ n=0
 until [ "$(grep -l "this node is listed" "$T"/node*.log | wc -l)" -ge 5 ]; do
     n=$((n + 1)); [ $n -lt 300 ] || fail "nodes not listed in a document"; sleep 0.1
 done
+# Each node enters an epoch on its own one-second tick: wait until all are in
+# the newest one, whose document lists them all, before using it.
+EL=0
+for i in 0 1 2 3 4; do e=$(metric $i mixnode_epoch); e=${e%.*}; [ "${e:-0}" -gt $EL ] && EL=$e; done
+for i in 0 1 2 3 4; do wait_metric $i mixnode_epoch "$EL" 5; done
 grep -q "authority . accepted our descriptor" "$T/node2.log" || fail "no accepted upload"
 echo "all nodes listed in a verified document"
 

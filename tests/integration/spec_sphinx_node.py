@@ -70,8 +70,16 @@ class SysRng:
 
 def pick_base():
     """A base port with base..base+9 and base+100..base+109 free."""
+    # Below the kernel's ephemeral range: a port picked there could be taken
+    # by any outgoing connection before the daemon binds it.
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
+    top = lo - 200 if lo > 12000 else 60000 - 200
     for _ in range(200):
-        b = random.randrange(20000, 60000 - 200)
+        b = random.randrange(10000, top)
         ok = True
         for p in list(range(b, b + 10)) + list(range(b + 100, b + 110)):
             s = socket.socket()
