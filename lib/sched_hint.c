@@ -17,11 +17,11 @@ struct mix_sched_attr {
     uint32_t sched_util_min, sched_util_max;
 };
 
-int mix_sched_short_slice(unsigned slice_us)
+static int set_slice(unsigned slice_us)
 {
 #ifdef SYS_sched_setattr
     struct mix_sched_attr a;
-    if (slice_us < 100 || slice_us > 100000) {
+    if (slice_us != 0 && (slice_us < 100 || slice_us > 100000)) {
         errno = EINVAL;
         return -1;
     }
@@ -42,4 +42,19 @@ int mix_sched_short_slice(unsigned slice_us)
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+int mix_sched_short_slice(unsigned slice_us)
+{
+    if (slice_us == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return set_slice(slice_us);
+}
+
+int mix_sched_default_slice(void)
+{
+    /* sched_runtime 0: the kernel's default slice again. */
+    return set_slice(0);
 }

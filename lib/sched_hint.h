@@ -18,4 +18,9 @@
 /* Ask for a `slice_us` slice (100 .. 100000) for the calling thread; 0 or -1 (errno). */
 int mix_sched_short_slice(unsigned slice_us);
 
+/* Back to the kernel's default slice for the calling thread (a thread
+ * inherits its creator's slice, and a process its parent's): the crypto
+ * workers call it so that only the I/O thread has the short one.  0 or -1. */
+int mix_sched_default_slice(void);
+
 #endif

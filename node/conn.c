@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -61,6 +62,7 @@ struct conn {
     uint64_t id;
     double backoff;
     ev_tstamp last_rx;
+    uint64_t rx_us;                 /* kernel receive time of the read being delivered */
     struct pending_frame *pend_head, *pend_tail;
     size_t pend_bytes;
     void *user;
@@ -271,11 +273,17 @@ static void undirty(struct conn *c)
     c->dirty_next = NULL;
 }
 
+/* Whether conn_mgr_pause_reads() applies to c (see conn.h). */
+static bool pausable(const struct conn *c)
+{
+    return c->inbound && c->state == CONN_STATE_ESTABLISHED;
+}
+
 /* Read unless the manager pauses reads; the pause ends with conn_mgr_pause_reads(m, false). */
 static void start_reads(struct conn *c)
 {
     c->reading = true;
-    if (!c->m->reads_paused)
+    if (!c->m->reads_paused || !pausable(c))
         ev_io_start(c->m->loop, &c->rio);
 }
 
@@ -427,7 +435,7 @@ void conn_mgr_pause_reads(struct conn_mgr *m, bool pause)
     m->reads_paused = pause;
     m->st.read_pauses += pause;
     for (struct conn *c = m->all; c != NULL; c = c->next) {
-        if (!c->reading || c->fd < 0)
+        if (!c->reading || c->fd < 0 || !pausable(c))
             continue;
         if (pause)
             ev_io_stop(m->loop, &c->rio);
@@ -475,6 +483,9 @@ static void became_established(struct conn *c)
     c->last_rx = ev_now(m->loop);
     m->st.established++;
     arm_idle(c, m->lim.idle_timeout);
+    /* Paused while it was shaking hands: it pauses now like the others. */
+    if (m->reads_paused && c->reading && pausable(c))
+        ev_io_stop(m->loop, &c->rio);
     flush_pending(c);
     want_write(c);
     log_debug("conn %llu: link established", (unsigned long long)c->id);
@@ -512,6 +523,57 @@ static void deliver_frames(struct conn *c)
     }
 }
 
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/*
+ * read() that also takes the kernel's receive time of the data (SO_TIMESTAMPNS:
+ * of the last segment the read reached, CLOCK_REALTIME) into c->rx_us on the
+ * monotonic clock, so that a packet's hold counts from when it really arrived,
+ * not from when this thread got round to reading it.  No stamp: now.
+ */
+static ssize_t read_stamped(struct conn *c, uint8_t *buf, size_t cap)
+{
+    union {
+        char b[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = { buf, cap };
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl.b;
+    mh.msg_controllen = sizeof ctl.b;
+    ssize_t n = recvmsg(c->fd, &mh, 0);
+    if (n <= 0)
+        return n;
+    uint64_t now = mono_us();
+    c->rx_us = now;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h != NULL; h = CMSG_NXTHDR(&mh, h)) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_TIMESTAMPNS)
+            continue;
+        struct timespec ts, rt;
+        memcpy(&ts, CMSG_DATA(h), sizeof ts);
+        clock_gettime(CLOCK_REALTIME, &rt);
+        int64_t age = ((int64_t)rt.tv_sec - (int64_t)ts.tv_sec) * 1000000 +
+                      ((int64_t)rt.tv_nsec - (int64_t)ts.tv_nsec) / 1000;
+        /* A wall clock step between the two readings must not move it far. */
+        if (age > 0 && (uint64_t)age < now && age < 10000000)
+            c->rx_us = now - (uint64_t)age;
+    }
+    return n;
+}
+
+uint64_t conn_rx_time_us(const struct conn *c)
+{
+    return c->rx_us ? c->rx_us : mono_us();
+}
+
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct conn *c = CONTAINER_OF(w, struct conn, rio);
@@ -519,7 +581,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     for (int i = 0; i < CONN_READS_PER_CB && c->link != NULL; i++) {
-        ssize_t n = read(c->fd, buf, sizeof buf);
+        ssize_t n = read_stamped(c, buf, sizeof buf);
         if (n == 0) {
             conn_shutdown(c, CONN_CLOSE_EOF);
             return;
@@ -541,7 +603,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (c->state == CONN_STATE_HANDSHAKE && link_is_established(c->link))
             became_established(c);
         deliver_frames(c);
-        if ((size_t)n < sizeof buf || c->m->reads_paused)
+        if ((size_t)n < sizeof buf || (c->m->reads_paused && pausable(c)))
             break;
     }
     if (c->link != NULL && link_output_pending(c->link) > 0)
@@ -620,13 +682,19 @@ static void init_watchers(struct conn *c)
     ev_io_init(&c->wio, write_cb, c->fd, EV_WRITE);
 }
 
+/* TCP_NODELAY, and kernel receive timestamps for conn_rx_time_us(). */
+static void socket_options(int fd)
+{
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    (void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+}
+
 static int make_socket(int family)
 {
     int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd >= 0) {
-        int one = 1;
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
+    if (fd >= 0)
+        socket_options(fd);
     return fd;
 }
 
@@ -773,8 +841,7 @@ static void accept_one(struct conn_mgr *m, int fd, const struct sockaddr_storage
         return;
     }
     link_set_output_cap(c->link, m->lim.max_out_bytes);
-    int one = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    socket_options(fd);
     start_reads(c);
     ev_timer_start(m->loop, &c->timer);
     log_debug("conn %llu: accepted from %s", (unsigned long long)c->id, c->addrstr);

@@ -126,10 +126,19 @@ struct conn_mgr *conn_mgr_new(struct ev_loop *loop,
 /* Close every conn (on_close with CONN_CLOSE_LOCAL) and listener; free all. */
 void conn_mgr_free(struct conn_mgr *m);
 /*
- * Backpressure: while paused, no conn reads its socket, so TCP flow control
- * slows every sender down instead of the owner queueing without bound.
+ * Backpressure: while paused, no established inbound conn reads its socket,
+ * so TCP flow control slows every sender down instead of the owner queueing
+ * without bound.  Links still in their handshake and links this side dialled
+ * keep reading: they bring no packets in, and pausing them would keep a new
+ * link to the next hop from coming up exactly when traffic is heaviest.
  */
 void conn_mgr_pause_reads(struct conn_mgr *m, bool pause);
+/*
+ * Inside on_frame: when the kernel received the bytes now being delivered
+ * (CLOCK_MONOTONIC, microseconds; SO_TIMESTAMPNS of the last TCP segment the
+ * read reached, or the read time where the kernel gives no stamp).
+ */
+uint64_t conn_rx_time_us(const struct conn *c);
 void conn_mgr_get_stats(const struct conn_mgr *m, struct conn_stats *out);
 
 /*

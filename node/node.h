@@ -187,8 +187,11 @@ bool node_keys_public(struct node *n, uint64_t epoch, uint8_t pk[static SPHINX_K
 /* node_work.c */
 int node_workers_start(struct node *n, char *err, size_t errlen) MIX_WUR;
 void node_workers_stop(struct node *n);
-/* Queue a packet (pkt_len bytes) for unwrapping; counts the drop if full. */
-void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum metric_src src);
+/* Queue a packet (pkt_len bytes) for unwrapping; counts the drop if full.
+ * arrival_us: when it arrived (CLOCK_MONOTONIC; 0 = now), where a Poisson
+ * hold starts. */
+void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum metric_src src,
+                        uint64_t arrival_us);
 /* Run one job synchronously (fuzz harness, no threads). */
 void node_process_job(struct node *n, struct job *j);
 /* I/O thread: finish the jobs the workers handed back. */

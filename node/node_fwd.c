@@ -109,7 +109,7 @@ static void send_job(struct node *n, struct job *j)
 {
     if (sodium_memcmp(j->hop, n->node_id, MIX_NODE_ID_LEN) == 0) {
         /* We are our own next hop (a SURB or loop through this node). */
-        node_submit_packet(n, j->buf, j->pkt_len, SRC_LOCAL);
+        node_submit_packet(n, j->buf, j->pkt_len, SRC_LOCAL, 0);
         node_job_free(n, j);
         return;
     }

@@ -173,7 +173,8 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
             metric_drop(&n->metrics, DROP_RATE_LIMIT);
             return true;
         }
-        node_submit_packet(n, f->u.sphinx.packet.ptr, f->u.sphinx.packet.len, SRC_CLIENT);
+        node_submit_packet(n, f->u.sphinx.packet.ptr, f->u.sphinx.packet.len, SRC_CLIENT,
+                           p->c ? conn_rx_time_us(p->c) : 0);
         return true;
     case FRAME_FETCH_REQUEST:
         if (!(n->conf.roles & PKI_ROLE_PROVIDER)) {
@@ -216,7 +217,8 @@ bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, siz
     case PEER_NODE_IN:
     case PEER_NODE_OUT:
         if (f->type == FRAME_SPHINX_PACKET)
-            node_submit_packet(n, f->u.sphinx.packet.ptr, f->u.sphinx.packet.len, SRC_NODE);
+            node_submit_packet(n, f->u.sphinx.packet.ptr, f->u.sphinx.packet.len, SRC_NODE,
+                               p->c ? conn_rx_time_us(p->c) : 0);
         else if (f->type != FRAME_ERROR)
             ok = false;
         break;

@@ -15,13 +15,19 @@
  *      backpressure paces the source); pps = received / elapsed, best of
  *      five runs each, the two kinds alternating (NODE_BENCH_RUNS), since other work on a shared machine only ever slows
  *      a run down.  Also packets per CPU-second of the node process;
- *   2. hop overhead at half the measured capacity (paced, the source sleeps
- *      between packets; these packets ask M to hold them 2 ms): p50, p99 of
- *      receive time - send time - 2 ms, end to end through two Noise links;
- *      the node's own view (arrival to send minus the delay, from its
- *      /metrics histogram, as bucket bounds); and the same paced stream over
- *      one direct link without the node (bench_link_*), what loopback and
- *      this program add on their own;
+ *   2. hop overhead at half the measured capacity, in every run on all CPUs
+ *      (paced, the source sleeps between packets; these packets ask M to
+ *      hold them 2 ms): p50, p99 of arrival time - send time - 2 ms, end to
+ *      end through two Noise links.  Send time: the source's send() has
+ *      returned (on loopback the bytes are then in M's socket); arrival: the
+ *      kernel's receive stamp (SO_TIMESTAMPNS) of the bytes at the sink, so
+ *      how late the sink thread wakes is not counted as M's (the _app_
+ *      figures count it: arrival = when the sink read the packet).  Each
+ *      figure is the median over the runs, with the worst run's p99 beside
+ *      it.  Also the node's own view (arrival to send minus the delay, from
+ *      its /metrics histogram, as bucket bounds), and the same paced stream
+ *      over one direct link without the node (bench_link_*), what loopback
+ *      and this program add on their own;
  *   3. memory: NODE_BENCH_SECONDS (default 60) at 80 % of capacity; the node's
  *      RSS growth from 5 s in to the end.  The 22000 packets are cycled, and
  *      the node's replay cache holds 16384 tags (oldest evicted first), so a
@@ -42,6 +48,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +78,7 @@ static size_t plen;
 static uint8_t *pkts;           /* (N_FAST + N_PACED) * plen */
 static uint64_t *keys;          /* expected output prefix per packet */
 static int32_t *table;          /* open addressing: prefix -> index */
-static uint64_t *t_send, *t_recv;
+static uint64_t *t_send, *t_recv, *t_wake; /* t_recv: kernel receive stamp; t_wake: read by the sink */
 static int lfd;
 static char mixnode_path[600];
 static uint16_t metrics_port;   /* the node's /metrics, for its own overhead view */
@@ -146,6 +153,7 @@ static void prepare(void)
     keys = calloc((size_t)total, sizeof(*keys));
     t_send = calloc((size_t)total, sizeof(*t_send));
     t_recv = calloc((size_t)total, sizeof(*t_recv));
+    t_wake = calloc((size_t)total, sizeof(*t_wake));
     table = malloc(sizeof(*table) << HASH_BITS);
     memset(table, 0xff, sizeof(*table) << HASH_BITS);
     for (int i = 0; i < 2; i++)
@@ -185,7 +193,7 @@ static void *sink_thread(void *a)
     struct sink_arg *sa = a;
     /* The instrument must not add its own scheduling delay (sched_hint.h). */
     mix_sched_short_slice(100);
-    if (blink_accept(&b, sa->lfd, s->link_sk, s->link_pk, &rng, 20000) < 0) {
+    if (blink_accept_stamped(&b, sa->lfd, s->link_sk, s->link_pk, &rng, 20000, true) < 0) {
         fprintf(stderr, "bench: nothing connected to the sink\n");
         return NULL;
     }
@@ -209,7 +217,10 @@ static void *sink_thread(void *a)
             int32_t i = sa->direct ? (di < (uint32_t)(N_FAST + N_PACED) ? (int32_t)di : -1)
                                    : table_get(k);
             if (i >= 0 && t_recv[i] == 0) {
-                t_recv[i] = t;
+                /* Arrival = when the bytes reached this socket (kernel stamp):
+                 * how late this thread wakes to read them is not the node's. */
+                t_recv[i] = b.rx_ns && b.rx_ns <= t ? b.rx_ns : t;
+                t_wake[i] = t;
                 sink_last = t;
                 __atomic_add_fetch(&sink_count, 1, __ATOMIC_RELAXED);
             }
@@ -449,15 +460,16 @@ static double overhead_quantile(const struct oh_hist *a, const struct oh_hist *b
     return 0;
 }
 
-/* Latency quantiles (us) of packets [from, from + n) minus `minus_us`. */
-static void latency_quantiles(int from, int n, uint64_t minus_us, uint64_t *p50, uint64_t *p99)
+/* Latency quantiles (us) of packets [from, from + n) received at `recv`, minus `minus_us`. */
+static void latency_quantiles(const uint64_t *t_at, int from, int n, uint64_t minus_us,
+                              uint64_t *p50, uint64_t *p99)
 {
     uint64_t *lat = calloc((size_t)n + 1, sizeof(*lat));
     int k = 0;
     for (int i = from; i < from + n; i++)
-        if (t_recv[i]) {
+        if (t_at[i]) {
             /* The receiver may stamp before the sender's post-send stamp. */
-            uint64_t us = t_recv[i] > t_send[i] ? (t_recv[i] - t_send[i]) / 1000 : 0;
+            uint64_t us = t_at[i] > t_send[i] ? (t_at[i] - t_send[i]) / 1000 : 0;
             lat[k++] = us > minus_us ? us - minus_us : 0;
         }
     qsort(lat, (size_t)k, sizeof(*lat), cmp_u64);
@@ -466,12 +478,21 @@ static void latency_quantiles(int from, int n, uint64_t minus_us, uint64_t *p50,
     free(lat);
 }
 
+/* Phase 2 figures of one run (us), kept for the median over runs. */
+struct lat_run {
+    uint64_t p50, p99, app_p50, app_p99, link_p50, link_p99, link_app_p50, link_app_p99;
+    double node_p50, node_p99, rate;
+};
+#define MAX_RUNS 64
+static struct lat_run lat_runs[MAX_RUNS];
+static int n_lat_runs;
+
 /*
  * The same paced stream straight from the source to the sink over one Noise
  * link, no node: what this program and loopback add on their own (two such
  * links are in every end-to-end figure).
  */
-static void run_baseline(double rate, int n)
+static void run_baseline(double rate, int n, struct lat_run *lr)
 {
     uint16_t port = 0;
     char addr[64], err[256];
@@ -493,10 +514,9 @@ static void run_baseline(double rate, int n)
         int sent = run_paced(&b, N_FAST, N_PACED, rate, (double)n / rate);
         send_direct = false;
         wait_count(sent > 0 ? sent : 0);
-        uint64_t p50, p99;
-        latency_quantiles(N_FAST, sent > 0 ? sent : 0, 0, &p50, &p99);
-        printf("bench_link_p50_us %llu us\n", (unsigned long long)p50);
-        printf("bench_link_p99_us %llu us\n", (unsigned long long)p99);
+        latency_quantiles(t_recv, N_FAST, sent > 0 ? sent : 0, 0, &lr->link_p50, &lr->link_p99);
+        latency_quantiles(t_wake, N_FAST, sent > 0 ? sent : 0, 0, &lr->link_app_p50,
+                          &lr->link_app_p99);
         blink_close(&b);
     } else {
         fprintf(stderr, "bench: baseline link: %s\n", err);
@@ -506,9 +526,11 @@ static void run_baseline(double rate, int n)
     close(fd);
 }
 
-/* One node run; with `keep`, also phases 2 and 3, paced against the best
- * capacity seen (`capacity` or this run's, whichever is larger). */
-static double one_run(unsigned workers, pid_t *keep, double capacity)
+
+/* One node run: phase 1; with `paced`, phase 2 against the best capacity
+ * seen (`capacity` or this run's, whichever is larger); with `memory`,
+ * phase 3 as well. */
+static double one_run(unsigned workers, bool paced, bool memory, double capacity)
 {
     struct blink b;
     pthread_t st;
@@ -527,8 +549,8 @@ static double one_run(unsigned workers, pid_t *keep, double capacity)
         fprintf(stderr, "run workers=%u pps %.0f node cpu %.2f s bench cpu %.2f s\n", workers, pps,
                 c1 - c0, s1 - s0);
     last_cpu_pps = c1 > c0 ? sink_count / (c1 - c0) : 0;
-    if (keep) {
-        *keep = pid;
+    if (paced && n_lat_runs < MAX_RUNS) {
+        struct lat_run *lr = &lat_runs[n_lat_runs++];
         /* Phase 2: overhead at half capacity. */
         /* NODE_BENCH_LOAD: the fraction of capacity for this phase (default 0.5). */
         const char *lf = getenv("NODE_BENCH_LOAD");
@@ -544,15 +566,19 @@ static double one_run(unsigned workers, pid_t *keep, double capacity)
         wait_count(base + sent);
         if (have_h && read_overhead(&h1) == 0 && h0.n == h1.n) {
             /* The node's own view: arrival to send, minus the chosen delay. */
-            printf("node_hop_overhead_p50_le_us %.0f us\n", overhead_quantile(&h0, &h1, 0.5));
-            printf("node_hop_overhead_p99_le_us %.0f us\n", overhead_quantile(&h0, &h1, 0.99));
+            lr->node_p50 = overhead_quantile(&h0, &h1, 0.5);
+            lr->node_p99 = overhead_quantile(&h0, &h1, 0.99);
         }
-        uint64_t p50, p99;
-        latency_quantiles(N_FAST, sent, PACED_DELAY_US, &p50, &p99);
-        printf("hop_overhead_p50_us %llu us\n", (unsigned long long)p50);
-        printf("hop_overhead_p99_us %llu us\n", (unsigned long long)p99);
-        printf("hop_overhead_rate_pps %.0f pps\n", rate);
-        run_baseline(rate, n2);
+        latency_quantiles(t_recv, N_FAST, sent, PACED_DELAY_US, &lr->p50, &lr->p99);
+        latency_quantiles(t_wake, N_FAST, sent, PACED_DELAY_US, &lr->app_p50, &lr->app_p99);
+        lr->rate = rate;
+        run_baseline(rate, n2, lr);
+        if (getenv("NODE_BENCH_DEBUG"))
+            fprintf(stderr, "paced %.0f pps: overhead p50 %llu p99 %llu us (app %llu/%llu)\n", rate,
+                    (unsigned long long)lr->p50, (unsigned long long)lr->p99,
+                    (unsigned long long)lr->app_p50, (unsigned long long)lr->app_p99);
+    }
+    if (memory) {
         /* Phase 3: memory at 80 % for NODE_BENCH_SECONDS. */
         const char *e = getenv("NODE_BENCH_SECONDS");
         double secs = e ? atof(e) : 60;
@@ -579,6 +605,63 @@ static double one_run(unsigned workers, pid_t *keep, double capacity)
     pthread_join(st, NULL);
     stop_node(pid);
     return pps;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Median over the runs of one phase-2 figure. */
+#define LAT_MEDIAN(field) lat_median(offsetof(struct lat_run, field), false)
+#define LAT_MEDIAN_D(field) lat_median(offsetof(struct lat_run, field), true)
+static double lat_median(size_t off, bool is_double)
+{
+    double v[MAX_RUNS];
+    for (int i = 0; i < n_lat_runs; i++) {
+        const char *r = (const char *)&lat_runs[i] + off;
+        if (is_double)
+            memcpy(&v[i], r, sizeof(double));
+        else {
+            uint64_t u;
+            memcpy(&u, r, sizeof(u));
+            v[i] = (double)u;
+        }
+    }
+    qsort(v, (size_t)n_lat_runs, sizeof(v[0]), cmp_double);
+    return n_lat_runs ? v[n_lat_runs / 2] : 0;
+}
+
+/*
+ * Phase 2 ran once per run on every CPU: each figure is the median over the
+ * runs (a shared or virtual machine stalls now and then for milliseconds;
+ * one such stall lands in one run's tail, not in the median), and the worst
+ * run's p99 is printed beside it.
+ */
+static void print_latency(void)
+{
+    if (n_lat_runs == 0)
+        return;
+    uint64_t worst = 0;
+    for (int i = 0; i < n_lat_runs; i++)
+        if (lat_runs[i].p99 > worst)
+            worst = lat_runs[i].p99;
+    if (LAT_MEDIAN_D(node_p99) > 0) {
+        printf("node_hop_overhead_p50_le_us %.0f us\n", LAT_MEDIAN_D(node_p50));
+        printf("node_hop_overhead_p99_le_us %.0f us\n", LAT_MEDIAN_D(node_p99));
+    }
+    printf("hop_overhead_p50_us %.0f us\n", LAT_MEDIAN(p50));
+    printf("hop_overhead_p99_us %.0f us\n", LAT_MEDIAN(p99));
+    printf("hop_overhead_p99_worst_run_us %llu us\n", (unsigned long long)worst);
+    printf("hop_overhead_app_p50_us %.0f us\n", LAT_MEDIAN(app_p50));
+    printf("hop_overhead_app_p99_us %.0f us\n", LAT_MEDIAN(app_p99));
+    printf("hop_overhead_rate_pps %.0f pps\n", LAT_MEDIAN_D(rate));
+    printf("hop_overhead_runs %d runs\n", n_lat_runs);
+    printf("bench_link_p50_us %.0f us\n", LAT_MEDIAN(link_p50));
+    printf("bench_link_p99_us %.0f us\n", LAT_MEDIAN(link_p99));
+    printf("bench_link_app_p50_us %.0f us\n", LAT_MEDIAN(link_app_p50));
+    printf("bench_link_app_p99_us %.0f us\n", LAT_MEDIAN(link_app_p99));
 }
 
 static void find_mixnode(int argc, char **argv)
@@ -683,27 +766,22 @@ int main(int argc, char **argv)
     for (int r = 0; r < runs; r++) {
         if (pin)
             sched_setaffinity(0, sizeof(others), &others);
-        double p = one_run(1, NULL, 0);
+        double p = one_run(1, false, false, 0);
         if (p > pps1)
             pps1 = p;
         if (last_cpu_pps > cpu1)
             cpu1 = last_cpu_pps;
         if (pin)
             sched_setaffinity(0, sizeof(all), &all);
-        if (r == runs - 1)
-            break; /* the last run on every CPU also keeps the node, below */
-        p = one_run((unsigned)ncpu, NULL, 0);
+        /* Every run on all CPUs also measures the hop overhead; the last one
+         * also runs the memory phase. */
+        p = one_run((unsigned)ncpu, true, r == runs - 1, ppsn);
         if (p > ppsn)
             ppsn = p;
         if (last_cpu_pps > cpun)
             cpun = last_cpu_pps;
     }
-    pid_t keep;
-    double p3 = one_run((unsigned)ncpu, &keep, ppsn);
-    if (p3 > ppsn)
-        ppsn = p3;
-    if (last_cpu_pps > cpun)
-        cpun = last_cpu_pps;
+    print_latency();
     double us2 = unwrap_us();
     if (us2 < us)
         us = us2;

@@ -7,6 +7,8 @@
 #  3. a node link from a key outside the directory is refused and counted; a
 #     directory key is accepted; a mix refuses client links;
 #  4. a malformed frame closes that link only (counted), the node goes on;
+#     (and, where the kernel shows scheduler slices, the I/O thread has
+#     node.io_slice and the workers the default, whatever the parent had);
 #  5. `mixnode -n` and `mixnode keygen` behave (errors are clear, keys 0600,
 #     no overwrite, a missing key is an error).
 set -u
@@ -65,6 +67,36 @@ wait_metric 0 mixnode_bad_frames_total 1
 "$MT" fetch --net "$NET" --key "$T/b.key" --via 1 --wait 5 >/dev/null || fail "inbox lost"
 "$MT" fetch --net "$NET" --key "$T/a.key" --via 0 --min 0 --wait 0 >/dev/null || fail "gateway 0 died"
 echo "malformed frame handled"
+
+# Scheduler hints, where the kernel shows slices (EEVDF, Linux 6.6+): the I/O
+# thread runs with node.io_slice (default 100us), the crypto workers with the
+# kernel's default even when the node's parent handed down a short slice.
+if grep -q '^se.slice' /proc/self/sched 2>/dev/null; then
+    stop_node 4
+    "$MT" short-slice 300 "$MIXNODE" -c "$NET/node4/node.ini" >>"$T/node4.log" 2>&1 &
+    PID_4=$!; PIDS="$PIDS $!"
+    wait_up 4
+    p=$PID_4
+    # The metrics port answers a moment before the I/O thread takes its slice.
+    n=0
+    while :; do
+        io=$(awk '/^se.slice/ {print $3}' "/proc/$p/task/$p/sched")
+        [ "$io" != 300000 ] || [ $n -ge 50 ] && break
+        n=$((n + 1)); sleep 0.1
+    done
+    workers=$(for t in /proc/$p/task/*; do
+        [ "$t" = "/proc/$p/task/$p" ] && continue
+        case "$(cat "$t/comm")" in MHD*) continue ;; esac
+        awk '/^se.slice/ {print $3}' "$t/sched"; done | sort -u | tr '\n' ' ')
+    default=$(awk '/^se.slice/ {print $3}' /proc/self/sched)
+    if [ "$io" = 300000 ]; then
+        echo "note: this kernel keeps no custom slices; not checked"
+    else
+        [ "$io" = 100000 ] || fail "the I/O thread's slice is $io ns, not node.io_slice"
+        [ "$workers" = "$default " ] || fail "worker slices '$workers', not the default $default"
+        echo "scheduler slices: I/O thread $io ns, workers $workers"
+    fi
+fi
 
 # 5. Command line.
 "$MIXNODE" -n -c "$NET/node0/node.ini" >/dev/null || fail "-n rejects a good config"

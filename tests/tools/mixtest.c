@@ -31,6 +31,7 @@
  *       send a saved packet to node I over a node link with node K's link key.
  * `send --count 0 --save F` builds one packet into F without sending it.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 #include "keyfile.h"
 #include "mixtest_net.h"
 #include "payload.h"
+#include "sched_hint.h"
 #include "sphinx.h"
 
 struct opts {
@@ -557,6 +559,14 @@ int main(int argc, char **argv)
     if (sodium_init() < 0 || argc < 2)
         die("usage: mixtest mknet|keygen|pub|send|sendraw|fetch|probe|garbage ... (see source)");
     const char *cmd = argv[1];
+    /* short-slice US CMD...: run CMD with a US-microsecond scheduler slice
+     * (what a latency-tuned parent would hand down to it). */
+    if (strcmp(cmd, "short-slice") == 0 && argc > 3) {
+        if (mix_sched_short_slice((unsigned)atoi(argv[2])) < 0)
+            fprintf(stderr, "mixtest: slice not set: %s\n", strerror(errno));
+        execvp(argv[3], argv + 3);
+        die("exec failed");
+    }
     optind = 2;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {

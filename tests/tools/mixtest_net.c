@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "keyfile.h"
@@ -271,6 +272,60 @@ int blink_flush(struct blink *b)
     }
 }
 
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int blink_rx_stamps(struct blink *b)
+{
+    int one = 1;
+    if (setsockopt(b->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) < 0)
+        return -1;
+    b->stamp = true;
+    b->rec_left = b->hdr_have = 0;
+    return 0;
+}
+
+/* One recvmsg() that never reads past the end of the current Noise record
+ * (2-byte length, then the message); records its kernel receive time. */
+static ssize_t read_stamped(struct blink *b, uint8_t *buf, size_t cap)
+{
+    size_t want = b->rec_left ? b->rec_left : 2 - b->hdr_have;
+    if (want > cap)
+        want = cap;
+    char ctl[CMSG_SPACE(sizeof(struct timespec))];
+    struct iovec iov = { buf, want };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+                         .msg_controllen = sizeof(ctl) };
+    ssize_t n = recvmsg(b->fd, &mh, 0);
+    if (n <= 0)
+        return n;
+    if (b->rec_left) {
+        b->rec_left -= (size_t)n;
+    } else {
+        memcpy(b->hdr + b->hdr_have, buf, (size_t)n);
+        b->hdr_have += (size_t)n;
+        if (b->hdr_have == 2) {
+            b->rec_left = (size_t)b->hdr[0] << 8 | b->hdr[1];
+            b->hdr_have = 0;
+        }
+    }
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+            /* The stamp is CLOCK_REALTIME: move it to CLOCK_MONOTONIC. */
+            uint64_t real = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+            uint64_t mono = clock_ns(CLOCK_MONOTONIC), now = clock_ns(CLOCK_REALTIME);
+            b->rx_ns = mono - (now - real);
+        }
+    }
+    return n;
+}
+
 /* Read once (up to timeout); 0 ok, 1 timeout, -1 closed/error. */
 static int read_some(struct blink *b, int timeout_ms)
 {
@@ -280,7 +335,7 @@ static int read_some(struct blink *b, int timeout_ms)
         return 1;
     if (r < 0)
         return -1;
-    ssize_t n = read(b->fd, buf, sizeof(buf));
+    ssize_t n = b->stamp ? read_stamped(b, buf, sizeof(buf)) : read(b->fd, buf, sizeof(buf));
     if (n <= 0)
         return -1;
     if (link_feed(b->l, buf, (size_t)n) != LINK_OK)
@@ -344,7 +399,14 @@ int blink_connect(struct blink *b, const char *hostport, const uint8_t sk[32],
 int blink_accept(struct blink *b, int lfd, const uint8_t sk[32], const uint8_t pk[32],
                  const struct mix_rng *rng, int timeout_ms)
 {
+    return blink_accept_stamped(b, lfd, sk, pk, rng, timeout_ms, false);
+}
+
+int blink_accept_stamped(struct blink *b, int lfd, const uint8_t sk[32], const uint8_t pk[32],
+                         const struct mix_rng *rng, int timeout_ms, bool stamp)
+{
     memset(b, 0, sizeof(*b));
+    b->fd = -1;
     if (wait_fd(lfd, POLLIN, timeout_ms) <= 0)
         return -1;
     b->fd = accept(lfd, NULL, NULL);
@@ -352,6 +414,11 @@ int blink_accept(struct blink *b, int lfd, const uint8_t sk[32], const uint8_t p
         return -1;
     int one = 1;
     setsockopt(b->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    /* From the first byte, so that reads follow the records from the start. */
+    if (stamp && blink_rx_stamps(b) < 0) {
+        blink_close(b);
+        return -1;
+    }
     b->l = link_new_responder(sk, pk, 0, rng);
     if (!b->l || handshake(b, timeout_ms) < 0) {
         blink_close(b);

@@ -55,6 +55,13 @@ struct pki_doc *tnet_load_doc(const char *dir, char *err, size_t errlen);
 struct blink {
     int fd;
     struct link *l;
+    /* Receive timestamps (blink_rx_stamps): reads stop at each Noise record's
+     * end, and rx_ns is when the kernel received the bytes that completed the
+     * record of the frames blink_recv returns now (CLOCK_MONOTONIC, ns). */
+    bool stamp;
+    size_t rec_left, hdr_have;
+    uint8_t hdr[2];
+    uint64_t rx_ns;
 };
 
 /* Connect and finish the handshake (timeout_ms).  0, or -1 with err. */
@@ -71,6 +78,13 @@ int blink_flush(struct blink *b) MIX_WUR;
 /* Receive one frame into a malloc()ed buffer; 0 ok, 1 timeout, -1 closed/error. */
 int blink_recv(struct blink *b, uint8_t **frame, size_t *len, int timeout_ms) MIX_WUR;
 void blink_close(struct blink *b);
+/* Kernel receive timestamps (SO_TIMESTAMPNS) in b->rx_ns: the time a frame's
+ * bytes reached this socket, however late this thread wakes up to read them.
+ * blink_accept_stamped() turns them on from the first byte; blink_rx_stamps()
+ * on a link where no byte has been read yet.  0 or -1. */
+int blink_accept_stamped(struct blink *b, int lfd, const uint8_t sk[32], const uint8_t pk[32],
+                         const struct mix_rng *rng, int timeout_ms, bool stamp) MIX_WUR;
+int blink_rx_stamps(struct blink *b);
 /* A listening socket on 127.0.0.1:port (0 = any); *bound gets the port. */
 int tcp_listen_local(uint16_t port, uint16_t *bound);
 
