@@ -3,7 +3,7 @@
  * frames queued before the link is up, authorisation refusal, a wrong pinned
  * key, per-address and total limits, handshake timeout, persistent
  * reconnect with backoff, safe close from inside a callback, paused reads
- * that still let a new link come up.
+ * that still let a new link come up, kernel receive times.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -29,6 +30,7 @@ struct side {
     uint8_t last[256];
     size_t last_len;
     bool refuse, echo, close_in_frame;
+    uint64_t rx_age_us;             /* at the last frame: now - conn_rx_time_us() */
     uint8_t seen_key[32];
     enum link_role seen_role;
 };
@@ -71,6 +73,11 @@ static void s_est(struct conn *c, void *arg)
 static void s_frame(struct conn *c, const uint8_t *f, size_t len, void *arg)
 {
     struct side *s = arg;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+    uint64_t rx = conn_rx_time_us(c);
+    s->rx_age_us = rx <= now ? now - rx : UINT64_MAX;
     s->frames++;
     s->last_len = len < sizeof s->last ? len : sizeof s->last;
     memcpy(s->last, f, s->last_len);
@@ -400,6 +407,33 @@ static void test_pause_reads(void)
     teardown();
 }
 
+/*
+ * conn_rx_time_us() is when the kernel received the bytes, not when the
+ * loop read them: a frame left unread for 300 ms is 300 ms old at on_frame.
+ */
+static void test_rx_time(void)
+{
+    setup(NULL, NULL);
+    struct conn *c = conn_dial(B.m, addr, A.pk, LINK_ROLE_NODE, false, NULL);
+    CHECK(c != NULL);
+    run_until(both_established, 5);
+    CHECK(conn_send(c, (const uint8_t *)"now", 3) == CONN_OK);
+    run_until(a_got_frame, 5);
+    CHECK(A.frames == 1 && A.rx_age_us < 200000);
+    /* A stops reading (backpressure); B writes the frame out; 300 ms later A
+     * reads again. */
+    conn_mgr_pause_reads(A.m, true);
+    A.frames = 0;
+    CHECK(conn_send(c, (const uint8_t *)"late", 4) == CONN_OK);
+    run_until(never, 0.3);
+    CHECK(A.frames == 0);
+    conn_mgr_pause_reads(A.m, false);
+    run_until(a_got_frame, 5);
+    CHECK(A.frames == 1 && A.last_len == 4);
+    CHECK(A.rx_age_us >= 250000 && A.rx_age_us < 5000000);
+    teardown();
+}
+
 static void test_ipv6(void)
 {
     struct conn_mgr *m = conn_mgr_new(loop, A.sk, A.pk, NULL, &cbs, &A);
@@ -447,6 +481,7 @@ int main(void)
     RUN(test_idle_and_full);
     RUN(test_accept_emfile);
     RUN(test_pause_reads);
+    RUN(test_rx_time);
     RUN(test_ipv6);
     return tap_done();
 }
