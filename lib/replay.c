@@ -237,9 +237,11 @@ static uint8_t *serialise(struct replay_cache *c, size_t *len_out)
         p += FILE_HDR_LEN;
         for (size_t k = 0; k < c->size; k++, p += REPLAY_TAG_LEN)
             memcpy(p, c->ents[(c->head + k) % c->capacity].tag, REPLAY_TAG_LEN);
-        crypto_generichash(p, FILE_SUM_LEN, buf, (size_t)(p - buf), NULL, 0);
     }
     pthread_mutex_unlock(&c->mu);
+    /* Hashing megabytes must not hold up the workers' replay checks. */
+    if (buf != NULL)
+        crypto_generichash(buf + len - FILE_SUM_LEN, FILE_SUM_LEN, buf, len - FILE_SUM_LEN, NULL, 0);
     *len_out = len;
     return buf;
 }
@@ -282,39 +284,48 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
+enum replay_io replay_cache_snapshot(struct replay_cache *c, uint8_t **buf, size_t *len)
+{
+    if (c == NULL || buf == NULL || len == NULL)
+        return REPLAY_IO_ERR_ARG;
+    *buf = serialise(c, len);
+    return *buf != NULL ? REPLAY_IO_OK : REPLAY_IO_ERR_NOMEM;
+}
+
 enum replay_io replay_cache_save(struct replay_cache *c, const char *path)
 {
-    if (c == NULL || path == NULL)
+    uint8_t *buf;
+    size_t len;
+    if (path == NULL)
+        return REPLAY_IO_ERR_ARG;
+    enum replay_io rc = replay_cache_snapshot(c, &buf, &len);
+    if (rc != REPLAY_IO_OK)
+        return rc;
+    rc = replay_snapshot_write(buf, len, path);
+    free(buf);
+    return rc;
+}
+
+enum replay_io replay_snapshot_write(const uint8_t *buf, size_t len, const char *path)
+{
+    if (buf == NULL || path == NULL)
         return REPLAY_IO_ERR_ARG;
     char tmp[PATH_MAX];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
         return REPLAY_IO_ERR_ARG;
-    size_t len;
-    uint8_t *buf = serialise(c, &len);
-    if (buf == NULL)
-        return REPLAY_IO_ERR_NOMEM;
-    enum replay_io rc = REPLAY_IO_OK;
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = REPLAY_IO_ERR_OPEN;
-        goto out;
-    }
+    if (fd < 0)
+        return REPLAY_IO_ERR_OPEN;
     if (write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
         close(fd);
         unlink(tmp);
-        rc = REPLAY_IO_ERR_IO;
-        goto out;
+        return REPLAY_IO_ERR_IO;
     }
     if (close(fd) != 0 || rename(tmp, path) != 0) {
         unlink(tmp);
-        rc = REPLAY_IO_ERR_IO;
-        goto out;
+        return REPLAY_IO_ERR_IO;
     }
-    if (fsync_dir_of(path) != 0)
-        rc = REPLAY_IO_ERR_IO;
-out:
-    free(buf);
-    return rc;
+    return fsync_dir_of(path) == 0 ? REPLAY_IO_OK : REPLAY_IO_ERR_IO;
 }
 
 /* Read a whole regular file of at most max bytes. */

@@ -81,6 +81,14 @@ void replay_cache_key_id(const struct replay_cache *c, uint8_t out[static REPLAY
 /* Write the cache to path atomically (path.tmp, fsync, rename, fsync dir). */
 enum replay_io replay_cache_save(struct replay_cache *c, const char *path) MIX_WUR;
 /*
+ * replay_cache_save() in two steps, so that another thread can do the slow
+ * one: a snapshot of the cache in the file format (the tags are copied under
+ * the cache's lock, the checksum is computed after; *buf is malloc()ed), then
+ * the atomic write of a snapshot to path.
+ */
+enum replay_io replay_cache_snapshot(struct replay_cache *c, uint8_t **buf, size_t *len) MIX_WUR;
+enum replay_io replay_snapshot_write(const uint8_t *buf, size_t len, const char *path) MIX_WUR;
+/*
  * Read a cache saved by replay_cache_save().  The file's key id must equal
  * key_id (else REPLAY_IO_ERR_KEY).  The new cache has the given capacity; if
  * the file holds more tags, the oldest are dropped and counted as evictions.

@@ -124,7 +124,7 @@ static void on_save(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)loop;
     (void)revents;
-    node_keys_save_replay(w->data);
+    node_keys_save_replay(w->data, false);
 }
 
 static void on_expire(struct ev_loop *loop, ev_timer *w, int revents)
@@ -242,7 +242,7 @@ static void node_shutdown(struct node *n)
     node_workers_stop(n);
     /* The replay caches are saved after the workers stopped: nothing is lost. */
     if (n->keys.cur_epoch)
-        node_keys_save_replay(n);
+        node_keys_save_replay(n, true);
     node_fwd_stop(n);
     node_job_pool_free(n);
     node_dir_free(n);

@@ -115,6 +115,7 @@ struct node {
     uint8_t link_pk[PKI_KEY_LEN];
 
     struct node_keys keys;
+    atomic_bool replay_saving;       /* a helper thread is writing replay caches */
     struct pki_timing timing;
 
     /* documents: by epoch (I/O thread only) */
@@ -179,7 +180,10 @@ int node_load_identity(struct node *n, char *err, size_t errlen) MIX_WUR;
 void node_keys_init(struct node_keys *k);
 /* Make sure keys for the clock's epoch and the next exist; drop expired ones. */
 int node_keys_rotate(struct node *n, uint64_t now_s) MIX_WUR;
-void node_keys_save_replay(struct node *n);
+/* Save the replay caches that changed: the I/O thread takes the snapshots, a
+ * helper thread writes them (skipped while the last one still writes); with
+ * `wait`, written before it returns (shutdown). */
+void node_keys_save_replay(struct node *n, bool wait);
 void node_keys_free(struct node *n);
 /* The public Sphinx key this node holds for epoch (false if none). */
 bool node_keys_public(struct node *n, uint64_t epoch, uint8_t pk[static SPHINX_KEY_LEN]);

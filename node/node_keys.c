@@ -169,6 +169,8 @@ fail:
     return -1;
 }
 
+static void wait_saver(struct node *n);
+
 /* Forget epoch e's key for good: the key file and its replay cache go. */
 static void slot_expire(struct node *n, struct node_key_slot *s)
 {
@@ -176,6 +178,7 @@ static void slot_expire(struct node *n, struct node_key_slot *s)
     epoch_paths(n, s->epoch, kp, rp, sizeof(kp));
     log_info("Sphinx key of epoch %llu expired; dropping it and its replay cache",
              (unsigned long long)s->epoch);
+    wait_saver(n); /* a save in flight must not bring the file back */
     unlink(kp);
     unlink(rp);
     slot_clear(s);
@@ -241,11 +244,59 @@ int node_keys_rotate(struct node *n, uint64_t now_s)
     return rc;
 }
 
-void node_keys_save_replay(struct node *n)
-{
-    char kp[NODE_PATH_MAX + 64], rp[NODE_PATH_MAX + 64];
-    uint64_t size = 0;
+/* Snapshots waiting to be written (one helper thread at a time writes them). */
+struct replay_save {
+    struct replay_save *next;
+    uint8_t *buf;
+    size_t len;
+    char path[NODE_PATH_MAX + 64];
+};
 
+struct replay_saver {
+    struct node *n;
+    struct replay_save *list;
+};
+
+static void write_saves(struct replay_save *list)
+{
+    while (list) {
+        struct replay_save *next = list->next;
+        enum replay_io io = replay_snapshot_write(list->buf, list->len, list->path);
+        if (io != REPLAY_IO_OK)
+            log_warn("saving replay cache %s: %s", list->path, replay_io_strerror(io));
+        free(list->buf);
+        free(list);
+        list = next;
+    }
+}
+
+static void *saver_main(void *arg)
+{
+    struct replay_saver *sv = arg;
+    write_saves(sv->list);
+    atomic_store(&sv->n->replay_saving, false);
+    free(sv);
+    return NULL;
+}
+
+/* Until no helper thread is writing (it never takes long: one file per key). */
+static void wait_saver(struct node *n)
+{
+    while (atomic_load(&n->replay_saving))
+        usleep(1000);
+}
+
+void node_keys_save_replay(struct node *n, bool wait)
+{
+    char kp[NODE_PATH_MAX + 64];
+    uint64_t size = 0;
+    struct replay_save *list = NULL;
+
+    /* The last save still writing (a slow disk): this round is skipped. */
+    if (!wait && atomic_load(&n->replay_saving))
+        return;
+    if (wait)
+        wait_saver(n);
     pthread_rwlock_rdlock(&n->keys.lock);
     for (int i = 0; i < NODE_KEY_SLOTS; i++) {
         struct node_key_slot *s = &n->keys.slot[i];
@@ -257,15 +308,40 @@ void node_keys_save_replay(struct node *n)
         /* An unchanged cache is not written again (it can be megabytes). */
         if (st.inserts == s->saved_inserts && s->saved_inserts != 0)
             continue;
-        epoch_paths(n, s->epoch, kp, rp, sizeof(kp));
-        enum replay_io io = replay_cache_save(s->replay, rp);
-        if (io != REPLAY_IO_OK)
-            log_warn("saving replay cache %s: %s", rp, replay_io_strerror(io));
-        else
-            s->saved_inserts = st.inserts;
+        struct replay_save *sv = calloc(1, sizeof(*sv));
+        if (!sv || replay_cache_snapshot(s->replay, &sv->buf, &sv->len) != REPLAY_IO_OK) {
+            log_warn("no memory to save the replay cache of epoch %llu",
+                     (unsigned long long)s->epoch);
+            free(sv);
+            continue;
+        }
+        epoch_paths(n, s->epoch, kp, sv->path, sizeof(kp));
+        s->saved_inserts = st.inserts;
+        sv->next = list;
+        list = sv;
     }
     pthread_rwlock_unlock(&n->keys.lock);
     metric_set(&n->metrics.replay_size, size);
+    if (!list)
+        return;
+    wait_saver(n);
+    struct replay_saver *sv = wait ? NULL : malloc(sizeof(*sv));
+    pthread_t t;
+    pthread_attr_t attr;
+    if (sv) {
+        sv->n = n;
+        sv->list = list;
+        atomic_store(&n->replay_saving, true);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&t, &attr, saver_main, sv);
+        pthread_attr_destroy(&attr);
+        if (rc == 0)
+            return;
+        atomic_store(&n->replay_saving, false);
+        free(sv);
+    }
+    write_saves(list);
 }
 
 bool node_keys_public(struct node *n, uint64_t epoch, uint8_t pk[static SPHINX_KEY_LEN])

@@ -1,7 +1,8 @@
 #!/bin/sh
 # mixnode safety on loopback (2 gateways 0, 1; mixes 2, 3, 4):
 #  1. a replayed packet is dropped at the gateway, and at the mix (fed over a
-#     node link), also after each restarts (replay caches saved on SIGTERM);
+#     node link), also after each restarts (replay caches saved on SIGTERM),
+#     and at the mix after kill -9 (saved every second by a helper thread);
 #  2. a corrupted packet is dropped and counted (header: bad MAC at the first
 #     hop; payload: bad integrity at the exit);
 #  3. a node link from a key outside the directory is refused and counted; a
@@ -16,6 +17,8 @@ set -u
 
 BASE=$(pick_base); [ -n "$BASE" ] || fail "no free ports"
 "$MT" mknet "$NET" --base-port "$BASE" >/dev/null || fail "mknet"
+# Mix 2 saves its replay cache every second (a helper thread writes it).
+printf '[replay]\nsave_interval = 1s\n' >>"$NET/node2/node.ini"
 for i in 0 1 2 3 4; do start_node $i; done
 for i in 0 1 2 3 4; do wait_up $i; done
 "$MT" keygen "$T/a.key" >/dev/null || fail "keygen a"
@@ -52,6 +55,19 @@ wait_metric 0 'mixnode_packets_dropped_total{reason="bad_mac"}' 1
 wait_metric 1 'mixnode_packets_dropped_total{reason="bad_integrity"}' 1
 [ "$(metric 1 mixnode_delivered_total)" = 1 ] || fail "a corrupted packet was delivered"
 echo "corrupted packets dropped and counted"
+
+# 1b. (after 2, whose counts it would change) kill -9 after the periodic save: the mix still knows the packet.
+"$MT" send --net "$NET" --key "$T/a.key" --via 0 --to-gw 1 --to-pub "$PB" --count 0 \
+    --save "$T/p4" >/dev/null || fail "build p4"
+"$MT" unwrap --net "$NET" --to 0 --file "$T/p4" "$T/p4.mix" || fail "unwrap p4"
+f0=$(metric 2 mixnode_packets_out_total); f0=${f0%.*}
+"$MT" sendnode --net "$NET" --to 2 --node-key 0 --file "$T/p4.mix" >/dev/null || fail "sendnode p4"
+wait_metric 2 mixnode_packets_out_total $((f0 + 1))
+sleep 2.5
+kill9_node 2; start_node 2; wait_up 2
+"$MT" sendnode --net "$NET" --to 2 --node-key 0 --file "$T/p4.mix" >/dev/null || fail "sendnode p4 again"
+wait_metric 2 'mixnode_packets_dropped_total{reason="replay"}' 1
+echo "replay dropped after kill -9 too (periodic save)"
 
 # 3. Link authorisation.
 out=$("$MT" probe --net "$NET" --to 2 --role node) && fail "unknown node key accepted: $out"
