@@ -320,7 +320,8 @@ static ssize_t read_stamped(struct blink *b, uint8_t *buf, size_t cap)
             /* The stamp is CLOCK_REALTIME: move it to CLOCK_MONOTONIC. */
             uint64_t real = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
             uint64_t mono = clock_ns(CLOCK_MONOTONIC), now = clock_ns(CLOCK_REALTIME);
-            b->rx_ns = mono - (now - real);
+            /* A wall clock step between the readings: no stamp (read time). */
+            b->rx_ns = real <= now && now - real < mono ? mono - (now - real) : 0;
         }
     }
     return n;
