@@ -62,7 +62,7 @@ struct flight {
  * node on its paths alive and clears their strikes.  Real packets prefer
  * paths whose mixes have the fewest strikes (counting nodes with at least
  * CORE_SUSPECT_STRIKES); loop
- * cover does not avoid anyone, so it keeps probing suspects (DESIGN.md:
+ * cover does not avoid anyone, so it keeps probing suspects (docs/design.md:
  * loops double as a health probe).
  */
 #define CORE_SUSPECT_STRIKES 2

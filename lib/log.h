@@ -6,7 +6,7 @@
  * program sets them once at start; libmix modules themselves log only at
  * debug level and never with addresses.
  *
- * Privacy rule (DESIGN.md): no log line at any level may name a client's
+ * Privacy rule (docs/design.md): no log line at any level may name a client's
  * network address together with anything about its traffic.  Use
  * mix_log_addr() only in lines that say nothing about packets or messages.
  */

@@ -3,7 +3,7 @@
  *
  * Pure functions over caller buffers: no I/O, no globals, all randomness from
  * a caller's struct mix_rng.  The byte layout and every derivation are in
- * docs/spec/sphinx.md; the crypto suite is DESIGN.md's (X25519 blinded per
+ * docs/spec/sphinx.md; the crypto suite is docs/design.md's (X25519 blinded per
  * hop, keyed BLAKE2b subkeys, ChaCha20 header stream, 16-byte BLAKE2b MAC,
  * Lioness payload with a 16-byte zero block).
  *
