@@ -164,6 +164,9 @@ static int cmd_run(int argc, char **argv, int first)
         return 1;
     }
     const struct sim_results *r = sim_results(s);
+    char few[512];
+    if (sim_few_targets_why(sim_params_of(s), r, few, sizeof few))
+        fprintf(stderr, "mixsim: warning: %s\n", few);
     if (o.fmt == CSV) {
         if (o.header)
             report_csv_header(stdout);

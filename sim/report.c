@@ -16,6 +16,8 @@ struct rcol {
 #define RC(nm, expr) static double rc_##nm(const struct sim_results *r) { return (double)(expr); }
 RC(targets, r->targets)
 RC(unfinished, r->unfinished)
+RC(measured, r->measured)
+RC(few_targets, r->few_targets)
 RC(h_msg_mean, r->h_msg.mean)
 RC(h_msg_se, r->h_msg.se)
 RC(h_msg_median, r->h_msg.median)
@@ -60,7 +62,8 @@ RC(events, r->events)
 
 #define C(nm, i) { #nm, rc_##nm, i }
 static const struct rcol cols[] = {
-    C(targets, true), C(unfinished, true), C(h_msg_mean, false), C(h_msg_se, false),
+    C(targets, true), C(unfinished, true), C(measured, true), C(few_targets, true),
+    C(h_msg_mean, false), C(h_msg_se, false),
     C(h_msg_median, false), C(h_msg_p5, false), C(h_msg_p25, false), C(h_msg_min, false),
     C(hmin_msg_mean, false), C(hmin_msg_median, false), C(hmin_msg_p5, false),
     C(h_rcpt_mean, false), C(h_rcpt_se, false), C(h_rcpt_median, false), C(h_rcpt_p5, false),
@@ -134,6 +137,9 @@ void report_json(FILE *f, const struct sim_params *p, const struct sim_results *
         fprintf(f, "%s\"%s\": ", i ? ", " : "", cols[i].name);
         put_num(f, cols[i].get(r), cols[i].integer);
     }
+    char why[512];
+    if (sim_few_targets_why(p, r, why, sizeof why))
+        fprintf(f, ", \"warning\": \"%s\"", why);   /* no quotes or backslashes in it */
     fputs("}}\n", f);
 }
 
@@ -159,14 +165,21 @@ void report_human(FILE *f, const struct sim_params *p, const struct sim_results 
             p->corrupt_ids[0] ? " + " : "", p->corrupt_ids);
     fprintf(f, "  simulated %.2f s in %.2f s wall (%.3g events/s); warm-up %.3g s\n", r->sim_s,
             r->wall_s, r->wall_s > 0 ? (double)r->events / r->wall_s : 0, r->warmup);
-    fprintf(f, "targets: %u measured, %u unfinished (every %.3g s)\n",
-            r->targets - r->unfinished, r->unfinished, r->target_interval);
-    line(f, "entropy, messages (bits)", &r->h_msg);
-    line(f, "min-entropy, messages", &r->hmin_msg);
-    line(f, "entropy, recipients", &r->h_rcpt);
-    line(f, "min-entropy, recipients", &r->hmin_rcpt);
-    fprintf(f, "  2^H messages %.1f, 2^H recipients %.2f, degree H/log2 N %.3f\n",
-            r->eff_set_msg, r->eff_set_rcpt, r->degree);
+    fprintf(f, "targets: %u measured, %u unfinished (every %.3g s)\n", r->measured,
+            r->unfinished, r->target_interval);
+    char why[512];
+    if (sim_few_targets_why(p, r, why, sizeof why))
+        fprintf(f, "WARNING: too few targets, the figures below are not reliable: %s\n", why);
+    if (r->measured == 0) {
+        fputs("  no entropy figures: no target was measured\n", f);
+    } else {
+        line(f, "entropy, messages (bits)", &r->h_msg);
+        line(f, "min-entropy, messages", &r->hmin_msg);
+        line(f, "entropy, recipients", &r->h_rcpt);
+        line(f, "min-entropy, recipients", &r->hmin_rcpt);
+        fprintf(f, "  2^H messages %.1f, 2^H recipients %.2f, degree H/log2 (N-1) %.3f\n",
+                r->eff_set_msg, r->eff_set_rcpt, r->degree);
+    }
     fprintf(f, "latency (s): mean %.4f  p5 %.4f  p25 %.4f  median %.4f  p95 %.4f  p99 %.4f\n",
             hist_mean(&r->latency), hist_quantile(&r->latency, 0.05),
             hist_quantile(&r->latency, 0.25), hist_quantile(&r->latency, 0.5),

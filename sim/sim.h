@@ -31,6 +31,13 @@ struct sim_counts {
     uint64_t mix_drops, client_drops;   /* mixq full, client queue full */
 };
 
+/*
+ * Fewer measured targets than this and the run's statistics are not worth
+ * reporting: the results carry few_targets and every output format marks
+ * them (and `make plots` leaves such points out).
+ */
+#define SIM_MIN_TARGETS 30
+
 struct sim_results {
     double sim_s;               /* simulated seconds actually run */
     double wall_s;
@@ -38,10 +45,12 @@ struct sim_results {
     double mean_delay;          /* s, effective per-hop mean (after e2e) */
     double warmup, drain, target_interval;   /* s, effective values */
     uint32_t targets, unfinished;
+    uint32_t measured;          /* targets - unfinished: what the statistics use */
+    bool few_targets;           /* measured < SIM_MIN_TARGETS: see sim_few_targets_why */
     struct sim_summary h_msg, hmin_msg, h_rcpt, hmin_rcpt;
     double eff_set_msg;         /* 2^(mean h_msg) */
     double eff_set_rcpt;        /* 2^(mean h_rcpt) */
-    double degree;              /* mean h_rcpt / log2 N */
+    double degree;              /* mean h_rcpt / log2 (N - 1): the sender never receives */
     double max_mass_error;      /* max |1 - delivered - pruned - ruled_out| */
     double max_pruned;          /* largest pruned mass of any target */
     struct sim_hist latency;    /* network latency of real messages (s) */
@@ -64,6 +73,13 @@ typedef void (*sim_progress_fn)(void *arg, double sim_t, double end_t, uint64_t 
 int sim_run(struct sim *s, sim_progress_fn progress, void *arg) MIX_WUR;
 
 const struct sim_results *sim_results(const struct sim *s);
+
+/*
+ * If r has too few targets, write the reason and the fix (a duration that
+ * would give enough) to buf and return true; else return false.
+ */
+bool sim_few_targets_why(const struct sim_params *p, const struct sim_results *r, char *buf,
+                         size_t len);
 size_t sim_target_count(const struct sim *s);
 const struct sim_target *sim_target_get(const struct sim *s, size_t i);
 const struct sim_params *sim_params_of(const struct sim *s);

@@ -22,7 +22,7 @@ mean_delay = 0.05
 clients = 8
 rate_real = 20
 [run]
-duration = 4
+duration = 6
 warmup = 1
 drain = 1
 target_interval = 0.05
@@ -78,6 +78,18 @@ want=$(awk -v x="$(col "$T/sum.csv" h_msg_mean)" 'BEGIN {printf "%.6f", x}')
 [ "$mean" = "$want" ] || fail "targets.csv mean $mean, summary $want"
 cnt=$(awk -F, 'NR>1 {s+=$2} END {print s}' "$T/lat.csv")
 [ "$cnt" -gt 100 ] || fail "latency histogram empty"
+
+# Too few targets: marked in every format, with the fix on stderr.
+few="--layers 1 --e2e 5 --duration 150"
+"$M" $few -q >"$T/few.txt" 2>"$T/few.err" || fail "few targets run"
+grep -q '^WARNING: too few targets' "$T/few.txt" || fail "human: no warning"
+grep -q 'no target was measured' "$T/few.txt" || fail "human: 0 targets shown as bits"
+grep -q 'warning: only 0 targets.*--duration [0-9]' "$T/few.err" || fail "stderr: no reason or fix"
+"$M" $few --csv -q >"$T/few.csv" 2>/dev/null
+[ "$(col "$T/few.csv" few_targets)" = 1 ] || fail "csv: few_targets not set"
+[ "$(col "$T/a.csv" few_targets)" = 0 ] || fail "csv: few_targets set on a good run"
+"$M" $few --json -q 2>/dev/null | grep -q '"few_targets": 1,.*"warning": "only 0 targets' \
+    || fail "json: no warning"
 
 # Errors: bad flag value, unknown argument, bad file, impossible config.
 "$M" --layers x >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad value accepted"
