@@ -42,6 +42,9 @@ chart() { # chart NAME XCOLUMN XLABEL
     se=$(head -1 "$csv" | tr ',' '\n' | grep -n -x h_msg_se | cut -d: -f1)
     hr=$(head -1 "$csv" | tr ',' '\n' | grep -n -x h_rcpt_mean | cut -d: -f1)
     lat=$(head -1 "$csv" | tr ',' '\n' | grep -n -x lat_mean | cut -d: -f1)
+    few=$(head -1 "$csv" | tr ',' '\n' | grep -n -x few_targets | cut -d: -f1)
+    dropped=$(awk -F, -v c="$few" 'NR>1 && $c==1' "$csv" | wc -l)
+    [ "$dropped" -eq 0 ] || echo "plots: $1: $dropped point(s) with too few targets left out"
     gnuplot <<GP
 set terminal svg size 800,500 dynamic
 set output "$OUT/$1.svg"
@@ -56,8 +59,10 @@ set y2label "mean latency (s)"
 set y2tics
 set ytics nomirror
 set grid
-plot "$csv" using $x:$h:$se with yerrorlines lw 2 title "entropy over messages", \
-     "$csv" using $x:$hr with linespoints lw 2 title "entropy over recipients", \
+# Points with too few targets (few_targets = 1) are left out: 1/0 is undefined.
+ok(v) = column($few) == 0 ? v : 1/0
+plot "$csv" using $x:(ok(column($h))):$se with yerrorlines lw 2 title "entropy over messages", \
+     "$csv" using $x:(ok(column($hr))) with linespoints lw 2 title "entropy over recipients", \
      "$csv" using $x:$lat axes x1y2 with linespoints dt 2 title "latency (right axis)"
 GP
     echo "plots: $OUT/$1.svg"
