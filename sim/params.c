@@ -64,6 +64,8 @@ const struct sim_param_desc sim_param_table[] = {
       "probabilities below this are dropped (their mass is reported as pruned)" },
     { "early_stop", SP_U32, OFF(early_stop), "1", NULL,
       "1: stop as soon as every target is measured; 0: run the whole duration" },
+    { "repeat", SP_U32, OFF(repeat), "1", NULL,
+      "independent runs with seeds seed, seed+1, ...: mean and interval across them" },
     { "point", SP_U32, OFF(point), "0", NULL, "grid point number (set by sweeps)" },
 };
 const size_t sim_param_count = MIX_ARRAY_LEN(sim_param_table);
@@ -289,6 +291,8 @@ bool sim_params_check(const struct sim_params *p, const char **why)
         w = "e2e must exceed (layers + 1) * link_delay";
     else if (p->duration <= 0 || p->duration > 1e7)
         w = "duration must be in (0, 1e7] s";
+    else if (p->repeat < 1 || p->repeat > 10000)
+        w = "repeat must be 1..10000";
     else if (!(p->prune >= 0 && p->prune < 1e-3))
         w = "prune must be in [0, 1e-3)";
     else if (p->topology != SIM_TOPO_SINGLE && p->corrupt > mixes)

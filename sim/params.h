@@ -59,6 +59,7 @@ struct sim_params {
     uint32_t max_targets;       /* 0 = as many as fit */
     double prune;               /* drop probabilities below this */
     int early_stop;             /* stop once every target is measured */
+    uint32_t repeat;            /* independent replications (seeds) aggregated */
     uint32_t point;             /* grid point number (sweeps) */
 };
 

@@ -20,6 +20,7 @@ RC(measured, r->measured)
 RC(few_targets, r->few_targets)
 RC(h_msg_mean, r->h_msg.mean)
 RC(h_msg_se, r->h_msg.se)
+RC(h_msg_ci95, r->h_msg.ci95)
 RC(h_msg_median, r->h_msg.median)
 RC(h_msg_p5, r->h_msg.p5)
 RC(h_msg_p25, r->h_msg.p25)
@@ -29,6 +30,10 @@ RC(hmin_msg_median, r->hmin_msg.median)
 RC(hmin_msg_p5, r->hmin_msg.p5)
 RC(h_rcpt_mean, r->h_rcpt.mean)
 RC(h_rcpt_se, r->h_rcpt.se)
+RC(h_rcpt_ci95, r->h_rcpt.ci95)
+RC(ci_dof, r->h_msg.dof)
+RC(batches, r->batches)
+RC(seeds, r->seeds)
 RC(h_rcpt_median, r->h_rcpt.median)
 RC(h_rcpt_p5, r->h_rcpt.p5)
 RC(h_rcpt_p25, r->h_rcpt.p25)
@@ -63,10 +68,11 @@ RC(events, r->events)
 #define C(nm, i) { #nm, rc_##nm, i }
 static const struct rcol cols[] = {
     C(targets, true), C(unfinished, true), C(measured, true), C(few_targets, true),
-    C(h_msg_mean, false), C(h_msg_se, false),
+    C(h_msg_mean, false), C(h_msg_se, false), C(h_msg_ci95, false),
     C(h_msg_median, false), C(h_msg_p5, false), C(h_msg_p25, false), C(h_msg_min, false),
     C(hmin_msg_mean, false), C(hmin_msg_median, false), C(hmin_msg_p5, false),
-    C(h_rcpt_mean, false), C(h_rcpt_se, false), C(h_rcpt_median, false), C(h_rcpt_p5, false),
+    C(h_rcpt_mean, false), C(h_rcpt_se, false), C(h_rcpt_ci95, false), C(ci_dof, true),
+    C(batches, true), C(seeds, true), C(h_rcpt_median, false), C(h_rcpt_p5, false),
     C(h_rcpt_p25, false), C(hmin_rcpt_mean, false), C(hmin_rcpt_median, false),
     C(eff_set_msg, false), C(eff_set_rcpt, false), C(degree, false),
     C(lat_mean, false), C(lat_p5, false), C(lat_p25, false), C(lat_median, false),
@@ -145,8 +151,8 @@ void report_json(FILE *f, const struct sim_params *p, const struct sim_results *
 
 static void line(FILE *f, const char *what, const struct sim_summary *s)
 {
-    fprintf(f, "  %-26s mean %7.3f  se %.3f  median %7.3f  p5 %7.3f  p25 %7.3f\n", what, s->mean,
-            s->se, s->median, s->p5, s->p25);
+    fprintf(f, "  %-26s mean %7.3f +- %.3f  median %7.3f  p5 %7.3f  p25 %7.3f\n", what, s->mean,
+            s->ci95, s->median, s->p5, s->p25);
 }
 
 void report_human(FILE *f, const struct sim_params *p, const struct sim_results *r)
@@ -170,6 +176,16 @@ void report_human(FILE *f, const struct sim_params *p, const struct sim_results 
     char why[512];
     if (sim_few_targets_why(p, r, why, sizeof why))
         fprintf(f, "WARNING: too few targets, the figures below are not reliable: %s\n", why);
+    if (r->seeds > 1)
+        fprintf(f, "  +- : 95 %% confidence interval across %u seeds (t, %u dof)%s\n", r->seeds,
+                r->h_msg.dof, p->corrupt ? ", random corrupt placement included" : "");
+    else if (r->batches)
+        fprintf(f, "  +- : 95 %% confidence interval by batch means (%u batches)%s\n",
+                r->batches,
+                p->corrupt ? "; one random corrupt placement: its variance is NOT included "
+                             "(use --repeat)" : "");
+    else if (r->measured)
+        fputs("  +- : no interval (fewer than 20 targets)\n", f);
     if (r->measured == 0) {
         fputs("  no entropy figures: no target was measured\n", f);
     } else {

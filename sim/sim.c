@@ -1041,11 +1041,14 @@ static void collect(struct sim *s)
     }
     r->measured = (uint32_t)k;
     r->few_targets = k < SIM_MIN_TARGETS;
+    r->batches = k >= 2 * SIM_BATCHES ? SIM_BATCHES : 0;
+    r->seeds = 1;
     if (v[0] && v[1] && v[2] && v[3]) {
-        stats_summary(v[0], k, &r->h_msg);
-        stats_summary(v[1], k, &r->hmin_msg);
-        stats_summary(v[2], k, &r->h_rcpt);
-        stats_summary(v[3], k, &r->hmin_rcpt);
+        /* Targets are numbered in tagging order, so v[] is in time order. */
+        stats_summary_batched(v[0], k, SIM_BATCHES, &r->h_msg);
+        stats_summary_batched(v[1], k, SIM_BATCHES, &r->hmin_msg);
+        stats_summary_batched(v[2], k, SIM_BATCHES, &r->h_rcpt);
+        stats_summary_batched(v[3], k, SIM_BATCHES, &r->hmin_rcpt);
     } else {
         s->oom = true;
     }
@@ -1117,6 +1120,15 @@ bool sim_few_targets_why(const struct sim_params *p, const struct sim_results *r
      * tagging and unfinished targets still leave enough.
      */
     double want = r->warmup + r->drain + 2.0 * SIM_MIN_TARGETS * r->target_interval;
+    if (r->seeds > 1) {
+        snprintf(buf, len,
+                 "a seed measured fewer than %d targets (%u in all over %u seeds): run longer, "
+                 "e.g. --duration %.0f (warm-up %.3g s + drain %.3g s + %d x the target "
+                 "interval %.3g s; now %.4g s)",
+                 SIM_MIN_TARGETS, r->measured, r->seeds, ceil(want), r->warmup, r->drain,
+                 2 * SIM_MIN_TARGETS, r->target_interval, p->duration);
+        return true;
+    }
     snprintf(buf, len,
              "only %u targets measured (%u unfinished); at least %d are needed for the "
              "statistics: run longer, e.g. --duration %.0f (warm-up %.3g s + drain %.3g s + "

@@ -37,6 +37,13 @@ struct sim_counts {
  * them (and `make plots` leaves such points out).
  */
 #define SIM_MIN_TARGETS 30
+/*
+ * Targets share pools and rounds, so they are correlated and sd / sqrt(n)
+ * understates the error.  A run's se comes from the means of this many
+ * contiguous batches of targets (in tagging order, i.e. time); across seeds
+ * (repeat > 1) it comes from the per-seed means instead.
+ */
+#define SIM_BATCHES 10
 
 struct sim_results {
     double sim_s;               /* simulated seconds actually run */
@@ -46,6 +53,8 @@ struct sim_results {
     double warmup, drain, target_interval;   /* s, effective values */
     uint32_t targets, unfinished;
     uint32_t measured;          /* targets - unfinished: what the statistics use */
+    uint32_t batches;           /* se by batch means over this many batches (0: none) */
+    uint32_t seeds;             /* > 1: aggregated over seeds, se across per-seed means */
     bool few_targets;           /* measured < SIM_MIN_TARGETS: see sim_few_targets_why */
     struct sim_summary h_msg, hmin_msg, h_rcpt, hmin_rcpt;
     double eff_set_msg;         /* 2^(mean h_msg) */
@@ -73,6 +82,16 @@ typedef void (*sim_progress_fn)(void *arg, double sim_t, double end_t, uint64_t 
 int sim_run(struct sim *s, sim_progress_fn progress, void *arg) MIX_WUR;
 
 const struct sim_results *sim_results(const struct sim *s);
+
+/*
+ * Run p->repeat independent replications (seeds p->seed, p->seed + 1, ...)
+ * and aggregate them into *out: entropy means and se/ci95 across the
+ * per-seed means (so a random corrupt placement, drawn per seed, counts in
+ * the interval), counts and latency histograms summed.  Returns 0, -1 if
+ * memory ran out, 2 with *why if the parameters are bad.
+ */
+int sim_run_repeat(const struct sim_params *p, struct sim_results *out, sim_progress_fn progress,
+                   void *arg, const char **why) MIX_WUR;
 
 /*
  * If r has too few targets, write the reason and the fix (a duration that

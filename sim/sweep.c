@@ -112,7 +112,7 @@ static bool expand(struct vary *v, const char *list)
 struct sweep {
     struct sim_params base;
     struct vary vary[MAX_VARY];
-    int nvary, repeat, jobs;
+    int nvary, jobs;
     bool print_jobs;
     const char *out;
 };
@@ -121,7 +121,7 @@ struct sweep {
 static bool point_params(const struct sweep *sw, size_t idx, struct sim_params *p)
 {
     *p = sw->base;
-    size_t rep = idx % (size_t)sw->repeat, rest = idx / (size_t)sw->repeat;
+    size_t rest = idx;
     for (int k = sw->nvary - 1; k >= 0; k--) {
         const struct vary *v = &sw->vary[k];
         const char *why;
@@ -132,7 +132,6 @@ static bool point_params(const struct sweep *sw, size_t idx, struct sim_params *
         }
         rest /= (size_t)v->n;
     }
-    p->seed = sw->base.seed + rep;
     p->point = (uint32_t)idx;
     const char *why;
     if (!sim_params_check(p, &why)) {
@@ -142,24 +141,18 @@ static bool point_params(const struct sweep *sw, size_t idx, struct sim_params *
     return true;
 }
 
-/* Child: run one point and write its CSV row to fd. */
+/* Child: run one point (all its seeds) and write its CSV row to fd. */
 static int run_point(const struct sim_params *p, int fd)
 {
+    static struct sim_results r;
     const char *why;
-    struct sim *s = sim_new(p, &why);
-    if (s == NULL)
-        return 2;
-    if (sim_run(s, NULL, NULL) < 0) {
-        sim_free(s);
-        return 1;
-    }
+    int rc = sim_run_repeat(p, &r, NULL, NULL, &why);
+    if (rc != 0)
+        return rc == 2 ? 2 : 1;
     FILE *f = fdopen(fd, "w");
-    if (f == NULL) {
-        sim_free(s);
+    if (f == NULL)
         return 1;
-    }
-    report_csv_row(f, sim_params_of(s), sim_results(s));
-    sim_free(s);
+    report_csv_row(f, p, &r);
     return fclose(f) == 0 ? 0 : 1;
 }
 
@@ -262,7 +255,6 @@ static int run_grid(const struct sweep *sw, size_t npoints, char **rows)
 static int parse_sweep(struct sweep *sw, int argc, char **argv)
 {
     sim_params_default(&sw->base);
-    sw->repeat = 1;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     sw->jobs = ncpu > 0 ? (int)ncpu : 1;
     for (int i = 0; i < argc; i++) {
@@ -291,9 +283,6 @@ static int parse_sweep(struct sweep *sw, int argc, char **argv)
                 return -1;
             }
             i++;
-        } else if (val != NULL && strcmp(a, "--repeat") == 0) {
-            sw->repeat = atoi(val);
-            i++;
         } else if (val != NULL && strcmp(a, "-j") == 0) {
             sw->jobs = atoi(val);
             i++;
@@ -305,8 +294,8 @@ static int parse_sweep(struct sweep *sw, int argc, char **argv)
             return -1;
         }
     }
-    if (sw->repeat < 1 || sw->jobs < 1 || sw->jobs > 64) {
-        fprintf(stderr, "mixsim sweep: --repeat >= 1 and -j in 1..64\n");
+    if (sw->jobs < 1 || sw->jobs > 64) {
+        fprintf(stderr, "mixsim sweep: -j in 1..64\n");
         return -1;
     }
     return 0;
@@ -317,7 +306,7 @@ int cmd_sweep(int argc, char **argv)
     static struct sweep sw;
     if (parse_sweep(&sw, argc, argv) < 0)
         return 2;
-    size_t npoints = (size_t)sw.repeat;
+    size_t npoints = 1;
     for (int k = 0; k < sw.nvary; k++)
         npoints *= (size_t)sw.vary[k].n;
     if (npoints > 1000000) {

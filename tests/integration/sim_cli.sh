@@ -91,6 +91,14 @@ grep -q 'warning: only 0 targets.*--duration [0-9]' "$T/few.err" || fail "stderr
 "$M" $few --json -q 2>/dev/null | grep -q '"few_targets": 1,.*"warning": "only 0 targets' \
     || fail "json: no warning"
 
+# --repeat: seeds aggregated into one row with an interval across them.
+"$M" -c "$T/sim.ini" --repeat 3 --csv >"$T/rep.csv" || fail "--repeat"
+[ "$(col "$T/rep.csv" seeds)" = 3 ] && [ "$(col "$T/rep.csv" ci_dof)" = 2 ] || fail "repeat cols"
+[ "$(col "$T/sum.csv" batches)" = 10 ] || fail "one run: no batch means"
+awk -v a="$(col "$T/rep.csv" h_msg_ci95)" 'BEGIN {exit !(a > 0)}' || fail "repeat: no interval"
+"$M" -c "$T/sim.ini" --repeat 2 --targets-csv "$T/x.csv" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--targets-csv with --repeat accepted"
+
 # Errors: bad flag value, unknown argument, bad file, impossible config.
 "$M" --layers x >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad value accepted"
 "$M" --frobnicate >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown flag accepted"
