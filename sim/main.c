@@ -19,7 +19,7 @@ void usage(FILE *f)
           "              [--targets-csv FILE] [--latency-csv FILE] [--progress | --no-progress] [-q]\n"
           "       mixsim sweep [-c FILE] [--PARAM VALUE ...] --vary PARAM=LIST ...\n"
           "              [--repeat N] [-j N] [-o OUT.csv] [--jobs]\n"
-          "       mixsim merge FILE.csv ... [-o OUT.csv]\n"
+          "       mixsim merge [--allow-duplicates] [--allow-missing] FILE.csv ... [-o OUT.csv]\n"
           "       mixsim params          list every parameter with its default\n"
           "       mixsim --help | --version\n"
           "A LIST is v1,v2,... or FROM:TO[:STEP].  Parameters come from the INI file\n"

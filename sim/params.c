@@ -67,6 +67,8 @@ const struct sim_param_desc sim_param_table[] = {
     { "repeat", SP_U32, OFF(repeat), "1", NULL,
       "independent runs with seeds seed, seed+1, ...: mean and interval across them" },
     { "point", SP_U32, OFF(point), "0", NULL, "grid point number (set by sweeps)" },
+    { "points", SP_U32, OFF(points), "0", NULL,
+      "points in the whole grid (set by sweeps, checked by merge; 0 = a lone run)" },
 };
 const size_t sim_param_count = MIX_ARRAY_LEN(sim_param_table);
 

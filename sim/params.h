@@ -61,6 +61,7 @@ struct sim_params {
     int early_stop;             /* stop once every target is measured */
     uint32_t repeat;            /* independent replications (seeds) aggregated */
     uint32_t point;             /* grid point number (sweeps) */
+    uint32_t points;            /* points in the whole grid (sweeps; 0: a lone run) */
 };
 
 enum sim_ptype { SP_U32, SP_U64, SP_DOUBLE, SP_ENUM, SP_LIST };

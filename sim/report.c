@@ -61,6 +61,12 @@ RC(client_drops, r->c.client_drops)
 RC(max_mass_error, r->max_mass_error)
 RC(max_pruned, r->max_pruned)
 RC(mean_delay_eff, r->mean_delay)
+RC(warmup_eff, r->warmup)
+RC(drain_eff, r->drain)
+RC(target_interval_eff, r->target_interval)
+RC(tag_prob, r->tag_prob)
+RC(mixes, r->mixes)
+RC(corrupt_mixes, r->corrupt_mixes)
 RC(sim_s, r->sim_s)
 RC(wall_s, r->wall_s)
 RC(events, r->events)
@@ -80,6 +86,8 @@ static const struct rcol cols[] = {
     C(e2e_p95, false), C(overhead, false), C(overhead_hops, false), C(real_sent, true),
     C(real_delivered, true), C(cover_sent, true), C(mix_drops, true), C(client_drops, true),
     C(max_mass_error, false), C(max_pruned, false), C(mean_delay_eff, false),
+    C(warmup_eff, false), C(drain_eff, false), C(target_interval_eff, false),
+    C(tag_prob, false), C(mixes, true), C(corrupt_mixes, true),
     C(sim_s, false), C(wall_s, false), C(events, true),
 };
 

@@ -836,6 +836,9 @@ static bool setup_mixes(struct sim *s, const char **why)
         }
         s->mix[(uint32_t)ids[i]].corrupt = true;
     }
+    s->r.mixes = s->nmix;
+    for (uint32_t x = 0; x < s->nmix; x++)
+        s->r.corrupt_mixes += s->mix[x].corrupt;
     return true;
 }
 
@@ -876,6 +879,7 @@ static void setup_times(struct sim *s)
     double per_client = p->rate_payload > 0 ? fmin(p->rate_real, p->rate_payload) : p->rate_real;
     double real_rate = per_client * p->clients;
     s->tag_prob = real_rate * step > 1 ? 1.0 / (real_rate * step) : 1.0;
+    s->r.tag_prob = s->tag_prob;
     s->end = secs_to_us(p->duration);
 }
 

@@ -51,6 +51,8 @@ struct sim_results {
     uint64_t events;
     double mean_delay;          /* s, effective per-hop mean (after e2e) */
     double warmup, drain, target_interval;   /* s, effective values */
+    double tag_prob;            /* chance that a real message in the window is tagged */
+    uint32_t mixes, corrupt_mixes;          /* effective: topology and corrupt_ids applied */
     uint32_t targets, unfinished;
     uint32_t measured;          /* targets - unfinished: what the statistics use */
     uint32_t batches;           /* se by batch means over this many batches (0: none) */

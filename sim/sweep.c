@@ -133,6 +133,9 @@ static bool point_params(const struct sweep *sw, size_t idx, struct sim_params *
         rest /= (size_t)v->n;
     }
     p->point = (uint32_t)idx;
+    p->points = 1;
+    for (int k = 0; k < sw->nvary; k++)
+        p->points *= (uint32_t)sw->vary[k].n;
     const char *why;
     if (!sim_params_check(p, &why)) {
         fprintf(stderr, "mixsim: sweep point %zu: %s\n", idx, why);
@@ -357,8 +360,9 @@ int cmd_sweep(int argc, char **argv)
 /* ------------------------------------------------------------ merge */
 
 struct row {
-    long point;
+    long point, points;
     size_t order;
+    const char *file;
     char *text;
 };
 
@@ -410,13 +414,14 @@ static int count_fields(const char *line)
 
 struct merge {
     char *header;
-    int pcol, nf;
+    int pcol, ncol, nf;
+    bool allow_dup, allow_missing;
     struct row *rows;
     size_t nrows, rcap;
 };
 
 /* Add one data line; false if it does not fit the header or memory ran out. */
-static bool merge_add(struct merge *mg, const char *line)
+static bool merge_add(struct merge *mg, const char *line, const char *file)
 {
     if (count_fields(line) != mg->nf || !(line[0] >= '0' && line[0] <= '9'))
         return false;
@@ -432,7 +437,8 @@ static bool merge_add(struct merge *mg, const char *line)
     if (text == NULL)
         return false;
     mg->rows[mg->nrows] = (struct row){ mg->pcol >= 0 ? field_long(line, mg->pcol) : 0,
-                                        mg->nrows, text };
+                                        mg->ncol >= 0 ? field_long(line, mg->ncol) : 0,
+                                        mg->nrows, file, text };
     mg->nrows++;
     return true;
 }
@@ -458,9 +464,10 @@ static int merge_file(struct merge *mg, const char *path)
         } else if (mg->header == NULL) {
             mg->header = strdup(line);
             mg->pcol = mg->header ? column_of(mg->header, "point") : -1;
+            mg->ncol = mg->header ? column_of(mg->header, "points") : -1;
             mg->nf = mg->header ? count_fields(mg->header) : 0;
             rc = mg->header ? 0 : -1;
-        } else if (!merge_add(mg, line)) {
+        } else if (!merge_add(mg, line, path)) {
             fprintf(stderr, "mixsim merge: %s: row does not match the header\n", path);
             rc = -1;
         }
@@ -471,14 +478,67 @@ static int merge_file(struct merge *mg, const char *path)
     return rc;
 }
 
+/*
+ * The rows, sorted by point, must be the grid: each point 0..points-1 once
+ * (points from the `points` column a sweep writes; without it, 0..the
+ * largest point seen).  A duplicate is usually a job run twice or a file
+ * given twice, a gap a job that failed: either would silently bias a
+ * chart, so both are errors unless allowed.  Prints every problem.
+ */
+static bool merge_check(const struct merge *mg)
+{
+    long want = 0;
+    int bad = 0;
+    for (size_t i = 0; i < mg->nrows; i++) {
+        long pts = mg->rows[i].points;
+        if (pts > want)
+            want = pts;
+        if (pts != mg->rows[0].points) {
+            fprintf(stderr, "mixsim merge: rows from grids of %ld and %ld points\n",
+                    mg->rows[0].points, pts);
+            return false;
+        }
+    }
+    if (want == 0 && mg->nrows > 0)
+        want = mg->rows[mg->nrows - 1].point + 1;
+    long next = 0;
+    for (size_t i = 0; i < mg->nrows; i++) {
+        const struct row *r = &mg->rows[i];
+        if (i > 0 && r->point == mg->rows[i - 1].point && !mg->allow_dup && bad++ < 20)
+            fprintf(stderr, "mixsim merge: point %ld twice (%s and %s)\n", r->point,
+                    mg->rows[i - 1].file, r->file);
+        if (r->point < 0 || r->point >= want) {
+            if (bad++ < 20)
+                fprintf(stderr, "mixsim merge: point %ld outside the grid 0..%ld\n", r->point,
+                        want - 1);
+            continue;
+        }
+        for (; next < r->point; next++)
+            if (!mg->allow_missing && bad++ < 20)
+                fprintf(stderr, "mixsim merge: point %ld missing\n", next);
+        next = r->point + 1;
+    }
+    for (; next < want; next++)
+        if (!mg->allow_missing && bad++ < 20)
+            fprintf(stderr, "mixsim merge: point %ld missing\n", next);
+    if (bad > 0)
+        fprintf(stderr, "mixsim merge: %d problem(s); --allow-duplicates and --allow-missing "
+                "merge anyway\n", bad);
+    return bad == 0;
+}
+
 int cmd_merge(int argc, char **argv)
 {
-    struct merge mg = { .pcol = -1 };
+    struct merge mg = { .pcol = -1, .ncol = -1 };
     const char *outname = NULL;
     int rc = 0;
     for (int i = 0; i < argc && rc == 0; i++) {
         if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
             outname = argv[++i];
+        else if (strcmp(argv[i], "--allow-duplicates") == 0)
+            mg.allow_dup = true;
+        else if (strcmp(argv[i], "--allow-missing") == 0)
+            mg.allow_missing = true;
         else if (merge_file(&mg, argv[i]) < 0)
             rc = 1;
     }
@@ -486,9 +546,13 @@ int cmd_merge(int argc, char **argv)
         fprintf(stderr, "mixsim merge: no input\n");
         rc = 1;
     }
+    if (rc == 0) {
+        qsort(mg.rows, mg.nrows, sizeof *mg.rows, cmp_row);
+        if (!merge_check(&mg))
+            rc = 1;
+    }
     FILE *out = rc == 0 && outname ? fopen(outname, "w") : stdout;
     if (rc == 0 && out != NULL) {
-        qsort(mg.rows, mg.nrows, sizeof *mg.rows, cmp_row);
         fputs(mg.header, out);
         for (size_t i = 0; i < mg.nrows; i++)
             fputs(mg.rows[i].text, out);

@@ -130,5 +130,29 @@ head -3 "$T/sweep.csv" >"$T/p1.csv"
 cmp -s "$T/m2.csv" "$T/sweep.csv" || fail "two-file merge differs"
 printf 'a,b\n1,2\n' >"$T/other.csv"
 "$M" merge "$T/sweep.csv" "$T/other.csv" >/dev/null 2>&1 && fail "merge accepted a foreign CSV"
+# Duplicated or missing grid points are refused unless allowed.
+"$M" merge "$T/sweep.csv" "$T/p1.csv" >/dev/null 2>"$T/dup.err" && fail "duplicates accepted"
+grep -q 'point 0 twice' "$T/dup.err" || fail "duplicate not named"
+"$M" merge --allow-duplicates "$T/sweep.csv" "$T/p1.csv" >"$T/dup.csv" || fail "--allow-duplicates"
+[ "$(wc -l <"$T/dup.csv")" -eq 7 ] || fail "--allow-duplicates rows"
+"$M" merge "$T/p1.csv" >/dev/null 2>"$T/miss.err" && fail "missing points accepted"
+grep -q 'point 2 missing' "$T/miss.err" && grep -q 'point 3 missing' "$T/miss.err" \
+    || fail "missing points not named"
+"$M" merge --allow-missing "$T/p1.csv" >"$T/miss.csv" || fail "--allow-missing"
+cmp -s "$T/miss.csv" "$T/p1.csv" || fail "--allow-missing output"
+[ "$(col "$T/sweep.csv" points)" = 4 ] || fail "points column"
+
+# The CSV records the effective value of every derived parameter.
+"$M" --layers 2 --width 3 --clients 8 --rate-real 20 --duration 10 --corrupt 1 \
+    --corrupt-ids 0,1 --topology stratified --e2e 0.5 --csv -q >"$T/eff.csv" 2>/dev/null
+[ "$(col "$T/eff.csv" warmup)" = -1 ] || fail "warmup param"
+awk -v w="$(col "$T/eff.csv" warmup_eff)" -v d="$(col "$T/eff.csv" drain_eff)" \
+    -v i="$(col "$T/eff.csv" target_interval_eff)" -v m="$(col "$T/eff.csv" mean_delay_eff)" \
+    -v p="$(col "$T/eff.csv" tag_prob)" \
+    'BEGIN {exit !(w >= 1 && d > 0 && i > 0 && m > 0.1749 && m < 0.1751 && p > 0 && p <= 1)}' \
+    || fail "effective values missing"
+[ "$(col "$T/eff.csv" mixes)" = 6 ] || fail "mixes"
+c=$(col "$T/eff.csv" corrupt_mixes); [ "$c" -ge 2 ] && [ "$c" -le 3 ] || fail "corrupt_mixes $c"
+
 echo "sim_cli: all good"
 exit 0
