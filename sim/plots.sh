@@ -28,6 +28,7 @@ mkdir -p "$OUT"
 # PLOTS_DURATION shortens it for a quick look (short points are left out).
 DUR=${PLOTS_DURATION:-150}
 BASE="--layers 3 --width 10 --clients 50 --rate-real 100 --link-delay 0.05
+      --rate-payload 0 --rate-loop 0 --rate-drop 0 --rate-mix-loop 0 --max-delay 0
       --duration $DUR --target-interval 1"
 
 sweep() { # sweep NAME ARGS...: one CSV per chart

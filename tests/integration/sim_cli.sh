@@ -21,6 +21,10 @@ mean_delay = 0.05
 [clients]
 clients = 8
 rate_real = 20
+rate_payload = 0
+rate_loop = 0
+rate_drop = 0
+rate_mix_loop = 0
 [run]
 duration = 6
 warmup = 1
@@ -130,6 +134,25 @@ head -3 "$T/sweep.csv" >"$T/p1.csv"
 cmp -s "$T/m2.csv" "$T/sweep.csv" || fail "two-file merge differs"
 printf 'a,b\n1,2\n' >"$T/other.csv"
 "$M" merge "$T/sweep.csv" "$T/other.csv" >/dev/null 2>&1 && fail "merge accepted a foreign CSV"
+# An authority's configuration as is: the [network] section, its names and units.
+"$M" -c "$TOP/deploy/examples/dir.ini" --duration 30 --csv >"$T/net.csv" 2>"$T/net.err" \
+    || { cat "$T/net.err"; fail "-c deploy/examples/dir.ini"; }
+[ "$(col "$T/net.csv" mean_delay)" = 0.05 ] && [ "$(col "$T/net.csv" rate_payload)" = 2 ] \
+    && [ "$(col "$T/net.csv" max_delay)" = 2 ] && [ "$(col "$T/net.csv" rate_mix_loop)" = 0.5 ] \
+    || fail "dir.ini values"
+sed -e 's/^mean_delay = .*/mean_delay = 120ms/' -e 's/^lambda_p = .*/lambda_p = 3/' \
+    -e 's/^layers = .*/layers = 2/' "$TOP/deploy/examples/dir.ini" >"$T/dir2.ini"
+"$M" -c "$T/dir2.ini" --width 4 --duration 30 --csv >"$T/net2.csv" 2>/dev/null || fail "dir2.ini"
+[ "$(col "$T/net2.csv" mean_delay)" = 0.12 ] && [ "$(col "$T/net2.csv" rate_payload)" = 3 ] \
+    && [ "$(col "$T/net2.csv" layers)" = 2 ] && [ "$(col "$T/net2.csv" width)" = 4 ] \
+    || fail "dir2.ini values"
+# The defaults are the shipped network's: the same numbers without -c.
+"$M" --duration 30 --csv >"$T/def.csv" 2>/dev/null || fail "defaults"
+[ "$(strip "$T/def.csv")" = "$(strip "$T/net.csv")" ] || fail "defaults differ from dir.ini"
+printf '[network]\nlamda_p = 2\n' >"$T/typo.ini"
+"$M" -c "$T/typo.ini" >/dev/null 2>"$T/typo.err"; [ $? -eq 2 ] || fail "typo accepted"
+grep -q 'lamda_p' "$T/typo.err" || fail "typo not named"
+
 # Duplicated or missing grid points are refused unless allowed.
 "$M" merge "$T/sweep.csv" "$T/p1.csv" >/dev/null 2>"$T/dup.err" && fail "duplicates accepted"
 grep -q 'point 0 twice' "$T/dup.err" || fail "duplicate not named"

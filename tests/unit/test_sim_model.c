@@ -16,10 +16,25 @@
 #include "tap.h"
 #include "xrng.h"
 
+/*
+ * The defaults these tests were written against (before mixsim's defaults
+ * became the shipped network's): no cover, no delay cap, 0.2 s per hop,
+ * 0.1 s pool period, 50 clients x 100 messages/s.
+ */
+static void bare_defaults(struct sim_params *p)
+{
+    sim_params_default(p);
+    sim_params_no_cover(p);
+    p->mean_delay = 0.2;
+    p->period = 0.1;
+    p->clients = 50;
+    p->rate_real = 100;
+}
+
 static struct sim_params base_single(void)
 {
     struct sim_params p;
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.topology = SIM_TOPO_SINGLE;
     p.link_delay = 0.001;
     p.clients = 10;
@@ -155,7 +170,7 @@ static void test_mass_conservation(void)
     static const int strategies[] = { MIXQ_POISSON, MIXQ_TIMED_POOL, MIXQ_THRESHOLD };
     for (size_t k = 0; k < MIX_ARRAY_LEN(strategies); k++) {
         struct sim_params p;
-        sim_params_default(&p);
+        bare_defaults(&p);
         p.strategy = strategies[k];
         p.layers = 3;
         p.width = 4;
@@ -203,7 +218,7 @@ static void test_corrupt_path(void)
 {
     /* Every mix corrupt: the adversary follows each target exactly. */
     struct sim_params p;
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.layers = 3;
     p.width = 2;
     p.corrupt = 6;
@@ -225,7 +240,7 @@ static void test_corrupt_path(void)
     sim_free(s);
 
     /* A cascade whose every mix is corrupt, listed by id. */
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.topology = SIM_TOPO_CASCADE;
     p.layers = 3;
     p.width = 2;
@@ -253,7 +268,7 @@ static void test_corrupt_path(void)
     sim_free(s);
 
     /* One honest layer is enough to hide a target again. */
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.layers = 3;
     p.width = 2;
     ok = sim_param_set(&p, "corrupt_ids", "0,1,4,5", NULL);      /* layers 1 and 3 */
@@ -286,7 +301,7 @@ static bool same_results(struct sim *a, struct sim *b)
 static void test_determinism(void)
 {
     struct sim_params p;
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.width = 3;
     p.rate_real = 10;
     p.rate_payload = 15;
@@ -332,7 +347,7 @@ static void test_mixim_point(void)
 static void test_cover_and_routing(void)
 {
     struct sim_params p;
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.layers = 2;
     p.width = 2;
     p.clients = 20;
@@ -390,7 +405,7 @@ static void test_cover_and_routing(void)
 static void test_few_targets(void)
 {
     struct sim_params p;
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.layers = 1;
     p.e2e = 5;
     p.duration = 150;
