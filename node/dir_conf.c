@@ -14,6 +14,7 @@
 #include "frame.h"
 #include "keyfile.h"
 #include "log.h"
+#include "netconf.h"
 
 #define US 1000000ULL
 
@@ -170,65 +171,10 @@ static int load_timing(struct conf *cf, struct dir_conf *c, char *err, size_t er
                         &c->key_ahead_epochs, err, errlen);
 }
 
-static int get_rate(struct conf *cf, const char *key, double def, uint64_t *mhz, char *err,
-                    size_t errlen)
-{
-    double hz;
-    if (conf_get_double(cf, "network", key, def, 0, 1e6, &hz, err, errlen) < 0)
-        return -1;
-    *mhz = (uint64_t)llround(hz * 1000.0);
-    return 0;
-}
-
+/* The mixing and geometry keys: lib/netconf.c, the one parser mixsim uses too. */
 static int load_params(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
 {
-    struct pki_params *p = &c->params;
-    uint64_t v, mean, max, pool_iv;
-    if (conf_get_u64(cf, "network", "max_hops", 5, 3, SPHINX_MAX_HOPS_LIMIT, &v, err, errlen) < 0)
-        return -1;
-    p->max_hops = (uint32_t)v;
-    if (conf_get_u64(cf, "network", "payload_len", 2048, 64, 65536, &v, err, errlen) < 0)
-        return -1;
-    p->payload_len = (uint32_t)v;
-    if (conf_get_u64(cf, "network", "layers", 3, 1, PKI_MAX_LAYERS, &v, err, errlen) < 0)
-        return -1;
-    p->layers = (uint32_t)v;
-    if (conf_get_duration_us(cf, "network", "mean_delay", 50000, &mean, err, errlen) < 0
-        || conf_get_duration_us(cf, "network", "max_delay", 2 * US, &max, err, errlen) < 0
-        || get_rate(cf, "lambda_p", 2.0, &p->lambda_p_mhz, err, errlen) < 0
-        || get_rate(cf, "lambda_l", 0.5, &p->lambda_l_mhz, err, errlen) < 0
-        || get_rate(cf, "lambda_d", 0.5, &p->lambda_d_mhz, err, errlen) < 0
-        || get_rate(cf, "lambda_m", 0.5, &p->lambda_m_mhz, err, errlen) < 0
-        || conf_get_duration_us(cf, "network", "pool_interval", US, &pool_iv, err, errlen) < 0)
-        return -1;
-    p->mean_delay_us = mean;
-    p->max_delay_us = max;
-    p->pool_interval_us = pool_iv;
-    const char *s = conf_get_str(cf, "network", "strategy", "poisson");
-    if (strcmp(s, "poisson") == 0)
-        p->strategy = PKI_STRATEGY_POISSON;
-    else if (strcmp(s, "timed_pool") == 0)
-        p->strategy = PKI_STRATEGY_TIMED_POOL;
-    else if (strcmp(s, "threshold") == 0)
-        p->strategy = PKI_STRATEGY_THRESHOLD;
-    else {
-        snprintf(err, errlen, "[network] strategy: \"%s\" is not poisson, timed_pool or threshold", s);
-        return -1;
-    }
-    if (conf_get_u64(cf, "network", "pool_keep", 0, 0, 1000000, &v, err, errlen) < 0)
-        return -1;
-    p->pool_keep = (uint32_t)v;
-    if (conf_get_u64(cf, "network", "threshold_n", 10, 1, 1000000, &v, err, errlen) < 0)
-        return -1;
-    p->threshold_n = (uint32_t)v;
-    p->epoch = 1;
-    p->timing = c->timing;
-    enum pki_err e = pki_params_check(p);
-    if (e != PKI_OK) {
-        snprintf(err, errlen, "[network] parameters rejected: %s", pki_strerror(e));
-        return -1;
-    }
-    return 0;
+    return netconf_read(cf, &c->timing, &c->params, err, errlen);
 }
 
 static int load_registration(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)

@@ -18,6 +18,7 @@
 #include "sim.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -78,6 +79,7 @@ struct client {
 struct tstate {          /* per target, while it is active */
     double hraw, maxp;   /* -sum p log2 p and max p over outputs */
     double *rcpt;        /* mass per recipient client */
+    uint32_t sender;     /* the adversary knows it, and that it is not the recipient */
 };
 
 #define NCLS 24
@@ -358,9 +360,17 @@ static void target_finish(struct sim *s, uint32_t j)
         /* Renormalise over the delivered mass: H = hraw / D + log2 D. */
         t->h_msg = st->hraw / D + log2(D);
         t->hmin_msg = -log2(st->maxp / D);
-        double h = 0, mx = 0;
-        for (uint32_t c = 0; c < s->p.clients; c++) {
-            double q = st->rcpt[c] / D;
+        /*
+         * Recipients are always other clients, so the adversary rules the
+         * sender out: the recipient distribution is the delivered mass
+         * without the sender's share, renormalised (h_msg keeps every
+         * output, as MiXiM counts it).
+         */
+        double Dr = D - st->rcpt[st->sender], h = 0, mx = 0;
+        for (uint32_t c = 0; c < s->p.clients && Dr > 0; c++) {
+            if (c == st->sender)
+                continue;
+            double q = st->rcpt[c] / Dr;
             if (q > 0)
                 h -= q * log2(q);
             if (q > mx)
@@ -401,8 +411,8 @@ static void sweep_targets(struct sim *s, bool all)
     }
 }
 
-/* Tag m (a real message leaving its client now) as a new target. */
-static void tag_target(struct sim *s, struct msg *m)
+/* Tag m (a real message leaving client c now) as a new target. */
+static void tag_target(struct sim *s, struct msg *m, uint32_t c)
 {
     if (s->ntg == s->tgcap) {
         size_t nc = s->tgcap ? s->tgcap * 2 : 256;
@@ -412,12 +422,12 @@ static void tag_target(struct sim *s, struct msg *m)
         struct tstate *b = a ? realloc(s->ts, nc * sizeof *b) : NULL;
         if (b != NULL)
             s->ts = b;
-        uint32_t *c = b ? realloc(s->active, nc * sizeof *c) : NULL;
-        if (c == NULL) {
+        uint32_t *act = b ? realloc(s->active, nc * sizeof *act) : NULL;
+        if (act == NULL) {
             s->oom = true;
             return;
         }
-        s->active = c;
+        s->active = act;
         s->tgcap = nc;
     }
     double *rc = calloc(s->p.clients, sizeof *rc);
@@ -429,7 +439,7 @@ static void tag_target(struct sim *s, struct msg *m)
     uint32_t j = (uint32_t)s->ntg++;
     memset(&s->tg[j], 0, sizeof s->tg[j]);
     s->tg[j].t_tag_us = s->now;
-    s->ts[j] = (struct tstate){ 0, 0, rc };
+    s->ts[j] = (struct tstate){ 0, 0, rc, c };
     s->active[s->nactive++] = j;
     m->v.e[0] = (struct ment){ j, 1.0 };
     m->v.n = 1;
@@ -525,7 +535,6 @@ static void send_from_client(struct sim *s, uint32_t c, uint8_t kind, uint32_t d
     struct msg *m = msg_get(s);
     if (m == NULL)
         return;
-    (void)c;
     m->kind = kind;
     m->dst = dst;
     m->t_written = t_written;
@@ -545,7 +554,7 @@ static void send_from_client(struct sim *s, uint32_t c, uint8_t kind, uint32_t d
         if (s->now >= s->warmup_us && s->now < s->tag_end &&
             (s->p.max_targets == 0 || s->ntg < s->p.max_targets) &&
             xrng_unit(&s->rng) <= s->tag_prob)
-            tag_target(s, m);
+            tag_target(s, m, c);
     }
     link_push(s, s->now + link_us(s), EV_ARRIVE, next_mix(s, m), m);
 }
@@ -827,6 +836,9 @@ static bool setup_mixes(struct sim *s, const char **why)
         }
         s->mix[(uint32_t)ids[i]].corrupt = true;
     }
+    s->r.mixes = s->nmix;
+    for (uint32_t x = 0; x < s->nmix; x++)
+        s->r.corrupt_mixes += s->mix[x].corrupt;
     return true;
 }
 
@@ -867,6 +879,7 @@ static void setup_times(struct sim *s)
     double per_client = p->rate_payload > 0 ? fmin(p->rate_real, p->rate_payload) : p->rate_real;
     double real_rate = per_client * p->clients;
     s->tag_prob = real_rate * step > 1 ? 1.0 / (real_rate * step) : 1.0;
+    s->r.tag_prob = s->tag_prob;
     s->end = secs_to_us(p->duration);
 }
 
@@ -1010,6 +1023,7 @@ static void collect(struct sim *s)
     for (int i = 0; i < 4; i++)
         v[i] = malloc((n ? n : 1) * sizeof(double));
     r->targets = (uint32_t)n;
+    r->measured = 0;
     for (size_t j = 0; j < n; j++) {
         const struct sim_target *t = &s->tg[j];
         double err = fabs(1.0 - t->delivered - t->pruned - t->ruled_out);
@@ -1029,11 +1043,16 @@ static void collect(struct sim *s)
         }
         k++;
     }
+    r->measured = (uint32_t)k;
+    r->few_targets = k < SIM_MIN_TARGETS;
+    r->batches = k >= 2 * SIM_BATCHES ? SIM_BATCHES : 0;
+    r->seeds = 1;
     if (v[0] && v[1] && v[2] && v[3]) {
-        stats_summary(v[0], k, &r->h_msg);
-        stats_summary(v[1], k, &r->hmin_msg);
-        stats_summary(v[2], k, &r->h_rcpt);
-        stats_summary(v[3], k, &r->hmin_rcpt);
+        /* Targets are numbered in tagging order, so v[] is in time order. */
+        stats_summary_batched(v[0], k, SIM_BATCHES, &r->h_msg);
+        stats_summary_batched(v[1], k, SIM_BATCHES, &r->hmin_msg);
+        stats_summary_batched(v[2], k, SIM_BATCHES, &r->h_rcpt);
+        stats_summary_batched(v[3], k, SIM_BATCHES, &r->hmin_rcpt);
     } else {
         s->oom = true;
     }
@@ -1041,7 +1060,8 @@ static void collect(struct sim *s)
         free(v[i]);
     r->eff_set_msg = exp2(r->h_msg.mean);
     r->eff_set_rcpt = exp2(r->h_rcpt.mean);
-    r->degree = s->p.clients > 1 ? r->h_rcpt.mean / log2((double)s->p.clients) : 0;
+    /* The sender is never a recipient: N - 1 possible ones (none with 2 clients). */
+    r->degree = s->p.clients > 2 ? r->h_rcpt.mean / log2((double)s->p.clients - 1) : 0;
     uint64_t cover = r->c.payload_cover + r->c.loop_cover + r->c.drop_cover + r->c.mix_loop_cover;
     r->overhead = r->c.real_sent ? (double)cover / (double)r->c.real_sent : 0;
     r->overhead_hops = r->c.hops_real ? (double)r->c.hops_cover / (double)r->c.hops_real : 0;
@@ -1091,6 +1111,35 @@ int sim_run(struct sim *s, sim_progress_fn progress, void *arg)
 const struct sim_results *sim_results(const struct sim *s)
 {
     return &s->r;
+}
+
+bool sim_few_targets_why(const struct sim_params *p, const struct sim_results *r, char *buf,
+                         size_t len)
+{
+    if (!r->few_targets)
+        return false;
+    /*
+     * Targets are tagged between the warm-up and the drain, about one per
+     * target interval: ask for twice the minimum so that the random
+     * tagging and unfinished targets still leave enough.
+     */
+    double want = r->warmup + r->drain + 2.0 * SIM_MIN_TARGETS * r->target_interval;
+    if (r->seeds > 1) {
+        snprintf(buf, len,
+                 "a seed measured fewer than %d targets (%u in all over %u seeds): run longer, "
+                 "e.g. --duration %.0f (warm-up %.3g s + drain %.3g s + %d x the target "
+                 "interval %.3g s; now %.4g s)",
+                 SIM_MIN_TARGETS, r->measured, r->seeds, ceil(want), r->warmup, r->drain,
+                 2 * SIM_MIN_TARGETS, r->target_interval, p->duration);
+        return true;
+    }
+    snprintf(buf, len,
+             "only %u targets measured (%u unfinished); at least %d are needed for the "
+             "statistics: run longer, e.g. --duration %.0f (warm-up %.3g s + drain %.3g s + "
+             "%d x the target interval %.3g s; now %.4g s)",
+             r->measured, r->unfinished, SIM_MIN_TARGETS, ceil(want), r->warmup, r->drain,
+             2 * SIM_MIN_TARGETS, r->target_interval, p->duration);
+    return true;
 }
 
 size_t sim_target_count(const struct sim *s)
