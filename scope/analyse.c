@@ -278,7 +278,8 @@ int scope_load_peers(struct scope *s, const char *path, char *err, size_t errlen
 static struct scope_ent *initiator(struct scope *s, const struct cap_ep *ep)
 {
     for (size_t i = 0; i < s->n_peers; i++)
-        if (cap_ep_equal(&s->peers[i].ep, ep))
+        if (cap_ep_equal(&s->peers[i].ep, ep) ||
+            (s->peers[i].ep.port == 0 && cap_ip_equal(&s->peers[i].ep, ep)))
             return &s->ents[s->peers[i].ent];
     struct scope_ent *same = NULL;
     size_t n_same = 0;
@@ -538,6 +539,11 @@ static void on_msg(void *ctx, const struct cap_msg *m)
         s->kinds[k].msgs++;
         s->kinds[k].bytes += m->size;
         sizes_add(&s->kinds[k].sizes, m->size);
+        for (int w = 0; w < 2; w++)
+            if (window_of(s, m->t_ns, w)) {
+                s->kinds[k].w_msgs[w]++;
+                sizes_add(&s->kinds[k].w_sizes[w], m->size);
+            }
     }
     class_add(s, src, dst, !m->from_initiator);
     pair_add(s, si, di, !m->from_initiator, m->t_ns);

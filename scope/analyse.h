@@ -65,8 +65,8 @@ struct scope_ent {
 };
 
 struct scope_kindstat {
-    uint64_t msgs, bytes, handshakes;
-    struct scope_sizes sizes;
+    uint64_t msgs, bytes, handshakes, w_msgs[2];
+    struct scope_sizes sizes, w_sizes[2];
 };
 
 /* A class of directed link: source and destination kind and layer. */
@@ -121,8 +121,9 @@ int scope_add_node(struct scope *s, const char *name, enum scope_kind kind, uint
 int scope_add_authority(struct scope *s, const char *hostport);
 /* Every "authority = HOST:PORT ..." line of a mixnode/mixclient/mixdir configuration file. */
 int scope_load_authorities(struct scope *s, const char *path, char *err, size_t errlen);
-/* "IP:PORT NAME" lines: the endpoint belongs to NAME (a listener's address or name, or a
-   client's name).  For captures where hosts share addresses (loopback). */
+/* "IP:PORT NAME" lines: the endpoint belongs to NAME (a listener's name, or else a client's
+   name; port 0 means any port of that IP); a listener's own address renames it NAME.  For
+   captures where hosts share addresses (loopback), and for readable names. */
 int scope_load_peers(struct scope *s, const char *path, char *err, size_t errlen);
 /* Feed one captured frame (the capture module and everything after it). */
 void scope_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data, size_t caplen,

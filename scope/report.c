@@ -191,6 +191,12 @@ static void report_kinds(struct scope *s, struct out *o)
         val_num(o, "rate_per_s", T > 0 ? (double)x->msgs / T : 0);
         val_num(o, "handshakes", (double)x->handshakes);
         val_sizes(o, "sizes", &x->sizes);
+        if (windows_set(s)) {
+            val_num(o, "messages_a", (double)x->w_msgs[0]);
+            val_sizes(o, "sizes_a", &x->w_sizes[0]);
+            val_num(o, "messages_b", (double)x->w_msgs[1]);
+            val_sizes(o, "sizes_b", &x->w_sizes[1]);
+        }
         item_end(o);
     }
     sec_end(o);
