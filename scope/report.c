@@ -96,6 +96,8 @@ static void val_num(struct out *o, const char *key, double v)
         snprintf(buf, sizeof(buf), "null");
     else if (v == floor(v) && fabs(v) < 1e15)
         snprintf(buf, sizeof(buf), "%.0f", v);
+    else if (fabs(v) >= 1e6)
+        snprintf(buf, sizeof(buf), "%.3f", v);
     else
         snprintf(buf, sizeof(buf), "%.6g", v);
     if (o->fmt == FMT_JSON) {
