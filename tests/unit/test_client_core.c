@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client_int.h"
 #include "core.h"
 #include "payload.h"
 #include "pki.h"
@@ -632,6 +633,32 @@ static void test_bad_inbox_input(void)
     cl_destroy(&a);
 }
 
+/*
+ * The directory is refreshed once per epoch, at a uniform moment of the next
+ * epoch's grace window, never on a short poll (client.md "Directory").
+ */
+static void test_dir_refresh(void)
+{
+    struct pki_timing t = {.genesis = 1000000, .epoch_len = 600, .grace = 60};
+    double end5 = (double)pki_epoch_end(&t, 5), lo = 1e18, hi = 0;
+    for (int i = 0; i < 2000; i++) {
+        double now = end5 - 600 + mix_rng_unit(&rng) * 540;
+        double at = now + mc_dir_next_refresh_s(&t, 5, now, &rng);
+        CHECKF(at >= end5 && at <= end5 + 60, "refresh at %.1f, epoch ends %.1f", at, end5);
+        lo = at < lo ? at : lo;
+        hi = at > hi ? at : hi;
+    }
+    /* Jittered over the whole window, not one fixed moment. */
+    CHECKF(hi - lo > 50, "refresh spread %.1f s over a 60 s window", hi - lo);
+    /* Already past the window (a late answer): within one window from now. */
+    double d = mc_dir_next_refresh_s(&t, 5, end5 + 500, &rng);
+    CHECK(d >= 0 && d <= 60);
+    /* A grace of 0 still spreads over 1 s. */
+    t.grace = 0;
+    d = mc_dir_next_refresh_s(&t, 5, end5 - 10, &rng);
+    CHECK(d >= 10 && d <= 11);
+}
+
 int main(void)
 {
     uint8_t seed[32] = {42};
@@ -650,6 +677,8 @@ int main(void)
     RUN(test_partial_gc);
     RUN(test_restart_and_fail);
     RUN(test_bad_inbox_input);
+    RUN(test_dir_refresh);
+
     free(doc_bytes);
     return tap_done();
 }
