@@ -15,6 +15,10 @@
 #include "mixclient.h"
 #include "store.h"
 
+/* Responses awaiting handling, and seqs handled but not yet acknowledged. */
+#define MC_RX_FRAMES 4
+#define MC_MAX_ACKS (MC_RX_FRAMES * 256)
+
 struct mixclient {
     struct cconf conf;
     uint8_t *keys;                      /* sodium_malloc: sk[32] || pk[32] */
@@ -31,6 +35,11 @@ struct mixclient {
     ev_timer t_payload, t_loop, t_drop, t_fetch, t_tick, t_redial, t_dir, t_reap;
     double gw_backoff_s;
     bool fetch_outstanding;
+    ev_idle t_rx;                       /* handles mc->rx one message per round */
+    struct mix_frame *rx[MC_RX_FRAMES]; /* FetchResponses, oldest first */
+    size_t rx_pos;                      /* next message of rx[0] */
+    uint64_t acks[MC_MAX_ACKS];         /* handled seqs for the next FetchRequest */
+    size_t n_acks;
     uint64_t fetch_sent_us;
     uint64_t stats_send_fail;
     uint64_t last_stats_us, last_gc;

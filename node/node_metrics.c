@@ -226,6 +226,9 @@ char *metrics_render(struct node_metrics *m, size_t *len)
     counter(&b, "mixnode_acked_messages_total", "Messages deleted after a fetch ack.",
             &m->acked_msgs);
     counter(&b, "mixnode_expired_messages_total", "Messages deleted by expiry.", &m->expired_msgs);
+    counter(&b, "mixnode_fetch_ack_frames_total",
+            "Deprecated FetchAck frames received (clients acknowledge in FetchRequest).",
+            &m->fetch_ack_frames);
     counter(&b, "mixnode_bad_frames_total", "Links closed for a malformed frame.", &m->bad_frames);
     counter(&b, "mixnode_links_refused_total", "Links refused (key not allowed, limits).",
             &m->links_refused);
