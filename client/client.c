@@ -357,11 +357,12 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         mc->last_stats_us = mc_mono_us(mc);
         core_get_stats(mc->core, &st);
         log_info("client: stats real=%llu drop=%llu loop=%llu reply=%llu acks=%llu "
-                 "loop_acks=%llu loops_back=%llu retransmits=%llu failed=%llu frags_in=%llu "
+                 "loop_acks=%llu cover_acks=%llu loops_back=%llu retransmits=%llu failed=%llu frags_in=%llu "
                  "dups=%llu msgs_in=%llu bad_in=%llu queue=%zu",
                  (unsigned long long)st.real_sent, (unsigned long long)st.drop_sent,
                  (unsigned long long)st.loop_sent, (unsigned long long)st.reply_sent,
                  (unsigned long long)st.acks, (unsigned long long)st.loop_acks,
+                 (unsigned long long)st.cover_acks,
                  (unsigned long long)st.loops_back, (unsigned long long)st.retransmits,
                  (unsigned long long)st.failed_msgs, (unsigned long long)st.received_frags,
                  (unsigned long long)st.duplicates, (unsigned long long)st.received_msgs,

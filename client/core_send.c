@@ -248,19 +248,40 @@ out:
 
 /* ------------------------------------------------------------ packets */
 
-static int drop_packet(struct core *c, uint8_t *out)
+/*
+ * Drop cover: a packet to a random gateway for the all-zero recipient, which
+ * the gateway discards.  With ack (drop cover in the payload stream), it
+ * carries a SURB-ack exactly like a real fragment's (envelope, random body of
+ * a sealed fragment's length): the exit gateway sends it back and we discard
+ * it (SK_COVER_ACK), so a real fragment and its cover cause the same traffic
+ * downstream.  Drop cover of the drop stream (lambda_D) carries none.
+ */
+static int drop_packet(struct core *c, bool with_ack, uint64_t unix_now, uint8_t *out)
 {
     static const uint8_t zero_id[MIX_NODE_ID_LEN];
     struct route r;
     int e = make_route(c, c->cfg.gateway_id, NULL, false, false, &r);
     if (e != CORE_OK)
         return e;
-    uint8_t *plain = malloc(c->plain_len);
+    size_t body_len = core_frag_len(c) + crypto_box_SEALBYTES;
+    uint8_t *plain = malloc(c->plain_len + c->surb_len + body_len);
     if (plain == NULL)
         return CORE_ERR_NOMEM;
-    mix_rng_bytes(&c->rng, plain, c->plain_len);
-    e = sphinx_create(&c->g, &c->rng, r.hops, r.n, zero_id, plain, c->plain_len, out) == SPHINX_OK
-            ? CORE_OK : CORE_ERR_CRYPTO;
+    uint8_t *surb = plain + c->plain_len, *body = surb + c->surb_len;
+    if (!with_ack) {
+        mix_rng_bytes(&c->rng, plain, c->plain_len);
+    } else {
+        uint8_t msg_id[CORE_MSG_ID_LEN];
+        mix_rng_bytes(&c->rng, msg_id, sizeof(msg_id));
+        mix_rng_bytes(&c->rng, body, body_len);
+        e = make_surb(c, SK_COVER_ACK, NULL, msg_id, 0, unix_now, false, surb, NULL);
+        if (e == CORE_OK && payload_build(plain, c->plain_len, surb, c->surb_len, body,
+                                          body_len) != PAYLOAD_OK)
+            e = CORE_ERR_CRYPTO;
+    }
+    if (e == CORE_OK)
+        e = sphinx_create(&c->g, &c->rng, r.hops, r.n, zero_id, plain, c->plain_len, out) ==
+                    SPHINX_OK ? CORE_OK : CORE_ERR_CRYPTO;
     free(plain);
     c->st.drop_sent += e == CORE_OK;
     return e;
@@ -409,7 +430,7 @@ int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64
             }
         }
     }
-    int e = drop_packet(c, out);
+    int e = drop_packet(c, s == CORE_STREAM_PAYLOAD, unix_now, out);
     return e == CORE_OK ? 0 : e;
 }
 

@@ -220,6 +220,9 @@ char *metrics_render(struct node_metrics *m, size_t *len)
             &m->acks_sent);
     counter(&b, "mixnode_drop_cover_total", "Drop cover packets received and discarded.",
             &m->drop_cover);
+    counter(&b, "mixnode_cover_acks_sent_total",
+            "SURB-acks of drop cover sent back (also counted in mixnode_acks_sent_total).",
+            &m->cover_acks_sent);
     counter(&b, "mixnode_fetches_total", "Inbox fetch requests served.", &m->fetches);
     counter(&b, "mixnode_fetched_messages_total", "Messages handed out at fetch.",
             &m->fetched_msgs);

@@ -84,6 +84,10 @@ legacy=$(metric gw mixnode_fetch_ack_frames_total)
 echo "messages acknowledged in fetch requests: $acked, FetchAck frames: $legacy"
 [ "$acked" -gt 0 ] || fail "the gateway deleted no acknowledged message"
 [ "$legacy" -eq 0 ] || fail "clients still send FetchAck frames ($legacy)"
+# Payload-stream drop cover carries a SURB-ack that the gateway sends back.
+cover=$(metric gw mixnode_cover_acks_sent_total)
+echo "SURB-acks of drop cover sent by the gateway: $cover"
+[ "$cover" -gt 0 ] || fail "drop cover caused no SURB-ack"
 
 # 6. Refused before anything is sent.
 q1=$(mc a status | sed -n 's/^queued_packets //p')

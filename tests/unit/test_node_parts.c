@@ -241,12 +241,21 @@ static void test_pipeline_deliver(void)
     make_packet(&e, zero, NULL, "cover", false, pkt);
     CHECK(feed_packet(&e, e.client, pkt, plen));
     CHECK(mval(&e, "mixnode_drop_cover_total ") == 1);
+    CHECK(mval(&e, "mixnode_packets_out_total ") == 1);
+    /* Drop cover with a SURB-ack (payload stream): nothing stored, the ack goes out. */
+    make_packet(&e, zero, NULL, "cover", true, pkt);
+    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(mval(&e, "mixnode_drop_cover_total ") == 2);
+    CHECK(mval(&e, "mixnode_cover_acks_sent_total ") == 1);
+    CHECK(mval(&e, "mixnode_acks_sent_total ") == 2);
+    CHECK(mval(&e, "mixnode_packets_out_total ") == 2);
+    CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 1);
     /* Forward: a 2-hop packet leaves for the next hop. */
     uint8_t next[32];
     memset(next, 0x77, 32);
     make_packet(&e, e.inbox, next, "fwd", false, pkt);
     CHECK(feed_packet(&e, e.client, pkt, plen));
-    CHECK(mval(&e, "mixnode_packets_out_total ") == 2);
+    CHECK(mval(&e, "mixnode_packets_out_total ") == 3);
     /* Wrong length. */
     CHECK(feed_packet(&e, e.client, pkt, plen - 1));
     CHECK(mval(&e, "mixnode_packets_dropped_total{reason=\"bad_length\"} ") == 1);
