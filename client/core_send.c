@@ -63,9 +63,10 @@ static uint64_t suspicion(struct core *c, const struct pki_descriptor *const *d,
 
 /*
  * A fresh random route entry -> one mix per layer -> dest (NULL = random
- * gateway/provider).  skip_entry drops the first hop (SURB-acks start at a
- * layer-1 mix because the provider sends them itself).  With avoid, up to 16
- * draws are made and the least suspect one is kept.
+ * gateway/provider).  skip_entry drops the first hop (entry NULL: a route
+ * starting at a layer-1 mix).  SURB-acks and reply SURBs start at the gateway
+ * where they enter, so that gateway holds them for a delay we drew.  With
+ * avoid, up to 16 draws are made and the least suspect one is kept.
  */
 static int make_route(struct core *c, const uint8_t *entry, const uint8_t *dest, bool skip_entry,
                       bool avoid, struct route *r)
@@ -165,7 +166,9 @@ static int build_e2e(struct core *c, const struct e2e *m, uint64_t unix_now, uin
     uint8_t *frag = buf, *body = frag + flen, *surb = body + body_len, *plain = surb + c->surb_len;
     if ((e = make_route(c, c->cfg.gateway_id, m->to_gw, false, m->avoid, &r)) != CORE_OK)
         goto out;
-    e = make_surb(c, m->ack_kind, NULL, m->frag.msg_id, m->frag.index, unix_now, m->avoid, surb, &ack);
+    /* The SURB-ack starts at the exit gateway, which holds it for the first delay we chose. */
+    e = make_surb(c, m->ack_kind, m->to_gw, m->frag.msg_id, m->frag.index, unix_now, m->avoid, surb,
+                  &ack);
     if (e != CORE_OK)
         goto out;
     e = CORE_ERR_CRYPTO;
@@ -274,7 +277,8 @@ static int drop_packet(struct core *c, bool with_ack, uint64_t unix_now, uint8_t
         uint8_t msg_id[CORE_MSG_ID_LEN];
         mix_rng_bytes(&c->rng, msg_id, sizeof(msg_id));
         mix_rng_bytes(&c->rng, body, body_len);
-        e = make_surb(c, SK_COVER_ACK, NULL, msg_id, 0, unix_now, false, surb, NULL);
+        e = make_surb(c, SK_COVER_ACK, r.hops[r.n - 1].node_id, msg_id, 0, unix_now, false, surb,
+                      NULL);
         if (e == CORE_OK && payload_build(plain, c->plain_len, surb, c->surb_len, body,
                                           body_len) != PAYLOAD_OK)
             e = CORE_ERR_CRYPTO;

@@ -14,6 +14,7 @@
 #include "frame.h"
 #include "inbox.h"
 #include "keyfile.h"
+#include "node.h"
 #include "node_conf.h"
 #include "node_harness.h"
 #include "node_metrics.h"
@@ -264,6 +265,56 @@ static void test_pipeline_deliver(void)
     free(pkt);
 }
 
+/*
+ * A SURB-ack whose SURB starts at this gateway (as clients build them) is
+ * held for the delay the SURB's creator chose for that first hop, like any
+ * hop's, then leaves for the SURB's second hop (client.md "Payload envelope").
+ */
+static void test_surb_ack_delay(void)
+{
+    struct pipe_env e;
+    struct sphinx_geometry g = sphinx_geometry_default();
+    struct mix_rng rng = mix_rng_system();
+    size_t plen = sphinx_packet_len(&g);
+    uint8_t *pkt = malloc(plen), *plain = calloc(1, sphinx_plaintext_len(&g));
+    uint8_t *surb = malloc(sphinx_surb_len(&g)), keys[SPHINX_SURB_KEYS_LEN], sid[16], osk[32];
+    const uint32_t hold_us = 300000;
+
+    CHECK(pipe_setup(&e));
+    struct sphinx_hop self = {.delay_us = 0}, sh[2];
+    memcpy(self.node_id, node_harness_id(e.n), 32);
+    memcpy(self.public_key, e.pk, 32);
+    sh[0] = self;
+    sh[0].delay_us = hold_us;
+    memset(sh[1].node_id, 0x42, 32);
+    sphinx_keygen(&rng, osk, sh[1].public_key);
+    sh[1].delay_us = 0;
+    randombytes_buf(sid, 16);
+    CHECK(sphinx_surb_create(&g, &rng, sh, 2, e.inbox, sid, surb, keys) == SPHINX_OK);
+    CHECK(payload_build(plain, sphinx_plaintext_len(&g), surb, sphinx_surb_len(&g),
+                        (const uint8_t *)"held", 4) == PAYLOAD_OK);
+    CHECK(sphinx_create(&g, &rng, &self, 1, e.inbox, plain, sphinx_plaintext_len(&g), pkt) ==
+          SPHINX_OK);
+    uint64_t t0 = node_now_us();
+    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 1);
+    CHECK(mval(&e, "mixnode_acks_sent_total ") == 1);
+    /* Not sent at once: held in the mixing queue. */
+    CHECK(mval(&e, "mixnode_packets_out_total ") == 0);
+    CHECK(mval(&e, "mixnode_queue_depth ") == 1);
+    while (mval(&e, "mixnode_packets_out_total ") == 0 && node_now_us() < t0 + 5000000) {
+        usleep(10000);
+        node_mixq_run(e.n);
+    }
+    uint64_t held = node_now_us() - t0;
+    CHECKF(mval(&e, "mixnode_packets_out_total ") == 1 && held >= hold_us,
+           "ack out after %llu us, chosen hold %u us", (unsigned long long)held, hold_us);
+    pipe_teardown(&e);
+    free(pkt);
+    free(plain);
+    free(surb);
+}
+
 static void test_pipeline_fetch(void)
 {
     struct pipe_env e;
@@ -331,5 +382,6 @@ int main(void)
     RUN(test_metrics_text);
     RUN(test_pipeline_deliver);
     RUN(test_pipeline_fetch);
+    RUN(test_surb_ack_delay);
     return tap_done();
 }
