@@ -315,6 +315,84 @@ static void test_surb_ack_delay(void)
     free(surb);
 }
 
+/* Layer of a descriptor for link kinds: 0 = gateway, 1..L = mix layer. */
+static uint32_t lay(const struct pki_descriptor *d)
+{
+    return (d->roles & PKI_ROLE_MIX) ? d->layer : 0;
+}
+
+/* A link real packets use: gateway -> layer 1, layer k -> k+1, layer L -> gateway. */
+static bool real_link(uint32_t from, uint32_t to, uint32_t layers)
+{
+    return (from == 0 && to == 1) || (from >= 1 && from < layers && to == from + 1) ||
+           (from == layers && to == 0);
+}
+
+/*
+ * Mix loop cover uses only the links, in the directions, that real packets
+ * use: for every node of a 3-layer network, every hop of 200 random loops.
+ */
+static void test_loop_paths(void)
+{
+    struct pki_params p;
+    struct mix_rng rng = mix_rng_system();
+    memset(&p, 0, sizeof(p));
+    p.epoch = 1;
+    p.timing.genesis = 1000;
+    p.timing.epoch_len = 3600;
+    p.timing.grace = 60;
+    p.max_hops = 5;
+    p.payload_len = 2048;
+    p.layers = 3;
+    p.mean_delay_us = 50000;
+    p.max_delay_us = 500000;
+    p.lambda_p_mhz = p.lambda_l_mhz = p.lambda_d_mhz = p.lambda_m_mhz = 1000;
+    struct pki_doc *doc = pki_doc_new(&p);
+    CHECK(doc != NULL);
+    if (doc == NULL)
+        return;
+    uint8_t ids[8][32];
+    for (int i = 0; i < 8; i++) {
+        struct pki_descriptor d;
+        uint8_t esk[64], ssk[32];
+        memset(&d, 0, sizeof(d));
+        crypto_sign_keypair(d.identity_key, esk);
+        pki_node_id(d.identity_key, d.id);
+        randombytes_buf(d.link_key, 32);
+        d.roles = i < 2 ? (PKI_ROLE_GATEWAY | PKI_ROLE_PROVIDER) : PKI_ROLE_MIX;
+        d.layer = i < 2 ? 0 : (uint32_t)(1 + (i - 2) / 2);
+        snprintf(d.address, sizeof(d.address), "127.0.0.1:%d", 20000 + i);
+        d.n_sphinx_keys = 1;
+        d.sphinx_keys[0].epoch = 1;
+        sphinx_keygen(&rng, ssk, d.sphinx_keys[0].key);
+        CHECK(pki_doc_add(doc, &d) == PKI_OK);
+        memcpy(ids[i], d.id, 32);
+    }
+    int bad = 0;
+    for (int i = 0; i < 8; i++) {
+        const struct pki_descriptor *self = pki_doc_find(doc, ids[i]);
+        for (int t = 0; t < 200; t++) {
+            const struct pki_descriptor *path[8];
+            int h = node_loop_path(doc, &rng, ids[i], path, 8);
+            /* 3 layers: a mix visits the 2 other layers and a gateway, a gateway 3 layers. */
+            if (h != 4 || path[h - 1] != self) {
+                bad++;
+                continue;
+            }
+            uint32_t from = lay(self);
+            for (int k = 0; k < h; k++) {
+                if (!real_link(from, lay(path[k]), 3))
+                    bad++;
+                from = lay(path[k]);
+            }
+        }
+    }
+    CHECKF(bad == 0, "%d loop hops on links real packets never use", bad);
+    const struct pki_descriptor *few[2];
+    CHECK(node_loop_path(doc, &rng, ids[3], few, 2) == -1);
+    pki_doc_free(doc);
+}
+
 static void test_pipeline_fetch(void)
 {
     struct pipe_env e;
@@ -383,5 +461,6 @@ int main(void)
     RUN(test_pipeline_deliver);
     RUN(test_pipeline_fetch);
     RUN(test_surb_ack_delay);
+    RUN(test_loop_paths);
     return tap_done();
 }
