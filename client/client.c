@@ -174,12 +174,19 @@ static uint32_t fetch_batch(const struct mixclient *mc)
     return n < 4 ? 4 : n > 256 ? 256 : (uint32_t)n;
 }
 
+/*
+ * The fetch request leaves on the fixed cadence whatever the user does and
+ * carries the acknowledgements of everything handled since the previous one,
+ * padded to the size of a full batch of them: neither its time nor its size
+ * depends on what arrived or how long handling it took.  The gateway deletes
+ * the acknowledged messages only when this request reaches it, so a crash
+ * before that means a re-fetch (handled as a duplicate), never a loss.
+ */
 static void on_fetch_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct mixclient *mc = w->data;
     (void)loop;
     (void)revents;
-    /* A steady cadence whatever the user does: the link looks the same. */
     if (!cconn_is_up(mc->gw))
         return;
     /* A fetch the gateway never answered (dropped, refused) must not stop fetching. */
@@ -188,42 +195,61 @@ static void on_fetch_timer(struct ev_loop *loop, ev_timer *w, int revents)
         patience = 5000000;
     if (mc->fetch_outstanding && now < mc->fetch_sent_us + patience)
         return;
+    uint32_t batch = fetch_batch(mc);
+    size_t k = mc->n_acks < MC_MAX_ACKS ? mc->n_acks : MC_MAX_ACKS;
     struct mix_frame f = {.type = FRAME_FETCH_REQUEST};
-    f.u.fetch_req.max_messages = fetch_batch(mc);
+    f.u.fetch_req.max_messages = batch;
+    f.u.fetch_req.acks = mc->acks;
+    f.u.fetch_req.n_acks = k;
+    f.u.fetch_req.pad_to = frame_fetch_request_padded_len(k > batch ? (uint32_t)k : batch);
     if (gw_send(mc, &f)) {
         mc->fetch_outstanding = true;
         mc->fetch_sent_us = now;
+        /* Sent: a lost request only means those messages come again. */
+        memmove(mc->acks, mc->acks + k, (mc->n_acks - k) * sizeof(*mc->acks));
+        mc->n_acks -= k;
     }
 }
 
-static void on_fetch_response(struct mixclient *mc, const struct mix_frame *f)
+/*
+ * Handle received messages one per idle round of the loop (decrypt, store,
+ * sync), after any timer or I/O that is due: a frame that falls due never
+ * waits behind a whole batch of received messages.
+ */
+static void on_rx_idle(struct ev_loop *loop, ev_idle *w, int revents)
 {
-    size_t n = f->u.fetch_resp.n_msgs, k = 0;
-    uint64_t *seqs = calloc(n ? n : 1, sizeof(*seqs));
-    mc->fetch_outstanding = false;
-    if (seqs == NULL)
+    struct mixclient *mc = w->data;
+    (void)revents;
+    struct mix_frame *f = mc->rx[0];
+    if (f == NULL || mc->rx_pos >= f->u.fetch_resp.n_msgs) {
+        frame_free(f);
+        memmove(mc->rx, mc->rx + 1, (MC_RX_FRAMES - 1) * sizeof(*mc->rx));
+        mc->rx[MC_RX_FRAMES - 1] = NULL;
+        mc->rx_pos = 0;
+        if (mc->rx[0] == NULL)
+            ev_idle_stop(loop, w);
         return;
-    for (size_t i = 0; i < n; i++) {
-        const struct frame_inbox_msg *m = &f->u.fetch_resp.msgs[i];
-        /* Acknowledge only what is handled (stored durably where it matters). */
-        if (core_on_inbox(mc->core, m, mc_unix_now()) == 0)
-            seqs[k++] = m->seq;
     }
-    /*
-     * Acknowledge after every fetch, even when nothing arrived, padded to the
-     * size of a full acknowledgement: like the gateway's padded response, the
-     * ack must not tell an observer of the link how many messages came in.
-     */
-    uint32_t batch = fetch_batch(mc);
-    if (k > batch)
-        batch = (uint32_t)k;
-    struct mix_frame a = {.type = FRAME_FETCH_ACK};
-    a.u.fetch_ack.seqs = seqs;
-    a.u.fetch_ack.n_seqs = k;
-    a.u.fetch_ack.pad_to = frame_fetch_ack_padded_len(batch);
-    if (!gw_send(mc, &a) && k > 0)
-        log_warn("client: could not acknowledge a fetch; it will be fetched again");
-    free(seqs);
+    const struct frame_inbox_msg *m = &f->u.fetch_resp.msgs[mc->rx_pos++];
+    /* Acknowledge only what is handled (stored durably where it matters). */
+    if (core_on_inbox(mc->core, m, mc_unix_now()) == 0 && mc->n_acks < MC_MAX_ACKS)
+        mc->acks[mc->n_acks++] = m->seq;
+}
+
+/* Takes ownership of f.  Nothing is sent in answer: acks ride on the next request. */
+static void on_fetch_response(struct mixclient *mc, struct mix_frame *f)
+{
+    mc->fetch_outstanding = false;
+    size_t i = 0;
+    while (i < MC_RX_FRAMES && mc->rx[i] != NULL)
+        i++;
+    if (i == MC_RX_FRAMES || f->u.fetch_resp.n_msgs == 0) {
+        /* Nothing to handle, or a backlog of responses: drop it (fetched again). */
+        frame_free(f);
+        return;
+    }
+    mc->rx[i] = f;
+    ev_idle_start(mc->loop, &mc->t_rx);
 }
 
 /* ------------------------------------------------------------ gateway link */
@@ -250,9 +276,10 @@ static void gw_frame(void *ctx, struct cconn *c, const uint8_t *buf, size_t len)
         log_debug("client: bad frame from the gateway: %s", why);
         return;
     }
-    if (f->type == FRAME_FETCH_RESPONSE)
+    if (f->type == FRAME_FETCH_RESPONSE) {
         on_fetch_response(mc, f);
-    else if (f->type == FRAME_ERROR) {
+        return;
+    } else if (f->type == FRAME_ERROR) {
         /* An error answers our one outstanding request, if any. */
         mc->fetch_outstanding = false;
         log_warn("client: gateway error %u: %s", f->u.error.code,
@@ -330,11 +357,12 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         mc->last_stats_us = mc_mono_us(mc);
         core_get_stats(mc->core, &st);
         log_info("client: stats real=%llu drop=%llu loop=%llu reply=%llu acks=%llu "
-                 "loop_acks=%llu loops_back=%llu retransmits=%llu failed=%llu frags_in=%llu "
+                 "loop_acks=%llu cover_acks=%llu loops_back=%llu retransmits=%llu failed=%llu frags_in=%llu "
                  "dups=%llu msgs_in=%llu bad_in=%llu queue=%zu",
                  (unsigned long long)st.real_sent, (unsigned long long)st.drop_sent,
                  (unsigned long long)st.loop_sent, (unsigned long long)st.reply_sent,
                  (unsigned long long)st.acks, (unsigned long long)st.loop_acks,
+                 (unsigned long long)st.cover_acks,
                  (unsigned long long)st.loops_back, (unsigned long long)st.retransmits,
                  (unsigned long long)st.failed_msgs, (unsigned long long)st.received_frags,
                  (unsigned long long)st.duplicates, (unsigned long long)st.received_msgs,
@@ -374,6 +402,8 @@ static void init_timers(struct mixclient *mc)
     ev_timer_init(&mc->t_fetch, on_fetch_timer, fi, fi);
     ev_timer_init(&mc->t_tick, on_tick, 0.1, 0.1);
     ev_timer_init(&mc->t_redial, on_redial, 1., 0.);
+    ev_idle_init(&mc->t_rx, on_rx_idle);
+    mc->t_rx.data = mc;
     mc->t_payload.data = mc->t_loop.data = mc->t_drop.data = mc;
     mc->t_fetch.data = mc->t_tick.data = mc->t_redial.data = mc;
     ev_timer_start(mc->loop, &mc->t_fetch);
@@ -444,8 +474,11 @@ void mixclient_free(struct mixclient *mc)
         ev_timer_stop(mc->loop, &mc->t_fetch);
         ev_timer_stop(mc->loop, &mc->t_tick);
         ev_timer_stop(mc->loop, &mc->t_redial);
+        ev_idle_stop(mc->loop, &mc->t_rx);
         mc_dir_stop(mc);
     }
+    for (size_t i = 0; i < MC_RX_FRAMES; i++)
+        frame_free(mc->rx[i]);
     cconn_free(mc->gw);
     core_free(mc->core);
     cstore_close(mc->store);

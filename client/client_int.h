@@ -15,6 +15,10 @@
 #include "mixclient.h"
 #include "store.h"
 
+/* Responses awaiting handling, and seqs handled but not yet acknowledged. */
+#define MC_RX_FRAMES 4
+#define MC_MAX_ACKS (MC_RX_FRAMES * 256)
+
 struct mixclient {
     struct cconf conf;
     uint8_t *keys;                      /* sodium_malloc: sk[32] || pk[32] */
@@ -26,10 +30,16 @@ struct mixclient {
     bool own_loop;
     struct cconn *gw, *auth;
     size_t auth_idx;
-    bool dir_running, auth_answered;
+    bool dir_running, auth_answered, dir_have_timing;
+    struct pki_timing dir_timing;       /* of the last verified document */
     ev_timer t_payload, t_loop, t_drop, t_fetch, t_tick, t_redial, t_dir, t_reap;
     double gw_backoff_s;
     bool fetch_outstanding;
+    ev_idle t_rx;                       /* handles mc->rx one message per round */
+    struct mix_frame *rx[MC_RX_FRAMES]; /* FetchResponses, oldest first */
+    size_t rx_pos;                      /* next message of rx[0] */
+    uint64_t acks[MC_MAX_ACKS];         /* handled seqs for the next FetchRequest */
+    size_t n_acks;
     uint64_t fetch_sent_us;
     uint64_t stats_send_fail;
     uint64_t last_stats_us, last_gc;
@@ -54,6 +64,13 @@ struct mixclient *mc_new_common(const char *config_path, struct ev_loop *loop, b
 /* dir.c: fetch and verify the directory, now and then periodically. */
 void mc_dir_start(struct mixclient *mc);
 void mc_dir_stop(struct mixclient *mc);
+/*
+ * Seconds from now_s (Unix time) to the next directory refresh after holding
+ * the document of `epoch`: a uniform moment of the first `grace` seconds
+ * (at least 1 s) of epoch+1, or of a window from now if that has passed.
+ */
+double mc_dir_next_refresh_s(const struct pki_timing *t, uint64_t epoch, double now_s,
+                             const struct mix_rng *rng);
 
 /* init.c: the gateway recorded by `mixclient init` (data_dir/gateway). */
 int mc_read_gateway_file(const struct cconf *c, uint8_t id[32], char *err, size_t errlen);

@@ -55,6 +55,7 @@ struct core_config {
 struct core_stats {
     uint64_t real_sent, drop_sent, loop_sent, reply_sent;
     uint64_t acks, loop_acks, loops_back;
+    uint64_t cover_acks;                /* SURB-acks of drop cover, discarded */
     uint64_t retransmits, failed_msgs;
     uint64_t received_frags, duplicates, received_msgs, replies_received;
     uint64_t bad_in;                    /* inbox entries that did not open or parse */

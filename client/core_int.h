@@ -11,7 +11,7 @@
 /* Fragment states in the FSTATE record. */
 enum { FS_QUEUED = 0, FS_SENT = 1, FS_ACKED = 2, FS_FAILED = 3 };
 /* What a SURB we created is for. */
-enum { SK_ACK = 1, SK_LOOP_ACK = 2, SK_REPLY = 3 };
+enum { SK_ACK = 1, SK_LOOP_ACK = 2, SK_REPLY = 3, SK_COVER_ACK = 4 };
 
 /* out record: ver 1, reply 1, pad 2, gw 32, pk 32, created 8, total 4, count 4, cap0 4, cap 4 */
 #define OUT_HDR 92

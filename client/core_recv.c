@@ -214,6 +214,10 @@ static int on_surb_reply(struct core *c, const struct frame_inbox_msg *m, uint64
         (void)core_flight_acked(c, rec + 4, CORE_LOOP_IDX);
         c->st.loop_acks++;
         break;
+    case SK_COVER_ACK:
+        /* The SURB-ack of payload-stream drop cover: it only had to travel. */
+        c->st.cover_acks++;
+        break;
     case SK_REPLY:
         if (payload_frag_parse(plain, c->plain_len, &f) != PAYLOAD_OK || f.kind != PAYLOAD_FRAG_REPLY) {
             c->st.bad_in++;

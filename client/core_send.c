@@ -63,9 +63,10 @@ static uint64_t suspicion(struct core *c, const struct pki_descriptor *const *d,
 
 /*
  * A fresh random route entry -> one mix per layer -> dest (NULL = random
- * gateway/provider).  skip_entry drops the first hop (SURB-acks start at a
- * layer-1 mix because the provider sends them itself).  With avoid, up to 16
- * draws are made and the least suspect one is kept.
+ * gateway/provider).  skip_entry drops the first hop (entry NULL: a route
+ * starting at a layer-1 mix).  SURB-acks and reply SURBs start at the gateway
+ * where they enter, so that gateway holds them for a delay we drew.  With
+ * avoid, up to 16 draws are made and the least suspect one is kept.
  */
 static int make_route(struct core *c, const uint8_t *entry, const uint8_t *dest, bool skip_entry,
                       bool avoid, struct route *r)
@@ -165,7 +166,9 @@ static int build_e2e(struct core *c, const struct e2e *m, uint64_t unix_now, uin
     uint8_t *frag = buf, *body = frag + flen, *surb = body + body_len, *plain = surb + c->surb_len;
     if ((e = make_route(c, c->cfg.gateway_id, m->to_gw, false, m->avoid, &r)) != CORE_OK)
         goto out;
-    e = make_surb(c, m->ack_kind, NULL, m->frag.msg_id, m->frag.index, unix_now, m->avoid, surb, &ack);
+    /* The SURB-ack starts at the exit gateway, which holds it for the first delay we chose. */
+    e = make_surb(c, m->ack_kind, m->to_gw, m->frag.msg_id, m->frag.index, unix_now, m->avoid, surb,
+                  &ack);
     if (e != CORE_OK)
         goto out;
     e = CORE_ERR_CRYPTO;
@@ -248,19 +251,41 @@ out:
 
 /* ------------------------------------------------------------ packets */
 
-static int drop_packet(struct core *c, uint8_t *out)
+/*
+ * Drop cover: a packet to a random gateway for the all-zero recipient, which
+ * the gateway discards.  With ack (drop cover in the payload stream), it
+ * carries a SURB-ack exactly like a real fragment's (envelope, random body of
+ * a sealed fragment's length): the exit gateway sends it back and we discard
+ * it (SK_COVER_ACK), so a real fragment and its cover cause the same traffic
+ * downstream.  Drop cover of the drop stream (lambda_D) carries none.
+ */
+static int drop_packet(struct core *c, bool with_ack, uint64_t unix_now, uint8_t *out)
 {
     static const uint8_t zero_id[MIX_NODE_ID_LEN];
     struct route r;
     int e = make_route(c, c->cfg.gateway_id, NULL, false, false, &r);
     if (e != CORE_OK)
         return e;
-    uint8_t *plain = malloc(c->plain_len);
+    size_t body_len = core_frag_len(c) + crypto_box_SEALBYTES;
+    uint8_t *plain = malloc(c->plain_len + c->surb_len + body_len);
     if (plain == NULL)
         return CORE_ERR_NOMEM;
-    mix_rng_bytes(&c->rng, plain, c->plain_len);
-    e = sphinx_create(&c->g, &c->rng, r.hops, r.n, zero_id, plain, c->plain_len, out) == SPHINX_OK
-            ? CORE_OK : CORE_ERR_CRYPTO;
+    uint8_t *surb = plain + c->plain_len, *body = surb + c->surb_len;
+    if (!with_ack) {
+        mix_rng_bytes(&c->rng, plain, c->plain_len);
+    } else {
+        uint8_t msg_id[CORE_MSG_ID_LEN];
+        mix_rng_bytes(&c->rng, msg_id, sizeof(msg_id));
+        mix_rng_bytes(&c->rng, body, body_len);
+        e = make_surb(c, SK_COVER_ACK, r.hops[r.n - 1].node_id, msg_id, 0, unix_now, false, surb,
+                      NULL);
+        if (e == CORE_OK && payload_build(plain, c->plain_len, surb, c->surb_len, body,
+                                          body_len) != PAYLOAD_OK)
+            e = CORE_ERR_CRYPTO;
+    }
+    if (e == CORE_OK)
+        e = sphinx_create(&c->g, &c->rng, r.hops, r.n, zero_id, plain, c->plain_len, out) ==
+                    SPHINX_OK ? CORE_OK : CORE_ERR_CRYPTO;
     free(plain);
     c->st.drop_sent += e == CORE_OK;
     return e;
@@ -409,7 +434,7 @@ int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64
             }
         }
     }
-    int e = drop_packet(c, out);
+    int e = drop_packet(c, s == CORE_STREAM_PAYLOAD, unix_now, out);
     return e == CORE_OK ? 0 : e;
 }
 

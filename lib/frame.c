@@ -266,6 +266,9 @@ bool frame_check(const struct mix_frame *f, const char **why)
             FAIL("sphinx_packet: empty packet");
         return true;
     case FRAME_FETCH_REQUEST:
+        if (f->u.fetch_req.n_acks > 0 && f->u.fetch_req.acks == NULL)
+            FAIL("fetch_request: acknowledged seqs missing");
+        return true;
     case FRAME_DOCUMENT_REQUEST:
     case FRAME_DESCRIPTOR_SET_REQUEST:
     case FRAME_SIGNATURE_REQUEST:
@@ -410,6 +413,8 @@ static bool build_link(const struct mix_frame *f, struct pb_build *b)
     case FRAME_FETCH_REQUEST:
         mixnet__fetch_request__init(&b->m.fetch_req);
         b->m.fetch_req.max_messages = f->u.fetch_req.max_messages;
+        b->m.fetch_req.n_ack = f->u.fetch_req.n_acks;
+        b->m.fetch_req.ack = (uint64_t *)(uintptr_t)f->u.fetch_req.acks;
         fr->fetch_request = &b->m.fetch_req;
         return true;
     case FRAME_FETCH_RESPONSE:
@@ -591,6 +596,9 @@ static bool build_padding(const struct mix_frame *f, struct pb_build *b, const c
     if (f->type == FRAME_FETCH_RESPONSE && f->u.fetch_resp.pad_to > 0)
         return pad_frame(b, f->u.fetch_resp.pad_to, &b->m.fetch_resp.n_padding,
                          &b->m.fetch_resp.padding, why);
+    if (f->type == FRAME_FETCH_REQUEST && f->u.fetch_req.pad_to > 0)
+        return pad_frame(b, f->u.fetch_req.pad_to, &b->m.fetch_req.n_padding,
+                         &b->m.fetch_req.padding, why);
     if (f->type == FRAME_FETCH_ACK && f->u.fetch_ack.pad_to > 0)
         return pad_frame(b, f->u.fetch_ack.pad_to, &b->m.fetch_ack.n_padding,
                          &b->m.fetch_ack.padding, why);
@@ -630,6 +638,13 @@ size_t frame_fetch_response_padded_len(uint32_t n_msgs, size_t payload_len)
      * response's and the frame's tag and length (2 x (2 + 5)). */
     size_t per = 11 + 6 + payload_len + 18 + 2 + 6;
     return reachable_frame_len((size_t)n_msgs * per + 6 + 14 + PAD_SLACK);
+}
+
+size_t frame_fetch_request_padded_len(uint32_t n_acks)
+{
+    /* max_messages (1 + 5), packed acks (tag, length, up to 10 bytes each),
+     * frame tag and length. */
+    return reachable_frame_len(6 + 1 + 5 + (size_t)n_acks * 10 + 2 + 5 + PAD_SLACK);
 }
 
 size_t frame_fetch_ack_padded_len(uint32_t n_seqs)
@@ -792,6 +807,8 @@ static bool conv_link(const Mixnet__Frame *pb, struct frame_holder *h)
         return true;
     case MIXNET__FRAME__BODY_FETCH_REQUEST:
         f->u.fetch_req.max_messages = pb->fetch_request->max_messages;
+        f->u.fetch_req.acks = pb->fetch_request->ack;
+        f->u.fetch_req.n_acks = pb->fetch_request->n_ack;
         return true;
     case MIXNET__FRAME__BODY_FETCH_RESPONSE:
         return conv_fetch_resp(pb->fetch_response, h);

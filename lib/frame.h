@@ -116,7 +116,12 @@ struct mix_frame {
     enum frame_type type;
     union {
         struct { struct frame_buf packet; } sphinx;               /* non-empty */
-        struct { uint32_t max_messages; } fetch_req;              /* 0 = gateway's default */
+        struct {
+            uint32_t max_messages;                                /* 0 = gateway's default */
+            const uint64_t *acks;                                 /* seqs handled, may be none */
+            size_t n_acks;
+            size_t pad_to;     /* encode only: whole frame padded to this length (0 = none) */
+        } fetch_req;
         struct {
             const struct frame_inbox_msg *msgs;
             size_t n_msgs;
@@ -197,11 +202,13 @@ size_t frame_encoded_len(const struct mix_frame *f) MIX_WUR;
  * Padded sizes for the fetch exchange, so its sizes on the link depend only on
  * what the client asks for, never on how many messages it has: a response to
  * FetchRequest{max_messages = n} with payloads of at most payload_len bytes
- * is padded to frame_fetch_response_padded_len(n, payload_len); an
- * acknowledgement of up to n seqs to frame_fetch_ack_padded_len(n).  Set
+ * is padded to frame_fetch_response_padded_len(n, payload_len); a request
+ * carrying up to n acknowledged seqs to frame_fetch_request_padded_len(n); a
+ * (deprecated) FetchAck of up to n seqs to frame_fetch_ack_padded_len(n).  Set
  * these as pad_to; frame_encode() then emits exactly that many bytes.
  */
 size_t frame_fetch_response_padded_len(uint32_t n_msgs, size_t payload_len) MIX_WUR;
+size_t frame_fetch_request_padded_len(uint32_t n_acks) MIX_WUR;
 size_t frame_fetch_ack_padded_len(uint32_t n_seqs) MIX_WUR;
 
 /*

@@ -203,6 +203,15 @@ void node_process_job(struct node *n, struct job *j);
 void node_queue_job(struct node *n, struct job *j);
 /* Worker side of a loop cover packet: build it from the hops in j->data. */
 void node_build_loop(struct node *n, struct job *j);
+/*
+ * The hops of a loop cover packet from node self_id (the packet leaves self
+ * for out[0]; the last hop is self): a layer-i mix gets layers i+1..L, a
+ * random provider, layers 1..i-1, itself; a gateway gets layers 1..L, itself.
+ * Returns the number of hops, or -1 (self not listed, an empty layer, cap).
+ */
+int node_loop_path(const struct pki_doc *doc, const struct mix_rng *rng,
+                   const uint8_t self_id[static MIX_NODE_ID_LEN],
+                   const struct pki_descriptor **out, size_t cap);
 void node_drain_done(struct node *n);
 struct job *node_job_alloc(struct node *n, size_t plen);
 /* Back to the I/O thread's free list (or free()). */

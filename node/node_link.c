@@ -181,10 +181,21 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
             send_error(n, p, FRAME_ERR_UNEXPECTED, "this gateway keeps no inboxes");
             return true;
         }
+        /* The seqs the client handled since its last request: deleted before answering. */
+        if (f->u.fetch_req.n_acks > 0) {
+            if (inbox_ack(n->inbox, p->inbox_id, f->u.fetch_req.acks, f->u.fetch_req.n_acks,
+                          &deleted) != INBOX_OK) {
+                send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
+                return true;
+            }
+            atomic_fetch_add(&n->metrics.acked_msgs, deleted);
+        }
         client_fetch(n, p, f->u.fetch_req.max_messages);
         return true;
     case FRAME_FETCH_ACK:
-        /* An empty ack is the client's cover for "nothing arrived": no store work. */
+        /* Deprecated (clients now acknowledge in FetchRequest); kept for old clients.
+         * An empty ack is the client's cover for "nothing arrived": no store work. */
+        metric_inc(&n->metrics.fetch_ack_frames);
         if (!(n->conf.roles & PKI_ROLE_PROVIDER) || f->u.fetch_ack.n_seqs == 0)
             return true;
         if (inbox_ack(n->inbox, p->inbox_id, f->u.fetch_ack.seqs, f->u.fetch_ack.n_seqs,

@@ -220,12 +220,18 @@ char *metrics_render(struct node_metrics *m, size_t *len)
             &m->acks_sent);
     counter(&b, "mixnode_drop_cover_total", "Drop cover packets received and discarded.",
             &m->drop_cover);
+    counter(&b, "mixnode_cover_acks_sent_total",
+            "SURB-acks of drop cover sent back (also counted in mixnode_acks_sent_total).",
+            &m->cover_acks_sent);
     counter(&b, "mixnode_fetches_total", "Inbox fetch requests served.", &m->fetches);
     counter(&b, "mixnode_fetched_messages_total", "Messages handed out at fetch.",
             &m->fetched_msgs);
     counter(&b, "mixnode_acked_messages_total", "Messages deleted after a fetch ack.",
             &m->acked_msgs);
     counter(&b, "mixnode_expired_messages_total", "Messages deleted by expiry.", &m->expired_msgs);
+    counter(&b, "mixnode_fetch_ack_frames_total",
+            "Deprecated FetchAck frames received (clients acknowledge in FetchRequest).",
+            &m->fetch_ack_frames);
     counter(&b, "mixnode_bad_frames_total", "Links closed for a malformed frame.", &m->bad_frames);
     counter(&b, "mixnode_links_refused_total", "Links refused (key not allowed, limits).",
             &m->links_refused);

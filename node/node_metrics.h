@@ -58,7 +58,9 @@ struct node_metrics {
     atomic_uint_fast64_t replies_stored;     /* SURB replies stored */
     atomic_uint_fast64_t acks_sent;          /* SURB-acks sent after a commit */
     atomic_uint_fast64_t drop_cover;         /* all-zero recipient, discarded */
+    atomic_uint_fast64_t cover_acks_sent;    /* SURB-acks of drop cover sent back */
     atomic_uint_fast64_t fetches, fetched_msgs, acked_msgs, expired_msgs;
+    atomic_uint_fast64_t fetch_ack_frames;   /* deprecated FetchAck frames (old clients) */
     atomic_uint_fast64_t bad_frames;         /* links closed for a malformed frame */
     atomic_uint_fast64_t links_refused;      /* unauthorised link keys */
     atomic_uint_fast64_t limit_hits;         /* any configured limit reached */

@@ -77,6 +77,18 @@ f1=$(metric gw mixnode_fetches_total)
 echo "client packets at the gateway: $c1 -> $c2, fetches $f1"
 [ "$c2" -gt $((c1 + 100)) ] || fail "idle clients stopped sending ($c1 -> $c2)"
 
+# 5b. Acknowledgements ride in the fetch requests (wire.md "Fetching an inbox"):
+#     the gateway deleted what was delivered and never got a FetchAck frame.
+acked=$(metric gw mixnode_acked_messages_total)
+legacy=$(metric gw mixnode_fetch_ack_frames_total)
+echo "messages acknowledged in fetch requests: $acked, FetchAck frames: $legacy"
+[ "$acked" -gt 0 ] || fail "the gateway deleted no acknowledged message"
+[ "$legacy" -eq 0 ] || fail "clients still send FetchAck frames ($legacy)"
+# Payload-stream drop cover carries a SURB-ack that the gateway sends back.
+cover=$(metric gw mixnode_cover_acks_sent_total)
+echo "SURB-acks of drop cover sent by the gateway: $cover"
+[ "$cover" -gt 0 ] || fail "drop cover caused no SURB-ack"
+
 # 6. Refused before anything is sent.
 q1=$(mc a status | sed -n 's/^queued_packets //p')
 n1=$(mc a status | grep -c ' acknowledged\| queued\| sent\| failed')

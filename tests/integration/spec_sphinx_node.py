@@ -236,12 +236,17 @@ def fetch(node, kp, want, until):
             time.sleep(0.2)
 
 
-def fetch_ack(node, kp, seqs):
+def fetch_ack(node, kp, seqs, legacy=False):
+    """Acknowledge `seqs` in the next FetchRequest (wire.md), or with the
+    deprecated FetchAck frame before it (legacy); -> the request's answer."""
     with client_link(node, kp) as ln:
-        ln.send_frame(specpb.fetch_ack(seqs))
-        ln.send_frame(specpb.fetch_request(0))
+        if legacy:
+            ln.send_frame(specpb.fetch_ack(seqs))
+            ln.send_frame(specpb.fetch_request(0))
+        else:
+            ln.send_frame(specpb.fetch_request(0, seqs))
         f, body = specpb.unframe(ln.recv_frame())
-        assert f == specpb.FETCH_RESPONSE, "answer after FetchAck: field %d" % f
+        assert f == specpb.FETCH_RESPONSE, "answer after an ack: field %d" % f
         return specpb.decode_fetch_response(body)
 
 
@@ -310,8 +315,9 @@ def run(tmp):
         # not have produced anything.
         time.sleep(0.5)
         left, remaining = fetch_ack(gw1, b, [m["seq"]])
-        assert left == [] and remaining == 0, "after FetchAck B's inbox still has %d" % len(left)
-        left, _ = fetch_ack(gw0, a, [ack["seq"]])
+        assert left == [] and remaining == 0, \
+            "after FetchRequest.ack B's inbox still has %d" % len(left)
+        left, _ = fetch_ack(gw0, a, [ack["seq"]], legacy=True)
         assert left == [], "after FetchAck A's inbox still has %d" % len(left)
         drops = {(i, why): net.metric(i, 'mixnode_packets_dropped_total{reason="%s"}' % why)
                  for i, why in ((0, "replay"), (0, "bad_mac"), (1, "bad_integrity"))}

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client_int.h"
 #include "core.h"
 #include "payload.h"
 #include "pki.h"
@@ -42,7 +43,7 @@ struct boxmsg {
 static struct simnode nodes[NNODES];
 static struct boxmsg box[MAXBOX];
 static size_t nbox;
-static uint64_t drops_at_gw, lost, delivered_bodies;
+static uint64_t drops_at_gw, cover_acks_at_gw, lost, delivered_bodies;
 static struct sphinx_geometry geom = {5, 2048};
 static struct mix_rng_det det;
 static struct mix_rng rng;
@@ -148,18 +149,24 @@ static void route(const uint8_t *pkt_in, const uint8_t *at_id)
             break;
         }
         static const uint8_t zero[32];
-        if (memcmp(res.node_id, zero, 32) == 0) {
-            drops_at_gw++;
-            break;
-        }
         struct payload_view v;
+        bool cover = memcmp(res.node_id, zero, 32) == 0;
         if (payload_parse(out, res.out_len, &v) != PAYLOAD_OK) {
-            printf("# bad envelope\n");
+            if (cover)
+                drops_at_gw++; /* random cover without envelope */
+            else
+                printf("# bad envelope\n");
             break;
         }
-        /* The provider stores the body, commits, THEN sends the SURB-ack. */
-        inbox_add(res.node_id, v.body, v.body_len, NULL, false);
-        delivered_bodies++;
+        if (cover) {
+            /* Drop cover with a SURB-ack: nothing stored, the ack goes back. */
+            drops_at_gw++;
+            cover_acks_at_gw++;
+        } else {
+            /* The provider stores the body, commits, THEN sends the SURB-ack. */
+            inbox_add(res.node_id, v.body, v.body_len, NULL, false);
+            delivered_bodies++;
+        }
         if (v.surb_ack) {
             uint8_t first[32];
             if (sphinx_surb_pack(&geom, v.surb_ack, v.surb_ack_len,
@@ -318,6 +325,40 @@ static void test_text_and_ack(void)
     CHECK(pump(&a, CORE_STREAM_PAYLOAD, 2) == 0);
     CHECK(pump(&a, CORE_STREAM_DROP, 3) == 0);
     CHECK(drops_at_gw == d0 + 2);
+    cl_destroy(&a);
+    cl_destroy(&b);
+}
+
+/*
+ * Every payload-stream packet causes the same traffic downstream: drop cover
+ * sent in place of a fragment also carries a SURB-ack that its exit gateway
+ * sends back to the sender's inbox, where the client discards it.  Drop
+ * cover of the drop stream carries none.
+ */
+static void test_cover_ack(void)
+{
+    struct cl a, b;
+    uint8_t id[16];
+    struct core_stats st;
+    cl_init(&a, 0, 3);
+    cl_init(&b, 1, 3);
+    fetch(&a);
+    uint64_t c0 = cover_acks_at_gw;
+    for (int i = 0; i < 5; i++)
+        CHECK(pump(&a, CORE_STREAM_PAYLOAD, 10 + i) == 0);
+    CHECK(cover_acks_at_gw == c0 + 5);
+    CHECK(fetch(&a) == 5);  /* five SURB-acks came back, as for five fragments */
+    core_get_stats(a.c, &st);
+    CHECK(st.cover_acks == 5 && st.acks == 0 && st.bad_in == 0 && a.got == 0);
+    CHECK(pump(&a, CORE_STREAM_DROP, 20) == 0);
+    CHECK(cover_acks_at_gw == c0 + 5 && fetch(&a) == 0);
+    /* A real fragment: one packet out, one ack back, the same as cover. */
+    CHECK(core_send(a.c, &b.addr, (const uint8_t *)"x", 1, 0, id) == CORE_OK);
+    CHECK(pump(&a, CORE_STREAM_PAYLOAD, 30) == 1);
+    CHECK(fetch(&a) == 1);
+    core_get_stats(a.c, &st);
+    CHECK(st.cover_acks == 5 && st.acks == 1);
+    fetch(&b);
     /* Received messages wait in the store until taken. */
     size_t rem = 9;
     int before = b.got;
@@ -632,6 +673,32 @@ static void test_bad_inbox_input(void)
     cl_destroy(&a);
 }
 
+/*
+ * The directory is refreshed once per epoch, at a uniform moment of the next
+ * epoch's grace window, never on a short poll (client.md "Directory").
+ */
+static void test_dir_refresh(void)
+{
+    struct pki_timing t = {.genesis = 1000000, .epoch_len = 600, .grace = 60};
+    double end5 = (double)pki_epoch_end(&t, 5), lo = 1e18, hi = 0;
+    for (int i = 0; i < 2000; i++) {
+        double now = end5 - 600 + mix_rng_unit(&rng) * 540;
+        double at = now + mc_dir_next_refresh_s(&t, 5, now, &rng);
+        CHECKF(at >= end5 && at <= end5 + 60, "refresh at %.1f, epoch ends %.1f", at, end5);
+        lo = at < lo ? at : lo;
+        hi = at > hi ? at : hi;
+    }
+    /* Jittered over the whole window, not one fixed moment. */
+    CHECKF(hi - lo > 50, "refresh spread %.1f s over a 60 s window", hi - lo);
+    /* Already past the window (a late answer): within one window from now. */
+    double d = mc_dir_next_refresh_s(&t, 5, end5 + 500, &rng);
+    CHECK(d >= 0 && d <= 60);
+    /* A grace of 0 still spreads over 1 s. */
+    t.grace = 0;
+    d = mc_dir_next_refresh_s(&t, 5, end5 - 10, &rng);
+    CHECK(d >= 10 && d <= 11);
+}
+
 int main(void)
 {
     uint8_t seed[32] = {42};
@@ -650,6 +717,9 @@ int main(void)
     RUN(test_partial_gc);
     RUN(test_restart_and_fail);
     RUN(test_bad_inbox_input);
+    RUN(test_dir_refresh);
+    RUN(test_cover_ack);
+
     free(doc_bytes);
     return tap_done();
 }

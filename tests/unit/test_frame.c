@@ -597,11 +597,52 @@ static void test_fetch_padding(void)
     CHECK(frame_encode_alloc(&f, &len, &why) == NULL && why != NULL);
 }
 
+/*
+ * Acknowledgements ride in the FetchRequest (wire.md "Fetching an inbox"):
+ * whatever the number of seqs (0..n) and their values, with max_messages n
+ * the request is exactly frame_fetch_request_padded_len(n) bytes, and the
+ * seqs decode back.
+ */
+static void test_fetch_request_acks(void)
+{
+    static uint64_t many[256];
+    for (size_t i = 0; i < 256; i++)
+        many[i] = i % 3 ? UINT64_MAX - i : i;
+    for (uint32_t n = 1; n <= 256; n *= 2) {
+        size_t want = frame_fetch_request_padded_len(n);
+        for (uint32_t k = 0; k <= n; k += (n / 4 ? n / 4 : 1)) {
+            struct mix_frame f = { .type = FRAME_FETCH_REQUEST };
+            f.u.fetch_req.max_messages = n;
+            f.u.fetch_req.acks = k ? many : NULL;
+            f.u.fetch_req.n_acks = k;
+            f.u.fetch_req.pad_to = want;
+            size_t len = 0;
+            const char *why = NULL;
+            uint8_t *buf = frame_encode_alloc(&f, &len, &why);
+            CHECKF(buf != NULL && len == want, "request n=%u k=%u: %s", n, k, why ? why : "");
+            struct mix_frame *d = NULL;
+            CHECK(buf != NULL && frame_decode(buf, len, 1u << 20, &d, &why));
+            CHECK(d != NULL && d->type == FRAME_FETCH_REQUEST && d->u.fetch_req.n_acks == k &&
+                  d->u.fetch_req.max_messages == n);
+            if (d != NULL && k > 0)
+                CHECK(memcmp(d->u.fetch_req.acks, many, k * sizeof(*many)) == 0);
+            frame_free(d);
+            free(buf);
+        }
+    }
+    /* Seqs without their array are refused. */
+    struct mix_frame f = { .type = FRAME_FETCH_REQUEST };
+    f.u.fetch_req.n_acks = 1;
+    size_t len;
+    CHECK(frame_encode_alloc(&f, &len, NULL) == NULL);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     RUN(test_fetch_padding);
+    RUN(test_fetch_request_acks);
     memset(SIG64, 0x5a, sizeof SIG64);
     RUN(test_link_frames);
     RUN(test_directory_frames);
