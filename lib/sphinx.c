@@ -210,6 +210,8 @@ struct build_state {
     uint8_t alpha[SPHINX_MAX_HOPS_LIMIT][ALPHA_LEN];
     uint8_t x[32];
     uint8_t t[32];
+    uint8_t c[32];   /* product of the clamped factors so far, mod L */
+    uint8_t kc[32];  /* its clamped representative */
     uint8_t rho[MAX_STREAM];
     uint8_t phi[MAX_BETA];
     uint8_t beta[MAX_BETA];
@@ -219,27 +221,101 @@ struct build_state {
 };
 
 /*
+ * Linear creation (spec section 5.1).  X25519 clamps its scalar, so a chain
+ * X25519(b_j, ... X25519(x, Y)) equals one multiplication by the product c
+ * of the clamped factors.  On a point of the prime-order subgroup only c mod
+ * L matters (L the group order), and the u-coordinate does not change with
+ * the sign.  A clamped scalar is 2^254 + 8m with 0 <= m < 2^251; one with
+ * k = +-c (mod L) exists unless c/8 lies in a small set of the
+ * residues (below 2^-125), and then the caller falls back to the chain.
+ */
+static const uint8_t inv8_mod_l[32] = {
+    0x79, 0x2f, 0xdc, 0xe2, 0x29, 0xe5, 0x06, 0x61, 0xd0, 0xda, 0x1c, 0x7d, 0xb3, 0x9d, 0xd3, 0x07,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06,
+};
+
+/* out = clamp(k) mod L. */
+static void clamp_reduce(uint8_t out[32], const uint8_t k[32])
+{
+    uint8_t wide[64] = { 0 };
+    memcpy(wide, k, 32);
+    wide[0] &= 248;
+    wide[31] &= 127;
+    wide[31] |= 64;
+    crypto_core_ed25519_scalar_reduce(out, wide);
+    sodium_memzero(wide, sizeof wide);
+}
+
+/*
+ * A clamped scalar k with X25519(k, P) = c * P for every P in the prime-order
+ * subgroup, chosen without a branch on c.  Returns -1 (k unset) in the
+ * negligible case that neither +c nor -c has a clamped representative.
+ */
+static int clamped_rep(uint8_t k[32], const uint8_t c[32])
+{
+    uint8_t q[32], m[2][32], two251[32] = { 0 };
+    two251[31] = 0x08;
+    crypto_core_ed25519_scalar_mul(q, c, inv8_mod_l);
+    crypto_core_ed25519_scalar_sub(m[0], q, two251);   /* k = +c */
+    crypto_core_ed25519_scalar_negate(q, q);
+    crypto_core_ed25519_scalar_sub(m[1], q, two251);   /* k = -c */
+    /* m < 2^251 iff its top byte is below 8. */
+    uint8_t ok0 = (uint8_t)(((unsigned)m[0][31] - 8u) >> 8 & 1);
+    uint8_t ok1 = (uint8_t)(((unsigned)m[1][31] - 8u) >> 8 & 1);
+    uint8_t mask = (uint8_t)(0u - ok0);  /* 0xff: take m[0] */
+    uint8_t prev = 0;
+    for (size_t i = 0; i < 32; i++) {
+        uint8_t b = (uint8_t)((m[0][i] & mask) | (m[1][i] & (uint8_t)~mask));
+        k[i] = (uint8_t)(b << 3 | prev >> 5);
+        prev = b;
+    }
+    k[31] |= 64;
+    sodium_memzero(q, sizeof q);
+    sodium_memzero(m, sizeof m);
+    return (ok0 | ok1) ? 0 : -1;
+}
+
+/* The defining chain of section 5 for hop i (the fallback of clamped_rep). */
+static int chain_secret(struct build_state *st, const struct sphinx_hop *hop, size_t i)
+{
+    if (crypto_scalarmult(st->t, st->x, hop->public_key) != 0)
+        return -1;
+    /* crypto_scalarmult must not write over its input: alternate buffers. */
+    for (size_t j = 0; j < i; j++) {
+        if (crypto_scalarmult(st->k[i].s, st->k[j].blind, st->t) != 0)
+            return -1;
+        memcpy(st->t, st->k[i].s, 32);
+    }
+    memcpy(st->k[i].s, st->t, 32);
+    return 0;
+}
+
+/*
  * Spec section 5: alpha_0 = X25519(x, G), and for hop i
  * s_i = X25519(b_{i-1}, ... X25519(b_0, X25519(x, Y_i))), alpha_{i+1} =
- * X25519(b_i, alpha_i).  Returns -1 if a public key is a low order point.
+ * X25519(b_i, alpha_i).  s_i is computed as in section 5.1, with one
+ * multiplication by the clamped representative st->kc of the product st->c
+ * of the clamped factors so far (mod L): two scalar multiplications per hop.
+ * Returns -1 if a public key is a low order point.
  */
 static int build_secrets(struct build_state *st, const struct sphinx_hop *path, size_t nhops)
 {
     if (crypto_scalarmult_base(st->alpha[0], st->x) != 0)
         return -1;
+    clamp_reduce(st->c, st->x);
     for (size_t i = 0; i < nhops; i++) {
-        if (crypto_scalarmult(st->t, st->x, path[i].public_key) != 0)
-            return -1;
-        /* crypto_scalarmult must not write over its input: alternate buffers. */
-        for (size_t j = 0; j < i; j++) {
-            if (crypto_scalarmult(st->k[i].s, st->k[j].blind, st->t) != 0)
+        if (clamped_rep(st->kc, st->c) == 0) {
+            if (crypto_scalarmult(st->k[i].s, st->kc, path[i].public_key) != 0)
                 return -1;
-            memcpy(st->t, st->k[i].s, 32);
+        } else if (chain_secret(st, &path[i], i) != 0) {
+            return -1;
         }
-        memcpy(st->k[i].s, st->t, 32);
         derive_keys(&st->k[i], st->alpha[i]);
-        if (i + 1 < nhops &&
-            crypto_scalarmult(st->alpha[i + 1], st->k[i].blind, st->alpha[i]) != 0)
+        if (i + 1 == nhops)
+            break;
+        clamp_reduce(st->t, st->k[i].blind);
+        crypto_core_ed25519_scalar_mul(st->c, st->c, st->t);
+        if (crypto_scalarmult(st->alpha[i + 1], st->k[i].blind, st->alpha[i]) != 0)
             return -1;
     }
     return 0;

@@ -150,6 +150,36 @@ static void test_roundtrip(void)
     }
 }
 
+/*
+ * Linear creation (spec section 5.1) agrees with every node's own
+ * X25519(y, alpha) on fresh random keys and paths: each packet takes both
+ * signs of the clamped representative about as often, so 64 ten-hop
+ * packets cover both branches many times.
+ */
+static void test_linear_creation(void)
+{
+    struct sphinx_geometry g = { 10, 64 };
+    size_t plen = sphinx_packet_len(&g);
+    uint8_t *pkt = malloc(plen), *out = malloc(plen), rcpt[32] = { 7 }, msg[] = "linear";
+    struct mix_rng sys = mix_rng_system();
+    for (int k = 0; k < 64; k++) {
+        struct net n;
+        for (size_t i = 0; i < MAXN; i++) {
+            sphinx_keygen(&sys, n.sk[i], n.pk[i]);
+            mix_rng_bytes(&sys, n.id[i], 32);
+            memcpy(n.path[i].node_id, n.id[i], 32);
+            memcpy(n.path[i].public_key, n.pk[i], 32);
+            n.path[i].delay_us = (uint32_t)i;
+        }
+        CHECK(sphinx_create(&g, &sys, n.path, MAXN, rcpt, msg, sizeof msg, pkt) == SPHINX_OK);
+        struct sphinx_result res;
+        CHECK(route(&g, &n, MAXN, pkt, out, &res) == SPHINX_OK_DELIVER);
+        CHECK_EQ_MEM(out, msg, sizeof msg);
+    }
+    free(pkt);
+    free(out);
+}
+
 /* Unwrapping in place (out == pkt) gives the same result. */
 static void test_in_place(void)
 {
@@ -890,6 +920,7 @@ int main(void)
         return 1;
     RUN(test_geometry);
     RUN(test_roundtrip);
+    RUN(test_linear_creation);
     RUN(test_in_place);
     RUN(test_errors);
     RUN(test_bad_command);
