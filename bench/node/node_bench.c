@@ -731,7 +731,8 @@ int main(int argc, char **argv)
     snprintf(net->dir, sizeof(net->dir), "/tmp/bench_node.%d", (int)getpid());
     tnet_params_default(&net->params, (uint64_t)time(NULL));
     net->params.layers = 1;
-    geom = (struct sphinx_geometry){ net->params.max_hops, net->params.payload_len };
+    geom = (struct sphinx_geometry){ net->params.max_hops, net->params.payload_len,
+                                    SPHINX_FORMAT_CLASSIC };
     plen = sphinx_packet_len(&geom);
     crypto_sign_keypair(net->auth_pk, net->auth_sk);
     lfd = tcp_listen_local(0, &sport);
