@@ -221,6 +221,13 @@ static int load_params(struct conf *cf, struct dir_conf *c, char *err, size_t er
     if (conf_get_u64(cf, "network", "threshold_n", 10, 1, 1000000, &v, err, errlen) < 0)
         return -1;
     p->threshold_n = (uint32_t)v;
+    enum sphinx_format f;
+    const char *fs = conf_get_str(cf, "network", "sphinx_format", "classic");
+    if (!sphinx_format_parse(fs, &f)) {
+        snprintf(err, errlen, "[network] sphinx_format: \"%s\" is not classic or kem-x25519", fs);
+        return -1;
+    }
+    p->sphinx_format = (uint32_t)f;
     p->epoch = 1;
     p->timing = c->timing;
     enum pki_err e = pki_params_check(p);
