@@ -258,7 +258,8 @@ void core_free(struct core *c)
 void core_set_doc(struct core *c, struct pki_doc *doc)
 {
     const struct pki_params *p = pki_doc_params(doc);
-    struct sphinx_geometry g = {p->max_hops, p->payload_len};
+    struct sphinx_geometry g = {p->max_hops, p->payload_len,
+                                (enum sphinx_format)p->sphinx_format};
     if (!sphinx_geometry_valid(&g, NULL) || p->layers + 2 > p->max_hops) {
         log_warn("directory geometry unusable for clients; keeping the previous one");
         pki_doc_free(doc);

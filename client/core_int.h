@@ -28,7 +28,8 @@ enum { SK_ACK = 1, SK_LOOP_ACK = 2, SK_REPLY = 3, SK_COVER_ACK = 4 };
 #define IN_CAN_REPLY 2
 #define IN_IS_REPLY 4
 /* The largest SURB of any valid geometry. */
-#define CORE_SURB_MAX (64 + 32 + SPHINX_MAC_LEN + SPHINX_MAX_HOPS_LIMIT * SPHINX_SLOT_LEN)
+#define CORE_SURB_MAX \
+    (64 + 32 + SPHINX_MAC_LEN + SPHINX_MAX_HOPS_LIMIT * (SPHINX_SLOT_LEN + SPHINX_KEM_MAX_CT))
 
 struct qent {
     uint8_t id[CORE_MSG_ID_LEN];

@@ -14,6 +14,7 @@
 static const char *const param_keys[] = {
     "max_hops", "payload_len", "layers", "mean_delay", "max_delay", "lambda_p", "lambda_l",
     "lambda_d", "lambda_m", "strategy", "pool_interval", "pool_keep", "threshold_n",
+    "sphinx_format",
 };
 
 static const char *const authority_keys[] = {
@@ -116,6 +117,13 @@ int netconf_read(struct conf *cf, const struct pki_timing *timing, struct pki_pa
         || get_u32(cf, "threshold_n", d.threshold_n, 1, 1000000, &p->threshold_n, err,
                    errlen) < 0)
         return -1;
+    enum sphinx_format f;
+    const char *fs = conf_get_str(cf, NETCONF_SECTION, "sphinx_format", "classic");
+    if (!sphinx_format_parse(fs, &f)) {
+        snprintf(err, errlen, "[network] sphinx_format: \"%s\" is not classic or kem-x25519", fs);
+        return -1;
+    }
+    p->sphinx_format = (uint32_t)f;
     /* Name the usual mistakes; pki_params_check below has the last word. */
     if (p->max_hops < p->layers + 2) {
         snprintf(err, errlen, "[network] max_hops (%u) must be at least layers + 2 (%u): the "

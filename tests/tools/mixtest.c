@@ -268,7 +268,8 @@ static int cmd_send(const struct opts *o)
 {
     struct pki_doc *doc = load_doc(o);
     const struct pki_params *pp = pki_doc_params(doc);
-    struct sphinx_geometry g = { pp->max_hops, pp->payload_len };
+    struct sphinx_geometry g = { pp->max_hops, pp->payload_len,
+                                 (enum sphinx_format)pp->sphinx_format };
     uint8_t sk[32], pk[32];
     struct blink b;
 
@@ -342,7 +343,8 @@ static void print_msg(const struct opts *o, struct pki_doc *doc, const struct fr
            m->payload.len);
     if (m->is_reply && o->surb_keys) {
         const struct pki_params *pp = pki_doc_params(doc);
-        struct sphinx_geometry g = { pp->max_hops, pp->payload_len };
+        struct sphinx_geometry g = { pp->max_hops, pp->payload_len,
+                                     (enum sphinx_format)pp->sphinx_format };
         uint8_t keys[SPHINX_SURB_KEYS_LEN];
         FILE *f = fopen(o->surb_keys, "rb");
         bool ok = f && fread(keys, 1, sizeof(keys), f) == sizeof(keys);
@@ -457,7 +459,8 @@ static int cmd_unwrap(const struct opts *o, const char *out_path)
 {
     struct pki_doc *doc = load_doc(o);
     const struct pki_params *pp = pki_doc_params(doc);
-    struct sphinx_geometry g = { pp->max_hops, pp->payload_len };
+    struct sphinx_geometry g = { pp->max_hops, pp->payload_len,
+                                 (enum sphinx_format)pp->sphinx_format };
     uint8_t sk[32], buf[65536], out[65536];
     struct sphinx_result res;
     char err[256], p[600];

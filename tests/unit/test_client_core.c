@@ -44,7 +44,7 @@ static struct simnode nodes[NNODES];
 static struct boxmsg box[MAXBOX];
 static size_t nbox;
 static uint64_t drops_at_gw, cover_acks_at_gw, lost, delivered_bodies;
-static struct sphinx_geometry geom = {5, 2048};
+static struct sphinx_geometry geom = {5, 2048, SPHINX_FORMAT_CLASSIC};
 static struct mix_rng_det det;
 static struct mix_rng rng;
 static uint8_t *doc_bytes;
