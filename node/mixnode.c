@@ -159,7 +159,8 @@ static int node_setup(struct node *n, char *err, size_t errlen)
     n->mq_tfd = -1;
     if (node_load_identity(n, err, errlen) < 0)
         return -1;
-    n->timing = n->conf.timing;
+    /* The network's timing comes from a signed document (node_dir.c). */
+    n->have_timing = false;
     for (size_t i = 0; i < n->conf.n_auth; i++)
         memcpy(n->auth_keys[i], n->conf.auth[i].sign_pk, PKI_KEY_LEN);
     n->scratch_len = 4096;
@@ -194,6 +195,7 @@ static int node_setup(struct node *n, char *err, size_t errlen)
         return -1;
     if (node_workers_start(n, err, errlen) < 0)
         return -1;
+    node_dir_load_saved(n);
     node_dir_tick(n, node_wall_s());
     char idb[KEY_B64_MAX];
     key_to_b64(n->node_id, MIX_NODE_ID_LEN, idb);

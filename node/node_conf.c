@@ -160,18 +160,34 @@ static int load_directory(struct conf *c, struct node_conf *o, char *err, size_t
     if (conf_get_u64(c, "directory", "threshold", (n / 2) + 1, 1, n, &v, err, errlen) < 0)
         return -1;
     o->threshold = (uint32_t)v;
-    if (conf_get_u64(c, "directory", "genesis", 0, 0, UINT64_MAX / 2, &o->timing.genesis, err,
-                     errlen) < 0 ||
-        conf_get_u64(c, "directory", "epoch_length", 1200, 1, 365 * 86400, &o->timing.epoch_len,
-                     err, errlen) < 0 ||
-        conf_get_u64(c, "directory", "grace", 0, 0, 365 * 86400, &o->timing.grace, err,
-                     errlen) < 0)
-        return -1;
-    if (conf_count(c, "directory", "grace") == 0)
-        o->timing.grace = o->timing.epoch_len / 10;
-    if (o->timing.grace >= o->timing.epoch_len) {
-        snprintf(err, errlen, "directory.grace must be shorter than directory.epoch_length");
-        return -1;
+    /* The epoch timing comes from the signed document; these optional keys
+     * only state what the operator expects, and a difference is logged. */
+    o->expect = 0;
+    if (conf_count(c, "directory", "genesis")) {
+        if (conf_get_u64(c, "directory", "genesis", 0, 0, UINT64_MAX / 2, &o->timing.genesis,
+                         err, errlen) < 0)
+            return -1;
+        o->expect |= NODE_EXPECT_GENESIS;
+    }
+    if (conf_count(c, "directory", "epoch_length")) {
+        if (conf_get_duration_us(c, "directory", "epoch_length", 0, &v, err, errlen) < 0)
+            return -1;
+        if (v < 1000000 || v % 1000000) {
+            snprintf(err, errlen, "[directory] epoch_length: a whole number of seconds, >= 1 s");
+            return -1;
+        }
+        o->timing.epoch_len = v / 1000000;
+        o->expect |= NODE_EXPECT_EPOCH_LEN;
+    }
+    if (conf_count(c, "directory", "grace")) {
+        if (conf_get_duration_us(c, "directory", "grace", 0, &v, err, errlen) < 0)
+            return -1;
+        if (v % 1000000) {
+            snprintf(err, errlen, "[directory] grace: a whole number of seconds");
+            return -1;
+        }
+        o->timing.grace = v / 1000000;
+        o->expect |= NODE_EXPECT_GRACE;
     }
     if (conf_get_duration_us(c, "directory", "poll_interval", 5000000, &o->poll_us, err,
                              errlen) < 0)
