@@ -94,6 +94,12 @@ static int load_main(struct conf *cf, struct dir_conf *c, char *err, size_t errl
         || conf_get_u64(cf, "mixdir", "stats_interval", 30, 1, 86400, &c->stats_interval_s, err,
                         errlen) < 0)
         return -1;
+    const char *lf = conf_get_str(cf, "mixdir", "log_file", "");
+    if (strlen(lf) >= sizeof c->log_file) {
+        snprintf(err, errlen, "[mixdir] log_file: too long");
+        return -1;
+    }
+    snprintf(c->log_file, sizeof c->log_file, "%s", lf);
     return 0;
 }
 

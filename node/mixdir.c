@@ -39,6 +39,7 @@
 #include "dir_conf.h"
 #include "dir_fetch.h"
 #include "dir_store.h"
+#include "dirlock.h"
 #include "frame.h"
 #include "keyfile.h"
 #include "log.h"
@@ -109,7 +110,9 @@ struct mixdir {
     struct counters ctr, logged;
     uint64_t last_stats, last_keepalive;
     ev_timer tick;
-    ev_signal sig_int, sig_term;
+    ev_signal sig_int, sig_term, sig_hup;
+    const char *config;                        /* re-read on SIGHUP */
+    int lock_fd;                               /* flock on data_dir, -1 = none */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -526,6 +529,13 @@ static int build_document(struct mixdir *d, struct build *b)
     if (doc == NULL)
         return -1;
     for (size_t i = 0; i < b->set.n; i++) {
+        if (!dir_conf_node_allowed(d->cf, b->set.v[i].d.identity_key)) {
+            char id[17];
+            hex8(b->set.v[i].d.id, id);
+            log_warn("epoch %llu: node %s left out: no longer in [registration]",
+                     (unsigned long long)b->epoch, id);
+            continue;
+        }
         enum pki_err e = pki_doc_add(doc, &b->set.v[i].d);
         if (e != PKI_OK) {
             char id[17];
@@ -888,6 +898,91 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+static void limits_of(const struct dir_conf *cf, struct conn_limits *lim)
+{
+    memset(lim, 0, sizeof *lim);
+    lim->max_conns = cf->max_connections;
+    lim->max_per_addr = cf->max_per_address;
+    lim->max_frame = cf->max_frame;
+    lim->handshake_timeout = cf->handshake_timeout;
+    lim->idle_timeout = cf->idle_timeout;
+    lim->backoff_min = 0.25;
+    lim->backoff_max = 5.0;
+}
+
+/* What a reload cannot change: the network every authority must agree on,
+ * the address and the keys.  NULL if unchanged, else the first section. */
+static const char *fixed_change(const struct dir_conf *a, const struct dir_conf *b)
+{
+    if (strcmp(a->listen, b->listen) != 0 || strcmp(a->data_dir, b->data_dir) != 0
+        || strcmp(a->identity_key_path, b->identity_key_path) != 0
+        || strcmp(a->link_key_path, b->link_key_path) != 0 || strcmp(a->log_file, b->log_file) != 0
+        || a->use_syslog != b->use_syslog)
+        return "[mixdir] listen, data_dir, keys or log sink";
+    if (a->n_auth != b->n_auth || a->threshold != b->threshold
+        || memcmp(a->auth, b->auth, a->n_auth * sizeof a->auth[0]) != 0
+        || memcmp(&a->timing, &b->timing, sizeof a->timing) != 0
+        || a->vote_lead_s != b->vote_lead_s || a->exchange_window_s != b->exchange_window_s
+        || a->key_ahead_epochs != b->key_ahead_epochs
+        || memcmp(&a->params, &b->params, sizeof a->params) != 0)
+        return "[network]";
+    return NULL;
+}
+
+/*
+ * SIGHUP: read the configuration again.  The registration list, the limits,
+ * the log level and stats interval apply at once (a node taken off the list
+ * is left out of the next documents), the log is reopened; a change to
+ * [network] or to the address and keys is reported and waits for a
+ * restart.  A configuration that no longer loads changes nothing.
+ */
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct mixdir *d = w->data;
+    char err[512];
+    (void)loop;
+    (void)revents;
+    if (mix_log_reopen(err, sizeof err) < 0)
+        log_err("SIGHUP: %s", err);
+    struct dir_conf *nc = dir_conf_load(d->config, err, sizeof err);
+    if (nc == NULL) {
+        log_err("SIGHUP: %s; the running configuration stays", err);
+        return;
+    }
+    struct dir_conf *cf = d->cf;
+    const char *fixed = fixed_change(cf, nc);
+    if (fixed != NULL)
+        log_warn("SIGHUP: %s changed in %s: that takes a restart (and the same change at every "
+                 "authority); applying the rest", fixed, d->config);
+    uint8_t (*old)[PKI_KEY_LEN] = cf->allowed;
+    cf->allowed = nc->allowed;
+    cf->n_allowed = nc->n_allowed;
+    cf->open_registration = nc->open_registration;
+    nc->allowed = old;
+    cf->max_connections = nc->max_connections;
+    cf->max_per_address = nc->max_per_address;
+    cf->max_frame = nc->max_frame;
+    cf->max_descriptors = nc->max_descriptors;
+    cf->handshake_timeout = nc->handshake_timeout;
+    cf->idle_timeout = nc->idle_timeout;
+    cf->log_level = nc->log_level;
+    cf->stats_interval_s = nc->stats_interval_s;
+    dir_conf_free(nc);
+    struct conn_limits lim;
+    limits_of(cf, &lim);
+    conn_mgr_set_limits(d->cm, &lim);
+    /* The line is written at info whatever the new level is. */
+    mix_log_set_level(MIX_LOG_INFO > cf->log_level ? MIX_LOG_INFO : cf->log_level);
+    log_info("SIGHUP: %s reloaded: registration %s (%zu nodes listed), limits "
+             "max_connections=%llu max_per_address=%llu max_descriptors=%llu, log level %s",
+             d->config, cf->open_registration ? "open" : "by list", cf->n_allowed,
+             (unsigned long long)cf->max_connections, (unsigned long long)cf->max_per_address,
+             (unsigned long long)cf->max_descriptors, level_names[cf->log_level]);
+    mix_log_set_level((enum mix_log_level)cf->log_level);
+}
+
 /* ------------------------------------------------------------ start and stop */
 
 static int load_keys(struct mixdir *d, char *err, size_t errlen)
@@ -927,6 +1022,8 @@ static void mixdir_free(struct mixdir *d)
     if (d == NULL)
         return;
     conn_mgr_free(d->cm);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
     for (size_t i = 0; i < MAX_BUILDS; i++)
         build_clear(&d->builds[i]);
     for (size_t i = 0; i < MAX_PUBLISHED; i++)
@@ -946,6 +1043,7 @@ static struct mixdir *mixdir_new(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    d->lock_fd = -1;
     dir_set_init(&d->descs);
     d->cf = dir_conf_load(path, err, errlen);
     if (d->cf == NULL || load_keys(d, err, errlen) < 0) {
@@ -978,17 +1076,8 @@ static void load_state(struct mixdir *d)
 static int mixdir_start(struct mixdir *d, char *err, size_t errlen)
 {
     const struct dir_conf *cf = d->cf;
-    if (dir_store_init(cf->data_dir, err, errlen) < 0)
-        return -1;
     struct conn_limits lim;
-    memset(&lim, 0, sizeof lim);
-    lim.max_conns = cf->max_connections;
-    lim.max_per_addr = cf->max_per_address;
-    lim.max_frame = cf->max_frame;
-    lim.handshake_timeout = cf->handshake_timeout;
-    lim.idle_timeout = cf->idle_timeout;
-    lim.backoff_min = 0.25;
-    lim.backoff_max = 5.0;
+    limits_of(cf, &lim);
     struct conn_callbacks cb = { NULL, on_established, on_frame, on_close };
     d->cm = conn_mgr_new(d->loop, d->link_sk, d->link_pk, &lim, &cb, d);
     if (d->cm == NULL) {
@@ -1016,6 +1105,9 @@ static int mixdir_start(struct mixdir *d, char *err, size_t errlen)
     ev_signal_init(&d->sig_term, signal_cb, SIGTERM);
     ev_signal_start(d->loop, &d->sig_int);
     ev_signal_start(d->loop, &d->sig_term);
+    ev_signal_init(&d->sig_hup, hup_cb, SIGHUP);
+    d->sig_hup.data = d;
+    ev_signal_start(d->loop, &d->sig_hup);
     return 0;
 }
 
@@ -1110,8 +1202,22 @@ static int run(const char *config, bool check_only)
         mixdir_free(d);
         return 0;
     }
+    d->config = config;
+    /* Before the log moves to a file: a refusal must reach the terminal. */
+    if (dir_store_init(d->cf->data_dir, err, sizeof err) < 0
+        || (d->lock_fd = mix_dir_lock(d->cf->data_dir, "mixdir", err, sizeof err)) < 0) {
+        fprintf(stderr, "mixdir: %s\n", err);
+        mixdir_free(d);
+        return 1;
+    }
+    if (d->cf->log_file[0] && mix_log_set_file(d->cf->log_file, err, sizeof err) < 0) {
+        fprintf(stderr, "mixdir: %s\n", err);
+        mixdir_free(d);
+        return 1;
+    }
     mix_log_init("mixdir", (enum mix_log_level)d->cf->log_level, d->cf->use_syslog);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN); /* until the loop handles it (hup_cb) */
     d->loop = ev_default_loop(EVFLAG_AUTO);
     if (mixdir_start(d, err, sizeof err) < 0) {
         log_err("%s", err);

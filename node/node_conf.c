@@ -134,6 +134,9 @@ static int load_node(struct conf *c, struct node_conf *o, char *err, size_t errl
     if (conf_get_bool(c, "node", "syslog", false, &o->use_syslog, err, errlen) < 0 ||
         conf_get_bool(c, "node", "mix_loops", true, &o->mix_loops, err, errlen) < 0)
         return -1;
+    if (copy_str(o->log_file, sizeof(o->log_file), conf_get_str(c, "node", "log_file", ""),
+                 "node.log_file", err, errlen) < 0)
+        return -1;
     s = conf_get_str(c, "node", "metrics_listen", "");
     if (*s && !conn_parse_hostport(s, host, sizeof(host), &port)) {
         snprintf(err, errlen, "node.metrics_listen: HOST:PORT");

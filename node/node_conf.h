@@ -34,6 +34,7 @@ struct node_conf {
     unsigned io_slice_us;             /* scheduler slice hint of the I/O thread; 0 = none */
     int log_level;                    /* enum mix_log_level */
     bool use_syslog;
+    char log_file[NODE_PATH_MAX];     /* "" = stderr; reopened on SIGHUP */
     char metrics_listen[NODE_ADDR_MAX]; /* "" = no metrics endpoint */
     bool mix_loops;                   /* send loop cover at lambda_M */
     /* [directory] */
