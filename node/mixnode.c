@@ -89,7 +89,7 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
     struct node *n = w->data;
     struct node_conf *c = malloc(sizeof(*c));
-    char err[512];
+    char err[4096];
     (void)loop;
     (void)revents;
     if (!c)
@@ -317,7 +317,7 @@ int main(int argc, char **argv)
     };
     const char *cfg = NULL;
     bool check = false;
-    char err[512];
+    char err[4096];
     int c;
 
     if (sodium_init() < 0) {
@@ -343,7 +343,9 @@ int main(int argc, char **argv)
     if (!n)
         return 1;
     if (node_conf_load(cfg, &n->conf, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mixnode: %s: %s\n", cfg, err);
+        /* One line per problem, each with FILE:LINE (lib/conf.h). */
+        for (char *l = strtok(err, "\n"); l; l = strtok(NULL, "\n"))
+            fprintf(stderr, "mixnode: %s\n", l);
         free(n);
         return 1;
     }
