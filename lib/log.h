@@ -17,7 +17,19 @@
 
 enum mix_log_level { MIX_LOG_ERR = 0, MIX_LOG_WARN, MIX_LOG_INFO, MIX_LOG_DEBUG };
 
+/*
+ * On stderr, a line is "TIME IDENT[LEVEL] MESSAGE".  When stderr is the
+ * systemd journal (JOURNAL_STREAM names it), the line is "<N>IDENT[LEVEL]
+ * MESSAGE" instead: N is the syslog priority the journal records, and the
+ * journal stamps the time itself.
+ */
 void mix_log_init(const char *ident, enum mix_log_level level, bool use_syslog);
+/* Log to the file at `path` (appended) instead of stderr: stderr is reopened
+ * on it.  0, or -1 with err. */
+int mix_log_set_file(const char *path, char *err, size_t errlen) MIX_WUR;
+/* SIGHUP: reopen the log file (after rotation) or the syslog connection.
+ * 0, or -1 with err (the old file stays in use). */
+int mix_log_reopen(char *err, size_t errlen) MIX_WUR;
 void mix_log_set_level(enum mix_log_level level);
 enum mix_log_level mix_log_get_level(void);
 /* Parse "error", "warn", "info", "debug"; returns -1 if unknown. */

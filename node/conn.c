@@ -970,6 +970,11 @@ struct conn_mgr *conn_mgr_new(struct ev_loop *loop,
     return m;
 }
 
+void conn_mgr_set_limits(struct conn_mgr *m, const struct conn_limits *lim)
+{
+    fill_limits(&m->lim, lim);
+}
+
 void conn_mgr_free(struct conn_mgr *m)
 {
     if (m == NULL)

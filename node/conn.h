@@ -123,6 +123,9 @@ struct conn_mgr *conn_mgr_new(struct ev_loop *loop,
                               const uint8_t link_pk[static LINK_KEY_LEN],
                               const struct conn_limits *lim,
                               const struct conn_callbacks *cb, void *cb_arg);
+/* New limits (a configuration reload): connection counts and timeouts apply
+ * from now on, frame and queue sizes to links set up from now on. */
+void conn_mgr_set_limits(struct conn_mgr *m, const struct conn_limits *lim);
 /* Close every conn (on_close with CONN_CLOSE_LOCAL) and listener; free all. */
 void conn_mgr_free(struct conn_mgr *m);
 /*

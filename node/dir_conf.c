@@ -95,6 +95,12 @@ static int load_main(struct conf *cf, struct dir_conf *c, char *err, size_t errl
         || conf_get_u64(cf, "mixdir", "stats_interval", 30, 1, 86400, &c->stats_interval_s, err,
                         errlen) < 0)
         return -1;
+    const char *lf = conf_get_str(cf, "mixdir", "log_file", "");
+    if (strlen(lf) >= sizeof c->log_file) {
+        snprintf(err, errlen, "[mixdir] log_file: too long");
+        return -1;
+    }
+    snprintf(c->log_file, sizeof c->log_file, "%s", lf);
     return 0;
 }
 
@@ -237,10 +243,31 @@ static struct dir_conf *finish(struct conf *cf, char *err, size_t errlen)
         conf_free(cf);
         return NULL;
     }
-    if (load_main(cf, c, err, errlen) < 0 || load_authorities(cf, c, err, errlen) < 0
-        || load_timing(cf, c, err, errlen) < 0 || load_params(cf, c, err, errlen) < 0
-        || load_registration(cf, c, err, errlen) < 0 || load_limits(cf, c, err, errlen) < 0
-        || conf_check_unused(cf, err, errlen) < 0) {
+    /* Every section is read even after an error in another: one run reports
+     * the unknown keys and an error per section (conf_report). */
+    conf_known(cf, "mixdir", "listen data_dir identity_key link_key log_level syslog log_file "
+               "stats_interval");
+    conf_known(cf, "network", "authority threshold epoch_length genesis grace vote_lead "
+               "exchange_window key_ahead_epochs max_hops payload_len layers mean_delay "
+               "max_delay lambda_p lambda_l lambda_d lambda_m strategy pool_interval pool_keep "
+               "threshold_n");
+    conf_known(cf, "registration", "open node");
+    conf_known(cf, "limits", "max_connections max_per_address max_frame max_descriptors "
+               "handshake_timeout idle_timeout");
+    char e[6][512];
+    const char *errs[6] = { e[0], e[1], e[2], e[3], e[4], e[5] };
+    int rc[6];
+    memset(e, 0, sizeof e);
+    rc[0] = load_main(cf, c, e[0], sizeof e[0]);
+    rc[1] = load_authorities(cf, c, e[1], sizeof e[1]);
+    rc[2] = load_timing(cf, c, e[2], sizeof e[2]);
+    rc[3] = load_params(cf, c, e[3], sizeof e[3]);
+    rc[4] = load_registration(cf, c, e[4], sizeof e[4]);
+    rc[5] = load_limits(cf, c, e[5], sizeof e[5]);
+    for (int i = 0; i < 6; i++)
+        if (rc[i] < 0 && !e[i][0])
+            snprintf(e[i], sizeof e[i], "invalid configuration");
+    if (conf_report(cf, errs, 6, err, errlen) < 0) {
         dir_conf_free(c);
         conf_free(cf);
         return NULL;

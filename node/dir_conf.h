@@ -28,6 +28,7 @@ struct dir_conf {
     char link_key_path[1100];           /* default DATA/link.key */
     int log_level;                      /* enum mix_log_level */
     bool use_syslog;
+    char log_file[1024];                /* "" = stderr; reopened on SIGHUP */
     uint64_t stats_interval_s;          /* counters logged at most this often */
 
     /* [network]: the authorities (ourself included) and the schedule */

@@ -225,7 +225,7 @@ int dir_fetch_main(int argc, char **argv)
         fetch_usage(stderr);
         return 2;
     }
-    char err[512];
+    char err[4096];
     struct dir_conf *dc = dir_conf_load(config, err, sizeof err);
     if (dc == NULL) {
         fprintf(stderr, "mixdir: %s\n", err);

@@ -39,6 +39,7 @@
 #include "dir_conf.h"
 #include "dir_fetch.h"
 #include "dir_store.h"
+#include "dirlock.h"
 #include "frame.h"
 #include "keyfile.h"
 #include "log.h"
@@ -66,6 +67,7 @@ struct build {
     uint8_t early_hash[DIR_MAX_AUTHORITIES][PKI_HASH_LEN];
     bool have_early[DIR_MAX_AUTHORITIES];
     bool mismatch[DIR_MAX_AUTHORITIES];        /* counted and logged once */
+    bool explained[DIR_MAX_AUTHORITIES];       /* its document compared (explain_mismatch) */
 };
 
 struct published {
@@ -109,7 +111,9 @@ struct mixdir {
     struct counters ctr, logged;
     uint64_t last_stats, last_keepalive;
     ev_timer tick;
-    ev_signal sig_int, sig_term;
+    ev_signal sig_int, sig_term, sig_hup;
+    const char *config;                        /* re-read on SIGHUP */
+    int lock_fd;                               /* flock on data_dir, -1 = none */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -240,6 +244,75 @@ static enum pki_err verify_doc(struct mixdir *d, const uint8_t *b, size_t len, u
     return e;
 }
 
+/* The [network] fields in which two documents' parameters differ, as
+ * "name ours/theirs" items; "" when they agree. */
+static void params_diff(const struct pki_params *a, const struct pki_params *b, char *out,
+                        size_t len)
+{
+    size_t o = 0;
+    out[0] = 0;
+#define FIELD(name, fa, fb)                                                                    \
+    if ((uint64_t)(fa) != (uint64_t)(fb) && o < len)                                           \
+        o += (size_t)snprintf(out + o, len - o, "%s%s %llu (theirs %llu)", o ? ", " : "", name, \
+                              (unsigned long long)(fa), (unsigned long long)(fb));
+    FIELD("genesis", a->timing.genesis, b->timing.genesis)
+    FIELD("epoch_length", a->timing.epoch_len, b->timing.epoch_len)
+    FIELD("grace", a->timing.grace, b->timing.grace)
+    FIELD("max_hops", a->max_hops, b->max_hops)
+    FIELD("payload_len", a->payload_len, b->payload_len)
+    FIELD("layers", a->layers, b->layers)
+    FIELD("mean_delay_us", a->mean_delay_us, b->mean_delay_us)
+    FIELD("max_delay_us", a->max_delay_us, b->max_delay_us)
+    FIELD("lambda_p_mHz", a->lambda_p_mhz, b->lambda_p_mhz)
+    FIELD("lambda_l_mHz", a->lambda_l_mhz, b->lambda_l_mhz)
+    FIELD("lambda_d_mHz", a->lambda_d_mhz, b->lambda_d_mhz)
+    FIELD("lambda_m_mHz", a->lambda_m_mhz, b->lambda_m_mhz)
+    FIELD("strategy", a->strategy, b->strategy)
+    FIELD("pool_interval_us", a->pool_interval_us, b->pool_interval_us)
+    FIELD("pool_keep", a->pool_keep, b->pool_keep)
+    FIELD("threshold_n", a->threshold_n, b->threshold_n)
+#undef FIELD
+}
+
+static struct build *build_find(struct mixdir *d, uint64_t epoch);
+
+/*
+ * A peer signed other bytes than ours for an epoch and sent us its document
+ * (signed by itself only): say at warn which [network] parameters differ,
+ * or that the descriptor sets do.  Decoded without trusting it: it is only
+ * compared, never used.
+ */
+static void explain_mismatch(struct mixdir *d, size_t idx, uint64_t epoch, const uint8_t *b,
+                             size_t len)
+{
+    struct build *bl = build_find(d, epoch);
+    const uint8_t *db;
+    size_t dlen, nsig;
+    struct pki_sig *sigs = NULL;
+    struct pki_doc *theirs = NULL, *ours = NULL;
+    char diff[600];
+    if (bl == NULL || bl->doc == NULL || !bl->mismatch[idx] || bl->explained[idx])
+        return;
+    if (pki_signed_doc_parse(b, len, &db, &dlen, &sigs, &nsig) != PKI_OK
+        || pki_doc_decode(db, dlen, &theirs) != PKI_OK
+        || pki_doc_decode(bl->doc, bl->doc_len, &ours) != PKI_OK)
+        goto out;
+    bl->explained[idx] = true;
+    params_diff(pki_doc_params(ours), pki_doc_params(theirs), diff, sizeof diff);
+    if (diff[0])
+        log_warn("epoch %llu: authority %zu has other [network] parameters: %s", 
+                 (unsigned long long)epoch, idx + 1, diff);
+    else
+        log_warn("epoch %llu: authority %zu has the same [network] parameters but another "
+                 "descriptor set (%zu nodes, ours %zu): check [registration] at both",
+                 (unsigned long long)epoch, idx + 1, pki_doc_node_count(theirs),
+                 pki_doc_node_count(ours));
+out:
+    free(sigs);
+    pki_doc_free(theirs);
+    pki_doc_free(ours);
+}
+
 /* A peer's document (answer to our DocumentRequest): adopt it if it verifies. */
 static void adopt_document(struct mixdir *d, uint64_t epoch, const uint8_t *b, size_t len)
 {
@@ -317,6 +390,19 @@ static int store_descriptor(struct mixdir *d, const uint8_t *b, size_t len,
     return r;
 }
 
+/* Why a descriptor we accept would still be left out of every document
+ * (pki_doc_add's rules against our [network]), or NULL. */
+static const char *unlistable(const struct mixdir *d, const struct pki_descriptor *pd, char *buf,
+                              size_t len)
+{
+    uint32_t layers = d->cf->params.layers;
+    if ((pd->roles & PKI_ROLE_MIX) && (pd->layer == 0 || pd->layer > layers)) {
+        snprintf(buf, len, "its layer %u is outside [network] layers = %u", pd->layer, layers);
+        return buf;
+    }
+    return NULL;
+}
+
 static void handle_upload(struct mixdir *d, struct conn *c, const struct mix_frame *f)
 {
     struct pki_descriptor pd;
@@ -338,10 +424,13 @@ static void handle_upload(struct mixdir *d, struct conn *c, const struct mix_fra
     if (why == NULL) {
         char id[17];
         hex8(pd.id, id);
+        char why_not[128];
         if (r == 1)
             d->ctr.uploads_accepted++;
         else
             d->ctr.uploads_unchanged++;
+        if (r == 1 && unlistable(d, &pd, why_not, sizeof why_not) != NULL)
+            log_warn("node %s: descriptor accepted but it cannot be listed: %s", id, why_not);
         log_debug("descriptor of node %s %s (keys to epoch %llu)", id,
                   r == 1 ? "stored" : "unchanged", (unsigned long long)dir_desc_last_epoch(&pd));
     } else {
@@ -487,8 +576,16 @@ static void take_signature(struct mixdir *d, struct build *b, size_t idx, const 
         hex8(b->hash, ours);
         hex8(hash, theirs);
         d->ctr.sigs_mismatch++;
-        log_info("epoch %llu: authority %zu signed other bytes (%s, ours %s)",
-                 (unsigned long long)b->epoch, idx + 1, theirs, ours);
+        log_warn("epoch %llu: authority %zu signed another document (%s, ours %s); asking it "
+                 "for its document to compare", (unsigned long long)b->epoch, idx + 1, theirs,
+                 ours);
+        if (d->peer_conn[idx] != NULL) {
+            struct mix_frame f;
+            memset(&f, 0, sizeof f);
+            f.type = FRAME_DOCUMENT_REQUEST;
+            f.u.doc_req.epoch = b->epoch;
+            send_frame(d, d->peer_conn[idx], &f);
+        }
         return;
     }
     if (!pki_sig_valid(b->doc, b->doc_len, s)) {
@@ -526,12 +623,21 @@ static int build_document(struct mixdir *d, struct build *b)
     if (doc == NULL)
         return -1;
     for (size_t i = 0; i < b->set.n; i++) {
+        if (!dir_conf_node_allowed(d->cf, b->set.v[i].d.identity_key)) {
+            char id[17];
+            hex8(b->set.v[i].d.id, id);
+            log_warn("epoch %llu: node %s left out: no longer in [registration]",
+                     (unsigned long long)b->epoch, id);
+            continue;
+        }
         enum pki_err e = pki_doc_add(doc, &b->set.v[i].d);
         if (e != PKI_OK) {
             char id[17];
             hex8(b->set.v[i].d.id, id);
-            log_info("epoch %llu: node %s left out: %s", (unsigned long long)b->epoch, id,
-                     pki_strerror(e));
+            char why_not[128];
+            log_warn("epoch %llu: node %s left out: %s", (unsigned long long)b->epoch, id,
+                     unlistable(d, &b->set.v[i].d, why_not, sizeof why_not)
+                         ? why_not : pki_strerror(e));
         }
     }
     b->n_nodes = pki_doc_node_count(doc);
@@ -677,6 +783,23 @@ static void handle_doc_request(struct mixdir *d, struct conn *c, const struct mi
     uint64_t e = f->u.doc_req.epoch ? f->u.doc_req.epoch : cur_epoch(d);
     struct published *p = pub_find(d, e);
     d->ctr.doc_requests++;
+    struct build *b = p == NULL && peer_index(d, c) >= 0 ? build_find(d, e) : NULL;
+    if (b != NULL && b->phase >= PH_SIGNED && b->doc != NULL) {
+        /* A peer authority comparing documents (explain_mismatch): ours,
+         * signed by us alone, which no node would accept for k > 1. */
+        uint8_t *out = NULL;
+        size_t len = 0;
+        if (pki_signed_doc_encode(b->doc, b->doc_len, &b->sig[d->self], 1, &out, &len) == PKI_OK) {
+            struct mix_frame r;
+            memset(&r, 0, sizeof r);
+            r.type = FRAME_DOCUMENT_RESPONSE;
+            r.u.doc_resp.epoch = e;
+            r.u.doc_resp.signed_document = (struct frame_buf){ out, len };
+            send_frame(d, c, &r);
+        }
+        free(out);
+        return;
+    }
     if (p == NULL) {
         d->ctr.doc_not_found++;
         send_error(d, c, FRAME_ERR_NOT_FOUND, "no document for that epoch");
@@ -710,9 +833,12 @@ static void on_frame(struct conn *c, const uint8_t *bytes, size_t len, void *arg
         handle_doc_request(d, c, f);
         break;
     case FRAME_DOCUMENT_RESPONSE:
-        if (peer >= 0)
+        if (peer >= 0) {
+            explain_mismatch(d, (size_t)peer, f->u.doc_resp.epoch,
+                             f->u.doc_resp.signed_document.ptr, f->u.doc_resp.signed_document.len);
             adopt_document(d, f->u.doc_resp.epoch, f->u.doc_resp.signed_document.ptr,
                            f->u.doc_resp.signed_document.len);
+        }
         else
             d->ctr.unexpected_frames++;
         break;
@@ -888,6 +1014,91 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+static void limits_of(const struct dir_conf *cf, struct conn_limits *lim)
+{
+    memset(lim, 0, sizeof *lim);
+    lim->max_conns = cf->max_connections;
+    lim->max_per_addr = cf->max_per_address;
+    lim->max_frame = cf->max_frame;
+    lim->handshake_timeout = cf->handshake_timeout;
+    lim->idle_timeout = cf->idle_timeout;
+    lim->backoff_min = 0.25;
+    lim->backoff_max = 5.0;
+}
+
+/* What a reload cannot change: the network every authority must agree on,
+ * the address and the keys.  NULL if unchanged, else the first section. */
+static const char *fixed_change(const struct dir_conf *a, const struct dir_conf *b)
+{
+    if (strcmp(a->listen, b->listen) != 0 || strcmp(a->data_dir, b->data_dir) != 0
+        || strcmp(a->identity_key_path, b->identity_key_path) != 0
+        || strcmp(a->link_key_path, b->link_key_path) != 0 || strcmp(a->log_file, b->log_file) != 0
+        || a->use_syslog != b->use_syslog)
+        return "[mixdir] listen, data_dir, keys or log sink";
+    if (a->n_auth != b->n_auth || a->threshold != b->threshold
+        || memcmp(a->auth, b->auth, a->n_auth * sizeof a->auth[0]) != 0
+        || memcmp(&a->timing, &b->timing, sizeof a->timing) != 0
+        || a->vote_lead_s != b->vote_lead_s || a->exchange_window_s != b->exchange_window_s
+        || a->key_ahead_epochs != b->key_ahead_epochs
+        || memcmp(&a->params, &b->params, sizeof a->params) != 0)
+        return "[network]";
+    return NULL;
+}
+
+/*
+ * SIGHUP: read the configuration again.  The registration list, the limits,
+ * the log level and stats interval apply at once (a node taken off the list
+ * is left out of the next documents), the log is reopened; a change to
+ * [network] or to the address and keys is reported and waits for a
+ * restart.  A configuration that no longer loads changes nothing.
+ */
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct mixdir *d = w->data;
+    char err[4096];
+    (void)loop;
+    (void)revents;
+    if (mix_log_reopen(err, sizeof err) < 0)
+        log_err("SIGHUP: %s", err);
+    struct dir_conf *nc = dir_conf_load(d->config, err, sizeof err);
+    if (nc == NULL) {
+        log_err("SIGHUP: %s; the running configuration stays", err);
+        return;
+    }
+    struct dir_conf *cf = d->cf;
+    const char *fixed = fixed_change(cf, nc);
+    if (fixed != NULL)
+        log_warn("SIGHUP: %s changed in %s: that takes a restart (and the same change at every "
+                 "authority); applying the rest", fixed, d->config);
+    uint8_t (*old)[PKI_KEY_LEN] = cf->allowed;
+    cf->allowed = nc->allowed;
+    cf->n_allowed = nc->n_allowed;
+    cf->open_registration = nc->open_registration;
+    nc->allowed = old;
+    cf->max_connections = nc->max_connections;
+    cf->max_per_address = nc->max_per_address;
+    cf->max_frame = nc->max_frame;
+    cf->max_descriptors = nc->max_descriptors;
+    cf->handshake_timeout = nc->handshake_timeout;
+    cf->idle_timeout = nc->idle_timeout;
+    cf->log_level = nc->log_level;
+    cf->stats_interval_s = nc->stats_interval_s;
+    dir_conf_free(nc);
+    struct conn_limits lim;
+    limits_of(cf, &lim);
+    conn_mgr_set_limits(d->cm, &lim);
+    /* The line is written at info whatever the new level is. */
+    mix_log_set_level(MIX_LOG_INFO > cf->log_level ? MIX_LOG_INFO : cf->log_level);
+    log_info("SIGHUP: %s reloaded: registration %s (%zu nodes listed), limits "
+             "max_connections=%llu max_per_address=%llu max_descriptors=%llu, log level %s",
+             d->config, cf->open_registration ? "open" : "by list", cf->n_allowed,
+             (unsigned long long)cf->max_connections, (unsigned long long)cf->max_per_address,
+             (unsigned long long)cf->max_descriptors, level_names[cf->log_level]);
+    mix_log_set_level((enum mix_log_level)cf->log_level);
+}
+
 /* ------------------------------------------------------------ start and stop */
 
 static int load_keys(struct mixdir *d, char *err, size_t errlen)
@@ -927,6 +1138,8 @@ static void mixdir_free(struct mixdir *d)
     if (d == NULL)
         return;
     conn_mgr_free(d->cm);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
     for (size_t i = 0; i < MAX_BUILDS; i++)
         build_clear(&d->builds[i]);
     for (size_t i = 0; i < MAX_PUBLISHED; i++)
@@ -946,6 +1159,7 @@ static struct mixdir *mixdir_new(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    d->lock_fd = -1;
     dir_set_init(&d->descs);
     d->cf = dir_conf_load(path, err, errlen);
     if (d->cf == NULL || load_keys(d, err, errlen) < 0) {
@@ -978,17 +1192,8 @@ static void load_state(struct mixdir *d)
 static int mixdir_start(struct mixdir *d, char *err, size_t errlen)
 {
     const struct dir_conf *cf = d->cf;
-    if (dir_store_init(cf->data_dir, err, errlen) < 0)
-        return -1;
     struct conn_limits lim;
-    memset(&lim, 0, sizeof lim);
-    lim.max_conns = cf->max_connections;
-    lim.max_per_addr = cf->max_per_address;
-    lim.max_frame = cf->max_frame;
-    lim.handshake_timeout = cf->handshake_timeout;
-    lim.idle_timeout = cf->idle_timeout;
-    lim.backoff_min = 0.25;
-    lim.backoff_max = 5.0;
+    limits_of(cf, &lim);
     struct conn_callbacks cb = { NULL, on_established, on_frame, on_close };
     d->cm = conn_mgr_new(d->loop, d->link_sk, d->link_pk, &lim, &cb, d);
     if (d->cm == NULL) {
@@ -1016,6 +1221,9 @@ static int mixdir_start(struct mixdir *d, char *err, size_t errlen)
     ev_signal_init(&d->sig_term, signal_cb, SIGTERM);
     ev_signal_start(d->loop, &d->sig_int);
     ev_signal_start(d->loop, &d->sig_term);
+    ev_signal_init(&d->sig_hup, hup_cb, SIGHUP);
+    d->sig_hup.data = d;
+    ev_signal_start(d->loop, &d->sig_hup);
     return 0;
 }
 
@@ -1095,31 +1303,96 @@ static int keygen_main(int argc, char **argv)
     return keygen(dir, addr);
 }
 
+/*
+ * A digest of everything every authority must agree on: the authority lines,
+ * the threshold, and the parameters as the canonical document encodes them
+ * (epoch 1, no nodes).  Equal digests mean the authorities will sign the
+ * same documents; `mixdir -n` prints it to compare before starting.
+ */
+static void network_digest(const struct dir_conf *cf, char out[33])
+{
+    crypto_generichash_state st;
+    uint8_t h[16], thr[8];
+    struct pki_params p = cf->params;
+    uint8_t *doc = NULL;
+    size_t len = 0;
+    p.epoch = 1;
+    p.timing = cf->timing;
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    struct pki_doc *d = pki_doc_new(&p);
+    if (d != NULL && pki_doc_encode(d, &doc, &len) == PKI_OK)
+        crypto_generichash_update(&st, doc, len);
+    free(doc);
+    pki_doc_free(d);
+    for (size_t i = 0; i < cf->n_auth; i++) {
+        crypto_generichash_update(&st, (const uint8_t *)cf->auth[i].address,
+                                  strlen(cf->auth[i].address) + 1);
+        crypto_generichash_update(&st, cf->auth[i].sign_pk, PKI_KEY_LEN);
+        crypto_generichash_update(&st, cf->auth[i].link_pk, PKI_KEY_LEN);
+    }
+    for (int i = 0; i < 8; i++)
+        thr[i] = (uint8_t)((uint64_t)cf->threshold >> (8 * i));
+    crypto_generichash_update(&st, thr, sizeof thr);
+    crypto_generichash_final(&st, h, sizeof h);
+    sodium_bin2hex(out, 33, h, sizeof h);
+}
+
 static int run(const char *config, bool check_only)
 {
-    char err[512];
+    char err[4096];
     struct mixdir *d = mixdir_new(config, err, sizeof err);
     if (d == NULL) {
-        fprintf(stderr, "mixdir: %s\n", err);
+        /* One line per problem, each with FILE:LINE (lib/conf.h). */
+        for (char *l = strtok(err, "\n"); l; l = strtok(NULL, "\n"))
+            fprintf(stderr, "mixdir: %s\n", l);
         return 1;
     }
+    char digest[33];
+    network_digest(d->cf, digest);
     if (check_only) {
+        const struct pki_params *p = &d->cf->params;
+        static const char *const strat[] = { "poisson", "timed_pool", "threshold" };
         printf("mixdir: %s: configuration OK (authority %zu of %zu, threshold %zu, "
                "epoch %llus)\n", config, d->self + 1, d->cf->n_auth, d->cf->threshold,
                (unsigned long long)d->cf->timing.epoch_len);
+        printf("network digest %s (must be the same at every authority)\n", digest);
+        printf("  authorities %zu threshold %zu genesis %llu epoch_length %llus grace %llus\n"
+               "  layers %u max_hops %u payload_len %u mean_delay %lluus max_delay %lluus\n"
+               "  lambda_p %.3f lambda_l %.3f lambda_d %.3f lambda_m %.3f strategy %s\n",
+               d->cf->n_auth, d->cf->threshold, (unsigned long long)d->cf->timing.genesis,
+               (unsigned long long)d->cf->timing.epoch_len,
+               (unsigned long long)d->cf->timing.grace, p->layers, p->max_hops, p->payload_len,
+               (unsigned long long)p->mean_delay_us, (unsigned long long)p->max_delay_us,
+               p->lambda_p_mhz / 1000.0, p->lambda_l_mhz / 1000.0, p->lambda_d_mhz / 1000.0,
+               p->lambda_m_mhz / 1000.0, p->strategy < 3 ? strat[p->strategy] : "?");
         mixdir_free(d);
         return 0;
     }
+    d->config = config;
+    /* Before the log moves to a file: a refusal must reach the terminal. */
+    if (dir_store_init(d->cf->data_dir, err, sizeof err) < 0
+        || (d->lock_fd = mix_dir_lock(d->cf->data_dir, "mixdir", err, sizeof err)) < 0) {
+        fprintf(stderr, "mixdir: %s\n", err);
+        mixdir_free(d);
+        return 1;
+    }
+    if (d->cf->log_file[0] && mix_log_set_file(d->cf->log_file, err, sizeof err) < 0) {
+        fprintf(stderr, "mixdir: %s\n", err);
+        mixdir_free(d);
+        return 1;
+    }
     mix_log_init("mixdir", (enum mix_log_level)d->cf->log_level, d->cf->use_syslog);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN); /* until the loop handles it (hup_cb) */
     d->loop = ev_default_loop(EVFLAG_AUTO);
     if (mixdir_start(d, err, sizeof err) < 0) {
         log_err("%s", err);
         mixdir_free(d);
         return 1;
     }
-    log_info("authority %zu of %zu listening on %s (epoch %llu, threshold %zu)", d->self + 1,
-             d->cf->n_auth, d->cf->listen, (unsigned long long)cur_epoch(d), d->cf->threshold);
+    log_info("authority %zu of %zu listening on %s (epoch %llu, threshold %zu, network digest "
+             "%s)", d->self + 1, d->cf->n_auth, d->cf->listen, (unsigned long long)cur_epoch(d),
+             d->cf->threshold, digest);
     ev_run(d->loop, 0);
     log_counters(d, true);
     mixdir_free(d); /* descriptors and documents are saved as they change */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dirlock.h"
 #include "keyfile.h"
 #include "log.h"
 #include "sched_hint.h"
@@ -76,6 +77,38 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     (void)revents;
     log_info("signal %d: shutting down", w->signum);
     ev_break(loop, EVBREAK_ALL);
+}
+
+/*
+ * SIGHUP: read the configuration again and apply what can change while
+ * running: the log level, and the log file or syslog connection is reopened
+ * (after log rotation).  Everything else takes effect at the next start; a
+ * configuration that no longer loads changes nothing.  Each case is logged.
+ */
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct node *n = w->data;
+    struct node_conf *c = malloc(sizeof(*c));
+    char err[4096];
+    (void)loop;
+    (void)revents;
+    if (!c)
+        return;
+    if (mix_log_reopen(err, sizeof(err)) < 0)
+        log_err("SIGHUP: %s", err);
+    if (node_conf_load(n->conf_path, c, err, sizeof(err)) < 0) {
+        log_err("SIGHUP: %s: %s; the running configuration stays", n->conf_path, err);
+        free(c);
+        return;
+    }
+    const char *names[] = { "error", "warn", "info", "debug" };
+    /* The line is written at info whatever the new level is. */
+    mix_log_set_level(MIX_LOG_INFO > c->log_level ? MIX_LOG_INFO : c->log_level);
+    log_info("SIGHUP: %s reloaded: log level %s, log reopened; other changes take effect at "
+             "the next start", n->conf_path, names[c->log_level]);
+    mix_log_set_level((enum mix_log_level)c->log_level);
+    n->conf.log_level = c->log_level;
+    free(c);
 }
 
 static void update_gauges(struct node *n)
@@ -159,7 +192,8 @@ static int node_setup(struct node *n, char *err, size_t errlen)
     n->mq_tfd = -1;
     if (node_load_identity(n, err, errlen) < 0)
         return -1;
-    n->timing = n->conf.timing;
+    /* The network's timing comes from a signed document (node_dir.c). */
+    n->have_timing = false;
     for (size_t i = 0; i < n->conf.n_auth; i++)
         memcpy(n->auth_keys[i], n->conf.auth[i].sign_pk, PKI_KEY_LEN);
     n->scratch_len = 4096;
@@ -194,6 +228,7 @@ static int node_setup(struct node *n, char *err, size_t errlen)
         return -1;
     if (node_workers_start(n, err, errlen) < 0)
         return -1;
+    node_dir_load_saved(n);
     node_dir_tick(n, node_wall_s());
     char idb[KEY_B64_MAX];
     key_to_b64(n->node_id, MIX_NODE_ID_LEN, idb);
@@ -211,6 +246,9 @@ static void node_run(struct node *n)
     ev_signal_init(&n->sig_int, on_signal, SIGINT);
     ev_signal_start(n->loop, &n->sig_term);
     ev_signal_start(n->loop, &n->sig_int);
+    ev_signal_init(&n->sig_hup, on_hup, SIGHUP);
+    n->sig_hup.data = n;
+    ev_signal_start(n->loop, &n->sig_hup);
     timer_start(n, &n->tick_timer, on_tick, 1., 1.);
     timer_start(n, &n->poll_timer, on_poll, 0., (double)n->conf.poll_us / 1e6);
     timer_start(n, &n->save_timer, on_save, (double)n->conf.replay_save_us / 1e6,
@@ -238,6 +276,7 @@ static void node_shutdown(struct node *n)
         ev_async_stop(n->loop, &n->async);
         ev_signal_stop(n->loop, &n->sig_term);
         ev_signal_stop(n->loop, &n->sig_int);
+        ev_signal_stop(n->loop, &n->sig_hup);
     }
     node_workers_stop(n);
     /* The replay caches are saved after the workers stopped: nothing is lost. */
@@ -278,7 +317,7 @@ int main(int argc, char **argv)
     };
     const char *cfg = NULL;
     bool check = false;
-    char err[512];
+    char err[4096];
     int c;
 
     if (sodium_init() < 0) {
@@ -304,7 +343,9 @@ int main(int argc, char **argv)
     if (!n)
         return 1;
     if (node_conf_load(cfg, &n->conf, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mixnode: %s: %s\n", cfg, err);
+        /* One line per problem, each with FILE:LINE (lib/conf.h). */
+        for (char *l = strtok(err, "\n"); l; l = strtok(NULL, "\n"))
+            fprintf(stderr, "mixnode: %s\n", l);
         free(n);
         return 1;
     }
@@ -313,8 +354,22 @@ int main(int argc, char **argv)
         free(n);
         return rc;
     }
+    n->conf_path = cfg;
+    /* Before the log moves to a file: a refusal must reach the terminal. */
+    if ((n->lock_fd = mix_dir_lock(n->conf.data_dir, "mixnode", err, sizeof(err))) < 0) {
+        fprintf(stderr, "mixnode: %s\n", err);
+        free(n);
+        return 1;
+    }
+    if (n->conf.log_file[0] && mix_log_set_file(n->conf.log_file, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mixnode: %s\n", err);
+        free(n);
+        return 1;
+    }
     mix_log_init("mixnode", (enum mix_log_level)n->conf.log_level, n->conf.use_syslog);
     signal(SIGPIPE, SIG_IGN);
+    /* SIGHUP reloads (on_hup); until the loop runs it must not kill us. */
+    signal(SIGHUP, SIG_IGN);
     int rc = 0;
     if (node_setup(n, err, sizeof(err)) < 0) {
         log_err("%s", err);
@@ -323,6 +378,8 @@ int main(int argc, char **argv)
         node_run(n);
     }
     node_shutdown(n);
+    if (n->lock_fd >= 0)
+        close(n->lock_fd);
     free(n);
     return rc;
 }

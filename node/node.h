@@ -116,7 +116,8 @@ struct node {
 
     struct node_keys keys;
     atomic_bool replay_saving;       /* a helper thread is writing replay caches */
-    struct pki_timing timing;
+    struct pki_timing timing;        /* the network's, from a signed document */
+    bool have_timing;                /* false until a document was verified */
 
     /* documents: by epoch (I/O thread only) */
     struct pki_doc *doc_prev, *doc_cur, *doc_next;
@@ -134,7 +135,9 @@ struct node {
     ev_timer poll_timer;
     ev_timer save_timer;
     ev_timer expire_timer;
-    ev_signal sig_term, sig_int;
+    ev_signal sig_term, sig_int, sig_hup;
+    const char *conf_path;           /* re-read on SIGHUP */
+    int lock_fd;                     /* flock on data_dir (lib/dirlock.h), -1 = none */
     ev_async async;
 
     /* workers */
@@ -239,6 +242,9 @@ bool node_send_frame(struct node *n, struct peer *p, const struct mix_frame *f);
 
 /* node_dir.c */
 void node_dir_poll(struct node *n);
+/* Learn the network's timing from the copy of the last document saved in
+ * data_dir (if any), so that a restart does not wait for an authority. */
+void node_dir_load_saved(struct node *n);
 void node_dir_tick(struct node *n, uint64_t now_s);
 /* Install a signed document (from an authority or the document file). */
 int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t want_epoch);

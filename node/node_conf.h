@@ -13,6 +13,10 @@
 #define NODE_PATH_MAX 512
 #define NODE_ADDR_MAX 256
 
+#define NODE_EXPECT_GENESIS 1u
+#define NODE_EXPECT_EPOCH_LEN 2u
+#define NODE_EXPECT_GRACE 4u
+
 struct node_authority {
     char addr[NODE_ADDR_MAX];
     uint8_t sign_pk[PKI_KEY_LEN];
@@ -30,13 +34,17 @@ struct node_conf {
     unsigned io_slice_us;             /* scheduler slice hint of the I/O thread; 0 = none */
     int log_level;                    /* enum mix_log_level */
     bool use_syslog;
+    char log_file[NODE_PATH_MAX];     /* "" = stderr; reopened on SIGHUP */
     char metrics_listen[NODE_ADDR_MAX]; /* "" = no metrics endpoint */
     bool mix_loops;                   /* send loop cover at lambda_M */
     /* [directory] */
     struct node_authority auth[NODE_MAX_AUTH];
     size_t n_auth;
     uint32_t threshold;
+    /* Optional genesis/epoch_length/grace: what the operator expects.  The
+     * network's timing is the signed document's; a difference is logged. */
     struct pki_timing timing;
+    unsigned expect;                  /* NODE_EXPECT_* bits: which of timing was set */
     uint64_t poll_us;
     char document_file[NODE_PATH_MAX]; /* optional: a signed document read from disk */
     /* [limits] */

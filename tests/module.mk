@@ -8,3 +8,13 @@ TEST_PROGRAMS += $(BUILD)/tests/tools/noise_peer
 $(BUILD)/tests/tools/noise_peer: $(BUILD)/obj/tests/tools/noise_peer.o $(LIBMIX)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+# seccomp_run: runs a daemon under the system call filter of its systemd unit
+# (tests/integration/systemd_seccomp.sh).  Built only where libseccomp-dev is
+# installed (deploy/deps.sh lists it); the test skips without it.
+ifneq ($(shell pkg-config --exists libseccomp 2>/dev/null && echo yes),)
+TEST_PROGRAMS += $(BUILD)/tests/tools/seccomp_run
+$(BUILD)/tests/tools/seccomp_run: $(BUILD)/obj/tests/tools/seccomp_run.o
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $$(pkg-config --libs libseccomp)
+endif
