@@ -24,6 +24,8 @@ $(SIM_TESTS:%=$(BUILD)/tests/%): $(LIBMIXSIM)
 # bench/sim.c likewise.
 BENCH_LIBS_sim := $(LIBMIXSIM) $(LIBMIX)
 $(BUILD)/bench/sim: $(LIBMIXSIM)
+BENCH_LIBS_sim_attacks := $(LIBMIXSIM) $(LIBMIX)
+$(BUILD)/bench/sim_attacks: $(LIBMIXSIM)
 
 # `make plots`: sweeps and gnuplot charts into $(BUILD)/plots/.
 plots: $(BUILD)/mixsim
