@@ -33,6 +33,7 @@ static const char *const drop_names[DROP__COUNT] = {
     [DROP_NOT_PROVIDER] = "not_provider", [DROP_INBOX_FULL] = "inbox_full",
     [DROP_NO_INBOX] = "no_inbox",       [DROP_STORE_ERROR] = "store_error",
     [DROP_BAD_PAYLOAD] = "bad_payload", [DROP_SHUTDOWN] = "shutdown",
+    [DROP_CLIENT_HOP] = "client_next_hop",
 };
 
 const char *metric_drop_name(enum metric_drop d)
@@ -231,6 +232,17 @@ char *metrics_render(struct node_metrics *m, size_t *len)
             &m->links_refused);
     counter(&b, "mixnode_limit_hits_total", "Times a configured limit was reached.",
             &m->limit_hits);
+    counter(&b, "mixnode_fetches_refused_total",
+            "Client fetches refused: over limits.fetch_rate or the last answer unread.",
+            &m->fetches_refused);
+    counter(&b, "mixnode_clients_evicted_total",
+            "Idle client links closed at max_clients to admit a new client.", &m->clients_evicted);
+    counter(&b, "mixnode_links_rate_limited_total",
+            "Connections refused: over limits.handshake_rate from one address.",
+            &m->links_rate_limited);
+    counter(&b, "mixnode_half_open_evicted_total",
+            "Half-open connections closed at max_connections for a new one.",
+            &m->half_open_evicted);
     counter(&b, "mixnode_read_pauses_total",
             "Times the node stopped reading its links because the crypto workers were behind.",
             &m->read_pauses);

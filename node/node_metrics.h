@@ -36,6 +36,7 @@ enum metric_drop {
     DROP_STORE_ERROR,
     DROP_BAD_PAYLOAD,   /* provider could not parse the envelope */
     DROP_SHUTDOWN,
+    DROP_CLIENT_HOP,    /* from a client link: next hop not a layer-1 mix */
     DROP__COUNT
 };
 const char *metric_drop_name(enum metric_drop d);
@@ -62,6 +63,10 @@ struct node_metrics {
     atomic_uint_fast64_t bad_frames;         /* links closed for a malformed frame */
     atomic_uint_fast64_t links_refused;      /* unauthorised link keys */
     atomic_uint_fast64_t limit_hits;         /* any configured limit reached */
+    atomic_uint_fast64_t fetches_refused;    /* client fetch over its cadence or unread */
+    atomic_uint_fast64_t clients_evicted;    /* idle client link closed for a new one */
+    atomic_uint_fast64_t links_rate_limited; /* handshakes refused: per-address accept rate */
+    atomic_uint_fast64_t half_open_evicted;  /* at max_connections: oldest handshake closed */
     atomic_uint_fast64_t read_pauses;        /* backpressure: stopped reading links */
     atomic_uint_fast64_t docs_accepted, docs_rejected, uploads_ok, uploads_failed;
     atomic_uint_fast64_t key_rotations;

@@ -8,3 +8,10 @@ TEST_PROGRAMS += $(BUILD)/tests/tools/noise_peer
 $(BUILD)/tests/tools/noise_peer: $(BUILD)/obj/tests/tools/noise_peer.o $(LIBMIX)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+# mixabuse: the attacker of tests/abuse/ (many links from several loopback
+# source addresses: fetch floods, idle and half-open links, connection storms).
+TEST_PROGRAMS += $(BUILD)/tests/mixabuse
+$(BUILD)/tests/mixabuse: $(BUILD)/obj/tests/tools/mixabuse.o $(LIBMIX)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
