@@ -882,11 +882,8 @@ static bool evict_half_open(struct conn_mgr *m)
 static void accept_one(struct conn_mgr *m, int fd, const struct sockaddr_storage *ss,
                        socklen_t sl)
 {
-    if (m->st.open >= m->lim.max_conns && !evict_half_open(m)) {
-        m->st.refused_max_conns++;
-        close(fd);
-        return;
-    }
+    /* The per-address checks come first: a connection over its address's
+     * limits must not push out anyone's half-open one. */
     if (count_from_ip(m, ss) >= m->lim.max_per_addr) {
         m->st.refused_per_addr++;
         close(fd);
@@ -894,6 +891,11 @@ static void accept_one(struct conn_mgr *m, int fd, const struct sockaddr_storage
     }
     if (!accept_take_token(m, ss)) {
         m->st.refused_rate++;
+        close(fd);
+        return;
+    }
+    if (m->st.open >= m->lim.max_conns && !evict_half_open(m)) {
+        m->st.refused_max_conns++;
         close(fd);
         return;
     }

@@ -128,9 +128,10 @@ bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LIN
         if (!(n->conf.roles & PKI_ROLE_GATEWAY))
             return false;
         if (n->n_clients >= n->conf.max_clients && !evict_idle_client(n)) {
+            /* Counted and summed up once a second: a flood must not flood the log. */
             metric_inc(&n->metrics.limit_hits);
-            log_info("client link refused: max_clients (%llu) reached",
-                     (unsigned long long)n->conf.max_clients);
+            log_debug("client link refused: max_clients (%llu) reached",
+                      (unsigned long long)n->conf.max_clients);
             return false;
         }
         payload_inbox_id(p->inbox_id, key);

@@ -2,8 +2,8 @@
 # Run every test and print one closing line "N passed, M failed, K skipped".
 #   tests/run.sh BUILD_DIR [FILTER]
 # Tiers: unit tests ($BUILD/tests/test_*), fuzz corpus replays
-# ($BUILD/tests/replay_*), integration tests (tests/integration/*.sh|*.py,
-# executable; exit 0 = pass, 77 = skip).  A unit test prints TAP lines
+# ($BUILD/tests/replay_*), integration tests (tests/integration/*.sh|*.py
+# and tests/abuse/*.sh, executable; exit 0 = pass, 77 = skip).  A unit test prints TAP lines
 # ("ok N - name" / "not ok N - name"); each counts once.
 set -u
 BUILD=${1:-build}
@@ -46,7 +46,8 @@ for r in "$BUILD"/tests/replay_*; do
     fi
 done
 
-for t in tests/integration/*.sh tests/integration/*.py; do
+# tests/abuse/: one test per attack on a gateway or an authority (docs/abuse.md).
+for t in tests/integration/*.sh tests/integration/*.py tests/abuse/*.sh; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
     case "$name" in *"$FILTER"*) ;; *) continue ;; esac
