@@ -179,7 +179,8 @@ static int node_setup(struct node *n, char *err, size_t errlen)
             return -1;
     }
     if (n->conf.metrics_listen[0] &&
-        !(n->http = metrics_http_start(&n->metrics, n->conf.metrics_listen, err, errlen)))
+        !(n->http = metrics_http_start_limited(&n->metrics, n->conf.metrics_listen,
+                                               &n->conf.metrics_limits, err, errlen)))
         return -1;
     n->loop = ev_default_loop(0);
     conn_limits_default(&lim);

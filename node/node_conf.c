@@ -225,6 +225,19 @@ static int load_limits(struct conf *c, struct node_conf *o, char *err, size_t er
         conf_get_u64(c, "limits", "handshake_burst", 100, 1, 1000000, &o->handshake_burst, err,
                      errlen) < 0)
         return -1;
+    uint64_t mc, mp, mt;
+    if (conf_get_u64(c, "limits", "metrics_connections", 256, 1, 100000, &mc, err, errlen) < 0 ||
+        conf_get_u64(c, "limits", "metrics_connections_per_addr", 8, 1, 100000, &mp, err,
+                     errlen) < 0 ||
+        conf_get_duration_us(c, "limits", "metrics_timeout", 2000000, &mt, err, errlen) < 0)
+        return -1;
+    if (mt < 1000000 || mt > 3600000000u) {
+        snprintf(err, errlen, "limits.metrics_timeout: 1s .. 1h (whole seconds)");
+        return -1;
+    }
+    o->metrics_limits.max_conns = (unsigned)mc;
+    o->metrics_limits.max_per_addr = (unsigned)mp;
+    o->metrics_limits.timeout_s = (unsigned)(mt / 1000000);
     if (o->client_idle_us < 1000000 || o->handshake_timeout_us < 100000) {
         snprintf(err, errlen, "limits.client_idle_timeout must be >= 1s, "
                               "limits.handshake_timeout >= 100ms");

@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "inbox.h"
+#include "node_metrics.h"
 #include "pki.h"
 
 #define NODE_MAX_AUTH 16
@@ -51,6 +52,7 @@ struct node_conf {
     uint64_t fetch_rate, fetch_burst;  /* FetchRequests per second per client link */
     uint64_t handshake_timeout_us;     /* TCP accept to established link */
     uint64_t handshake_rate, handshake_burst; /* new connections per second per address */
+    struct metrics_http_limits metrics_limits; /* the /metrics endpoint */
     /* [inbox] */
     struct inbox_limits inbox;
     uint64_t expire_interval_us;

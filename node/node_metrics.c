@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "log.h"
 
 /*
  * Bucket upper bounds, in nanoseconds (10 us .. 100 ms, then +Inf).  Fine
@@ -314,9 +315,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return ret;
 }
 
+/* libmicrohttpd's messages (one per refused connection in a flood) at debug level. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[256];
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\n")] = 0;
+    log_debug("metrics: %s", line);
+}
+
 struct metrics_http *metrics_http_start(struct node_metrics *m, const char *hostport,
                                         char *err, size_t errlen)
 {
+    return metrics_http_start_limited(m, hostport, NULL, err, errlen);
+}
+
+struct metrics_http *metrics_http_start_limited(struct node_metrics *m, const char *hostport,
+                                                const struct metrics_http_limits *lim,
+                                                char *err, size_t errlen)
+{
+    unsigned conns = lim && lim->max_conns ? lim->max_conns : 256;
+    unsigned per_addr = lim && lim->max_per_addr ? lim->max_per_addr : 8;
+    unsigned timeout = lim && lim->timeout_s ? lim->timeout_s : 2;
     char host[256];
     uint16_t port;
     struct sockaddr_in sa;
@@ -338,10 +359,14 @@ struct metrics_http *metrics_http_start(struct node_metrics *m, const char *host
         return NULL;
     }
     h->m = m;
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, port, NULL, NULL,
-                            on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    /* poll/epoll (MHD_USE_AUTO): select() would cap the connections at FD_SETSIZE. */
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG,
+                            port, NULL, NULL, on_request, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_CONNECTION_LIMIT, conns,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr,
+                            MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errlen, "metrics: cannot listen on %s", hostport);
         free(h);

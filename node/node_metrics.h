@@ -110,8 +110,20 @@ void metrics_loop_returned(struct node_metrics *m, const uint8_t id[static MIX_N
 /* The exposition text (malloc()ed, NUL-terminated); NULL on no memory. */
 char *metrics_render(struct node_metrics *m, size_t *len);
 
+/*
+ * Limits of the /metrics endpoint, so that a scrape works during a flood of
+ * idle connections: connections in all, from one address, and seconds an
+ * idle connection is kept.  Zero fields take the defaults (256, 8, 2).
+ */
+struct metrics_http_limits {
+    unsigned max_conns, max_per_addr, timeout_s;
+};
 /* Serve /metrics on "host:port" in a libmicrohttpd thread.  NULL with err. */
 struct metrics_http;
+struct metrics_http *metrics_http_start_limited(struct node_metrics *m, const char *hostport,
+                                                const struct metrics_http_limits *lim,
+                                                char *err, size_t errlen) MIX_WUR;
+/* The same with the default limits. */
 struct metrics_http *metrics_http_start(struct node_metrics *m, const char *hostport,
                                         char *err, size_t errlen) MIX_WUR;
 void metrics_http_stop(struct metrics_http *h);
