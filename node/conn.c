@@ -65,6 +65,7 @@ struct conn {
     ev_tstamp last_rx;
     ev_tstamp started;              /* inbound: accept time (oldest half-open goes first) */
     double idle_timeout;            /* inbound: this conn's (conn_set_limits), 0 = never */
+    bool evictable;                 /* conn_set_evictable(): may make room at max_conns */
     uint64_t rx_us;                 /* kernel receive time of the read being delivered */
     struct pending_frame *pend_head, *pend_tail;
     size_t pend_bytes;
@@ -863,6 +864,7 @@ static bool accept_take_token(struct conn_mgr *m, const struct sockaddr_storage 
  * still in its handshake, if any is older than a second: half-open
  * connections then hold no slot for longer than it takes others to connect,
  * and a legitimate handshake (one round trip) is not cut short by a flood.
+ * Failing that, of the longest-idle evictable conn (see evict_idle).
  */
 static bool evict_half_open(struct conn_mgr *m)
 {
@@ -872,10 +874,23 @@ static bool evict_half_open(struct conn_mgr *m)
         if (c->inbound && c->state == CONN_STATE_HANDSHAKE && !c->authorized &&
             (old == NULL || c->started < old->started))
             old = c;
-    if (old == NULL || now - old->started < 1.0)
+    if (old != NULL && now - old->started >= 1.0) {
+        m->st.evicted_half_open++;
+        conn_shutdown(old, CONN_CLOSE_HS_TIMEOUT);
+        return true;
+    }
+    /* Then the evictable established conn idle longest, if idle for evict_idle. */
+    if (m->lim.evict_idle <= 0)
         return false;
-    m->st.evicted_half_open++;
-    conn_shutdown(old, CONN_CLOSE_HS_TIMEOUT);
+    old = NULL;
+    for (struct conn *c = m->all; c != NULL; c = c->next)
+        if (c->evictable && c->state == CONN_STATE_ESTABLISHED &&
+            (old == NULL || c->last_rx < old->last_rx))
+            old = c;
+    if (old == NULL || now - old->last_rx < m->lim.evict_idle)
+        return false;
+    m->st.evicted_idle++;
+    conn_shutdown(old, CONN_CLOSE_IDLE);
     return true;
 }
 
@@ -1017,6 +1032,7 @@ static void fill_limits(struct conn_limits *out, const struct conn_limits *in)
     if (in->idle_timeout > 0) out->idle_timeout = in->idle_timeout;
     if (in->accept_rate > 0) out->accept_rate = in->accept_rate;
     if (in->accept_burst > 0) out->accept_burst = in->accept_burst;
+    if (in->evict_idle > 0) out->evict_idle = in->evict_idle;
     if (in->backoff_min > 0) out->backoff_min = in->backoff_min;
     if (in->backoff_max > 0) out->backoff_max = in->backoff_max;
     if (out->backoff_max < out->backoff_min)
@@ -1109,6 +1125,11 @@ void conn_set_limits(struct conn *c, size_t max_out_bytes, double idle_timeout)
         if (c->state == CONN_STATE_ESTABLISHED)
             arm_idle(c, idle_timeout);
     }
+}
+
+void conn_set_evictable(struct conn *c)
+{
+    c->evictable = c->inbound;
 }
 
 double conn_idle_seconds(const struct conn *c)

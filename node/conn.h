@@ -80,6 +80,8 @@ struct conn_limits {
     double accept_rate;        /* inbound handshakes per second from one source address
                                   (IPv6: one /64); 0 = unlimited (default) */
     double accept_burst;       /* bucket size for accept_rate; default 1 */
+    double evict_idle;         /* at max_conns, an evictable conn idle this long (seconds)
+                                  makes room for a new one; 0 = never (default) */
     double backoff_min;        /* first reconnect delay, seconds; default 0.5 */
     double backoff_max;        /* reconnect delay cap, seconds; default 30 */
 };
@@ -107,6 +109,7 @@ struct conn_stats {
     uint64_t refused_per_addr;    /* accept refused: max_per_addr */
     uint64_t refused_rate;        /* accept refused: accept_rate */
     uint64_t evicted_half_open;   /* at max_conns: oldest half-open closed for a new conn */
+    uint64_t evicted_idle;        /* at max_conns: longest-idle evictable conn closed */
     uint64_t refused_auth;        /* authorize() said no */
     uint64_t hs_timeouts, idle_timeouts;
     uint64_t link_errors;         /* closed for CONN_CLOSE_LINK */
@@ -200,6 +203,9 @@ const char *conn_peer_addr(const struct conn *c);
  * its own idle timeout (0 = keep).
  */
 void conn_set_limits(struct conn *c, size_t max_out_bytes, double idle_timeout);
+/* An inbound conn from an anonymous peer: it may be closed at max_conns
+ * once idle for evict_idle (see conn_limits). */
+void conn_set_evictable(struct conn *c);
 /* Seconds since an established conn last received a frame (0 otherwise). */
 double conn_idle_seconds(const struct conn *c);
 /* Bytes queued and not yet written. */

@@ -260,7 +260,7 @@ static int load_registration(struct conf *cf, struct dir_conf *c, char *err, siz
 
 static int load_limits(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
 {
-    uint64_t hs, idle;
+    uint64_t hs, idle, anon, evict;
     if (conf_get_u64(cf, "limits", "max_connections", 512, 4, 100000, &c->max_connections, err,
                      errlen) < 0
         || conf_get_u64(cf, "limits", "max_per_address", 32, 1, 100000, &c->max_per_address, err,
@@ -269,11 +269,24 @@ static int load_limits(struct conf *cf, struct dir_conf *c, char *err, size_t er
                         &c->max_frame, err, errlen) < 0
         || conf_get_u64(cf, "limits", "max_descriptors", 1024, 1, PKI_MAX_NODES,
                         &c->max_descriptors, err, errlen) < 0
-        || conf_get_duration_us(cf, "limits", "handshake_timeout", 10 * US, &hs, err, errlen) < 0
-        || conf_get_duration_us(cf, "limits", "idle_timeout", 120 * US, &idle, err, errlen) < 0)
+        || conf_get_duration_us(cf, "limits", "handshake_timeout", 5 * US, &hs, err, errlen) < 0
+        || conf_get_duration_us(cf, "limits", "idle_timeout", 120 * US, &idle, err, errlen) < 0
+        || conf_get_duration_us(cf, "limits", "anon_idle_timeout", 10 * US, &anon, err,
+                                errlen) < 0
+        || conf_get_duration_us(cf, "limits", "evict_idle", 2 * US, &evict, err, errlen) < 0
+        || conf_get_u64(cf, "limits", "accept_rate", 20, 0, 1000000, &c->accept_rate, err,
+                        errlen) < 0
+        || conf_get_u64(cf, "limits", "accept_burst", 40, 1, 1000000, &c->accept_burst, err,
+                        errlen) < 0)
         return -1;
     c->handshake_timeout = (double)hs / 1e6;
     c->idle_timeout = (double)idle / 1e6;
+    c->anon_idle_timeout = (double)anon / 1e6;
+    c->evict_idle = (double)evict / 1e6;
+    if (c->anon_idle_timeout < 1 || c->evict_idle <= 0) {
+        snprintf(err, errlen, "[limits] anon_idle_timeout must be >= 1s, evict_idle > 0");
+        return -1;
+    }
     if (c->handshake_timeout <= 0) {
         snprintf(err, errlen, "[limits] handshake_timeout must be > 0");
         return -1;

@@ -48,6 +48,9 @@ struct dir_conf {
     /* [limits] */
     uint64_t max_connections, max_per_address, max_frame, max_descriptors;
     double handshake_timeout, idle_timeout;
+    double anon_idle_timeout;           /* links from anyone but an authority */
+    double evict_idle;                  /* at max_connections: an anonymous link idle this long goes */
+    uint64_t accept_rate, accept_burst; /* new connections per second per address */
 };
 
 /* Parse one `HOST:PORT ED25519_B64 X25519_B64` line.  false with err set. */

@@ -5,7 +5,8 @@
  *
  *   mixabuse fetch-flood --addr H:P --key B64 --links N --seconds S [--srcs K]
  *       N client links that send FetchRequests (about 200 a second each)
- *       and never read a byte once the handshake is done.
+ *       and never read a byte once the handshake is done (with --doc:
+ *       DocumentRequests, to an authority).
  *   mixabuse idle --addr H:P [--key B64] --links N --seconds S [--srcs K]
  *                 [--role client|node] [--tcp]
  *       hold N links open and silent (with --tcp: bare TCP connections, no
@@ -47,7 +48,7 @@ struct alink {
 struct opts {
     struct sockaddr_in dst;
     uint8_t remote_pk[32];
-    bool have_key, tcp;
+    bool have_key, tcp, doc;
     double reopen_s;
     enum link_role role;
     unsigned links, srcs;
@@ -153,13 +154,13 @@ static bool al_read(struct alink *a)
     return true;
 }
 
-static void queue_fetch(struct alink *a)
+static void queue_fetch(struct alink *a, bool doc)
 {
     struct mix_frame f;
     uint8_t buf[64];
     size_t len = 0;
     memset(&f, 0, sizeof(f));
-    f.type = FRAME_FETCH_REQUEST;
+    f.type = doc ? FRAME_DOCUMENT_REQUEST : FRAME_FETCH_REQUEST;
     if (link_output_pending(a->l) < 65536 && frame_encode(&f, buf, sizeof(buf), &len, NULL))
         if (link_send_frame(a->l, buf, len) != LINK_OK)
             return;
@@ -193,7 +194,7 @@ static void run(const struct opts *o, bool flood)
                 continue;
             if (a[i].up && flood) {
                 if (fetch_now)
-                    queue_fetch(&a[i]);
+                    queue_fetch(&a[i], o->doc);
                 if (link_output_pending(a[i].l))
                     pf[i].events = POLLOUT;
                 continue;
@@ -272,7 +273,7 @@ int main(int argc, char **argv)
     static const struct option lo[] = {
         { "addr", 1, 0, 'a' }, { "key", 1, 0, 'k' }, { "links", 1, 0, 'n' },
         { "seconds", 1, 0, 's' }, { "srcs", 1, 0, 'S' }, { "role", 1, 0, 'r' },
-        { "tcp", 0, 0, 't' }, { "reopen-ms", 1, 0, 'R' }, { 0, 0, 0, 0 },
+        { "tcp", 0, 0, 't' }, { "doc", 0, 0, 'D' }, { "reopen-ms", 1, 0, 'R' }, { 0, 0, 0, 0 },
     };
     struct opts o = { .links = 10, .srcs = 4, .seconds = 5, .role = LINK_ROLE_CLIENT,
                       .reopen_s = 0.05 };
@@ -306,6 +307,7 @@ int main(int argc, char **argv)
         case 'S': o.srcs = (unsigned)atoi(optarg); break;
         case 'r': o.role = strcmp(optarg, "node") == 0 ? LINK_ROLE_NODE : LINK_ROLE_CLIENT; break;
         case 't': o.tcp = true; break;
+        case 'D': o.doc = true; break;
         case 'R': o.reopen_s = atof(optarg) / 1000.0; break;
         default: die("bad option");
         }
