@@ -79,7 +79,7 @@ struct published {
 struct counters {
     uint64_t uploads_accepted, uploads_unchanged;
     uint64_t rejected_bad_signature, rejected_malformed, rejected_not_registered;
-    uint64_t rejected_stale, rejected_future, rejected_full;
+    uint64_t rejected_stale, rejected_future, rejected_full, rejected_role;
     uint64_t bad_frames, unexpected_frames, send_drops;
     uint64_t doc_requests, doc_not_found, doc_busy;
     uint64_t peer_descs_merged, peer_descs_rejected, peer_sets_late;
@@ -290,6 +290,31 @@ static const char *check_descriptor(struct mixdir *d, const uint8_t *b, size_t l
         if (count)
             c->rejected_not_registered++;
         return "node not registered";
+    }
+    /*
+     * A key is bound to one role and layer: the one its `node =` line
+     * names, else the one of the descriptor this authority holds for it
+     * (the first accepted, until it expires).  A registered mix cannot
+     * turn itself into a gateway or move to another layer.
+     */
+    uint32_t roles, layer;
+    const struct dir_desc *held = dir_set_find(&d->descs, out->id);
+    bool bound = dir_conf_node_binding(d->cf, out->identity_key, &roles, &layer);
+    if (!bound && held != NULL) {
+        roles = held->d.roles;
+        layer = held->d.layer;
+        bound = true;
+    }
+    if (bound && (out->roles != roles || out->layer != layer)) {
+        if (count) {
+            c->rejected_role++;
+            char id[17];
+            hex8(out->id, id);
+            log_warn("node %s: descriptor claims roles %u layer %u, bound to roles %u layer %u: "
+                     "refused", id, (unsigned)out->roles, (unsigned)out->layer, (unsigned)roles,
+                     (unsigned)layer);
+        }
+        return "role or layer differs from the registered one";
     }
     if (dir_desc_last_epoch(out) < (cur > 0 ? cur : 1)) {
         if (count)
@@ -810,17 +835,18 @@ static void log_limits(struct mixdir *d, const struct conn_stats *cs)
     static uint64_t last;
     uint64_t sum = cs->refused_max_conns + cs->refused_per_addr + cs->refused_rate +
                    cs->evicted_half_open + cs->evicted_idle + cs->hs_timeouts +
-                   cs->idle_timeouts + d->ctr.doc_busy;
+                   cs->idle_timeouts + d->ctr.doc_busy + d->ctr.rejected_role;
     if (sum == last)
         return;
     last = sum;
     log_info("limits: refused_max_conns=%llu refused_per_addr=%llu refused_rate=%llu "
              "evicted_half_open=%llu evicted_idle=%llu handshake_timeouts=%llu "
-             "idle_timeouts=%llu doc_busy=%llu",
+             "idle_timeouts=%llu doc_busy=%llu rejected_role=%llu",
              (unsigned long long)cs->refused_max_conns, (unsigned long long)cs->refused_per_addr,
              (unsigned long long)cs->refused_rate, (unsigned long long)cs->evicted_half_open,
              (unsigned long long)cs->evicted_idle, (unsigned long long)cs->hs_timeouts,
-             (unsigned long long)cs->idle_timeouts, (unsigned long long)d->ctr.doc_busy);
+             (unsigned long long)cs->idle_timeouts, (unsigned long long)d->ctr.doc_busy,
+             (unsigned long long)d->ctr.rejected_role);
 }
 
 static void log_counters(struct mixdir *d, bool force)

@@ -1,13 +1,14 @@
 # Shared by the tests/abuse/mixdir_*.sh tests (sourced): one authority
 # (threshold 1) on a port below the ephemeral range, its log in
 # $T/node_mixdir.log (kept and checked for sanitizer reports by the cleanup
-# of mixnode_lib.sh), and a registered node key directory $T/n1.
+# of mixnode_lib.sh), and node key directories $T/n1, $T/n2 (keys $N1, $N2).
 . "$(dirname "$0")/lib.sh"
 MIXDIR=$BUILD_ABS/mixdir
 DT=$BUILD_ABS/tests/dirtool
 [ -x "$MIXDIR" ] && [ -x "$DT" ] || { echo "mixdir or dirtool not built"; exit 77; }
 
-# start_dir EXTRA_LIMITS [REGISTRATION_LINES]
+# start_dir EXTRA_LIMITS [REGISTRATION_LINES]: @N1@ and @N2@ in the lines
+# stand for the node keys (default: "node = @N1@").
 start_dir() {
     BASE=$(pick_base); [ -n "$BASE" ] || fail "no free ports"
     DPORT=$BASE
@@ -15,6 +16,8 @@ start_dir() {
     ED=$(echo "$LINE" | awk '{print $4}')
     X=$(echo "$LINE" | awk '{print $5}')
     N1=$("$DT" nodekeys "$T/n1") || fail nodekeys
+    N2=$("$DT" nodekeys "$T/n2") || fail nodekeys
+    REG=$(printf '%s\n' "${2:-node = @N1@}" | sed -e "s|@N1@|$N1|g" -e "s|@N2@|$N2|g")
     GENESIS=$(($(date +%s) - 5))
     cat >"$T/dir.ini" <<EOT
 [mixdir]
@@ -28,7 +31,7 @@ threshold = 1
 epoch_length = 60s
 genesis = $GENESIS
 [registration]
-${2:-node = $N1}
+$REG
 [limits]
 $1
 EOT
