@@ -822,7 +822,8 @@ static bool on_authorize(struct conn *c, const uint8_t remote_pk[static LINK_KEY
     for (size_t i = 0; i < d->cf->n_auth; i++)
         if (i != d->self && sodium_memcmp(d->cf->auth[i].link_pk, remote_pk, PKI_KEY_LEN) == 0)
             return true;
-    conn_set_limits(c, 0, d->cf->anon_idle_timeout);
+    /* Output: one document (at most max_frame) and a little more. */
+    conn_set_limits(c, d->cf->max_frame + 65536, d->cf->anon_idle_timeout);
     conn_set_evictable(c);
     return true;
 }

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Attack 6: idle and half-open links to an authority.  Limits for the test:
-# max_connections 64 (and max_per_address 1000, so that the attacker's
+# max_connections 64, max_frame 16 KiB (and max_per_address 1000, so that the attacker's
 # two addresses are not stopped by it), anon_idle_timeout 4 s,
 # evict_idle 2 s, accept_rate 20/s per address.
 #  1. An idle anonymous link is closed after anon_idle_timeout.
@@ -16,6 +16,7 @@ set -u
 . "$(dirname "$0")/dir_lib.sh"
 
 start_dir "max_connections = 64
+max_frame = 16384
 max_per_address = 1000
 anon_idle_timeout = 4s
 evict_idle = 2s
