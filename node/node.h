@@ -90,6 +90,9 @@ struct peer {
     uint8_t inbox_id[INBOX_ID_LEN];  /* PEER_CLIENT: the inbox it may fetch */
     double tokens;                   /* PEER_CLIENT: packet rate bucket */
     uint64_t tokens_at_us;
+    double fetch_tokens;             /* PEER_CLIENT: FetchRequest rate bucket */
+    uint64_t fetch_at_us;
+    struct peer *cl_prev, *cl_next;  /* PEER_CLIENT: on n->clients (eviction at max_clients) */
     uint8_t node_id[MIX_NODE_ID_LEN]; /* PEER_NODE_OUT: which node */
     size_t auth_idx;                 /* PEER_AUTHORITY */
     unsigned pending;                /* PEER_AUTHORITY: responses still expected */
@@ -156,6 +159,7 @@ struct node {
     struct peer **out;
     size_t n_out, cap_out;
     size_t n_clients;
+    struct peer *clients;            /* client links, newest first */
 
     struct job *job_pool;            /* I/O thread free list of jobs */
     size_t job_pool_len;
@@ -237,6 +241,8 @@ extern const struct conn_callbacks node_conn_callbacks;
 bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, size_t len);
 bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LINK_KEY_LEN],
                     enum link_role role);
+/* A client peer is gone: off the client list and count. */
+void node_client_closed(struct node *n, struct peer *p);
 /* Send a frame on p's link (no-op without a conn); false if dropped. */
 bool node_send_frame(struct node *n, struct peer *p, const struct mix_frame *f);
 

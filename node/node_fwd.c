@@ -210,6 +210,13 @@ void node_mixq_run(struct node *n)
     mq_timer_arm(n, next);
 }
 
+/* A packet from a client link may go on only to a layer-1 mix (the first hop of a real path). */
+static bool client_hop_ok(struct node *n, const uint8_t hop[static MIX_NODE_ID_LEN])
+{
+    const struct pki_descriptor *d = node_dir_find(n, hop);
+    return d && (d->roles & PKI_ROLE_MIX) && d->layer == 1;
+}
+
 void node_job_done(struct node *n, struct job *j)
 {
     switch (j->kind) {
@@ -220,6 +227,10 @@ void node_job_done(struct node *n, struct job *j)
         }
         if (!n->mq) {
             metric_drop(&n->metrics, DROP_NO_DOCUMENT);
+            break;
+        }
+        if (j->src == SRC_CLIENT && !client_hop_ok(n, j->hop)) {
+            metric_drop(&n->metrics, DROP_CLIENT_HOP);
             break;
         }
         if (n->mqp.max_delay_us && j->delay_us > n->mqp.max_delay_us)

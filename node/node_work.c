@@ -304,6 +304,11 @@ void node_process_job(struct node *n, struct job *j)
         memcpy(j->hop, res.node_id, MIX_NODE_ID_LEN);
         j->delay_us = res.delay_us;
         j->buf = out;
+    } else if (st == SPHINX_OK_DELIVER && j->src == SRC_CLIENT) {
+        /* A real path enters at the gateway and goes on to a layer-1 mix:
+         * a client may not drop a packet straight into an inbox here. */
+        job_drop(n, j, DROP_CLIENT_HOP);
+        sodium_memzero(out, j->pkt_len);
     } else if (st == SPHINX_OK_DELIVER) {
         exit_hop(n, j, &g, &res, out);
         if (j->kind != JOB_FORWARD)

@@ -105,6 +105,7 @@ struct pipe_env {
     uint8_t inbox[32];
     struct sphinx_geometry g;
     struct peer *client;
+    struct peer *node;               /* a node link (packets that exit here come this way) */
     char dir[128];
 };
 
@@ -190,13 +191,15 @@ static bool pipe_setup(struct pipe_env *e)
     crypto_scalarmult_base(e->cpk, e->csk);
     payload_inbox_id(e->inbox, e->cpk);
     e->client = node_harness_peer(e->n, HARNESS_PEER_CLIENT, e->cpk);
-    return e->client != NULL;
+    e->node = node_harness_peer(e->n, HARNESS_PEER_NODE, e->cpk);
+    return e->client != NULL && e->node != NULL;
 }
 
 static void pipe_teardown(struct pipe_env *e)
 {
     char cmd[200];
     node_harness_peer_free(e->n, e->client);
+    node_harness_peer_free(e->n, e->node);
     node_harness_free(e->n);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
     if (system(cmd) != 0)
@@ -212,9 +215,15 @@ static void test_pipeline_deliver(void)
     uint8_t zero[32] = { 0 };
 
     CHECK(pipe_setup(&e));
+    /* From a client link, a packet that exits here (or goes on to anything
+     * but a layer-1 mix) is dropped: the inbox stays empty. */
+    make_packet(&e, e.inbox, NULL, "straight in", false, pkt);
+    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(mval(&e, "mixnode_packets_dropped_total{reason=\"client_next_hop\"} ") == 1);
+    CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 0);
     /* Delivery: stored, then the SURB-ack goes out (to the SURB's first hop). */
     make_packet(&e, e.inbox, NULL, "hello inbox", true, pkt);
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 1);
     CHECK(mval(&e, "mixnode_delivered_total ") == 1);
     CHECK(mval(&e, "mixnode_acks_sent_total ") == 1);
@@ -226,27 +235,27 @@ static void test_pipeline_deliver(void)
           f->u.sphinx.packet.len == plen);
     frame_free(f);
     /* The same packet again: a replay. */
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(mval(&e, "mixnode_packets_dropped_total{reason=\"replay\"} ") == 1);
     CHECK(mval(&e, "mixnode_replay_hits_total ") == 1);
     CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 1);
     /* A header bit flipped: bad MAC.  A payload byte flipped: bad integrity. */
     make_packet(&e, e.inbox, NULL, "x", false, pkt);
     pkt[40] ^= 1;
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(mval(&e, "mixnode_packets_dropped_total{reason=\"bad_mac\"} ") == 1);
     make_packet(&e, e.inbox, NULL, "x", false, pkt);
     pkt[plen - 5] ^= 1;
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(mval(&e, "mixnode_packets_dropped_total{reason=\"bad_integrity\"} ") == 1);
     /* Drop cover: counted and discarded. */
     make_packet(&e, zero, NULL, "cover", false, pkt);
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(mval(&e, "mixnode_drop_cover_total ") == 1);
     CHECK(mval(&e, "mixnode_packets_out_total ") == 1);
     /* Drop cover with a SURB-ack (payload stream): nothing stored, the ack goes out. */
     make_packet(&e, zero, NULL, "cover", true, pkt);
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(mval(&e, "mixnode_drop_cover_total ") == 2);
     CHECK(mval(&e, "mixnode_cover_acks_sent_total ") == 1);
     CHECK(mval(&e, "mixnode_acks_sent_total ") == 2);
@@ -256,10 +265,10 @@ static void test_pipeline_deliver(void)
     uint8_t next[32];
     memset(next, 0x77, 32);
     make_packet(&e, e.inbox, next, "fwd", false, pkt);
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(mval(&e, "mixnode_packets_out_total ") == 3);
     /* Wrong length. */
-    CHECK(feed_packet(&e, e.client, pkt, plen - 1));
+    CHECK(feed_packet(&e, e.node, pkt, plen - 1));
     CHECK(mval(&e, "mixnode_packets_dropped_total{reason=\"bad_length\"} ") == 1);
     CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 1);
     pipe_teardown(&e);
@@ -404,7 +413,7 @@ static void test_pipeline_fetch(void)
 
     CHECK(pipe_setup(&e));
     make_packet(&e, e.inbox, NULL, "fetch me", false, pkt);
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     memset(&req, 0, sizeof(req));
     req.type = FRAME_FETCH_REQUEST;
     enc = frame_encode_alloc(&req, &elen, NULL);
@@ -433,7 +442,7 @@ static void test_pipeline_fetch(void)
     randombytes_buf(other, 32);
     struct peer *p2 = node_harness_peer(e.n, HARNESS_PEER_CLIENT, other);
     make_packet(&e, e.inbox, NULL, "not yours", false, pkt);
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     enc = frame_encode_alloc(&req, &elen, NULL);
     CHECK(node_handle_frame(e.n, p2, enc, elen));
     sent = node_harness_last_sent(e.n, &sl);
