@@ -32,6 +32,7 @@ const char *core_strerror(int err)
     case CORE_ERR_NOMEM: return "out of memory";
     case CORE_ERR_PATH: return "no usable path in the directory";
     case CORE_ERR_CRYPTO: return "packet construction failed";
+    case CORE_ERR_SURB_USED: return "reply block already used";
     }
     return "unknown error";
 }

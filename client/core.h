@@ -34,6 +34,7 @@ enum core_err {
     CORE_ERR_NOMEM = -7,
     CORE_ERR_PATH = -8,      /* the directory cannot give a path (empty layer) */
     CORE_ERR_CRYPTO = -9,    /* packet construction failed */
+    CORE_ERR_SURB_USED = -10, /* the message's reply SURB was used already */
 };
 const char *core_strerror(int err);
 

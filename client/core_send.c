@@ -434,6 +434,9 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
         e = CORE_ERR_NOMEM;
         goto out;
     }
+    /* A SURB works once: its bytes stay in the record, the flag says it is spent. */
+    if (rlen >= IN_HDR + surb_len && surb_len > 0 && !(rec[0] & IN_CAN_REPLY))
+        e = CORE_ERR_SURB_USED;
     if (rlen < IN_HDR + surb_len || !(rec[0] & IN_CAN_REPLY) || surb_len != c->surb_len)
         goto out;
     struct payload_frag f;

@@ -40,6 +40,13 @@ static void usage(FILE *f)
 
 static struct mixclient *g_mc;
 
+/* The library's log lines, to stderr or syslog as the config says (levels as mix_log's). */
+static void daemon_log(void *ctx, enum mixclient_log_level level, const char *line)
+{
+    (void)ctx;
+    mix_log_write((enum mix_log_level)(level - 1), line);
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
     (void)w;
@@ -57,9 +64,11 @@ static int run_daemon(const char *config)
         return 1;
     }
     mix_log_init("mixclient", conf.log_level, conf.use_syslog);
-    g_mc = mixclient_new(config, NULL, err, sizeof(err));
+    struct mixclient_options opts = {daemon_log, NULL,
+                                     (enum mixclient_log_level)(conf.log_level + 1)};
+    g_mc = mixclient_new_opts(config, NULL, &opts, err, sizeof(err));
     if (g_mc == NULL) {
-        log_err("%s", err);
+        mix_log_write(MIX_LOG_ERR, err);
         return 1;
     }
     struct local_srv *srv = local_srv_new(g_mc, conf.socket, err, sizeof(err));

@@ -10,7 +10,9 @@ static struct {
     const char *ident;
     enum mix_log_level level;
     bool syslog;
-} log_state = { "mix", MIX_LOG_INFO, false };
+    mix_log_sink_fn sink;
+    void *sink_ctx;
+} log_state = { "mix", MIX_LOG_INFO, false, NULL, NULL };
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 
@@ -54,6 +56,21 @@ void mix_log(enum mix_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (log_state.sink != NULL) {
+        log_state.sink(log_state.sink_ctx, level, msg);
+        return;
+    }
+    mix_log_write(level, msg);
+}
+
+void mix_log_set_sink(mix_log_sink_fn fn, void *ctx)
+{
+    log_state.sink = fn;
+    log_state.sink_ctx = ctx;
+}
+
+void mix_log_write(enum mix_log_level level, const char *msg)
+{
     if (log_state.syslog) {
         static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
         syslog(prio[level], "%s", msg);

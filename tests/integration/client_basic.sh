@@ -42,7 +42,8 @@ id3=$(mc a send "$ADDR_b" -m "question with reply" --reply-surbs 1 --wait 30) ||
 wait_recv b 3 "$T/rb" 20 || fail "question not received"
 grep -q "$id3 [0-9]* can-reply" "$T/recv_b.out" || fail "question not marked can-reply"
 mc b reply "$id3" -m "the answer $MARK" >/dev/null || fail "reply refused"
-mc b reply "$id3" -m "again" >/dev/null 2>&1 && fail "a SURB was used twice"
+out=$(mc b reply "$id3" -m "again" 2>&1) && fail "a SURB was used twice"
+echo "$out" | grep -q "reply block already used" || fail "unclear error for a used reply block: $out"
 end=$(($(date +%s) + 20))
 until [ "$(ls "$T/ra" | wc -l)" -ge 1 ]; do
     [ "$(date +%s)" -ge "$end" ] && fail "reply not received by recv --follow"

@@ -382,7 +382,7 @@ static void test_surb_reply(void)
     memcpy(qid, b.last_id, 16);
     CHECK(core_reply(b.c, qid, (const uint8_t *)"answer!", 7) == CORE_OK);
     /* Single use: a second reply is refused. */
-    CHECK(core_reply(b.c, qid, (const uint8_t *)"again", 5) == CORE_ERR_NO_SURB);
+    CHECK(core_reply(b.c, qid, (const uint8_t *)"again", 5) == CORE_ERR_SURB_USED);
     uint8_t other[16] = {9};
     CHECK(core_reply(b.c, other, (const uint8_t *)"x", 1) == CORE_ERR_UNKNOWN);
     CHECK(memcmp(qid, id, 16) == 0); /* the recipient sees the sender's message id */
