@@ -7,6 +7,7 @@
 #  - an idle client keeps sending (gateway metrics grow);
 #  - a mistyped address and an oversized message are refused before anything is sent;
 #  - a directory without k valid signatures by configured authorities is refused;
+#  - init with a mix configured as the gateway says so; status of an unknown id is one error;
 #  - garbage on the local socket closes only that connection; SIGTERM stops cleanly.
 TESTNAME=client_basic
 . "$TOP/tests/integration/client_net.inc"
@@ -107,7 +108,22 @@ out=$(mc wrongkey init --timeout 4 2>&1) && fail "a document signed by an unconf
 echo "$out" | grep -q "unknown signer\|too few signatures" || fail "unclear refusal: $out"
 echo "directory refused without k valid signatures: $(echo "$out" | tail -n 1)"
 
-# 8. SIGTERM stops a daemon cleanly.
+# 8. A mix configured as the gateway: init says what it is.
+MIXID=$(sed -n 's/.*: node \([^ ]*\) listening.*/\1/p' "$T/m11.log" | head -n 1)
+[ -n "$MIXID" ] || fail "no node id in m11.log"
+client_conf mixgw
+sed -i "s|^\[client\]|[client]\ngateway = $MIXID|" "$T/c_mixgw.ini"
+out=$(mc mixgw init --timeout 10 2>&1) && fail "init accepted a mix as the gateway"
+echo "$out" | grep -q "is not a gateway: the directory lists it as a layer-1 mix" \
+    || fail "unclear error for a mix as the gateway: $out"
+echo "mix as gateway: $out"
+
+# 9. status of an unknown id: one clean error, nothing else.
+out=$(mc a status 0123456789abcdef0123456789abcdef 2>"$T/st.err") && fail "status of an unknown id succeeded"
+[ -z "$out" ] || fail "status of an unknown id printed: $out"
+grep -q "no sent message with id 0123456789abcdef0123456789abcdef" "$T/st.err" || fail "status error: $(cat "$T/st.err")"
+
+# 10. SIGTERM stops a daemon cleanly.
 kill -TERM "$CPID_a"
 wait "$CPID_a"; rc=$?
 [ "$rc" -eq 0 ] || fail "daemon exit status $rc after SIGTERM"
