@@ -525,7 +525,17 @@ static int show_message(const struct mix_frame *f, const char *dir)
     char h[33];
     hex(f->u.local_msg.message_id.ptr, 16, h);
     size_t len = f->u.local_msg.body.len;
-    printf("message %s %zu%s\n", h, len, f->u.local_msg.can_reply ? " can-reply" : "");
+    /* "message ID LEN" then flags: can-reply, or reply-to ID for an answer to one of ours. */
+    printf("message %s %zu", h, len);
+    if (f->u.local_msg.can_reply)
+        printf(" can-reply");
+    if (f->u.local_msg.is_reply) {
+        char r[33] = "unknown";
+        if (f->u.local_msg.in_reply_to.len == 16)
+            hex(f->u.local_msg.in_reply_to.ptr, 16, r);
+        printf(" reply-to %s", r);
+    }
+    printf("\n");
     if (dir != NULL) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, h);
@@ -587,8 +597,10 @@ int cli_recv(const char *config, int argc, char **argv)
     while (rc == 0) {
         struct mix_frame *f = lrecv_frame(fd);
         if (f == NULL) {
-            if (!follow)
-                rc = 1;
+            /* Only the daemon ends a follow: it stopped (or dropped us). */
+            fprintf(stderr, "mixclient recv: the daemon closed the connection%s\n",
+                    follow ? " (stopped?); no more messages will come" : " before the end");
+            rc = 1;
             break;
         }
         if (f->type == FRAME_LOCAL_MESSAGE) {

@@ -559,6 +559,7 @@ void mc_core_recv(void *ctx, const struct core_received *m)
     struct mixclient_message out = {.body = m->body, .len = m->len, .can_reply = m->can_reply,
                                     .is_reply = m->is_reply, .received_at = m->received_at};
     memcpy(out.id, m->id, MIXCLIENT_ID_LEN);
+    memcpy(out.in_reply_to, m->in_reply_to, MIXCLIENT_ID_LEN);
     if (mc->recv_fn)
         mc->recv_fn(mc->recv_ctx, &out);
     if (mc->on_new_message)
@@ -610,9 +611,9 @@ int mixclient_send(struct mixclient *mc, const char *address, const void *msg, s
 }
 
 int mixclient_reply(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN], const void *body,
-                    size_t len)
+                    size_t len, uint8_t id_out[MIXCLIENT_ID_LEN])
 {
-    int e = mc_err_from_core(core_reply(mc->core, id, body, len));
+    int e = mc_err_from_core(core_reply(mc->core, id, body, len, id_out));
     switch (e) {
     case MIXCLIENT_OK:
         return 0;
@@ -662,6 +663,7 @@ static void take_one(void *ctx, const struct core_received *m)
     struct mixclient_message out = {.body = m->body, .len = m->len, .can_reply = m->can_reply,
                                     .is_reply = m->is_reply, .received_at = m->received_at};
     memcpy(out.id, m->id, MIXCLIENT_ID_LEN);
+    memcpy(out.in_reply_to, m->in_reply_to, MIXCLIENT_ID_LEN);
     t->fn(t->ctx, &out);
 }
 

@@ -459,7 +459,7 @@ int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64
 /* ------------------------------------------------------------ replies */
 
 int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const uint8_t *body,
-               size_t len)
+               size_t len, uint8_t *id_out)
 {
     uint8_t *rec, first[MIX_NODE_ID_LEN], key[8];
     size_t rlen;
@@ -477,8 +477,9 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
         e = CORE_ERR_NOMEM;
         goto out;
     }
-    /* A SURB works once: its bytes stay in the record, the flag says it is spent. */
-    if (rlen >= IN_HDR + surb_len && surb_len > 0 && !(rec[0] & IN_CAN_REPLY))
+    /* A SURB works once: its bytes stay in the record, the flag says it is spent.
+     * (A reply's record holds the id it answers there instead: no SURB.) */
+    if (rlen >= IN_HDR + surb_len && surb_len > 0 && !(rec[0] & (IN_CAN_REPLY | IN_IS_REPLY)))
         e = CORE_ERR_SURB_USED;
     if (rlen < IN_HDR + surb_len || !(rec[0] & IN_CAN_REPLY) || surb_len != c->surb_len)
         goto out;
@@ -508,6 +509,8 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
         cstore_sync(c->store) != 0)
         goto out;
     c->n_raw++;
+    if (id_out != NULL)
+        memcpy(id_out, f.msg_id, CORE_MSG_ID_LEN);
     e = CORE_OK;
 out:
     free(buf);

@@ -100,6 +100,7 @@ struct mixclient_message {
     bool can_reply;              /* carries an unused reply SURB: mixclient_reply() works */
     bool is_reply;               /* a reply to one of our messages */
     uint64_t received_at;        /* Unix seconds */
+    uint8_t in_reply_to[MIXCLIENT_ID_LEN]; /* is_reply: the id of our message it answers */
 };
 
 typedef void (*mixclient_recv_fn)(void *ctx, const struct mixclient_message *m);
@@ -161,9 +162,14 @@ size_t mixclient_max_reply(const struct mixclient *mc);
 int mixclient_send(struct mixclient *mc, const char *address, const void *msg, size_t len,
                    unsigned reply_surbs, uint8_t id_out[MIXCLIENT_ID_LEN]);
 
-/* Answer received message id through the SURB it carried. */
+/*
+ * Answer received message id through the SURB it carried (once; at most
+ * mixclient_max_reply() bytes).  The reply's own id, which the other side
+ * receives it under, goes to id_out unless NULL.  MIXCLIENT_E_SURB_USED if
+ * it was answered already, MIXCLIENT_E_NO_SURB if it carried no reply block.
+ */
 int mixclient_reply(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN], const void *body,
-                    size_t len);
+                    size_t len, uint8_t id_out[MIXCLIENT_ID_LEN]);
 
 int mixclient_status(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN],
                      enum mixclient_state *state, unsigned *fragments, unsigned *acked);

@@ -188,6 +188,7 @@ struct cl {
     size_t last_len;
     uint8_t last_id[16];
     bool last_can_reply, last_is_reply;
+    uint8_t last_in_reply_to[16];
 };
 
 static void on_recv(void *ctx, const struct core_received *m)
@@ -201,6 +202,7 @@ static void on_recv(void *ctx, const struct core_received *m)
     memcpy(x->last_id, m->id, 16);
     x->last_can_reply = m->can_reply;
     x->last_is_reply = m->is_reply;
+    memcpy(x->last_in_reply_to, m->in_reply_to, 16);
 }
 
 static void cl_start(struct cl *x, int gw, uint32_t attempts)
@@ -440,17 +442,28 @@ static void test_surb_reply(void)
     CHECK(b.got == 1 && b.last_can_reply);
     uint8_t qid[16];
     memcpy(qid, b.last_id, 16);
-    CHECK(core_reply(b.c, qid, (const uint8_t *)"answer!", 7) == CORE_OK);
-    /* Single use: a second reply is refused. */
-    CHECK(core_reply(b.c, qid, (const uint8_t *)"again", 5) == CORE_ERR_SURB_USED);
+    uint8_t rid[16];
+    CHECK(core_reply(b.c, qid, (const uint8_t *)"answer!", 7, rid) == CORE_OK);
+    /* Single use: a second reply is refused, and says why. */
+    CHECK(core_reply(b.c, qid, (const uint8_t *)"again", 5, NULL) == CORE_ERR_SURB_USED);
     uint8_t other[16] = {9};
-    CHECK(core_reply(b.c, other, (const uint8_t *)"x", 1) == CORE_ERR_UNKNOWN);
+    CHECK(core_reply(b.c, other, (const uint8_t *)"x", 1, NULL) == CORE_ERR_UNKNOWN);
     CHECK(memcmp(qid, id, 16) == 0); /* the recipient sees the sender's message id */
     CHECK(core_queue_len(b.c) == 1);
     CHECK(pump(&b, CORE_STREAM_PAYLOAD, 1) == 1);
     CHECK(!box_contains((const uint8_t *)"answer!", 7));
     fetch(&a);
     CHECK(a.got == 1 && a.last_is_reply && a.last_len == 7 && memcmp(a.last, "answer!", 7) == 0);
+    /* The reply says which message it answers, and has the id the replier was given. */
+    CHECK(memcmp(a.last_in_reply_to, id, 16) == 0 && memcmp(a.last_id, rid, 16) == 0);
+    CHECK(!a.last_can_reply);
+    /* A reply carries no reply block: answering it is refused as such. */
+    CHECK(core_reply(a.c, rid, (const uint8_t *)"x", 1, NULL) == CORE_ERR_NO_SURB);
+    /* Taken later from the store, it still says what it answers. */
+    memset(a.last_in_reply_to, 0, 16);
+    size_t rem;
+    CHECK(core_take_received(a.c, 0, on_recv, &a, &rem) == 1);
+    CHECK(a.last_is_reply && memcmp(a.last_in_reply_to, id, 16) == 0);
     struct core_stats st;
     core_get_stats(a.c, &st);
     CHECK(st.replies_received == 1 && st.acks == 1);
@@ -469,12 +482,12 @@ static void test_surb_reply(void)
     size_t cap = core_reply_cap(b.c);
     CHECK(cap == 2032 - 34);
     uint8_t *long_reply = calloc(1, cap + 1);
-    CHECK(core_reply(b.c, b.last_id, long_reply, cap + 1) == CORE_ERR_TOO_BIG);
+    CHECK(core_reply(b.c, b.last_id, long_reply, cap + 1, NULL) == CORE_ERR_TOO_BIG);
     memset(long_reply, 'r', cap);
-    CHECK(core_reply(b.c, b.last_id, long_reply, cap) == CORE_OK);
+    CHECK(core_reply(b.c, b.last_id, long_reply, cap, NULL) == CORE_OK);
     CHECK(pump(&b, CORE_STREAM_PAYLOAD, 2) == 1);
     fetch(&a);
-    CHECK(a.got == 2 && a.last_is_reply && a.last_len == cap && memcmp(a.last, long_reply, cap) == 0);
+    CHECK(a.got == 3 && a.last_is_reply && a.last_len == cap && memcmp(a.last, long_reply, cap) == 0);
     free(long_reply);
     cl_destroy(&a);
     cl_destroy(&b);
