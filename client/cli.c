@@ -19,9 +19,168 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "cconf.h"
+#include "common.h"
 #include "frame.h"
 #include "local.h"
 #include "mixclient.h"
+
+/* ------------------------------------------------------------ options and help */
+
+/* One line of the synopsis and the lines that explain it, per command. */
+static const struct {
+    const char *name, *synopsis, *help;
+} commands[] = {
+    {"init", "init [--timeout SECONDS]",
+     "create the key, register an inbox at a gateway, print the address\n"
+     "      --timeout SECONDS   give up after SECONDS (1-3600, default 30)\n"},
+    {"daemon", "daemon", "run the client: cover traffic, inbox fetches, the local socket\n"},
+    {"address", "address", "print this client's address\n"},
+    {"send", "send ADDRESS (-m TEXT | -f FILE) [--reply-surbs N] [--wait SECONDS]",
+     "queue a message for ADDRESS and print its id\n"
+     "  -m, --message TEXT      the message\n"
+     "  -f, --file FILE         the message is FILE (- = standard input)\n"
+     "  -r, --reply-surbs N     attach N reply blocks (0 or 1, default 0)\n"
+     "  -w, --wait SECONDS      wait until acknowledged (0-86400, 0 = do not wait)\n"},
+    {"recv", "recv [--follow] [-o DIR] [--max N]",
+     "print the received messages not taken yet\n"
+     "      --follow            keep waiting for new messages\n"
+     "  -o, --output DIR        write each body to DIR/ID instead\n"
+     "      --max N             take at most N messages (1-100000)\n"},
+    {"reply", "reply ID (-m TEXT | -f FILE)",
+     "answer received message ID through its reply block (once)\n"
+     "  -m, --message TEXT      the reply\n"
+     "  -f, --file FILE         the reply is FILE (- = standard input)\n"},
+    {"status", "status [ID]", "the link, the directory epoch, the queue and each sent message\n"},
+};
+
+/* Print text with every line indented. */
+static void indented(FILE *f, const char *indent, const char *text)
+{
+    while (*text) {
+        size_t n = strcspn(text, "\n");
+        fprintf(f, "%s%.*s\n", indent, (int)n, text);
+        text += n + (text[n] == '\n');
+    }
+}
+
+void cli_usage(FILE *f, const char *cmd)
+{
+    if (cmd != NULL) {
+        for (size_t i = 0; i < MIX_ARRAY_LEN(commands); i++) {
+            if (strcmp(commands[i].name, cmd) == 0) {
+                fprintf(f, "usage: mixclient [-c CONFIG] %s\n%s", commands[i].synopsis,
+                        commands[i].help);
+                return;
+            }
+        }
+    }
+    fprintf(f, "usage: mixclient [-c CONFIG] COMMAND [OPTIONS] [ARGS]\n"
+               "       mixclient -n [-c CONFIG]\n"
+               "       mixclient -h | --help | -V | --version\n"
+               "\ncommands:\n");
+    for (size_t i = 0; i < MIX_ARRAY_LEN(commands); i++) {
+        fprintf(f, "  %s\n", commands[i].synopsis);
+        indented(f, "      ", commands[i].help);
+    }
+    fprintf(f, "\noptions (before or after the command):\n"
+               "  -c, --config CONFIG     config file (default $MIXCLIENT_CONFIG or ./mixclient.conf)\n"
+               "  -n, --check             check the config file and exit (before the command)\n"
+               "  -h, --help              this help; after a command, that command's\n"
+               "  -V, --version           print the version\n");
+}
+
+void cli_version(void)
+{
+    printf("mixclient %s\n", mixclient_version());
+}
+
+/* The option getopt just refused, as the user wrote it. */
+static void opt_name(char **argv, char *out, size_t outlen)
+{
+    const char *a = optind > 0 ? argv[optind - 1] : NULL;
+    if (a != NULL && strncmp(a, "--", 2) == 0)
+        snprintf(out, outlen, "%.*s", (int)strcspn(a, "="), a);
+    else
+        snprintf(out, outlen, "-%c", optopt ? optopt : '?');
+}
+
+int cli_common_opt(int ch, const char *cmd, char **argv, const char **config)
+{
+    char name[64];
+    const char *who = cmd ? cmd : "";
+    switch (ch) {
+    case 'c':
+        *config = optarg;
+        return -1;
+    case 'h':
+        cli_usage(stdout, cmd);
+        return 0;
+    case 'V':
+        cli_version();
+        return 0;
+    case ':':
+        opt_name(argv, name, sizeof(name));
+        fprintf(stderr, "mixclient%s%s: option %s needs a value\n", cmd ? " " : "", who, name);
+        break;
+    default:
+        opt_name(argv, name, sizeof(name));
+        fprintf(stderr, "mixclient%s%s: unknown option %s\n", cmd ? " " : "", who, name);
+        break;
+    }
+    fprintf(stderr, "try 'mixclient %s%s--help'\n", who, cmd ? " " : "");
+    return 2;
+}
+
+bool cli_parse_num(const char *cmd, const char *opt, const char *s, unsigned long min,
+                   unsigned long max, unsigned long *out)
+{
+    char *end = NULL;
+    unsigned long v = 0;
+    bool ok = s[0] >= '0' && s[0] <= '9';
+    if (ok) {
+        errno = 0;
+        v = strtoul(s, &end, 10);
+        ok = errno == 0 && *end == '\0' && v >= min && v <= max;
+    }
+    if (!ok) {
+        fprintf(stderr, "mixclient %s: %s '%s': expected a whole number from %lu to %lu\n", cmd,
+                opt, s, min, max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_socket(const char *config, char *out, size_t outlen)
+{
+    char err[512];
+    struct cconf conf;
+    if (cconf_load(config, &conf, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mixclient: %s\n", err);
+        return false;
+    }
+    if (strlen(conf.socket) >= outlen) {
+        fprintf(stderr, "mixclient: socket path too long\n");
+        return false;
+    }
+    strcpy(out, conf.socket);
+    return true;
+}
+
+/* The message is given by exactly one of -m and -f. */
+static bool one_body(const char *cmd, const char *text, const char *file)
+{
+    if ((text == NULL) == (file == NULL)) {
+        fprintf(stderr, "mixclient %s: %s\n", cmd,
+                text ? "give -m TEXT or -f FILE, not both" : "no message: give -m TEXT or -f FILE");
+        fprintf(stderr, "try 'mixclient %s --help'\n", cmd);
+        return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------ the local socket */
 
 static int lconnect(const char *path)
 {
@@ -231,29 +390,44 @@ static int wait_ack(const char *sock, const uint8_t id[16], unsigned timeout_s)
     }
 }
 
-int cli_send(const char *sock, int argc, char **argv)
+int cli_send(const char *config, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"message", required_argument, NULL, 'm'}, {"file", required_argument, NULL, 'f'},
         {"reply-surbs", required_argument, NULL, 'r'}, {"wait", required_argument, NULL, 'w'},
-        {NULL, 0, NULL, 0}};
+        CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
     const char *text = NULL, *file = NULL;
-    unsigned surbs = 0, wait_s = 0;
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "m:f:r:w:", opts, NULL)) != -1) {
+    unsigned long surbs = 0, wait_s = 0;
+    char sock[CCONF_PATH_MAX];
+    int ch, r;
+    optind = 0;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORT "m:f:r:w:", opts, NULL)) != -1) {
         switch (ch) {
         case 'm': text = optarg; break;
         case 'f': file = optarg; break;
-        case 'r': surbs = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 'w': wait_s = (unsigned)strtoul(optarg, NULL, 10); break;
-        default: return 2;
+        case 'r':
+            if (!cli_parse_num("send", "--reply-surbs", optarg, 0, 1, &surbs))
+                return 2;
+            break;
+        case 'w':
+            if (!cli_parse_num("send", "--wait", optarg, 0, 86400, &wait_s))
+                return 2;
+            break;
+        default:
+            if ((r = cli_common_opt(ch, "send", argv, &config)) >= 0)
+                return r;
         }
     }
-    if (optind + 1 != argc || (text == NULL) == (file == NULL)) {
-        fprintf(stderr, "usage: mixclient send ADDRESS (-m TEXT | -f FILE) [--reply-surbs 1] [--wait SECONDS]\n");
+    if (optind + 1 != argc) {
+        fprintf(stderr, "mixclient send: %s\ntry 'mixclient send --help'\n",
+                optind == argc ? "no ADDRESS given" : "give one ADDRESS only");
         return 2;
     }
+    if (!one_body("send", text, file))
+        return 2;
+    if (!cli_socket(config, sock, sizeof(sock)))
+        return 1;
     /* A mistyped address is refused here, before anything is sent. */
     char why[160];
     if (mixclient_check_address(argv[optind], why, sizeof(why)) != 0) {
@@ -281,38 +455,50 @@ int cli_send(const char *sock, int argc, char **argv)
         f.u.local_send.address = argv[optind];
         f.u.local_send.message.ptr = body;
         f.u.local_send.message.len = len;
-        f.u.local_send.reply_surbs = surbs;
+        f.u.local_send.reply_surbs = (uint32_t)surbs;
         if (lsend_frame(fd, &f) == 0)
             rc = await_send_reply(fd, id);
         close(fd);
     }
     free(body);
     if (rc == 0 && wait_s > 0)
-        rc = wait_ack(sock, id, wait_s);
+        rc = wait_ack(sock, id, (unsigned)wait_s);
     return rc;
 }
 
-int cli_reply(const char *sock, int argc, char **argv)
+int cli_reply(const char *config, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"message", required_argument, NULL, 'm'}, {"file", required_argument, NULL, 'f'},
-        {NULL, 0, NULL, 0}};
+        CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
     const char *text = NULL, *file = NULL;
-    int ch;
+    char sock[CCONF_PATH_MAX];
+    int ch, r;
     uint8_t id[16], out_id[16];
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "m:f:", opts, NULL)) != -1) {
+    optind = 0;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORT "m:f:", opts, NULL)) != -1) {
         if (ch == 'm')
             text = optarg;
         else if (ch == 'f')
             file = optarg;
-        else
-            return 2;
+        else if ((r = cli_common_opt(ch, "reply", argv, &config)) >= 0)
+            return r;
     }
-    if (optind + 1 != argc || (text == NULL) == (file == NULL) || !parse_id(argv[optind], id)) {
-        fprintf(stderr, "usage: mixclient reply ID (-m TEXT | -f FILE)   (ID: 32 hex digits from recv)\n");
+    if (optind + 1 != argc) {
+        fprintf(stderr, "mixclient reply: %s\ntry 'mixclient reply --help'\n",
+                optind == argc ? "no message ID given" : "give one ID only");
         return 2;
     }
+    if (!parse_id(argv[optind], id)) {
+        fprintf(stderr, "mixclient reply: '%s' is not a message id (32 hex digits, as recv prints)\n",
+                argv[optind]);
+        return 2;
+    }
+    if (!one_body("reply", text, file))
+        return 2;
+    if (!cli_socket(config, sock, sizeof(sock)))
+        return 1;
     size_t len;
     uint8_t *body = load_body(text, file, &len);
     if (body == NULL)
@@ -339,7 +525,17 @@ static int show_message(const struct mix_frame *f, const char *dir)
     char h[33];
     hex(f->u.local_msg.message_id.ptr, 16, h);
     size_t len = f->u.local_msg.body.len;
-    printf("message %s %zu%s\n", h, len, f->u.local_msg.can_reply ? " can-reply" : "");
+    /* "message ID LEN" then flags: can-reply, or reply-to ID for an answer to one of ours. */
+    printf("message %s %zu", h, len);
+    if (f->u.local_msg.can_reply)
+        printf(" can-reply");
+    if (f->u.local_msg.is_reply) {
+        char r[33] = "unknown";
+        if (f->u.local_msg.in_reply_to.len == 16)
+            hex(f->u.local_msg.in_reply_to.ptr, 16, r);
+        printf(" reply-to %s", r);
+    }
+    printf("\n");
     if (dir != NULL) {
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, h);
@@ -359,40 +555,52 @@ static int show_message(const struct mix_frame *f, const char *dir)
     return 0;
 }
 
-int cli_recv(const char *sock, int argc, char **argv)
+int cli_recv(const char *config, int argc, char **argv)
 {
     static const struct option opts[] = {
         {"follow", no_argument, NULL, 'F'}, {"output", required_argument, NULL, 'o'},
-        {"max", required_argument, NULL, 'n'}, {NULL, 0, NULL, 0}};
+        {"max", required_argument, NULL, 'M'}, CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
     bool follow = false;
     const char *dir = NULL;
-    unsigned max = 0;
-    int ch;
-    optind = 1;
-    while ((ch = getopt_long(argc, argv, "Fo:n:", opts, NULL)) != -1) {
+    unsigned long max = 0;
+    char sock[CCONF_PATH_MAX];
+    int ch, r;
+    optind = 0;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORT "o:", opts, NULL)) != -1) {
         switch (ch) {
         case 'F': follow = true; break;
         case 'o': dir = optarg; break;
-        case 'n': max = (unsigned)strtoul(optarg, NULL, 10); break;
-        default: return 2;
+        case 'M':
+            if (!cli_parse_num("recv", "--max", optarg, 1, 100000, &max))
+                return 2;
+            break;
+        default:
+            if ((r = cli_common_opt(ch, "recv", argv, &config)) >= 0)
+                return r;
         }
     }
     if (optind != argc) {
-        fprintf(stderr, "usage: mixclient recv [--follow] [-o DIR] [--max N]\n");
+        fprintf(stderr, "mixclient recv: unexpected argument '%s'\ntry 'mixclient recv --help'\n",
+                argv[optind]);
         return 2;
     }
+    if (!cli_socket(config, sock, sizeof(sock)))
+        return 1;
     int fd = lconnect(sock);
     if (fd < 0)
         return 1;
     struct mix_frame q = {.type = FRAME_LOCAL_RECV};
     q.u.local_recv.follow = follow;
-    q.u.local_recv.max = max;
+    q.u.local_recv.max = (uint32_t)max;
     int rc = lsend_frame(fd, &q) == 0 ? 0 : 1;
     while (rc == 0) {
         struct mix_frame *f = lrecv_frame(fd);
         if (f == NULL) {
-            if (!follow)
-                rc = 1;
+            /* Only the daemon ends a follow: it stopped (or dropped us). */
+            fprintf(stderr, "mixclient recv: the daemon closed the connection%s\n",
+                    follow ? " (stopped?); no more messages will come" : " before the end");
+            rc = 1;
             break;
         }
         if (f->type == FRAME_LOCAL_MESSAGE) {
@@ -408,18 +616,34 @@ int cli_recv(const char *sock, int argc, char **argv)
     return rc;
 }
 
-int cli_status(const char *sock, int argc, char **argv)
+int cli_status(const char *config, int argc, char **argv)
 {
+    static const struct option opts[] = {CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    char sock[CCONF_PATH_MAX];
     uint8_t id[16];
-    if (argc > 2 || (argc == 2 && !parse_id(argv[1], id))) {
-        fprintf(stderr, "usage: mixclient status [ID]\n");
+    int ch, e;
+    optind = 0;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
+        if ((e = cli_common_opt(ch, "status", argv, &config)) >= 0)
+            return e;
+    if (optind + 1 < argc) {
+        fprintf(stderr, "mixclient status: give one ID only\ntry 'mixclient status --help'\n");
         return 2;
     }
+    bool one = optind + 1 == argc;
+    if (one && !parse_id(argv[optind], id)) {
+        fprintf(stderr, "mixclient status: '%s' is not a message id (32 hex digits, as send prints)\n",
+                argv[optind]);
+        return 2;
+    }
+    if (!cli_socket(config, sock, sizeof(sock)))
+        return 1;
     int fd = lconnect(sock);
     if (fd < 0)
         return 1;
     struct mix_frame q = {.type = FRAME_LOCAL_STATUS};
-    if (argc == 2) {
+    if (one) {
         q.u.local_status.message_id.ptr = id;
         q.u.local_status.message_id.len = 16;
     }
@@ -430,18 +654,21 @@ int cli_status(const char *sock, int argc, char **argv)
         frame_free(r);
         return 1;
     }
-    printf("address %s\nconnected %s\nepoch %llu\nqueued_packets %u\n",
-           r->u.local_status_reply.address, r->u.local_status_reply.connected ? "yes" : "no",
-           (unsigned long long)r->u.local_status_reply.epoch, r->u.local_status_reply.queue_len);
-    for (size_t i = 0; i < r->u.local_status_reply.n_msgs; i++) {
-        const struct frame_msg_status *s = &r->u.local_status_reply.msgs[i];
-        char h[33];
-        hex(s->id.ptr, 16, h);
-        printf("%s %s %u/%u\n", h, state_name(s->state), s->acked, s->fragments);
+    const __typeof__(r->u.local_status_reply) *sr = &r->u.local_status_reply;
+    if (one && sr->n_msgs == 0) {
+        fprintf(stderr, "mixclient status: no sent message with id %s\n", argv[optind]);
+        frame_free(r);
+        return 1;
     }
-    int rc = argc == 2 && r->u.local_status_reply.n_msgs == 0 ? 1 : 0;
-    if (rc)
-        fprintf(stderr, "mixclient: unknown message id\n");
+    if (!one)
+        printf("address %s\nconnected %s\nepoch %llu\nqueued_packets %u\n", sr->address,
+               sr->connected ? "yes" : "no", (unsigned long long)sr->epoch, sr->queue_len);
+    for (size_t i = 0; i < sr->n_msgs; i++) {
+        const struct frame_msg_status *m = &sr->msgs[i];
+        char h[33];
+        hex(m->id.ptr, 16, h);
+        printf("%s %s %u/%u\n", h, state_name(m->state), m->acked, m->fragments);
+    }
     frame_free(r);
-    return rc;
+    return 0;
 }

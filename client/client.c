@@ -8,6 +8,7 @@
 
 #include <ev.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ const char *mixclient_strerror(int err)
     case MIXCLIENT_E_CONFIG: return "configuration error";
     case MIXCLIENT_E_NETWORK: return "directory or gateway unreachable";
     case MIXCLIENT_E_INTERNAL: return "internal error";
+    case MIXCLIENT_E_SURB_USED: return "reply block already used";
+    case MIXCLIENT_E_PATH: return "no usable path in the directory";
     }
     return "unknown error";
 }
@@ -50,8 +53,73 @@ int mc_err_from_core(int e)
     case CORE_ERR_STORE: return MIXCLIENT_E_STORE;
     case CORE_ERR_UNKNOWN: return MIXCLIENT_E_UNKNOWN_ID;
     case CORE_ERR_NO_SURB: return MIXCLIENT_E_NO_SURB;
+    case CORE_ERR_SURB_USED: return MIXCLIENT_E_SURB_USED;
+    case CORE_ERR_PATH: return MIXCLIENT_E_PATH;
     default: return MIXCLIENT_E_INTERNAL;
     }
+}
+
+/* ------------------------------------------------------------ library setup */
+
+/*
+ * The application's log options.  libmix logs through one process-wide
+ * sink, so these are process-wide too (mixclient.h says so): the trampoline
+ * below is the sink from the first library call on, and passes lines on
+ * only while an object's options ask for them.
+ */
+static struct {
+    mixclient_log_fn fn;
+    void *ctx;
+    const struct mixclient *owner;
+    bool installed;
+} g_log;
+
+static void log_tramp(void *ctx, enum mix_log_level level, const char *line)
+{
+    (void)ctx;
+    if (g_log.fn != NULL)
+        g_log.fn(g_log.ctx, (enum mixclient_log_level)(level + 1), line);
+}
+
+int mc_lib_setup(char *err, size_t errlen)
+{
+    /* Safe to call more than once, and from the application as well. */
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        return -1;
+    }
+    if (!g_log.installed) {
+        g_log.installed = true;
+        mix_log_set_sink(log_tramp, NULL);
+    }
+    return 0;
+}
+
+static void set_log(const struct mixclient *mc, const struct mixclient_options *o)
+{
+    bool on = o->log_fn != NULL && o->log_level > MIXCLIENT_LOG_QUIET;
+    g_log.fn = on ? o->log_fn : NULL;
+    g_log.ctx = o->log_ctx;
+    g_log.owner = mc;
+    int lvl = on ? (int)o->log_level - 1 : MIX_LOG_ERR;
+    mix_log_set_level((enum mix_log_level)(lvl > MIX_LOG_DEBUG ? MIX_LOG_DEBUG : lvl));
+}
+
+/* Record why a call on mc failed (mixclient_errmsg) and return its code. */
+static int mc_fail(struct mixclient *mc, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int mc_fail(struct mixclient *mc, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(mc->errmsg, sizeof(mc->errmsg), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *mixclient_errmsg(const struct mixclient *mc)
+{
+    return mc->errmsg;
 }
 
 uint64_t mc_unix_now(void)
@@ -414,6 +482,8 @@ static void init_timers(struct mixclient *mc)
 struct mixclient *mc_new_common(const char *config_path, struct ev_loop *loop, bool need_gateway,
                                 char *err, size_t errlen)
 {
+    if (mc_lib_setup(err, errlen) < 0)
+        return NULL;
     struct mixclient *mc = calloc(1, sizeof(*mc));
     if (mc == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -460,7 +530,27 @@ fail:
 struct mixclient *mixclient_new(const char *config_path, struct ev_loop *loop, char *err,
                                 size_t errlen)
 {
-    return mc_new_common(config_path, loop, true, err, errlen);
+    return mixclient_new_opts(config_path, loop, NULL, err, errlen);
+}
+
+struct mixclient *mixclient_new_opts(const char *config_path, struct ev_loop *loop,
+                                     const struct mixclient_options *opts, char *err,
+                                     size_t errlen)
+{
+    if (mc_lib_setup(err, errlen) < 0)
+        return NULL;
+    /* Set first, so that lines logged while starting reach the callback. */
+    if (opts != NULL)
+        set_log(NULL, opts);
+    struct mixclient *mc = mc_new_common(config_path, loop, true, err, errlen);
+    if (opts != NULL) {
+        g_log.owner = mc;
+        if (mc != NULL)
+            mc->log_owner = true;
+        else
+            g_log.fn = NULL;
+    }
+    return mc;
 }
 
 void mixclient_free(struct mixclient *mc)
@@ -486,6 +576,11 @@ void mixclient_free(struct mixclient *mc)
         sodium_free(mc->keys);
     if (mc->own_loop && mc->loop)
         ev_loop_destroy(mc->loop);
+    /* Its log callback's context may go with it. */
+    if (mc->log_owner && g_log.owner == mc) {
+        g_log.fn = NULL;
+        g_log.owner = NULL;
+    }
     free(mc);
 }
 
@@ -497,6 +592,7 @@ void mc_core_recv(void *ctx, const struct core_received *m)
     struct mixclient_message out = {.body = m->body, .len = m->len, .can_reply = m->can_reply,
                                     .is_reply = m->is_reply, .received_at = m->received_at};
     memcpy(out.id, m->id, MIXCLIENT_ID_LEN);
+    memcpy(out.in_reply_to, m->in_reply_to, MIXCLIENT_ID_LEN);
     if (mc->recv_fn)
         mc->recv_fn(mc->recv_ctx, &out);
     if (mc->on_new_message)
@@ -534,17 +630,38 @@ int mixclient_send(struct mixclient *mc, const char *address, const void *msg, s
                    unsigned reply_surbs, uint8_t id_out[MIXCLIENT_ID_LEN])
 {
     struct mix_address a;
-    if (address_decode(address, &a) != ADDRESS_OK)
-        return MIXCLIENT_E_ADDRESS;
+    enum address_err ae = address_decode(address, &a);
+    if (ae != ADDRESS_OK)
+        return mc_fail(mc, MIXCLIENT_E_ADDRESS, "bad address: %s", address_strerror(ae));
     if (len > core_max_message())
-        return MIXCLIENT_E_TOO_BIG;
-    return mc_err_from_core(core_send(mc->core, &a, msg, len, reply_surbs, id_out));
+        return mc_fail(mc, MIXCLIENT_E_TOO_BIG, "message too large: %zu bytes, the limit is %zu bytes",
+                       len, core_max_message());
+    int e = mc_err_from_core(core_send(mc->core, &a, msg, len, reply_surbs, id_out));
+    if (e == MIXCLIENT_E_UNKNOWN_GATEWAY)
+        return mc_fail(mc, e, "the recipient's gateway is not a gateway with inboxes in the "
+                       "directory (epoch %llu)", (unsigned long long)mixclient_epoch(mc));
+    return e == 0 ? 0 : mc_fail(mc, e, "%s", mixclient_strerror(e));
 }
 
 int mixclient_reply(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN], const void *body,
-                    size_t len)
+                    size_t len, uint8_t id_out[MIXCLIENT_ID_LEN])
 {
-    return mc_err_from_core(core_reply(mc->core, id, body, len));
+    int e = mc_err_from_core(core_reply(mc->core, id, body, len, id_out));
+    switch (e) {
+    case MIXCLIENT_OK:
+        return 0;
+    case MIXCLIENT_E_TOO_BIG:
+        return mc_fail(mc, e, "reply too large: %zu bytes, a reply holds at most %zu bytes", len,
+                       mixclient_max_reply(mc));
+    case MIXCLIENT_E_UNKNOWN_ID:
+        return mc_fail(mc, e, "no received message with that id");
+    case MIXCLIENT_E_NO_SURB:
+        return mc_fail(mc, e, "that message carried no reply block (its sender asked for no reply)");
+    case MIXCLIENT_E_SURB_USED:
+        return mc_fail(mc, e, "reply block already used (a message can be answered once)");
+    default:
+        return mc_fail(mc, e, "%s", mixclient_strerror(e));
+    }
 }
 
 int mixclient_status(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN],
@@ -552,8 +669,10 @@ int mixclient_status(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN],
 {
     struct core_status s;
     int e = core_status(mc->core, id, &s);
+    if (e == CORE_ERR_UNKNOWN)
+        return mc_fail(mc, MIXCLIENT_E_UNKNOWN_ID, "no sent message with that id");
     if (e != CORE_OK)
-        return mc_err_from_core(e);
+        return mc_fail(mc, mc_err_from_core(e), "%s", core_strerror(e));
     *state = (enum mixclient_state)s.state;
     *fragments = s.fragments;
     *acked = s.acked;
@@ -577,6 +696,7 @@ static void take_one(void *ctx, const struct core_received *m)
     struct mixclient_message out = {.body = m->body, .len = m->len, .can_reply = m->can_reply,
                                     .is_reply = m->is_reply, .received_at = m->received_at};
     memcpy(out.id, m->id, MIXCLIENT_ID_LEN);
+    memcpy(out.in_reply_to, m->in_reply_to, MIXCLIENT_ID_LEN);
     t->fn(t->ctx, &out);
 }
 

@@ -51,6 +51,8 @@ struct mixclient {
     void (*on_new_message)(struct mixclient *mc);
     void *hook_ctx;
     const char *last_dir_error;
+    char errmsg[256];                   /* mixclient_errmsg() */
+    bool log_owner;                     /* its options set the process's log sink */
 };
 
 int mc_err_from_core(int e);
@@ -60,6 +62,8 @@ void mc_core_recv(void *ctx, const struct core_received *m);
 void mc_dial_gateway(struct mixclient *mc);
 struct mixclient *mc_new_common(const char *config_path, struct ev_loop *loop, bool need_gateway,
                                 char *err, size_t errlen);
+/* sodium_init() and the default (silent) log sink unless options set one: 0 or -1 with err. */
+int mc_lib_setup(char *err, size_t errlen);
 
 /* dir.c: fetch and verify the directory, now and then periodically. */
 void mc_dir_start(struct mixclient *mc);

@@ -34,6 +34,7 @@ enum core_err {
     CORE_ERR_NOMEM = -7,
     CORE_ERR_PATH = -8,      /* the directory cannot give a path (empty layer) */
     CORE_ERR_CRYPTO = -9,    /* packet construction failed */
+    CORE_ERR_SURB_USED = -10, /* the message's reply SURB was used already */
 };
 const char *core_strerror(int err);
 
@@ -75,6 +76,7 @@ struct core_received {
     bool can_reply;
     bool is_reply;
     uint64_t received_at;               /* Unix seconds */
+    uint8_t in_reply_to[CORE_MSG_ID_LEN]; /* is_reply: the id of our message it answers */
 };
 typedef void (*core_recv_fn)(void *ctx, const struct core_received *m);
 
@@ -102,9 +104,12 @@ size_t core_max_message(void);
 int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, size_t len,
               uint32_t reply_surbs, uint8_t id_out[static CORE_MSG_ID_LEN]) MIX_WUR;
 
-/* Answer received message `id` through its SURB (body up to core_reply_cap()). */
-int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN],
-               const uint8_t *body, size_t len) MIX_WUR;
+/*
+ * Answer received message `id` through its SURB (body up to core_reply_cap());
+ * the reply's own id (what the other side's recv shows) goes to id_out if not NULL.
+ */
+int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const uint8_t *body,
+               size_t len, uint8_t *id_out) MIX_WUR;
 size_t core_reply_cap(const struct core *c);
 
 enum core_stream { CORE_STREAM_PAYLOAD, CORE_STREAM_LOOP, CORE_STREAM_DROP };

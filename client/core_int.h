@@ -83,7 +83,16 @@ struct core {
     size_t plain_len, surb_len, pkt_len, layers;
     core_recv_fn recv_fn;
     void *recv_ctx;
+    /*
+     * retx: fragments to send again, one entry each, before anything new.
+     * queue: one entry per message with fragments never sent, idx = the next
+     * one; the payload stream takes one fragment from the head message and
+     * puts the message back at the tail, so messages interleave round-robin
+     * and a short one never waits behind a file.  queue_frags counts the
+     * fragments the queue still stands for.
+     */
     struct qvec retx, queue;
+    size_t queue_frags;
     struct flight *fl;
     size_t n_fl, cap_fl;
     struct health *hl;

@@ -42,7 +42,21 @@ static void mark_acked(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32
 
 /* ------------------------------------------------------------ received messages */
 
-/* Store a complete received message durably, then tell the application. */
+/* What a stored IN record says about replies: can_reply, is_reply and in_reply_to. */
+static void in_reply_fields(const uint8_t *rec, size_t surb_len, struct core_received *m)
+{
+    m->can_reply = (rec[0] & IN_CAN_REPLY) != 0;
+    m->is_reply = (rec[0] & IN_IS_REPLY) != 0;
+    memset(m->in_reply_to, 0, CORE_MSG_ID_LEN);
+    if (m->is_reply && surb_len == CORE_MSG_ID_LEN)
+        memcpy(m->in_reply_to, rec + IN_HDR, CORE_MSG_ID_LEN);
+}
+
+/*
+ * Store a complete received message durably, then tell the application.
+ * surb: the reply SURB it carried; for a reply (is_reply), the id of our
+ * message it answers, kept in the same place of the record.
+ */
 static int store_received(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], const uint8_t *body,
                           size_t len, const uint8_t *surb, size_t surb_len, bool is_reply,
                           uint64_t unix_now)
@@ -51,7 +65,7 @@ static int store_received(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], con
     if (rec == NULL)
         return -1;
     memset(rec, 0, IN_HDR);
-    rec[0] = (uint8_t)((surb_len ? IN_CAN_REPLY : 0) | (is_reply ? IN_IS_REPLY : 0));
+    rec[0] = (uint8_t)(is_reply ? IN_IS_REPLY : surb_len ? IN_CAN_REPLY : 0);
     mix_put_be16(rec + 2, (uint16_t)surb_len);
     mix_put_be64(rec + 4, unix_now);
     mix_put_be32(rec + 12, (uint32_t)len);
@@ -60,16 +74,18 @@ static int store_received(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], con
     if (len)
         memcpy(rec + IN_HDR + surb_len, body, len);
     int e = cstore_put(c->store, CSTORE_IN, id, CORE_MSG_ID_LEN, rec, IN_HDR + surb_len + len);
-    free(rec);
-    if (e != 0 || cstore_sync(c->store) != 0)
+    if (e != 0 || cstore_sync(c->store) != 0) {
+        free(rec);
         return -1;
+    }
     c->st.received_msgs++;
     if (c->recv_fn != NULL) {
-        struct core_received m = {.body = body, .len = len, .can_reply = surb_len != 0,
-                                  .is_reply = is_reply, .received_at = unix_now};
+        struct core_received m = {.body = body, .len = len, .received_at = unix_now};
+        in_reply_fields(rec, surb_len, &m);
         memcpy(m.id, id, CORE_MSG_ID_LEN);
         c->recv_fn(c->recv_ctx, &m);
     }
+    free(rec);
     return 0;
 }
 
@@ -227,7 +243,8 @@ static int on_surb_reply(struct core *c, const struct frame_inbox_msg *m, uint64
             c->st.duplicates++;
             break;
         }
-        if (store_received(c, f.msg_id, f.data, f.data_len, NULL, 0, true, unix_now) != 0) {
+        if (store_received(c, f.msg_id, f.data, f.data_len, rec + 4, CORE_MSG_ID_LEN, true,
+                           unix_now) != 0) {
             ret = -1;
             goto out;
         }
@@ -373,9 +390,8 @@ size_t core_take_received(struct core *c, size_t max, core_recv_fn fn, void *ctx
         size_t surb_len = mix_get_be16(rec + 2), blen = mix_get_be32(rec + 12);
         if (rlen >= IN_HDR + surb_len + blen) {
             struct core_received m = {.body = rec + IN_HDR + surb_len, .len = blen,
-                                      .can_reply = (rec[0] & IN_CAN_REPLY) != 0,
-                                      .is_reply = (rec[0] & IN_IS_REPLY) != 0,
                                       .received_at = mix_get_be64(rec + 4)};
+            in_reply_fields(rec, surb_len, &m);
             memcpy(m.id, p.ids[i], CORE_MSG_ID_LEN);
             fn(ctx, &m);
             done++;

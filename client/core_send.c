@@ -239,9 +239,11 @@ int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, 
         cstore_put(c->store, CSTORE_FSTATE, id_out, CORE_MSG_ID_LEN, fs, 2 * (size_t)count) != 0 ||
         cstore_sync(c->store) != 0)
         goto out;
-    for (uint32_t i = 0; i < count; i++)
-        if (core_qpush(&c->queue, id_out, i) != 0)
-            log_err("client: queue memory exhausted; the message resumes after a restart");
+    /* One entry for the whole message: fragments are taken in turn with the others'. */
+    if (core_qpush(&c->queue, id_out, 0) != 0)
+        log_err("client: queue memory exhausted; the message resumes after a restart");
+    else
+        c->queue_frags += count;
     e = CORE_OK;
 out:
     free(rec);
@@ -348,17 +350,24 @@ static int send_raw(struct core *c, uint8_t *out)
     return 1;
 }
 
-/* Fragment (id, idx) of an outgoing message: 1 built, 0 skip it, <0 error. */
-static int send_fragment(struct core *c, const struct qent *q, uint64_t now_us, uint64_t unix_now,
-                         uint8_t *out)
+/*
+ * Fragment (id, idx) of an outgoing message: 1 built, 0 skip it, <0 error.
+ * fresh: only a fragment never sent (the fair queue's); else one to send
+ * again.  *count_out gets the message's fragment count (0 if it is gone).
+ */
+static int send_fragment(struct core *c, const struct qent *q, bool fresh, uint64_t now_us,
+                         uint64_t unix_now, uint8_t *out, uint32_t *count_out)
 {
     size_t rlen;
-    uint32_t count;
+    uint32_t count = 0;
     uint8_t *fs = core_fstate_get(c, q->id, &count);
     const uint8_t *rec = fs ? core_out_get(c, q->id, &rlen) : NULL;
     int ret = 0;
+    *count_out = rec != NULL ? count : 0;
     /* SENT here means it was in flight when the daemon stopped (queued again at load). */
     if (rec == NULL || q->idx >= count || (fs[q->idx] != FS_QUEUED && fs[q->idx] != FS_SENT))
+        goto out;
+    if (fresh && (fs[q->idx] != FS_QUEUED || fs[count + q->idx] != 0))
         goto out;
     uint32_t total = mix_get_be32(rec + 76), cap0 = mix_get_be32(rec + 84);
     uint32_t cap = mix_get_be32(rec + 88);
@@ -410,6 +419,44 @@ out:
     return ret;
 }
 
+/*
+ * The next real fragment: a retransmission if any, else the next new
+ * fragment of the message at the head of the fair queue, which then goes to
+ * the tail (round-robin over messages).  1 built, 0 nothing to send.
+ */
+static int next_fragment(struct core *c, uint64_t now_us, uint64_t unix_now, uint8_t *out)
+{
+    struct qent q;
+    uint32_t count;
+    while (core_qpop(&c->retx, &q)) {
+        int r = send_fragment(c, &q, false, now_us, unix_now, out, &count);
+        if (r == 1)
+            return 1;
+        if (r < 0) {
+            /* Keep it for later (e.g. an empty layer right now); send cover instead. */
+            if (core_qpush(&c->retx, q.id, q.idx) != 0)
+                log_err("client: queue memory exhausted");
+            return 0;
+        }
+    }
+    while (core_qpop(&c->queue, &q)) {
+        int r = send_fragment(c, &q, true, now_us, unix_now, out, &count);
+        if (r < 0) {
+            /* Its turn comes again; cover fills this slot. */
+            if (core_qpush(&c->queue, q.id, q.idx) != 0)
+                log_err("client: queue memory exhausted; the message resumes after a restart");
+            return 0;
+        }
+        if (r == 1 && c->queue_frags > 0)
+            c->queue_frags--;
+        if (q.idx + 1 < count && core_qpush(&c->queue, q.id, q.idx + 1) != 0)
+            log_err("client: queue memory exhausted; the message resumes after a restart");
+        if (r == 1)
+            return 1;
+    }
+    return 0;
+}
+
 int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64_t unix_now,
                      uint8_t *out)
 {
@@ -421,18 +468,14 @@ int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64
     if (s == CORE_STREAM_PAYLOAD) {
         if (send_raw(c, out) == 1)
             return 1;
-        struct qent q;
-        while (core_qpop(&c->retx, &q) || core_qpop(&c->queue, &q)) {
-            int r = send_fragment(c, &q, now_us, unix_now, out);
-            if (r == 1)
-                return 1;
-            if (r < 0) {
-                /* Keep it for later (e.g. an empty layer right now); send cover instead. */
-                if (core_qpush(&c->retx, q.id, q.idx) != 0)
-                    log_err("client: queue memory exhausted");
-                break;
-            }
-        }
+        /*
+         * Which real fragment fills this slot is all that is decided here:
+         * the slot itself (the Poisson timer) and the packet's size are the
+         * same whatever is queued, so fairness changes nothing an observer sees.
+         */
+        int r = next_fragment(c, now_us, unix_now, out);
+        if (r == 1)
+            return 1;
     }
     int e = drop_packet(c, s == CORE_STREAM_PAYLOAD, unix_now, out);
     return e == CORE_OK ? 0 : e;
@@ -441,7 +484,7 @@ int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64
 /* ------------------------------------------------------------ replies */
 
 int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const uint8_t *body,
-               size_t len)
+               size_t len, uint8_t *id_out)
 {
     uint8_t *rec, first[MIX_NODE_ID_LEN], key[8];
     size_t rlen;
@@ -459,6 +502,10 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
         e = CORE_ERR_NOMEM;
         goto out;
     }
+    /* A SURB works once: its bytes stay in the record, the flag says it is spent.
+     * (A reply's record holds the id it answers there instead: no SURB.) */
+    if (rlen >= IN_HDR + surb_len && surb_len > 0 && !(rec[0] & (IN_CAN_REPLY | IN_IS_REPLY)))
+        e = CORE_ERR_SURB_USED;
     if (rlen < IN_HDR + surb_len || !(rec[0] & IN_CAN_REPLY) || surb_len != c->surb_len)
         goto out;
     struct payload_frag f;
@@ -487,6 +534,8 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
         cstore_sync(c->store) != 0)
         goto out;
     c->n_raw++;
+    if (id_out != NULL)
+        memcpy(id_out, f.msg_id, CORE_MSG_ID_LEN);
     e = CORE_OK;
 out:
     free(buf);

@@ -147,7 +147,9 @@ static void auth_down(void *ctx, struct cconn *c, const char *why)
     (void)c;
     if (!mc->auth_answered) {
         /* Not answered: try the next authority soon. */
-        mc->last_dir_error = "authority unreachable";
+        /* A refusal by another authority says more: keep it. */
+        if (mc->last_dir_error == NULL)
+            mc->last_dir_error = "authority unreachable";
         log_warn("client: authority %s: %s", mc->conf.auth[mc->auth_idx % mc->conf.n_auth].addr, why);
         mc->auth_idx++;
         dir_schedule(mc, mc->auth_idx % mc->conf.n_auth == 0 ? retry_s(mc) : 0.2);

@@ -132,11 +132,30 @@ static int choose_gateway(struct mixclient *mc, const struct pki_doc *doc, uint8
     return 0;
 }
 
+/* A gateway set in the config must be one, with inboxes: say what it is otherwise. */
+static int check_gateway(const struct pki_doc *doc, const uint8_t id[32], char *err, size_t errlen)
+{
+    const struct pki_descriptor *d = pki_doc_find(doc, id);
+    if (d == NULL)
+        snprintf(err, errlen, "the configured gateway is not in the directory (epoch %llu)",
+                 (unsigned long long)pki_doc_epoch(doc));
+    else if ((d->roles & PKI_ROLE_GATEWAY) == 0)
+        snprintf(err, errlen, "the configured gateway (%s) is not a gateway: the directory "
+                 "lists it as a layer-%u mix", d->address, (unsigned)d->layer);
+    else if ((d->roles & PKI_ROLE_PROVIDER) == 0)
+        snprintf(err, errlen, "the configured gateway (%s) holds no inboxes (not a provider)",
+                 d->address);
+    else
+        return 0;
+    return MIXCLIENT_E_CONFIG;
+}
+
 static int pick_gateway(const char *config_path, struct cconf *conf, unsigned timeout_s,
                         char *err, size_t errlen)
 {
     uint8_t id[32];
-    if (conf->have_gateway || mc_read_gateway_file(conf, id, err, errlen) == 0)
+    bool configured = conf->have_gateway;
+    if (!configured && mc_read_gateway_file(conf, id, err, errlen) == 0)
         return 0;
     struct init_state st = {NULL, false};
     struct mixclient *mc = mc_new_common(config_path, NULL, false, err, errlen);
@@ -150,6 +169,8 @@ static int pick_gateway(const char *config_path, struct cconf *conf, unsigned ti
     if (st.doc == NULL) {
         snprintf(err, errlen, "directory unreachable or refused (%s)",
                  mc->last_dir_error ? mc->last_dir_error : "no answer");
+    } else if (configured) {
+        rc = check_gateway(st.doc, conf->gateway_id, err, errlen);
     } else if (choose_gateway(mc, st.doc, id) != 0) {
         snprintf(err, errlen, "the directory lists no gateway with inboxes");
     } else if (write_gateway_file(conf, id, err, errlen) != 0) {
@@ -166,6 +187,8 @@ int mixclient_init(const char *config_path, unsigned timeout_s,
                    char address_out[MIXCLIENT_ADDRESS_SIZE], char *err, size_t errlen)
 {
     struct cconf conf;
+    if (mc_lib_setup(err, errlen) < 0)
+        return MIXCLIENT_E_INTERNAL;
     if (cconf_load(config_path, &conf, err, errlen) < 0)
         return MIXCLIENT_E_CONFIG;
     if (ensure_key(&conf, err, errlen) < 0)

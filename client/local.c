@@ -105,7 +105,7 @@ static int frame_code(int e)
     switch (e) {
     case MIXCLIENT_E_ADDRESS: case MIXCLIENT_E_TOO_BIG: case MIXCLIENT_E_UNKNOWN_GATEWAY:
         return FRAME_ERR_BAD_FRAME;
-    case MIXCLIENT_E_UNKNOWN_ID: case MIXCLIENT_E_NO_SURB:
+    case MIXCLIENT_E_UNKNOWN_ID: case MIXCLIENT_E_NO_SURB: case MIXCLIENT_E_SURB_USED:
         return FRAME_ERR_NOT_FOUND;
     case MIXCLIENT_E_NO_DIRECTORY:
         return FRAME_ERR_UNEXPECTED;
@@ -125,14 +125,16 @@ static void do_send(struct lconn *c, const struct mix_frame *f)
     }
     int e = mixclient_send(c->srv->mc, addr, f->u.local_send.message.ptr,
                            f->u.local_send.message.len, f->u.local_send.reply_surbs, id);
-    send_result(c, id, e == 0 ? 0 : frame_code(e), e == 0 ? "" : mixclient_strerror(e));
+    send_result(c, id, e == 0 ? 0 : frame_code(e), e == 0 ? "" : mixclient_errmsg(c->srv->mc));
 }
 
 static void do_reply(struct lconn *c, const struct mix_frame *f)
 {
-    const uint8_t *id = f->u.local_reply.message_id.ptr;
-    int e = mixclient_reply(c->srv->mc, id, f->u.local_reply.body.ptr, f->u.local_reply.body.len);
-    send_result(c, id, e == 0 ? 0 : frame_code(e), e == 0 ? "" : mixclient_strerror(e));
+    uint8_t rid[MIXCLIENT_ID_LEN] = {0};
+    int e = mixclient_reply(c->srv->mc, f->u.local_reply.message_id.ptr, f->u.local_reply.body.ptr,
+                            f->u.local_reply.body.len, rid);
+    /* The answer carries the reply's own id (the one the other side sees). */
+    send_result(c, rid, e == 0 ? 0 : frame_code(e), e == 0 ? "" : mixclient_errmsg(c->srv->mc));
 }
 
 static void push_msg(void *ctx, const struct mixclient_message *m)
@@ -145,6 +147,9 @@ static void push_msg(void *ctx, const struct mixclient_message *m)
     f.u.local_msg.body.len = m->len;
     f.u.local_msg.can_reply = m->can_reply;
     f.u.local_msg.received_at = m->received_at;
+    f.u.local_msg.is_reply = m->is_reply;
+    f.u.local_msg.in_reply_to.ptr = m->is_reply ? m->in_reply_to : NULL;
+    f.u.local_msg.in_reply_to.len = m->is_reply ? MIXCLIENT_ID_LEN : 0;
     if (!lsend(c, &f))
         log_warn("client: a received message could not be handed to a local reader");
 }

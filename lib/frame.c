@@ -237,6 +237,9 @@ static bool check_local(const struct mix_frame *f, const char **why)
             FAIL("local_message: message_id must be 16 bytes");
         if (!buf_ok(f->u.local_msg.body))
             FAIL("local_message: body missing");
+        if (f->u.local_msg.in_reply_to.len != 0 &&
+            (!f->u.local_msg.is_reply || !buf_len_is(f->u.local_msg.in_reply_to, FRAME_MSG_ID_LEN)))
+            FAIL("local_message: in_reply_to must be empty or 16 bytes with is_reply");
         return true;
     case FRAME_LOCAL_REPLY:
         if (!buf_len_is(f->u.local_reply.message_id, FRAME_MSG_ID_LEN))
@@ -511,6 +514,8 @@ static bool build_local(const struct mix_frame *f, struct pb_build *b)
         b->m.local_msg.body = pbbin(f->u.local_msg.body);
         b->m.local_msg.can_reply = f->u.local_msg.can_reply;
         b->m.local_msg.received_at = f->u.local_msg.received_at;
+        b->m.local_msg.is_reply = f->u.local_msg.is_reply;
+        b->m.local_msg.in_reply_to = pbbin(f->u.local_msg.in_reply_to);
         fr->local_message = &b->m.local_msg;
         return true;
     case FRAME_LOCAL_RECV_END:
@@ -877,6 +882,8 @@ static bool conv_local(const Mixnet__Frame *pb, struct frame_holder *h)
         f->u.local_msg.body = fbuf(pb->local_message->body);
         f->u.local_msg.can_reply = pb->local_message->can_reply;
         f->u.local_msg.received_at = pb->local_message->received_at;
+        f->u.local_msg.is_reply = pb->local_message->is_reply;
+        f->u.local_msg.in_reply_to = fbuf(pb->local_message->in_reply_to);
         return true;
     case MIXNET__FRAME__BODY_LOCAL_RECV_END:
         f->u.local_recv_end.count = pb->local_recv_end->count;

@@ -167,6 +167,8 @@ struct mix_frame {
             struct frame_buf body;
             bool can_reply;
             uint64_t received_at;                                 /* Unix seconds */
+            bool is_reply;
+            struct frame_buf in_reply_to;                         /* 0, or FRAME_MSG_ID_LEN if is_reply */
         } local_msg;
         struct { uint32_t count; uint32_t remaining; } local_recv_end;
         struct {

@@ -2,12 +2,15 @@
 # mixclient over a loopback network of real processes (mixdir, mixnode
 # gateway+provider and one mix per layer, two mixclient daemons):
 #  - a text message and a 1 MiB file arrive intact and are acknowledged;
-#  - a SURB reply arrives at the original sender;
+#  - a SURB reply arrives at the original sender, marked as the answer to its
+#    question, under the id `reply` printed; a second reply is refused as such;
 #  - the recipient gateway's stored bytes (its LMDB files) never contain plaintext;
 #  - an idle client keeps sending (gateway metrics grow);
 #  - a mistyped address and an oversized message are refused before anything is sent;
 #  - a directory without k valid signatures by configured authorities is refused;
-#  - garbage on the local socket closes only that connection; SIGTERM stops cleanly.
+#  - init with a mix configured as the gateway says so; status of an unknown id is one error;
+#  - garbage on the local socket closes only that connection; SIGTERM stops cleanly
+#    and a `recv --follow` reader then exits non-zero with a message.
 TESTNAME=client_basic
 . "$TOP/tests/integration/client_net.inc"
 
@@ -41,16 +44,24 @@ PIDS="$PIDS $FOLLOW"
 id3=$(mc a send "$ADDR_b" -m "question with reply" --reply-surbs 1 --wait 30) || fail "question"
 wait_recv b 3 "$T/rb" 20 || fail "question not received"
 grep -q "$id3 [0-9]* can-reply" "$T/recv_b.out" || fail "question not marked can-reply"
-mc b reply "$id3" -m "the answer $MARK" >/dev/null || fail "reply refused"
-mc b reply "$id3" -m "again" >/dev/null 2>&1 && fail "a SURB was used twice"
+rid=$(mc b reply "$id3" -m "the answer $MARK") || fail "reply refused"
+echo "$rid" | grep -qE '^[0-9a-f]{32}$' || fail "reply printed no id: $rid"
+[ "$rid" != "$id3" ] || fail "reply printed the question's id, not its own"
+out=$(mc b reply "$id3" -m "again" 2>&1) && fail "a SURB was used twice"
+echo "$out" | grep -q "reply block already used" || fail "unclear error for a used reply block: $out"
+head -c 3000 /dev/zero | tr '\0' x >"$T/long"
+out=$(mc b reply "$id3" -f "$T/long" 2>&1) && fail "a 3000-byte reply was accepted"
+echo "$out" | grep -q "reply too large: 3000 bytes, a reply holds at most [0-9]* bytes" \
+    || fail "unclear error for a long reply: $out"
 end=$(($(date +%s) + 20))
 until [ "$(ls "$T/ra" | wc -l)" -ge 1 ]; do
     [ "$(date +%s)" -ge "$end" ] && fail "reply not received by recv --follow"
     sleep 0.3
 done
 grep -q "the answer $MARK" "$T"/ra/* || fail "reply text differs"
-grep -q "^message " "$T/follow_a.out" || fail "recv --follow printed no header"
-kill "$FOLLOW"
+grep -q "^message $rid [0-9]* reply-to $id3\$" "$T/follow_a.out" \
+    || fail "the reply is not marked as the answer to $id3: $(cat "$T/follow_a.out")"
+[ -f "$T/ra/$rid" ] || fail "the reply was not received under the id reply printed"
 echo "SURB reply delivered"
 [ "$(mc b address)" = "$ADDR_b" ] || fail "mixclient address differs from init's"
 
@@ -118,8 +129,26 @@ out=$(mc wrongkey init --timeout 4 2>&1) && fail "a document signed by an unconf
 echo "$out" | grep -q "unknown signer\|too few signatures" || fail "unclear refusal: $out"
 echo "directory refused without k valid signatures: $(echo "$out" | tail -n 1)"
 
-# 8. SIGTERM stops a daemon cleanly.
+# 8. A mix configured as the gateway: init says what it is.
+MIXID=$(sed -n 's/.*: node \([^ ]*\) listening.*/\1/p' "$T/m11.log" | head -n 1)
+[ -n "$MIXID" ] || fail "no node id in m11.log"
+client_conf mixgw
+sed -i "s|^\[client\]|[client]\ngateway = $MIXID|" "$T/c_mixgw.ini"
+out=$(mc mixgw init --timeout 10 2>&1) && fail "init accepted a mix as the gateway"
+echo "$out" | grep -q "is not a gateway: the directory lists it as a layer-1 mix" \
+    || fail "unclear error for a mix as the gateway: $out"
+echo "mix as gateway: $out"
+
+# 9. status of an unknown id: one clean error, nothing else.
+out=$(mc a status 0123456789abcdef0123456789abcdef 2>"$T/st.err") && fail "status of an unknown id succeeded"
+[ -z "$out" ] || fail "status of an unknown id printed: $out"
+grep -q "no sent message with id 0123456789abcdef0123456789abcdef" "$T/st.err" || fail "status error: $(cat "$T/st.err")"
+
+# 10. SIGTERM stops a daemon cleanly; its `recv --follow` reader says so and fails.
 kill -TERM "$CPID_a"
 wait "$CPID_a"; rc=$?
 [ "$rc" -eq 0 ] || fail "daemon exit status $rc after SIGTERM"
+wait "$FOLLOW"; rc=$?
+[ "$rc" -ne 0 ] || fail "recv --follow exited 0 when the daemon stopped"
+grep -q "the daemon closed the connection" "$T/follow_a.out" || fail "recv --follow said nothing: $(tail -n 2 "$T/follow_a.out")"
 echo "PASS"

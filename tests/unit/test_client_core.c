@@ -195,6 +195,7 @@ struct cl {
     size_t last_len;
     uint8_t last_id[16];
     bool last_can_reply, last_is_reply;
+    uint8_t last_in_reply_to[16];
 };
 
 static void on_recv(void *ctx, const struct core_received *m)
@@ -208,6 +209,7 @@ static void on_recv(void *ctx, const struct core_received *m)
     memcpy(x->last_id, m->id, 16);
     x->last_can_reply = m->can_reply;
     x->last_is_reply = m->is_reply;
+    memcpy(x->last_in_reply_to, m->in_reply_to, 16);
 }
 
 static void cl_start(struct cl *x, int gw, uint32_t attempts)
@@ -409,6 +411,66 @@ static void test_large_message(void)
     cl_destroy(&b);
 }
 
+/*
+ * Fair sending: a short message sent while a 1 MiB file is going out takes
+ * one of the next payload slots instead of waiting for the file's ~700; the
+ * file still goes whole, each fragment once, and every slot carries exactly
+ * one packet either way.
+ */
+static void test_fair_sending(void)
+{
+    struct cl a, b;
+    uint8_t fid[16], sid[16];
+    size_t len = 1u << 20;
+    uint8_t *file = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        file[i] = (uint8_t)(i * 13 + (i >> 9));
+    cl_init(&a, 0, 3);
+    cl_init(&b, 1, 3);
+    CHECK(core_send(a.c, &b.addr, file, len, 0, fid) == CORE_OK);
+    struct core_status s, ss;
+    CHECK(core_status(a.c, fid, &s) == CORE_OK && s.fragments > 100);
+    for (int i = 0; i < 20; i++)
+        CHECK(pump(&a, CORE_STREAM_PAYLOAD, 1) == 1);
+    CHECK(core_queue_len(a.c) == s.fragments - 20);
+    CHECK(core_send(a.c, &b.addr, (const uint8_t *)"short one", 9, 0, sid) == CORE_OK);
+    CHECK(core_queue_len(a.c) == s.fragments - 20 + 1);
+    int slots = 0;
+    do {
+        CHECK(pump(&a, CORE_STREAM_PAYLOAD, 1) == 1);
+        slots++;
+        CHECK(core_status(a.c, sid, &ss) == CORE_OK);
+    } while (ss.state == CORE_MSG_QUEUED && slots < 10);
+    printf("# the short message left in slot %d after it was sent (the file has %u fragments)\n",
+           slots, s.fragments);
+    CHECK(ss.state == CORE_MSG_SENT && slots <= 2);
+    fetch(&b);
+    CHECK(b.got == 1 && b.last_len == 9 && memcmp(b.last, "short one", 9) == 0);
+    int sent = 0;
+    while (pump(&a, CORE_STREAM_PAYLOAD, 2) == 1)
+        sent++;
+    CHECK((uint32_t)(sent + 20 + slots - 1) == s.fragments);
+    CHECK(core_queue_len(a.c) == 0);
+    fetch(&b);
+    CHECK(b.got == 2 && b.last_len == len && memcmp(b.last, file, len) == 0);
+    fetch(&a);
+    CHECK(core_status(a.c, fid, &s) == CORE_OK && s.state == CORE_MSG_ACKNOWLEDGED);
+    /* Three messages in the queue: each slot takes the next message's fragment. */
+    uint8_t id1[16], id2[16], id3[16];
+    CHECK(core_send(a.c, &b.addr, file, 20000, 0, id1) == CORE_OK);
+    CHECK(core_send(a.c, &b.addr, file, 20000, 0, id2) == CORE_OK);
+    CHECK(core_send(a.c, &b.addr, file, 20000, 0, id3) == CORE_OK);
+    for (int i = 0; i < 3; i++)
+        CHECK(pump(&a, CORE_STREAM_PAYLOAD, 3) == 1);
+    struct core_status s1, s2, s3;
+    CHECK(core_status(a.c, id1, &s1) == CORE_OK && core_status(a.c, id2, &s2) == CORE_OK &&
+          core_status(a.c, id3, &s3) == CORE_OK);
+    CHECK(s1.state == CORE_MSG_SENT && s2.state == CORE_MSG_SENT && s3.state == CORE_MSG_SENT);
+    free(file);
+    cl_destroy(&a);
+    cl_destroy(&b);
+}
+
 static void test_surb_reply(void)
 {
     struct cl a, b;
@@ -421,17 +483,28 @@ static void test_surb_reply(void)
     CHECK(b.got == 1 && b.last_can_reply);
     uint8_t qid[16];
     memcpy(qid, b.last_id, 16);
-    CHECK(core_reply(b.c, qid, (const uint8_t *)"answer!", 7) == CORE_OK);
-    /* Single use: a second reply is refused. */
-    CHECK(core_reply(b.c, qid, (const uint8_t *)"again", 5) == CORE_ERR_NO_SURB);
+    uint8_t rid[16];
+    CHECK(core_reply(b.c, qid, (const uint8_t *)"answer!", 7, rid) == CORE_OK);
+    /* Single use: a second reply is refused, and says why. */
+    CHECK(core_reply(b.c, qid, (const uint8_t *)"again", 5, NULL) == CORE_ERR_SURB_USED);
     uint8_t other[16] = {9};
-    CHECK(core_reply(b.c, other, (const uint8_t *)"x", 1) == CORE_ERR_UNKNOWN);
+    CHECK(core_reply(b.c, other, (const uint8_t *)"x", 1, NULL) == CORE_ERR_UNKNOWN);
     CHECK(memcmp(qid, id, 16) == 0); /* the recipient sees the sender's message id */
     CHECK(core_queue_len(b.c) == 1);
     CHECK(pump(&b, CORE_STREAM_PAYLOAD, 1) == 1);
     CHECK(!box_contains((const uint8_t *)"answer!", 7));
     fetch(&a);
     CHECK(a.got == 1 && a.last_is_reply && a.last_len == 7 && memcmp(a.last, "answer!", 7) == 0);
+    /* The reply says which message it answers, and has the id the replier was given. */
+    CHECK(memcmp(a.last_in_reply_to, id, 16) == 0 && memcmp(a.last_id, rid, 16) == 0);
+    CHECK(!a.last_can_reply);
+    /* A reply carries no reply block: answering it is refused as such. */
+    CHECK(core_reply(a.c, rid, (const uint8_t *)"x", 1, NULL) == CORE_ERR_NO_SURB);
+    /* Taken later from the store, it still says what it answers. */
+    memset(a.last_in_reply_to, 0, 16);
+    size_t rem;
+    CHECK(core_take_received(a.c, 0, on_recv, &a, &rem) == 1);
+    CHECK(a.last_is_reply && memcmp(a.last_in_reply_to, id, 16) == 0);
     struct core_stats st;
     core_get_stats(a.c, &st);
     CHECK(st.replies_received == 1 && st.acks == 1);
@@ -450,12 +523,12 @@ static void test_surb_reply(void)
     size_t cap = core_reply_cap(b.c);
     CHECK(cap == 2032 - 34);
     uint8_t *long_reply = calloc(1, cap + 1);
-    CHECK(core_reply(b.c, b.last_id, long_reply, cap + 1) == CORE_ERR_TOO_BIG);
+    CHECK(core_reply(b.c, b.last_id, long_reply, cap + 1, NULL) == CORE_ERR_TOO_BIG);
     memset(long_reply, 'r', cap);
-    CHECK(core_reply(b.c, b.last_id, long_reply, cap) == CORE_OK);
+    CHECK(core_reply(b.c, b.last_id, long_reply, cap, NULL) == CORE_OK);
     CHECK(pump(&b, CORE_STREAM_PAYLOAD, 2) == 1);
     fetch(&a);
-    CHECK(a.got == 2 && a.last_is_reply && a.last_len == cap && memcmp(a.last, long_reply, cap) == 0);
+    CHECK(a.got == 3 && a.last_is_reply && a.last_len == cap && memcmp(a.last, long_reply, cap) == 0);
     free(long_reply);
     cl_destroy(&a);
     cl_destroy(&b);
@@ -710,6 +783,7 @@ int main(void)
     RUN(test_text_and_ack);
     RUN(test_loop_cover);
     RUN(test_large_message);
+    RUN(test_fair_sending);
     RUN(test_surb_reply);
     RUN(test_loss_retransmit);
     RUN(test_avoid_dead_mix);

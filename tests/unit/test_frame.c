@@ -250,8 +250,30 @@ static void test_local_frames(void)
     if ((d = roundtrip(&f)) != NULL) {
         CHECK(d->u.local_msg.can_reply && d->u.local_msg.received_at == 1700000000);
         CHECK(buf_eq(d->u.local_msg.body, B(PAYLOAD, 4)));
+        CHECK(!d->u.local_msg.is_reply && d->u.local_msg.in_reply_to.len == 0);
     }
     frame_free(d);
+    /* A reply says which message it answers; in_reply_to without is_reply is refused. */
+    f.u.local_msg.can_reply = false;
+    f.u.local_msg.is_reply = true;
+    f.u.local_msg.in_reply_to = B(ID16, 16);
+    if ((d = roundtrip(&f)) != NULL) {
+        CHECK(d->u.local_msg.is_reply && buf_eq(d->u.local_msg.in_reply_to, B(ID16, 16)));
+    }
+    frame_free(d);
+    {
+        size_t len;
+        const char *why;
+        f.u.local_msg.is_reply = false;
+        uint8_t *enc = frame_encode_alloc(&f, &len, &why);
+        CHECK(enc == NULL);
+        free(enc);
+        f.u.local_msg.is_reply = true;
+        f.u.local_msg.in_reply_to = B(ID16, 15);
+        enc = frame_encode_alloc(&f, &len, &why);
+        CHECK(enc == NULL);
+        free(enc);
+    }
 
     memset(&f, 0, sizeof f);
     f.type = FRAME_LOCAL_RECV_END;
