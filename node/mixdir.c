@@ -808,9 +808,12 @@ static void handle_doc_request(struct mixdir *d, struct conn *c, const struct mi
     uint64_t e = f->u.doc_req.epoch ? f->u.doc_req.epoch : cur_epoch(d);
     struct published *p = pub_find(d, e);
     d->ctr.doc_requests++;
-    /* One answer outstanding per link: a peer that asks and never reads
-     * holds one document here and its socket buffer, whatever it sends. */
-    if (conn_out_pending(c) > 0 && peer_index(d, c) < 0) {
+    /* A couple of answers may be outstanding per link (a node asks for the
+     * current document and epoch 1's back to back, before the first answer
+     * is flushed); beyond that, a peer that asks and never reads holds about
+     * two documents here and its socket buffer, whatever it sends. */
+    size_t cap = 2 * (p != NULL ? p->len : 0) + 8192;
+    if (conn_out_pending(c) > cap && peer_index(d, c) < 0) {
         d->ctr.doc_busy++;
         return;
     }

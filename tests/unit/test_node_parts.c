@@ -306,7 +306,7 @@ static void test_surb_ack_delay(void)
     CHECK(sphinx_create(&g, &rng, &self, 1, e.inbox, plain, sphinx_plaintext_len(&g), pkt) ==
           SPHINX_OK);
     uint64_t t0 = node_now_us();
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 1);
     CHECK(mval(&e, "mixnode_acks_sent_total ") == 1);
     /* Not sent at once: held in the mixing queue. */
