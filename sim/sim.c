@@ -23,11 +23,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "rmap.h"
 #include "xrng.h"
 
 #define US 1e6
 #define FINISH_EPS 1e-9         /* a target is done when this little mass is left */
 #define POP_BATCH 256
+#define SIM_AGG UINT32_MAX      /* client index of a stream merged over all clients */
 
 enum ev_type { EV_ARRIVE, EV_MIXDL, EV_DELIVER, EV_C_REAL, EV_C_PAYLOAD, EV_C_LOOP,
                EV_C_DROP, EV_M_LOOP, EV_TICK };
@@ -78,8 +80,9 @@ struct client {
 
 struct tstate {          /* per target, while it is active */
     double hraw, maxp;   /* -sum p log2 p and max p over outputs */
-    double *rcpt;        /* mass per recipient client */
+    struct rmap rcpt;    /* mass per recipient client, sparse */
     uint32_t sender;     /* the adversary knows it, and that it is not the recipient */
+    bool active;         /* still collecting mass (rcpt is freed when it finishes) */
 };
 
 #define NCLS 24
@@ -99,6 +102,7 @@ struct sim {
     struct ev *heap;
     size_t hn, hcap;
     uint64_t seq, now, end;
+    double agg_t[4];            /* exact time (us) of the merged client streams */
     /*
      * With a fixed link delay, link events (arrivals, deliveries) are made
      * in time order, so a FIFO ring holds them instead of the heap: same
@@ -121,6 +125,7 @@ struct sim {
     size_t nactive;
     uint64_t tag_end, warmup_us;
     double tag_prob;            /* chance that a real message becomes a target */
+    size_t rcpt_bytes;          /* held by the active targets' recipient maps */
 
     struct sim_results r;
     bool oom;
@@ -350,6 +355,15 @@ static uint64_t stream_gap(struct sim *s, double rate, bool regular)
 
 /* ------------------------------------------------------------ targets */
 
+/* Account for the recipient maps' memory: the peak goes into the results. */
+static inline void rcpt_bytes(struct sim *s, size_t add, size_t sub)
+{
+    s->rcpt_bytes += add;
+    s->rcpt_bytes -= sub;
+    if ((double)s->rcpt_bytes > s->r.rcpt_bytes_peak)
+        s->r.rcpt_bytes_peak = (double)s->rcpt_bytes;
+}
+
 static void target_finish(struct sim *s, uint32_t j)
 {
     struct sim_target *t = &s->tg[j];
@@ -366,11 +380,12 @@ static void target_finish(struct sim *s, uint32_t j)
          * without the sender's share, renormalised (h_msg keeps every
          * output, as MiXiM counts it).
          */
-        double Dr = D - st->rcpt[st->sender], h = 0, mx = 0;
-        for (uint32_t c = 0; c < s->p.clients && Dr > 0; c++) {
+        double Dr = D - rmap_get(&st->rcpt, st->sender), h = 0, mx = 0, pc;
+        uint32_t c;
+        for (size_t it = 0; Dr > 0 && rmap_next(&st->rcpt, &it, &c, &pc);) {
             if (c == st->sender)
                 continue;
-            double q = st->rcpt[c] / Dr;
+            double q = pc / Dr;
             if (q > 0)
                 h -= q * log2(q);
             if (q > mx)
@@ -388,13 +403,14 @@ static void target_finish(struct sim *s, uint32_t j)
         t->h_rcpt = 0;
     if (t->hmin_rcpt < 1e-12)
         t->hmin_rcpt = 0;
-    free(st->rcpt);
-    st->rcpt = NULL;
+    rcpt_bytes(s, 0, rmap_bytes(&st->rcpt));
+    rmap_free(&st->rcpt);
+    st->active = false;
 }
 
 static bool target_done(const struct sim *s, uint32_t j)
 {
-    return s->ts[j].rcpt == NULL;
+    return !s->ts[j].active;
 }
 
 static void sweep_targets(struct sim *s, bool all)
@@ -430,16 +446,17 @@ static void tag_target(struct sim *s, struct msg *m, uint32_t c)
         s->active = act;
         s->tgcap = nc;
     }
-    double *rc = calloc(s->p.clients, sizeof *rc);
-    if (rc == NULL || !mvec_reserve(s, &m->v, 1)) {
-        free(rc);
+    struct rmap rc;
+    if (!rmap_init(&rc, s->p.clients) || !mvec_reserve(s, &m->v, 1)) {
+        rmap_free(&rc);
         s->oom = true;
         return;
     }
     uint32_t j = (uint32_t)s->ntg++;
     memset(&s->tg[j], 0, sizeof s->tg[j]);
     s->tg[j].t_tag_us = s->now;
-    s->ts[j] = (struct tstate){ 0, 0, rc, c };
+    s->ts[j] = (struct tstate){ 0, 0, rc, c, true };
+    rcpt_bytes(s, rmap_bytes(&rc), 0);
     s->active[s->nactive++] = j;
     m->v.e[0] = (struct ment){ j, 1.0 };
     m->v.n = 1;
@@ -679,7 +696,10 @@ static void on_deliver(struct sim *s, uint32_t client, struct msg *m)
         st->hraw -= p * log2(p);
         if (p > st->maxp)
             st->maxp = p;
-        st->rcpt[client] += p;
+        size_t before = rmap_bytes(&st->rcpt);
+        if (!rmap_add(&st->rcpt, client, p))
+            s->oom = true;
+        rcpt_bytes(s, rmap_bytes(&st->rcpt) - before, 0);
         s->tg[j].delivered += p;
     }
     msg_put(s, m);
@@ -707,10 +727,40 @@ static void client_enqueue(struct sim *s, struct client *cl)
     cl->queue[(cl->qhead + cl->qlen++) % cl->qcap] = s->now;
 }
 
+/*
+ * The next event of client stream `type` merged over all clients (rate per
+ * client x clients).  Exact times are kept as doubles so that a merged rate
+ * above one per microsecond is not rounded down.
+ */
+static uint64_t agg_next(struct sim *s, uint32_t type, double rate)
+{
+    double *t = &s->agg_t[type - EV_C_REAL];
+    *t += xrng_exp(&s->rng, US / (rate * s->p.clients));
+    return *t > (double)UINT64_MAX / 2 ? UINT64_MAX / 2 : (uint64_t)llround(*t);
+}
+
+static double stream_rate(const struct sim_params *p, uint32_t type)
+{
+    return type == EV_C_REAL ? p->rate_real : type == EV_C_PAYLOAD ? p->rate_payload
+                             : type == EV_C_LOOP ? p->rate_loop : p->rate_drop;
+}
+
+/*
+ * Client c's stream event, or with c = SIM_AGG an event of the stream
+ * merged over all clients: N independent Poisson streams of rate r are one
+ * Poisson stream of rate N r whose events belong to a uniformly chosen
+ * client, exactly, and one heap entry instead of N keeps a million clients
+ * cheap.  Regular real-message writers keep one event each.
+ */
 static void on_client(struct sim *s, uint32_t type, uint32_t c)
 {
-    struct client *cl = &s->cl[c];
     const struct sim_params *p = &s->p;
+    bool agg = c == SIM_AGG;
+    if (agg) {
+        c = xrng_below(&s->rng, p->clients);
+        ev_push(s, agg_next(s, type, stream_rate(p, type)), type, SIM_AGG, NULL);
+    }
+    struct client *cl = &s->cl[c];
     uint32_t other = p->clients > 1 ? xrng_below(&s->rng, p->clients - 1) : 0;
     uint32_t rcpt = p->clients > 1 && other >= c ? other + 1 : other;
     switch (type) {
@@ -723,8 +773,9 @@ static void on_client(struct sim *s, uint32_t type, uint32_t c)
         } else {
             client_enqueue(s, cl);
         }
-        ev_push(s, s->now + stream_gap(s, p->rate_real, p->arrivals == SIM_ARRIVALS_REGULAR),
-                EV_C_REAL, c, NULL);
+        if (!agg)
+            ev_push(s, s->now + stream_gap(s, p->rate_real, p->arrivals == SIM_ARRIVALS_REGULAR),
+                    EV_C_REAL, c, NULL);
         break;
     case EV_C_PAYLOAD:
         if (cl->qlen > 0) {
@@ -736,17 +787,14 @@ static void on_client(struct sim *s, uint32_t type, uint32_t c)
             s->r.c.payload_cover++;
             send_from_client(s, c, K_PAYLOAD_COVER, rcpt, s->now);
         }
-        ev_push(s, s->now + stream_gap(s, p->rate_payload, false), EV_C_PAYLOAD, c, NULL);
         break;
     case EV_C_LOOP:
         s->r.c.loop_cover++;
         send_from_client(s, c, K_LOOP, c, s->now);
-        ev_push(s, s->now + stream_gap(s, p->rate_loop, false), EV_C_LOOP, c, NULL);
         break;
     case EV_C_DROP:
         s->r.c.drop_cover++;
         send_from_client(s, c, K_DROP, rcpt, s->now);
-        ev_push(s, s->now + stream_gap(s, p->rate_drop, false), EV_C_DROP, c, NULL);
         break;
     }
 }
@@ -934,7 +982,7 @@ void sim_free(struct sim *s)
         free(s->cl[c].queue);
     free(s->cl);
     for (size_t j = 0; j < s->ntg; j++)
-        free(s->ts[j].rcpt);
+        rmap_free(&s->ts[j].rcpt);
     free(s->tg);
     free(s->ts);
     free(s->active);
@@ -954,19 +1002,15 @@ void sim_free(struct sim *s)
 static void start_streams(struct sim *s)
 {
     const struct sim_params *p = &s->p;
-    for (uint32_t c = 0; c < p->clients; c++) {
-        bool reg = p->arrivals == SIM_ARRIVALS_REGULAR;
-        /* Regular writers start at a random phase so they do not all collide. */
-        uint64_t first = reg ? secs_to_us(xrng_unit(&s->rng) / p->rate_real)
-                             : stream_gap(s, p->rate_real, false);
-        if (p->rate_real > 0)
-            ev_push(s, first, EV_C_REAL, c, NULL);
-        if (p->rate_payload > 0)
-            ev_push(s, stream_gap(s, p->rate_payload, false), EV_C_PAYLOAD, c, NULL);
-        if (p->rate_loop > 0)
-            ev_push(s, stream_gap(s, p->rate_loop, false), EV_C_LOOP, c, NULL);
-        if (p->rate_drop > 0)
-            ev_push(s, stream_gap(s, p->rate_drop, false), EV_C_DROP, c, NULL);
+    /* Regular writers start at a random phase so they do not all collide. */
+    for (uint32_t c = 0; p->arrivals == SIM_ARRIVALS_REGULAR && p->rate_real > 0 &&
+                         c < p->clients; c++)
+        ev_push(s, secs_to_us(xrng_unit(&s->rng) / p->rate_real), EV_C_REAL, c, NULL);
+    for (uint32_t type = EV_C_REAL; type <= EV_C_DROP; type++) {
+        if (stream_rate(p, type) <= 0 ||
+            (type == EV_C_REAL && p->arrivals == SIM_ARRIVALS_REGULAR))
+            continue;
+        ev_push(s, agg_next(s, type, stream_rate(p, type)), type, SIM_AGG, NULL);
     }
     for (uint32_t x = 0; p->rate_mix_loop > 0 && x < s->nmix; x++)
         ev_push(s, stream_gap(s, p->rate_mix_loop, false), EV_M_LOOP, x, NULL);

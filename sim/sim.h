@@ -64,6 +64,7 @@ struct sim_results {
     double degree;              /* mean h_rcpt / log2 (N - 1): the sender never receives */
     double max_mass_error;      /* max |1 - delivered - pruned - ruled_out| */
     double max_pruned;          /* largest pruned mass of any target */
+    double rcpt_bytes_peak;     /* most memory the per-target recipient maps held at once */
     struct sim_hist latency;    /* network latency of real messages (s) */
     struct sim_hist e2e;        /* writing to delivery, incl. client queue */
     struct sim_counts c;
