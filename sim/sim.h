@@ -7,22 +7,9 @@
 #ifndef SIM_SIM_H
 #define SIM_SIM_H
 
+#include "engine.h"
 #include "params.h"
 #include "stats.h"
-
-/* What the adversary learned about one tagged target message. */
-struct sim_target {
-    double h_msg;       /* Shannon entropy (bits) over output messages */
-    double hmin_msg;    /* min-entropy over output messages */
-    double h_rcpt;      /* Shannon entropy over recipients */
-    double hmin_rcpt;   /* min-entropy over recipients */
-    double delivered;   /* probability mass that reached outputs */
-    double pruned;      /* mass dropped below the prune threshold */
-    double ruled_out;   /* mass a corrupt mix showed was not the target */
-    double latency;     /* s, the target's own network latency */
-    uint64_t t_tag_us;  /* when it left its sender */
-    bool finished;      /* all its mass accounted for before the run ended */
-};
 
 struct sim_counts {
     uint64_t real_written, real_sent, real_delivered;
