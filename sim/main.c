@@ -25,7 +25,9 @@ void usage(FILE *f)
           "       mixsim sda [--FLAG VALUE ...] [--csv]   statistical disclosure attacks\n"
           "       mixsim --help | --version\n"
           "A LIST is v1,v2,... or FROM:TO[:STEP].  Parameters come from the INI file\n"
-          "(any section) and then from flags, in order; see mixsim(1) and docs/sim.md.\n",
+          "and then from flags, in order; its [network] section is read as the directory\n"
+          "authorities read it (lambda_p, \"50ms\"), so -c dir.ini works.  Defaults are\n"
+          "the shipped network's.  --repeat N aggregates N seeds.  See mixsim(1), docs/sim.md.\n",
           f);
 }
 

@@ -57,6 +57,8 @@ static void fold(struct sim_results *out, const struct sim_results *r, bool firs
     out->max_mass_error = out->max_mass_error > r->max_mass_error ? out->max_mass_error
                                                                   : r->max_mass_error;
     out->max_pruned = out->max_pruned > r->max_pruned ? out->max_pruned : r->max_pruned;
+    if (r->rcpt_bytes_peak > out->rcpt_bytes_peak)
+        out->rcpt_bytes_peak = r->rcpt_bytes_peak;
     hist_merge(&out->latency, &r->latency);
     hist_merge(&out->e2e, &r->e2e);
     counts_add(&out->c, &r->c);

@@ -66,6 +66,7 @@ RC(drain_eff, r->drain)
 RC(target_interval_eff, r->target_interval)
 RC(tag_prob, r->tag_prob)
 RC(mixes, r->mixes)
+RC(rcpt_mb_peak, r->rcpt_bytes_peak / 1e6)
 RC(corrupt_mixes, r->corrupt_mixes)
 RC(sim_s, r->sim_s)
 RC(wall_s, r->wall_s)
@@ -87,7 +88,7 @@ static const struct rcol cols[] = {
     C(real_delivered, true), C(cover_sent, true), C(mix_drops, true), C(client_drops, true),
     C(max_mass_error, false), C(max_pruned, false), C(mean_delay_eff, false),
     C(warmup_eff, false), C(drain_eff, false), C(target_interval_eff, false),
-    C(tag_prob, false), C(mixes, true), C(corrupt_mixes, true),
+    C(tag_prob, false), C(mixes, true), C(corrupt_mixes, true), C(rcpt_mb_peak, false),
     C(sim_s, false), C(wall_s, false), C(events, true),
 };
 

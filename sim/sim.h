@@ -7,22 +7,9 @@
 #ifndef SIM_SIM_H
 #define SIM_SIM_H
 
+#include "engine.h"
 #include "params.h"
 #include "stats.h"
-
-/* What the adversary learned about one tagged target message. */
-struct sim_target {
-    double h_msg;       /* Shannon entropy (bits) over output messages */
-    double hmin_msg;    /* min-entropy over output messages */
-    double h_rcpt;      /* Shannon entropy over recipients */
-    double hmin_rcpt;   /* min-entropy over recipients */
-    double delivered;   /* probability mass that reached outputs */
-    double pruned;      /* mass dropped below the prune threshold */
-    double ruled_out;   /* mass a corrupt mix showed was not the target */
-    double latency;     /* s, the target's own network latency */
-    uint64_t t_tag_us;  /* when it left its sender */
-    bool finished;      /* all its mass accounted for before the run ended */
-};
 
 struct sim_counts {
     uint64_t real_written, real_sent, real_delivered;
@@ -64,6 +51,7 @@ struct sim_results {
     double degree;              /* mean h_rcpt / log2 (N - 1): the sender never receives */
     double max_mass_error;      /* max |1 - delivered - pruned - ruled_out| */
     double max_pruned;          /* largest pruned mass of any target */
+    double rcpt_bytes_peak;     /* most memory the per-target recipient maps held at once */
     struct sim_hist latency;    /* network latency of real messages (s) */
     struct sim_hist e2e;        /* writing to delivery, incl. client queue */
     struct sim_counts c;
