@@ -97,6 +97,7 @@ struct core {
     struct health *hl;
     size_t n_hl, cap_hl;
     uint64_t unix_now;          /* of the packet being built (key epoch) */
+    uint64_t clock;             /* Unix seconds, as core_set_clock() last said (status times) */
     uint64_t raw_seq;
     size_t n_raw;
     /* The last outgoing message read from the store (a 1 MiB message is not re-read per packet). */

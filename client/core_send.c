@@ -229,7 +229,8 @@ int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, 
     if (rec == NULL || fs == NULL)
         goto out;
     mix_rng_bytes(&c->rng, id_out, CORE_MSG_ID_LEN);
-    put_out_header(rec, to, reply_surbs > 0, 0, (uint32_t)len, count, (uint32_t)cap0, (uint32_t)cap);
+    put_out_header(rec, to, reply_surbs > 0, c->clock, (uint32_t)len, count, (uint32_t)cap0,
+                   (uint32_t)cap);
     memcpy(rec + OUT_HDR, msg, len);
     e = CORE_ERR_STORE;
     if (cstore_put(c->store, CSTORE_OUT, id_out, CORE_MSG_ID_LEN, rec, OUT_HDR + len) != 0 ||

@@ -24,7 +24,7 @@ static const struct frame_inbox_msg MSGS[2] = {
 };
 static const uint64_t SEQS[3] = { 7, 8, 1099511627776ull };
 static const struct frame_msg_status STATUS[1] = {
-    { { ID16, 16 }, FRAME_MSG_ACKNOWLEDGED, 3, 3 },
+    { { ID16, 16 }, FRAME_MSG_ACKNOWLEDGED, 3, 3, 0, 0, 0, NULL },
 };
 
 static int sample(const char *type, struct mix_frame *f)
