@@ -83,7 +83,7 @@ struct core {
     core_recv_fn recv_fn;
     void *recv_ctx;
     /*
-     * retx: fragments to send again, one entry each, before anything new.
+     * retx: fragments to send again, one entry each; they alternate with new ones.
      * queue: one entry per message with fragments never sent, idx = the next
      * one; the payload stream takes one fragment from the head message and
      * puts the message back at the tail, so messages interleave round-robin
@@ -92,6 +92,7 @@ struct core {
      */
     struct qvec retx, queue;
     size_t queue_frags;
+    bool retx_turn;             /* retx and queue alternate when both wait */
     struct flight *fl;
     size_t n_fl, cap_fl;
     struct health *hl;
