@@ -663,8 +663,13 @@ int cli_reply(const char *config, int argc, char **argv)
     uint8_t *body = load_body(text, file, &len);
     if (body == NULL)
         return 1;
+    if (len == 0) {
+        fprintf(stderr, "mixclient: empty reply\n");
+        free(body);
+        return 1;
+    }
     int fd = lconnect(sock), rc = 1;
-    if (fd >= 0 && len > 0) {
+    if (fd >= 0) {
         struct mix_frame f = {.type = FRAME_LOCAL_REPLY};
         f.u.local_reply.message_id.ptr = id;
         f.u.local_reply.message_id.len = 16;
