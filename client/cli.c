@@ -41,7 +41,8 @@ static const struct {
      "  -m, --message TEXT      the message\n"
      "  -f, --file FILE         the message is FILE (- = standard input)\n"
      "  -r, --reply-surbs N     attach N reply blocks (0 or 1, default 0)\n"
-     "  -w, --wait SECONDS      wait until acknowledged (0-86400, 0 = do not wait)\n"},
+     "  -w, --wait SECONDS      wait until acknowledged, showing progress (0-86400,\n"
+     "                          0 = do not wait)\n"},
     {"recv", "recv [--follow] [-o DIR] [--max N]",
      "print the received messages not taken yet\n"
      "      --follow            keep waiting for new messages\n"
@@ -51,7 +52,10 @@ static const struct {
      "answer received message ID through its reply block (once)\n"
      "  -m, --message TEXT      the reply\n"
      "  -f, --file FILE         the reply is FILE (- = standard input)\n"},
-    {"status", "status [ID]", "the link, the directory epoch, the queue and each sent message\n"},
+    {"status", "status [--follow] [ID]",
+     "the link, the directory epoch, the queue, and each message: id, state,\n"
+     "fragments done, direction, size, peer, time, percent\n"
+     "      --follow            show ID's progress until it is complete\n"},
 };
 
 /* Print text with every line indented. */
@@ -333,8 +337,193 @@ static const char *state_name(uint32_t s)
     case FRAME_MSG_ACKNOWLEDGED: return "acknowledged";
     case FRAME_MSG_FAILED: return "failed";
     case FRAME_MSG_DELIVERED: return "delivered";
+    case FRAME_MSG_RECEIVING: return "receiving";
+    case FRAME_MSG_RECEIVED: return "received";
     }
     return "unknown";
+}
+
+/* ------------------------------------------------------------ status and progress */
+
+/* One LocalStatus round trip: id NULL = every message.  NULL (and says why) on failure. */
+static struct mix_frame *query_status(const char *sock, const uint8_t *id)
+{
+    int fd = lconnect(sock);
+    if (fd < 0)
+        return NULL;
+    struct mix_frame q = {.type = FRAME_LOCAL_STATUS};
+    if (id != NULL) {
+        q.u.local_status.message_id.ptr = id;
+        q.u.local_status.message_id.len = 16;
+    }
+    struct mix_frame *r = lsend_frame(fd, &q) == 0 ? lrecv_frame(fd) : NULL;
+    close(fd);
+    if (r == NULL || r->type != FRAME_LOCAL_STATUS_REPLY) {
+        fprintf(stderr, "mixclient: no answer from the daemon\n");
+        frame_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void fmt_size(uint64_t n, char *out, size_t outlen)
+{
+    if (n < 1024)
+        snprintf(out, outlen, "%lluB", (unsigned long long)n);
+    else if (n < 1024 * 1024)
+        snprintf(out, outlen, "%.1fKiB", (double)n / 1024);
+    else
+        snprintf(out, outlen, "%.1fMiB", (double)n / (1024 * 1024));
+}
+
+static void fmt_dur(double s, char *out, size_t outlen)
+{
+    unsigned long t = s < 0 ? 0 : (unsigned long)(s + 0.5);
+    if (t < 60)
+        snprintf(out, outlen, "%lus", t);
+    else if (t < 3600)
+        snprintf(out, outlen, "%lum%02lus", t / 60, t % 60);
+    else
+        snprintf(out, outlen, "%luh%02lum", t / 3600, t / 60 % 60);
+}
+
+/* A recipient address shortened to its start and end (mix1abcdef...wxyz); "-" if none. */
+static void fmt_peer(const char *peer, char *out, size_t outlen)
+{
+    size_t n = peer ? strlen(peer) : 0;
+    if (n == 0)
+        snprintf(out, outlen, "-");
+    else if (n <= 16)
+        snprintf(out, outlen, "%s", peer);
+    else
+        snprintf(out, outlen, "%.10s...%s", peer, peer + n - 4);
+}
+
+static void fmt_time(uint64_t t, char *out, size_t outlen)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if (t == 0 || gmtime_r(&tt, &tm) == NULL)
+        snprintf(out, outlen, "-");
+    else
+        strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* "ID STATE DONE/FRAGMENTS DIRECTION SIZE PEER TIME PERCENT" (the first three as before). */
+static void print_status_line(const struct frame_msg_status *m)
+{
+    char h[33], size[32], peer[32], when[32];
+    hex(m->id.ptr, 16, h);
+    fmt_size(m->size, size, sizeof(size));
+    fmt_peer(m->peer, peer, sizeof(peer));
+    fmt_time(m->time, when, sizeof(when));
+    unsigned pct = m->fragments ? (unsigned)(100ull * m->acked / m->fragments) : 0;
+    printf("%s %s %u/%u %s %s %s %s %u%%\n", h, state_name(m->state), m->acked, m->fragments,
+           m->direction == FRAME_DIR_IN ? "in" : "out", size, peer, when, pct);
+}
+
+/* Seconds for n fragments at the payload rate (millihertz); < 0 if unknown. */
+static double slot_time(uint64_t n, uint64_t lambda_p_mhz)
+{
+    return lambda_p_mhz ? (double)n * 1000.0 / (double)lambda_p_mhz : -1;
+}
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Follow message id until it is complete (acknowledged, or received for an
+ * incoming one) or failed, or timeout_s passes (0 = no limit), showing its
+ * progress on stderr: a bar redrawn in place on a terminal, else a plain
+ * line whenever it moves (at most every 5 s).  The ETA uses the rate seen
+ * so far, or the network's payload rate before there is one.
+ */
+static int follow_progress(const char *sock, const uint8_t id[16], unsigned timeout_s)
+{
+    bool tty = isatty(STDERR_FILENO) == 1;
+    double start = mono_now(), last_line = 0;
+    uint32_t first_done = UINT32_MAX, last_done = UINT32_MAX;
+    int rc = 1;
+    for (;;) {
+        struct mix_frame *r = query_status(sock, id);
+        if (r == NULL)
+            return 1;
+        if (r->u.local_status_reply.n_msgs != 1) {
+            fprintf(stderr, "%smixclient: no message with that id\n", tty ? "\n" : "");
+            frame_free(r);
+            return 1;
+        }
+        struct frame_msg_status m = r->u.local_status_reply.msgs[0];
+        uint64_t lp = r->u.local_status_reply.lambda_p_mhz;
+        frame_free(r);
+        double now = mono_now(), el = now - start;
+        if (first_done == UINT32_MAX)
+            first_done = m.acked;
+        uint32_t left = m.fragments - m.acked;
+        double rate = el > 3 && m.acked > first_done ? (m.acked - first_done) / el : 0;
+        double eta = rate > 0 ? left / rate : slot_time(left, lp);
+        char etas[32] = "?";
+        if (eta >= 0)
+            fmt_dur(eta, etas, sizeof(etas));
+        unsigned pct = m.fragments ? (unsigned)(100ull * m.acked / m.fragments) : 0;
+        bool done = m.state == FRAME_MSG_ACKNOWLEDGED || m.state == FRAME_MSG_RECEIVED;
+        bool failed = m.state == FRAME_MSG_FAILED;
+        if (tty) {
+            char bar[31];
+            size_t fill = m.fragments ? (size_t)30 * m.acked / m.fragments : 0;
+            memset(bar, '#', fill);
+            memset(bar + fill, '.', 30 - fill);
+            bar[30] = '\0';
+            fprintf(stderr, "\r[%s] %3u%% %u/%u %s, ETA %s   ", bar, pct, m.acked, m.fragments,
+                    state_name(m.state), done ? "0s" : etas);
+        } else if (done || failed || (m.acked != last_done && now - last_line >= 5) || last_line == 0) {
+            fprintf(stderr, "progress %u/%u %u%% %s eta %s\n", m.acked, m.fragments, pct,
+                    state_name(m.state), done ? "0s" : etas);
+            last_line = now;
+        }
+        last_done = m.acked;
+        if (done || failed) {
+            if (tty)
+                fprintf(stderr, "\n");
+            if (failed)
+                fprintf(stderr, "mixclient: delivery failed (%u of %u fragments acknowledged)\n",
+                        m.acked, m.fragments);
+            rc = failed ? 1 : 0;
+            break;
+        }
+        if (timeout_s > 0 && el >= timeout_s) {
+            fprintf(stderr, "%smixclient: not acknowledged yet (%s, %u/%u)\n", tty ? "\n" : "",
+                    state_name(m.state), m.acked, m.fragments);
+            break;
+        }
+        usleep(tty ? 250000 : 500000);
+    }
+    return rc;
+}
+
+/* Before a multi-fragment message goes out: how many fragments and how long. */
+static void announce(const char *sock, const uint8_t id[16], size_t len)
+{
+    struct mix_frame *r = query_status(sock, id);
+    if (r == NULL)
+        return;
+    if (r->u.local_status_reply.n_msgs == 1) {
+        const struct frame_msg_status *m = &r->u.local_status_reply.msgs[0];
+        uint64_t lp = r->u.local_status_reply.lambda_p_mhz;
+        double t = slot_time(m->fragments, lp);
+        char size[32], dur[32] = "?";
+        fmt_size(len, size, sizeof(size));
+        if (t >= 0)
+            fmt_dur(t, dur, sizeof(dur));
+        fprintf(stderr, "mixclient: %s in %u fragments: about %s at the network's payload rate "
+                "(%.2f packets/s; longer while other messages share it)\n", size, m->fragments,
+                dur, (double)lp / 1000.0);
+    }
+    frame_free(r);
 }
 
 /* Read the LocalSendReply to a send or reply; prints the id. */
@@ -357,37 +546,6 @@ static int await_send_reply(int fd, uint8_t id_out[16])
     }
     frame_free(r);
     return rc;
-}
-
-/* Poll the status of id until acknowledged or failed (or timeout). */
-static int wait_ack(const char *sock, const uint8_t id[16], unsigned timeout_s)
-{
-    time_t end = time(NULL) + timeout_s;
-    for (;;) {
-        int fd = lconnect(sock);
-        if (fd < 0)
-            return 1;
-        struct mix_frame q = {.type = FRAME_LOCAL_STATUS};
-        q.u.local_status.message_id.ptr = id;
-        q.u.local_status.message_id.len = 16;
-        struct mix_frame *r = lsend_frame(fd, &q) == 0 ? lrecv_frame(fd) : NULL;
-        close(fd);
-        uint32_t st = 0;
-        if (r && r->type == FRAME_LOCAL_STATUS_REPLY && r->u.local_status_reply.n_msgs == 1)
-            st = r->u.local_status_reply.msgs[0].state;
-        frame_free(r);
-        if (st == FRAME_MSG_ACKNOWLEDGED)
-            return 0;
-        if (st == FRAME_MSG_FAILED) {
-            fprintf(stderr, "mixclient: delivery failed\n");
-            return 1;
-        }
-        if (time(NULL) >= end) {
-            fprintf(stderr, "mixclient: not acknowledged yet (%s)\n", state_name(st));
-            return 1;
-        }
-        usleep(200000);
-    }
 }
 
 int cli_send(const char *config, int argc, char **argv)
@@ -461,8 +619,10 @@ int cli_send(const char *config, int argc, char **argv)
         close(fd);
     }
     free(body);
+    if (rc == 0 && file != NULL)
+        announce(sock, id, len);
     if (rc == 0 && wait_s > 0)
-        rc = wait_ack(sock, id, (unsigned)wait_s);
+        rc = follow_progress(sock, id, (unsigned)wait_s);
     return rc;
 }
 
@@ -503,8 +663,13 @@ int cli_reply(const char *config, int argc, char **argv)
     uint8_t *body = load_body(text, file, &len);
     if (body == NULL)
         return 1;
+    if (len == 0) {
+        fprintf(stderr, "mixclient: empty reply\n");
+        free(body);
+        return 1;
+    }
     int fd = lconnect(sock), rc = 1;
-    if (fd >= 0 && len > 0) {
+    if (fd >= 0) {
         struct mix_frame f = {.type = FRAME_LOCAL_REPLY};
         f.u.local_reply.message_id.ptr = id;
         f.u.local_reply.message_id.len = 16;
@@ -618,15 +783,20 @@ int cli_recv(const char *config, int argc, char **argv)
 
 int cli_status(const char *config, int argc, char **argv)
 {
-    static const struct option opts[] = {CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"follow", no_argument, NULL, 'F'}, CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
     char sock[CCONF_PATH_MAX];
     uint8_t id[16];
+    bool follow = false;
     int ch, e;
     optind = 0;
     opterr = 0;
-    while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
-        if ((e = cli_common_opt(ch, "status", argv, &config)) >= 0)
+    while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
+        if (ch == 'F')
+            follow = true;
+        else if ((e = cli_common_opt(ch, "status", argv, &config)) >= 0)
             return e;
+    }
     if (optind + 1 < argc) {
         fprintf(stderr, "mixclient status: give one ID only\ntry 'mixclient status --help'\n");
         return 2;
@@ -637,23 +807,17 @@ int cli_status(const char *config, int argc, char **argv)
                 argv[optind]);
         return 2;
     }
+    if (follow && !one) {
+        fprintf(stderr, "mixclient status: --follow needs a message ID\ntry 'mixclient status --help'\n");
+        return 2;
+    }
     if (!cli_socket(config, sock, sizeof(sock)))
         return 1;
-    int fd = lconnect(sock);
-    if (fd < 0)
+    if (follow)
+        return follow_progress(sock, id, 0);
+    struct mix_frame *r = query_status(sock, one ? id : NULL);
+    if (r == NULL)
         return 1;
-    struct mix_frame q = {.type = FRAME_LOCAL_STATUS};
-    if (one) {
-        q.u.local_status.message_id.ptr = id;
-        q.u.local_status.message_id.len = 16;
-    }
-    struct mix_frame *r = lsend_frame(fd, &q) == 0 ? lrecv_frame(fd) : NULL;
-    close(fd);
-    if (r == NULL || r->type != FRAME_LOCAL_STATUS_REPLY) {
-        fprintf(stderr, "mixclient: no answer from the daemon\n");
-        frame_free(r);
-        return 1;
-    }
     const __typeof__(r->u.local_status_reply) *sr = &r->u.local_status_reply;
     if (one && sr->n_msgs == 0) {
         fprintf(stderr, "mixclient status: no sent message with id %s\n", argv[optind]);
@@ -661,14 +825,11 @@ int cli_status(const char *config, int argc, char **argv)
         return 1;
     }
     if (!one)
-        printf("address %s\nconnected %s\nepoch %llu\nqueued_packets %u\n", sr->address,
-               sr->connected ? "yes" : "no", (unsigned long long)sr->epoch, sr->queue_len);
-    for (size_t i = 0; i < sr->n_msgs; i++) {
-        const struct frame_msg_status *m = &sr->msgs[i];
-        char h[33];
-        hex(m->id.ptr, 16, h);
-        printf("%s %s %u/%u\n", h, state_name(m->state), m->acked, m->fragments);
-    }
+        printf("address %s\nconnected %s\nepoch %llu\nqueued_packets %u\npayload_rate %.2f/s\n",
+               sr->address, sr->connected ? "yes" : "no", (unsigned long long)sr->epoch,
+               sr->queue_len, (double)sr->lambda_p_mhz / 1000.0);
+    for (size_t i = 0; i < sr->n_msgs; i++)
+        print_status_line(&sr->msgs[i]);
     frame_free(r);
     return 0;
 }

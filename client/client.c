@@ -636,6 +636,7 @@ int mixclient_send(struct mixclient *mc, const char *address, const void *msg, s
     if (len > core_max_message())
         return mc_fail(mc, MIXCLIENT_E_TOO_BIG, "message too large: %zu bytes, the limit is %zu bytes",
                        len, core_max_message());
+    core_set_clock(mc->core, mc_unix_now());
     int e = mc_err_from_core(core_send(mc->core, &a, msg, len, reply_surbs, id_out));
     if (e == MIXCLIENT_E_UNKNOWN_GATEWAY)
         return mc_fail(mc, e, "the recipient's gateway is not a gateway with inboxes in the "

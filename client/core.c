@@ -313,6 +313,16 @@ size_t core_packet_len(const struct core *c)
     return c->doc ? c->pkt_len : 0;
 }
 
+size_t core_fragment_capacity(const struct core *c)
+{
+    return c->doc ? core_frag_len(c) - PAYLOAD_FRAG_HDR_LEN : 0;
+}
+
+void core_set_clock(struct core *c, uint64_t unix_now)
+{
+    c->clock = unix_now;
+}
+
 size_t core_queue_len(const struct core *c)
 {
     return c->queue_frags + c->retx.len + c->n_raw;

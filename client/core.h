@@ -43,6 +43,8 @@ enum core_msg_state {
     CORE_MSG_SENT = 2,
     CORE_MSG_ACKNOWLEDGED = 3,
     CORE_MSG_FAILED = 4,
+    CORE_MSG_RECEIVING = 6,   /* incoming, fragments still missing */
+    CORE_MSG_RECEIVED = 7,    /* incoming, complete */
 };
 
 struct core_config {
@@ -65,7 +67,12 @@ struct core_stats {
 struct core_status {
     uint8_t id[CORE_MSG_ID_LEN];
     enum core_msg_state state;
-    uint32_t fragments, acked;
+    uint32_t fragments, acked;          /* incoming: acked = fragments received */
+    bool incoming;
+    uint64_t time;                      /* Unix s: accepted; incoming: first fragment / received */
+    uint64_t size;                      /* bytes */
+    bool have_peer;                     /* outgoing: the recipient */
+    struct mix_address peer;
 };
 
 /* A message handed to the application. */
@@ -86,6 +93,13 @@ struct core;
 struct core *core_new(const struct core_config *cfg, struct cstore *store,
                       const struct mix_rng *rng) MIX_WUR;
 void core_free(struct core *c);
+
+/* Message bytes one fragment carries (0 before a directory): a message of n bytes takes
+ * about ceil(n / this) fragments, one payload slot each. */
+size_t core_fragment_capacity(const struct core *c);
+
+/* The wall clock (Unix seconds) for the times status shows; the caller keeps it current. */
+void core_set_clock(struct core *c, uint64_t unix_now);
 
 /* Install a verified directory (ownership passes to the core). */
 void core_set_doc(struct core *c, struct pki_doc *doc);
@@ -145,8 +159,9 @@ size_t core_gc(struct core *c, uint64_t unix_now);
 /* Real packets waiting (fragments and replies). */
 size_t core_queue_len(const struct core *c);
 
+/* The status of message id: one we sent, else one we receive(d). */
 int core_status(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], struct core_status *out) MIX_WUR;
-/* Call fn for every outgoing message known (status). */
+/* Call fn for every message known: outgoing, then incoming (partial, then complete). */
 void core_status_all(struct core *c, void (*fn)(void *ctx, const struct core_status *s), void *ctx);
 
 /*

@@ -84,7 +84,7 @@ struct core {
     core_recv_fn recv_fn;
     void *recv_ctx;
     /*
-     * retx: fragments to send again, one entry each, before anything new.
+     * retx: fragments to send again, one entry each; they alternate with new ones.
      * queue: one entry per message with fragments never sent, idx = the next
      * one; the payload stream takes one fragment from the head message and
      * puts the message back at the tail, so messages interleave round-robin
@@ -93,11 +93,13 @@ struct core {
      */
     struct qvec retx, queue;
     size_t queue_frags;
+    bool retx_turn;             /* retx and queue alternate when both wait */
     struct flight *fl;
     size_t n_fl, cap_fl;
     struct health *hl;
     size_t n_hl, cap_hl;
     uint64_t unix_now;          /* of the packet being built (key epoch) */
+    uint64_t clock;             /* Unix seconds, as core_set_clock() last said (status times) */
     uint64_t raw_seq;
     size_t n_raw;
     /* The last outgoing message read from the store (a 1 MiB message is not re-read per packet). */

@@ -232,7 +232,8 @@ int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, 
     if (rec == NULL || fs == NULL)
         goto out;
     mix_rng_bytes(&c->rng, id_out, CORE_MSG_ID_LEN);
-    put_out_header(rec, to, reply_surbs > 0, 0, (uint32_t)len, count, (uint32_t)cap0, (uint32_t)cap);
+    put_out_header(rec, to, reply_surbs > 0, c->clock, (uint32_t)len, count, (uint32_t)cap0,
+                   (uint32_t)cap);
     memcpy(rec + OUT_HDR, msg, len);
     e = CORE_ERR_STORE;
     if (cstore_put(c->store, CSTORE_OUT, id_out, CORE_MSG_ID_LEN, rec, OUT_HDR + len) != 0 ||
@@ -419,12 +420,8 @@ out:
     return ret;
 }
 
-/*
- * The next real fragment: a retransmission if any, else the next new
- * fragment of the message at the head of the fair queue, which then goes to
- * the tail (round-robin over messages).  1 built, 0 nothing to send.
- */
-static int next_fragment(struct core *c, uint64_t now_us, uint64_t unix_now, uint8_t *out)
+/* A fragment to send again: 1 built, 0 none (or kept for later after an error). */
+static int next_retx(struct core *c, uint64_t now_us, uint64_t unix_now, uint8_t *out)
 {
     struct qent q;
     uint32_t count;
@@ -438,6 +435,28 @@ static int next_fragment(struct core *c, uint64_t now_us, uint64_t unix_now, uin
                 log_err("client: queue memory exhausted");
             return 0;
         }
+    }
+    return 0;
+}
+
+/*
+ * The next real fragment: a retransmission, or the next new fragment of the
+ * message at the head of the fair queue, which then goes to the tail
+ * (round-robin over messages).  When both wait they take turns, so a file's
+ * retransmissions on a lossy network cannot hold a short message back
+ * either.  1 built, 0 nothing to send.
+ */
+static int next_fragment(struct core *c, uint64_t now_us, uint64_t unix_now, uint8_t *out)
+{
+    struct qent q;
+    uint32_t count;
+    bool retx_first = c->retx_turn || c->queue.len == 0;
+    c->retx_turn = !c->retx_turn;
+    if (retx_first && c->retx.len > 0) {
+        int r = next_retx(c, now_us, unix_now, out);
+        /* Sent, or kept after an error; else every entry was stale: new ones then. */
+        if (r == 1 || c->retx.len > 0)
+            return r;
     }
     while (core_qpop(&c->queue, &q)) {
         int r = send_fragment(c, &q, true, now_us, unix_now, out, &count);
@@ -454,7 +473,8 @@ static int next_fragment(struct core *c, uint64_t now_us, uint64_t unix_now, uin
         if (r == 1)
             return 1;
     }
-    return 0;
+    /* Nothing new to send after all: a retransmission then. */
+    return next_retx(c, now_us, unix_now, out);
 }
 
 int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64_t unix_now,

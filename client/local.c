@@ -173,6 +173,7 @@ static void do_recv(struct lconn *c, const struct mix_frame *f)
 struct status_acc {
     struct frame_msg_status *v;
     uint8_t (*ids)[16];
+    char (*peers)[MIXCLIENT_ADDRESS_SIZE];
     size_t n, cap;
 };
 
@@ -189,19 +190,31 @@ static void add_status(void *ctx, const struct core_status *s)
         if (ni == NULL)
             return;
         a->ids = ni;
+        void *np = realloc(a->peers, ncap * MIXCLIENT_ADDRESS_SIZE);
+        if (np == NULL)
+            return;
+        a->peers = np;
         a->cap = ncap;
     }
+    struct frame_msg_status *v = &a->v[a->n];
+    memset(v, 0, sizeof(*v));
     memcpy(a->ids[a->n], s->id, 16);
-    a->v[a->n].state = s->state;
-    a->v[a->n].fragments = s->fragments;
-    a->v[a->n].acked = s->acked;
+    v->state = s->state;
+    v->fragments = s->fragments;
+    v->acked = s->acked;
+    v->time = s->time;
+    v->size = s->size;
+    v->direction = s->incoming ? FRAME_DIR_IN : FRAME_DIR_OUT;
+    a->peers[a->n][0] = '\0';
+    if (s->have_peer)
+        address_encode(&s->peer, a->peers[a->n]);
     a->n++;
 }
 
 static void do_status(struct lconn *c, const struct mix_frame *f)
 {
     struct mixclient *mc = c->srv->mc;
-    struct status_acc a = {NULL, NULL, 0, 0};
+    struct status_acc a = {NULL, NULL, NULL, 0, 0};
     char addr[MIXCLIENT_ADDRESS_SIZE];
     if (f->u.local_status.message_id.len == FRAME_MSG_ID_LEN) {
         struct core_status s;
@@ -213,6 +226,7 @@ static void do_status(struct lconn *c, const struct mix_frame *f)
     for (size_t i = 0; i < a.n; i++) {
         a.v[i].id.ptr = a.ids[i];
         a.v[i].id.len = 16;
+        a.v[i].peer = a.peers[i];
     }
     mixclient_address(mc, addr);
     struct mix_frame r = {.type = FRAME_LOCAL_STATUS_REPLY};
@@ -224,10 +238,14 @@ static void do_status(struct lconn *c, const struct mix_frame *f)
     r.u.local_status_reply.gateway_id.ptr = mc->gateway_id;
     r.u.local_status_reply.gateway_id.len = 32;
     r.u.local_status_reply.queue_len = (uint32_t)mixclient_queue_len(mc);
+    const struct pki_doc *doc = core_doc(mc->core);
+    r.u.local_status_reply.lambda_p_mhz = doc ? pki_doc_params(doc)->lambda_p_mhz : 0;
+    r.u.local_status_reply.fragment_len = (uint32_t)core_fragment_capacity(mc->core);
     if (!lsend(c, &r))
         log_warn("client: status reply dropped");
     free(a.v);
     free(a.ids);
+    free(a.peers);
 }
 
 /* One request; false closes the connection. */

@@ -7,13 +7,15 @@
  * init, daemon and address use the library directly, the others talk to
  * the daemon over its socket (cli.c).
  */
+#include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "cconf.h"
@@ -58,6 +60,39 @@ static int plain_command(const char *cmd, int argc, char **argv, const char **co
     return -1;
 }
 
+/*
+ * One daemon per data directory: an exclusive flock on DATA_DIR/mixclient.lock
+ * (holding the pid), kept for the life of the process; the kernel drops it
+ * when the process ends, even by kill -9.  Returns the fd; -2 if the data
+ * directory does not exist (starting then fails with a clearer error); -1 if
+ * another daemon holds it or the file cannot be used (said on stderr).
+ */
+static int lock_data_dir(const struct cconf *conf)
+{
+    char path[CCONF_PATH_MAX], pid[32];
+    cconf_path(conf, "mixclient.lock", path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return -2;
+        fprintf(stderr, "mixclient: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        fprintf(stderr, "mixclient: another mixclient daemon (pid %s) is using %s\n",
+                pid[0] ? pid : "?", conf->data_dir);
+        close(fd);
+        return -1;
+    }
+    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+        fprintf(stderr, "mixclient: %s: %s (the lock holds all the same)\n", path, strerror(errno));
+    return fd;
+}
+
 static int run_daemon(const char *config, int argc, char **argv)
 {
     char err[512];
@@ -69,10 +104,15 @@ static int run_daemon(const char *config, int argc, char **argv)
         fprintf(stderr, "mixclient: %s\n", err);
         return 1;
     }
+    int lock_fd = lock_data_dir(&conf);
+    if (lock_fd == -1)
+        return 1;
     mix_log_init("mixclient", conf.log_level, conf.use_syslog);
     struct mixclient_options opts = {daemon_log, NULL,
                                      (enum mixclient_log_level)(conf.log_level + 1)};
     g_mc = mixclient_new_opts(config, NULL, &opts, err, sizeof(err));
+    /* lock_fd stays open (the lock held) until the process exits. */
+    (void)lock_fd;
     if (g_mc == NULL) {
         mix_log_write(MIX_LOG_ERR, err);
         return 1;

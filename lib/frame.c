@@ -198,10 +198,14 @@ static bool check_status_reply(const struct mix_frame *f, const char **why)
         const struct frame_msg_status *s = &r->msgs[i];
         if (!buf_len_is(s->id, FRAME_MSG_ID_LEN))
             FAIL("local_status_reply: message id must be 16 bytes");
-        if (s->state < FRAME_MSG_QUEUED || s->state > FRAME_MSG_DELIVERED)
+        if (s->state < FRAME_MSG_QUEUED || s->state > FRAME_MSG_RECEIVED)
             FAIL("local_status_reply: unknown message state");
         if (s->acked > s->fragments)
             FAIL("local_status_reply: acked > fragments");
+        if (s->direction > FRAME_DIR_IN)
+            FAIL("local_status_reply: unknown direction");
+        if (!str_ok(s->peer, false))
+            FAIL("local_status_reply: peer too long or not UTF-8");
     }
     if (!str_ok(r->address, false))
         FAIL("local_status_reply: address too long or not UTF-8");
@@ -381,6 +385,8 @@ static bool build_status_reply(const struct mix_frame *f, struct pb_build *b)
     r->connected = src->connected;
     r->gateway_id = pbbin(src->gateway_id);
     r->queue_len = src->queue_len;
+    r->lambda_p_mhz = src->lambda_p_mhz;
+    r->fragment_len = src->fragment_len;
     size_t n = src->n_msgs;
     if (n == 0)
         return true;
@@ -396,6 +402,10 @@ static bool build_status_reply(const struct mix_frame *f, struct pb_build *b)
         items[i].state = src->msgs[i].state;
         items[i].fragments = src->msgs[i].fragments;
         items[i].acked = src->msgs[i].acked;
+        items[i].time = src->msgs[i].time;
+        items[i].size = src->msgs[i].size;
+        items[i].direction = src->msgs[i].direction;
+        items[i].peer = pbstr(src->msgs[i].peer);
         ptrs[i] = &items[i];
     }
     r->n_messages = n;
@@ -785,6 +795,8 @@ static bool conv_status_reply(const Mixnet__LocalStatusReply *r, struct frame_ho
     dst->connected = r->connected;
     dst->gateway_id = fbuf(r->gateway_id);
     dst->queue_len = r->queue_len;
+    dst->lambda_p_mhz = r->lambda_p_mhz;
+    dst->fragment_len = r->fragment_len;
     if (r->n_messages == 0)
         return true;
     struct frame_msg_status *msgs = calloc(r->n_messages, sizeof *msgs);
@@ -796,6 +808,10 @@ static bool conv_status_reply(const Mixnet__LocalStatusReply *r, struct frame_ho
         msgs[i].state = r->messages[i]->state;
         msgs[i].fragments = r->messages[i]->fragments;
         msgs[i].acked = r->messages[i]->acked;
+        msgs[i].time = r->messages[i]->time;
+        msgs[i].size = r->messages[i]->size;
+        msgs[i].direction = r->messages[i]->direction;
+        msgs[i].peer = r->messages[i]->peer;
     }
     dst->msgs = msgs;
     dst->n_msgs = r->n_messages;

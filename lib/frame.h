@@ -84,6 +84,8 @@ enum frame_msg_state {
     FRAME_MSG_ACKNOWLEDGED = 3,
     FRAME_MSG_FAILED = 4,
     FRAME_MSG_DELIVERED = 5,
+    FRAME_MSG_RECEIVING = 6,   /* incoming, fragments missing */
+    FRAME_MSG_RECEIVED = 7,    /* incoming, complete */
 };
 
 /* A byte field: pointer + length.  len == 0 means absent/empty (ptr may be NULL). */
@@ -105,8 +107,13 @@ struct frame_msg_status {
     struct frame_buf id;       /* FRAME_MSG_ID_LEN bytes */
     uint32_t state;            /* enum frame_msg_state */
     uint32_t fragments;
-    uint32_t acked;            /* fragments acknowledged so far, <= fragments */
+    uint32_t acked;            /* fragments acknowledged (incoming: received) so far, <= fragments */
+    uint64_t time;             /* Unix seconds: accepted, or (incoming) first fragment / received */
+    uint64_t size;             /* bytes */
+    uint32_t direction;        /* FRAME_DIR_OUT or FRAME_DIR_IN */
+    const char *peer;          /* outgoing: recipient address; NULL or "" otherwise */
 };
+enum { FRAME_DIR_OUT = 1, FRAME_DIR_IN = 2 };
 
 /*
  * A decoded or to-be-encoded frame.  Only the member of `u` named by `type`
@@ -184,6 +191,8 @@ struct mix_frame {
             bool connected;                                       /* link to the gateway is up */
             struct frame_buf gateway_id;                          /* 0 or FRAME_NODE_ID_LEN */
             uint32_t queue_len;                                   /* real packets waiting to be sent */
+            uint64_t lambda_p_mhz;                                /* payload rate, 0 = no directory */
+            uint32_t fragment_len;                                /* message bytes per fragment */
         } local_status_reply;
     } u;
 };

@@ -1,6 +1,7 @@
 #!/bin/sh
 # mixclient over a loopback network of real processes (mixdir, mixnode
 # gateway+provider and one mix per layer, two mixclient daemons):
+#  - a second daemon on the same data directory is refused (the lock names the first);
 #  - a text message and a 1 MiB file arrive intact and are acknowledged;
 #  - a SURB reply arrives at the original sender, marked as the answer to its
 #    question, under the id `reply` printed; a second reply is refused as such;
@@ -20,6 +21,11 @@ client_init b
 client_daemon a
 client_daemon b
 echo "clients up: $ADDR_b"
+
+# 0. One daemon per data directory: a second one is refused and names the first.
+out=$("$MIXCLIENT" -c "$T/c_a.ini" daemon 2>&1) && fail "a second daemon ran on the same data directory"
+echo "$out" | grep -q "another mixclient daemon (pid $CPID_a) is using $T/c_a" || fail "unclear lock error: $out"
+mc a status | grep -q "connected yes" || fail "the first daemon suffered from the second"
 
 # 1. Text.
 MARK="plaintext-marker-$(date +%s)-$$"

@@ -76,4 +76,10 @@ usage_err "not a message id" reply 1234 -m hi
 usage_err "not a message id" status xyz
 usage_err "unknown command 'sned'" sned
 usage_err "unexpected argument 'extra'" address extra
+# Empty bodies are refused before the daemon is asked.
+out=$("$MC" -c "$T/c.ini" reply 0123456789abcdef0123456789abcdef -m "" 2>&1) && fail "empty reply accepted"
+echo "$out" | grep -q "empty reply" || fail "unclear error for an empty reply: $out"
+GOOD=mix1aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp2bincuoskljvhvcu2vk5mvwxk7mfrwkz3jnnww64ltov3xs635p6yp2lyk
+out=$("$MC" -c "$T/c.ini" send "$GOOD" -m "" 2>&1) && fail "empty message accepted"
+echo "$out" | grep -q "empty message" || fail "unclear error for an empty message: $out"
 echo PASS

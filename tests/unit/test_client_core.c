@@ -466,6 +466,29 @@ static void test_fair_sending(void)
     CHECK(core_status(a.c, id1, &s1) == CORE_OK && core_status(a.c, id2, &s2) == CORE_OK &&
           core_status(a.c, id3, &s3) == CORE_OK);
     CHECK(s1.state == CORE_MSG_SENT && s2.state == CORE_MSG_SENT && s3.state == CORE_MSG_SENT);
+    while (pump(&a, CORE_STREAM_PAYLOAD, 3) == 1)
+        ;
+    /* Retransmissions take turns with new messages too: 20 lost fragments of a
+     * file waiting to go again do not hold a short message back. */
+    CHECK(core_send(a.c, &b.addr, file, 200000, 0, fid) == CORE_OK);
+    loss_rate = 1.0;
+    for (int i = 0; i < 20; i++)
+        CHECK(pump(&a, CORE_STREAM_PAYLOAD, 10) == 1);
+    loss_rate = 0;
+    struct core_stats st0, st1;
+    core_get_stats(a.c, &st0);
+    core_tick(a.c, UINT64_MAX / 2);
+    core_get_stats(a.c, &st1);
+    CHECK(st1.retransmits - st0.retransmits >= 20);
+    CHECK(core_send(a.c, &b.addr, (const uint8_t *)"short two", 9, 0, sid) == CORE_OK);
+    slots = 0;
+    do {
+        CHECK(pump(&a, CORE_STREAM_PAYLOAD, UINT64_MAX / 2) == 1);
+        slots++;
+        CHECK(core_status(a.c, sid, &ss) == CORE_OK);
+    } while (ss.state == CORE_MSG_QUEUED && slots < 30);
+    printf("# with 20 retransmissions waiting, the short message left in slot %d\n", slots);
+    CHECK(ss.state == CORE_MSG_SENT && slots <= 4);
     free(file);
     cl_destroy(&a);
     cl_destroy(&b);

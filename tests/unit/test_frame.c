@@ -298,8 +298,8 @@ static void test_local_frames(void)
     frame_free(d);
 
     struct frame_msg_status st[2] = {
-        { B(ID16, 16), FRAME_MSG_SENT, 4, 2 },
-        { B(ID16, 16), FRAME_MSG_DELIVERED, 1, 1 },
+        { B(ID16, 16), FRAME_MSG_SENT, 4, 2, 1700000000, 5000, FRAME_DIR_OUT, "mix1peer" },
+        { B(ID16, 16), FRAME_MSG_RECEIVING, 3, 1, 1700000001, 4000, FRAME_DIR_IN, NULL },
     };
     memset(&f, 0, sizeof f);
     f.type = FRAME_LOCAL_STATUS_REPLY;
@@ -310,13 +310,19 @@ static void test_local_frames(void)
     f.u.local_status_reply.connected = true;
     f.u.local_status_reply.gateway_id = B(ID32, 32);
     f.u.local_status_reply.queue_len = 6;
+    f.u.local_status_reply.lambda_p_mhz = 2000;
+    f.u.local_status_reply.fragment_len = 1485;
     if ((d = roundtrip(&f)) != NULL) {
         const __typeof__(d->u.local_status_reply) *r = &d->u.local_status_reply;
         CHECK(r->n_msgs == 2 && r->epoch == 77 && r->connected && r->queue_len == 6);
         CHECK(str_eq(r->address, "bob@gw2") && buf_eq(r->gateway_id, B(ID32, 32)));
         if (r->n_msgs == 2)
             CHECK(r->msgs[0].state == FRAME_MSG_SENT && r->msgs[0].fragments == 4 &&
-                  r->msgs[0].acked == 2 && r->msgs[1].state == FRAME_MSG_DELIVERED);
+                  r->msgs[0].acked == 2 && r->msgs[1].state == FRAME_MSG_RECEIVING &&
+                  r->msgs[0].time == 1700000000 && r->msgs[0].size == 5000 &&
+                  r->msgs[0].direction == FRAME_DIR_OUT && str_eq(r->msgs[0].peer, "mix1peer") &&
+                  r->msgs[1].direction == FRAME_DIR_IN && r->msgs[1].size == 4000);
+        CHECK(r->lambda_p_mhz == 2000 && r->fragment_len == 1485);
     }
     frame_free(d);
 }
@@ -380,7 +386,7 @@ static void test_invalid_frames(void)
     f.u.error.reason = longstr;
     CHECK(!frame_check(&f, &why));
 
-    struct frame_msg_status st = { B(ID16, 16), FRAME_MSG_SENT, 1, 2 }; /* acked > fragments */
+    struct frame_msg_status st = { B(ID16, 16), FRAME_MSG_SENT, 1, 2, 0, 0, 0, NULL }; /* acked > fragments */
     memset(&f, 0, sizeof f);
     f.type = FRAME_LOCAL_STATUS_REPLY;
     f.u.local_status_reply.msgs = &st;
