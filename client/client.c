@@ -299,6 +299,15 @@ static void on_rx_idle(struct ev_loop *loop, ev_idle *w, int revents)
         return;
     }
     const struct frame_inbox_msg *m = &f->u.fetch_resp.msgs[mc->rx_pos++];
+    /*
+     * A request that left before the previous response was handled brings
+     * its messages again: one already handled and waiting for its ack is
+     * not handled twice (a SURB is single use; a second opening would count
+     * as bad input).
+     */
+    for (size_t i = 0; i < mc->n_acks; i++)
+        if (mc->acks[i] == m->seq)
+            return;
     /* Acknowledge only what is handled (stored durably where it matters). */
     if (core_on_inbox(mc->core, m, mc_unix_now()) == 0 && mc->n_acks < MC_MAX_ACKS)
         mc->acks[mc->n_acks++] = m->seq;

@@ -23,13 +23,17 @@ struct route {
  * so a packet built right at a boundary still uses the old key, which nodes
  * accept during the grace period), when the document's descriptors carry it
  * (they list coming epochs' keys), so packets stay valid across an epoch
- * change before the next document is fetched.
+ * change before the next document is fetched.  A document fetched just as its
+ * epoch starts does not move packets to its keys before the clock does: a
+ * node switches at its own epoch timer and refuses a key it does not hold
+ * yet (make_route falls back to the document's epoch for a hop whose
+ * descriptor lacks the clock's).
  */
 static uint64_t core_key_epoch(const struct core *c)
 {
     const struct pki_params *p = pki_doc_params(c->doc);
     uint64_t e = c->unix_now > 1 ? pki_epoch_of(&p->timing, c->unix_now - 1) : 0;
-    return e > pki_doc_epoch(c->doc) ? e : pki_doc_epoch(c->doc);
+    return e > 0 ? e : pki_doc_epoch(c->doc);
 }
 
 /* Per-hop delay from Exp(mean), capped as every node caps it. */

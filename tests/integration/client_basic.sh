@@ -81,6 +81,11 @@ for junk in (b"\xff\xff\xff\xff", b"\x00\x00\x00\x05hello", b"\x00\x00\x00\x00")
     s.close()
 PY
 mc a status >/dev/null || fail "daemon died after garbage on its socket"
+# Another local user can neither use the socket nor read the store.
+case "$(stat -c %a "$T/c_a/mixclient.sock")" in
+    [67]00) ;; *) fail "local socket open to others: $(stat -c %a "$T/c_a/mixclient.sock")" ;;
+esac
+[ "$(stat -c %a "$T/c_a")" = 700 ] || fail "data_dir mode $(stat -c %a "$T/c_a")"
 
 # 4. The gateway stored ciphertext only: no plaintext in any of its files.
 if grep -rqa "$MARK" "$T/gw"; then fail "plaintext found in the gateway's store"; fi

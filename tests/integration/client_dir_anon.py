@@ -11,7 +11,9 @@ checks that
 1. every link presented a static key other than the client's own (the X25519
    public key of data_dir/client.key, which is in the client's address);
 2. no two links presented the same key;
-3. the retries after a refusal are randomised (1 to 3 s), not a fixed poll.
+3. the retries after a refusal are randomised (1 to 3 s), not a fixed poll
+   (the refresh of a held document, once per epoch, is test_client_core's
+   test_dir_refresh).
 
 Exit 0 pass, 77 skip (mixclient not built or dissononce missing), 1 fail.
 """
@@ -130,12 +132,12 @@ def run(tmp):
                  % (data, b64(os.urandom(32)), auth.line()))
     log = open(os.path.join(tmp, "client.log"), "ab")
     # init: creates client.key, then keeps asking while refused.
-    subprocess.run([MIXCLIENT, "-c", conf, "init", "--timeout", "5"], stdout=log, stderr=log)
+    subprocess.run([MIXCLIENT, "-c", conf, "init", "--timeout", "6"], stdout=log, stderr=log)
     n_init = len(auth.seen)
     d = subprocess.Popen([MIXCLIENT, "-c", conf, "daemon"], stdout=log, stderr=log)
     try:
-        end = time.time() + 30
-        while time.time() < end and len(auth.seen) < n_init + 3:
+        end = time.time() + 45
+        while time.time() < end and len(auth.seen) < n_init + 5:
             time.sleep(0.2)
     finally:
         d.terminate()
@@ -147,14 +149,15 @@ def run(tmp):
     for t, k in auth.seen:
         print("  %.3f %s" % (t, k.hex()[:16]))
     assert not auth.errors, "fake authority errors: %r" % auth.errors
-    assert n_init >= 2, "init made %d links in 5 s (expected retries)" % n_init
-    assert len(keys) >= n_init + 3, "the daemon made %d links" % (len(keys) - n_init)
+    assert n_init >= 2, "init made %d links in 6 s (expected retries)" % n_init
+    assert len(keys) >= n_init + 5, "the daemon made %d links" % (len(keys) - n_init)
     assert mine not in keys, "an authority saw the client's long-term key"
     assert len(set(keys)) == len(keys), "a static key was used on two authority links"
-    # Retries after a refusal: 1-3 s apart, and not all the same gap.
+    # Retries after a refusal: 1-3 s apart (plus the dial and handshake time),
+    # never a short poll, and not all the same gap.
     gaps = [b[0] - a[0] for a, b in zip(auth.seen[n_init:], auth.seen[n_init + 1:])]
     print("daemon retry gaps: %s" % " ".join("%.2f" % g for g in gaps))
-    assert all(0.8 <= g <= 3.6 for g in gaps), "retry gaps outside 1-3 s: %r" % gaps
+    assert all(0.9 <= g <= 5 for g in gaps), "retry gaps outside 1-3 s: %r" % gaps
     assert max(gaps) - min(gaps) > 0.05, "retry gaps not randomised: %r" % gaps
     return 0
 

@@ -283,10 +283,12 @@ def run(tmp, mknet_args=()):
         a, b = speclink.x25519_keypair(), speclink.x25519_keypair()
         # Connecting once creates each client's inbox at its gateway.
         assert fetch(gw0, a, 0, until)[0] == [] and fetch(gw1, b, 0, until)[0] == []
-        # The SURB-ack: [mix 1, mix 2, mix 3, gateway 0], REPLY to A's inbox.
+        # The SURB-ack: [gateway 1 (the exit, which holds it for the delay
+        # chosen here), mix 1, mix 2, mix 3, gateway 0], REPLY to A's inbox
+        # (client.md "SURB-ack delay").
         sid = os.urandom(16)
-        surb, skeys, kt = make_surb(r, [hop(m, epoch) for m in mixes] + [hop(gw0, epoch)],
-                                    inbox_id(a.public.data), sid, kem)
+        surb, skeys, kt = make_surb(r, [hop(gw1, epoch)] + [hop(m, epoch) for m in mixes] +
+                                    [hop(gw0, epoch)], inbox_id(a.public.data), sid, kem)
         assert len(surb) == 32 + 32 + 48 + r * slot, "SURB length"
         body = b"spec check: " + os.urandom(200)
         plain = envelope(P - 16, surb, body)
