@@ -702,15 +702,16 @@ static void handle_doc_request(struct mixdir *d, struct conn *c, const struct mi
     uint64_t e = f->u.doc_req.epoch ? f->u.doc_req.epoch : cur_epoch(d);
     struct published *p = pub_find(d, e);
     d->ctr.doc_requests++;
-    /* One answer outstanding per link: a peer that asks and never reads
-     * holds one document here and its socket buffer, whatever it sends. */
-    if (conn_out_pending(c) > 0 && peer_index(d, c) < 0) {
-        d->ctr.doc_busy++;
-        return;
-    }
     if (p == NULL) {
         d->ctr.doc_not_found++;
         send_error(d, c, FRAME_ERR_NOT_FOUND, "no document for that epoch");
+        return;
+    }
+    /* An anonymous link holds at most one document's worth of answers
+     * (max_frame + 64 KiB, its output cap): a peer that asks and never reads
+     * gets nothing more, whatever it sends. */
+    if (conn_out_pending(c) + p->len > d->cf->max_frame + 65536 && peer_index(d, c) < 0) {
+        d->ctr.doc_busy++;
         return;
     }
     struct mix_frame r;
