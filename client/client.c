@@ -341,6 +341,9 @@ static void gw_up(void *ctx, struct cconn *c)
     if (mc->on_gateway_up)
         mc->on_gateway_up(mc);
     start_streams(mc);
+    /* Fetch at once: the first fetch is what creates our inbox at the gateway
+     * (a handshake leaves nothing there), so acks find it from the start. */
+    on_fetch_timer(mc->loop, &mc->t_fetch, 0);
 }
 
 static void gw_frame(void *ctx, struct cconn *c, const uint8_t *buf, size_t len)
@@ -355,12 +358,16 @@ static void gw_frame(void *ctx, struct cconn *c, const uint8_t *buf, size_t len)
     }
     if (f->type == FRAME_FETCH_RESPONSE) {
         on_fetch_response(mc, f);
-        return;
+        if (mc->on_fetched)
+            mc->on_fetched(mc, true);
+        return; /* on_fetch_response keeps f until its entries are handled */
     } else if (f->type == FRAME_ERROR) {
         /* An error answers our one outstanding request, if any. */
         mc->fetch_outstanding = false;
         log_warn("client: gateway error %u: %s", f->u.error.code,
                  f->u.error.reason ? f->u.error.reason : "");
+        if (mc->on_fetched)
+            mc->on_fetched(mc, false);
     }
     else
         log_debug("client: unexpected %s from the gateway", frame_type_name(f->type));

@@ -48,6 +48,8 @@ struct mixclient {
     /* Hooks for init and the daemon. */
     void (*on_doc)(struct mixclient *mc, struct pki_doc *doc);   /* takes ownership */
     void (*on_gateway_up)(struct mixclient *mc);
+    /* A fetch was answered (ok) or refused with an error (!ok). */
+    void (*on_fetched)(struct mixclient *mc, bool ok);
     void (*on_new_message)(struct mixclient *mc);
     void *hook_ctx;
     const char *last_dir_error;

@@ -1132,6 +1132,21 @@ void conn_set_limits(struct conn *c, size_t max_out_bytes, double idle_timeout)
     }
 }
 
+uint32_t conn_peer_prefix_hash(const struct conn *c)
+{
+    uint8_t h[crypto_shorthash_BYTES];
+    const struct sockaddr_storage *ss = &c->addr;
+    if (ss->ss_family == AF_INET)
+        crypto_shorthash(h, (const uint8_t *)&((const struct sockaddr_in *)(const void *)ss)->sin_addr,
+                         3, c->m->bucket_key);
+    else if (ss->ss_family == AF_INET6)
+        crypto_shorthash(h, (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr,
+                         6, c->m->bucket_key);
+    else
+        return 0;
+    return (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+}
+
 void conn_set_evictable(struct conn *c)
 {
     c->evictable = c->inbound;

@@ -209,6 +209,9 @@ void conn_set_limits(struct conn *c, size_t max_out_bytes, double idle_timeout);
 /* An inbound conn from an anonymous peer: it may be closed at max_conns
  * once idle for evict_idle (see conn_limits). */
 void conn_set_evictable(struct conn *c);
+/* A keyed hash (per process) of the peer's address prefix (IPv4 /24, IPv6
+ * /48), for per-prefix limits that keep no address. */
+uint32_t conn_peer_prefix_hash(const struct conn *c);
 /* Seconds since an established conn last received a frame (0 otherwise). */
 double conn_idle_seconds(const struct conn *c);
 /* Bytes queued and not yet written. */

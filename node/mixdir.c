@@ -808,15 +808,6 @@ static void handle_doc_request(struct mixdir *d, struct conn *c, const struct mi
     uint64_t e = f->u.doc_req.epoch ? f->u.doc_req.epoch : cur_epoch(d);
     struct published *p = pub_find(d, e);
     d->ctr.doc_requests++;
-    /* A couple of answers may be outstanding per link (a node asks for the
-     * current document and epoch 1's back to back, before the first answer
-     * is flushed); beyond that, a peer that asks and never reads holds about
-     * two documents here and its socket buffer, whatever it sends. */
-    size_t cap = 2 * (p != NULL ? p->len : 0) + 8192;
-    if (conn_out_pending(c) > cap && peer_index(d, c) < 0) {
-        d->ctr.doc_busy++;
-        return;
-    }
     struct build *b = p == NULL && peer_index(d, c) >= 0 ? build_find(d, e) : NULL;
     if (b != NULL && b->phase >= PH_SIGNED && b->doc != NULL) {
         /* A peer authority comparing documents (explain_mismatch): ours,
@@ -837,6 +828,13 @@ static void handle_doc_request(struct mixdir *d, struct conn *c, const struct mi
     if (p == NULL) {
         d->ctr.doc_not_found++;
         send_error(d, c, FRAME_ERR_NOT_FOUND, "no document for that epoch");
+        return;
+    }
+    /* An anonymous link holds at most one document's worth of answers
+     * (max_frame + 64 KiB, its output cap): a peer that asks and never reads
+     * gets nothing more, whatever it sends. */
+    if (conn_out_pending(c) + p->len > d->cf->max_frame + 65536 && peer_index(d, c) < 0) {
+        d->ctr.doc_busy++;
         return;
     }
     struct mix_frame r;

@@ -174,6 +174,12 @@ static void on_expire(struct ev_loop *loop, ev_timer *w, int revents)
         atomic_fetch_add(&n->metrics.expired_msgs, del);
         log_info("inbox expiry deleted %zu messages", del);
     }
+    /* Clients still linked use their inboxes; then drop the empty, unused ones. */
+    node_clients_touch(n);
+    if (n->inbox && inbox_expire_unused(n->inbox, node_wall_s(), &del) == INBOX_OK && del) {
+        atomic_fetch_add(&n->metrics.inboxes_expired, del);
+        log_info("inbox expiry deleted %zu unused empty inboxes", del);
+    }
 }
 
 static void timer_start(struct node *n, ev_timer *t, void (*cb)(struct ev_loop *, ev_timer *, int),

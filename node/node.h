@@ -93,6 +93,8 @@ struct peer {
     double fetch_tokens;             /* PEER_CLIENT: FetchRequest rate bucket */
     uint64_t fetch_at_us;
     struct peer *cl_prev, *cl_next;  /* PEER_CLIENT: on n->clients (eviction at max_clients) */
+    bool inbox_ok;                   /* PEER_CLIENT: its inbox exists (created on first use) */
+    uint32_t prefix;                 /* PEER_CLIENT: conn_peer_prefix_hash() */
     uint8_t node_id[MIX_NODE_ID_LEN]; /* PEER_NODE_OUT: which node */
     size_t auth_idx;                 /* PEER_AUTHORITY */
     unsigned pending;                /* PEER_AUTHORITY: responses still expected */
@@ -160,6 +162,7 @@ struct node {
     size_t n_out, cap_out;
     size_t n_clients;
     struct peer *clients;            /* client links, newest first */
+    struct node_bucket { double tokens; uint64_t at_us; } create_all, create_prefix[1024];
 
     struct job *job_pool;            /* I/O thread free list of jobs */
     size_t job_pool_len;
@@ -241,6 +244,8 @@ extern const struct conn_callbacks node_conn_callbacks;
 bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, size_t len);
 bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LINK_KEY_LEN],
                     enum link_role role);
+/* Touch the inboxes of the client links that are up (expiry of unused inboxes). */
+void node_clients_touch(struct node *n);
 /* A client peer is gone: off the client list and count. */
 void node_client_closed(struct node *n, struct peer *p);
 /* Send a frame on p's link (no-op without a conn); false if dropped. */

@@ -291,6 +291,18 @@ static int load_store(struct conf *c, struct node_conf *o, char *err, size_t err
                      errlen) < 0)
         return -1;
     o->inbox.map_size = v << 20;
+    if (conf_get_duration_us(c, "inbox", "unused_expiry", o->inbox.unused_s * 1000000, &v, err,
+                             errlen) < 0 ||
+        conf_get_u64(c, "inbox", "create_per_minute", 600, 1, 100000000, &o->create_per_min, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "inbox", "create_burst", 100, 1, 100000000, &o->create_burst, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "inbox", "create_per_minute_per_prefix", 6, 1, 100000000,
+                     &o->create_per_min_prefix, err, errlen) < 0 ||
+        conf_get_u64(c, "inbox", "create_burst_per_prefix", 20, 1, 100000000,
+                     &o->create_burst_prefix, err, errlen) < 0)
+        return -1;
+    o->inbox.unused_s = v / 1000000;
     if (conf_get_duration_us(c, "inbox", "expire_interval", 60000000, &o->expire_interval_us,
                              err, errlen) < 0 ||
         conf_get_u64(c, "replay", "capacity", 1 << 20, 1024, REPLAY_MAX_CAPACITY,

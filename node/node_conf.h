@@ -63,6 +63,8 @@ struct node_conf {
     struct metrics_http_limits metrics_limits; /* the /metrics endpoint */
     /* [inbox] */
     struct inbox_limits inbox;
+    uint64_t create_per_min, create_burst;               /* inbox creation, overall */
+    uint64_t create_per_min_prefix, create_burst_prefix; /* per source address prefix */
     uint64_t expire_interval_us;
     /* [replay] */
     uint64_t replay_capacity;

@@ -36,6 +36,8 @@ struct node *node_harness_new(const char *dir, const uint8_t sphinx_sk[static SP
     n->conf.max_delay_us = 1000000;
     n->conf.fetch_max = 16;
     n->conf.fetch_rate = 1000000;
+    n->conf.create_per_min = n->conf.create_burst = 1000000;
+    n->conf.create_per_min_prefix = n->conf.create_burst_prefix = 1000000;
     n->conf.fetch_burst = 1000000;
     n->conf.replay_capacity = 4096;
     n->conf.n_auth = 1;

@@ -134,15 +134,9 @@ bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LIN
                       (unsigned long long)n->conf.max_clients);
             return false;
         }
+        /* No inbox yet: a bare handshake leaves nothing durable (client_inbox). */
         payload_inbox_id(p->inbox_id, key);
-        if (n->conf.roles & PKI_ROLE_PROVIDER) {
-            int rc = inbox_create(n->inbox, p->inbox_id, node_wall_s());
-            if (rc != INBOX_OK) {
-                metric_inc(&n->metrics.limit_hits);
-                log_info("client link refused: %s", inbox_strerror(rc));
-                return false;
-            }
-        }
+        p->prefix = p->c ? conn_peer_prefix_hash(p->c) : 0;
         p->kind = PEER_CLIENT;
         p->tokens = (double)n->conf.client_burst;
         p->tokens_at_us = node_now_us();
@@ -170,6 +164,64 @@ bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LIN
         return true;
     }
     return false;
+}
+
+static bool bucket_take(struct node_bucket *b, uint64_t now, uint64_t per_min, uint64_t burst)
+{
+    if (b->at_us == 0)
+        b->tokens = (double)burst;
+    else
+        b->tokens += (double)(now - b->at_us) * (double)per_min / 60e6;
+    b->at_us = now;
+    if (b->tokens > (double)burst)
+        b->tokens = (double)burst;
+    if (b->tokens < 1.0)
+        return false;
+    b->tokens -= 1.0;
+    return true;
+}
+
+/*
+ * The client's inbox, created at the link's first frame (a fetch or a
+ * packet) rather than by the handshake, within two token buckets: per
+ * source address prefix (IPv4 /24, IPv6 /48) and for the whole gateway,
+ * then max_inboxes.  An existing inbox is only marked used.  false: the
+ * inbox does not exist (refusal counted).
+ */
+static bool client_inbox(struct node *n, struct peer *p)
+{
+    if (p->inbox_ok || !(n->conf.roles & PKI_ROLE_PROVIDER))
+        return true;
+    uint64_t now = node_now_us();
+    if (!inbox_exists(n->inbox, p->inbox_id)) {
+        struct node_bucket *pb = &n->create_prefix[p->prefix % MIX_ARRAY_LEN(n->create_prefix)];
+        if (!bucket_take(pb, now, n->conf.create_per_min_prefix, n->conf.create_burst_prefix) ||
+            !bucket_take(&n->create_all, now, n->conf.create_per_min, n->conf.create_burst)) {
+            metric_inc(&n->metrics.inbox_creates_refused);
+            return false;
+        }
+        int rc = inbox_create(n->inbox, p->inbox_id, node_wall_s());
+        if (rc != INBOX_OK) {
+            metric_inc(&n->metrics.inbox_creates_refused);
+            metric_inc(&n->metrics.limit_hits);
+            log_debug("inbox not created: %s", inbox_strerror(rc));
+            return false;
+        }
+        metric_inc(&n->metrics.inboxes_created);
+    } else if (inbox_create(n->inbox, p->inbox_id, node_wall_s()) != INBOX_OK) {
+        return false;
+    }
+    p->inbox_ok = true;
+    return true;
+}
+
+void node_clients_touch(struct node *n)
+{
+    if (!n->inbox)
+        return;
+    for (struct peer *q = n->clients; q; q = q->cl_next)
+        if (q->inbox_ok && inbox_create(n->inbox, q->inbox_id, node_wall_s()) != INBOX_OK)
+            q->inbox_ok = false;
 }
 
 /* Token bucket: false when the client is over its packet rate. */
@@ -266,6 +318,7 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
 
     switch (f->type) {
     case FRAME_SPHINX_PACKET:
+        (void)client_inbox(n, p); /* sending needs no inbox; its acks do */
         if (!client_take_token(n, p)) {
             metric_inc(&n->metrics.packets_in[SRC_CLIENT]);
             metric_drop(&n->metrics, DROP_RATE_LIMIT);
@@ -284,10 +337,15 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
          * them (the client drops what it has already seen). */
         if (!client_fetch_allowed(n, p))
             return true;
+        if (!client_inbox(n, p)) {
+            send_error(n, p, FRAME_ERR_RATE_LIMITED, "inbox not created (limits), try later");
+            return true;
+        }
         /* The seqs the client handled since its last request: deleted before answering. */
         if (f->u.fetch_req.n_acks > 0) {
-            if (inbox_ack(n->inbox, p->inbox_id, f->u.fetch_req.acks, f->u.fetch_req.n_acks,
-                          &deleted) != INBOX_OK) {
+            int rc = inbox_ack(n->inbox, p->inbox_id, f->u.fetch_req.acks, f->u.fetch_req.n_acks,
+                               &deleted);
+            if (rc != INBOX_OK && rc != INBOX_NO_INBOX) {
                 send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
                 return true;
             }
@@ -301,8 +359,9 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
         metric_inc(&n->metrics.fetch_ack_frames);
         if (!(n->conf.roles & PKI_ROLE_PROVIDER) || f->u.fetch_ack.n_seqs == 0)
             return true;
-        if (inbox_ack(n->inbox, p->inbox_id, f->u.fetch_ack.seqs, f->u.fetch_ack.n_seqs,
-                      &deleted) != INBOX_OK)
+        int rc = inbox_ack(n->inbox, p->inbox_id, f->u.fetch_ack.seqs, f->u.fetch_ack.n_seqs,
+                           &deleted);
+        if (rc != INBOX_OK && rc != INBOX_NO_INBOX)
             send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
         atomic_fetch_add(&n->metrics.acked_msgs, deleted);
         return true;

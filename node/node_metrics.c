@@ -247,6 +247,13 @@ char *metrics_render(struct node_metrics *m, size_t *len)
     counter(&b, "mixnode_links_rate_limited_total",
             "Connections refused: over limits.handshake_rate from one address.",
             &m->links_rate_limited);
+    counter(&b, "mixnode_inboxes_created_total", "Inboxes created (a client's first use).",
+            &m->inboxes_created);
+    counter(&b, "mixnode_inbox_creates_refused_total",
+            "Inbox creations refused: creation rate (overall, per prefix) or max_inboxes.",
+            &m->inbox_creates_refused);
+    counter(&b, "mixnode_inboxes_expired_total", "Empty inboxes deleted for being unused.",
+            &m->inboxes_expired);
     counter(&b, "mixnode_half_open_evicted_total",
             "Half-open connections closed at max_connections for a new one.",
             &m->half_open_evicted);

@@ -1,6 +1,7 @@
 /*
  * mixabuse: the attacker of tests/abuse/.  Opens many connections from
- * several loopback source addresses (127.0.0.2, 127.0.0.3, ...) and abuses
+ * several loopback source addresses (127.0.0.2, 127.0.1.2, ..., one /24
+ * apart, or from --src-base A.B.C.D on) and abuses
  * them the way a stranger would; prints what it managed on its last line.
  *
  *   mixabuse fetch-flood --addr H:P --key B64 --links N --seconds S [--srcs K]
@@ -12,6 +13,10 @@
  *       hold N links open and silent (with --tcp: bare TCP connections, no
  *       handshake, i.e. half-open links, or idle HTTP connections); every
  *       one the server closes is opened again after --reopen-ms (default 50).
+ *   mixabuse create --addr H:P --key B64 --links N --seconds S [--srcs K]
+ *       fresh keys, one after another on N links: each sends one
+ *       FetchRequest (which creates its inbox), closes at the answer and
+ *       opens again with a new key.
  *   mixabuse storm --addr H:P --links N [--srcs K]
  *       open N TCP connections as fast as possible, close each at once;
  *       prints how many the server accepted (read no EOF/RST before close).
@@ -48,10 +53,11 @@ struct alink {
 struct opts {
     struct sockaddr_in dst;
     uint8_t remote_pk[32];
-    bool have_key, tcp, doc, small_rcvbuf;
+    bool have_key, tcp, doc, small_rcvbuf, create;
     double reopen_s;
     enum link_role role;
     unsigned links, srcs;
+    uint32_t src_base;               /* first source address (host order) */
     double seconds;
 };
 
@@ -92,7 +98,8 @@ static void al_open(struct alink *a, unsigned i, const struct opts *o)
         return;
     memset(&src, 0, sizeof(src));
     src.sin_family = AF_INET;
-    src.sin_addr.s_addr = htonl(0x7f000002u + (o->srcs ? i % o->srcs : 0));
+    /* Sources base, base + 256, ...: distinct addresses in distinct /24s. */
+    src.sin_addr.s_addr = htonl(o->src_base + ((o->srcs ? i % o->srcs : 0) << 8));
     int one = 1, small = 4096;
     (void)setsockopt(a->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     /* A flooder that never reads: its own buffer need not absorb the answers. */
@@ -135,8 +142,12 @@ static void al_write(struct alink *a)
     }
 }
 
-/* Read what there is; false once the server closed the connection. */
-static bool al_read(struct alink *a)
+static void queue_fetch(struct alink *a, bool doc);
+static uint64_t answers;
+
+/* Read what there is; false once the server closed the connection (or, with
+ * create, once the answer to our one fetch came). */
+static bool al_read(struct alink *a, bool create)
 {
     uint8_t buf[65536];
     ssize_t n = recv(a->fd, buf, sizeof(buf), 0);
@@ -147,11 +158,18 @@ static bool al_read(struct alink *a)
             return false;
         const uint8_t *f;
         size_t fl;
+        bool got = false;
         while (link_next_frame(a->l, &f, &fl) == 1)
-            ;
+            got = true;
+        if (got && create && a->up) {
+            answers++;
+            return false;
+        }
         if (!a->up && link_is_established(a->l)) {
             a->up = true;
             established++;
+            if (create)
+                queue_fetch(a, false);
         }
     }
     return true;
@@ -226,7 +244,7 @@ static void run(const struct opts *o, bool flood)
                 a[i].connecting = false;
                 al_write(&a[i]);
             }
-            if ((pf[i].revents & POLLIN) && !al_read(&a[i])) {
+            if ((pf[i].revents & POLLIN) && !al_read(&a[i], o->create)) {
                 al_close(&a[i]);
                 a[i].reopen_at = now_s() + o->reopen_s;
                 continue;
@@ -240,9 +258,9 @@ static void run(const struct opts *o, bool flood)
         up += a[i].up || (o->tcp && a[i].fd >= 0);
         al_close(&a[i]);
     }
-    printf("opened %llu established %llu reopened %llu open_at_end %u\n",
+    printf("opened %llu established %llu reopened %llu answers %llu open_at_end %u\n",
            (unsigned long long)opened, (unsigned long long)established,
-           (unsigned long long)reopened, up);
+           (unsigned long long)reopened, (unsigned long long)answers, up);
     free(a);
     free(pf);
 }
@@ -276,10 +294,10 @@ int main(int argc, char **argv)
     static const struct option lo[] = {
         { "addr", 1, 0, 'a' }, { "key", 1, 0, 'k' }, { "links", 1, 0, 'n' },
         { "seconds", 1, 0, 's' }, { "srcs", 1, 0, 'S' }, { "role", 1, 0, 'r' },
-        { "tcp", 0, 0, 't' }, { "doc", 0, 0, 'D' }, { "reopen-ms", 1, 0, 'R' }, { 0, 0, 0, 0 },
+        { "tcp", 0, 0, 't' }, { "src-base", 1, 0, 'B' }, { "doc", 0, 0, 'D' }, { "reopen-ms", 1, 0, 'R' }, { 0, 0, 0, 0 },
     };
     struct opts o = { .links = 10, .srcs = 4, .seconds = 5, .role = LINK_ROLE_CLIENT,
-                      .reopen_s = 0.05 };
+                      .reopen_s = 0.05, .src_base = 0x7f000002u };
     char host[64];
     int c;
 
@@ -311,6 +329,13 @@ int main(int argc, char **argv)
         case 'r': o.role = strcmp(optarg, "node") == 0 ? LINK_ROLE_NODE : LINK_ROLE_CLIENT; break;
         case 't': o.tcp = true; break;
         case 'D': o.doc = true; break;
+        case 'B': {
+            struct in_addr in;
+            if (inet_pton(AF_INET, optarg, &in) != 1)
+                die("--src-base: an IPv4 address");
+            o.src_base = ntohl(in.s_addr);
+            break;
+        }
         case 'R': o.reopen_s = atof(optarg) / 1000.0; break;
         default: die("bad option");
         }
@@ -325,7 +350,10 @@ int main(int argc, char **argv)
     }
     else if (strcmp(argv[1], "idle") == 0)
         run(&o, false);
-    else if (strcmp(argv[1], "storm") == 0)
+    else if (strcmp(argv[1], "create") == 0) {
+        o.create = true;
+        run(&o, false);
+    } else if (strcmp(argv[1], "storm") == 0)
         storm(&o);
     else
         die("unknown command");

@@ -192,7 +192,21 @@ static bool pipe_setup(struct pipe_env *e)
     payload_inbox_id(e->inbox, e->cpk);
     e->client = node_harness_peer(e->n, HARNESS_PEER_CLIENT, e->cpk);
     e->node = node_harness_peer(e->n, HARNESS_PEER_NODE, e->cpk);
-    return e->client != NULL && e->node != NULL;
+    if (e->client == NULL || e->node == NULL)
+        return false;
+    /* The handshake creates no inbox: the client's first fetch does. */
+    struct mix_frame req;
+    uint8_t *enc;
+    size_t elen;
+    memset(&req, 0, sizeof(req));
+    req.type = FRAME_FETCH_REQUEST;
+    CHECK(inbox_count(node_harness_inbox(e->n), e->inbox) == 0 &&
+          mval(e, "mixnode_inboxes_created_total ") == 0);
+    enc = frame_encode_alloc(&req, &elen, NULL);
+    bool ok = enc && node_handle_frame(e->n, e->client, enc, elen);
+    free(enc);
+    CHECK(mval(e, "mixnode_inboxes_created_total ") == 1);
+    return ok;
 }
 
 static void pipe_teardown(struct pipe_env *e)
