@@ -1237,8 +1237,8 @@ static int keygen(const char *dir, const char *addr)
     int rc = 1;
     if (sk == NULL || xsk == NULL)
         goto out;
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "mixdir: cannot create %s: %s\n", dir, strerror(errno));
+    if (keyfile_mkdirs(dir, err, sizeof err) < 0) {
+        fprintf(stderr, "mixdir: %s\n", err);
         goto out;
     }
     crypto_sign_keypair(pk, sk);
@@ -1271,10 +1271,80 @@ static void usage(FILE *f)
             "       mixdir keygen -d DIR [-a HOST:PORT]\n"
             "                               create identity.key and link.key in DIR and print\n"
             "                               the `authority =` line for the configs\n"
+            "       mixdir pubkey -d DIR [-a HOST:PORT] | -c FILE\n"
+            "                               print the `authority =` line again from the key\n"
+            "                               files (fingerprint is the same command)\n"
             "       mixdir fetch -c FILE [-e EPOCH] [-o FILE] [-v]\n"
             "                               fetch and verify the document the authorities serve\n"
+            "                               (FILE: a mixdir, mixnode or mixclient configuration)\n"
             "options: -c, --config FILE   -n, --check   -h, --help   -V, --version\n"
             "See mixdir(8) and mixdir.conf(5).\n");
+}
+
+/* The authority line of the keys in dir (identity.key, link.key). */
+static int pubkey_dir(const char *dir, const char *addr)
+{
+    char path[1200], err[1300], ed[KEY_B64_MAX], x[KEY_B64_MAX];
+    uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES + 32), xpk[32];
+    int rc = 1;
+    if (sk == NULL)
+        return 1;
+    snprintf(path, sizeof path, "%s/identity.key", dir);
+    if (keyfile_read(path, KEYFILE_ED25519_SECRET, sk, err, sizeof err) < 0)
+        goto out;
+    snprintf(path, sizeof path, "%s/link.key", dir);
+    if (keyfile_read(path, KEYFILE_X25519_SECRET, sk + crypto_sign_SECRETKEYBYTES, err,
+                     sizeof err) < 0)
+        goto out;
+    crypto_scalarmult_base(xpk, sk + crypto_sign_SECRETKEYBYTES);
+    key_to_b64(sk + 32, PKI_KEY_LEN, ed);
+    key_to_b64(xpk, sizeof xpk, x);
+    printf("authority = %s %s %s\n", addr ? addr : "HOST:PORT", ed, x);
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "mixdir: %s\n", err);
+    sodium_free(sk);
+    return rc;
+}
+
+static struct mixdir *mixdir_new(const char *path, char *err, size_t errlen);
+static void mixdir_free(struct mixdir *d);
+
+/* pubkey (fingerprint) -d DIR [-a HOST:PORT] | -c FILE: with a configuration,
+ * its own `authority =` line, exactly as the others must list it. */
+static int pubkey_main(int argc, char **argv)
+{
+    const char *dir = NULL, *addr = NULL, *config = NULL;
+    int ch;
+    optind = 1;
+    while ((ch = getopt(argc, argv, "d:a:c:h")) != -1) {
+        switch (ch) {
+        case 'd': dir = optarg; break;
+        case 'a': addr = optarg; break;
+        case 'c': config = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if ((dir == NULL) == (config == NULL) || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (dir != NULL)
+        return pubkey_dir(dir, addr);
+    char err[4096], ed[KEY_B64_MAX], x[KEY_B64_MAX];
+    struct mixdir *d = mixdir_new(config, err, sizeof err);
+    if (d == NULL) {
+        fprintf(stderr, "mixdir: %s\n", err);
+        return 1;
+    }
+    const struct dir_authority *a = &d->cf->auth[d->self];
+    key_to_b64(a->sign_pk, PKI_KEY_LEN, ed);
+    key_to_b64(a->link_pk, PKI_KEY_LEN, x);
+    printf("authority = %s %s %s\n", a->address, ed, x);
+    mixdir_free(d);
+    return 0;
 }
 
 static int keygen_main(int argc, char **argv)
@@ -1417,6 +1487,8 @@ int main(int argc, char **argv)
     mix_log_init("mixdir", MIX_LOG_INFO, false);
     if (argc > 1 && strcmp(argv[1], "keygen") == 0)
         return keygen_main(argc - 1, argv + 1);
+    if (argc > 1 && (strcmp(argv[1], "pubkey") == 0 || strcmp(argv[1], "fingerprint") == 0))
+        return pubkey_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "fetch") == 0)
         return dir_fetch_main(argc - 1, argv + 1);
     while ((ch = getopt_long(argc, argv, "c:nhV", opts, NULL)) != -1) {

@@ -29,7 +29,11 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mixnode -c FILE        run a mix node (gateway, mix or provider)\n"
             "       mixnode -n -c FILE     check the configuration and keys, then exit\n"
-            "       mixnode keygen -d DIR  create identity.key and link.key in DIR\n"
+            "       mixnode keygen -d DIR  create identity.key and link.key in DIR (and DIR),\n"
+            "                              print the public keys and the authorities' line\n"
+            "       mixnode pubkey -d DIR | -c FILE\n"
+            "                              print them again from the key files\n"
+            "                              (fingerprint is the same command)\n"
             "options:\n"
             "  -c, --config FILE   configuration (see mixnode.conf(5))\n"
             "  -n, --check         check only\n"
@@ -37,27 +41,46 @@ static void usage(FILE *f)
             "  -V, --version       print the version\n");
 }
 
-static int cmd_keygen(int argc, char **argv)
+/* keygen -d DIR; pubkey (or fingerprint) -d DIR | -c FILE. */
+static int cmd_keys(int argc, char **argv)
 {
-    const char *dir = NULL;
-    char err[512];
+    const char *cmd = argv[0], *dir = NULL, *cfg = NULL;
+    bool gen = strcmp(cmd, "keygen") == 0;
+    char err[4096];
     for (int i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--dir") == 0) && i + 1 < argc)
             dir = argv[++i];
+        else if (!gen && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+                 i + 1 < argc)
+            cfg = argv[++i];
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: mixnode keygen -d DIR\n");
+            printf(gen ? "usage: mixnode keygen -d DIR\n"
+                       : "usage: mixnode %s -d DIR | -c FILE\n", cmd);
             return 0;
         } else {
-            fprintf(stderr, "mixnode keygen: unexpected argument '%s'\n", argv[i]);
+            fprintf(stderr, "mixnode %s: unexpected argument '%s'\n", cmd, argv[i]);
             return 2;
         }
     }
+    if (cfg && !dir) {
+        struct node_conf *c = malloc(sizeof(*c));
+        if (!c || node_conf_load(cfg, c, err, sizeof(err)) < 0) {
+            fprintf(stderr, "mixnode %s: %s\n", cmd, c ? err : "out of memory");
+            free(c);
+            return 1;
+        }
+        int rc = node_pubkey(c->data_dir, err, sizeof(err));
+        if (rc < 0)
+            fprintf(stderr, "mixnode %s: %s\n", cmd, err);
+        free(c);
+        return rc < 0 ? 1 : 0;
+    }
     if (!dir) {
-        fprintf(stderr, "mixnode keygen: -d DIR is required\n");
+        fprintf(stderr, "mixnode %s: -d DIR%s is required\n", cmd, gen ? "" : " or -c FILE");
         return 2;
     }
-    if (node_keygen(dir, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mixnode keygen: %s\n", err);
+    if ((gen ? node_keygen(dir, err, sizeof(err)) : node_pubkey(dir, err, sizeof(err))) < 0) {
+        fprintf(stderr, "mixnode %s: %s\n", cmd, err);
         return 1;
     }
     return 0;
@@ -324,8 +347,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "mixnode: libsodium failed to initialise\n");
         return 1;
     }
-    if (argc > 1 && strcmp(argv[1], "keygen") == 0)
-        return cmd_keygen(argc - 1, argv + 1);
+    if (argc > 1 && (strcmp(argv[1], "keygen") == 0 || strcmp(argv[1], "pubkey") == 0 ||
+                     strcmp(argv[1], "fingerprint") == 0))
+        return cmd_keys(argc - 1, argv + 1);
     while ((c = getopt_long(argc, argv, "c:nhV", opts, NULL)) != -1) {
         switch (c) {
         case 'c': cfg = optarg; break;

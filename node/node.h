@@ -179,6 +179,9 @@ uint64_t node_wall_s(void);
 
 /* node_keys.c */
 int node_keygen(const char *dir, char *err, size_t errlen) MIX_WUR;
+/* Print the public keys of DIR's key files, as keygen printed them. 0 or -1. */
+int node_pubkey(const char *dir, char *err, size_t errlen) MIX_WUR;
+void node_print_public(const uint8_t id_pk[static 32], const uint8_t link_pk[static 32]);
 int node_load_identity(struct node *n, char *err, size_t errlen) MIX_WUR;
 void node_keys_init(struct node_keys *k);
 /* Make sure keys for the clock's epoch and the next exist; drop expired ones. */

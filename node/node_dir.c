@@ -341,11 +341,11 @@ void node_dir_on_frame(struct node *n, struct peer *p, const struct mix_frame *f
         if (f->u.desc_reply.accepted) {
             metric_inc(&n->metrics.uploads_ok);
             if (n->auth_uploaded[p->auth_idx] != n->epoch)
-                log_info("authority %zu accepted our descriptor", p->auth_idx);
+                log_info("authority %zu accepted our descriptor", p->auth_idx + 1);
             n->auth_uploaded[p->auth_idx] = n->epoch;
         } else {
             metric_inc(&n->metrics.uploads_failed);
-            log_warn("authority %zu refused our descriptor: %s", p->auth_idx,
+            log_warn("authority %zu refused our descriptor: %s", p->auth_idx + 1,
                      f->u.desc_reply.reason ? f->u.desc_reply.reason : "?");
         }
         break;
@@ -354,11 +354,11 @@ void node_dir_on_frame(struct node *n, struct peer *p, const struct mix_frame *f
                                f->u.doc_resp.signed_document.len, f->u.doc_resp.epoch);
         break;
     case FRAME_ERROR:
-        log_debug("authority %zu: error %u: %s", p->auth_idx, f->u.error.code,
+        log_debug("authority %zu: error %u: %s", p->auth_idx + 1, f->u.error.code,
                   f->u.error.reason ? f->u.error.reason : "");
         break;
     default:
-        log_debug("authority %zu sent an unexpected %s frame", p->auth_idx,
+        log_debug("authority %zu sent an unexpected %s frame", p->auth_idx + 1,
                   frame_type_name(f->type));
         break;
     }
@@ -386,7 +386,7 @@ void node_dir_poll(struct node *n)
         struct peer *old = n->auth_peer[i];
         /* An authority that never answered: give up on that link and redial. */
         if (old && now - old->dialled_us > 3 * n->conf.poll_us + 10000000u && old->c) {
-            log_info("authority %zu did not answer; dialling again", i);
+            log_info("authority %zu did not answer; dialling again", i + 1);
             conn_close(old->c);
             n->auth_peer[i] = NULL;
         }
