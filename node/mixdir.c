@@ -422,8 +422,8 @@ static void handle_upload(struct mixdir *d, struct conn *c, const struct mix_fra
     reply.u.desc_reply.accepted = why == NULL;
     reply.u.desc_reply.reason = why != NULL ? why : (r == 1 ? "stored" : "unchanged");
     if (why == NULL) {
-        char id[17];
-        hex8(pd.id, id);
+        char id[KEY_B64_MAX];
+        key_to_b64(pd.id, PKI_KEY_LEN, id);
         char why_not[128];
         if (r == 1)
             d->ctr.uploads_accepted++;
@@ -624,16 +624,16 @@ static int build_document(struct mixdir *d, struct build *b)
         return -1;
     for (size_t i = 0; i < b->set.n; i++) {
         if (!dir_conf_node_allowed(d->cf, b->set.v[i].d.identity_key)) {
-            char id[17];
-            hex8(b->set.v[i].d.id, id);
+            char id[KEY_B64_MAX];
+            key_to_b64(b->set.v[i].d.id, PKI_KEY_LEN, id);
             log_warn("epoch %llu: node %s left out: no longer in [registration]",
                      (unsigned long long)b->epoch, id);
             continue;
         }
         enum pki_err e = pki_doc_add(doc, &b->set.v[i].d);
         if (e != PKI_OK) {
-            char id[17];
-            hex8(b->set.v[i].d.id, id);
+            char id[KEY_B64_MAX];
+            key_to_b64(b->set.v[i].d.id, PKI_KEY_LEN, id);
             char why_not[128];
             log_warn("epoch %llu: node %s left out: %s", (unsigned long long)b->epoch, id,
                      unlistable(d, &b->set.v[i].d, why_not, sizeof why_not)

@@ -31,6 +31,8 @@ static void usage(FILE *f)
             "       mixnode -n -c FILE     check the configuration and keys, then exit\n"
             "       mixnode keygen -d DIR  create identity.key and link.key in DIR (and DIR),\n"
             "                              print the public keys and the authorities' line\n"
+            "       mixnode status -c FILE state at a glance: document, links, packets,\n"
+            "                              drops, queues (from the node's metrics_listen)\n"
             "       mixnode pubkey -d DIR | -c FILE\n"
             "                              print them again from the key files\n"
             "                              (fingerprint is the same command)\n"
@@ -211,6 +213,7 @@ static int node_setup(struct node *n, char *err, size_t errlen)
     uint16_t port = 0;
 
     n->rng = mix_rng_system();
+    metric_set(&n->metrics.start_time, node_wall_s());
     node_keys_init(&n->keys);
     n->mq_tfd = -1;
     if (node_load_identity(n, err, errlen) < 0)
@@ -346,6 +349,12 @@ int main(int argc, char **argv)
     if (sodium_init() < 0) {
         fprintf(stderr, "mixnode: libsodium failed to initialise\n");
         return 1;
+    }
+    if (argc > 1 && strcmp(argv[1], "status") == 0) {
+        if (argc == 4 && (strcmp(argv[2], "-c") == 0 || strcmp(argv[2], "--config") == 0))
+            return node_status_main(argv[3]);
+        fprintf(stderr, "usage: mixnode status -c FILE\n");
+        return 2;
     }
     if (argc > 1 && (strcmp(argv[1], "keygen") == 0 || strcmp(argv[1], "pubkey") == 0 ||
                      strcmp(argv[1], "fingerprint") == 0))

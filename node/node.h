@@ -179,6 +179,8 @@ uint64_t node_wall_s(void);
 
 /* node_keys.c */
 int node_keygen(const char *dir, char *err, size_t errlen) MIX_WUR;
+/* node_status.c: `mixnode status -c FILE`; the exit status. */
+int node_status_main(const char *cfg);
 /* Print the public keys of DIR's key files, as keygen printed them. 0 or -1. */
 int node_pubkey(const char *dir, char *err, size_t errlen) MIX_WUR;
 void node_print_public(const uint8_t id_pk[static 32], const uint8_t link_pk[static 32]);

@@ -87,6 +87,8 @@ static void apply_current(struct node *n)
     if (node_mixq_setup(n, p) < 0)
         log_err("cannot set up the mixing queue from the document");
     bool listed = pki_doc_find(n->doc_cur, n->node_id) != NULL;
+    metric_set(&n->metrics.listed, listed);
+    metric_set(&n->metrics.have_document, 1);
     if (!listed || !n->in_doc_logged)
         log_info("epoch %llu document: %zu nodes; this node is %s", (unsigned long long)p->epoch,
                  pki_doc_node_count(n->doc_cur), listed ? "listed" : "NOT listed");
@@ -435,6 +437,10 @@ void node_dir_tick(struct node *n, uint64_t now_s)
             pki_doc_free(n->doc_cur);
         pki_doc_free(n->doc_next);
         n->doc_cur = now_cur;
+        if (!now_cur) {
+            metric_set(&n->metrics.listed, 0);
+            metric_set(&n->metrics.have_document, 0);
+        }
         n->doc_next = NULL;
         n->epoch = cur;
         metric_set(&n->metrics.epoch, cur);
