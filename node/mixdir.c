@@ -38,6 +38,7 @@
 #include "conn.h"
 #include "dir_conf.h"
 #include "dir_fetch.h"
+#include "dir_metrics.h"
 #include "dir_store.h"
 #include "dirlock.h"
 #include "frame.h"
@@ -113,6 +114,8 @@ struct mixdir {
     ev_timer tick;
     ev_signal sig_int, sig_term, sig_hup;
     const char *config;                        /* re-read on SIGHUP */
+    struct dir_metrics *metrics;               /* [mixdir] metrics_listen, or NULL */
+    uint64_t start_time, last_metrics;
     int lock_fd;                               /* flock on data_dir, -1 = none */
 };
 
@@ -939,6 +942,71 @@ static void log_counters(struct mixdir *d, bool force)
              (unsigned long long)cs.link_errors);
 }
 
+/* The counters in Prometheus text, for dir_metrics (I/O thread only). */
+static void update_metrics(struct mixdir *d)
+{
+    const struct counters *c = &d->ctr;
+    struct conn_stats cs;
+    char buf[8192];
+    size_t o = 0;
+    uint64_t cur = cur_epoch(d);
+    struct published *p = pub_find(d, cur);
+    if (d->metrics == NULL)
+        return;
+    conn_mgr_get_stats(d->cm, &cs);
+#define C(name, help, v)                                                                        \
+    if (o < sizeof buf)                                                                         \
+        o += (size_t)snprintf(buf + o, sizeof buf - o,                                          \
+                              "# HELP mixdir_" name " " help "\n# TYPE mixdir_" name          \
+                              " counter\nmixdir_" name " %llu\n", (unsigned long long)(v));
+#define G(name, help, v)                                                                        \
+    if (o < sizeof buf)                                                                         \
+        o += (size_t)snprintf(buf + o, sizeof buf - o,                                          \
+                              "# HELP mixdir_" name " " help "\n# TYPE mixdir_" name          \
+                              " gauge\nmixdir_" name " %llu\n", (unsigned long long)(v));
+    C("uploads_accepted_total", "Descriptor uploads stored.", c->uploads_accepted)
+    C("uploads_unchanged_total", "Descriptor uploads identical to the stored one.",
+      c->uploads_unchanged)
+    C("uploads_rejected_bad_signature_total", "Uploads refused: bad signature.",
+      c->rejected_bad_signature)
+    C("uploads_rejected_malformed_total", "Uploads refused: malformed.", c->rejected_malformed)
+    C("uploads_rejected_not_registered_total", "Uploads refused: not in [registration].",
+      c->rejected_not_registered)
+    C("uploads_rejected_stale_total", "Uploads refused: keys too old.", c->rejected_stale)
+    C("uploads_rejected_future_total", "Uploads refused: keys too far ahead.", c->rejected_future)
+    C("uploads_rejected_full_total", "Uploads refused: store full.", c->rejected_full)
+    C("bad_frames_total", "Frames that did not decode.", c->bad_frames)
+    C("unexpected_frames_total", "Frames of a type not served here.", c->unexpected_frames)
+    C("document_requests_total", "Document requests.", c->doc_requests)
+    C("document_not_found_total", "Document requests for an epoch without a document.",
+      c->doc_not_found)
+    C("peer_descriptors_merged_total", "Descriptors merged from peer authorities.",
+      c->peer_descs_merged)
+    C("signatures_accepted_total", "Peer signatures over our document.", c->sigs_accepted)
+    C("signatures_mismatch_total", "Peer signatures over another document.", c->sigs_mismatch)
+    C("documents_built_total", "Documents built and signed.", c->docs_built)
+    C("documents_published_total", "Documents published with the threshold of signatures.",
+      c->docs_published)
+    C("documents_adopted_total", "Documents taken from a peer.", c->docs_adopted)
+    G("connections", "Open connections.", cs.open)
+    C("connections_refused_total", "Connections refused by the limits.",
+      cs.refused_max_conns + cs.refused_per_addr)
+    G("epoch", "Current epoch.", cur)
+    G("document_published", "1 if the current epoch's document is published.", p != NULL)
+    G("descriptors", "Descriptors held.", d->descs.n)
+    G("start_time_seconds", "Unix time the process started.", d->start_time)
+#undef C
+#undef G
+    if (o < sizeof buf)
+        o += (size_t)snprintf(buf + o, sizeof buf - o,
+                              "# HELP mixdir_build_info The running version.\n"
+                              "# TYPE mixdir_build_info gauge\n"
+                              "mixdir_build_info{version=\"%s\"} 1\n", MIX_VERSION);
+    if (o >= sizeof buf)
+        o = sizeof buf - 1;
+    dir_metrics_set(d->metrics, buf, o, p != NULL);
+}
+
 /* Forget documents and builds older than the previous epoch. */
 static void expire_old(struct mixdir *d, uint64_t cur)
 {
@@ -1001,6 +1069,10 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
         }
     }
     keepalive(d, now);
+    if (now != d->last_metrics) {
+        d->last_metrics = now;
+        update_metrics(d);
+    }
     if (now >= d->last_stats + cf->stats_interval_s) {
         d->last_stats = now;
         log_counters(d, false);
@@ -1137,6 +1209,7 @@ static void mixdir_free(struct mixdir *d)
 {
     if (d == NULL)
         return;
+    dir_metrics_stop(d->metrics);
     conn_mgr_free(d->cm);
     if (d->lock_fd >= 0)
         close(d->lock_fd);
@@ -1201,6 +1274,9 @@ static int mixdir_start(struct mixdir *d, char *err, size_t errlen)
         return -1;
     }
     if (conn_listen(d->cm, cf->listen, NULL, err, errlen) < 0)
+        return -1;
+    d->start_time = now_s(d);
+    if (cf->metrics_listen[0] && !(d->metrics = dir_metrics_start(cf->metrics_listen, err, errlen)))
         return -1;
     load_state(d);
     for (size_t i = 0; i < cf->n_auth; i++) {

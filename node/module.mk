@@ -13,12 +13,12 @@ $(BUILD)/tests/test_node_conn: $(NODE_CONN_OBJ)
 TEST_LIBS_node_conn := $(LIBMIX) $(NODE_EV_LIBS)
 
 # ---------------------------------------------------------------- mixdir (mixdir engineer)
-MIXDIR_SRCS := node/mixdir.c node/dir_conf.c node/dir_store.c node/dir_fetch.c
+MIXDIR_SRCS := node/mixdir.c node/dir_conf.c node/dir_store.c node/dir_fetch.c node/dir_metrics.c
 MIXDIR_OBJS := $(MIXDIR_SRCS:%.c=$(BUILD)/obj/%.o)
 PROGRAMS += $(BUILD)/mixdir
 $(BUILD)/mixdir: $(MIXDIR_OBJS) $(NODE_CONN_OBJ) $(LIBMIX)
 	@mkdir -p $(dir $@)
-	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(NODE_EV_LIBS) $(LIBS)
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(NODE_EV_LIBS) -lmicrohttpd $(LIBS)
 
 # tests/tools/dirtool: generates node keys, signs and uploads descriptors,
 # fetches and verifies documents (used by tests/integration/mixdir_*.sh).

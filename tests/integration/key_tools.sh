@@ -7,7 +7,9 @@
 #  2. `mixdir keygen` creates parents too; `mixdir pubkey -d DIR -a ADDR` and
 #     `mixdir pubkey -c FILE` re-print the `authority =` line;
 #  3. `mixdir fetch -c FILE` works with a mixdir, a mixnode and a mixclient
-#     configuration against a running authority.
+#     configuration against a running authority;
+#  4. that authority's metrics_listen serves /metrics (counters, epoch,
+#     build_info, start time; valid for promtool) and /health (200).
 set -u
 . "$(dirname "$0")/mixnode_lib.sh"
 MIXDIR=$BUILD_ABS/mixdir
@@ -31,6 +33,7 @@ cat >"$T/dir.ini" <<EOF2
 [mixdir]
 listen = 127.0.0.1:$AP
 data_dir = $T/d/e/auth
+metrics_listen = 127.0.0.1:$((BASE + 3))
 [network]
 $line
 threshold = 1
@@ -71,4 +74,21 @@ for f in dir node client; do
         fail "fetch -c $f.ini: $out"
 done
 echo "3. mixdir fetch from mixdir, mixnode and mixclient configurations: $out"
+
+k=0
+until M=$(curl -s "http://127.0.0.1:$((BASE + 3))/metrics") &&
+      echo "$M" | grep -q '^mixdir_document_requests_total [3-9]'; do
+    k=$((k + 1)); [ $k -le 30 ] || fail "mixdir metrics: $(echo "$M" | grep requests)"; sleep 0.2
+done
+echo "$M" | grep -q '^mixdir_build_info{version="[0-9.]*"} 1$' || fail "no mixdir_build_info"
+echo "$M" | grep -q '^mixdir_epoch [1-9]' || fail "no mixdir_epoch"
+echo "$M" | grep -q '^mixdir_document_published 1$' || fail "no mixdir_document_published"
+echo "$M" | grep -q '^mixdir_start_time_seconds [1-9]' || fail "no start time"
+if command -v promtool >/dev/null 2>&1; then
+    echo "$M" | promtool check metrics >"$T/prom" 2>&1 || { cat "$T/prom"; fail "promtool"; }
+fi
+h=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$((BASE + 3))/health")
+[ "$h" = "ok
+ 200" ] || fail "mixdir /health: $h"
+echo "4. mixdir /metrics and /health"
 echo PASS
