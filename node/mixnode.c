@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dir_fetch.h"
 #include "dirlock.h"
 #include "keyfile.h"
 #include "log.h"
@@ -320,7 +321,66 @@ static void node_shutdown(struct node *n)
     log_info("stopped");
 }
 
-/* -n: the configuration parsed; the keys must be readable too. */
+/*
+ * -n, when an authority answers within a few seconds: the configuration
+ * against the network's current document (k-of-n verified), so that a layer
+ * the network lacks or timing that differs is found before start.  0 when it
+ * agrees or no authority answered (said on stdout), 1 when it disagrees.
+ */
+static int check_network(struct node *n)
+{
+    struct mix_frame req = { .type = FRAME_DOCUMENT_REQUEST };
+    uint8_t keys[NODE_MAX_AUTH][PKI_KEY_LEN];
+    size_t len;
+    char why[512];
+    uint8_t *b = frame_encode_alloc(&req, &len, NULL);
+    int rc = 0;
+    bool done = false;
+    if (!b)
+        return 0;
+    for (size_t i = 0; i < n->conf.n_auth; i++)
+        memcpy(keys[i], n->conf.auth[i].sign_pk, PKI_KEY_LEN);
+    for (size_t i = 0; i < n->conf.n_auth && !done; i++) {
+        struct mix_frame *ans = NULL;
+        struct pki_doc *doc = NULL;
+        if (dir_exchange(n->conf.auth[i].addr, n->conf.auth[i].link_pk, LINK_ROLE_CLIENT, b, len,
+                         3.0, &ans) < 0)
+            continue;
+        if (ans->type == FRAME_DOCUMENT_RESPONSE) {
+            struct pki_verify_opts o = {
+                .authorities = (const uint8_t (*)[PKI_KEY_LEN])keys,
+                .n_authorities = n->conf.n_auth, .threshold = n->conf.threshold,
+                .now = node_wall_s(),
+            };
+            const struct frame_buf *sd = &ans->u.doc_resp.signed_document;
+            enum pki_err e = pki_verify(sd->ptr, sd->len, &o, &doc);
+            if (e != PKI_OK) {
+                printf("mixnode: the document of authority %zu does not verify: %s\n", i + 1,
+                       pki_strerror(e));
+                rc = 1;
+            } else {
+                node_dir_disagreement(&n->conf, pki_doc_params(doc), why, sizeof(why));
+                printf("mixnode: network: epoch %llu, %zu nodes, %u layers (authority %zu)\n",
+                       (unsigned long long)pki_doc_epoch(doc), pki_doc_node_count(doc),
+                       pki_doc_params(doc)->layers, i + 1);
+                if (why[0]) {
+                    printf("mixnode: this node disagrees with the network: %s\n", why);
+                    rc = 1;
+                }
+            }
+            done = true;
+        }
+        pki_doc_free(doc);
+        frame_free(ans);
+    }
+    free(b);
+    if (!done)
+        printf("mixnode: no authority answered: not checked against the network\n");
+    return rc;
+}
+
+/* -n: the configuration parsed; the keys must be readable too, and the
+ * configuration agree with the network when an authority answers. */
 static int check_only(struct node *n)
 {
     char err[512];
@@ -330,6 +390,8 @@ static int check_only(struct node *n)
         return 1;
     }
     node_keys_free(n);
+    if (check_network(n) != 0)
+        return 1;
     printf("mixnode: configuration OK\n");
     return 0;
 }

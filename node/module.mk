@@ -46,7 +46,8 @@ MIXNODE_CORE_SRCS := node/inbox.c node/node_conf.c node/node_metrics.c node/node
 MIXNODE_CORE_OBJS := $(MIXNODE_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(NODE_CONN_OBJ)
 MIXNODE_LIBS      := -lev -llmdb -lmicrohttpd
 PROGRAMS += $(BUILD)/mixnode
-$(BUILD)/mixnode: $(BUILD)/obj/node/mixnode.o $(MIXNODE_CORE_OBJS) $(LIBMIX)
+$(BUILD)/mixnode: $(BUILD)/obj/node/mixnode.o $(MIXNODE_CORE_OBJS) $(BUILD)/obj/node/dir_fetch.o \
+		$(BUILD)/obj/node/dir_conf.o $(LIBMIX)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(MIXNODE_LIBS) $(LIBS)
 

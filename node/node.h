@@ -241,6 +241,10 @@ void node_dir_poll(struct node *n);
 /* Learn the network's timing from the copy of the last document saved in
  * data_dir (if any), so that a restart does not wait for an authority. */
 void node_dir_load_saved(struct node *n);
+/* What a configuration says against the network's parameters (timing it
+ * states, a mix layer the network lacks), in one line; "" when they agree. */
+void node_dir_disagreement(const struct node_conf *c, const struct pki_params *p, char *out,
+                           size_t len);
 void node_dir_tick(struct node *n, uint64_t now_s);
 /* Install a signed document (from an authority or the document file). */
 int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t want_epoch);

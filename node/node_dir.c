@@ -95,11 +95,9 @@ static void apply_current(struct node *n)
     n->in_doc_logged = listed;
 }
 
-/* What the configuration or the node's own settings say against the
- * network's parameters, in one line (empty when they agree). */
-static void disagreement(const struct node *n, const struct pki_params *p, char *out, size_t len)
+void node_dir_disagreement(const struct node_conf *c, const struct pki_params *p, char *out,
+                           size_t len)
 {
-    const struct node_conf *c = &n->conf;
     size_t o = 0;
     out[0] = 0;
 #define SAY(...) (o += (size_t)snprintf(out + o, o < len ? len - o : 0, __VA_ARGS__))
@@ -147,7 +145,7 @@ static int learn_timing(struct node *n, const uint8_t *buf, size_t len, bool qui
     log_info("network timing from the signed document: genesis %llu, epoch_length %llus, "
              "grace %llus", (unsigned long long)p->timing.genesis,
              (unsigned long long)p->timing.epoch_len, (unsigned long long)p->timing.grace);
-    disagreement(n, p, why, sizeof(why));
+    node_dir_disagreement(&n->conf, p, why, sizeof(why));
     if (why[0])
         log_warn("this node disagrees with the network: %s", why);
     pki_doc_free(doc);

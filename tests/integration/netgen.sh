@@ -7,6 +7,9 @@
 #  2. the network it describes runs: the authorities and nodes started from
 #     the generated files (data under --data-prefix, on loopback) publish a
 #     document signed by 2 of 3 that lists every node;
+#     `mixnode -n` then checks a configuration against the network's document:
+#     a mix layer the network lacks, or a stated epoch_length that differs,
+#     fails with the reason in one line;
 #  3. without keys (--no-keys) it writes KEYGEN commands only; with the lines
 #     they print (--pubkeys) it writes the same kind of configurations and
 #     makes no secret key.
@@ -66,6 +69,16 @@ for i in 4 5 6 7; do wait_metric "$i" mixnode_listed 1 60; done
 out=$("$MIXDIR" fetch -c "$T/out/gw1/etc/mixnet/node.ini") || fail "fetch: $out"
 echo "$out" | grep -q "nodes 4 signatures [23] " || fail "document: $out"
 echo "2. the generated network runs: $out"
+out=$("$MIXNODE" -n -c "$T/out/m3/etc/mixnet/node.ini") || fail "-n of m3 against the network: $out"
+echo "$out" | grep -q "^mixnode: network: epoch [0-9]*, 4 nodes, 3 layers" || fail "-n: $out"
+sed 's/^layer = 3/layer = 4/' "$T/out/m3/etc/mixnet/node.ini" >"$T/m3-l4.ini"
+out=$("$MIXNODE" -n -c "$T/m3-l4.ini") && fail "-n accepted layer 4 in a 3-layer network"
+echo "$out" | grep -q "disagrees with the network: \[node\] layer = 4 but the network has 3 layers" ||
+    fail "-n layer 4: $out"
+sed 's/^threshold = 2/threshold = 2\nepoch_length = 30s/' "$T/out/m3/etc/mixnet/node.ini" >"$T/m3-e.ini"
+out=$("$MIXNODE" -n -c "$T/m3-e.ini") && fail "-n accepted epoch_length 30s"
+echo "$out" | grep -q "epoch_length = 30s but the network's is 8s" || fail "-n epoch: $out"
+echo "   mixnode -n against the network: layer and epoch_length differences found"
 for p in $PIDS; do kill "$p" 2>/dev/null; done
 
 $GEN "$T/hosts" "$T/out2" --no-keys >"$T/gen2.log" 2>&1 || { cat "$T/gen2.log"; fail "--no-keys"; }
