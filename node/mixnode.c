@@ -340,11 +340,15 @@ static int check_network(struct node *n)
         return 0;
     for (size_t i = 0; i < n->conf.n_auth; i++)
         memcpy(keys[i], n->conf.auth[i].sign_pk, PKI_KEY_LEN);
-    for (size_t i = 0; i < n->conf.n_auth && !done; i++) {
+    /* At most 3 s for one authority and 5 s in all: -n runs before every
+     * start (ExecStartPre) and must not hold it up when the network is down. */
+    uint64_t end = node_now_us() + 5000000;
+    for (size_t i = 0; i < n->conf.n_auth && !done && node_now_us() < end; i++) {
         struct mix_frame *ans = NULL;
         struct pki_doc *doc = NULL;
+        double left = (double)(end - node_now_us()) / 1e6;
         if (dir_exchange(n->conf.auth[i].addr, n->conf.auth[i].link_pk, LINK_ROLE_CLIENT, b, len,
-                         3.0, &ans) < 0)
+                         left < 3.0 ? left : 3.0, &ans) < 0)
             continue;
         if (ans->type == FRAME_DOCUMENT_RESPONSE) {
             struct pki_verify_opts o = {
