@@ -17,6 +17,7 @@ install-node: $(BUILD)/mixnode $(BUILD)/mixdir
 	install -m 0644 $(wildcard docs/man/*.8) $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 docs/man/testnet.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	install -m 0755 deploy/testnet $(DESTDIR)$(PREFIX)/share/mixnet/testnet
+	install -m 0755 deploy/netgen.py $(DESTDIR)$(PREFIX)/share/mixnet/netgen.py
 	install -m 0644 $(wildcard deploy/examples/*.ini) $(DESTDIR)$(PREFIX)/share/mixnet/examples/
 
 install-units:

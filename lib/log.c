@@ -38,7 +38,7 @@ void mix_log_init(const char *ident, enum mix_log_level level, bool use_syslog)
     log_state.ident = ident;
     log_state.level = level;
     log_state.syslog = use_syslog;
-    log_state.journal = !log_state.path[0] && stderr_is_journal();
+    log_state.journal = stderr_is_journal();
     if (use_syslog)
         openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }

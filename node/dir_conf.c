@@ -4,6 +4,7 @@
 #include "dir_conf.h"
 #include "sphinx.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,6 +96,16 @@ static int load_main(struct conf *cf, struct dir_conf *c, char *err, size_t errl
         || conf_get_u64(cf, "mixdir", "stats_interval", 30, 1, 86400, &c->stats_interval_s, err,
                         errlen) < 0)
         return -1;
+    const char *ml = conf_get_str(cf, "mixdir", "metrics_listen", "");
+    struct in_addr ip4;
+    if (*ml && (strlen(ml) >= sizeof c->metrics_listen
+                || !conn_parse_hostport(ml, host, sizeof host, &port)
+                || inet_pton(AF_INET, host, &ip4) != 1)) {
+        snprintf(err, errlen, "[mixdir] metrics_listen: \"%s\": a numeric IPv4 HOST:PORT such "
+                 "as 127.0.0.1:9200", ml);
+        return -1;
+    }
+    snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s", ml);
     const char *lf = conf_get_str(cf, "mixdir", "log_file", "");
     if (strlen(lf) >= sizeof c->log_file) {
         snprintf(err, errlen, "[mixdir] log_file: too long");
@@ -294,7 +305,7 @@ static struct dir_conf *finish(struct conf *cf, char *err, size_t errlen)
     /* Every section is read even after an error in another: one run reports
      * the unknown keys and an error per section (conf_report). */
     conf_known(cf, "mixdir", "listen data_dir identity_key link_key log_level syslog log_file "
-               "stats_interval");
+               "stats_interval metrics_listen");
     conf_known(cf, "network", "authority threshold epoch_length genesis grace vote_lead "
                "exchange_window key_ahead_epochs max_hops payload_len layers mean_delay "
                "max_delay lambda_p lambda_l lambda_d lambda_m strategy pool_interval pool_keep "

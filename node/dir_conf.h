@@ -29,6 +29,7 @@ struct dir_conf {
     int log_level;                      /* enum mix_log_level */
     bool use_syslog;
     char log_file[1024];                /* "" = stderr; reopened on SIGHUP */
+    char metrics_listen[PKI_ADDR_MAX + 1]; /* "" = no /metrics endpoint */
     uint64_t stats_interval_s;          /* counters logged at most this often */
 
     /* [network]: the authorities (ourself included) and the schedule */

@@ -38,6 +38,7 @@
 #include "conn.h"
 #include "dir_conf.h"
 #include "dir_fetch.h"
+#include "dir_metrics.h"
 #include "dir_store.h"
 #include "dirlock.h"
 #include "frame.h"
@@ -113,6 +114,8 @@ struct mixdir {
     ev_timer tick;
     ev_signal sig_int, sig_term, sig_hup;
     const char *config;                        /* re-read on SIGHUP */
+    struct dir_metrics *metrics;               /* [mixdir] metrics_listen, or NULL */
+    uint64_t start_time, last_metrics;
     int lock_fd;                               /* flock on data_dir, -1 = none */
 };
 
@@ -447,8 +450,8 @@ static void handle_upload(struct mixdir *d, struct conn *c, const struct mix_fra
     reply.u.desc_reply.accepted = why == NULL;
     reply.u.desc_reply.reason = why != NULL ? why : (r == 1 ? "stored" : "unchanged");
     if (why == NULL) {
-        char id[17];
-        hex8(pd.id, id);
+        char id[KEY_B64_MAX];
+        key_to_b64(pd.id, PKI_KEY_LEN, id);
         char why_not[128];
         if (r == 1)
             d->ctr.uploads_accepted++;
@@ -649,16 +652,16 @@ static int build_document(struct mixdir *d, struct build *b)
         return -1;
     for (size_t i = 0; i < b->set.n; i++) {
         if (!dir_conf_node_allowed(d->cf, b->set.v[i].d.identity_key)) {
-            char id[17];
-            hex8(b->set.v[i].d.id, id);
+            char id[KEY_B64_MAX];
+            key_to_b64(b->set.v[i].d.id, PKI_KEY_LEN, id);
             log_warn("epoch %llu: node %s left out: no longer in [registration]",
                      (unsigned long long)b->epoch, id);
             continue;
         }
         enum pki_err e = pki_doc_add(doc, &b->set.v[i].d);
         if (e != PKI_OK) {
-            char id[17];
-            hex8(b->set.v[i].d.id, id);
+            char id[KEY_B64_MAX];
+            key_to_b64(b->set.v[i].d.id, PKI_KEY_LEN, id);
             char why_not[128];
             log_warn("epoch %llu: node %s left out: %s", (unsigned long long)b->epoch, id,
                      unlistable(d, &b->set.v[i].d, why_not, sizeof why_not)
@@ -1012,6 +1015,71 @@ static void log_counters(struct mixdir *d, bool force)
              (unsigned long long)cs.link_errors);
 }
 
+/* The counters in Prometheus text, for dir_metrics (I/O thread only). */
+static void update_metrics(struct mixdir *d)
+{
+    const struct counters *c = &d->ctr;
+    struct conn_stats cs;
+    char buf[8192];
+    size_t o = 0;
+    uint64_t cur = cur_epoch(d);
+    struct published *p = pub_find(d, cur);
+    if (d->metrics == NULL)
+        return;
+    conn_mgr_get_stats(d->cm, &cs);
+#define C(name, help, v)                                                                        \
+    if (o < sizeof buf)                                                                         \
+        o += (size_t)snprintf(buf + o, sizeof buf - o,                                          \
+                              "# HELP mixdir_" name " " help "\n# TYPE mixdir_" name          \
+                              " counter\nmixdir_" name " %llu\n", (unsigned long long)(v));
+#define G(name, help, v)                                                                        \
+    if (o < sizeof buf)                                                                         \
+        o += (size_t)snprintf(buf + o, sizeof buf - o,                                          \
+                              "# HELP mixdir_" name " " help "\n# TYPE mixdir_" name          \
+                              " gauge\nmixdir_" name " %llu\n", (unsigned long long)(v));
+    C("uploads_accepted_total", "Descriptor uploads stored.", c->uploads_accepted)
+    C("uploads_unchanged_total", "Descriptor uploads identical to the stored one.",
+      c->uploads_unchanged)
+    C("uploads_rejected_bad_signature_total", "Uploads refused: bad signature.",
+      c->rejected_bad_signature)
+    C("uploads_rejected_malformed_total", "Uploads refused: malformed.", c->rejected_malformed)
+    C("uploads_rejected_not_registered_total", "Uploads refused: not in [registration].",
+      c->rejected_not_registered)
+    C("uploads_rejected_stale_total", "Uploads refused: keys too old.", c->rejected_stale)
+    C("uploads_rejected_future_total", "Uploads refused: keys too far ahead.", c->rejected_future)
+    C("uploads_rejected_full_total", "Uploads refused: store full.", c->rejected_full)
+    C("bad_frames_total", "Frames that did not decode.", c->bad_frames)
+    C("unexpected_frames_total", "Frames of a type not served here.", c->unexpected_frames)
+    C("document_requests_total", "Document requests.", c->doc_requests)
+    C("document_not_found_total", "Document requests for an epoch without a document.",
+      c->doc_not_found)
+    C("peer_descriptors_merged_total", "Descriptors merged from peer authorities.",
+      c->peer_descs_merged)
+    C("signatures_accepted_total", "Peer signatures over our document.", c->sigs_accepted)
+    C("signatures_mismatch_total", "Peer signatures over another document.", c->sigs_mismatch)
+    C("documents_built_total", "Documents built and signed.", c->docs_built)
+    C("documents_published_total", "Documents published with the threshold of signatures.",
+      c->docs_published)
+    C("documents_adopted_total", "Documents taken from a peer.", c->docs_adopted)
+    G("connections", "Open connections.", cs.open)
+    C("connections_refused_total", "Connections refused by the limits.",
+      cs.refused_max_conns + cs.refused_per_addr)
+    G("epoch", "Current epoch.", cur)
+    G("document_published", "1 if the current epoch's document is published.", p != NULL)
+    G("descriptors", "Descriptors held.", d->descs.n)
+    G("start_time_seconds", "Unix time the process started.", d->start_time)
+#undef C
+#undef G
+    if (o < sizeof buf)
+        o += (size_t)snprintf(buf + o, sizeof buf - o,
+                              "# HELP mixdir_build_info The running version.\n"
+                              "# TYPE mixdir_build_info gauge\n"
+                              "mixdir_build_info{version=\"%s\"} 1\n", MIX_VERSION);
+    if (o >= sizeof buf)
+        o = sizeof buf - 1;
+    dir_metrics_set(d->metrics, buf, o, p != NULL);
+}
+
 /* Forget documents and builds older than the previous epoch. */
 static void expire_old(struct mixdir *d, uint64_t cur)
 {
@@ -1074,6 +1142,10 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
         }
     }
     keepalive(d, now);
+    if (now != d->last_metrics) {
+        d->last_metrics = now;
+        update_metrics(d);
+    }
     if (now >= d->last_stats + cf->stats_interval_s) {
         d->last_stats = now;
         log_counters(d, false);
@@ -1213,6 +1285,7 @@ static void mixdir_free(struct mixdir *d)
 {
     if (d == NULL)
         return;
+    dir_metrics_stop(d->metrics);
     conn_mgr_free(d->cm);
     if (d->lock_fd >= 0)
         close(d->lock_fd);
@@ -1278,6 +1351,9 @@ static int mixdir_start(struct mixdir *d, char *err, size_t errlen)
     }
     if (conn_listen(d->cm, cf->listen, NULL, err, errlen) < 0)
         return -1;
+    d->start_time = now_s(d);
+    if (cf->metrics_listen[0] && !(d->metrics = dir_metrics_start(cf->metrics_listen, err, errlen)))
+        return -1;
     load_state(d);
     for (size_t i = 0; i < cf->n_auth; i++) {
         if (i == d->self)
@@ -1313,8 +1389,8 @@ static int keygen(const char *dir, const char *addr)
     int rc = 1;
     if (sk == NULL || xsk == NULL)
         goto out;
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "mixdir: cannot create %s: %s\n", dir, strerror(errno));
+    if (keyfile_mkdirs(dir, err, sizeof err) < 0) {
+        fprintf(stderr, "mixdir: %s\n", err);
         goto out;
     }
     crypto_sign_keypair(pk, sk);
@@ -1347,10 +1423,80 @@ static void usage(FILE *f)
             "       mixdir keygen -d DIR [-a HOST:PORT]\n"
             "                               create identity.key and link.key in DIR and print\n"
             "                               the `authority =` line for the configs\n"
+            "       mixdir pubkey -d DIR [-a HOST:PORT] | -c FILE\n"
+            "                               print the `authority =` line again from the key\n"
+            "                               files (fingerprint is the same command)\n"
             "       mixdir fetch -c FILE [-e EPOCH] [-o FILE] [-v]\n"
             "                               fetch and verify the document the authorities serve\n"
+            "                               (FILE: a mixdir, mixnode or mixclient configuration)\n"
             "options: -c, --config FILE   -n, --check   -h, --help   -V, --version\n"
             "See mixdir(8) and mixdir.conf(5).\n");
+}
+
+/* The authority line of the keys in dir (identity.key, link.key). */
+static int pubkey_dir(const char *dir, const char *addr)
+{
+    char path[1200], err[1300], ed[KEY_B64_MAX], x[KEY_B64_MAX];
+    uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES + 32), xpk[32];
+    int rc = 1;
+    if (sk == NULL)
+        return 1;
+    snprintf(path, sizeof path, "%s/identity.key", dir);
+    if (keyfile_read(path, KEYFILE_ED25519_SECRET, sk, err, sizeof err) < 0)
+        goto out;
+    snprintf(path, sizeof path, "%s/link.key", dir);
+    if (keyfile_read(path, KEYFILE_X25519_SECRET, sk + crypto_sign_SECRETKEYBYTES, err,
+                     sizeof err) < 0)
+        goto out;
+    crypto_scalarmult_base(xpk, sk + crypto_sign_SECRETKEYBYTES);
+    key_to_b64(sk + 32, PKI_KEY_LEN, ed);
+    key_to_b64(xpk, sizeof xpk, x);
+    printf("authority = %s %s %s\n", addr ? addr : "HOST:PORT", ed, x);
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "mixdir: %s\n", err);
+    sodium_free(sk);
+    return rc;
+}
+
+static struct mixdir *mixdir_new(const char *path, char *err, size_t errlen);
+static void mixdir_free(struct mixdir *d);
+
+/* pubkey (fingerprint) -d DIR [-a HOST:PORT] | -c FILE: with a configuration,
+ * its own `authority =` line, exactly as the others must list it. */
+static int pubkey_main(int argc, char **argv)
+{
+    const char *dir = NULL, *addr = NULL, *config = NULL;
+    int ch;
+    optind = 1;
+    while ((ch = getopt(argc, argv, "d:a:c:h")) != -1) {
+        switch (ch) {
+        case 'd': dir = optarg; break;
+        case 'a': addr = optarg; break;
+        case 'c': config = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if ((dir == NULL) == (config == NULL) || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (dir != NULL)
+        return pubkey_dir(dir, addr);
+    char err[4096], ed[KEY_B64_MAX], x[KEY_B64_MAX];
+    struct mixdir *d = mixdir_new(config, err, sizeof err);
+    if (d == NULL) {
+        fprintf(stderr, "mixdir: %s\n", err);
+        return 1;
+    }
+    const struct dir_authority *a = &d->cf->auth[d->self];
+    key_to_b64(a->sign_pk, PKI_KEY_LEN, ed);
+    key_to_b64(a->link_pk, PKI_KEY_LEN, x);
+    printf("authority = %s %s %s\n", a->address, ed, x);
+    mixdir_free(d);
+    return 0;
 }
 
 static int keygen_main(int argc, char **argv)
@@ -1493,6 +1639,8 @@ int main(int argc, char **argv)
     mix_log_init("mixdir", MIX_LOG_INFO, false);
     if (argc > 1 && strcmp(argv[1], "keygen") == 0)
         return keygen_main(argc - 1, argv + 1);
+    if (argc > 1 && (strcmp(argv[1], "pubkey") == 0 || strcmp(argv[1], "fingerprint") == 0))
+        return pubkey_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "fetch") == 0)
         return dir_fetch_main(argc - 1, argv + 1);
     while ((ch = getopt_long(argc, argv, "c:nhV", opts, NULL)) != -1) {

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dir_fetch.h"
 #include "dirlock.h"
 #include "keyfile.h"
 #include "log.h"
@@ -29,7 +30,13 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mixnode -c FILE        run a mix node (gateway, mix or provider)\n"
             "       mixnode -n -c FILE     check the configuration and keys, then exit\n"
-            "       mixnode keygen -d DIR  create identity.key and link.key in DIR\n"
+            "       mixnode keygen -d DIR  create identity.key and link.key in DIR (and DIR),\n"
+            "                              print the public keys and the authorities' line\n"
+            "       mixnode status -c FILE state at a glance: document, links, packets,\n"
+            "                              drops, queues (from the node's metrics_listen)\n"
+            "       mixnode pubkey -d DIR | -c FILE\n"
+            "                              print them again from the key files\n"
+            "                              (fingerprint is the same command)\n"
             "options:\n"
             "  -c, --config FILE   configuration (see mixnode.conf(5))\n"
             "  -n, --check         check only\n"
@@ -37,27 +44,46 @@ static void usage(FILE *f)
             "  -V, --version       print the version\n");
 }
 
-static int cmd_keygen(int argc, char **argv)
+/* keygen -d DIR; pubkey (or fingerprint) -d DIR | -c FILE. */
+static int cmd_keys(int argc, char **argv)
 {
-    const char *dir = NULL;
-    char err[512];
+    const char *cmd = argv[0], *dir = NULL, *cfg = NULL;
+    bool gen = strcmp(cmd, "keygen") == 0;
+    char err[4096];
     for (int i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--dir") == 0) && i + 1 < argc)
             dir = argv[++i];
+        else if (!gen && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+                 i + 1 < argc)
+            cfg = argv[++i];
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: mixnode keygen -d DIR\n");
+            printf(gen ? "usage: mixnode keygen -d DIR\n"
+                       : "usage: mixnode %s -d DIR | -c FILE\n", cmd);
             return 0;
         } else {
-            fprintf(stderr, "mixnode keygen: unexpected argument '%s'\n", argv[i]);
+            fprintf(stderr, "mixnode %s: unexpected argument '%s'\n", cmd, argv[i]);
             return 2;
         }
     }
+    if (cfg && !dir) {
+        struct node_conf *c = malloc(sizeof(*c));
+        if (!c || node_conf_load(cfg, c, err, sizeof(err)) < 0) {
+            fprintf(stderr, "mixnode %s: %s\n", cmd, c ? err : "out of memory");
+            free(c);
+            return 1;
+        }
+        int rc = node_pubkey(c->data_dir, err, sizeof(err));
+        if (rc < 0)
+            fprintf(stderr, "mixnode %s: %s\n", cmd, err);
+        free(c);
+        return rc < 0 ? 1 : 0;
+    }
     if (!dir) {
-        fprintf(stderr, "mixnode keygen: -d DIR is required\n");
+        fprintf(stderr, "mixnode %s: -d DIR%s is required\n", cmd, gen ? "" : " or -c FILE");
         return 2;
     }
-    if (node_keygen(dir, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mixnode keygen: %s\n", err);
+    if ((gen ? node_keygen(dir, err, sizeof(err)) : node_pubkey(dir, err, sizeof(err))) < 0) {
+        fprintf(stderr, "mixnode %s: %s\n", cmd, err);
         return 1;
     }
     return 0;
@@ -198,6 +224,7 @@ static int node_setup(struct node *n, char *err, size_t errlen)
     uint16_t port = 0;
 
     n->rng = mix_rng_system();
+    metric_set(&n->metrics.start_time, node_wall_s());
     node_keys_init(&n->keys);
     n->mq_tfd = -1;
     if (node_load_identity(n, err, errlen) < 0)
@@ -308,7 +335,70 @@ static void node_shutdown(struct node *n)
     log_info("stopped");
 }
 
-/* -n: the configuration parsed; the keys must be readable too. */
+/*
+ * -n, when an authority answers within a few seconds: the configuration
+ * against the network's current document (k-of-n verified), so that a layer
+ * the network lacks or timing that differs is found before start.  0 when it
+ * agrees or no authority answered (said on stdout), 1 when it disagrees.
+ */
+static int check_network(struct node *n)
+{
+    struct mix_frame req = { .type = FRAME_DOCUMENT_REQUEST };
+    uint8_t keys[NODE_MAX_AUTH][PKI_KEY_LEN];
+    size_t len;
+    char why[512];
+    uint8_t *b = frame_encode_alloc(&req, &len, NULL);
+    int rc = 0;
+    bool done = false;
+    if (!b)
+        return 0;
+    for (size_t i = 0; i < n->conf.n_auth; i++)
+        memcpy(keys[i], n->conf.auth[i].sign_pk, PKI_KEY_LEN);
+    /* At most 3 s for one authority and 5 s in all: -n runs before every
+     * start (ExecStartPre) and must not hold it up when the network is down. */
+    uint64_t end = node_now_us() + 5000000;
+    for (size_t i = 0; i < n->conf.n_auth && !done && node_now_us() < end; i++) {
+        struct mix_frame *ans = NULL;
+        struct pki_doc *doc = NULL;
+        double left = (double)(end - node_now_us()) / 1e6;
+        if (dir_exchange(n->conf.auth[i].addr, n->conf.auth[i].link_pk, LINK_ROLE_CLIENT, b, len,
+                         left < 3.0 ? left : 3.0, &ans) < 0)
+            continue;
+        if (ans->type == FRAME_DOCUMENT_RESPONSE) {
+            struct pki_verify_opts o = {
+                .authorities = (const uint8_t (*)[PKI_KEY_LEN])keys,
+                .n_authorities = n->conf.n_auth, .threshold = n->conf.threshold,
+                .now = node_wall_s(),
+            };
+            const struct frame_buf *sd = &ans->u.doc_resp.signed_document;
+            enum pki_err e = pki_verify(sd->ptr, sd->len, &o, &doc);
+            if (e != PKI_OK) {
+                printf("mixnode: the document of authority %zu does not verify: %s\n", i + 1,
+                       pki_strerror(e));
+                rc = 1;
+            } else {
+                node_dir_disagreement(&n->conf, pki_doc_params(doc), why, sizeof(why));
+                printf("mixnode: network: epoch %llu, %zu nodes, %u layers (authority %zu)\n",
+                       (unsigned long long)pki_doc_epoch(doc), pki_doc_node_count(doc),
+                       pki_doc_params(doc)->layers, i + 1);
+                if (why[0]) {
+                    printf("mixnode: this node disagrees with the network: %s\n", why);
+                    rc = 1;
+                }
+            }
+            done = true;
+        }
+        pki_doc_free(doc);
+        frame_free(ans);
+    }
+    free(b);
+    if (!done)
+        printf("mixnode: no authority answered: not checked against the network\n");
+    return rc;
+}
+
+/* -n: the configuration parsed; the keys must be readable too, and the
+ * configuration agree with the network when an authority answers. */
 static int check_only(struct node *n)
 {
     char err[512];
@@ -318,6 +408,8 @@ static int check_only(struct node *n)
         return 1;
     }
     node_keys_free(n);
+    if (check_network(n) != 0)
+        return 1;
     printf("mixnode: configuration OK\n");
     return 0;
 }
@@ -338,8 +430,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "mixnode: libsodium failed to initialise\n");
         return 1;
     }
-    if (argc > 1 && strcmp(argv[1], "keygen") == 0)
-        return cmd_keygen(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "status") == 0) {
+        if (argc == 4 && (strcmp(argv[2], "-c") == 0 || strcmp(argv[2], "--config") == 0))
+            return node_status_main(argv[3]);
+        fprintf(stderr, "usage: mixnode status -c FILE\n");
+        return 2;
+    }
+    if (argc > 1 && (strcmp(argv[1], "keygen") == 0 || strcmp(argv[1], "pubkey") == 0 ||
+                     strcmp(argv[1], "fingerprint") == 0))
+        return cmd_keys(argc - 1, argv + 1);
     while ((c = getopt_long(argc, argv, "c:nhV", opts, NULL)) != -1) {
         switch (c) {
         case 'c': cfg = optarg; break;

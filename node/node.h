@@ -186,6 +186,11 @@ uint64_t node_wall_s(void);
 
 /* node_keys.c */
 int node_keygen(const char *dir, char *err, size_t errlen) MIX_WUR;
+/* node_status.c: `mixnode status -c FILE`; the exit status. */
+int node_status_main(const char *cfg);
+/* Print the public keys of DIR's key files, as keygen printed them. 0 or -1. */
+int node_pubkey(const char *dir, char *err, size_t errlen) MIX_WUR;
+void node_print_public(const uint8_t id_pk[static 32], const uint8_t link_pk[static 32]);
 int node_load_identity(struct node *n, char *err, size_t errlen) MIX_WUR;
 void node_keys_init(struct node_keys *k);
 /* Make sure keys for the clock's epoch and the next exist; drop expired ones. */
@@ -256,6 +261,10 @@ void node_dir_poll(struct node *n);
 /* Learn the network's timing from the copy of the last document saved in
  * data_dir (if any), so that a restart does not wait for an authority. */
 void node_dir_load_saved(struct node *n);
+/* What a configuration says against the network's parameters (timing it
+ * states, a mix layer the network lacks), in one line; "" when they agree. */
+void node_dir_disagreement(const struct node_conf *c, const struct pki_params *p, char *out,
+                           size_t len);
 void node_dir_tick(struct node *n, uint64_t now_s);
 /* Install a signed document (from an authority or the document file). */
 int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t want_epoch);

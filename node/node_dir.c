@@ -88,17 +88,17 @@ static void apply_current(struct node *n)
     if (node_mixq_setup(n, p) < 0)
         log_err("cannot set up the mixing queue from the document");
     bool listed = pki_doc_find(n->doc_cur, n->node_id) != NULL;
+    metric_set(&n->metrics.listed, listed);
+    metric_set(&n->metrics.have_document, 1);
     if (!listed || !n->in_doc_logged)
         log_info("epoch %llu document: %zu nodes; this node is %s", (unsigned long long)p->epoch,
                  pki_doc_node_count(n->doc_cur), listed ? "listed" : "NOT listed");
     n->in_doc_logged = listed;
 }
 
-/* What the configuration or the node's own settings say against the
- * network's parameters, in one line (empty when they agree). */
-static void disagreement(const struct node *n, const struct pki_params *p, char *out, size_t len)
+void node_dir_disagreement(const struct node_conf *c, const struct pki_params *p, char *out,
+                           size_t len)
 {
-    const struct node_conf *c = &n->conf;
     size_t o = 0;
     out[0] = 0;
 #define SAY(...) (o += (size_t)snprintf(out + o, o < len ? len - o : 0, __VA_ARGS__))
@@ -146,7 +146,7 @@ static int learn_timing(struct node *n, const uint8_t *buf, size_t len, bool qui
     log_info("network timing from the signed document: genesis %llu, epoch_length %llus, "
              "grace %llus", (unsigned long long)p->timing.genesis,
              (unsigned long long)p->timing.epoch_len, (unsigned long long)p->timing.grace);
-    disagreement(n, p, why, sizeof(why));
+    node_dir_disagreement(&n->conf, p, why, sizeof(why));
     if (why[0])
         log_warn("this node disagrees with the network: %s", why);
     pki_doc_free(doc);
@@ -342,11 +342,11 @@ void node_dir_on_frame(struct node *n, struct peer *p, const struct mix_frame *f
         if (f->u.desc_reply.accepted) {
             metric_inc(&n->metrics.uploads_ok);
             if (n->auth_uploaded[p->auth_idx] != n->epoch)
-                log_info("authority %zu accepted our descriptor", p->auth_idx);
+                log_info("authority %zu accepted our descriptor", p->auth_idx + 1);
             n->auth_uploaded[p->auth_idx] = n->epoch;
         } else {
             metric_inc(&n->metrics.uploads_failed);
-            log_warn("authority %zu refused our descriptor: %s", p->auth_idx,
+            log_warn("authority %zu refused our descriptor: %s", p->auth_idx + 1,
                      f->u.desc_reply.reason ? f->u.desc_reply.reason : "?");
         }
         break;
@@ -355,11 +355,11 @@ void node_dir_on_frame(struct node *n, struct peer *p, const struct mix_frame *f
                                f->u.doc_resp.signed_document.len, f->u.doc_resp.epoch);
         break;
     case FRAME_ERROR:
-        log_debug("authority %zu: error %u: %s", p->auth_idx, f->u.error.code,
+        log_debug("authority %zu: error %u: %s", p->auth_idx + 1, f->u.error.code,
                   f->u.error.reason ? f->u.error.reason : "");
         break;
     default:
-        log_debug("authority %zu sent an unexpected %s frame", p->auth_idx,
+        log_debug("authority %zu sent an unexpected %s frame", p->auth_idx + 1,
                   frame_type_name(f->type));
         break;
     }
@@ -387,7 +387,7 @@ void node_dir_poll(struct node *n)
         struct peer *old = n->auth_peer[i];
         /* An authority that never answered: give up on that link and redial. */
         if (old && now - old->dialled_us > 3 * n->conf.poll_us + 10000000u && old->c) {
-            log_info("authority %zu did not answer; dialling again", i);
+            log_info("authority %zu did not answer; dialling again", i + 1);
             conn_close(old->c);
             n->auth_peer[i] = NULL;
         }
@@ -436,6 +436,10 @@ void node_dir_tick(struct node *n, uint64_t now_s)
             pki_doc_free(n->doc_cur);
         pki_doc_free(n->doc_next);
         n->doc_cur = now_cur;
+        if (!now_cur) {
+            metric_set(&n->metrics.listed, 0);
+            metric_set(&n->metrics.have_document, 0);
+        }
         n->doc_next = NULL;
         n->epoch = cur;
         metric_set(&n->metrics.epoch, cur);

@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "log.h"
+#include "keyfile.h"
 
 /*
  * Bucket upper bounds, in nanoseconds (10 us .. 100 ms, then +Inf).  Fine
@@ -70,9 +71,9 @@ void metrics_observe_overhead(struct node_metrics *m, uint64_t ns)
 
 static struct metric_loop_peer *loop_peer(struct node_metrics *m, const uint8_t *id)
 {
-    char label[17];
-    for (int i = 0; i < 8; i++)
-        snprintf(label + 2 * i, 3, "%02x", id[i]);
+    char label[KEY_B64_MAX];
+    key_to_b64(id, MIX_NODE_ID_LEN, label);
+    label[sizeof(m->loop_peers[0].label) - 1] = 0; /* 43 characters for 32 bytes */
     uint32_t n = atomic_load(&m->n_loop_peers);
     for (uint32_t i = 0; i < n; i++)
         if (strcmp(m->loop_peers[i].label, label) == 0)
@@ -80,7 +81,7 @@ static struct metric_loop_peer *loop_peer(struct node_metrics *m, const uint8_t 
     if (n >= METRIC_LOOP_PEERS)
         return NULL;
     /* Only the I/O thread adds entries; the label is written before the count is published. */
-    memcpy(m->loop_peers[n].label, label, sizeof(label));
+    memcpy(m->loop_peers[n].label, label, sizeof(m->loop_peers[n].label));
     atomic_store(&m->n_loop_peers, n + 1);
     return &m->loop_peers[n];
 }
@@ -280,6 +281,13 @@ char *metrics_render(struct node_metrics *m, size_t *len)
     gauge(&b, "mixnode_inboxes", "Inboxes in the store.", &m->inboxes);
     gauge(&b, "mixnode_inbox_messages", "Messages in the store.", &m->inbox_messages);
     gauge(&b, "mixnode_epoch", "Current directory epoch.", &m->epoch);
+    gauge(&b, "mixnode_listed", "1 if the current document lists this node.", &m->listed);
+    gauge(&b, "mixnode_document", "1 if a verified document of the current epoch is held.",
+          &m->have_document);
+    gauge(&b, "mixnode_start_time_seconds", "Unix time the process started.", &m->start_time);
+    tb_printf(&b, "# HELP mixnode_build_info The running version.\n"
+                  "# TYPE mixnode_build_info gauge\nmixnode_build_info{version=\"%s\"} 1\n",
+              MIX_VERSION);
     render_loops(&b, m);
     histogram(&b, "mixnode_unwrap_seconds", "Time of one Sphinx unwrap.", m->unwrap_bucket,
               &m->unwrap_count, &m->unwrap_sum_ns);
@@ -310,6 +318,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
     if (*upload_data_size)
         return MHD_NO;
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/health") == 0) {
+        /* 200 when the node can do its job: a current document that lists it. */
+        static const char ok[] = "ok\n", nodoc[] = "no current document\n",
+                          unlisted[] = "not listed in the current document\n";
+        bool doc = ld(&h->m->have_document) != 0, listed = ld(&h->m->listed) != 0;
+        const char *t = !doc ? nodoc : !listed ? unlisted : ok;
+        r = MHD_create_response_from_buffer(strlen(t), (void *)t, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+        ret = MHD_queue_response(c, doc && listed ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     if (strcmp(method, "GET") != 0 || strcmp(url, "/metrics") != 0) {
         static const char nf[] = "not found\n";
         r = MHD_create_response_from_buffer(sizeof(nf) - 1, (void *)nf, MHD_RESPMEM_PERSISTENT);

@@ -47,7 +47,7 @@ enum metric_src { SRC_CLIENT = 0, SRC_NODE, SRC_LOCAL, SRC__COUNT };
 #define METRIC_LOOP_PEERS 64
 
 struct metric_loop_peer {
-    char label[17];          /* first 8 bytes of the node id in hex */
+    char label[48];          /* the node id in base64url, as logs and documents print it */
     atomic_uint_fast64_t sent, returned;
 };
 
@@ -79,6 +79,9 @@ struct node_metrics {
     atomic_uint_fast64_t replay_hits, replay_size;
     atomic_uint_fast64_t inboxes, inbox_messages;
     atomic_uint_fast64_t epoch;
+    atomic_uint_fast64_t listed;             /* 1 if the current document lists this node */
+    atomic_uint_fast64_t have_document;      /* 1 if a verified current document is held */
+    atomic_uint_fast64_t start_time;         /* Unix seconds the process started */
     /* unwrap time histogram (seconds buckets below) */
     atomic_uint_fast64_t unwrap_bucket[METRIC_UNWRAP_BUCKETS];
     atomic_uint_fast64_t unwrap_count, unwrap_sum_ns;

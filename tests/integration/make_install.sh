@@ -28,7 +28,7 @@ for u in mixnode mixdir mixclient; do
     ! grep -q /usr/local "$f" || fail "$u.service still names /usr/local"
 done
 grep -q '^u mixnet ' "$R/lib/sysusers.d/mixnet.conf" || fail "sysusers file"
-[ -x "$R/share/mixnet/testnet" ] || fail "testnet tool"
+[ -x "$R/share/mixnet/testnet" ] && [ -x "$R/share/mixnet/netgen.py" ] || fail "testnet tool or netgen"
 [ -f "$R/share/mixnet/examples/node.ini" ] || fail "examples"
 # Nothing lands outside DESTDIR/PREFIX.
 [ -z "$(ls "$T/root" | grep -v '^usr$')" ] || fail "files outside PREFIX: $(ls "$T/root")"

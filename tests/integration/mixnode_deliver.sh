@@ -43,7 +43,7 @@ wait_metric 1 mixnode_drop_cover_total 3
 
 # Mix loops at 5/s per node: sent and returned, by next hop.
 wait_metric 2 mixnode_loops_returned_total 3 15
-curl -s "http://127.0.0.1:$((BASE + 102))/metrics" | grep -q 'mixnode_loops_returned_by_hop_total{next_hop="[0-9a-f]*"} [1-9]' ||
+curl -s "http://127.0.0.1:$((BASE + 102))/metrics" | grep -q 'mixnode_loops_returned_by_hop_total{next_hop="[A-Za-z0-9_-]\{43\}"} [1-9]' ||
     fail "no per-hop loop counts"
 
 # Prometheus format.
