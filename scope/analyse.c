@@ -597,7 +597,10 @@ void scope_class_name(const struct scope_class *c, char *buf, size_t len)
         else
             snprintf(side[i].out, 32, "unidentified");
     }
-    snprintf(buf, len, "%s->%s%s", a, b, c->reverse ? " (responder to initiator)" : "");
+    /* Fetch responses flow against the connection (gateway to the client that opened it);
+       any other reverse traffic is marked. */
+    bool natural = c->sk == ENT_GATEWAY && c->dk == ENT_CLIENT;
+    snprintf(buf, len, "%s->%s%s", a, b, c->reverse && !natural ? " (reverse)" : "");
 }
 
 bool scope_class_real(const struct scope *s, const struct scope_class *c)

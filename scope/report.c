@@ -14,6 +14,7 @@ struct out {
     enum scope_format fmt;
     FILE *f;
     int nsec, nitem, nval;
+    size_t col;                 /* text: the current line's width, to wrap long items */
     const char *sec;
     char subj[260];
 };
@@ -61,7 +62,8 @@ static void item_begin(struct out *o, const char *subject)
         fprintf(o->f, "%s\n  {\"subject\": ", o->nitem ? "," : "");
         json_str(o->f, subject);
     } else if (o->fmt == FMT_TEXT) {
-        fprintf(o->f, "%-28s", subject);
+        int n = fprintf(o->f, "%-20s", subject);
+        o->col = n > 0 ? (size_t)n : 0;
     }
     o->nitem++;
 }
@@ -74,6 +76,18 @@ static void item_end(struct out *o)
         fputc('\n', o->f);
 }
 
+/* Text items wrap at 100 columns, continuation lines indented. */
+static void text_val(struct out *o, const char *key, const char *v)
+{
+    size_t w = strlen(key) + strlen(v) + 2;
+    if (o->col + w > 100 && o->col > 24) {
+        fprintf(o->f, "\n%24s", "");
+        o->col = 24;
+    }
+    fprintf(o->f, " %s=%s", key, v);
+    o->col += w;
+}
+
 static void val_str(struct out *o, const char *key, const char *v)
 {
     if (o->fmt == FMT_JSON) {
@@ -84,7 +98,9 @@ static void val_str(struct out *o, const char *key, const char *v)
     } else if (o->fmt == FMT_CSV) {
         fprintf(o->f, "%s,%s,%s,%s\n", o->sec, o->subj, key, v);
     } else {
-        fprintf(o->f, " %s=%s", key, v);
+        char q[300];
+        snprintf(q, sizeof(q), strchr(v, ' ') ? "\"%s\"" : "%s", v);
+        text_val(o, key, q);
     }
     o->nval++;
 }
@@ -107,7 +123,7 @@ static void val_num(struct out *o, const char *key, double v)
     } else if (o->fmt == FMT_CSV) {
         fprintf(o->f, "%s,%s,%s,%s\n", o->sec, o->subj, key, buf);
     } else {
-        fprintf(o->f, " %s=%s", key, buf);
+        text_val(o, key, buf);
     }
     o->nval++;
 }
