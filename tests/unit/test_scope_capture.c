@@ -60,7 +60,8 @@ static size_t frame(uint8_t *buf, bool to_listener, uint16_t port, uint32_t seq,
     t[7] = (uint8_t)seq;
     t[12] = 5 << 4;
     t[13] = flags;
-    memcpy(buf + 40, pay, n);
+    if (n > 0)
+        memcpy(buf + 40, pay, n);
     return tot;
 }
 
