@@ -355,6 +355,42 @@ static void report_nodes(struct scope *s, struct out *o)
     sec_end(o);
 }
 
+static void report_entropy(struct scope *s, struct out *o)
+{
+    struct entropy_result *r = entropy_result(s->entropy);
+    sec_begin(o, "entropy", "anonymity of target packets (entropy in bits, pool-average rule)");
+    item_begin(o, "targets");
+    val_num(o, "started", (double)r->started);
+    val_num(o, "finished", (double)r->finished);
+    val_num(o, "dropped", (double)r->dropped);
+    val_num(o, "mean_lost_mass", r->started ? r->lost_mass / (double)r->started : 0);
+    static const char *const k[3] = {"h", "h_a", "h_b"};
+    for (int w = 0; w < 3; w++) {
+        struct rsv *x = &r->h[w];
+        if (w > 0 && !windows_set(s))
+            break;
+        char key[32];
+        double mean = x->seen ? x->sum / (double)x->seen : 0, var = 0;
+        for (uint32_t i = 0; i < x->n; i++)
+            var += (x->v[i] - mean) * (x->v[i] - mean);
+        double se = x->n > 1 ? sqrt(var / (x->n - 1) / x->n) : 0;
+        snprintf(key, sizeof(key), "%s_n", k[w]);
+        val_num(o, key, (double)x->seen);
+        snprintf(key, sizeof(key), "%s_mean_bits", k[w]);
+        val_num(o, key, mean);
+        snprintf(key, sizeof(key), "%s_se_bits", k[w]);
+        val_num(o, key, se);
+        static const struct { const char *n; double q; } qs[] = {
+            {"p5", 0.05}, {"p25", 0.25}, {"median", 0.5}};
+        for (size_t i = 0; i < 3; i++) {
+            snprintf(key, sizeof(key), "%s_%s_bits", k[w], qs[i].n);
+            val_num(o, key, rsv_quantile(x, qs[i].q));
+        }
+    }
+    item_end(o);
+    sec_end(o);
+}
+
 static void report_authorities(struct scope *s, struct out *o)
 {
     double T = scope_duration_s(s);
@@ -380,6 +416,7 @@ void scope_report(struct scope *s, enum scope_format fmt, FILE *f)
     report_clients(s, &o);
     report_links(s, &o);
     report_nodes(s, &o);
+    report_entropy(s, &o);
     report_authorities(s, &o);
     if (fmt == FMT_JSON)
         fprintf(f, "\n}\n");
