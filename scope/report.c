@@ -34,6 +34,22 @@ static void json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* A CSV field, quoted (RFC 4180) if it holds a comma, a quote or a line break. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
 static void sec_begin(struct out *o, const char *name, const char *title)
 {
     o->sec = name;
@@ -96,7 +112,11 @@ static void val_str(struct out *o, const char *key, const char *v)
         fprintf(o->f, ": ");
         json_str(o->f, v);
     } else if (o->fmt == FMT_CSV) {
-        fprintf(o->f, "%s,%s,%s,%s\n", o->sec, o->subj, key, v);
+        fprintf(o->f, "%s,", o->sec);
+        csv_field(o->f, o->subj);
+        fprintf(o->f, ",%s,", key);
+        csv_field(o->f, v);
+        fputc('\n', o->f);
     } else {
         char q[300];
         snprintf(q, sizeof(q), strchr(v, ' ') ? "\"%s\"" : "%s", v);
@@ -121,7 +141,9 @@ static void val_num(struct out *o, const char *key, double v)
         json_str(o->f, key);
         fprintf(o->f, ": %s", buf);
     } else if (o->fmt == FMT_CSV) {
-        fprintf(o->f, "%s,%s,%s,%s\n", o->sec, o->subj, key, buf);
+        fprintf(o->f, "%s,", o->sec);
+        csv_field(o->f, o->subj);
+        fprintf(o->f, ",%s,%s\n", key, buf);
     } else {
         text_val(o, key, buf);
     }
