@@ -35,7 +35,9 @@ struct scope *scope_new(void)
     struct cap_hooks h = {.on_msg = on_msg, .on_conn = on_conn, .is_listener = is_listener,
                           .ctx = s};
     s->cap = cap_new(&h);
-    if (s->ents == NULL || s->peers == NULL || s->pairs == NULL || s->cap == NULL) {
+    s->entropy = entropy_new(1000000000LL, 0);
+    if (s->ents == NULL || s->peers == NULL || s->pairs == NULL || s->cap == NULL ||
+        s->entropy == NULL) {
         scope_free(s);
         return NULL;
     }
@@ -64,6 +66,7 @@ void scope_free(struct scope *s)
             free(s->ents[i].ring);
         }
     cap_free(s->cap);
+    entropy_free(s->entropy);
     free(s->ents);
     free(s->peers);
     free(s->pairs);
@@ -84,6 +87,7 @@ static struct scope_ent *ent_add(struct scope *s, const char *name, enum scope_k
     snprintf(e->name, sizeof(e->name), "%s", name);
     e->kind = kind;
     e->layer = layer;
+    e->mix_idx = kind == ENT_MIX ? s->n_mix++ : -1;
     return e;
 }
 
@@ -553,6 +557,11 @@ static void on_msg(void *ctx, const struct cap_msg *m)
         client_msg(s, dst, false, m);
     if (k == KIND_AUTH || k < 0)
         return;
+    entropy_set_mean_delay(s->entropy, (int64_t)(s->mean_delay_ms * 1e6));
+    unsigned win = (unsigned)window_of(s, m->t_ns, 0) | (unsigned)window_of(s, m->t_ns, 1) << 1;
+    entropy_msg(s->entropy, src->mix_idx, dst->mix_idx,
+                src->kind == ENT_MIX && dst->kind == ENT_GATEWAY,
+                src->kind == ENT_GATEWAY && dst->kind == ENT_MIX && dst->layer == 1, m->t_ns, win);
     if (dst->kind == ENT_MIX)
         mix_input(dst, m->t_ns);
     if (src->kind == ENT_MIX)
@@ -574,7 +583,7 @@ void scope_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data, si
 
 void scope_finish(struct scope *s)
 {
-    (void)s; /* nothing to close: every figure is computed when reported */
+    entropy_finish(s->entropy); /* the other figures are computed when reported */
 }
 
 void scope_class_name(const struct scope_class *c, char *buf, size_t len)
@@ -597,7 +606,10 @@ void scope_class_name(const struct scope_class *c, char *buf, size_t len)
         else
             snprintf(side[i].out, 32, "unidentified");
     }
-    snprintf(buf, len, "%s->%s%s", a, b, c->reverse ? " (responder to initiator)" : "");
+    /* Fetch responses flow against the connection (gateway to the client that opened it);
+       any other reverse traffic is marked. */
+    bool natural = c->sk == ENT_GATEWAY && c->dk == ENT_CLIENT;
+    snprintf(buf, len, "%s->%s%s", a, b, c->reverse && !natural ? " (reverse)" : "");
 }
 
 bool scope_class_real(const struct scope *s, const struct scope_class *c)

@@ -9,6 +9,7 @@
 #define SCOPE_ANALYSE_H
 
 #include "capture.h"
+#include "entropy.h"
 #include "stats.h"
 
 #define SCOPE_MAX_ENTS 4096
@@ -43,6 +44,7 @@ struct scope_ent {
     char name[128];
     enum scope_kind kind;
     uint32_t layer;
+    int mix_idx;                /* mixes: 0.., for the entropy tracker; -1 otherwise */
     bool listens;
     struct cap_ep listen;
     /* Client link (kind ENT_CLIENT): uplink and downlink on client -> gateway connections. */
@@ -85,6 +87,8 @@ struct scope_pair {
 
 struct scope {
     struct cap *cap;
+    struct entropy *entropy;    /* target packets' entropy (one target per second) */
+    int n_mix;
     int dlt;                    /* link type of the capture (set by the reader) */
     int64_t t_first, t_last;
     bool have_t;

@@ -14,6 +14,7 @@ struct out {
     enum scope_format fmt;
     FILE *f;
     int nsec, nitem, nval;
+    size_t col;                 /* text: the current line's width, to wrap long items */
     const char *sec;
     char subj[260];
 };
@@ -29,6 +30,22 @@ static void json_str(FILE *f, const char *s)
             fprintf(f, "\\u%04x", c);
         else
             fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* A CSV field, quoted (RFC 4180) if it holds a comma, a quote or a line break. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (strpbrk(s, ",\"\r\n") == NULL) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
     }
     fputc('"', f);
 }
@@ -61,7 +78,8 @@ static void item_begin(struct out *o, const char *subject)
         fprintf(o->f, "%s\n  {\"subject\": ", o->nitem ? "," : "");
         json_str(o->f, subject);
     } else if (o->fmt == FMT_TEXT) {
-        fprintf(o->f, "%-28s", subject);
+        int n = fprintf(o->f, "%-20s", subject);
+        o->col = n > 0 ? (size_t)n : 0;
     }
     o->nitem++;
 }
@@ -74,6 +92,18 @@ static void item_end(struct out *o)
         fputc('\n', o->f);
 }
 
+/* Text items wrap at 100 columns, continuation lines indented. */
+static void text_val(struct out *o, const char *key, const char *v)
+{
+    size_t w = strlen(key) + strlen(v) + 2;
+    if (o->col + w > 100 && o->col > 24) {
+        fprintf(o->f, "\n%24s", "");
+        o->col = 24;
+    }
+    fprintf(o->f, " %s=%s", key, v);
+    o->col += w;
+}
+
 static void val_str(struct out *o, const char *key, const char *v)
 {
     if (o->fmt == FMT_JSON) {
@@ -82,9 +112,15 @@ static void val_str(struct out *o, const char *key, const char *v)
         fprintf(o->f, ": ");
         json_str(o->f, v);
     } else if (o->fmt == FMT_CSV) {
-        fprintf(o->f, "%s,%s,%s,%s\n", o->sec, o->subj, key, v);
+        fprintf(o->f, "%s,", o->sec);
+        csv_field(o->f, o->subj);
+        fprintf(o->f, ",%s,", key);
+        csv_field(o->f, v);
+        fputc('\n', o->f);
     } else {
-        fprintf(o->f, " %s=%s", key, v);
+        char q[300];
+        snprintf(q, sizeof(q), strchr(v, ' ') ? "\"%s\"" : "%s", v);
+        text_val(o, key, q);
     }
     o->nval++;
 }
@@ -105,9 +141,11 @@ static void val_num(struct out *o, const char *key, double v)
         json_str(o->f, key);
         fprintf(o->f, ": %s", buf);
     } else if (o->fmt == FMT_CSV) {
-        fprintf(o->f, "%s,%s,%s,%s\n", o->sec, o->subj, key, buf);
+        fprintf(o->f, "%s,", o->sec);
+        csv_field(o->f, o->subj);
+        fprintf(o->f, ",%s,%s\n", key, buf);
     } else {
-        fprintf(o->f, " %s=%s", key, buf);
+        text_val(o, key, buf);
     }
     o->nval++;
 }
@@ -339,6 +377,42 @@ static void report_nodes(struct scope *s, struct out *o)
     sec_end(o);
 }
 
+static void report_entropy(struct scope *s, struct out *o)
+{
+    struct entropy_result *r = entropy_result(s->entropy);
+    sec_begin(o, "entropy", "anonymity of target packets (entropy in bits, pool-average rule)");
+    item_begin(o, "targets");
+    val_num(o, "started", (double)r->started);
+    val_num(o, "finished", (double)r->finished);
+    val_num(o, "dropped", (double)r->dropped);
+    val_num(o, "mean_lost_mass", r->started ? r->lost_mass / (double)r->started : 0);
+    static const char *const k[3] = {"h", "h_a", "h_b"};
+    for (int w = 0; w < 3; w++) {
+        struct rsv *x = &r->h[w];
+        if (w > 0 && !windows_set(s))
+            break;
+        char key[32];
+        double mean = x->seen ? x->sum / (double)x->seen : 0, var = 0;
+        for (uint32_t i = 0; i < x->n; i++)
+            var += (x->v[i] - mean) * (x->v[i] - mean);
+        double se = x->n > 1 ? sqrt(var / (x->n - 1) / x->n) : 0;
+        snprintf(key, sizeof(key), "%s_n", k[w]);
+        val_num(o, key, (double)x->seen);
+        snprintf(key, sizeof(key), "%s_mean_bits", k[w]);
+        val_num(o, key, mean);
+        snprintf(key, sizeof(key), "%s_se_bits", k[w]);
+        val_num(o, key, se);
+        static const struct { const char *n; double q; } qs[] = {
+            {"p5", 0.05}, {"p25", 0.25}, {"median", 0.5}};
+        for (size_t i = 0; i < 3; i++) {
+            snprintf(key, sizeof(key), "%s_%s_bits", k[w], qs[i].n);
+            val_num(o, key, rsv_quantile(x, qs[i].q));
+        }
+    }
+    item_end(o);
+    sec_end(o);
+}
+
 static void report_authorities(struct scope *s, struct out *o)
 {
     double T = scope_duration_s(s);
@@ -364,6 +438,7 @@ void scope_report(struct scope *s, enum scope_format fmt, FILE *f)
     report_clients(s, &o);
     report_links(s, &o);
     report_nodes(s, &o);
+    report_entropy(s, &o);
     report_authorities(s, &o);
     if (fmt == FMT_JSON)
         fprintf(f, "\n}\n");

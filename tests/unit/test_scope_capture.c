@@ -11,6 +11,7 @@
 #include "tap.h"
 #include "../../scope/analyse.h"
 #include "../../scope/capture.h"
+#include "../../scope/entropy.h"
 #include "../../scope/stats.h"
 
 #define MAXM 4096
@@ -60,7 +61,8 @@ static size_t frame(uint8_t *buf, bool to_listener, uint16_t port, uint32_t seq,
     t[7] = (uint8_t)seq;
     t[12] = 5 << 4;
     t[13] = flags;
-    memcpy(buf + 40, pay, n);
+    if (n > 0)
+        memcpy(buf + 40, pay, n);
     return tot;
 }
 
@@ -273,6 +275,54 @@ static void test_scope_end_to_end(void)
     scope_free(s);
 }
 
+static void test_entropy_pool_average(void)
+{
+    const int64_t S = 1000000000LL;
+    struct entropy *e = entropy_new(1, 0);
+    CHECK(e != NULL);
+    /* One mix holding one other message when the target arrives: two departures, 1 bit. */
+    entropy_msg(e, -1, 0, false, false, 1 * S, 0);
+    entropy_msg(e, -1, 0, false, true, 2 * S, 1);
+    entropy_msg(e, 0, -1, true, false, 3 * S, 1);
+    CHECK(entropy_result(e)->finished == 0);
+    entropy_msg(e, 0, -1, true, false, 4 * S, 1);
+    struct entropy_result *r = entropy_result(e);
+    CHECKF(r->finished == 1 && fabs(r->h[0].sum - 1) < 1e-9, "finished %llu h %g",
+           (unsigned long long)r->finished, r->h[0].sum);
+    CHECK(r->h[1].seen == 1 && r->h[2].seen == 0);
+    /* Alone through two mixes: nothing to hide behind, 0 bits. */
+    entropy_msg(e, -1, 1, false, true, 10 * S, 0);
+    entropy_msg(e, 1, 2, false, false, 11 * S, 0);
+    entropy_msg(e, 2, -1, true, false, 12 * S, 0);
+    CHECK(r->finished == 2 && fabs(r->h[0].sum - 1) < 1e-9);
+    /* Four messages in a mix, all leave to the exits: 2 bits. */
+    for (int i = 0; i < 3; i++)
+        entropy_msg(e, -1, 3, false, false, 20 * S + i, 0);
+    entropy_msg(e, -1, 3, false, true, 21 * S, 0);
+    for (int i = 0; i < 4; i++)
+        entropy_msg(e, 3, -1, true, false, 22 * S + i, 0);
+    CHECKF(r->finished == 3 && fabs(r->h[0].sum - 3) < 1e-9, "h sum %g", r->h[0].sum);
+    entropy_finish(e);
+    CHECK(r->dropped == 0 && r->lost_mass < 1e-9);
+    entropy_free(e);
+
+    /* With the configured delay, the pool estimate follows Little's law: 10 inputs/s and a
+       1 s mean delay mean about 10 messages inside, whatever was there before the capture. */
+    e = entropy_new(S, S);
+    int64_t t = S;
+    for (int i = 0; i < 100; i++, t += S / 10) {
+        entropy_msg(e, -1, 0, false, false, t, 0);
+        entropy_msg(e, 0, -1, true, false, t + 1, 0); /* outputs follow inputs: n_c stays 0 */
+    }
+    entropy_msg(e, -1, 0, false, true, t, 0);
+    entropy_msg(e, 0, -1, true, false, t + 1, 0);
+    entropy_finish(e);
+    r = entropy_result(e);
+    /* The departure carries about 1/11 of the target; the rest is still inside at the end. */
+    CHECKF(r->started == 1 && r->lost_mass > 0.85, "lost %g", r->lost_mass);
+    entropy_free(e);
+}
+
 int main(void)
 {
     RUN(test_in_order_split_and_merged);
@@ -283,5 +333,6 @@ int main(void)
     RUN(test_bounded_memory);
     RUN(test_stats);
     RUN(test_scope_end_to_end);
+    RUN(test_entropy_pool_average);
     return tap_done();
 }
