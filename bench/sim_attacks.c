@@ -3,6 +3,9 @@
  *   sim_sda_events_per_s   events/s of `mixsim sda` (N = 1000, m = 10, threshold
  *                          mix of 100, 1000 messages/s, 600 simulated seconds)
  *   sim_sda_run_s          s, wall time of that run
+ *   sim_unlink_events_per_s  events/s of `mixsim unlink` defaults with N = 200 (the
+ *                          who-talks-to-whom matrix costs N per output)
+ *   sim_unlink_nomatrix_events_per_s  the same with N = 5000 (no matrix)
  * The passive core's own figure, sim_events_per_s, comes from bench/sim.c,
  * which these models do not touch.
  */
@@ -10,6 +13,7 @@
 #include <time.h>
 
 #include "sda.h"
+#include "unlink.h"
 
 static double now_s(void)
 {
@@ -33,5 +37,21 @@ int main(void)
     double wall = now_s() - t0;
     printf("sim_sda_events_per_s %.0f events/s\n", wall > 0 ? (double)r.events / wall : 0);
     printf("sim_sda_run_s %.3f s\n", wall);
+    const uint32_t users[2] = { 200, 5000 };
+    const char *names[2] = { "sim_unlink_events_per_s", "sim_unlink_nomatrix_events_per_s" };
+    for (int i = 0; i < 2; i++) {
+        struct unlink_params u;
+        unlink_params_default(&u);
+        u.users = users[i];
+        u.duration = 200;
+        struct unlink_result ur;
+        t0 = now_s();
+        if (unlink_run(&u, &ur) < 0) {
+            fprintf(stderr, "bench/sim_attacks: out of memory\n");
+            return 1;
+        }
+        wall = now_s() - t0;
+        printf("%s %.0f events/s\n", names[i], wall > 0 ? (double)ur.events / wall : 0);
+    }
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "report.h"
 #include "sda.h"
+#include "unlink.h"
 #include "sim.h"
 
 void usage(FILE *f)
@@ -23,6 +24,7 @@ void usage(FILE *f)
           "       mixsim merge FILE.csv ... [-o OUT.csv]\n"
           "       mixsim params          list every parameter with its default\n"
           "       mixsim sda [--FLAG VALUE ...] [--csv]   statistical disclosure attacks\n"
+          "       mixsim unlink [--FLAG VALUE ...] [--csv]   sender unlinkability (epsilon, delta)\n"
           "       mixsim --help | --version\n"
           "A LIST is v1,v2,... or FROM:TO[:STEP].  Parameters come from the INI file\n"
           "(any section) and then from flags, in order; see mixsim(1) and docs/sim.md.\n",
@@ -202,6 +204,8 @@ int main(int argc, char **argv)
         return cmd_merge(argc - 2, argv + 2);
     if (argc > 1 && strcmp(argv[1], "sda") == 0)
         return cmd_sda(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "unlink") == 0)
+        return cmd_unlink(argc - 2, argv + 2);
     if (argc > 1 && strcmp(argv[1], "run") == 0)
         return cmd_run(argc, argv, 2);
     return cmd_run(argc, argv, 1);
