@@ -6,12 +6,15 @@
  *   sim_unlink_events_per_s  events/s of `mixsim unlink` defaults with N = 200 (the
  *                          who-talks-to-whom matrix costs N per output)
  *   sim_unlink_nomatrix_events_per_s  the same with N = 5000 (no matrix)
+ *   sim_nminus1_events_per_s  events/s of `mixsim nminus1` defaults (100 attacks)
+ *   sim_flood_events_per_s    events/s of `mixsim flood` defaults, 1000 s, Poisson mix
  * The passive core's own figure, sim_events_per_s, comes from bench/sim.c,
  * which these models do not touch.
  */
 #include <stdio.h>
 #include <time.h>
 
+#include "active.h"
 #include "sda.h"
 #include "unlink.h"
 
@@ -52,6 +55,20 @@ int main(void)
         }
         wall = now_s() - t0;
         printf("%s %.0f events/s\n", names[i], wall > 0 ? (double)ur.events / wall : 0);
+    }
+    for (int i = 0; i < 2; i++) {
+        struct active_params a;
+        active_params_default(&a);
+        a.duration = i ? 1000 : a.duration;
+        struct active_result ar;
+        t0 = now_s();
+        if ((i ? active_flood_run(&a, &ar) : active_n1_run(&a, &ar)) < 0) {
+            fprintf(stderr, "bench/sim_attacks: out of memory\n");
+            return 1;
+        }
+        wall = now_s() - t0;
+        printf("%s %.0f events/s\n", i ? "sim_flood_events_per_s" : "sim_nminus1_events_per_s",
+               wall > 0 ? (double)ar.events / wall : 0);
     }
     return 0;
 }
