@@ -36,6 +36,9 @@ plots: $(BUILD)/mixsim
 FUZZ_LIBS_sim_params := $(LIBMIXSIM) $(LIBMIX)
 FUZZ_SRCS_sim_params := sim/params.c
 $(BUILD)/tests/replay_sim_params: $(LIBMIXSIM)
+FUZZ_LIBS_sim_trace := $(LIBMIXSIM) $(LIBMIX)
+FUZZ_SRCS_sim_trace := sim/trace.c
+$(BUILD)/tests/replay_sim_trace: $(LIBMIXSIM)
 
 .PHONY: install-sim
 install-sim: $(BUILD)/mixsim

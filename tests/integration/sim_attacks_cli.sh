@@ -31,6 +31,18 @@ awk -F, 'NR > 1 && $6 == "md" && $7 != 1 { exit 1 }' "$T/a.csv" || fail "sda: md
 "$M" sda $S | grep -q "closed form" || fail "sda: no closed form for a threshold mix"
 "$M" sda --contacts 5000 >/dev/null 2>&1; [ $? -eq 2 ] || fail "sda: contacts >= users must exit 2"
 
+# sda --trace: a bad line is refused with its number; a good trace runs.
+printf 'time,sender,recipient\n0,1,2\nx,1,2\n' >"$T/bad.csv"
+"$M" sda --trace "$T/bad.csv" 2>"$T/err"; [ $? -eq 2 ] || fail "sda: a bad trace must exit 2"
+grep -q "line 3: time is not a number" "$T/err" || fail "sda: no reason for a bad trace"
+awk 'BEGIN { srand(5); for (i = 0; i < 60000; i++) { u = int(rand() * 100);
+    v = (u == 4) ? 10 + int(rand() * 3) : int(rand() * 100); if (v == u) v = (u + 1) % 100;
+    printf "%.4f,%d,%d\n", i / 100, u, v } }' >"$T/good.csv"
+"$M" sda --trace "$T/good.csv" --target 4 --threshold 10 --calibrate 10 --csv >"$T/t.csv" ||
+    fail "sda --trace"
+awk -F, 'NR > 1 { if ($2 != 100 || $3 != 3 || $7 != 1) exit 1 }' "$T/t.csv" ||
+    fail "sda --trace: want 100 users, 3 contacts found: $(cat "$T/t.csv")"
+
 # unlink: a mix that does not delay gives delta = 1.
 "$M" unlink --mean-delay 0 --duration 200 --csv >"$T/u.csv" || fail "unlink --csv"
 [ "$(wc -l <"$T/u.csv")" -eq 2 ] || fail "unlink: want a header and a row"
