@@ -30,6 +30,7 @@ $(BUILD)/bench/sim_attacks: $(LIBMIXSIM)
 # `make plots`: sweeps and gnuplot charts into $(BUILD)/plots/.
 plots: $(BUILD)/mixsim
 	sh sim/plots.sh $(BUILD)
+	sh sim/trilemma.sh $(BUILD)
 
 # tests/fuzz/fuzz_sim_params.c fuzzes sim/params.c: the corpus replay links
 # the sim library, `make fuzz` compiles the source in.
