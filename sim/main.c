@@ -11,7 +11,9 @@
 
 #include "cli.h"
 #include "report.h"
+#include "active.h"
 #include "sda.h"
+#include "unlink.h"
 #include "sim.h"
 
 void usage(FILE *f)
@@ -23,6 +25,8 @@ void usage(FILE *f)
           "       mixsim merge [--allow-duplicates] [--allow-missing] FILE.csv ... [-o OUT.csv]\n"
           "       mixsim params          list every parameter with its default\n"
           "       mixsim sda [--FLAG VALUE ...] [--csv]   statistical disclosure attacks\n"
+          "       mixsim unlink [--FLAG VALUE ...] [--csv]   sender unlinkability (epsilon, delta)\n"
+          "       mixsim nminus1|flood [--FLAG VALUE ...] [--csv]   active attacks on one mix\n"
           "       mixsim --help | --version\n"
           "A LIST is v1,v2,... or FROM:TO[:STEP].  Parameters come from the INI file\n"
           "and then from flags, in order; its [network] section is read as the directory\n"
@@ -227,6 +231,12 @@ int main(int argc, char **argv)
         return cmd_merge(argc - 2, argv + 2);
     if (argc > 1 && strcmp(argv[1], "sda") == 0)
         return cmd_sda(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "unlink") == 0)
+        return cmd_unlink(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "nminus1") == 0)
+        return cmd_nminus1(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "flood") == 0)
+        return cmd_flood(argc - 2, argv + 2);
     if (argc > 1 && strcmp(argv[1], "run") == 0)
         return cmd_run(argc, argv, 2);
     return cmd_run(argc, argv, 1);

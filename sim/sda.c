@@ -43,6 +43,9 @@ const struct aopt sda_opts[] = {
     { "duration", AOPT_DOUBLE, OFF(duration), "s of attack at most" },
     { "repeat", AOPT_U32, OFF(repeat), "runs with consecutive seeds" },
     { "stop-msgs", AOPT_U64, OFF(stop_msgs), "end once the target sent this many (0: never)" },
+    { "online", AOPT_DOUBLE, OFF(online), "churn: mean s online (0: always online)" },
+    { "offline", AOPT_DOUBLE, OFF(offline), "churn: mean s offline" },
+    { "target", AOPT_U32, OFF(target), "with --trace: the target's id" },
 };
 #undef OFF
 const size_t sda_opt_count = sizeof sda_opts / sizeof sda_opts[0];
@@ -57,9 +60,53 @@ void sda_params_default(struct sda_params *p)
     };
 }
 
+static bool trace_has_sender(const struct trace *t, uint32_t u)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->ev[i].from == u && t->ev[i].to != u)
+            return true;
+    return false;
+}
+
+uint32_t sda_trace_contacts(const struct trace *t, uint32_t target)
+{
+    uint8_t *seen = calloc(t->users ? t->users : 1, 1);
+    uint32_t n = 0;
+    for (size_t i = 0; seen != NULL && i < t->n; i++) {
+        const struct trace_event *e = &t->ev[i];
+        if (e->from == target && e->to != target && !seen[e->to]) {
+            seen[e->to] = 1;
+            n++;
+        }
+    }
+    free(seen);
+    return n;
+}
+
 bool sda_params_check(const struct sda_params *p, const char **why)
 {
-    if (p->users < 2 || p->users > 10000000)
+    if (p->trace != NULL) {
+        if (p->trace->users < 2 || p->target >= p->trace->users)
+            *why = "the trace needs at least two users, the target among them";
+        else if (p->cover > 0 || p->online > 0)
+            *why = "cover and churn do not apply to a trace";
+        else if (p->strategy == MIXQ_POISSON && p->mean_delay <= 0 && p->window <= 0)
+            *why = "a Poisson mix needs mean-delay > 0 or window > 0";
+        else if (p->strategy == MIXQ_TIMED_POOL && p->period <= 0)
+            *why = "period must be > 0";
+        else if (p->strategy == MIXQ_THRESHOLD && p->threshold < 1)
+            *why = "threshold must be >= 1";
+        else if (p->repeat != 1)
+            *why = "a trace is one run: repeat must be 1";
+        else if (!trace_has_sender(p->trace, p->target))
+            *why = "the target sends nothing to anyone else in the trace";
+        else
+            return true;
+        return false;
+    }
+    if (p->online > 0 && (p->offline <= 0 || p->online > 1e9 || p->offline > 1e9))
+        *why = "churn needs online and offline in (0, 1e9] s";
+    else if (p->users < 2 || p->users > 10000000)
         *why = "users must be in 2..10000000";
     else if (p->contacts < 1 || p->contacts >= p->users || p->contacts > 10000)
         *why = "contacts must be in 1..min(users-1, 10000)";
@@ -150,6 +197,11 @@ struct sda {
     double *cont_cum;           /* cumulative contact weights, per list */
     uint64_t *queued;           /* real messages waiting (cover mode) */
     uint8_t *is_contact;        /* of the target */
+    double *true_w;             /* the target's true profile (unnormalised) */
+    uint32_t target;
+    uint8_t *on;                /* churn: online now */
+    double *toggle;             /* churn: us, when the state changes next */
+    size_t trace_pos;
     struct msg *msg;
     uint32_t nmsg, cap_msg, free_head;
     /* observer */
@@ -159,6 +211,7 @@ struct sda {
     uint64_t hist[SDA_K + 1];
     uint32_t kd;                /* rounds of d in use */
     int attacking, stopped;
+    double t_last;              /* us, the last round's end */
     double t0;                  /* us, start of the attack */
     uint32_t *out;              /* recipients output in the current round */
     uint32_t nout, cap_out;
@@ -255,31 +308,70 @@ out:
     return rc;
 }
 
-static int sda_init(struct sda *s, const struct sda_params *p)
+/* The generated population: rates, contact lists, the target's profile. */
+static int init_population(struct sda *s)
 {
-    memset(s, 0, sizeof *s);
-    s->p = p;
-    s->n = p->users;
-    xrng_seed(&s->rng, p->seed);
-    uint32_t n = s->n;
-    s->rate_cum = malloc(n * sizeof *s->rate_cum);
-    s->queued = calloc(n, sizeof *s->queued);
-    s->is_contact = calloc(n, 1);
-    s->A = calloc(n, sizeof *s->A);
-    s->B = calloc(n, sizeof *s->B);
-    s->C = calloc(n, sizeof *s->C);
-    if (!s->rate_cum || !s->queued || !s->is_contact || !s->A || !s->B || !s->C)
-        return -1;
+    const struct sda_params *p = s->p;
     /* Lognormal rates with mean p->rate; the target sends at the mean. */
     double sg = p->rate_spread, acc = 0;
-    for (uint32_t u = 0; u < n; u++) {
+    for (uint32_t u = 0; u < s->n; u++) {
         double r = u == 0 ? p->rate : p->rate * exp(sg * normal(&s->rng) - sg * sg / 2);
         s->rate_cum[u] = acc += r;
     }
     if (build_contacts(s) < 0)
         return -1;
     for (uint32_t j = s->cont_off[0]; j < s->cont_off[1]; j++)
-        s->is_contact[s->cont[j]] = 1;
+        s->true_w[s->cont[j]] = s->cont_cum[j] - (j > 0 ? s->cont_cum[j - 1] : 0);
+    if (p->online > 0) {
+        s->on = malloc(s->n);
+        s->toggle = malloc(s->n * sizeof *s->toggle);
+        if (!s->on || !s->toggle)
+            return -1;
+        double frac = p->online / (p->online + p->offline);
+        for (uint32_t u = 0; u < s->n; u++) {   /* the stationary state */
+            s->on[u] = xrng_unit(&s->rng) <= frac;
+            s->toggle[u] = xrng_exp(&s->rng, (s->on[u] ? p->online : p->offline) * 1e6);
+        }
+    }
+    return 0;
+}
+
+/* With a trace: nobody has a list; the target's profile is what it sent. */
+static int init_trace(struct sda *s)
+{
+    const struct trace *t = s->p->trace;
+    s->cont_off = calloc(s->n + 1, sizeof *s->cont_off);
+    s->cont = malloc(sizeof *s->cont);
+    s->cont_cum = malloc(sizeof *s->cont_cum);
+    if (!s->cont_off || !s->cont || !s->cont_cum)
+        return -1;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->ev[i].from == s->target && t->ev[i].to != s->target)
+            s->true_w[t->ev[i].to] += 1;
+    return 0;
+}
+
+static int sda_init(struct sda *s, const struct sda_params *p)
+{
+    memset(s, 0, sizeof *s);
+    s->p = p;
+    s->n = p->trace ? p->trace->users : p->users;
+    s->target = p->trace ? p->target : 0;
+    xrng_seed(&s->rng, p->seed);
+    uint32_t n = s->n;
+    s->rate_cum = malloc(n * sizeof *s->rate_cum);
+    s->queued = calloc(n, sizeof *s->queued);
+    s->is_contact = calloc(n, 1);
+    s->true_w = calloc(n, sizeof *s->true_w);
+    s->A = calloc(n, sizeof *s->A);
+    s->B = calloc(n, sizeof *s->B);
+    s->C = calloc(n, sizeof *s->C);
+    if (!s->rate_cum || !s->queued || !s->is_contact || !s->true_w || !s->A || !s->B || !s->C)
+        return -1;
+    if ((p->trace ? init_trace(s) : init_population(s)) < 0)
+        return -1;
+    for (uint32_t v = 0; v < n; v++)
+        s->is_contact[v] = s->true_w[v] > 0;
     struct mixq_params mp = {
         .strategy = (enum mixq_strategy)p->strategy,
         .period_us = (uint64_t)(p->period * 1e6),
@@ -290,12 +382,27 @@ static int sda_init(struct sda *s, const struct sda_params *p)
     return s->q ? 0 : -1;
 }
 
+/* Churn: whether u is online at now (its on/off periods advanced lazily). */
+static bool online(struct sda *s, uint32_t u, double now)
+{
+    if (s->on == NULL)
+        return true;
+    while (s->toggle[u] <= now) {
+        s->on[u] = !s->on[u];
+        s->toggle[u] += xrng_exp(&s->rng, (s->on[u] ? s->p->online : s->p->offline) * 1e6);
+    }
+    return s->on[u];
+}
+
 static void sda_fini(struct sda *s)
 {
     mixq_free(s->q);
     free(s->rate_cum);
     free(s->queued);
     free(s->is_contact);
+    free(s->true_w);
+    free(s->on);
+    free(s->toggle);
     free(s->cont_off);
     free(s->cont);
     free(s->cont_cum);
@@ -336,7 +443,7 @@ static int send_msg(struct sda *s, double now, uint32_t from, uint32_t rcpt)
     s->free_head = m->next_free;
     m->rcpt = rcpt;
     m->round_in = s->round;
-    if (from == 0 && s->attacking) {
+    if (from == s->target && s->attacking) {
         s->ring[s->round % SDA_K] += 1;
         s->target_msgs++;
     }
@@ -431,6 +538,7 @@ static void close_round(struct sda *s, double now)
             check_rank(s, now);
         if (s->p->stop_msgs && s->target_msgs >= s->p->stop_msgs)
             s->stopped = 1;
+        s->t_last = now;
     }
     s->nout = 0;
     s->round = r + 1;
@@ -475,9 +583,10 @@ static int sda_loop(struct sda *s)
 {
     const struct sda_params *p = s->p;
     double us = 1e6, end = (p->calibrate + p->duration) * us;
-    double total_rate = s->rate_cum[s->n - 1];
+    const struct trace *tr = p->trace;
+    double total_rate = tr ? 0 : s->rate_cum[s->n - 1];
     double win = (p->window > 0 ? p->window : p->mean_delay) * us;
-    double t_gen = xrng_exp(&s->rng, us / total_rate);
+    double t_gen = tr ? tr->ev[0].t * us : xrng_exp(&s->rng, us / total_rate);
     double t_pay = p->cover > 0 ? xrng_exp(&s->rng, us / (p->cover * s->n)) : INFINITY;
     double t_round = p->strategy == MIXQ_POISSON ? win : INFINITY;
     double now = 0;
@@ -493,9 +602,16 @@ static int sda_loop(struct sda *s)
         } else if (now == t_round) {
             close_round(s, now);
             t_round += win;
+        } else if (now == t_gen && tr != NULL) {
+            const struct trace_event *ev = &tr->ev[s->trace_pos++];
+            t_gen = s->trace_pos < tr->n ? tr->ev[s->trace_pos].t * us : INFINITY;
+            if (ev->from != ev->to && send_msg(s, now, ev->from, ev->to) < 0)
+                return -1;
         } else if (now == t_gen) {
             uint32_t u = pick(s->rate_cum, s->n, xrng_unit(&s->rng));
             t_gen += xrng_exp(&s->rng, us / total_rate);
+            if (!online(s, u, now))
+                continue;       /* offline users write nothing */
             if (p->cover > 0)
                 s->queued[u]++;
             else if (send_msg(s, now, u, draw_rcpt(s, u)) < 0)
@@ -503,6 +619,8 @@ static int sda_loop(struct sda *s)
         } else {
             uint32_t u = xrng_below(&s->rng, s->n);
             t_pay += xrng_exp(&s->rng, us / (p->cover * s->n));
+            if (!online(s, u, now))
+                continue;       /* and send no cover */
             uint32_t v;
             if (s->queued[u] > 0) {
                 s->queued[u]--;
@@ -550,15 +668,13 @@ int sda_run(const struct sda_params *p, struct sda_result *r)
                     .h_profile = profile_entropy(w, s.n),
                 };
             }
-            memset(w, 0, s.n * sizeof *w);
-            for (uint32_t j = s.cont_off[0]; j < s.cont_off[1]; j++)
-                w[s.cont[j]] = s.cont_cum[j] - (j > 0 ? s.cont_cum[j - 1] : 0);
-            r->h_true = profile_entropy(w, s.n);
+            r->h_true = profile_entropy(s.true_w, s.n);
             free(w);
         }
         r->events = s.events;
         r->target_msgs = s.target_msgs;
         r->rounds = s.rounds;
+        r->attack_s = s.attacking ? (s.t_last - s.t0) / 1e6 : 0;
     }
     sda_fini(&s);
     return rc;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "aopt.h"
+#include "trace.h"
 
 struct sda_params {
     uint64_t seed;
@@ -36,6 +37,9 @@ struct sda_params {
     double duration;        /* s of attack (after calibration) at most */
     uint32_t repeat;        /* runs, seeds seed .. seed+repeat-1 */
     uint64_t stop_msgs;     /* end the attack once the target sent this many; 0 = never */
+    double online, offline; /* churn: mean s of online and offline periods; 0 = always on */
+    uint32_t target;        /* with a trace: the target's id */
+    const struct trace *trace;  /* send events instead of generated traffic, or NULL */
 };
 
 /* Outcome of one attacker in one run. */
@@ -54,6 +58,7 @@ struct sda_result {
     double h_true;          /* bits: entropy of the target's true profile */
     uint64_t events;
     uint64_t target_msgs, rounds;   /* over the whole attack */
+    double attack_s;                /* s the attack ran */
 };
 
 extern const struct aopt sda_opts[];
@@ -63,7 +68,11 @@ void sda_params_default(struct sda_params *p);
 /* False with *why on inconsistent parameters. */
 bool sda_params_check(const struct sda_params *p, const char **why) MIX_WUR;
 
-/* One run with seed p->seed; 0, or -1 if memory ran out. */
+/*
+ * One run with seed p->seed; 0, or -1 if memory ran out.  With a trace,
+ * users is the trace's, the target's contacts are the recipients it wrote
+ * to, and cover and churn do not apply (sda_params_check refuses them).
+ */
 int sda_run(const struct sda_params *p, struct sda_result *r) MIX_WUR;
 
 /*
@@ -85,6 +94,9 @@ double sda_rounds_closed_form(double n_users, double m, double b, double l);
  * NaN if memory ran out.
  */
 double sda_rank_probability(double n_users, double m, double b, double t);
+
+/* The number of distinct users the target writes to in a trace. */
+uint32_t sda_trace_contacts(const struct trace *t, uint32_t target);
 
 /* `mixsim sda ...` (argv[0] is the first flag). */
 int cmd_sda(int argc, char **argv);

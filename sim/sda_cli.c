@@ -25,16 +25,18 @@ static double median(double *v, size_t n)
 
 static void usage_sda(FILE *f, const struct sda_params *p)
 {
-    fputs("usage: mixsim sda [--FLAG VALUE ...] [--csv]\n"
+    fputs("usage: mixsim sda [--FLAG VALUE ...] [--trace FILE.csv] [--csv [--no-header]]\n"
           "Statistical disclosure (Danezis) and Mathewson-Dingledine attacks on user 0's\n"
-          "contacts; see mixsim(1) and docs/sim.md.  Flags and defaults:\n", f);
+          "contacts; see mixsim(1) and docs/sim.md.  --trace replays send events\n"
+          "(time,sender,recipient) against --target instead.  Flags and defaults:\n", f);
     aopt_print(f, sda_opts, sda_opt_count, p);
 }
 
 static void print_summary(const struct sda_params *p, struct sda_result *res)
 {
-    printf("statistical disclosure: N=%u m=%u strategy=%s cover=%g runs=%u\n", p->users,
-           p->contacts, aopt_strategy_name(p->strategy), p->cover, p->repeat);
+    printf("statistical disclosure: N=%u m=%u strategy=%s cover=%g runs=%u%s\n",
+           p->trace ? p->trace->users : p->users, p->contacts, aopt_strategy_name(p->strategy),
+           p->cover, p->repeat, p->trace ? " (trace)" : "");
     double *v = malloc(3 * p->repeat * sizeof *v);
     if (v == NULL)
         return;
@@ -55,7 +57,7 @@ static void print_summary(const struct sda_params *p, struct sda_result *res)
                median(v + p->repeat, ok), median(v + 2 * p->repeat, ok), h);
     }
     printf("  true profile entropy %.3f bits\n", res[0].h_true);
-    if (p->strategy == MIXQ_THRESHOLD && p->zipf == 0)
+    if (p->strategy == MIXQ_THRESHOLD && p->zipf == 0 && p->trace == NULL)
         printf("  closed form (basic SDA, uniform background, b=%u): t > %.6g (l=1), %.6g (l=2)\n",
                p->threshold, sda_rounds_closed_form(p->users, p->contacts, p->threshold, 1),
                sda_rounds_closed_form(p->users, p->contacts, p->threshold, 2));
@@ -67,13 +69,16 @@ int cmd_sda(int argc, char **argv)
     struct sda_params p;
     sda_params_default(&p);
     int csv = 0, header = 1;
+    const char *trace_path = NULL;
     for (int i = 0; i < argc; i++) {
         int r = aopt_parse(sda_opts, sda_opt_count, &p, argc, argv, &i);
         if (r < 0)
             return 2;
         if (r > 0)
             continue;
-        if (strcmp(argv[i], "--csv") == 0) {
+        if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) {
+            trace_path = argv[++i];
+        } else if (strcmp(argv[i], "--csv") == 0) {
             csv = 1;
         } else if (strcmp(argv[i], "--no-header") == 0) {
             header = 0;
@@ -85,14 +90,30 @@ int cmd_sda(int argc, char **argv)
             return 2;
         }
     }
+    struct trace tr = { 0 };
+    if (trace_path != NULL) {
+        char twhy[300];
+        if (!trace_load(trace_path, &tr, twhy, sizeof twhy)) {
+            fprintf(stderr, "mixsim sda: %s\n", twhy);
+            return 2;
+        }
+        p.trace = &tr;
+    }
     const char *why = NULL;
     if (!sda_params_check(&p, &why)) {
         fprintf(stderr, "mixsim sda: %s\n", why);
+        trace_free(&tr);
         return 2;
     }
+    if (p.trace != NULL) {      /* the contacts are the trace's */
+        p.users = tr.users;
+        p.contacts = sda_trace_contacts(&tr, p.target);
+    }
     struct sda_result *res = calloc(p.repeat, sizeof *res);
-    if (res == NULL)
+    if (res == NULL) {
+        trace_free(&tr);
         return 1;
+    }
     if (csv && header)
         printf("seed,users,contacts,strategy,cover,attacker,success,time_s,target_msgs,rounds,"
                "h_profile,h_true\n");
@@ -116,5 +137,6 @@ int cmd_sda(int argc, char **argv)
     if (rc == 0 && !csv)
         print_summary(&p, res);
     free(res);
+    trace_free(&tr);
     return rc == 0 && fflush(stdout) == 0 ? 0 : 1;
 }
