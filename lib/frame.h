@@ -96,7 +96,7 @@ struct frame_buf {
 
 /* One stored message handed from a gateway's inbox to its client. */
 struct frame_inbox_msg {
-    uint64_t seq;              /* gateway-assigned, echoed in FetchAck */
+    uint64_t seq;              /* gateway-assigned, echoed in the next FetchRequest's acks */
     struct frame_buf payload;  /* non-empty */
     struct frame_buf surb_id;  /* 0 or FRAME_SURB_ID_LEN bytes */
     bool is_reply;             /* arrived through one of the client's SURBs */
