@@ -59,11 +59,12 @@ def dir_ini(e, auth_lines, reg_lines, net, extra=""):
             "[network]\n%sthreshold = %d\nepoch_length = %ds\ngenesis = %d\ngrace = %ds\n"
             "vote_lead = %ds\nexchange_window = %ds\nmax_hops = %d\nlayers = %d\n"
             "mean_delay = %s\nmax_delay = 2s\nlambda_p = %s\nlambda_l = %s\n"
-            "lambda_d = %s\nlambda_m = %s\nstrategy = poisson\n[registration]\n%s") % (
+            "lambda_d = %s\nlambda_m = %s\nstrategy = poisson\nsphinx_format = %s\n"
+            "[registration]\n%s") % (
         e["host"], e["port"], e["data"], extra, "".join(l + "\n" for l in auth_lines),
         net["threshold"], net["epoch"], net["genesis"], grace, lead, window,
         max(5, net["layers"] + 2), net["layers"], net["mean_delay"], net["lambda_p"],
-        net["lambda_l"], net["lambda_d"], net["lambda_m"],
+        net["lambda_l"], net["lambda_d"], net["lambda_m"], net.get("sphinx_format", "classic"),
         "".join(l + "\n" for l in reg_lines))
 
 

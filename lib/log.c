@@ -16,7 +16,9 @@ static struct {
     bool syslog;
     bool journal;        /* stderr is the journal: "<N>" prefixes, no time */
     char path[1024];     /* log file, "" = stderr as inherited */
-} log_state = { "mix", MIX_LOG_INFO, false, false, "" };
+    mix_log_sink_fn sink;
+    void *sink_ctx;
+} log_state = { "mix", MIX_LOG_INFO, false, false, "", NULL, NULL };
 
 /* systemd sets JOURNAL_STREAM=DEV:INODE of the stream it connected. */
 static bool stderr_is_journal(void)
@@ -113,6 +115,21 @@ void mix_log(enum mix_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (log_state.sink != NULL) {
+        log_state.sink(log_state.sink_ctx, level, msg);
+        return;
+    }
+    mix_log_write(level, msg);
+}
+
+void mix_log_set_sink(mix_log_sink_fn fn, void *ctx)
+{
+    log_state.sink = fn;
+    log_state.sink_ctx = ctx;
+}
+
+void mix_log_write(enum mix_log_level level, const char *msg)
+{
     static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
     if (log_state.syslog) {
         syslog(prio[level], "%s", msg);

@@ -6,7 +6,7 @@
  * program sets them once at start; libmix modules themselves log only at
  * debug level and never with addresses.
  *
- * Privacy rule (DESIGN.md): no log line at any level may name a client's
+ * Privacy rule (docs/design.md): no log line at any level may name a client's
  * network address together with anything about its traffic.  Use
  * mix_log_addr() only in lines that say nothing about packets or messages.
  */
@@ -37,6 +37,16 @@ int mix_log_parse_level(const char *s) MIX_WUR;
 
 void mix_log(enum mix_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/*
+ * An embedding application's sink (libmixclient's log option): when set,
+ * every line that passes the level goes to fn instead of stderr or syslog.
+ * NULL restores the default.  mix_log_write() is the default output itself
+ * (stderr or syslog, no level check), for a sink that wants it.
+ */
+typedef void (*mix_log_sink_fn)(void *ctx, enum mix_log_level level, const char *line);
+void mix_log_set_sink(mix_log_sink_fn fn, void *ctx);
+void mix_log_write(enum mix_log_level level, const char *line);
 
 #define log_err(...)   mix_log(MIX_LOG_ERR, __VA_ARGS__)
 #define log_warn(...)  mix_log(MIX_LOG_WARN, __VA_ARGS__)

@@ -19,6 +19,7 @@
 #include "link.h"
 #include "log.h"
 #include "pki.h"
+#include "sphinx.h"
 
 struct exchange {
     struct ev_loop *loop;
@@ -92,7 +93,8 @@ static void fetch_usage(FILE *f)
                "  authority of FILE that answers (or only the one at HOST:PORT, which\n"
                "  must be among them), verify it against every authority key\n"
                "  and the threshold of FILE, and print\n"
-               "  \"epoch E nodes N signatures S from HOST:PORT\"; -v also lists the nodes,\n"
+               "  \"epoch E nodes N signatures S from HOST:PORT\"; -v also prints the geometry\n"
+               "  and format and lists the nodes,\n"
                "  -o writes the signed document.  Exit 0 verified, 1 not, 2 usage or no answer.\n"
                "  FILE may be a mixdir configuration ([network]) or a mixnode or mixclient\n"
                "  one ([directory]: its authority lines and threshold).\n");
@@ -139,8 +141,13 @@ static int verify_doc(const struct dir_conf *dc, const uint8_t *doc, size_t len,
     free(sigs);
     printf("epoch %llu nodes %zu signatures %zu from %s\n", (unsigned long long)pki_doc_epoch(d),
            pki_doc_node_count(d), n_sigs, from);
-    if (verbose)
+    if (verbose) {
+        const struct pki_params *p = pki_doc_params(d);
+        const char *fmt = sphinx_format_name((enum sphinx_format)p->sphinx_format);
+        printf("geometry max_hops %u payload_len %u sphinx_format %s\n", (unsigned)p->max_hops,
+               (unsigned)p->payload_len, fmt != NULL ? fmt : "?");
         print_nodes(d);
+    }
     pki_doc_free(d);
     return 0;
 }

@@ -82,9 +82,9 @@ struct published {
 struct counters {
     uint64_t uploads_accepted, uploads_unchanged;
     uint64_t rejected_bad_signature, rejected_malformed, rejected_not_registered;
-    uint64_t rejected_stale, rejected_future, rejected_full;
+    uint64_t rejected_stale, rejected_future, rejected_full, rejected_role;
     uint64_t bad_frames, unexpected_frames, send_drops;
-    uint64_t doc_requests, doc_not_found;
+    uint64_t doc_requests, doc_not_found, doc_busy;
     uint64_t peer_descs_merged, peer_descs_rejected, peer_sets_late;
     uint64_t sigs_accepted, sigs_bad, sigs_mismatch, sigs_unknown_signer;
     uint64_t docs_built, docs_published, docs_adopted;
@@ -366,6 +366,31 @@ static const char *check_descriptor(struct mixdir *d, const uint8_t *b, size_t l
         if (count)
             c->rejected_not_registered++;
         return "node not registered";
+    }
+    /*
+     * A key is bound to one role and layer: the one its `node =` line
+     * names, else the one of the descriptor this authority holds for it
+     * (the first accepted, until it expires).  A registered mix cannot
+     * turn itself into a gateway or move to another layer.
+     */
+    uint32_t roles, layer;
+    const struct dir_desc *held = dir_set_find(&d->descs, out->id);
+    bool bound = dir_conf_node_binding(d->cf, out->identity_key, &roles, &layer);
+    if (!bound && held != NULL) {
+        roles = held->d.roles;
+        layer = held->d.layer;
+        bound = true;
+    }
+    if (bound && (out->roles != roles || out->layer != layer)) {
+        if (count) {
+            c->rejected_role++;
+            char id[17];
+            hex8(out->id, id);
+            log_warn("node %s: descriptor claims roles %u layer %u, bound to roles %u layer %u: "
+                     "refused", id, (unsigned)out->roles, (unsigned)out->layer, (unsigned)roles,
+                     (unsigned)layer);
+        }
+        return "role or layer differs from the registered one";
     }
     if (dir_desc_last_epoch(out) < (cur > 0 ? cur : 1)) {
         if (count)
@@ -808,6 +833,13 @@ static void handle_doc_request(struct mixdir *d, struct conn *c, const struct mi
         send_error(d, c, FRAME_ERR_NOT_FOUND, "no document for that epoch");
         return;
     }
+    /* An anonymous link holds at most one document's worth of answers
+     * (max_frame + 64 KiB, its output cap): a peer that asks and never reads
+     * gets nothing more, whatever it sends. */
+    if (conn_out_pending(c) + p->len > d->cf->max_frame + 65536 && peer_index(d, c) < 0) {
+        d->ctr.doc_busy++;
+        return;
+    }
     struct mix_frame r;
     memset(&r, 0, sizeof r);
     r.type = FRAME_DOCUMENT_RESPONSE;
@@ -906,16 +938,57 @@ static void on_close(struct conn *c, enum conn_close_reason why, void *arg)
     }
 }
 
+/*
+ * Anyone may link to an authority (nodes upload, clients fetch), but a link
+ * from a key that is not a peer authority's gets the short
+ * anon_idle_timeout and may be closed at max_connections once idle for
+ * evict_idle: idle links cannot keep uploads and fetches out.
+ */
+static bool on_authorize(struct conn *c, const uint8_t remote_pk[static LINK_KEY_LEN],
+                         enum link_role role, void *arg)
+{
+    struct mixdir *d = arg;
+    (void)role;
+    for (size_t i = 0; i < d->cf->n_auth; i++)
+        if (i != d->self && sodium_memcmp(d->cf->auth[i].link_pk, remote_pk, PKI_KEY_LEN) == 0)
+            return true;
+    /* Output: one document (at most max_frame) and a little more. */
+    conn_set_limits(c, d->cf->max_frame + 65536, d->cf->anon_idle_timeout);
+    conn_set_evictable(c);
+    return true;
+}
+
 /* ------------------------------------------------------------ schedule */
+
+/* What the abuse limits did (docs/abuse.md), logged when it changed. */
+static void log_limits(struct mixdir *d, const struct conn_stats *cs)
+{
+    static uint64_t last;
+    uint64_t sum = cs->refused_max_conns + cs->refused_per_addr + cs->refused_rate +
+                   cs->evicted_half_open + cs->evicted_idle + cs->hs_timeouts +
+                   cs->idle_timeouts + d->ctr.doc_busy + d->ctr.rejected_role;
+    if (sum == last)
+        return;
+    last = sum;
+    log_info("limits: refused_max_conns=%llu refused_per_addr=%llu refused_rate=%llu "
+             "evicted_half_open=%llu evicted_idle=%llu handshake_timeouts=%llu "
+             "idle_timeouts=%llu doc_busy=%llu rejected_role=%llu",
+             (unsigned long long)cs->refused_max_conns, (unsigned long long)cs->refused_per_addr,
+             (unsigned long long)cs->refused_rate, (unsigned long long)cs->evicted_half_open,
+             (unsigned long long)cs->evicted_idle, (unsigned long long)cs->hs_timeouts,
+             (unsigned long long)cs->idle_timeouts, (unsigned long long)d->ctr.doc_busy,
+             (unsigned long long)d->ctr.rejected_role);
+}
 
 static void log_counters(struct mixdir *d, bool force)
 {
     const struct counters *c = &d->ctr;
+    struct conn_stats cs;
+    conn_mgr_get_stats(d->cm, &cs);
+    log_limits(d, &cs);
     if (!force && memcmp(c, &d->logged, sizeof *c) == 0)
         return;
     d->logged = *c;
-    struct conn_stats cs;
-    conn_mgr_get_stats(d->cm, &cs);
     log_info("counters: uploads_accepted=%llu uploads_unchanged=%llu "
              "rejected_bad_signature=%llu rejected_malformed=%llu rejected_not_registered=%llu "
              "rejected_stale=%llu rejected_future=%llu rejected_full=%llu bad_frames=%llu "
@@ -1096,6 +1169,9 @@ static void limits_of(const struct dir_conf *cf, struct conn_limits *lim)
     lim->max_frame = cf->max_frame;
     lim->handshake_timeout = cf->handshake_timeout;
     lim->idle_timeout = cf->idle_timeout;
+    lim->evict_idle = cf->evict_idle;
+    lim->accept_rate = (double)cf->accept_rate;
+    lim->accept_burst = (double)cf->accept_burst;
     lim->backoff_min = 0.25;
     lim->backoff_max = 5.0;
 }
@@ -1267,7 +1343,7 @@ static int mixdir_start(struct mixdir *d, char *err, size_t errlen)
     const struct dir_conf *cf = d->cf;
     struct conn_limits lim;
     limits_of(cf, &lim);
-    struct conn_callbacks cb = { NULL, on_established, on_frame, on_close };
+    struct conn_callbacks cb = { on_authorize, on_established, on_frame, on_close };
     d->cm = conn_mgr_new(d->loop, d->link_sk, d->link_pk, &lim, &cb, d);
     if (d->cm == NULL) {
         snprintf(err, errlen, "out of memory");

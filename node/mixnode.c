@@ -146,6 +146,10 @@ static void update_gauges(struct node *n)
         metric_set(&n->metrics.inboxes, boxes);
         metric_set(&n->metrics.inbox_messages, msgs);
     }
+    struct conn_stats cs;
+    conn_mgr_get_stats(n->cm, &cs);
+    metric_set(&n->metrics.links_rate_limited, cs.refused_rate);
+    metric_set(&n->metrics.half_open_evicted, cs.evicted_half_open);
     pthread_mutex_lock(&n->work_mu);
     metric_set(&n->metrics.work_queue_depth, n->work_len);
     pthread_mutex_unlock(&n->work_mu);
@@ -196,6 +200,12 @@ static void on_expire(struct ev_loop *loop, ev_timer *w, int revents)
         atomic_fetch_add(&n->metrics.expired_msgs, del);
         log_info("inbox expiry deleted %zu messages", del);
     }
+    /* Clients still linked use their inboxes; then drop the empty, unused ones. */
+    node_clients_touch(n);
+    if (n->inbox && inbox_expire_unused(n->inbox, node_wall_s(), &del) == INBOX_OK && del) {
+        atomic_fetch_add(&n->metrics.inboxes_expired, del);
+        log_info("inbox expiry deleted %zu unused empty inboxes", del);
+    }
 }
 
 static void timer_start(struct node *n, ev_timer *t, void (*cb)(struct ev_loop *, ev_timer *, int),
@@ -236,7 +246,8 @@ static int node_setup(struct node *n, char *err, size_t errlen)
             return -1;
     }
     if (n->conf.metrics_listen[0] &&
-        !(n->http = metrics_http_start(&n->metrics, n->conf.metrics_listen, err, errlen)))
+        !(n->http = metrics_http_start_limited(&n->metrics, n->conf.metrics_listen,
+                                               &n->conf.metrics_limits, err, errlen)))
         return -1;
     n->loop = ev_default_loop(0);
     conn_limits_default(&lim);
@@ -244,6 +255,9 @@ static int node_setup(struct node *n, char *err, size_t errlen)
     lim.max_per_addr = n->conf.max_per_addr;
     lim.max_frame = n->conf.max_frame;
     lim.max_out_bytes = n->conf.peer_queue_bytes;
+    lim.handshake_timeout = (double)n->conf.handshake_timeout_us / 1e6;
+    lim.accept_rate = (double)n->conf.handshake_rate;
+    lim.accept_burst = (double)n->conf.handshake_burst;
     lim.backoff_min = 0.2;
     lim.backoff_max = 5;
     n->cm = conn_mgr_new(n->loop, n->link_sk, n->link_pk, &lim, &node_conn_callbacks, n);

@@ -90,6 +90,11 @@ struct peer {
     uint8_t inbox_id[INBOX_ID_LEN];  /* PEER_CLIENT: the inbox it may fetch */
     double tokens;                   /* PEER_CLIENT: packet rate bucket */
     uint64_t tokens_at_us;
+    double fetch_tokens;             /* PEER_CLIENT: FetchRequest rate bucket */
+    uint64_t fetch_at_us;
+    struct peer *cl_prev, *cl_next;  /* PEER_CLIENT: on n->clients (eviction at max_clients) */
+    bool inbox_ok;                   /* PEER_CLIENT: its inbox exists (created on first use) */
+    uint32_t prefix;                 /* PEER_CLIENT: conn_peer_prefix_hash() */
     uint8_t node_id[MIX_NODE_ID_LEN]; /* PEER_NODE_OUT: which node */
     size_t auth_idx;                 /* PEER_AUTHORITY */
     unsigned pending;                /* PEER_AUTHORITY: responses still expected */
@@ -156,6 +161,8 @@ struct node {
     struct peer **out;
     size_t n_out, cap_out;
     size_t n_clients;
+    struct peer *clients;            /* client links, newest first */
+    struct node_bucket { double tokens; uint64_t at_us; } create_all, create_prefix[1024];
 
     struct job *job_pool;            /* I/O thread free list of jobs */
     size_t job_pool_len;
@@ -211,6 +218,15 @@ void node_process_job(struct node *n, struct job *j);
 void node_queue_job(struct node *n, struct job *j);
 /* Worker side of a loop cover packet: build it from the hops in j->data. */
 void node_build_loop(struct node *n, struct job *j);
+/*
+ * The hops of a loop cover packet from node self_id (the packet leaves self
+ * for out[0]; the last hop is self): a layer-i mix gets layers i+1..L, a
+ * random provider, layers 1..i-1, itself; a gateway gets layers 1..L, itself.
+ * Returns the number of hops, or -1 (self not listed, an empty layer, cap).
+ */
+int node_loop_path(const struct pki_doc *doc, const struct mix_rng *rng,
+                   const uint8_t self_id[static MIX_NODE_ID_LEN],
+                   const struct pki_descriptor **out, size_t cap);
 void node_drain_done(struct node *n);
 struct job *node_job_alloc(struct node *n, size_t plen);
 /* Back to the I/O thread's free list (or free()). */
@@ -233,6 +249,10 @@ extern const struct conn_callbacks node_conn_callbacks;
 bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, size_t len);
 bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LINK_KEY_LEN],
                     enum link_role role);
+/* Touch the inboxes of the client links that are up (expiry of unused inboxes). */
+void node_clients_touch(struct node *n);
+/* A client peer is gone: off the client list and count. */
+void node_client_closed(struct node *n, struct peer *p);
 /* Send a frame on p's link (no-op without a conn); false if dropped. */
 bool node_send_frame(struct node *n, struct peer *p, const struct mix_frame *f);
 

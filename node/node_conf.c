@@ -232,6 +232,42 @@ static int load_limits(struct conf *c, struct node_conf *o, char *err, size_t er
                              errlen) < 0 ||
         conf_get_u64(c, "limits", "fetch_max", 32, 1, 256, &o->fetch_max, err, errlen) < 0)
         return -1;
+    /* Abuse limits (docs/abuse.md): what one client link or one address may hold. */
+    if (conf_get_u64(c, "limits", "client_queue_bytes", 256 << 10, 16384, 64 << 20,
+                     &o->client_queue_bytes, err, errlen) < 0 ||
+        conf_get_duration_us(c, "limits", "client_idle_timeout", 10000000, &o->client_idle_us,
+                             err, errlen) < 0 ||
+        conf_get_duration_us(c, "limits", "client_evict_idle", 2000000,
+                             &o->client_evict_idle_us, err, errlen) < 0 ||
+        conf_get_u64(c, "limits", "fetch_rate", 10, 1, 1000000, &o->fetch_rate, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "limits", "fetch_burst", 10, 1, 1000000, &o->fetch_burst, err,
+                     errlen) < 0 ||
+        conf_get_duration_us(c, "limits", "handshake_timeout", 5000000,
+                             &o->handshake_timeout_us, err, errlen) < 0 ||
+        conf_get_u64(c, "limits", "handshake_rate", 50, 0, 1000000, &o->handshake_rate, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "limits", "handshake_burst", 100, 1, 1000000, &o->handshake_burst, err,
+                     errlen) < 0)
+        return -1;
+    uint64_t mc, mp, mt;
+    if (conf_get_u64(c, "limits", "metrics_connections", 256, 1, 100000, &mc, err, errlen) < 0 ||
+        conf_get_u64(c, "limits", "metrics_connections_per_addr", 8, 1, 100000, &mp, err,
+                     errlen) < 0 ||
+        conf_get_duration_us(c, "limits", "metrics_timeout", 2000000, &mt, err, errlen) < 0)
+        return -1;
+    if (mt < 1000000 || mt > 3600000000u) {
+        snprintf(err, errlen, "limits.metrics_timeout: 1s .. 1h (whole seconds)");
+        return -1;
+    }
+    o->metrics_limits.max_conns = (unsigned)mc;
+    o->metrics_limits.max_per_addr = (unsigned)mp;
+    o->metrics_limits.timeout_s = (unsigned)(mt / 1000000);
+    if (o->client_idle_us < 1000000 || o->handshake_timeout_us < 100000) {
+        snprintf(err, errlen, "limits.client_idle_timeout must be >= 1s, "
+                              "limits.handshake_timeout >= 100ms");
+        return -1;
+    }
     return 0;
 }
 
@@ -255,6 +291,18 @@ static int load_store(struct conf *c, struct node_conf *o, char *err, size_t err
                      errlen) < 0)
         return -1;
     o->inbox.map_size = v << 20;
+    if (conf_get_duration_us(c, "inbox", "unused_expiry", o->inbox.unused_s * 1000000, &v, err,
+                             errlen) < 0 ||
+        conf_get_u64(c, "inbox", "create_per_minute", 600, 1, 100000000, &o->create_per_min, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "inbox", "create_burst", 100, 1, 100000000, &o->create_burst, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "inbox", "create_per_minute_per_prefix", 6, 1, 100000000,
+                     &o->create_per_min_prefix, err, errlen) < 0 ||
+        conf_get_u64(c, "inbox", "create_burst_per_prefix", 20, 1, 100000000,
+                     &o->create_burst_prefix, err, errlen) < 0)
+        return -1;
+    o->inbox.unused_s = v / 1000000;
     if (conf_get_duration_us(c, "inbox", "expire_interval", 60000000, &o->expire_interval_us,
                              err, errlen) < 0 ||
         conf_get_u64(c, "replay", "capacity", 1 << 20, 1024, REPLAY_MAX_CAPACITY,

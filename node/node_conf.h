@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "inbox.h"
+#include "node_metrics.h"
 #include "pki.h"
 
 #define NODE_MAX_AUTH 16
@@ -53,8 +54,17 @@ struct node_conf {
     uint64_t client_rate, client_burst;  /* packets per second, bucket size */
     uint64_t max_delay_us;             /* local cap on a packet's hold time */
     uint64_t fetch_max;                /* messages per FetchResponse */
+    uint64_t client_queue_bytes;       /* output held for one client link */
+    uint64_t client_idle_us;           /* client link closed after this long without a frame */
+    uint64_t client_evict_idle_us;     /* at max_clients: a link this idle makes room */
+    uint64_t fetch_rate, fetch_burst;  /* FetchRequests per second per client link */
+    uint64_t handshake_timeout_us;     /* TCP accept to established link */
+    uint64_t handshake_rate, handshake_burst; /* new connections per second per address */
+    struct metrics_http_limits metrics_limits; /* the /metrics endpoint */
     /* [inbox] */
     struct inbox_limits inbox;
+    uint64_t create_per_min, create_burst;               /* inbox creation, overall */
+    uint64_t create_per_min_prefix, create_burst_prefix; /* per source address prefix */
     uint64_t expire_interval_us;
     /* [replay] */
     uint64_t replay_capacity;

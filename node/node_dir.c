@@ -56,7 +56,8 @@ bool node_dir_knows_link_key(struct node *n, const uint8_t key[static PKI_KEY_LE
 static void apply_current(struct node *n)
 {
     const struct pki_params *p = pki_doc_params(n->doc_cur);
-    struct sphinx_geometry g = { p->max_hops, p->payload_len };
+    struct sphinx_geometry g = { p->max_hops, p->payload_len,
+                                 (enum sphinx_format)p->sphinx_format };
     const char *why = NULL;
 
     if (!sphinx_geometry_valid(&g, &why)) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "log.h"
 #include "keyfile.h"
 
 /*
@@ -34,6 +35,7 @@ static const char *const drop_names[DROP__COUNT] = {
     [DROP_NOT_PROVIDER] = "not_provider", [DROP_INBOX_FULL] = "inbox_full",
     [DROP_NO_INBOX] = "no_inbox",       [DROP_STORE_ERROR] = "store_error",
     [DROP_BAD_PAYLOAD] = "bad_payload", [DROP_SHUTDOWN] = "shutdown",
+    [DROP_CLIENT_HOP] = "client_next_hop",
 };
 
 const char *metric_drop_name(enum metric_drop d)
@@ -221,17 +223,41 @@ char *metrics_render(struct node_metrics *m, size_t *len)
             &m->acks_sent);
     counter(&b, "mixnode_drop_cover_total", "Drop cover packets received and discarded.",
             &m->drop_cover);
+    counter(&b, "mixnode_cover_acks_sent_total",
+            "SURB-acks of drop cover sent back (also counted in mixnode_acks_sent_total).",
+            &m->cover_acks_sent);
     counter(&b, "mixnode_fetches_total", "Inbox fetch requests served.", &m->fetches);
     counter(&b, "mixnode_fetched_messages_total", "Messages handed out at fetch.",
             &m->fetched_msgs);
     counter(&b, "mixnode_acked_messages_total", "Messages deleted after a fetch ack.",
             &m->acked_msgs);
     counter(&b, "mixnode_expired_messages_total", "Messages deleted by expiry.", &m->expired_msgs);
+    counter(&b, "mixnode_fetch_ack_frames_total",
+            "Deprecated FetchAck frames received (clients acknowledge in FetchRequest).",
+            &m->fetch_ack_frames);
     counter(&b, "mixnode_bad_frames_total", "Links closed for a malformed frame.", &m->bad_frames);
     counter(&b, "mixnode_links_refused_total", "Links refused (key not allowed, limits).",
             &m->links_refused);
     counter(&b, "mixnode_limit_hits_total", "Times a configured limit was reached.",
             &m->limit_hits);
+    counter(&b, "mixnode_fetches_refused_total",
+            "Client fetches refused: over limits.fetch_rate or the last answer unread.",
+            &m->fetches_refused);
+    counter(&b, "mixnode_clients_evicted_total",
+            "Idle client links closed at max_clients to admit a new client.", &m->clients_evicted);
+    counter(&b, "mixnode_links_rate_limited_total",
+            "Connections refused: over limits.handshake_rate from one address.",
+            &m->links_rate_limited);
+    counter(&b, "mixnode_inboxes_created_total", "Inboxes created (a client's first use).",
+            &m->inboxes_created);
+    counter(&b, "mixnode_inbox_creates_refused_total",
+            "Inbox creations refused: creation rate (overall, per prefix) or max_inboxes.",
+            &m->inbox_creates_refused);
+    counter(&b, "mixnode_inboxes_expired_total", "Empty inboxes deleted for being unused.",
+            &m->inboxes_expired);
+    counter(&b, "mixnode_half_open_evicted_total",
+            "Half-open connections closed at max_connections for a new one.",
+            &m->half_open_evicted);
     counter(&b, "mixnode_read_pauses_total",
             "Times the node stopped reading its links because the crypto workers were behind.",
             &m->read_pauses);
@@ -322,9 +348,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return ret;
 }
 
+/* libmicrohttpd's messages (one per refused connection in a flood) at debug level. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[256];
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\n")] = 0;
+    log_debug("metrics: %s", line);
+}
+
 struct metrics_http *metrics_http_start(struct node_metrics *m, const char *hostport,
                                         char *err, size_t errlen)
 {
+    return metrics_http_start_limited(m, hostport, NULL, err, errlen);
+}
+
+struct metrics_http *metrics_http_start_limited(struct node_metrics *m, const char *hostport,
+                                                const struct metrics_http_limits *lim,
+                                                char *err, size_t errlen)
+{
+    unsigned conns = lim && lim->max_conns ? lim->max_conns : 256;
+    unsigned per_addr = lim && lim->max_per_addr ? lim->max_per_addr : 8;
+    unsigned timeout = lim && lim->timeout_s ? lim->timeout_s : 2;
     char host[256];
     uint16_t port;
     struct sockaddr_in sa;
@@ -346,10 +392,14 @@ struct metrics_http *metrics_http_start(struct node_metrics *m, const char *host
         return NULL;
     }
     h->m = m;
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, port, NULL, NULL,
-                            on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    /* poll/epoll (MHD_USE_AUTO): select() would cap the connections at FD_SETSIZE. */
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG,
+                            port, NULL, NULL, on_request, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_CONNECTION_LIMIT, conns,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr,
+                            MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errlen, "metrics: cannot listen on %s", hostport);
         free(h);

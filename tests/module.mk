@@ -18,3 +18,10 @@ $(BUILD)/tests/tools/seccomp_run: $(BUILD)/obj/tests/tools/seccomp_run.o
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $$(pkg-config --libs libseccomp)
 endif
+
+# mixabuse: the attacker of tests/abuse/ (many links from several loopback
+# source addresses: fetch floods, idle and half-open links, connection storms).
+TEST_PROGRAMS += $(BUILD)/tests/mixabuse
+$(BUILD)/tests/mixabuse: $(BUILD)/obj/tests/tools/mixabuse.o $(LIBMIX)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
