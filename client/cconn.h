@@ -1,7 +1,7 @@
 /*
  * cconn: the client's one outbound TCP connection carrying a Noise link
  * (lib/link), driven by libev.  The client may not use node/conn
- * (DESIGN.md layering), and needs far less: one dial, no listening, no
+ * (docs/design.md layering), and needs far less: one dial, no listening, no
  * backoff (the owner redials from a timer).
  *
  * Callbacks: on_up once the handshake completed (the responder key is pinned

@@ -24,16 +24,22 @@ $(SIM_TESTS:%=$(BUILD)/tests/%): $(LIBMIXSIM)
 # bench/sim.c likewise.
 BENCH_LIBS_sim := $(LIBMIXSIM) $(LIBMIX)
 $(BUILD)/bench/sim: $(LIBMIXSIM)
+BENCH_LIBS_sim_attacks := $(LIBMIXSIM) $(LIBMIX)
+$(BUILD)/bench/sim_attacks: $(LIBMIXSIM)
 
 # `make plots`: sweeps and gnuplot charts into $(BUILD)/plots/.
 plots: $(BUILD)/mixsim
 	sh sim/plots.sh $(BUILD)
+	sh sim/trilemma.sh $(BUILD)
 
 # tests/fuzz/fuzz_sim_params.c fuzzes sim/params.c: the corpus replay links
 # the sim library, `make fuzz` compiles the source in.
 FUZZ_LIBS_sim_params := $(LIBMIXSIM) $(LIBMIX)
 FUZZ_SRCS_sim_params := sim/params.c
 $(BUILD)/tests/replay_sim_params: $(LIBMIXSIM)
+FUZZ_LIBS_sim_trace := $(LIBMIXSIM) $(LIBMIX)
+FUZZ_SRCS_sim_trace := sim/trace.c
+$(BUILD)/tests/replay_sim_trace: $(LIBMIXSIM)
 
 .PHONY: install-sim
 install-sim: $(BUILD)/mixsim

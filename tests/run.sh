@@ -2,8 +2,8 @@
 # Run every test and print one closing line "N passed, M failed, K skipped".
 #   tests/run.sh BUILD_DIR [FILTER]
 # Tiers: unit tests ($BUILD/tests/test_*), fuzz corpus replays
-# ($BUILD/tests/replay_*), integration tests (tests/integration/*.sh|*.py,
-# executable; exit 0 = pass, 77 = skip).  A unit test prints TAP lines
+# ($BUILD/tests/replay_*), integration tests (tests/integration/*.sh|*.py
+# and tests/abuse/*.sh, executable; exit 0 = pass, 77 = skip).  A unit test prints TAP lines
 # ("ok N - name" / "not ok N - name"); each counts once.
 set -u
 BUILD=${1:-build}
@@ -46,14 +46,31 @@ for r in "$BUILD"/tests/replay_*; do
     fi
 done
 
-for t in tests/integration/*.sh tests/integration/*.py; do
+# Integration tests start their own daemons on their own ports and folders,
+# so they run side by side: $TEST_JOBS at a time (default 3; most of their
+# time is spent waiting on daemons, not computing).  Each writes its result
+# to a file; the results are read back in name order.
+RESDIR=$(mktemp -d "${TMPDIR:-/tmp}/mixtests.XXXXXX")
+export LOGDIR RESDIR
+# tests/abuse/: one test per attack on a gateway or an authority (docs/abuse.md).
+# The whole-testnet tests take longest: they start first.
+list=""
+for t in tests/integration/testnet_* tests/integration/*.sh tests/integration/*.py tests/abuse/*.sh; do
+    case " $list " in *" $t "*) continue ;; esac
     [ -x "$t" ] || continue
     name=$(basename "$t")
     case "$name" in *"$FILTER"*) ;; *) continue ;; esac
+    list="$list $t"
+done
+if [ -n "$list" ]; then
+    # shellcheck disable=SC2086
+    printf '%s\n' $list | xargs -P "${TEST_JOBS:-3}" -n 1 sh tests/run_one.sh
+fi
+for t in $list; do
+    name=$(basename "$t")
+    res="$RESDIR/$name"
+    read -r rc secs <"$res" 2>/dev/null || { rc=1; secs=0; }
     log="$LOGDIR/$name.log"
-    start=$(date +%s)
-    "$t" >"$log" 2>&1; rc=$?
-    secs=$(( $(date +%s) - start ))
     if [ "$rc" -eq 0 ]; then pass=$((pass + 1)); note PASS "$name (${secs}s)"
     elif [ "$rc" -eq 77 ]; then skip=$((skip + 1)); note SKIP "$name: $(tail -n 1 "$log")"
     else fail=$((fail + 1)); note FAIL "$name (exit $rc, ${secs}s; see $log)"; tail -25 "$log"
@@ -62,6 +79,7 @@ for t in tests/integration/*.sh tests/integration/*.py; do
         failed="$failed $name"
     fi
 done
+rm -rf "$RESDIR"
 
 [ -n "$failed" ] && echo "failed:$failed"
 echo "$pass passed, $fail failed, $skip skipped"

@@ -1,0 +1,74 @@
+#!/bin/sh
+# `make plots`, second part: the anonymity trilemma for one network.  One
+# mixsim sweep over the per-hop delay and the payload (cover) rate lambda_P,
+# then two gnuplot SVG charts into $BUILD/plots/:
+#   trilemma_latency.svg   entropy against end-to-end latency (client queue
+#                          included), one line per cover rate
+#   trilemma_overhead.svg  entropy against bandwidth overhead (cover messages
+#                          per real one), one line per per-hop delay
+#   sh sim/trilemma.sh BUILD_DIR
+# Needs gnuplot (sim/plots.sh installs it).  JOBS sets the processes.
+set -eu
+BUILD=${1:-build}
+M="$BUILD/mixsim"
+OUT="$BUILD/plots"
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+[ -x "$M" ] || { echo "trilemma: build $M first (make BUILD=$BUILD)" >&2; exit 1; }
+command -v gnuplot >/dev/null 2>&1 || { echo "trilemma: gnuplot is missing" >&2; exit 1; }
+mkdir -p "$OUT"
+
+# 3 layers of 5, 50 clients writing 2 messages/s; lambda_P = 0 is no cover
+# (a message leaves when written).
+DELAYS="0.02,0.05,0.1,0.2,0.5,1"
+COVERS="0,3,6,12,24"
+CSV="$OUT/trilemma.csv"
+echo "trilemma: sweep"
+"$M" sweep --layers 3 --width 5 --clients 50 --rate-real 2 --link-delay 0.01 \
+    --duration 150 --target-interval 0.2 \
+    --vary rate_payload="$COVERS" --vary mean_delay="$DELAYS" -j "$JOBS" -o "$CSV"
+
+col() { head -1 "$CSV" | tr ',' '\n' | grep -n -x "$1" | cut -d: -f1; }
+H=$(col h_msg_mean)
+SE=$(col h_msg_se)
+LAT=$(col e2e_mean)
+OV=$(col overhead)
+P=$(col rate_payload)
+D=$(col mean_delay)
+N=$(col targets)
+
+# One gnuplot data block per value of column $1 (blank-line separated), the
+# rows ordered by column $2, so that each block is one line of the chart.
+# A point without measured targets (the run too short) is left out.
+blocks() {
+    tail -n +2 "$CSV" | awk -F, -v n="$N" '$n > 0' | sort -t, -k"$1","$1"g -k"$2","$2"g |
+        awk -F, -v k="$1" 'NR > 1 && $k != prev { print ""; print "" } { print; prev = $k }'
+}
+blocks "$P" "$LAT" >"$OUT/trilemma_by_cover.dat"
+blocks "$D" "$OV" >"$OUT/trilemma_by_delay.dat"
+
+gnuplot <<GP
+set terminal svg size 800,500 dynamic
+set datafile separator ","
+unset key
+set grid
+set ylabel "entropy over messages (bits)"
+
+set output "$OUT/trilemma_latency.svg"
+set title "mixsim trilemma: anonymity against latency (lines: payload rate lambda_P, 2 real msg/s)"
+set xlabel "mean end-to-end latency incl. client queue (s)"
+set logscale x
+plot for [i=0:4] "$OUT/trilemma_by_cover.dat" index i using $LAT:$H:$SE \
+     with yerrorlines lw 2 notitle, \
+     for [i=0:4] "$OUT/trilemma_by_cover.dat" index i every ::0::0 using $LAT:$H:(sprintf("lambda_P=%g", column($P))) \
+     with labels offset 0,1 notitle
+
+set output "$OUT/trilemma_overhead.svg"
+set title "mixsim trilemma: anonymity against bandwidth overhead (lines: per-hop mean delay)"
+set xlabel "cover messages per real message"
+unset logscale x
+plot for [i=0:5] "$OUT/trilemma_by_delay.dat" index i using $OV:$H:$SE \
+     with yerrorlines lw 2 notitle, \
+     for [i=0:5] "$OUT/trilemma_by_delay.dat" index i every ::0::0 using $OV:$H:(sprintf("delay %g s", column($D))) \
+     with labels offset 0,1 notitle
+GP
+echo "trilemma: $OUT/trilemma_latency.svg $OUT/trilemma_overhead.svg"
