@@ -47,9 +47,10 @@ struct cap {
     struct cap_stats st;
     uint64_t next_id;
     size_t held;
-    size_t nused;
+    size_t nused, nconns;       /* slots in use, slots allocated (grown up to CAP_MAX_CONNS) */
+    size_t hint;                /* where the search for a free slot starts */
     int32_t bucket[NBUCKETS];
-    struct conn conns[CAP_MAX_CONNS];
+    struct conn *conns;         /* indexed by the buckets, so growing it moves nothing */
 };
 
 struct cap *cap_new(const struct cap_hooks *hooks)
@@ -76,10 +77,11 @@ void cap_free(struct cap *c)
 {
     if (c == NULL)
         return;
-    for (size_t i = 0; i < CAP_MAX_CONNS; i++) {
+    for (size_t i = 0; i < c->nconns; i++) {
         dir_clear(c, &c->conns[i].d[0]);
         dir_clear(c, &c->conns[i].d[1]);
     }
+    free(c->conns);
     free(c);
 }
 
@@ -184,21 +186,40 @@ static void conn_remove(struct cap *c, struct conn *k)
     c->nused--;
 }
 
-/* A free slot; when the table is full, one idle for CAP_IDLE_NS is recycled. */
+/*
+ * A free slot: the table doubles while below CAP_MAX_CONNS; when it is full,
+ * one idle for CAP_IDLE_NS is recycled.  Growing invalidates pointers into the
+ * table, so callers hold none across this call.
+ */
 static struct conn *conn_slot(struct cap *c, int64_t now)
 {
-    if (c->nused == CAP_MAX_CONNS) {
+    if (c->nused == c->nconns && c->nconns < CAP_MAX_CONNS) {
+        size_t n = c->nconns ? 2 * c->nconns : 64;
+        if (n > CAP_MAX_CONNS)
+            n = CAP_MAX_CONNS;
+        struct conn *m = realloc(c->conns, n * sizeof(*m));
+        if (m != NULL) {
+            memset(m + c->nconns, 0, (n - c->nconns) * sizeof(*m));
+            c->conns = m;
+            c->nconns = n;
+        }
+    }
+    if (c->nused == c->nconns) {
         struct conn *oldest = NULL;
-        for (size_t i = 0; i < CAP_MAX_CONNS; i++)
+        for (size_t i = 0; i < c->nconns; i++)
             if (oldest == NULL || c->conns[i].last_t < oldest->last_t)
                 oldest = &c->conns[i];
         if (oldest == NULL || now - oldest->last_t < CAP_IDLE_NS)
             return NULL;
         conn_remove(c, oldest);
     }
-    for (size_t i = 0; i < CAP_MAX_CONNS; i++)
-        if (!c->conns[i].used)
+    for (size_t j = 0; j < c->nconns; j++) {
+        size_t i = (c->hint + j) % c->nconns;
+        if (!c->conns[i].used) {
+            c->hint = i + 1;
             return &c->conns[i];
+        }
+    }
     return NULL;
 }
 

@@ -212,6 +212,22 @@ static void test_bounded_memory(void)
     CHECKF(cap_held_bytes(c) <= (64u << 20), "held %zu", cap_held_bytes(c));
     CHECK(cap_stats(c)->gaps > 0);
     cap_free(c);
+
+    /* The connection table: full of recent connections, new ones are counted and skipped;
+       once the old ones have been idle long enough, they are recycled. */
+    c = fresh();
+    uint8_t one[22] = {0, 20};
+    for (uint32_t k = 0; k < CAP_MAX_CONNS + 100; k++) {
+        size_t len = frame(fbuf, true, (uint16_t)(1024 + k % 60000), 1, 0x18, one, 22);
+        memcpy(fbuf + 12, (uint8_t[]){10, 1, (uint8_t)(k >> 8), (uint8_t)k}, 4);
+        cap_frame(c, CAP_DLT_RAW, 1 + k, fbuf, len, len);
+    }
+    CHECKF(cap_stats(c)->conns == CAP_MAX_CONNS, "%llu", (unsigned long long)cap_stats(c)->conns);
+    CHECK(cap_stats(c)->table_full == 100);
+    send_seg(c, CAP_IDLE_NS + 1000000, true, 7, 1, 0x18, one, 22);
+    CHECK(cap_stats(c)->conns == CAP_MAX_CONNS + 1 && cap_stats(c)->table_full == 100);
+    CHECK(cap_stats(c)->messages == CAP_MAX_CONNS + 1);
+    cap_free(c);
 }
 
 static void test_stats(void)
