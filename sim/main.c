@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "report.h"
+#include "retx.h"
 #include "active.h"
 #include "sda.h"
 #include "unlink.h"
@@ -27,6 +28,7 @@ void usage(FILE *f)
           "       mixsim sda [--FLAG VALUE ...] [--csv]   statistical disclosure attacks\n"
           "       mixsim unlink [--FLAG VALUE ...] [--csv]   sender unlinkability (epsilon, delta)\n"
           "       mixsim nminus1|flood [--FLAG VALUE ...] [--csv]   active attacks on one mix\n"
+          "       mixsim retx [--FLAG VALUE ...] [--csv]   loss, failures, retransmission\n"
           "       mixsim --help | --version\n"
           "A LIST is v1,v2,... or FROM:TO[:STEP].  Parameters come from the INI file\n"
           "(any section) and then from flags, in order; see mixsim(1) and docs/sim.md.\n",
@@ -212,6 +214,8 @@ int main(int argc, char **argv)
         return cmd_nminus1(argc - 2, argv + 2);
     if (argc > 1 && strcmp(argv[1], "flood") == 0)
         return cmd_flood(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "retx") == 0)
+        return cmd_retx(argc - 2, argv + 2);
     if (argc > 1 && strcmp(argv[1], "run") == 0)
         return cmd_run(argc, argv, 2);
     return cmd_run(argc, argv, 1);
