@@ -100,15 +100,14 @@ static int load_directory(struct conf *cf, struct cconf *o, char *err, size_t er
         return -1;
     o->threshold = (size_t)v;
     /* Shared [directory] blocks may carry the node-side timing keys; the client
-     * learns epochs from the signed document itself. */
+     * learns epochs from the signed document itself and refreshes once per
+     * epoch (client/dir.c), so poll_interval is read only to be checked. */
     if (conf_get_duration_us(cf, "directory", "poll_interval", 30000000, &o->poll_us, err, errlen) < 0 ||
         conf_get_u64(cf, "directory", "genesis", 0, 0, UINT64_MAX, &ignored, err, errlen) < 0 ||
         conf_get_u64(cf, "directory", "epoch_length", 0, 0, UINT64_MAX, &ignored, err, errlen) < 0 ||
         conf_get_u64(cf, "directory", "grace", 0, 0, UINT64_MAX, &ignored, err, errlen) < 0)
         return -1;
     (void)conf_get_str(cf, "directory", "document_file", "");
-    if (o->poll_us < 1000000)
-        o->poll_us = 1000000;
     return 0;
 }
 

@@ -16,8 +16,9 @@
  *   [directory]
  *   authority = HOST:PORT ED25519_PUB_B64 X25519_LINK_PUB_B64   (1..16 lines)
  *   threshold = k                      (default n/2 + 1)
- *   poll_interval = 30s                (directory refresh)
- *   genesis, epoch_length, grace       (accepted for configs shared with nodes; unused)
+ *   poll_interval, genesis, epoch_length, grace   (accepted for configs shared with
+ *                                       nodes; unused: the client refreshes once per
+ *                                       epoch, see client/dir.c)
  */
 #ifndef MIX_CLIENT_CCONF_H
 #define MIX_CLIENT_CCONF_H

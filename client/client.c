@@ -8,6 +8,7 @@
 
 #include <ev.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ const char *mixclient_strerror(int err)
     case MIXCLIENT_E_CONFIG: return "configuration error";
     case MIXCLIENT_E_NETWORK: return "directory or gateway unreachable";
     case MIXCLIENT_E_INTERNAL: return "internal error";
+    case MIXCLIENT_E_SURB_USED: return "reply block already used";
+    case MIXCLIENT_E_PATH: return "no usable path in the directory";
     }
     return "unknown error";
 }
@@ -50,8 +53,73 @@ int mc_err_from_core(int e)
     case CORE_ERR_STORE: return MIXCLIENT_E_STORE;
     case CORE_ERR_UNKNOWN: return MIXCLIENT_E_UNKNOWN_ID;
     case CORE_ERR_NO_SURB: return MIXCLIENT_E_NO_SURB;
+    case CORE_ERR_SURB_USED: return MIXCLIENT_E_SURB_USED;
+    case CORE_ERR_PATH: return MIXCLIENT_E_PATH;
     default: return MIXCLIENT_E_INTERNAL;
     }
+}
+
+/* ------------------------------------------------------------ library setup */
+
+/*
+ * The application's log options.  libmix logs through one process-wide
+ * sink, so these are process-wide too (mixclient.h says so): the trampoline
+ * below is the sink from the first library call on, and passes lines on
+ * only while an object's options ask for them.
+ */
+static struct {
+    mixclient_log_fn fn;
+    void *ctx;
+    const struct mixclient *owner;
+    bool installed;
+} g_log;
+
+static void log_tramp(void *ctx, enum mix_log_level level, const char *line)
+{
+    (void)ctx;
+    if (g_log.fn != NULL)
+        g_log.fn(g_log.ctx, (enum mixclient_log_level)(level + 1), line);
+}
+
+int mc_lib_setup(char *err, size_t errlen)
+{
+    /* Safe to call more than once, and from the application as well. */
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        return -1;
+    }
+    if (!g_log.installed) {
+        g_log.installed = true;
+        mix_log_set_sink(log_tramp, NULL);
+    }
+    return 0;
+}
+
+static void set_log(const struct mixclient *mc, const struct mixclient_options *o)
+{
+    bool on = o->log_fn != NULL && o->log_level > MIXCLIENT_LOG_QUIET;
+    g_log.fn = on ? o->log_fn : NULL;
+    g_log.ctx = o->log_ctx;
+    g_log.owner = mc;
+    int lvl = on ? (int)o->log_level - 1 : MIX_LOG_ERR;
+    mix_log_set_level((enum mix_log_level)(lvl > MIX_LOG_DEBUG ? MIX_LOG_DEBUG : lvl));
+}
+
+/* Record why a call on mc failed (mixclient_errmsg) and return its code. */
+static int mc_fail(struct mixclient *mc, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int mc_fail(struct mixclient *mc, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(mc->errmsg, sizeof(mc->errmsg), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *mixclient_errmsg(const struct mixclient *mc)
+{
+    return mc->errmsg;
 }
 
 uint64_t mc_unix_now(void)
@@ -174,12 +242,19 @@ static uint32_t fetch_batch(const struct mixclient *mc)
     return n < 4 ? 4 : n > 256 ? 256 : (uint32_t)n;
 }
 
+/*
+ * The fetch request leaves on the fixed cadence whatever the user does and
+ * carries the acknowledgements of everything handled since the previous one,
+ * padded to the size of a full batch of them: neither its time nor its size
+ * depends on what arrived or how long handling it took.  The gateway deletes
+ * the acknowledged messages only when this request reaches it, so a crash
+ * before that means a re-fetch (handled as a duplicate), never a loss.
+ */
 static void on_fetch_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct mixclient *mc = w->data;
     (void)loop;
     (void)revents;
-    /* A steady cadence whatever the user does: the link looks the same. */
     if (!cconn_is_up(mc->gw))
         return;
     /* A fetch the gateway never answered (dropped, refused) must not stop fetching. */
@@ -188,42 +263,70 @@ static void on_fetch_timer(struct ev_loop *loop, ev_timer *w, int revents)
         patience = 5000000;
     if (mc->fetch_outstanding && now < mc->fetch_sent_us + patience)
         return;
+    uint32_t batch = fetch_batch(mc);
+    size_t k = mc->n_acks < MC_MAX_ACKS ? mc->n_acks : MC_MAX_ACKS;
     struct mix_frame f = {.type = FRAME_FETCH_REQUEST};
-    f.u.fetch_req.max_messages = fetch_batch(mc);
+    f.u.fetch_req.max_messages = batch;
+    f.u.fetch_req.acks = mc->acks;
+    f.u.fetch_req.n_acks = k;
+    f.u.fetch_req.pad_to = frame_fetch_request_padded_len(k > batch ? (uint32_t)k : batch);
     if (gw_send(mc, &f)) {
         mc->fetch_outstanding = true;
         mc->fetch_sent_us = now;
+        /* Sent: a lost request only means those messages come again. */
+        memmove(mc->acks, mc->acks + k, (mc->n_acks - k) * sizeof(*mc->acks));
+        mc->n_acks -= k;
     }
 }
 
-static void on_fetch_response(struct mixclient *mc, const struct mix_frame *f)
+/*
+ * Handle received messages one per idle round of the loop (decrypt, store,
+ * sync), after any timer or I/O that is due: a frame that falls due never
+ * waits behind a whole batch of received messages.
+ */
+static void on_rx_idle(struct ev_loop *loop, ev_idle *w, int revents)
 {
-    size_t n = f->u.fetch_resp.n_msgs, k = 0;
-    uint64_t *seqs = calloc(n ? n : 1, sizeof(*seqs));
-    mc->fetch_outstanding = false;
-    if (seqs == NULL)
+    struct mixclient *mc = w->data;
+    (void)revents;
+    struct mix_frame *f = mc->rx[0];
+    if (f == NULL || mc->rx_pos >= f->u.fetch_resp.n_msgs) {
+        frame_free(f);
+        memmove(mc->rx, mc->rx + 1, (MC_RX_FRAMES - 1) * sizeof(*mc->rx));
+        mc->rx[MC_RX_FRAMES - 1] = NULL;
+        mc->rx_pos = 0;
+        if (mc->rx[0] == NULL)
+            ev_idle_stop(loop, w);
         return;
-    for (size_t i = 0; i < n; i++) {
-        const struct frame_inbox_msg *m = &f->u.fetch_resp.msgs[i];
-        /* Acknowledge only what is handled (stored durably where it matters). */
-        if (core_on_inbox(mc->core, m, mc_unix_now()) == 0)
-            seqs[k++] = m->seq;
     }
+    const struct frame_inbox_msg *m = &f->u.fetch_resp.msgs[mc->rx_pos++];
     /*
-     * Acknowledge after every fetch, even when nothing arrived, padded to the
-     * size of a full acknowledgement: like the gateway's padded response, the
-     * ack must not tell an observer of the link how many messages came in.
+     * A request that left before the previous response was handled brings
+     * its messages again: one already handled and waiting for its ack is
+     * not handled twice (a SURB is single use; a second opening would count
+     * as bad input).
      */
-    uint32_t batch = fetch_batch(mc);
-    if (k > batch)
-        batch = (uint32_t)k;
-    struct mix_frame a = {.type = FRAME_FETCH_ACK};
-    a.u.fetch_ack.seqs = seqs;
-    a.u.fetch_ack.n_seqs = k;
-    a.u.fetch_ack.pad_to = frame_fetch_ack_padded_len(batch);
-    if (!gw_send(mc, &a) && k > 0)
-        log_warn("client: could not acknowledge a fetch; it will be fetched again");
-    free(seqs);
+    for (size_t i = 0; i < mc->n_acks; i++)
+        if (mc->acks[i] == m->seq)
+            return;
+    /* Acknowledge only what is handled (stored durably where it matters). */
+    if (core_on_inbox(mc->core, m, mc_unix_now()) == 0 && mc->n_acks < MC_MAX_ACKS)
+        mc->acks[mc->n_acks++] = m->seq;
+}
+
+/* Takes ownership of f.  Nothing is sent in answer: acks ride on the next request. */
+static void on_fetch_response(struct mixclient *mc, struct mix_frame *f)
+{
+    mc->fetch_outstanding = false;
+    size_t i = 0;
+    while (i < MC_RX_FRAMES && mc->rx[i] != NULL)
+        i++;
+    if (i == MC_RX_FRAMES || f->u.fetch_resp.n_msgs == 0) {
+        /* Nothing to handle, or a backlog of responses: drop it (fetched again). */
+        frame_free(f);
+        return;
+    }
+    mc->rx[i] = f;
+    ev_idle_start(mc->loop, &mc->t_rx);
 }
 
 /* ------------------------------------------------------------ gateway link */
@@ -238,6 +341,9 @@ static void gw_up(void *ctx, struct cconn *c)
     if (mc->on_gateway_up)
         mc->on_gateway_up(mc);
     start_streams(mc);
+    /* Fetch at once: the first fetch is what creates our inbox at the gateway
+     * (a handshake leaves nothing there), so acks find it from the start. */
+    on_fetch_timer(mc->loop, &mc->t_fetch, 0);
 }
 
 static void gw_frame(void *ctx, struct cconn *c, const uint8_t *buf, size_t len)
@@ -250,13 +356,18 @@ static void gw_frame(void *ctx, struct cconn *c, const uint8_t *buf, size_t len)
         log_debug("client: bad frame from the gateway: %s", why);
         return;
     }
-    if (f->type == FRAME_FETCH_RESPONSE)
+    if (f->type == FRAME_FETCH_RESPONSE) {
         on_fetch_response(mc, f);
-    else if (f->type == FRAME_ERROR) {
+        if (mc->on_fetched)
+            mc->on_fetched(mc, true);
+        return; /* on_fetch_response keeps f until its entries are handled */
+    } else if (f->type == FRAME_ERROR) {
         /* An error answers our one outstanding request, if any. */
         mc->fetch_outstanding = false;
         log_warn("client: gateway error %u: %s", f->u.error.code,
                  f->u.error.reason ? f->u.error.reason : "");
+        if (mc->on_fetched)
+            mc->on_fetched(mc, false);
     }
     else
         log_debug("client: unexpected %s from the gateway", frame_type_name(f->type));
@@ -330,11 +441,12 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         mc->last_stats_us = mc_mono_us(mc);
         core_get_stats(mc->core, &st);
         log_info("client: stats real=%llu drop=%llu loop=%llu reply=%llu acks=%llu "
-                 "loop_acks=%llu loops_back=%llu retransmits=%llu failed=%llu frags_in=%llu "
+                 "loop_acks=%llu cover_acks=%llu loops_back=%llu retransmits=%llu failed=%llu frags_in=%llu "
                  "dups=%llu msgs_in=%llu bad_in=%llu queue=%zu",
                  (unsigned long long)st.real_sent, (unsigned long long)st.drop_sent,
                  (unsigned long long)st.loop_sent, (unsigned long long)st.reply_sent,
                  (unsigned long long)st.acks, (unsigned long long)st.loop_acks,
+                 (unsigned long long)st.cover_acks,
                  (unsigned long long)st.loops_back, (unsigned long long)st.retransmits,
                  (unsigned long long)st.failed_msgs, (unsigned long long)st.received_frags,
                  (unsigned long long)st.duplicates, (unsigned long long)st.received_msgs,
@@ -374,6 +486,8 @@ static void init_timers(struct mixclient *mc)
     ev_timer_init(&mc->t_fetch, on_fetch_timer, fi, fi);
     ev_timer_init(&mc->t_tick, on_tick, 0.1, 0.1);
     ev_timer_init(&mc->t_redial, on_redial, 1., 0.);
+    ev_idle_init(&mc->t_rx, on_rx_idle);
+    mc->t_rx.data = mc;
     mc->t_payload.data = mc->t_loop.data = mc->t_drop.data = mc;
     mc->t_fetch.data = mc->t_tick.data = mc->t_redial.data = mc;
     ev_timer_start(mc->loop, &mc->t_fetch);
@@ -384,6 +498,8 @@ static void init_timers(struct mixclient *mc)
 struct mixclient *mc_new_common(const char *config_path, struct ev_loop *loop, bool need_gateway,
                                 char *err, size_t errlen)
 {
+    if (mc_lib_setup(err, errlen) < 0)
+        return NULL;
     struct mixclient *mc = calloc(1, sizeof(*mc));
     if (mc == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -430,7 +546,27 @@ fail:
 struct mixclient *mixclient_new(const char *config_path, struct ev_loop *loop, char *err,
                                 size_t errlen)
 {
-    return mc_new_common(config_path, loop, true, err, errlen);
+    return mixclient_new_opts(config_path, loop, NULL, err, errlen);
+}
+
+struct mixclient *mixclient_new_opts(const char *config_path, struct ev_loop *loop,
+                                     const struct mixclient_options *opts, char *err,
+                                     size_t errlen)
+{
+    if (mc_lib_setup(err, errlen) < 0)
+        return NULL;
+    /* Set first, so that lines logged while starting reach the callback. */
+    if (opts != NULL)
+        set_log(NULL, opts);
+    struct mixclient *mc = mc_new_common(config_path, loop, true, err, errlen);
+    if (opts != NULL) {
+        g_log.owner = mc;
+        if (mc != NULL)
+            mc->log_owner = true;
+        else
+            g_log.fn = NULL;
+    }
+    return mc;
 }
 
 void mixclient_free(struct mixclient *mc)
@@ -444,8 +580,11 @@ void mixclient_free(struct mixclient *mc)
         ev_timer_stop(mc->loop, &mc->t_fetch);
         ev_timer_stop(mc->loop, &mc->t_tick);
         ev_timer_stop(mc->loop, &mc->t_redial);
+        ev_idle_stop(mc->loop, &mc->t_rx);
         mc_dir_stop(mc);
     }
+    for (size_t i = 0; i < MC_RX_FRAMES; i++)
+        frame_free(mc->rx[i]);
     cconn_free(mc->gw);
     core_free(mc->core);
     cstore_close(mc->store);
@@ -453,6 +592,11 @@ void mixclient_free(struct mixclient *mc)
         sodium_free(mc->keys);
     if (mc->own_loop && mc->loop)
         ev_loop_destroy(mc->loop);
+    /* Its log callback's context may go with it. */
+    if (mc->log_owner && g_log.owner == mc) {
+        g_log.fn = NULL;
+        g_log.owner = NULL;
+    }
     free(mc);
 }
 
@@ -464,6 +608,7 @@ void mc_core_recv(void *ctx, const struct core_received *m)
     struct mixclient_message out = {.body = m->body, .len = m->len, .can_reply = m->can_reply,
                                     .is_reply = m->is_reply, .received_at = m->received_at};
     memcpy(out.id, m->id, MIXCLIENT_ID_LEN);
+    memcpy(out.in_reply_to, m->in_reply_to, MIXCLIENT_ID_LEN);
     if (mc->recv_fn)
         mc->recv_fn(mc->recv_ctx, &out);
     if (mc->on_new_message)
@@ -501,17 +646,39 @@ int mixclient_send(struct mixclient *mc, const char *address, const void *msg, s
                    unsigned reply_surbs, uint8_t id_out[MIXCLIENT_ID_LEN])
 {
     struct mix_address a;
-    if (address_decode(address, &a) != ADDRESS_OK)
-        return MIXCLIENT_E_ADDRESS;
+    enum address_err ae = address_decode(address, &a);
+    if (ae != ADDRESS_OK)
+        return mc_fail(mc, MIXCLIENT_E_ADDRESS, "bad address: %s", address_strerror(ae));
     if (len > core_max_message())
-        return MIXCLIENT_E_TOO_BIG;
-    return mc_err_from_core(core_send(mc->core, &a, msg, len, reply_surbs, id_out));
+        return mc_fail(mc, MIXCLIENT_E_TOO_BIG, "message too large: %zu bytes, the limit is %zu bytes",
+                       len, core_max_message());
+    core_set_clock(mc->core, mc_unix_now());
+    int e = mc_err_from_core(core_send(mc->core, &a, msg, len, reply_surbs, id_out));
+    if (e == MIXCLIENT_E_UNKNOWN_GATEWAY)
+        return mc_fail(mc, e, "the recipient's gateway is not a gateway with inboxes in the "
+                       "directory (epoch %llu)", (unsigned long long)mixclient_epoch(mc));
+    return e == 0 ? 0 : mc_fail(mc, e, "%s", mixclient_strerror(e));
 }
 
 int mixclient_reply(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN], const void *body,
-                    size_t len)
+                    size_t len, uint8_t id_out[MIXCLIENT_ID_LEN])
 {
-    return mc_err_from_core(core_reply(mc->core, id, body, len));
+    int e = mc_err_from_core(core_reply(mc->core, id, body, len, id_out));
+    switch (e) {
+    case MIXCLIENT_OK:
+        return 0;
+    case MIXCLIENT_E_TOO_BIG:
+        return mc_fail(mc, e, "reply too large: %zu bytes, a reply holds at most %zu bytes", len,
+                       mixclient_max_reply(mc));
+    case MIXCLIENT_E_UNKNOWN_ID:
+        return mc_fail(mc, e, "no received message with that id");
+    case MIXCLIENT_E_NO_SURB:
+        return mc_fail(mc, e, "that message carried no reply block (its sender asked for no reply)");
+    case MIXCLIENT_E_SURB_USED:
+        return mc_fail(mc, e, "reply block already used (a message can be answered once)");
+    default:
+        return mc_fail(mc, e, "%s", mixclient_strerror(e));
+    }
 }
 
 int mixclient_status(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN],
@@ -519,8 +686,10 @@ int mixclient_status(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN],
 {
     struct core_status s;
     int e = core_status(mc->core, id, &s);
+    if (e == CORE_ERR_UNKNOWN)
+        return mc_fail(mc, MIXCLIENT_E_UNKNOWN_ID, "no sent message with that id");
     if (e != CORE_OK)
-        return mc_err_from_core(e);
+        return mc_fail(mc, mc_err_from_core(e), "%s", core_strerror(e));
     *state = (enum mixclient_state)s.state;
     *fragments = s.fragments;
     *acked = s.acked;
@@ -544,6 +713,7 @@ static void take_one(void *ctx, const struct core_received *m)
     struct mixclient_message out = {.body = m->body, .len = m->len, .can_reply = m->can_reply,
                                     .is_reply = m->is_reply, .received_at = m->received_at};
     memcpy(out.id, m->id, MIXCLIENT_ID_LEN);
+    memcpy(out.in_reply_to, m->in_reply_to, MIXCLIENT_ID_LEN);
     t->fn(t->ctx, &out);
 }
 

@@ -32,6 +32,7 @@ const char *core_strerror(int err)
     case CORE_ERR_NOMEM: return "out of memory";
     case CORE_ERR_PATH: return "no usable path in the directory";
     case CORE_ERR_CRYPTO: return "packet construction failed";
+    case CORE_ERR_SURB_USED: return "reply block already used";
     }
     return "unknown error";
 }
@@ -193,15 +194,26 @@ static int load_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v
     struct load_ctx *l = ctx;
     if (klen != CORE_MSG_ID_LEN || vlen == 0 || vlen % 2 != 0)
         return 0;
-    uint32_t count = (uint32_t)(vlen / 2);
+    uint32_t count = (uint32_t)(vlen / 2), first_new = count;
     for (uint32_t i = 0; i < count; i++) {
-        if (val[i] == FS_QUEUED || val[i] == FS_SENT) {
-            /* A fragment in flight when we stopped may be lost: send it again. */
-            if (core_qpush(val[i] == FS_SENT ? &l->c->retx : &l->c->queue, key, i) != 0) {
-                l->err = -1;
-                return 1;
-            }
+        /*
+         * A fragment in flight when we stopped may be lost, and one waiting to
+         * be sent again was sent before: both go to retx.  Fragments never
+         * sent are the message's one entry in the fair queue.
+         */
+        bool fresh = val[i] == FS_QUEUED && val[count + i] == 0;
+        if (fresh) {
+            l->c->queue_frags++;
+            if (first_new == count)
+                first_new = i;
+        } else if ((val[i] == FS_QUEUED || val[i] == FS_SENT) && core_qpush(&l->c->retx, key, i) != 0) {
+            l->err = -1;
+            return 1;
         }
+    }
+    if (first_new < count && core_qpush(&l->c->queue, key, first_new) != 0) {
+        l->err = -1;
+        return 1;
     }
     return 0;
 }
@@ -258,7 +270,8 @@ void core_free(struct core *c)
 void core_set_doc(struct core *c, struct pki_doc *doc)
 {
     const struct pki_params *p = pki_doc_params(doc);
-    struct sphinx_geometry g = {p->max_hops, p->payload_len};
+    struct sphinx_geometry g = {p->max_hops, p->payload_len,
+                                (enum sphinx_format)p->sphinx_format};
     if (!sphinx_geometry_valid(&g, NULL) || p->layers + 2 > p->max_hops) {
         log_warn("directory geometry unusable for clients; keeping the previous one");
         pki_doc_free(doc);
@@ -300,9 +313,19 @@ size_t core_packet_len(const struct core *c)
     return c->doc ? c->pkt_len : 0;
 }
 
+size_t core_fragment_capacity(const struct core *c)
+{
+    return c->doc ? core_frag_len(c) - PAYLOAD_FRAG_HDR_LEN : 0;
+}
+
+void core_set_clock(struct core *c, uint64_t unix_now)
+{
+    c->clock = unix_now;
+}
+
 size_t core_queue_len(const struct core *c)
 {
-    return c->queue.len + c->retx.len + c->n_raw;
+    return c->queue_frags + c->retx.len + c->n_raw;
 }
 
 void core_get_stats(const struct core *c, struct core_stats *out)

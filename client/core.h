@@ -34,6 +34,7 @@ enum core_err {
     CORE_ERR_NOMEM = -7,
     CORE_ERR_PATH = -8,      /* the directory cannot give a path (empty layer) */
     CORE_ERR_CRYPTO = -9,    /* packet construction failed */
+    CORE_ERR_SURB_USED = -10, /* the message's reply SURB was used already */
 };
 const char *core_strerror(int err);
 
@@ -42,6 +43,8 @@ enum core_msg_state {
     CORE_MSG_SENT = 2,
     CORE_MSG_ACKNOWLEDGED = 3,
     CORE_MSG_FAILED = 4,
+    CORE_MSG_RECEIVING = 6,   /* incoming, fragments still missing */
+    CORE_MSG_RECEIVED = 7,    /* incoming, complete */
 };
 
 struct core_config {
@@ -55,6 +58,7 @@ struct core_config {
 struct core_stats {
     uint64_t real_sent, drop_sent, loop_sent, reply_sent;
     uint64_t acks, loop_acks, loops_back;
+    uint64_t cover_acks;                /* SURB-acks of drop cover, discarded */
     uint64_t retransmits, failed_msgs;
     uint64_t received_frags, duplicates, received_msgs, replies_received;
     uint64_t bad_in;                    /* inbox entries that did not open or parse */
@@ -63,7 +67,12 @@ struct core_stats {
 struct core_status {
     uint8_t id[CORE_MSG_ID_LEN];
     enum core_msg_state state;
-    uint32_t fragments, acked;
+    uint32_t fragments, acked;          /* incoming: acked = fragments received */
+    bool incoming;
+    uint64_t time;                      /* Unix s: accepted; incoming: first fragment / received */
+    uint64_t size;                      /* bytes */
+    bool have_peer;                     /* outgoing: the recipient */
+    struct mix_address peer;
 };
 
 /* A message handed to the application. */
@@ -74,6 +83,7 @@ struct core_received {
     bool can_reply;
     bool is_reply;
     uint64_t received_at;               /* Unix seconds */
+    uint8_t in_reply_to[CORE_MSG_ID_LEN]; /* is_reply: the id of our message it answers */
 };
 typedef void (*core_recv_fn)(void *ctx, const struct core_received *m);
 
@@ -83,6 +93,13 @@ struct core;
 struct core *core_new(const struct core_config *cfg, struct cstore *store,
                       const struct mix_rng *rng) MIX_WUR;
 void core_free(struct core *c);
+
+/* Message bytes one fragment carries (0 before a directory): a message of n bytes takes
+ * about ceil(n / this) fragments, one payload slot each. */
+size_t core_fragment_capacity(const struct core *c);
+
+/* The wall clock (Unix seconds) for the times status shows; the caller keeps it current. */
+void core_set_clock(struct core *c, uint64_t unix_now);
 
 /* Install a verified directory (ownership passes to the core). */
 void core_set_doc(struct core *c, struct pki_doc *doc);
@@ -101,9 +118,12 @@ size_t core_max_message(void);
 int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, size_t len,
               uint32_t reply_surbs, uint8_t id_out[static CORE_MSG_ID_LEN]) MIX_WUR;
 
-/* Answer received message `id` through its SURB (body up to core_reply_cap()). */
-int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN],
-               const uint8_t *body, size_t len) MIX_WUR;
+/*
+ * Answer received message `id` through its SURB (body up to core_reply_cap());
+ * the reply's own id (what the other side's recv shows) goes to id_out if not NULL.
+ */
+int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const uint8_t *body,
+               size_t len, uint8_t *id_out) MIX_WUR;
 size_t core_reply_cap(const struct core *c);
 
 enum core_stream { CORE_STREAM_PAYLOAD, CORE_STREAM_LOOP, CORE_STREAM_DROP };
@@ -139,8 +159,9 @@ size_t core_gc(struct core *c, uint64_t unix_now);
 /* Real packets waiting (fragments and replies). */
 size_t core_queue_len(const struct core *c);
 
+/* The status of message id: one we sent, else one we receive(d). */
 int core_status(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], struct core_status *out) MIX_WUR;
-/* Call fn for every outgoing message known (status). */
+/* Call fn for every message known: outgoing, then incoming (partial, then complete). */
 void core_status_all(struct core *c, void (*fn)(void *ctx, const struct core_status *s), void *ctx);
 
 /*

@@ -11,7 +11,7 @@
 /* Fragment states in the FSTATE record. */
 enum { FS_QUEUED = 0, FS_SENT = 1, FS_ACKED = 2, FS_FAILED = 3 };
 /* What a SURB we created is for. */
-enum { SK_ACK = 1, SK_LOOP_ACK = 2, SK_REPLY = 3 };
+enum { SK_ACK = 1, SK_LOOP_ACK = 2, SK_REPLY = 3, SK_COVER_ACK = 4 };
 
 /* out record: ver 1, reply 1, pad 2, gw 32, pk 32, created 8, total 4, count 4, cap0 4, cap 4 */
 #define OUT_HDR 92
@@ -28,7 +28,8 @@ enum { SK_ACK = 1, SK_LOOP_ACK = 2, SK_REPLY = 3 };
 #define IN_CAN_REPLY 2
 #define IN_IS_REPLY 4
 /* The largest SURB of any valid geometry. */
-#define CORE_SURB_MAX (64 + 32 + SPHINX_MAC_LEN + SPHINX_MAX_HOPS_LIMIT * SPHINX_SLOT_LEN)
+#define CORE_SURB_MAX \
+    (64 + 32 + SPHINX_MAC_LEN + SPHINX_MAX_HOPS_LIMIT * (SPHINX_SLOT_LEN + SPHINX_KEM_MAX_CT))
 
 struct qent {
     uint8_t id[CORE_MSG_ID_LEN];
@@ -82,12 +83,23 @@ struct core {
     size_t plain_len, surb_len, pkt_len, layers;
     core_recv_fn recv_fn;
     void *recv_ctx;
+    /*
+     * retx: fragments to send again, one entry each; they alternate with new ones.
+     * queue: one entry per message with fragments never sent, idx = the next
+     * one; the payload stream takes one fragment from the head message and
+     * puts the message back at the tail, so messages interleave round-robin
+     * and a short one never waits behind a file.  queue_frags counts the
+     * fragments the queue still stands for.
+     */
     struct qvec retx, queue;
+    size_t queue_frags;
+    bool retx_turn;             /* retx and queue alternate when both wait */
     struct flight *fl;
     size_t n_fl, cap_fl;
     struct health *hl;
     size_t n_hl, cap_hl;
     uint64_t unix_now;          /* of the packet being built (key epoch) */
+    uint64_t clock;             /* Unix seconds, as core_set_clock() last said (status times) */
     uint64_t raw_seq;
     size_t n_raw;
     /* The last outgoing message read from the store (a 1 MiB message is not re-read per packet). */

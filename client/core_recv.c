@@ -42,7 +42,21 @@ static void mark_acked(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32
 
 /* ------------------------------------------------------------ received messages */
 
-/* Store a complete received message durably, then tell the application. */
+/* What a stored IN record says about replies: can_reply, is_reply and in_reply_to. */
+static void in_reply_fields(const uint8_t *rec, size_t surb_len, struct core_received *m)
+{
+    m->can_reply = (rec[0] & IN_CAN_REPLY) != 0;
+    m->is_reply = (rec[0] & IN_IS_REPLY) != 0;
+    memset(m->in_reply_to, 0, CORE_MSG_ID_LEN);
+    if (m->is_reply && surb_len == CORE_MSG_ID_LEN)
+        memcpy(m->in_reply_to, rec + IN_HDR, CORE_MSG_ID_LEN);
+}
+
+/*
+ * Store a complete received message durably, then tell the application.
+ * surb: the reply SURB it carried; for a reply (is_reply), the id of our
+ * message it answers, kept in the same place of the record.
+ */
 static int store_received(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], const uint8_t *body,
                           size_t len, const uint8_t *surb, size_t surb_len, bool is_reply,
                           uint64_t unix_now)
@@ -51,7 +65,7 @@ static int store_received(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], con
     if (rec == NULL)
         return -1;
     memset(rec, 0, IN_HDR);
-    rec[0] = (uint8_t)((surb_len ? IN_CAN_REPLY : 0) | (is_reply ? IN_IS_REPLY : 0));
+    rec[0] = (uint8_t)(is_reply ? IN_IS_REPLY : surb_len ? IN_CAN_REPLY : 0);
     mix_put_be16(rec + 2, (uint16_t)surb_len);
     mix_put_be64(rec + 4, unix_now);
     mix_put_be32(rec + 12, (uint32_t)len);
@@ -60,16 +74,18 @@ static int store_received(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], con
     if (len)
         memcpy(rec + IN_HDR + surb_len, body, len);
     int e = cstore_put(c->store, CSTORE_IN, id, CORE_MSG_ID_LEN, rec, IN_HDR + surb_len + len);
-    free(rec);
-    if (e != 0 || cstore_sync(c->store) != 0)
+    if (e != 0 || cstore_sync(c->store) != 0) {
+        free(rec);
         return -1;
+    }
     c->st.received_msgs++;
     if (c->recv_fn != NULL) {
-        struct core_received m = {.body = body, .len = len, .can_reply = surb_len != 0,
-                                  .is_reply = is_reply, .received_at = unix_now};
+        struct core_received m = {.body = body, .len = len, .received_at = unix_now};
+        in_reply_fields(rec, surb_len, &m);
         memcpy(m.id, id, CORE_MSG_ID_LEN);
         c->recv_fn(c->recv_ctx, &m);
     }
+    free(rec);
     return 0;
 }
 
@@ -214,6 +230,10 @@ static int on_surb_reply(struct core *c, const struct frame_inbox_msg *m, uint64
         (void)core_flight_acked(c, rec + 4, CORE_LOOP_IDX);
         c->st.loop_acks++;
         break;
+    case SK_COVER_ACK:
+        /* The SURB-ack of payload-stream drop cover: it only had to travel. */
+        c->st.cover_acks++;
+        break;
     case SK_REPLY:
         if (payload_frag_parse(plain, c->plain_len, &f) != PAYLOAD_OK || f.kind != PAYLOAD_FRAG_REPLY) {
             c->st.bad_in++;
@@ -223,7 +243,8 @@ static int on_surb_reply(struct core *c, const struct frame_inbox_msg *m, uint64
             c->st.duplicates++;
             break;
         }
-        if (store_received(c, f.msg_id, f.data, f.data_len, NULL, 0, true, unix_now) != 0) {
+        if (store_received(c, f.msg_id, f.data, f.data_len, rec + 4, CORE_MSG_ID_LEN, true,
+                           unix_now) != 0) {
             ret = -1;
             goto out;
         }
@@ -296,40 +317,142 @@ int core_on_inbox(struct core *c, const struct frame_inbox_msg *m, uint64_t unix
 
 /* ------------------------------------------------------------ status */
 
+/* Time, size and recipient of an outgoing message, from its out record. */
+static void out_details(struct core *c, struct core_status *s)
+{
+    uint8_t *rec;
+    size_t rlen;
+    s->incoming = false;
+    if (cstore_get(c->store, CSTORE_OUT, s->id, CORE_MSG_ID_LEN, &rec, &rlen) != 1)
+        return;
+    if (rlen >= OUT_HDR) {
+        s->time = mix_get_be64(rec + 68);
+        s->size = mix_get_be32(rec + 76);
+        s->have_peer = true;
+        memcpy(s->peer.gateway_id, rec + 4, MIX_NODE_ID_LEN);
+        memcpy(s->peer.public_key, rec + 36, ADDRESS_KEY_LEN);
+    }
+    free(rec);
+}
+
+/* An incoming message: from its PMETA record (partial) or IN record (complete). */
+static bool in_status(const uint8_t *id, const uint8_t *val, size_t vlen, bool partial,
+                      struct core_status *s)
+{
+    memset(s, 0, sizeof(*s));
+    memcpy(s->id, id, CORE_MSG_ID_LEN);
+    s->incoming = true;
+    if (partial) {
+        if (vlen < PMETA_HDR)
+            return false;
+        s->state = CORE_MSG_RECEIVING;
+        s->fragments = mix_get_be32(val);
+        s->size = mix_get_be32(val + 4);
+        s->acked = mix_get_be32(val + 8);
+        if (s->acked > s->fragments)
+            s->acked = s->fragments;
+        s->time = mix_get_be64(val + 14);
+        return true;
+    }
+    if (vlen < IN_HDR)
+        return false;
+    s->state = CORE_MSG_RECEIVED;
+    s->fragments = s->acked = 1;
+    s->time = mix_get_be64(val + 4);
+    s->size = mix_get_be32(val + 12);
+    return true;
+}
+
 int core_status(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], struct core_status *out)
 {
     uint32_t count;
-    uint8_t *fs = core_fstate_get(c, id, &count);
-    if (fs == NULL)
-        return CORE_ERR_UNKNOWN;
+    uint8_t *fs = core_fstate_get(c, id, &count), *v;
+    size_t vlen;
+    memset(out, 0, sizeof(*out));
+    if (fs == NULL) {
+        int got = cstore_get(c->store, CSTORE_IN, id, CORE_MSG_ID_LEN, &v, &vlen);
+        bool partial = got != 1;
+        if (partial)
+            got = cstore_get(c->store, CSTORE_PMETA, id, CORE_MSG_ID_LEN, &v, &vlen);
+        if (got != 1)
+            return got < 0 ? CORE_ERR_STORE : CORE_ERR_UNKNOWN;
+        bool ok = in_status(id, v, vlen, partial, out);
+        free(v);
+        return ok ? CORE_OK : CORE_ERR_UNKNOWN;
+    }
     memcpy(out->id, id, CORE_MSG_ID_LEN);
     core_summarize(fs, count, out);
     free(fs);
+    out_details(c, out);
     return CORE_OK;
 }
 
-struct status_iter {
-    void (*fn)(void *ctx, const struct core_status *s);
-    void *ctx;
+/* Statuses gathered during one store iteration (no store reads inside it). */
+struct status_list {
+    struct core_status *v;
+    size_t n, cap;
+    bool partial;
 };
 
-static int status_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+static struct core_status *status_slot(struct status_list *l)
 {
-    struct status_iter *it = ctx;
-    struct core_status s;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? 2 * l->cap : 32;
+        struct core_status *nv = realloc(l->v, ncap * sizeof(*nv));
+        if (nv == NULL)
+            return NULL;
+        l->v = nv;
+        l->cap = ncap;
+    }
+    return &l->v[l->n];
+}
+
+static int status_out(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    struct status_list *l = ctx;
+    struct core_status *s;
     if (klen != CORE_MSG_ID_LEN || vlen == 0 || vlen % 2 != 0)
         return 0;
-    memcpy(s.id, key, CORE_MSG_ID_LEN);
-    core_summarize(val, (uint32_t)(vlen / 2), &s);
-    it->fn(it->ctx, &s);
+    if ((s = status_slot(l)) == NULL)
+        return 1;
+    memset(s, 0, sizeof(*s));
+    memcpy(s->id, key, CORE_MSG_ID_LEN);
+    core_summarize(val, (uint32_t)(vlen / 2), s);
+    l->n++;
+    return 0;
+}
+
+static int status_in(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    struct status_list *l = ctx;
+    struct core_status *s;
+    if (klen != CORE_MSG_ID_LEN)
+        return 0;
+    if ((s = status_slot(l)) == NULL)
+        return 1;
+    if (in_status(key, val, vlen, l->partial, s))
+        l->n++;
     return 0;
 }
 
 void core_status_all(struct core *c, void (*fn)(void *ctx, const struct core_status *s), void *ctx)
 {
-    struct status_iter it = {fn, ctx};
-    if (cstore_iter(c->store, CSTORE_FSTATE, NULL, 0, status_one, &it) != 0)
+    struct status_list l = {NULL, 0, 0, false};
+    if (cstore_iter(c->store, CSTORE_FSTATE, NULL, 0, status_out, &l) != 0)
         log_err("client: status listing failed");
+    size_t n_out = l.n;
+    l.partial = true;
+    if (cstore_iter(c->store, CSTORE_PMETA, NULL, 0, status_in, &l) != 0)
+        log_err("client: status listing failed");
+    l.partial = false;
+    if (cstore_iter(c->store, CSTORE_IN, NULL, 0, status_in, &l) != 0)
+        log_err("client: status listing failed");
+    for (size_t i = 0; i < l.n; i++) {
+        if (i < n_out)
+            out_details(c, &l.v[i]);
+        fn(ctx, &l.v[i]);
+    }
+    free(l.v);
 }
 
 struct pending {
@@ -369,15 +492,13 @@ size_t core_take_received(struct core *c, size_t max, core_recv_fn fn, void *ctx
         size_t surb_len = mix_get_be16(rec + 2), blen = mix_get_be32(rec + 12);
         if (rlen >= IN_HDR + surb_len + blen) {
             struct core_received m = {.body = rec + IN_HDR + surb_len, .len = blen,
-                                      .can_reply = (rec[0] & IN_CAN_REPLY) != 0,
-                                      .is_reply = (rec[0] & IN_IS_REPLY) != 0,
                                       .received_at = mix_get_be64(rec + 4)};
+            in_reply_fields(rec, surb_len, &m);
             memcpy(m.id, p.ids[i], CORE_MSG_ID_LEN);
             fn(ctx, &m);
             done++;
             /* Delivered: keep a small tombstone (for duplicates and replies), drop the body. */
-            rec[0] |= IN_DELIVERED;
-            mix_put_be32(rec + 12, 0);
+            rec[0] |= IN_DELIVERED;   /* body_len stays: status shows the size */
             if (cstore_put(c->store, CSTORE_IN, p.ids[i], CORE_MSG_ID_LEN, rec, IN_HDR + surb_len) != 0)
                 log_err("client: could not mark a message delivered");
         }

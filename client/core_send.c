@@ -23,13 +23,17 @@ struct route {
  * so a packet built right at a boundary still uses the old key, which nodes
  * accept during the grace period), when the document's descriptors carry it
  * (they list coming epochs' keys), so packets stay valid across an epoch
- * change before the next document is fetched.
+ * change before the next document is fetched.  A document fetched just as its
+ * epoch starts does not move packets to its keys before the clock does: a
+ * node switches at its own epoch timer and refuses a key it does not hold
+ * yet (make_route falls back to the document's epoch for a hop whose
+ * descriptor lacks the clock's).
  */
 static uint64_t core_key_epoch(const struct core *c)
 {
     const struct pki_params *p = pki_doc_params(c->doc);
     uint64_t e = c->unix_now > 1 ? pki_epoch_of(&p->timing, c->unix_now - 1) : 0;
-    return e > pki_doc_epoch(c->doc) ? e : pki_doc_epoch(c->doc);
+    return e > 0 ? e : pki_doc_epoch(c->doc);
 }
 
 /* Per-hop delay from Exp(mean), capped as every node caps it. */
@@ -63,9 +67,10 @@ static uint64_t suspicion(struct core *c, const struct pki_descriptor *const *d,
 
 /*
  * A fresh random route entry -> one mix per layer -> dest (NULL = random
- * gateway/provider).  skip_entry drops the first hop (SURB-acks start at a
- * layer-1 mix because the provider sends them itself).  With avoid, up to 16
- * draws are made and the least suspect one is kept.
+ * gateway/provider).  skip_entry drops the first hop (entry NULL: a route
+ * starting at a layer-1 mix).  SURB-acks and reply SURBs start at the gateway
+ * where they enter, so that gateway holds them for a delay we drew.  With
+ * avoid, up to 16 draws are made and the least suspect one is kept.
  */
 static int make_route(struct core *c, const uint8_t *entry, const uint8_t *dest, bool skip_entry,
                       bool avoid, struct route *r)
@@ -165,7 +170,9 @@ static int build_e2e(struct core *c, const struct e2e *m, uint64_t unix_now, uin
     uint8_t *frag = buf, *body = frag + flen, *surb = body + body_len, *plain = surb + c->surb_len;
     if ((e = make_route(c, c->cfg.gateway_id, m->to_gw, false, m->avoid, &r)) != CORE_OK)
         goto out;
-    e = make_surb(c, m->ack_kind, NULL, m->frag.msg_id, m->frag.index, unix_now, m->avoid, surb, &ack);
+    /* The SURB-ack starts at the exit gateway, which holds it for the first delay we chose. */
+    e = make_surb(c, m->ack_kind, m->to_gw, m->frag.msg_id, m->frag.index, unix_now, m->avoid, surb,
+                  &ack);
     if (e != CORE_OK)
         goto out;
     e = CORE_ERR_CRYPTO;
@@ -229,16 +236,19 @@ int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, 
     if (rec == NULL || fs == NULL)
         goto out;
     mix_rng_bytes(&c->rng, id_out, CORE_MSG_ID_LEN);
-    put_out_header(rec, to, reply_surbs > 0, 0, (uint32_t)len, count, (uint32_t)cap0, (uint32_t)cap);
+    put_out_header(rec, to, reply_surbs > 0, c->clock, (uint32_t)len, count, (uint32_t)cap0,
+                   (uint32_t)cap);
     memcpy(rec + OUT_HDR, msg, len);
     e = CORE_ERR_STORE;
     if (cstore_put(c->store, CSTORE_OUT, id_out, CORE_MSG_ID_LEN, rec, OUT_HDR + len) != 0 ||
         cstore_put(c->store, CSTORE_FSTATE, id_out, CORE_MSG_ID_LEN, fs, 2 * (size_t)count) != 0 ||
         cstore_sync(c->store) != 0)
         goto out;
-    for (uint32_t i = 0; i < count; i++)
-        if (core_qpush(&c->queue, id_out, i) != 0)
-            log_err("client: queue memory exhausted; the message resumes after a restart");
+    /* One entry for the whole message: fragments are taken in turn with the others'. */
+    if (core_qpush(&c->queue, id_out, 0) != 0)
+        log_err("client: queue memory exhausted; the message resumes after a restart");
+    else
+        c->queue_frags += count;
     e = CORE_OK;
 out:
     free(rec);
@@ -248,19 +258,41 @@ out:
 
 /* ------------------------------------------------------------ packets */
 
-static int drop_packet(struct core *c, uint8_t *out)
+/*
+ * Drop cover: a packet to a random gateway for the all-zero recipient, which
+ * the gateway discards.  With ack (drop cover in the payload stream), it
+ * carries a SURB-ack exactly like a real fragment's (envelope, random body of
+ * a sealed fragment's length): the exit gateway sends it back and we discard
+ * it (SK_COVER_ACK), so a real fragment and its cover cause the same traffic
+ * downstream.  Drop cover of the drop stream (lambda_D) carries none.
+ */
+static int drop_packet(struct core *c, bool with_ack, uint64_t unix_now, uint8_t *out)
 {
     static const uint8_t zero_id[MIX_NODE_ID_LEN];
     struct route r;
     int e = make_route(c, c->cfg.gateway_id, NULL, false, false, &r);
     if (e != CORE_OK)
         return e;
-    uint8_t *plain = malloc(c->plain_len);
+    size_t body_len = core_frag_len(c) + crypto_box_SEALBYTES;
+    uint8_t *plain = malloc(c->plain_len + c->surb_len + body_len);
     if (plain == NULL)
         return CORE_ERR_NOMEM;
-    mix_rng_bytes(&c->rng, plain, c->plain_len);
-    e = sphinx_create(&c->g, &c->rng, r.hops, r.n, zero_id, plain, c->plain_len, out) == SPHINX_OK
-            ? CORE_OK : CORE_ERR_CRYPTO;
+    uint8_t *surb = plain + c->plain_len, *body = surb + c->surb_len;
+    if (!with_ack) {
+        mix_rng_bytes(&c->rng, plain, c->plain_len);
+    } else {
+        uint8_t msg_id[CORE_MSG_ID_LEN];
+        mix_rng_bytes(&c->rng, msg_id, sizeof(msg_id));
+        mix_rng_bytes(&c->rng, body, body_len);
+        e = make_surb(c, SK_COVER_ACK, r.hops[r.n - 1].node_id, msg_id, 0, unix_now, false, surb,
+                      NULL);
+        if (e == CORE_OK && payload_build(plain, c->plain_len, surb, c->surb_len, body,
+                                          body_len) != PAYLOAD_OK)
+            e = CORE_ERR_CRYPTO;
+    }
+    if (e == CORE_OK)
+        e = sphinx_create(&c->g, &c->rng, r.hops, r.n, zero_id, plain, c->plain_len, out) ==
+                    SPHINX_OK ? CORE_OK : CORE_ERR_CRYPTO;
     free(plain);
     c->st.drop_sent += e == CORE_OK;
     return e;
@@ -323,17 +355,24 @@ static int send_raw(struct core *c, uint8_t *out)
     return 1;
 }
 
-/* Fragment (id, idx) of an outgoing message: 1 built, 0 skip it, <0 error. */
-static int send_fragment(struct core *c, const struct qent *q, uint64_t now_us, uint64_t unix_now,
-                         uint8_t *out)
+/*
+ * Fragment (id, idx) of an outgoing message: 1 built, 0 skip it, <0 error.
+ * fresh: only a fragment never sent (the fair queue's); else one to send
+ * again.  *count_out gets the message's fragment count (0 if it is gone).
+ */
+static int send_fragment(struct core *c, const struct qent *q, bool fresh, uint64_t now_us,
+                         uint64_t unix_now, uint8_t *out, uint32_t *count_out)
 {
     size_t rlen;
-    uint32_t count;
+    uint32_t count = 0;
     uint8_t *fs = core_fstate_get(c, q->id, &count);
     const uint8_t *rec = fs ? core_out_get(c, q->id, &rlen) : NULL;
     int ret = 0;
+    *count_out = rec != NULL ? count : 0;
     /* SENT here means it was in flight when the daemon stopped (queued again at load). */
     if (rec == NULL || q->idx >= count || (fs[q->idx] != FS_QUEUED && fs[q->idx] != FS_SENT))
+        goto out;
+    if (fresh && (fs[q->idx] != FS_QUEUED || fs[count + q->idx] != 0))
         goto out;
     uint32_t total = mix_get_be32(rec + 76), cap0 = mix_get_be32(rec + 84);
     uint32_t cap = mix_get_be32(rec + 88);
@@ -385,6 +424,63 @@ out:
     return ret;
 }
 
+/* A fragment to send again: 1 built, 0 none (or kept for later after an error). */
+static int next_retx(struct core *c, uint64_t now_us, uint64_t unix_now, uint8_t *out)
+{
+    struct qent q;
+    uint32_t count;
+    while (core_qpop(&c->retx, &q)) {
+        int r = send_fragment(c, &q, false, now_us, unix_now, out, &count);
+        if (r == 1)
+            return 1;
+        if (r < 0) {
+            /* Keep it for later (e.g. an empty layer right now); send cover instead. */
+            if (core_qpush(&c->retx, q.id, q.idx) != 0)
+                log_err("client: queue memory exhausted");
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The next real fragment: a retransmission, or the next new fragment of the
+ * message at the head of the fair queue, which then goes to the tail
+ * (round-robin over messages).  When both wait they take turns, so a file's
+ * retransmissions on a lossy network cannot hold a short message back
+ * either.  1 built, 0 nothing to send.
+ */
+static int next_fragment(struct core *c, uint64_t now_us, uint64_t unix_now, uint8_t *out)
+{
+    struct qent q;
+    uint32_t count;
+    bool retx_first = c->retx_turn || c->queue.len == 0;
+    c->retx_turn = !c->retx_turn;
+    if (retx_first && c->retx.len > 0) {
+        int r = next_retx(c, now_us, unix_now, out);
+        /* Sent, or kept after an error; else every entry was stale: new ones then. */
+        if (r == 1 || c->retx.len > 0)
+            return r;
+    }
+    while (core_qpop(&c->queue, &q)) {
+        int r = send_fragment(c, &q, true, now_us, unix_now, out, &count);
+        if (r < 0) {
+            /* Its turn comes again; cover fills this slot. */
+            if (core_qpush(&c->queue, q.id, q.idx) != 0)
+                log_err("client: queue memory exhausted; the message resumes after a restart");
+            return 0;
+        }
+        if (r == 1 && c->queue_frags > 0)
+            c->queue_frags--;
+        if (q.idx + 1 < count && core_qpush(&c->queue, q.id, q.idx + 1) != 0)
+            log_err("client: queue memory exhausted; the message resumes after a restart");
+        if (r == 1)
+            return 1;
+    }
+    /* Nothing new to send after all: a retransmission then. */
+    return next_retx(c, now_us, unix_now, out);
+}
+
 int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64_t unix_now,
                      uint8_t *out)
 {
@@ -396,27 +492,23 @@ int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64
     if (s == CORE_STREAM_PAYLOAD) {
         if (send_raw(c, out) == 1)
             return 1;
-        struct qent q;
-        while (core_qpop(&c->retx, &q) || core_qpop(&c->queue, &q)) {
-            int r = send_fragment(c, &q, now_us, unix_now, out);
-            if (r == 1)
-                return 1;
-            if (r < 0) {
-                /* Keep it for later (e.g. an empty layer right now); send cover instead. */
-                if (core_qpush(&c->retx, q.id, q.idx) != 0)
-                    log_err("client: queue memory exhausted");
-                break;
-            }
-        }
+        /*
+         * Which real fragment fills this slot is all that is decided here:
+         * the slot itself (the Poisson timer) and the packet's size are the
+         * same whatever is queued, so fairness changes nothing an observer sees.
+         */
+        int r = next_fragment(c, now_us, unix_now, out);
+        if (r == 1)
+            return 1;
     }
-    int e = drop_packet(c, out);
+    int e = drop_packet(c, s == CORE_STREAM_PAYLOAD, unix_now, out);
     return e == CORE_OK ? 0 : e;
 }
 
 /* ------------------------------------------------------------ replies */
 
 int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const uint8_t *body,
-               size_t len)
+               size_t len, uint8_t *id_out)
 {
     uint8_t *rec, first[MIX_NODE_ID_LEN], key[8];
     size_t rlen;
@@ -434,6 +526,10 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
         e = CORE_ERR_NOMEM;
         goto out;
     }
+    /* A SURB works once: its bytes stay in the record, the flag says it is spent.
+     * (A reply's record holds the id it answers there instead: no SURB.) */
+    if (rlen >= IN_HDR + surb_len && surb_len > 0 && !(rec[0] & (IN_CAN_REPLY | IN_IS_REPLY)))
+        e = CORE_ERR_SURB_USED;
     if (rlen < IN_HDR + surb_len || !(rec[0] & IN_CAN_REPLY) || surb_len != c->surb_len)
         goto out;
     struct payload_frag f;
@@ -462,6 +558,8 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
         cstore_sync(c->store) != 0)
         goto out;
     c->n_raw++;
+    if (id_out != NULL)
+        memcpy(id_out, f.msg_id, CORE_MSG_ID_LEN);
     e = CORE_OK;
 out:
     free(buf);

@@ -1,16 +1,44 @@
 /*
  * Fetching the directory: ask the configured authorities in turn (Frame
- * DocumentRequest for the current epoch over a Noise link pinned to the
- * authority's link key), accept a document only if pki_verify() finds k of
- * n valid signatures and a current epoch, then refresh every poll interval
- * and shortly after each epoch ends.
+ * DocumentRequest over a Noise link pinned to the authority's link key),
+ * accept a document only if pki_verify() finds k of n valid signatures and a
+ * current epoch, then refresh once per epoch, at a random moment of the next
+ * epoch's first `grace` seconds (mc_dir_next_refresh_s).
+ *
+ * An authority must never see our long-term key next to our IP address: the
+ * key names our inbox and is in our address.  Every authority link is made
+ * with a fresh random Noise static key, wiped once the link is set up, so two
+ * fetches of the same client look like two strangers (docs/spec/client.md
+ * "Directory").
  */
 #include "client_int.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
+
+double mc_dir_next_refresh_s(const struct pki_timing *t, uint64_t epoch, double now_s,
+                             const struct mix_rng *rng)
+{
+    /*
+     * The document of epoch+1 is published before epoch+1 starts (vote_lead)
+     * and the one we hold stays usable through the first `grace` seconds of
+     * epoch+1: fetch at a uniform moment of that window, so that clients do
+     * not all ask at once and a fetch's time says nothing but "one per epoch".
+     */
+    double end = (double)pki_epoch_end(t, epoch);
+    double window = t->grace > 0 ? (double)t->grace : 1.;
+    double at = end + mix_rng_unit(rng) * window;
+    return at > now_s ? at - now_s : mix_rng_unit(rng) * window;
+}
+
+/* Delay before asking again after a failure: 1 to 3 s, randomised. */
+static double retry_s(struct mixclient *mc)
+{
+    return 1. + 2. * mix_rng_unit(&mc->rng);
+}
 
 static void dir_schedule(struct mixclient *mc, double after_s)
 {
@@ -38,10 +66,10 @@ static void reap_soon(struct mixclient *mc)
 
 static void install(struct mixclient *mc, struct pki_doc *doc)
 {
-    uint64_t now = mc_unix_now(), until = pki_doc_valid_until(doc);
-    double next = (double)mc->conf.poll_us / 1e6;
-    if (until > now && (double)(until - now) + 1 < next)
-        next = (double)(until - now) + 1;
+    double next = mc_dir_next_refresh_s(&pki_doc_params(doc)->timing, pki_doc_epoch(doc),
+                                        ev_time(), &mc->rng);
+    mc->dir_timing = pki_doc_params(doc)->timing;
+    mc->dir_have_timing = true;
     const struct pki_doc *old = mc->core ? core_doc(mc->core) : NULL;
     if (old == NULL || pki_doc_epoch(old) != pki_doc_epoch(doc))
         log_info("client: directory epoch %llu verified (%zu nodes)",
@@ -64,10 +92,13 @@ static void auth_up(void *ctx, struct cconn *c)
     uint8_t buf[64];
     size_t len;
     const char *why;
-    f.u.doc_req.epoch = 0;
+    /*
+     * Once we know the epoch timing, ask for the epoch of now by our clock
+     * (what every client asks at that time); before that, for the current one.
+     */
+    f.u.doc_req.epoch = mc->dir_have_timing ? pki_epoch_of(&mc->dir_timing, mc_unix_now()) : 0;
     if (!frame_encode(&f, buf, sizeof(buf), &len, &why) || cconn_send(c, buf, len) != 0)
         log_err("client: cannot request the directory");
-    (void)mc;
 }
 
 static void auth_frame(void *ctx, struct cconn *c, const uint8_t *buf, size_t len)
@@ -97,13 +128,13 @@ static void auth_frame(void *ctx, struct cconn *c, const uint8_t *buf, size_t le
             mc->last_dir_error = pki_strerror(e);
             log_warn("client: directory refused: %s", pki_strerror(e));
             mc->auth_idx++;
-            dir_schedule(mc, 2.);
+            dir_schedule(mc, retry_s(mc));
         }
     } else {
         mc->last_dir_error = "the authority has no document";
         log_warn("client: authority answered %s", frame_type_name(f->type));
         mc->auth_idx++;
-        dir_schedule(mc, 2.);
+        dir_schedule(mc, retry_s(mc));
     }
     mc->auth_answered = true;
     frame_free(f);
@@ -116,10 +147,12 @@ static void auth_down(void *ctx, struct cconn *c, const char *why)
     (void)c;
     if (!mc->auth_answered) {
         /* Not answered: try the next authority soon. */
-        mc->last_dir_error = "authority unreachable";
+        /* A refusal by another authority says more: keep it. */
+        if (mc->last_dir_error == NULL)
+            mc->last_dir_error = "authority unreachable";
         log_warn("client: authority %s: %s", mc->conf.auth[mc->auth_idx % mc->conf.n_auth].addr, why);
         mc->auth_idx++;
-        dir_schedule(mc, mc->auth_idx % mc->conf.n_auth == 0 ? 2. : 0.2);
+        dir_schedule(mc, mc->auth_idx % mc->conf.n_auth == 0 ? retry_s(mc) : 0.2);
     }
     reap_soon(mc);
 }
@@ -134,13 +167,22 @@ static void on_dir_timer(struct ev_loop *loop, ev_timer *w, int revents)
     mc->auth = NULL;
     const struct cconf_authority *a = &mc->conf.auth[mc->auth_idx % mc->conf.n_auth];
     struct cconn_cbs cbs = {auth_up, auth_frame, auth_down, mc};
-    /* Poll again later in any case; a reply re-arms this sooner or later. */
-    dir_schedule(mc, (double)mc->conf.poll_us / 1e6);
+    /* Ask again later in any case (no answer at all); a reply re-arms this. */
+    dir_schedule(mc, (double)mc->conf.connect_timeout_us / 1e6 + retry_s(mc));
     mc->auth_answered = false;
-    mc->auth = cconn_dial(mc->loop, a->addr, mc->keys, mc->keys + 32, a->link_pk,
-                          LINK_ROLE_CLIENT, PKI_MAX_DOCUMENT_LEN + 4096,
+    /* A fresh static key for this link only (see the top of this file). */
+    uint8_t *eph = sodium_malloc(64);
+    if (eph == NULL) {
+        mc->last_dir_error = "out of memory";
+        return;
+    }
+    randombytes_buf(eph, 32);
+    crypto_scalarmult_base(eph + 32, eph);
+    mc->auth = cconn_dial(mc->loop, a->addr, eph, eph + 32, a->link_pk, LINK_ROLE_CLIENT,
+                          PKI_MAX_DOCUMENT_LEN + 4096,
                           (uint32_t)(mc->conf.connect_timeout_us / 1000), &mc->rng, &cbs, err,
                           sizeof(err));
+    sodium_free(eph);
     if (mc->auth == NULL) {
         mc->last_dir_error = "authority address unusable";
         log_err("client: authority %s: %s", a->addr, err);

@@ -1,6 +1,7 @@
 /*
  * `mixclient init`: create the client key, choose a gateway from the
- * verified directory, connect once so the gateway creates the inbox, and
+ * verified directory, connect and fetch once (the first fetch creates the
+ * inbox at the gateway), and
  * record the gateway in data_dir/gateway (one line, the node id in base64).
  */
 #include "client_int.h"
@@ -81,7 +82,7 @@ static int ensure_key(const struct cconf *c, char *err, size_t errlen)
 
 struct init_state {
     struct pki_doc *doc;
-    bool up;
+    bool up, fetched;
 };
 
 static void init_on_doc(struct mixclient *mc, struct pki_doc *doc)
@@ -96,6 +97,13 @@ static void init_on_up(struct mixclient *mc)
 {
     struct init_state *st = mc->hook_ctx;
     st->up = true;
+}
+
+/* The first fetch creates the inbox (or is refused: the gateway's limits). */
+static void init_on_fetched(struct mixclient *mc, bool ok)
+{
+    struct init_state *st = mc->hook_ctx;
+    st->fetched = ok;
     ev_break(mc->loop, EVBREAK_ALL);
 }
 
@@ -132,13 +140,32 @@ static int choose_gateway(struct mixclient *mc, const struct pki_doc *doc, uint8
     return 0;
 }
 
+/* A gateway set in the config must be one, with inboxes: say what it is otherwise. */
+static int check_gateway(const struct pki_doc *doc, const uint8_t id[32], char *err, size_t errlen)
+{
+    const struct pki_descriptor *d = pki_doc_find(doc, id);
+    if (d == NULL)
+        snprintf(err, errlen, "the configured gateway is not in the directory (epoch %llu)",
+                 (unsigned long long)pki_doc_epoch(doc));
+    else if ((d->roles & PKI_ROLE_GATEWAY) == 0)
+        snprintf(err, errlen, "the configured gateway (%s) is not a gateway: the directory "
+                 "lists it as a layer-%u mix", d->address, (unsigned)d->layer);
+    else if ((d->roles & PKI_ROLE_PROVIDER) == 0)
+        snprintf(err, errlen, "the configured gateway (%s) holds no inboxes (not a provider)",
+                 d->address);
+    else
+        return 0;
+    return MIXCLIENT_E_CONFIG;
+}
+
 static int pick_gateway(const char *config_path, struct cconf *conf, unsigned timeout_s,
                         char *err, size_t errlen)
 {
     uint8_t id[32];
-    if (conf->have_gateway || mc_read_gateway_file(conf, id, err, errlen) == 0)
+    bool configured = conf->have_gateway;
+    if (!configured && mc_read_gateway_file(conf, id, err, errlen) == 0)
         return 0;
-    struct init_state st = {NULL, false};
+    struct init_state st = {NULL, false, false};
     struct mixclient *mc = mc_new_common(config_path, NULL, false, err, errlen);
     if (mc == NULL)
         return MIXCLIENT_E_CONFIG;
@@ -150,6 +177,8 @@ static int pick_gateway(const char *config_path, struct cconf *conf, unsigned ti
     if (st.doc == NULL) {
         snprintf(err, errlen, "directory unreachable or refused (%s)",
                  mc->last_dir_error ? mc->last_dir_error : "no answer");
+    } else if (configured) {
+        rc = check_gateway(st.doc, conf->gateway_id, err, errlen);
     } else if (choose_gateway(mc, st.doc, id) != 0) {
         snprintf(err, errlen, "the directory lists no gateway with inboxes");
     } else if (write_gateway_file(conf, id, err, errlen) != 0) {
@@ -166,6 +195,8 @@ int mixclient_init(const char *config_path, unsigned timeout_s,
                    char address_out[MIXCLIENT_ADDRESS_SIZE], char *err, size_t errlen)
 {
     struct cconf conf;
+    if (mc_lib_setup(err, errlen) < 0)
+        return MIXCLIENT_E_INTERNAL;
     if (cconf_load(config_path, &conf, err, errlen) < 0)
         return MIXCLIENT_E_CONFIG;
     if (ensure_key(&conf, err, errlen) < 0)
@@ -173,18 +204,21 @@ int mixclient_init(const char *config_path, unsigned timeout_s,
     int rc = pick_gateway(config_path, &conf, timeout_s, err, errlen);
     if (rc != 0)
         return rc;
-    /* Connect once: the gateway creates our inbox on the first link. */
-    struct init_state st = {NULL, false};
+    /* Connect and fetch once: the gateway creates our inbox at the first fetch. */
+    struct init_state st = {NULL, false, false};
     struct mixclient *mc = mixclient_new(config_path, NULL, err, errlen);
     if (mc == NULL)
         return MIXCLIENT_E_CONFIG;
     mc->on_gateway_up = init_on_up;
+    mc->on_fetched = init_on_fetched;
     mc->hook_ctx = &st;
     run_for(mc->loop, timeout_s);
-    if (!st.up) {
+    if (!st.fetched) {
         snprintf(err, errlen, "%s",
                  core_doc(mc->core) == NULL ? "directory unreachable or refused"
-                                            : "gateway unreachable");
+                 : !st.up                   ? "gateway unreachable"
+                                            : "the gateway did not create our inbox "
+                                              "(its limits); try again later");
         rc = MIXCLIENT_E_NETWORK;
     } else {
         mixclient_address(mc, address_out);

@@ -105,7 +105,7 @@ static int frame_code(int e)
     switch (e) {
     case MIXCLIENT_E_ADDRESS: case MIXCLIENT_E_TOO_BIG: case MIXCLIENT_E_UNKNOWN_GATEWAY:
         return FRAME_ERR_BAD_FRAME;
-    case MIXCLIENT_E_UNKNOWN_ID: case MIXCLIENT_E_NO_SURB:
+    case MIXCLIENT_E_UNKNOWN_ID: case MIXCLIENT_E_NO_SURB: case MIXCLIENT_E_SURB_USED:
         return FRAME_ERR_NOT_FOUND;
     case MIXCLIENT_E_NO_DIRECTORY:
         return FRAME_ERR_UNEXPECTED;
@@ -125,14 +125,16 @@ static void do_send(struct lconn *c, const struct mix_frame *f)
     }
     int e = mixclient_send(c->srv->mc, addr, f->u.local_send.message.ptr,
                            f->u.local_send.message.len, f->u.local_send.reply_surbs, id);
-    send_result(c, id, e == 0 ? 0 : frame_code(e), e == 0 ? "" : mixclient_strerror(e));
+    send_result(c, id, e == 0 ? 0 : frame_code(e), e == 0 ? "" : mixclient_errmsg(c->srv->mc));
 }
 
 static void do_reply(struct lconn *c, const struct mix_frame *f)
 {
-    const uint8_t *id = f->u.local_reply.message_id.ptr;
-    int e = mixclient_reply(c->srv->mc, id, f->u.local_reply.body.ptr, f->u.local_reply.body.len);
-    send_result(c, id, e == 0 ? 0 : frame_code(e), e == 0 ? "" : mixclient_strerror(e));
+    uint8_t rid[MIXCLIENT_ID_LEN] = {0};
+    int e = mixclient_reply(c->srv->mc, f->u.local_reply.message_id.ptr, f->u.local_reply.body.ptr,
+                            f->u.local_reply.body.len, rid);
+    /* The answer carries the reply's own id (the one the other side sees). */
+    send_result(c, rid, e == 0 ? 0 : frame_code(e), e == 0 ? "" : mixclient_errmsg(c->srv->mc));
 }
 
 static void push_msg(void *ctx, const struct mixclient_message *m)
@@ -145,6 +147,9 @@ static void push_msg(void *ctx, const struct mixclient_message *m)
     f.u.local_msg.body.len = m->len;
     f.u.local_msg.can_reply = m->can_reply;
     f.u.local_msg.received_at = m->received_at;
+    f.u.local_msg.is_reply = m->is_reply;
+    f.u.local_msg.in_reply_to.ptr = m->is_reply ? m->in_reply_to : NULL;
+    f.u.local_msg.in_reply_to.len = m->is_reply ? MIXCLIENT_ID_LEN : 0;
     if (!lsend(c, &f))
         log_warn("client: a received message could not be handed to a local reader");
 }
@@ -168,6 +173,7 @@ static void do_recv(struct lconn *c, const struct mix_frame *f)
 struct status_acc {
     struct frame_msg_status *v;
     uint8_t (*ids)[16];
+    char (*peers)[MIXCLIENT_ADDRESS_SIZE];
     size_t n, cap;
 };
 
@@ -184,19 +190,31 @@ static void add_status(void *ctx, const struct core_status *s)
         if (ni == NULL)
             return;
         a->ids = ni;
+        void *np = realloc(a->peers, ncap * MIXCLIENT_ADDRESS_SIZE);
+        if (np == NULL)
+            return;
+        a->peers = np;
         a->cap = ncap;
     }
+    struct frame_msg_status *v = &a->v[a->n];
+    memset(v, 0, sizeof(*v));
     memcpy(a->ids[a->n], s->id, 16);
-    a->v[a->n].state = s->state;
-    a->v[a->n].fragments = s->fragments;
-    a->v[a->n].acked = s->acked;
+    v->state = s->state;
+    v->fragments = s->fragments;
+    v->acked = s->acked;
+    v->time = s->time;
+    v->size = s->size;
+    v->direction = s->incoming ? FRAME_DIR_IN : FRAME_DIR_OUT;
+    a->peers[a->n][0] = '\0';
+    if (s->have_peer)
+        address_encode(&s->peer, a->peers[a->n]);
     a->n++;
 }
 
 static void do_status(struct lconn *c, const struct mix_frame *f)
 {
     struct mixclient *mc = c->srv->mc;
-    struct status_acc a = {NULL, NULL, 0, 0};
+    struct status_acc a = {NULL, NULL, NULL, 0, 0};
     char addr[MIXCLIENT_ADDRESS_SIZE];
     if (f->u.local_status.message_id.len == FRAME_MSG_ID_LEN) {
         struct core_status s;
@@ -208,6 +226,7 @@ static void do_status(struct lconn *c, const struct mix_frame *f)
     for (size_t i = 0; i < a.n; i++) {
         a.v[i].id.ptr = a.ids[i];
         a.v[i].id.len = 16;
+        a.v[i].peer = a.peers[i];
     }
     mixclient_address(mc, addr);
     struct mix_frame r = {.type = FRAME_LOCAL_STATUS_REPLY};
@@ -219,10 +238,14 @@ static void do_status(struct lconn *c, const struct mix_frame *f)
     r.u.local_status_reply.gateway_id.ptr = mc->gateway_id;
     r.u.local_status_reply.gateway_id.len = 32;
     r.u.local_status_reply.queue_len = (uint32_t)mixclient_queue_len(mc);
+    const struct pki_doc *doc = core_doc(mc->core);
+    r.u.local_status_reply.lambda_p_mhz = doc ? pki_doc_params(doc)->lambda_p_mhz : 0;
+    r.u.local_status_reply.fragment_len = (uint32_t)core_fragment_capacity(mc->core);
     if (!lsend(c, &r))
         log_warn("client: status reply dropped");
     free(a.v);
     free(a.ids);
+    free(a.peers);
 }
 
 /* One request; false closes the connection. */

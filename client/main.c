@@ -2,13 +2,20 @@
  * mixclient: the client daemon and its command line (see mixclient(1)).
  *
  *   mixclient [-c CONFIG] init | daemon | address | send | recv | reply | status
+ *
+ * Options are parsed with getopt_long before and after the command (cli.h);
+ * init, daemon and address use the library directly, the others talk to
+ * the daemon over its socket (cli.c).
  */
+#include <errno.h>
 #include <ev.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "cconf.h"
@@ -18,27 +25,14 @@
 #include "log.h"
 #include "mixclient.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: mixclient [-c CONFIG] [-n] COMMAND [ARGS]\n"
-            "\n"
-            "commands:\n"
-            "  init                     create keys, register an inbox, print the address\n"
-            "  daemon                   run the client (cover traffic, local socket)\n"
-            "  address                  print this client's address\n"
-            "  send ADDRESS (-m TEXT | -f FILE) [--reply-surbs 1] [--wait SECONDS]\n"
-            "  recv [--follow] [-o DIR] [--max N]\n"
-            "  reply ID (-m TEXT | -f FILE)\n"
-            "  status [ID]\n"
-            "\n"
-            "options:\n"
-            "  -c CONFIG   config file (default $MIXCLIENT_CONFIG or ./mixclient.conf)\n"
-            "  -n          check the config file and exit\n"
-            "  --help, --version\n");
-}
-
 static struct mixclient *g_mc;
+
+/* The library's log lines, to stderr or syslog as the config says (levels as mix_log's). */
+static void daemon_log(void *ctx, enum mixclient_log_level level, const char *line)
+{
+    (void)ctx;
+    mix_log_write((enum mix_log_level)(level - 1), line);
+}
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -48,18 +42,79 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
-static int run_daemon(const char *config)
+/* A command with no options of its own: only the common ones, no arguments. */
+static int plain_command(const char *cmd, int argc, char **argv, const char **config)
+{
+    static const struct option opts[] = {CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    int ch, r;
+    optind = 0;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1)
+        if ((r = cli_common_opt(ch, cmd, argv, config)) >= 0)
+            return r;
+    if (optind != argc) {
+        fprintf(stderr, "mixclient %s: unexpected argument '%s'\ntry 'mixclient %s --help'\n", cmd,
+                argv[optind], cmd);
+        return 2;
+    }
+    return -1;
+}
+
+/*
+ * One daemon per data directory: an exclusive flock on DATA_DIR/mixclient.lock
+ * (holding the pid), kept for the life of the process; the kernel drops it
+ * when the process ends, even by kill -9.  Returns the fd; -2 if the data
+ * directory does not exist (starting then fails with a clearer error); -1 if
+ * another daemon holds it or the file cannot be used (said on stderr).
+ */
+static int lock_data_dir(const struct cconf *conf)
+{
+    char path[CCONF_PATH_MAX], pid[32];
+    cconf_path(conf, "mixclient.lock", path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return -2;
+        fprintf(stderr, "mixclient: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        fprintf(stderr, "mixclient: another mixclient daemon (pid %s) is using %s\n",
+                pid[0] ? pid : "?", conf->data_dir);
+        close(fd);
+        return -1;
+    }
+    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+        fprintf(stderr, "mixclient: %s: %s (the lock holds all the same)\n", path, strerror(errno));
+    return fd;
+}
+
+static int run_daemon(const char *config, int argc, char **argv)
 {
     char err[512];
     struct cconf conf;
+    int r = plain_command("daemon", argc, argv, &config);
+    if (r >= 0)
+        return r;
     if (cconf_load(config, &conf, err, sizeof(err)) < 0) {
         fprintf(stderr, "mixclient: %s\n", err);
         return 1;
     }
+    int lock_fd = lock_data_dir(&conf);
+    if (lock_fd == -1)
+        return 1;
     mix_log_init("mixclient", conf.log_level, conf.use_syslog);
-    g_mc = mixclient_new(config, NULL, err, sizeof(err));
+    struct mixclient_options opts = {daemon_log, NULL,
+                                     (enum mixclient_log_level)(conf.log_level + 1)};
+    g_mc = mixclient_new_opts(config, NULL, &opts, err, sizeof(err));
+    /* lock_fd stays open (the lock held) until the process exits. */
+    (void)lock_fd;
     if (g_mc == NULL) {
-        log_err("%s", err);
+        mix_log_write(MIX_LOG_ERR, err);
         return 1;
     }
     struct local_srv *srv = local_srv_new(g_mc, conf.socket, err, sizeof(err));
@@ -86,16 +141,28 @@ static int run_daemon(const char *config)
 
 static int run_init(const char *config, int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"timeout", required_argument, NULL, 't'}, CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
     char err[512], addr[MIXCLIENT_ADDRESS_SIZE];
-    unsigned timeout = 30;
-    if (argc == 3 && strcmp(argv[1], "--timeout") == 0)
-        timeout = (unsigned)strtoul(argv[2], NULL, 10);
-    else if (argc != 1) {
-        fprintf(stderr, "usage: mixclient init [--timeout SECONDS]\n");
+    unsigned long timeout = 30;
+    int ch, r;
+    optind = 0;
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, CLI_COMMON_SHORT, opts, NULL)) != -1) {
+        if (ch == 't') {
+            if (!cli_parse_num("init", "--timeout", optarg, 1, 3600, &timeout))
+                return 2;
+        } else if ((r = cli_common_opt(ch, "init", argv, &config)) >= 0) {
+            return r;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "mixclient init: unexpected argument '%s'\ntry 'mixclient init --help'\n",
+                argv[optind]);
         return 2;
     }
     mix_log_init("mixclient", MIX_LOG_WARN, false);
-    int rc = mixclient_init(config, timeout, addr, err, sizeof(err));
+    int rc = mixclient_init(config, (unsigned)timeout, addr, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "mixclient: init failed: %s\n", err);
         return 1;
@@ -104,9 +171,12 @@ static int run_init(const char *config, int argc, char **argv)
     return 0;
 }
 
-static int run_address(const char *config)
+static int run_address(const char *config, int argc, char **argv)
 {
     char err[512], addr[MIXCLIENT_ADDRESS_SIZE];
+    int r = plain_command("address", argc, argv, &config);
+    if (r >= 0)
+        return r;
     mix_log_init("mixclient", MIX_LOG_WARN, false);
     struct mixclient *mc = mixclient_new(config, NULL, err, sizeof(err));
     if (mc == NULL) {
@@ -121,33 +191,34 @@ static int run_address(const char *config)
 
 int main(int argc, char **argv)
 {
+    static const struct option opts[] = {
+        {"check", no_argument, NULL, 'n'}, CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    static const struct {
+        const char *name;
+        int (*fn)(const char *config, int argc, char **argv);
+    } cmds[] = {
+        {"init", run_init}, {"daemon", run_daemon}, {"address", run_address},
+        {"send", cli_send}, {"recv", cli_recv}, {"reply", cli_reply}, {"status", cli_status},
+    };
     const char *config = getenv("MIXCLIENT_CONFIG");
     bool check = false;
-    int i = 1;
+    int ch, r;
     if (config == NULL)
         config = "mixclient.conf";
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(argv[i], "--version") == 0) {
-            printf("mixclient %s\n", MIX_VERSION);
-            return 0;
-        } else if (strcmp(argv[i], "-n") == 0) {
+    /* "+": stop at the command; its own parser takes the rest (common options too). */
+    opterr = 0;
+    while ((ch = getopt_long(argc, argv, "+" CLI_COMMON_SHORT "n", opts, NULL)) != -1) {
+        if (ch == 'n')
             check = true;
-        } else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc) {
-            config = argv[++i];
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (sodium_init() < 0) {
-        fprintf(stderr, "mixclient: libsodium failed to initialise\n");
-        return 1;
+        else if ((r = cli_common_opt(ch, NULL, argv, &config)) >= 0)
+            return r;
     }
     if (check) {
         char err[512];
+        if (optind != argc) {
+            fprintf(stderr, "mixclient: -n takes no command\n");
+            return 2;
+        }
         if (mixclient_check_config(config, err, sizeof(err)) != 0) {
             fprintf(stderr, "mixclient: %s\n", err);
             return 1;
@@ -155,35 +226,16 @@ int main(int argc, char **argv)
         printf("%s: ok\n", config);
         return 0;
     }
-    if (i >= argc) {
-        usage(stderr);
+    if (optind >= argc) {
+        fprintf(stderr, "mixclient: no command given\n");
+        cli_usage(stderr, NULL);
         return 2;
     }
-    const char *cmd = argv[i];
-    int sub_argc = argc - i;
-    char **sub_argv = argv + i;
-    if (strcmp(cmd, "daemon") == 0)
-        return run_daemon(config);
-    if (strcmp(cmd, "init") == 0)
-        return run_init(config, sub_argc, sub_argv);
-    if (strcmp(cmd, "address") == 0)
-        return run_address(config);
-    /* The rest talk to the daemon: only the socket path is needed. */
-    char err[512];
-    struct cconf conf;
-    if (cconf_load(config, &conf, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mixclient: %s\n", err);
-        return 1;
-    }
-    if (strcmp(cmd, "send") == 0)
-        return cli_send(conf.socket, sub_argc, sub_argv);
-    if (strcmp(cmd, "recv") == 0)
-        return cli_recv(conf.socket, sub_argc, sub_argv);
-    if (strcmp(cmd, "reply") == 0)
-        return cli_reply(conf.socket, sub_argc, sub_argv);
-    if (strcmp(cmd, "status") == 0)
-        return cli_status(conf.socket, sub_argc, sub_argv);
-    fprintf(stderr, "mixclient: unknown command '%s'\n", cmd);
-    usage(stderr);
+    const char *cmd = argv[optind];
+    for (size_t i = 0; i < MIX_ARRAY_LEN(cmds); i++)
+        if (strcmp(cmd, cmds[i].name) == 0)
+            return cmds[i].fn(config, argc - optind, argv + optind);
+    fprintf(stderr, "mixclient: unknown command '%s' (one of init, daemon, address, send, recv, "
+            "reply, status)\ntry 'mixclient --help'\n", cmd);
     return 2;
 }

@@ -17,8 +17,25 @@
  * mixclient_loop() to embed it in an application's own libev loop.
  *
  * Errors: calls return 0 (or a positive count) on success and a negative
- * enum mixclient_err on failure; mixclient_strerror() names it.
- * Not thread-safe: call from the loop's thread.
+ * enum mixclient_err on failure; mixclient_strerror() names the code and
+ * mixclient_errmsg() says what exactly was wrong (e.g. the size limit).
+ * Calls that make no object (mixclient_new, mixclient_init, ...) write the
+ * message to their err buffer.
+ *
+ * Setup: the library initialises libsodium itself (sodium_init() may be
+ * called by the application too, before or after).  It writes nothing to
+ * stdout or stderr: log lines go to the callback given in struct
+ * mixclient_options, at the level given there (default: none).
+ *
+ * Threads: a struct mixclient is not thread-safe.  Call every function on
+ * it from the thread that runs its loop (an application with other threads
+ * hands work to that thread, e.g. with an ev_async watcher).  Distinct
+ * objects may live on distinct threads, with distinct loops, except that
+ * the log options are process-wide: the last mixclient_new_opts() with
+ * options sets them for every object (libmix logs through one sink), and
+ * they must not be changed while another thread's object is running.
+ * mixclient_strerror(), mixclient_version(), mixclient_check_address()
+ * and mixclient_max_message() are safe from any thread.
  */
 #ifndef MIXCLIENT_H
 #define MIXCLIENT_H
@@ -46,6 +63,27 @@ enum mixclient_err {
     MIXCLIENT_E_CONFIG = -8,     /* bad configuration or key files */
     MIXCLIENT_E_NETWORK = -9,    /* directory or gateway unreachable */
     MIXCLIENT_E_INTERNAL = -10,
+    MIXCLIENT_E_SURB_USED = -11, /* the message's reply block was used already */
+    MIXCLIENT_E_PATH = -12,      /* the directory gives no usable path right now */
+};
+
+/* Log levels of struct mixclient_options: a line is passed on if its level <= the option. */
+enum mixclient_log_level {
+    MIXCLIENT_LOG_QUIET = 0,     /* nothing (the default) */
+    MIXCLIENT_LOG_ERROR = 1,
+    MIXCLIENT_LOG_WARN = 2,
+    MIXCLIENT_LOG_INFO = 3,
+    MIXCLIENT_LOG_DEBUG = 4,
+};
+
+/* One log line (no newline); never names a peer together with its traffic. */
+typedef void (*mixclient_log_fn)(void *ctx, enum mixclient_log_level level, const char *line);
+
+/* Options of mixclient_new_opts(); zero-initialised means the defaults. */
+struct mixclient_options {
+    mixclient_log_fn log_fn;     /* NULL: no log lines */
+    void *log_ctx;
+    enum mixclient_log_level log_level;
 };
 
 enum mixclient_state {
@@ -62,6 +100,7 @@ struct mixclient_message {
     bool can_reply;              /* carries an unused reply SURB: mixclient_reply() works */
     bool is_reply;               /* a reply to one of our messages */
     uint64_t received_at;        /* Unix seconds */
+    uint8_t in_reply_to[MIXCLIENT_ID_LEN]; /* is_reply: the id of our message it answers */
 };
 
 typedef void (*mixclient_recv_fn)(void *ctx, const struct mixclient_message *m);
@@ -80,7 +119,18 @@ const char *mixclient_version(void);
  */
 struct mixclient *mixclient_new(const char *config_path, struct ev_loop *loop,
                                 char *err, size_t errlen);
+/*
+ * The same with options (NULL = defaults: no log lines).  The log callback
+ * is called on the loop's thread, from inside library calls; it must not
+ * call the library.  It stays in use until mixclient_free() of this object.
+ */
+struct mixclient *mixclient_new_opts(const char *config_path, struct ev_loop *loop,
+                                     const struct mixclient_options *opts, char *err,
+                                     size_t errlen);
 void mixclient_free(struct mixclient *mc);
+
+/* What the last failed call on mc was about ("" if none failed yet). */
+const char *mixclient_errmsg(const struct mixclient *mc);
 
 /* Check a config file only (mixclient -n).  0 or MIXCLIENT_E_CONFIG with err. */
 int mixclient_check_config(const char *config_path, char *err, size_t errlen);
@@ -112,9 +162,14 @@ size_t mixclient_max_reply(const struct mixclient *mc);
 int mixclient_send(struct mixclient *mc, const char *address, const void *msg, size_t len,
                    unsigned reply_surbs, uint8_t id_out[MIXCLIENT_ID_LEN]);
 
-/* Answer received message id through the SURB it carried. */
+/*
+ * Answer received message id through the SURB it carried (once; at most
+ * mixclient_max_reply() bytes).  The reply's own id, which the other side
+ * receives it under, goes to id_out unless NULL.  MIXCLIENT_E_SURB_USED if
+ * it was answered already, MIXCLIENT_E_NO_SURB if it carried no reply block.
+ */
 int mixclient_reply(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN], const void *body,
-                    size_t len);
+                    size_t len, uint8_t id_out[MIXCLIENT_ID_LEN]);
 
 int mixclient_status(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN],
                      enum mixclient_state *state, unsigned *fragments, unsigned *acked);

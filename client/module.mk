@@ -2,6 +2,8 @@
 #
 # libmixclient.a holds every client/*.c except the program's own files
 # (main.c and cli.c); it is linked after libmix.a's users with libev and LMDB.
+# libmixclient.so.N (below) holds libmix as well and is what mixclient.pc
+# links by default; `pkg-config --static` gives the archives.
 
 CLIENT_PROG_SRCS := client/main.c client/cli.c
 CLIENT_LIB_SRCS  := $(filter-out $(CLIENT_PROG_SRCS),$(sort $(wildcard client/*.c)))
@@ -18,6 +20,32 @@ $(BUILD)/mixclient: $(CLIENT_PROG_SRCS:%.c=$(BUILD)/obj/%.o) $(LIBMIXCLIENT) $(L
 	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS) $(LIBS)
 
 PROGRAMS += $(LIBMIXCLIENT) $(BUILD)/mixclient $(BUILD)/mixclient.pc
+
+# The shared library: the client's objects and libmix's, compiled position-
+# independent into $(BUILD)/pic/, exporting only mixclient_* (libmixclient.map)
+# so that libmix's symbols never clash with an application's.  The soname
+# changes when the API or ABI of mixclient.h changes incompatibly.
+MIXCLIENT_SOVERSION := 0
+LIBMIXCLIENT_SONAME := libmixclient.so.$(MIXCLIENT_SOVERSION)
+LIBMIXCLIENT_SO     := $(BUILD)/$(LIBMIXCLIENT_SONAME)
+CLIENT_PIC_OBJS     := $(CLIENT_LIB_SRCS:%.c=$(BUILD)/pic/%.o) $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
+
+$(BUILD)/pic/%.o: %.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -fPIC -MMD -MP -c $< -o $@
+
+$(BUILD)/pic/proto/%.pb-c.o: proto/%.pb-c.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(CPPFLAGS_ALL) -std=c11 $(CFLAGS) -fPIC $(filter -fsanitize=% -fno-omit-frame-pointer -fno-sanitize-recover=all,$(CFLAGS_ALL)) -MMD -MP -c $< -o $@
+
+$(LIBMIXCLIENT_SO): $(CLIENT_PIC_OBJS) client/libmixclient.map
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -shared -Wl,-soname,$(LIBMIXCLIENT_SONAME) \
+	    -Wl,--version-script=client/libmixclient.map -o $@ $(CLIENT_PIC_OBJS) $(CLIENT_LIBS) $(LIBS)
+
+$(BUILD)/libmixclient.so: $(LIBMIXCLIENT_SO)
+	$(Q)ln -sf $(LIBMIXCLIENT_SONAME) $@
+
+PROGRAMS += $(LIBMIXCLIENT_SO) $(BUILD)/libmixclient.so
 
 # Unit tests of the client core link the client library as well.
 $(BUILD)/tests/test_client_core: $(LIBMIXCLIENT)
@@ -37,11 +65,13 @@ $(BUILD)/mixclient.pc: client/mixclient.pc.in
 	$(call say,GEN,$@)sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(MIXCLIENT_VERSION)|g' $< > $@
 
 .PHONY: install-client
-install-client: $(LIBMIXCLIENT) $(BUILD)/mixclient
+install-client: $(LIBMIXCLIENT) $(LIBMIXCLIENT_SO) $(BUILD)/mixclient
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include/mixclient \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 $(BUILD)/mixclient $(DESTDIR)$(PREFIX)/bin/mixclient
 	install -m 0644 $(LIBMIXCLIENT) $(DESTDIR)$(PREFIX)/lib/libmixclient.a
+	install -m 0755 $(LIBMIXCLIENT_SO) $(DESTDIR)$(PREFIX)/lib/$(LIBMIXCLIENT_SONAME)
+	ln -sf $(LIBMIXCLIENT_SONAME) $(DESTDIR)$(PREFIX)/lib/libmixclient.so
 	install -m 0644 $(LIBMIX) $(DESTDIR)$(PREFIX)/lib/libmix.a
 	install -m 0644 client/mixclient.h $(DESTDIR)$(PREFIX)/include/mixclient/mixclient.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(MIXCLIENT_VERSION)|g' client/mixclient.pc.in \

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 struct conf_entry {
     char *section, *key, *value;
+    int line;
     bool used;
 };
 
@@ -16,7 +18,42 @@ struct conf {
     struct conf_entry *v;
     size_t n, cap;
     bool oom;
+    char file[256];          /* for messages: the path, or "config text" */
+    int line;                /* the line the reader is at */
+    FILE *in;                /* conf_load's stream */
+    const char *text;        /* conf_parse_string's text, and how far it got */
+    char **known;            /* conf_known(): "section key" strings */
+    size_t n_known;
 };
+
+/* inih readers that count lines, so that each entry knows where it was. */
+static char *file_reader(char *str, int num, void *stream)
+{
+    struct conf *c = stream;
+    char *r = fgets(str, num, c->in);
+    if (r && strchr(r, '\n'))
+        c->line++;
+    return r;
+}
+
+static char *text_reader(char *str, int num, void *stream)
+{
+    struct conf *c = stream;
+    const char *t = c->text;
+    int i = 0;
+    if (!t || !*t || num < 2)
+        return NULL;
+    while (i < num - 1 && t[i]) {
+        str[i] = t[i];
+        if (t[i++] == '\n') {
+            c->line++;
+            break;
+        }
+    }
+    str[i] = 0;
+    c->text = t + i;
+    return str;
+}
 
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
 {
@@ -38,6 +75,8 @@ static int conf_handler(void *user, const char *section, const char *name, const
     e->key = strdup(name);
     e->value = strdup(value);
     e->used = false;
+    /* The handler runs for the line just read (counted by the reader). */
+    e->line = c->line;
     if (!e->section || !e->key || !e->value) {
         free(e->section);
         free(e->key);
@@ -58,7 +97,7 @@ static struct conf *conf_finish(struct conf *c, int rc, const char *what, char *
     else if (rc < 0)
         snprintf(err, errlen, "cannot open %s: %s", what, strerror(errno));
     else
-        snprintf(err, errlen, "%s: syntax error on line %d", what, rc);
+        snprintf(err, errlen, "%s:%d: syntax error on line %d", what, rc, rc);
     conf_free(c);
     return NULL;
 }
@@ -70,7 +109,14 @@ struct conf *conf_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    return conf_finish(c, ini_parse(path, conf_handler, c), path, err, errlen);
+    snprintf(c->file, sizeof c->file, "%s", path);
+    c->in = fopen(path, "r");
+    if (c->in == NULL)
+        return conf_finish(c, -1, path, err, errlen);
+    int rc = ini_parse_stream(file_reader, c, conf_handler, c);
+    fclose(c->in);
+    c->in = NULL;
+    return conf_finish(c, rc, path, err, errlen);
 }
 
 struct conf *conf_parse_string(const char *text, char *err, size_t errlen)
@@ -80,7 +126,11 @@ struct conf *conf_parse_string(const char *text, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    return conf_finish(c, ini_parse_string(text, conf_handler, c), "config text", err, errlen);
+    snprintf(c->file, sizeof c->file, "config text");
+    c->text = text;
+    int rc = ini_parse_stream(text_reader, c, conf_handler, c);
+    c->text = NULL;
+    return conf_finish(c, rc, "config text", err, errlen);
 }
 
 void conf_free(struct conf *c)
@@ -93,7 +143,30 @@ void conf_free(struct conf *c)
         free(c->v[i].value);
     }
     free(c->v);
+    for (size_t i = 0; i < c->n_known; i++)
+        free(c->known[i]);
+    free(c->known);
     free(c);
+}
+
+/* An error about section.key, prefixed with where its last value was set. */
+__attribute__((format(printf, 6, 7)))
+static void bad(struct conf *c, const char *section, const char *key, char *err, size_t errlen,
+                const char *fmt, ...)
+{
+    char where[300];
+    va_list ap;
+    int line = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (strcmp(c->v[i].section, section) == 0 && strcmp(c->v[i].key, key) == 0)
+            line = c->v[i].line;
+    snprintf(where, sizeof where, "%s:%d: ", c->file, line);
+    size_t o = strlen(where) < errlen ? strlen(where) : 0;
+    if (o)
+        memcpy(err, where, o + 1);
+    va_start(ap, fmt);
+    vsnprintf(err + o, errlen - o, fmt, ap);
+    va_end(ap);
 }
 
 static struct conf_entry *conf_find(struct conf *c, const char *section, const char *key, size_t nth)
@@ -147,8 +220,9 @@ int conf_get_u64(struct conf *c, const char *section, const char *key, uint64_t 
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
     if (s[0] == '-' || s[0] == '\0' || *end != '\0' || errno != 0 || v < min || v > max) {
-        snprintf(err, errlen, "[%s] %s = \"%s\": expected a whole number from %llu to %llu",
-                 section, key, s, (unsigned long long)min, (unsigned long long)max);
+        bad(c, section, key, err, errlen,
+            "[%s] %s = \"%s\": expected a whole number from %llu to %llu", section, key, s,
+            (unsigned long long)min, (unsigned long long)max);
         return -1;
     }
     *out = v;
@@ -167,8 +241,8 @@ int conf_get_double(struct conf *c, const char *section, const char *key, double
     errno = 0;
     double v = strtod(s, &end);
     if (s[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v < min || v > max) {
-        snprintf(err, errlen, "[%s] %s = \"%s\": expected a number from %g to %g",
-                 section, key, s, min, max);
+        bad(c, section, key, err, errlen, "[%s] %s = \"%s\": expected a number from %g to %g",
+            section, key, s, min, max);
         return -1;
     }
     *out = v;
@@ -195,7 +269,7 @@ int conf_get_bool(struct conf *c, const char *section, const char *key, bool def
             return 0;
         }
     }
-    snprintf(err, errlen, "[%s] %s = \"%s\": expected yes or no", section, key, s);
+    bad(c, section, key, err, errlen, "[%s] %s = \"%s\": expected yes or no", section, key, s);
     return -1;
 }
 
@@ -222,17 +296,106 @@ int conf_get_duration_us(struct conf *c, const char *section, const char *key, u
         *out = (uint64_t)llround(us);
         return 0;
     }
-    snprintf(err, errlen, "[%s] %s = \"%s\": expected a duration such as 500ms, 2s, 20m or 1h",
-             section, key, s);
+    bad(c, section, key, err, errlen,
+        "[%s] %s = \"%s\": expected a duration such as 500ms, 2s, 20m or 1h", section, key, s);
     return -1;
+}
+
+void conf_known(struct conf *c, const char *section, const char *keys)
+{
+    const char *p = keys;
+    while (*p) {
+        size_t n = strcspn(p, " ");
+        if (n) {
+            char **k = realloc(c->known, (c->n_known + 1) * sizeof *k);
+            char *s = malloc(strlen(section) + n + 2);
+            if (!k || !s) {
+                free(s);
+                if (k)
+                    c->known = k;
+                return; /* then fewer keys count as known: messages only */
+            }
+            c->known = k;
+            sprintf(s, "%s %.*s", section, (int)n, p);
+            c->known[c->n_known++] = s;
+        }
+        p += n;
+        p += strspn(p, " ");
+    }
+}
+
+static bool is_known(const struct conf *c, const struct conf_entry *e)
+{
+    size_t ls = strlen(e->section);
+    for (size_t i = 0; i < c->n_known; i++)
+        if (strncmp(c->known[i], e->section, ls) == 0 && c->known[i][ls] == ' '
+            && strcmp(c->known[i] + ls + 1, e->key) == 0)
+            return true;
+    return false;
+}
+
+/* Append one line to err (lines separated by newlines). */
+static void add_line(char *err, size_t errlen, size_t *o, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add_line(char *err, size_t errlen, size_t *o, const char *fmt, ...)
+{
+    va_list ap;
+    if (*o + 1 >= errlen)
+        return;
+    if (*o)
+        err[(*o)++] = '\n';
+    va_start(ap, fmt);
+    int n = vsnprintf(err + *o, errlen - *o, fmt, ap);
+    va_end(ap);
+    *o = n < 0 ? *o : (*o + (size_t)n < errlen ? *o + (size_t)n : errlen - 1);
+}
+
+/* Where a message about "[section] key" or "section.key" was set, if the
+ * message names an entry of this file; 0 if it names none. */
+static int line_of_message(const struct conf *c, const char *msg)
+{
+    int line = 0;
+    for (size_t i = 0; i < c->n; i++) {
+        char a[300], b[300];
+        snprintf(a, sizeof a, "[%s] %s", c->v[i].section, c->v[i].key);
+        snprintf(b, sizeof b, "%s.%s", c->v[i].section, c->v[i].key);
+        if (strstr(msg, a) || strstr(msg, b))
+            line = c->v[i].line;
+    }
+    return line;
+}
+
+int conf_report(struct conf *c, const char *const *errs, size_t n_errs, char *err, size_t errlen)
+{
+    size_t o = 0;
+    int n = 0;
+    bool stopped = false;   /* a parser stopped early: keys after it were not read */
+    for (size_t i = 0; i < n_errs; i++)
+        stopped = stopped || (errs[i] && errs[i][0]);
+    if (errlen)
+        err[0] = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (!c->v[i].used && !(stopped && is_known(c, &c->v[i]))) {
+            add_line(err, errlen, &o, "%s:%d: unknown setting [%s] %s", c->file, c->v[i].line,
+                     c->v[i].section, c->v[i].key);
+            n++;
+        }
+    for (size_t i = 0; i < n_errs; i++) {
+        if (!errs[i] || !errs[i][0])
+            continue;
+        int line = line_of_message(c, errs[i]);
+        if (strncmp(errs[i], c->file, strlen(c->file)) == 0)
+            add_line(err, errlen, &o, "%s", errs[i]);
+        else if (line)
+            add_line(err, errlen, &o, "%s:%d: %s", c->file, line, errs[i]);
+        else
+            add_line(err, errlen, &o, "%s: %s", c->file, errs[i]);
+        n++;
+    }
+    return n ? -1 : 0;
 }
 
 int conf_check_unused(struct conf *c, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < c->n; i++)
-        if (!c->v[i].used) {
-            snprintf(err, errlen, "unknown setting [%s] %s", c->v[i].section, c->v[i].key);
-            return -1;
-        }
-    return 0;
+    return conf_report(c, NULL, 0, err, errlen);
 }

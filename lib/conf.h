@@ -36,7 +36,26 @@ int conf_get_bool(struct conf *c, const char *section, const char *key, bool def
 int conf_get_duration_us(struct conf *c, const char *section, const char *key, uint64_t def,
                          uint64_t *out, char *err, size_t errlen) MIX_WUR;
 
-/* -1 with `err` naming the first entry no getter asked for; 0 if all were used. */
+/* -1 with `err` naming every entry no getter asked for ("FILE:LINE: unknown
+ * setting [section] key", one per line); 0 if all were used. */
 int conf_check_unused(struct conf *c, char *err, size_t errlen) MIX_WUR;
+
+/*
+ * Keys a program reads in `section` (space-separated).  A parser that stops
+ * at an error has not read the keys after it; these are then not taken for
+ * unknown ones.  Optional: without it only keys read count as known.
+ */
+void conf_known(struct conf *c, const char *section, const char *keys);
+
+/*
+ * The whole verdict after parsing: every unknown key first, then the
+ * parser's errors errs[0..n) (NULL or "" skipped), each prefixed with
+ * "FILE:LINE: " (found from the "[section] key" or "section.key" it names)
+ * unless it starts with the file name already; one per line in err.
+ * 0 if there is nothing to report, else -1.  Typed getters' messages carry
+ * FILE:LINE already.
+ */
+int conf_report(struct conf *c, const char *const *errs, size_t n_errs, char *err,
+                size_t errlen) MIX_WUR;
 
 #endif

@@ -198,10 +198,14 @@ static bool check_status_reply(const struct mix_frame *f, const char **why)
         const struct frame_msg_status *s = &r->msgs[i];
         if (!buf_len_is(s->id, FRAME_MSG_ID_LEN))
             FAIL("local_status_reply: message id must be 16 bytes");
-        if (s->state < FRAME_MSG_QUEUED || s->state > FRAME_MSG_DELIVERED)
+        if (s->state < FRAME_MSG_QUEUED || s->state > FRAME_MSG_RECEIVED)
             FAIL("local_status_reply: unknown message state");
         if (s->acked > s->fragments)
             FAIL("local_status_reply: acked > fragments");
+        if (s->direction > FRAME_DIR_IN)
+            FAIL("local_status_reply: unknown direction");
+        if (!str_ok(s->peer, false))
+            FAIL("local_status_reply: peer too long or not UTF-8");
     }
     if (!str_ok(r->address, false))
         FAIL("local_status_reply: address too long or not UTF-8");
@@ -237,6 +241,9 @@ static bool check_local(const struct mix_frame *f, const char **why)
             FAIL("local_message: message_id must be 16 bytes");
         if (!buf_ok(f->u.local_msg.body))
             FAIL("local_message: body missing");
+        if (f->u.local_msg.in_reply_to.len != 0 &&
+            (!f->u.local_msg.is_reply || !buf_len_is(f->u.local_msg.in_reply_to, FRAME_MSG_ID_LEN)))
+            FAIL("local_message: in_reply_to must be empty or 16 bytes with is_reply");
         return true;
     case FRAME_LOCAL_REPLY:
         if (!buf_len_is(f->u.local_reply.message_id, FRAME_MSG_ID_LEN))
@@ -266,6 +273,9 @@ bool frame_check(const struct mix_frame *f, const char **why)
             FAIL("sphinx_packet: empty packet");
         return true;
     case FRAME_FETCH_REQUEST:
+        if (f->u.fetch_req.n_acks > 0 && f->u.fetch_req.acks == NULL)
+            FAIL("fetch_request: acknowledged seqs missing");
+        return true;
     case FRAME_DOCUMENT_REQUEST:
     case FRAME_DESCRIPTOR_SET_REQUEST:
     case FRAME_SIGNATURE_REQUEST:
@@ -375,6 +385,8 @@ static bool build_status_reply(const struct mix_frame *f, struct pb_build *b)
     r->connected = src->connected;
     r->gateway_id = pbbin(src->gateway_id);
     r->queue_len = src->queue_len;
+    r->lambda_p_mhz = src->lambda_p_mhz;
+    r->fragment_len = src->fragment_len;
     size_t n = src->n_msgs;
     if (n == 0)
         return true;
@@ -390,6 +402,10 @@ static bool build_status_reply(const struct mix_frame *f, struct pb_build *b)
         items[i].state = src->msgs[i].state;
         items[i].fragments = src->msgs[i].fragments;
         items[i].acked = src->msgs[i].acked;
+        items[i].time = src->msgs[i].time;
+        items[i].size = src->msgs[i].size;
+        items[i].direction = src->msgs[i].direction;
+        items[i].peer = pbstr(src->msgs[i].peer);
         ptrs[i] = &items[i];
     }
     r->n_messages = n;
@@ -410,6 +426,8 @@ static bool build_link(const struct mix_frame *f, struct pb_build *b)
     case FRAME_FETCH_REQUEST:
         mixnet__fetch_request__init(&b->m.fetch_req);
         b->m.fetch_req.max_messages = f->u.fetch_req.max_messages;
+        b->m.fetch_req.n_ack = f->u.fetch_req.n_acks;
+        b->m.fetch_req.ack = (uint64_t *)(uintptr_t)f->u.fetch_req.acks;
         fr->fetch_request = &b->m.fetch_req;
         return true;
     case FRAME_FETCH_RESPONSE:
@@ -506,6 +524,8 @@ static bool build_local(const struct mix_frame *f, struct pb_build *b)
         b->m.local_msg.body = pbbin(f->u.local_msg.body);
         b->m.local_msg.can_reply = f->u.local_msg.can_reply;
         b->m.local_msg.received_at = f->u.local_msg.received_at;
+        b->m.local_msg.is_reply = f->u.local_msg.is_reply;
+        b->m.local_msg.in_reply_to = pbbin(f->u.local_msg.in_reply_to);
         fr->local_message = &b->m.local_msg;
         return true;
     case FRAME_LOCAL_RECV_END:
@@ -591,6 +611,9 @@ static bool build_padding(const struct mix_frame *f, struct pb_build *b, const c
     if (f->type == FRAME_FETCH_RESPONSE && f->u.fetch_resp.pad_to > 0)
         return pad_frame(b, f->u.fetch_resp.pad_to, &b->m.fetch_resp.n_padding,
                          &b->m.fetch_resp.padding, why);
+    if (f->type == FRAME_FETCH_REQUEST && f->u.fetch_req.pad_to > 0)
+        return pad_frame(b, f->u.fetch_req.pad_to, &b->m.fetch_req.n_padding,
+                         &b->m.fetch_req.padding, why);
     if (f->type == FRAME_FETCH_ACK && f->u.fetch_ack.pad_to > 0)
         return pad_frame(b, f->u.fetch_ack.pad_to, &b->m.fetch_ack.n_padding,
                          &b->m.fetch_ack.padding, why);
@@ -630,6 +653,13 @@ size_t frame_fetch_response_padded_len(uint32_t n_msgs, size_t payload_len)
      * response's and the frame's tag and length (2 x (2 + 5)). */
     size_t per = 11 + 6 + payload_len + 18 + 2 + 6;
     return reachable_frame_len((size_t)n_msgs * per + 6 + 14 + PAD_SLACK);
+}
+
+size_t frame_fetch_request_padded_len(uint32_t n_acks)
+{
+    /* max_messages (1 + 5), packed acks (tag, length, up to 10 bytes each),
+     * frame tag and length. */
+    return reachable_frame_len(6 + 1 + 5 + (size_t)n_acks * 10 + 2 + 5 + PAD_SLACK);
 }
 
 size_t frame_fetch_ack_padded_len(uint32_t n_seqs)
@@ -765,6 +795,8 @@ static bool conv_status_reply(const Mixnet__LocalStatusReply *r, struct frame_ho
     dst->connected = r->connected;
     dst->gateway_id = fbuf(r->gateway_id);
     dst->queue_len = r->queue_len;
+    dst->lambda_p_mhz = r->lambda_p_mhz;
+    dst->fragment_len = r->fragment_len;
     if (r->n_messages == 0)
         return true;
     struct frame_msg_status *msgs = calloc(r->n_messages, sizeof *msgs);
@@ -776,6 +808,10 @@ static bool conv_status_reply(const Mixnet__LocalStatusReply *r, struct frame_ho
         msgs[i].state = r->messages[i]->state;
         msgs[i].fragments = r->messages[i]->fragments;
         msgs[i].acked = r->messages[i]->acked;
+        msgs[i].time = r->messages[i]->time;
+        msgs[i].size = r->messages[i]->size;
+        msgs[i].direction = r->messages[i]->direction;
+        msgs[i].peer = r->messages[i]->peer;
     }
     dst->msgs = msgs;
     dst->n_msgs = r->n_messages;
@@ -792,6 +828,8 @@ static bool conv_link(const Mixnet__Frame *pb, struct frame_holder *h)
         return true;
     case MIXNET__FRAME__BODY_FETCH_REQUEST:
         f->u.fetch_req.max_messages = pb->fetch_request->max_messages;
+        f->u.fetch_req.acks = pb->fetch_request->ack;
+        f->u.fetch_req.n_acks = pb->fetch_request->n_ack;
         return true;
     case MIXNET__FRAME__BODY_FETCH_RESPONSE:
         return conv_fetch_resp(pb->fetch_response, h);
@@ -860,6 +898,8 @@ static bool conv_local(const Mixnet__Frame *pb, struct frame_holder *h)
         f->u.local_msg.body = fbuf(pb->local_message->body);
         f->u.local_msg.can_reply = pb->local_message->can_reply;
         f->u.local_msg.received_at = pb->local_message->received_at;
+        f->u.local_msg.is_reply = pb->local_message->is_reply;
+        f->u.local_msg.in_reply_to = fbuf(pb->local_message->in_reply_to);
         return true;
     case MIXNET__FRAME__BODY_LOCAL_RECV_END:
         f->u.local_recv_end.count = pb->local_recv_end->count;

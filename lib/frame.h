@@ -84,6 +84,8 @@ enum frame_msg_state {
     FRAME_MSG_ACKNOWLEDGED = 3,
     FRAME_MSG_FAILED = 4,
     FRAME_MSG_DELIVERED = 5,
+    FRAME_MSG_RECEIVING = 6,   /* incoming, fragments missing */
+    FRAME_MSG_RECEIVED = 7,    /* incoming, complete */
 };
 
 /* A byte field: pointer + length.  len == 0 means absent/empty (ptr may be NULL). */
@@ -94,7 +96,7 @@ struct frame_buf {
 
 /* One stored message handed from a gateway's inbox to its client. */
 struct frame_inbox_msg {
-    uint64_t seq;              /* gateway-assigned, echoed in FetchAck */
+    uint64_t seq;              /* gateway-assigned, echoed in the next FetchRequest's acks */
     struct frame_buf payload;  /* non-empty */
     struct frame_buf surb_id;  /* 0 or FRAME_SURB_ID_LEN bytes */
     bool is_reply;             /* arrived through one of the client's SURBs */
@@ -105,8 +107,13 @@ struct frame_msg_status {
     struct frame_buf id;       /* FRAME_MSG_ID_LEN bytes */
     uint32_t state;            /* enum frame_msg_state */
     uint32_t fragments;
-    uint32_t acked;            /* fragments acknowledged so far, <= fragments */
+    uint32_t acked;            /* fragments acknowledged (incoming: received) so far, <= fragments */
+    uint64_t time;             /* Unix seconds: accepted, or (incoming) first fragment / received */
+    uint64_t size;             /* bytes */
+    uint32_t direction;        /* FRAME_DIR_OUT or FRAME_DIR_IN */
+    const char *peer;          /* outgoing: recipient address; NULL or "" otherwise */
 };
+enum { FRAME_DIR_OUT = 1, FRAME_DIR_IN = 2 };
 
 /*
  * A decoded or to-be-encoded frame.  Only the member of `u` named by `type`
@@ -116,7 +123,12 @@ struct mix_frame {
     enum frame_type type;
     union {
         struct { struct frame_buf packet; } sphinx;               /* non-empty */
-        struct { uint32_t max_messages; } fetch_req;              /* 0 = gateway's default */
+        struct {
+            uint32_t max_messages;                                /* 0 = gateway's default */
+            const uint64_t *acks;                                 /* seqs handled, may be none */
+            size_t n_acks;
+            size_t pad_to;     /* encode only: whole frame padded to this length (0 = none) */
+        } fetch_req;
         struct {
             const struct frame_inbox_msg *msgs;
             size_t n_msgs;
@@ -162,6 +174,8 @@ struct mix_frame {
             struct frame_buf body;
             bool can_reply;
             uint64_t received_at;                                 /* Unix seconds */
+            bool is_reply;
+            struct frame_buf in_reply_to;                         /* 0, or FRAME_MSG_ID_LEN if is_reply */
         } local_msg;
         struct { uint32_t count; uint32_t remaining; } local_recv_end;
         struct {
@@ -177,6 +191,8 @@ struct mix_frame {
             bool connected;                                       /* link to the gateway is up */
             struct frame_buf gateway_id;                          /* 0 or FRAME_NODE_ID_LEN */
             uint32_t queue_len;                                   /* real packets waiting to be sent */
+            uint64_t lambda_p_mhz;                                /* payload rate, 0 = no directory */
+            uint32_t fragment_len;                                /* message bytes per fragment */
         } local_status_reply;
     } u;
 };
@@ -197,11 +213,13 @@ size_t frame_encoded_len(const struct mix_frame *f) MIX_WUR;
  * Padded sizes for the fetch exchange, so its sizes on the link depend only on
  * what the client asks for, never on how many messages it has: a response to
  * FetchRequest{max_messages = n} with payloads of at most payload_len bytes
- * is padded to frame_fetch_response_padded_len(n, payload_len); an
- * acknowledgement of up to n seqs to frame_fetch_ack_padded_len(n).  Set
+ * is padded to frame_fetch_response_padded_len(n, payload_len); a request
+ * carrying up to n acknowledged seqs to frame_fetch_request_padded_len(n); a
+ * (deprecated) FetchAck of up to n seqs to frame_fetch_ack_padded_len(n).  Set
  * these as pad_to; frame_encode() then emits exactly that many bytes.
  */
 size_t frame_fetch_response_padded_len(uint32_t n_msgs, size_t payload_len) MIX_WUR;
+size_t frame_fetch_request_padded_len(uint32_t n_acks) MIX_WUR;
 size_t frame_fetch_ack_padded_len(uint32_t n_seqs) MIX_WUR;
 
 /*

@@ -31,6 +31,29 @@ const char *keyfile_type_name(enum keyfile_type type)
     return key_types[type].name;
 }
 
+int keyfile_mkdirs(const char *dir, char *err, size_t errlen)
+{
+    char p[1024];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof(p)) {
+        snprintf(err, errlen, "bad directory name");
+        return -1;
+    }
+    memcpy(p, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (p[i] != '/' && p[i] != '\0')
+            continue;
+        char c = p[i];
+        p[i] = '\0';
+        if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+            snprintf(err, errlen, "cannot create %.900s: %s", p, strerror(errno));
+            return -1;
+        }
+        p[i] = c;
+    }
+    return 0;
+}
+
 void key_to_b64(const uint8_t *key, size_t len, char out[static KEY_B64_MAX])
 {
     sodium_bin2base64(out, KEY_B64_MAX, key, len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);

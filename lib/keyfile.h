@@ -37,6 +37,10 @@ int keyfile_write(const char *path, enum keyfile_type type, const uint8_t *key,
 int keyfile_read(const char *path, enum keyfile_type type, uint8_t *key,
                  char *err, size_t errlen) MIX_WUR;
 
+/* Create `dir` and any missing parent (mode 0700, as key directories want).
+ * 0, or -1 with err. */
+int keyfile_mkdirs(const char *dir, char *err, size_t errlen) MIX_WUR;
+
 /* Base64 (URL-safe, no padding) text of a key, for configs and documents. */
 void key_to_b64(const uint8_t *key, size_t len, char out[static KEY_B64_MAX]);
 /* Parse exactly `len` bytes of base64 key text; false if it is anything else. */

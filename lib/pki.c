@@ -42,7 +42,9 @@ enum {
     K_MAX_HOPS, K_PAYLOAD_LEN, K_LAYERS, K_MEAN_DELAY, K_MAX_DELAY, K_LAMBDA_P, K_LAMBDA_L,
     K_LAMBDA_D, K_LAMBDA_M, K_STRATEGY, K_POOL_INTERVAL, K_POOL_KEEP, K_THRESHOLD_N,
     K_NODES, K_GATEWAYS, K_PROVIDERS,
-    K_LAST = K_PROVIDERS
+    /* Optional: present only when not 0 (classic), so classic documents keep their bytes. */
+    K_SPHINX_FORMAT,
+    K_LAST = K_SPHINX_FORMAT
 };
 
 struct pki_doc {
@@ -657,7 +659,10 @@ enum pki_err pki_params_check(const struct pki_params *p)
     if (p->layers < 1 || p->layers > PKI_MAX_LAYERS || p->max_hops < p->layers + 2)
         return PKI_ERR_BAD_VALUE;
     /* The geometry must be one every node can build and unwrap (sphinx.md). */
-    const struct sphinx_geometry g = { .max_hops = p->max_hops, .payload_len = p->payload_len };
+    if (p->sphinx_format > SPHINX_FORMAT_LAST)
+        return PKI_ERR_BAD_VALUE;
+    const struct sphinx_geometry g = { .max_hops = p->max_hops, .payload_len = p->payload_len,
+                                       .format = (enum sphinx_format)p->sphinx_format };
     const char *why;
     if (!sphinx_geometry_valid(&g, &why) || p->payload_len > PKI_MAX_DOCUMENT_LEN)
         return PKI_ERR_BAD_VALUE;
@@ -820,7 +825,7 @@ static void cw_doc(struct cwriter *w, const struct pki_doc *doc)
         [K_STRATEGY] = p->strategy, [K_POOL_INTERVAL] = p->pool_interval_us,
         [K_POOL_KEEP] = p->pool_keep, [K_THRESHOLD_N] = p->threshold_n,
     };
-    cw_map(w, K_LAST);
+    cw_map(w, p->sphinx_format != SPHINX_FORMAT_CLASSIC ? K_SPHINX_FORMAT : K_PROVIDERS);
     for (uint64_t k = K_VERSION; k < K_NODES; k++) {
         cw_uint(w, k);
         cw_uint(w, vals[k]);
@@ -833,6 +838,10 @@ static void cw_doc(struct cwriter *w, const struct pki_doc *doc)
     cw_id_list(w, doc, 0, doc->n_gw);
     cw_uint(w, K_PROVIDERS);
     cw_id_list(w, doc, doc->n_gw, doc->n_prov);
+    if (p->sphinx_format != SPHINX_FORMAT_CLASSIC) {
+        cw_uint(w, K_SPHINX_FORMAT);
+        cw_uint(w, p->sphinx_format);
+    }
 }
 
 enum pki_err pki_doc_encode(const struct pki_doc *doc, uint8_t **out, size_t *out_len)
@@ -918,7 +927,8 @@ static enum pki_err doc_set_params(struct pki_doc *doc, const uint64_t v[K_LAST 
     if (v[K_VERSION] != PKI_DOC_VERSION)
         return PKI_ERR_BAD_VALUE;
     if (v[K_MAX_HOPS] > UINT32_MAX || v[K_PAYLOAD_LEN] > UINT32_MAX || v[K_LAYERS] > UINT32_MAX ||
-        v[K_STRATEGY] > UINT32_MAX || v[K_POOL_KEEP] > UINT32_MAX || v[K_THRESHOLD_N] > UINT32_MAX)
+        v[K_STRATEGY] > UINT32_MAX || v[K_POOL_KEEP] > UINT32_MAX || v[K_THRESHOLD_N] > UINT32_MAX ||
+        v[K_SPHINX_FORMAT] > UINT32_MAX)
         return PKI_ERR_BAD_VALUE;
     p->epoch = v[K_EPOCH];
     p->timing.genesis = v[K_GENESIS];
@@ -937,6 +947,7 @@ static enum pki_err doc_set_params(struct pki_doc *doc, const uint64_t v[K_LAST 
     p->pool_interval_us = v[K_POOL_INTERVAL];
     p->pool_keep = (uint32_t)v[K_POOL_KEEP];
     p->threshold_n = (uint32_t)v[K_THRESHOLD_N];
+    p->sphinx_format = (uint32_t)v[K_SPHINX_FORMAT];
     enum pki_err e = pki_params_check(p);
     if (e != PKI_OK)
         return e;
@@ -983,7 +994,13 @@ static enum pki_err doc_parse(const uint8_t *buf, size_t len, struct pki_doc *do
         if (e == PKI_OK)
             e = rd_doc_field(&r, key, doc, &lists, vals);
     }
-    if (e == PKI_OK && n != K_LAST)
+    /*
+     * Keys 1..K_PROVIDERS are required; K_SPHINX_FORMAT only when not 0, so
+     * that a document has one encoding.
+     */
+    if (e == PKI_OK && n == K_LAST && vals[K_SPHINX_FORMAT] == SPHINX_FORMAT_CLASSIC)
+        e = PKI_ERR_NONCANONICAL;
+    if (e == PKI_OK && n != K_LAST && (n != K_PROVIDERS || prev != K_PROVIDERS))
         e = PKI_ERR_MISSING_FIELD;
     if (e == PKI_OK && r.off != r.len)
         e = PKI_ERR_MALFORMED;

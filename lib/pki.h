@@ -158,6 +158,7 @@ struct pki_params {
     uint64_t pool_interval_us;   /* timed pool: T (> 0 for that strategy) */
     uint32_t pool_keep;          /* timed pool: f packets kept back */
     uint32_t threshold_n;        /* threshold: n (> 0 for that strategy) */
+    uint32_t sphinx_format;      /* enum sphinx_format: 0 classic, 1 KEM (X25519) */
 };
 
 /* Check params for sanity (ranges above).  pki_doc_new() and decode use it. */

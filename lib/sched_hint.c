@@ -1,5 +1,6 @@
 /* Scheduler hints (see sched_hint.h). */
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -17,6 +18,11 @@ struct mix_sched_attr {
     uint32_t sched_util_min, sched_util_max;
 };
 
+/* Set once sched_getattr/sched_setattr failed with EPERM or ENOSYS: a
+ * seccomp filter (systemd's SystemCallFilter= with SystemCallErrorNumber=)
+ * or an old kernel refuses them, and every later call would too. */
+static atomic_int denied;
+
 static int set_slice(unsigned slice_us)
 {
 #ifdef SYS_sched_setattr
@@ -25,10 +31,17 @@ static int set_slice(unsigned slice_us)
         errno = EINVAL;
         return -1;
     }
+    if (atomic_load(&denied)) {
+        errno = EPERM;
+        return -1;
+    }
     memset(&a, 0, sizeof(a));
     /* Keep the thread's policy and nice value; change only the slice. */
-    if (syscall(SYS_sched_getattr, 0, &a, sizeof(a), 0) != 0)
+    if (syscall(SYS_sched_getattr, 0, &a, sizeof(a), 0) != 0) {
+        if (errno == EPERM || errno == ENOSYS)
+            atomic_store(&denied, 1);
         return -1;
+    }
     if (a.sched_policy != 0) { /* not SCHED_OTHER: leave it alone */
         errno = EPERM;
         return -1;
@@ -36,7 +49,12 @@ static int set_slice(unsigned slice_us)
     a.size = sizeof(a);
     a.sched_flags = 0;
     a.sched_runtime = (uint64_t)slice_us * 1000u;
-    return syscall(SYS_sched_setattr, 0, &a, 0) == 0 ? 0 : -1;
+    if (syscall(SYS_sched_setattr, 0, &a, 0) != 0) {
+        if (errno == EPERM || errno == ENOSYS)
+            atomic_store(&denied, 1);
+        return -1;
+    }
+    return 0;
 #else
     (void)slice_us;
     errno = ENOSYS;

@@ -8,7 +8,10 @@
  * slice (1.5 ms or more) to end.  A node's I/O thread is woken for every
  * packet and works for microseconds, so it asks for a short slice and the
  * crypto workers keep the default.  No privilege is needed; older kernels
- * ignore the hint.
+ * ignore the hint.  Where a seccomp filter refuses the calls with EPERM
+ * (SystemCallErrorNumber=EPERM in a systemd unit) the hint is simply not
+ * taken: the functions return -1 and stop trying.  A filter that kills
+ * instead (no SystemCallErrorNumber=) must allow sched_setattr.
  */
 #ifndef MIX_SCHED_HINT_H
 #define MIX_SCHED_HINT_H

@@ -7,13 +7,20 @@
  * hop, keyed BLAKE2b subkeys, ChaCha20 header stream, 16-byte BLAKE2b MAC,
  * Lioness payload with a 16-byte zero block).
  *
- * Sizes for a geometry (r = max_hops, P = payload_len):
- *   header    = 32 (alpha) + 16 (MAC) + r * SPHINX_SLOT_LEN
+ * Two packet formats (spec sections 3-9 and 15), chosen per network by the
+ * geometry's format: CLASSIC, one group element re-blinded at every hop (two
+ * X25519 per hop), and KEM, where every routing slot carries the next hop's
+ * own encapsulation (one X25519 per hop, 32 more header bytes per hop).
+ *
+ * Sizes for a geometry (r = max_hops, P = payload_len, c = the KEM's
+ * encapsulation length, 32 for X25519):
+ *   slot      = 69 (CLASSIC) or 69 + c (KEM)
+ *   header    = 32 or c (group element) + 16 (MAC) + r * slot
  *   packet    = header + P
  *   plaintext = P - 16            (what a sender can put in one packet)
  *   SURB      = 32 + 32 + header  (first hop id, payload key, header)
- * Default geometry {5, 2048}: header 393, packet 2441, plaintext 2032,
- * SURB 457.
+ * Default geometry {5, 2048, CLASSIC}: header 393, packet 2441, plaintext
+ * 2032, SURB 457; with KEM: header 553, packet 2601, SURB 617.
  *
  * Payload framing: a forward packet always carries exactly
  * sphinx_plaintext_len() bytes; a shorter plaintext is padded with zero
@@ -45,10 +52,41 @@
 /* What a SURB creator keeps (fixed size for every geometry). */
 #define SPHINX_SURB_KEYS_LEN (4 + SPHINX_SURB_ID_LEN + 32 + 32 * SPHINX_MAX_HOPS_LIMIT)
 
-struct sphinx_geometry {
-    uint32_t max_hops;     /* 1..SPHINX_MAX_HOPS_LIMIT */
-    uint32_t payload_len;  /* whole Sphinx payload, zero block included */
+/* Packet formats (the directory's sphinx_format, docs/spec/directory.md). */
+enum sphinx_format {
+    SPHINX_FORMAT_CLASSIC = 0,     /* blinded group element, spec sections 3-9 */
+    SPHINX_FORMAT_KEM_X25519 = 1,  /* one encapsulation per hop, spec section 15 */
 };
+#define SPHINX_FORMAT_LAST SPHINX_FORMAT_KEM_X25519
+
+struct sphinx_geometry {
+    uint32_t max_hops;          /* 1..SPHINX_MAX_HOPS_LIMIT */
+    uint32_t payload_len;       /* whole Sphinx payload, zero block included */
+    enum sphinx_format format;  /* CLASSIC (0) unless the directory says otherwise */
+};
+
+/*
+ * A key encapsulation mechanism for the KEM format: one function pair, so
+ * that another KEM (a post-quantum or hybrid one) is one more instance and
+ * one more format number.  Shared secrets are 32 bytes.
+ */
+#define SPHINX_KEM_MAX_CT 32  /* largest encapsulation the layout has room for */
+struct sphinx_kem {
+    const char *name;
+    size_t ct_len;  /* encapsulation bytes carried per hop, <= SPHINX_KEM_MAX_CT */
+    /* ct and ss for public key pk, randomness from rng; 0, or -1 for an invalid pk. */
+    int (*encap)(const struct mix_rng *rng, const uint8_t pk[SPHINX_KEY_LEN], uint8_t *ct,
+                 uint8_t ss[32]);
+    /* ss from ct with private key sk; 0, or -1 for an invalid ct. */
+    int (*decap)(const uint8_t sk[SPHINX_KEY_LEN], const uint8_t *ct, uint8_t ss[32]);
+};
+
+/* The KEM of a format (NULL for CLASSIC or an unknown format). */
+const struct sphinx_kem *sphinx_kem_of(enum sphinx_format f);
+/* "classic" / "kem-x25519"; NULL for an unknown format. */
+const char *sphinx_format_name(enum sphinx_format f);
+/* The format named s; false if there is none. */
+bool sphinx_format_parse(const char *s, enum sphinx_format *out) MIX_WUR;
 
 /* Routing commands (first byte of a decrypted routing slot). */
 enum sphinx_cmd {

@@ -31,6 +31,7 @@
 #define CONN_READS_PER_CB 8      /* fairness: at most this many reads per wakeup */
 #define CONN_ACCEPTS_PER_CB 32
 #define CONN_ADDRSTR     64
+#define CONN_RATE_BUCKETS 4096   /* accept_rate buckets (hashed source addresses) */
 
 #define CONTAINER_OF(p, type, field) ((type *)(void *)((char *)(p) - offsetof(type, field)))
 
@@ -62,6 +63,9 @@ struct conn {
     uint64_t id;
     double backoff;
     ev_tstamp last_rx;
+    ev_tstamp started;              /* inbound: accept time (oldest half-open goes first) */
+    double idle_timeout;            /* inbound: this conn's (conn_set_limits), 0 = never */
+    bool evictable;                 /* conn_set_evictable(): may make room at max_conns */
     uint64_t rx_us;                 /* kernel receive time of the read being delivered */
     struct pending_frame *pend_head, *pend_tail;
     size_t pend_bytes;
@@ -92,6 +96,9 @@ struct conn_mgr {
     struct conn_stats st;
     uint64_t next_id;
     struct mix_rng rng;
+    /* accept_rate: token buckets by hashed source address (collisions share one) */
+    struct accept_bucket { double tokens; ev_tstamp at; } buckets[CONN_RATE_BUCKETS];
+    uint8_t bucket_key[crypto_shorthash_KEYBYTES];
 };
 
 static void conn_shutdown(struct conn *c, enum conn_close_reason why);
@@ -120,6 +127,8 @@ void conn_limits_default(struct conn_limits *l)
     l->max_out_bytes = LINK_DEFAULT_OUT_CAP;
     l->handshake_timeout = 10.0;
     l->idle_timeout = 0.0;
+    l->accept_rate = 0.0;
+    l->accept_burst = 0.0;
     l->backoff_min = 0.5;
     l->backoff_max = 30.0;
 }
@@ -251,6 +260,7 @@ static struct conn *conn_alloc(struct conn_mgr *m, bool inbound)
     c->inbound = inbound;
     c->id = ++m->next_id;
     c->backoff = m->lim.backoff_min;
+    c->idle_timeout = m->lim.idle_timeout;
     c->next = m->all;
     if (m->all != NULL)
         m->all->prev = c;
@@ -452,7 +462,7 @@ void conn_mgr_pause_reads(struct conn_mgr *m, bool pause)
 static void arm_idle(struct conn *c, double after)
 {
     ev_timer_stop(c->m->loop, &c->timer);
-    if (c->m->lim.idle_timeout <= 0 || !c->inbound)
+    if (c->idle_timeout <= 0 || !c->inbound)
         return;
     ev_timer_set(&c->timer, after, 0.0);
     ev_timer_start(c->m->loop, &c->timer);
@@ -482,7 +492,7 @@ static void became_established(struct conn *c)
     c->backoff = m->lim.backoff_min;
     c->last_rx = ev_now(m->loop);
     m->st.established++;
-    arm_idle(c, m->lim.idle_timeout);
+    arm_idle(c, c->idle_timeout);
     /* Paused while it was shaking hands: it pauses now like the others. */
     if (m->reads_paused && c->reading && pausable(c))
         ev_io_stop(m->loop, &c->rio);
@@ -664,7 +674,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         conn_shutdown(c, CONN_CLOSE_HS_TIMEOUT);
         break;
     case CONN_STATE_ESTABLISHED: {
-        double left = c->last_rx + c->m->lim.idle_timeout - ev_now(loop);
+        double left = c->last_rx + c->idle_timeout - ev_now(loop);
         if (left <= 0)
             conn_shutdown(c, CONN_CLOSE_IDLE);
         else
@@ -809,16 +819,98 @@ static size_t count_from_ip(struct conn_mgr *m, const struct sockaddr_storage *s
     return n;
 }
 
+/*
+ * accept_rate: one token bucket per source address (an IPv6 address counts
+ * by its /64, which one host usually holds whole).  Addresses are hashed
+ * with a per-process key into a fixed table, so the memory is bounded
+ * whatever the number of sources; two sources sharing a bucket share its
+ * rate.  false: over the rate.
+ */
+static bool accept_take_token(struct conn_mgr *m, const struct sockaddr_storage *ss)
+{
+    uint8_t h[crypto_shorthash_BYTES];
+    const uint8_t *a = NULL;
+    size_t alen = 0;
+    if (m->lim.accept_rate <= 0)
+        return true;
+    if (ss->ss_family == AF_INET) {
+        a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)ss)->sin_addr;
+        alen = 4;
+    } else if (ss->ss_family == AF_INET6) {
+        a = (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr;
+        alen = 8;
+    } else {
+        return true;
+    }
+    crypto_shorthash(h, a, alen, m->bucket_key);
+    struct accept_bucket *b = &m->buckets[(h[0] | (unsigned)h[1] << 8) % CONN_RATE_BUCKETS];
+    ev_tstamp now = ev_now(m->loop);
+    double burst = m->lim.accept_burst > 1 ? m->lim.accept_burst : 1;
+    if (b->at == 0)
+        b->tokens = burst;
+    else
+        b->tokens += (now - b->at) * m->lim.accept_rate;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->at = now;
+    if (b->tokens < 1.0)
+        return false;
+    b->tokens -= 1.0;
+    return true;
+}
+
+/*
+ * At max_conns, a new connection takes the place of the oldest inbound one
+ * still in its handshake, if any is older than a second: half-open
+ * connections then hold no slot for longer than it takes others to connect,
+ * and a legitimate handshake (one round trip) is not cut short by a flood.
+ * Failing that, of the longest-idle evictable conn (see evict_idle).
+ */
+static bool evict_half_open(struct conn_mgr *m)
+{
+    struct conn *old = NULL;
+    ev_tstamp now = ev_now(m->loop);
+    for (struct conn *c = m->all; c != NULL; c = c->next)
+        if (c->inbound && c->state == CONN_STATE_HANDSHAKE && !c->authorized &&
+            (old == NULL || c->started < old->started))
+            old = c;
+    if (old != NULL && now - old->started >= 1.0) {
+        m->st.evicted_half_open++;
+        conn_shutdown(old, CONN_CLOSE_HS_TIMEOUT);
+        return true;
+    }
+    /* Then the evictable established conn idle longest, if idle for evict_idle. */
+    if (m->lim.evict_idle <= 0)
+        return false;
+    old = NULL;
+    for (struct conn *c = m->all; c != NULL; c = c->next)
+        if (c->evictable && c->state == CONN_STATE_ESTABLISHED &&
+            (old == NULL || c->last_rx < old->last_rx))
+            old = c;
+    if (old == NULL || now - old->last_rx < m->lim.evict_idle)
+        return false;
+    m->st.evicted_idle++;
+    conn_shutdown(old, CONN_CLOSE_IDLE);
+    return true;
+}
+
 static void accept_one(struct conn_mgr *m, int fd, const struct sockaddr_storage *ss,
                        socklen_t sl)
 {
-    if (m->st.open >= m->lim.max_conns) {
-        m->st.refused_max_conns++;
+    /* The per-address checks come first: a connection over its address's
+     * limits must not push out anyone's half-open one. */
+    if (count_from_ip(m, ss) >= m->lim.max_per_addr) {
+        m->st.refused_per_addr++;
         close(fd);
         return;
     }
-    if (count_from_ip(m, ss) >= m->lim.max_per_addr) {
-        m->st.refused_per_addr++;
+    if (!accept_take_token(m, ss)) {
+        m->st.refused_rate++;
+        close(fd);
+        return;
+    }
+    if (m->st.open >= m->lim.max_conns && !evict_half_open(m)) {
+        m->st.refused_max_conns++;
         close(fd);
         return;
     }
@@ -830,6 +922,7 @@ static void accept_one(struct conn_mgr *m, int fd, const struct sockaddr_storage
     c->fd = fd;
     c->addr = *ss;
     c->addrlen = sl;
+    c->started = ev_now(m->loop);
     addr_to_str(ss, c->addrstr);
     c->link = link_new_responder(m->keys, m->keys + LINK_KEY_LEN, m->lim.max_frame, &m->rng);
     init_watchers(c);
@@ -844,7 +937,8 @@ static void accept_one(struct conn_mgr *m, int fd, const struct sockaddr_storage
     socket_options(fd);
     start_reads(c);
     ev_timer_start(m->loop, &c->timer);
-    log_debug("conn %llu: accepted from %s", (unsigned long long)c->id, c->addrstr);
+    /* No address: an accepted conn may turn out to be a client's. */
+    log_debug("conn %llu: accepted", (unsigned long long)c->id);
 }
 
 static void resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -936,6 +1030,9 @@ static void fill_limits(struct conn_limits *out, const struct conn_limits *in)
     if (in->max_out_bytes) out->max_out_bytes = in->max_out_bytes;
     if (in->handshake_timeout > 0) out->handshake_timeout = in->handshake_timeout;
     if (in->idle_timeout > 0) out->idle_timeout = in->idle_timeout;
+    if (in->accept_rate > 0) out->accept_rate = in->accept_rate;
+    if (in->accept_burst > 0) out->accept_burst = in->accept_burst;
+    if (in->evict_idle > 0) out->evict_idle = in->evict_idle;
     if (in->backoff_min > 0) out->backoff_min = in->backoff_min;
     if (in->backoff_max > 0) out->backoff_max = in->backoff_max;
     if (out->backoff_max < out->backoff_min)
@@ -964,10 +1061,16 @@ struct conn_mgr *conn_mgr_new(struct ev_loop *loop,
         m->cb = *cb;
     m->arg = cb_arg;
     m->rng = mix_rng_system();
+    randombytes_buf(m->bucket_key, sizeof m->bucket_key);
     ev_idle_init(&m->reaper, reap_cb);
     ev_prepare_init(&m->flusher, flush_cb);
     ev_prepare_start(loop, &m->flusher);
     return m;
+}
+
+void conn_mgr_set_limits(struct conn_mgr *m, const struct conn_limits *lim)
+{
+    fill_limits(&m->lim, lim);
 }
 
 void conn_mgr_free(struct conn_mgr *m)
@@ -1012,6 +1115,48 @@ bool conn_remote_key(const struct conn *c, uint8_t out[static LINK_KEY_LEN])
         return false;
     memcpy(out, c->remote_pk, LINK_KEY_LEN);
     return true;
+}
+
+void conn_set_limits(struct conn *c, size_t max_out_bytes, double idle_timeout)
+{
+    if (max_out_bytes > 0 && max_out_bytes < c->m->lim.max_out_bytes && c->link != NULL) {
+        link_set_output_cap(c->link, max_out_bytes);
+        /* The kernel's buffer too: autotuning would let an unread socket grow to megabytes. */
+        int sz = max_out_bytes > (1u << 30) ? 1 << 30 : (int)max_out_bytes;
+        (void)setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    }
+    if (idle_timeout > 0 && c->inbound) {
+        c->idle_timeout = idle_timeout;
+        if (c->state == CONN_STATE_ESTABLISHED)
+            arm_idle(c, idle_timeout);
+    }
+}
+
+uint32_t conn_peer_prefix_hash(const struct conn *c)
+{
+    uint8_t h[crypto_shorthash_BYTES];
+    const struct sockaddr_storage *ss = &c->addr;
+    if (ss->ss_family == AF_INET)
+        crypto_shorthash(h, (const uint8_t *)&((const struct sockaddr_in *)(const void *)ss)->sin_addr,
+                         3, c->m->bucket_key);
+    else if (ss->ss_family == AF_INET6)
+        crypto_shorthash(h, (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr,
+                         6, c->m->bucket_key);
+    else
+        return 0;
+    return (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
+}
+
+void conn_set_evictable(struct conn *c)
+{
+    c->evictable = c->inbound;
+}
+
+double conn_idle_seconds(const struct conn *c)
+{
+    if (c->state != CONN_STATE_ESTABLISHED)
+        return 0.0;
+    return ev_now(c->m->loop) - c->last_rx;
 }
 
 size_t conn_out_pending(const struct conn *c)

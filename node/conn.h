@@ -77,6 +77,11 @@ struct conn_limits {
     size_t max_out_bytes;      /* queued output per conn; default LINK_DEFAULT_OUT_CAP */
     double handshake_timeout;  /* seconds from TCP start to established; default 10 */
     double idle_timeout;       /* inbound only: seconds without a received frame; 0 = never (default) */
+    double accept_rate;        /* inbound handshakes per second from one source address
+                                  (IPv6: one /64); 0 = unlimited (default) */
+    double accept_burst;       /* bucket size for accept_rate; default 1 */
+    double evict_idle;         /* at max_conns, an evictable conn idle this long (seconds)
+                                  makes room for a new one; 0 = never (default) */
     double backoff_min;        /* first reconnect delay, seconds; default 0.5 */
     double backoff_max;        /* reconnect delay cap, seconds; default 30 */
 };
@@ -102,6 +107,9 @@ struct conn_stats {
     uint64_t accepted, dialled, established;
     uint64_t refused_max_conns;   /* accept or dial refused: max_conns */
     uint64_t refused_per_addr;    /* accept refused: max_per_addr */
+    uint64_t refused_rate;        /* accept refused: accept_rate */
+    uint64_t evicted_half_open;   /* at max_conns: oldest half-open closed for a new conn */
+    uint64_t evicted_idle;        /* at max_conns: longest-idle evictable conn closed */
     uint64_t refused_auth;        /* authorize() said no */
     uint64_t hs_timeouts, idle_timeouts;
     uint64_t link_errors;         /* closed for CONN_CLOSE_LINK */
@@ -123,6 +131,9 @@ struct conn_mgr *conn_mgr_new(struct ev_loop *loop,
                               const uint8_t link_pk[static LINK_KEY_LEN],
                               const struct conn_limits *lim,
                               const struct conn_callbacks *cb, void *cb_arg);
+/* New limits (a configuration reload): connection counts and timeouts apply
+ * from now on, frame and queue sizes to links set up from now on. */
+void conn_mgr_set_limits(struct conn_mgr *m, const struct conn_limits *lim);
 /* Close every conn (on_close with CONN_CLOSE_LOCAL) and listener; free all. */
 void conn_mgr_free(struct conn_mgr *m);
 /*
@@ -189,6 +200,20 @@ enum link_role conn_remote_role(const struct conn *c);
 uint64_t conn_id(const struct conn *c);
 /* "ip:port" of the peer; log it only in lines that say nothing about traffic. */
 const char *conn_peer_addr(const struct conn *c);
+/*
+ * Tighter limits for one inbound conn, e.g. once authorize() knows what the
+ * peer is: an output cap below the manager's max_out_bytes (0 = keep) and
+ * its own idle timeout (0 = keep).
+ */
+void conn_set_limits(struct conn *c, size_t max_out_bytes, double idle_timeout);
+/* An inbound conn from an anonymous peer: it may be closed at max_conns
+ * once idle for evict_idle (see conn_limits). */
+void conn_set_evictable(struct conn *c);
+/* A keyed hash (per process) of the peer's address prefix (IPv4 /24, IPv6
+ * /48), for per-prefix limits that keep no address. */
+uint32_t conn_peer_prefix_hash(const struct conn *c);
+/* Seconds since an established conn last received a frame (0 otherwise). */
+double conn_idle_seconds(const struct conn *c);
 /* Bytes queued and not yet written. */
 size_t conn_out_pending(const struct conn *c);
 void *conn_get_user(const struct conn *c);

@@ -4,6 +4,7 @@
 #include "dir_conf.h"
 #include "sphinx.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "frame.h"
 #include "keyfile.h"
 #include "log.h"
+#include "netconf.h"
 
 #define US 1000000ULL
 
@@ -94,6 +96,22 @@ static int load_main(struct conf *cf, struct dir_conf *c, char *err, size_t errl
         || conf_get_u64(cf, "mixdir", "stats_interval", 30, 1, 86400, &c->stats_interval_s, err,
                         errlen) < 0)
         return -1;
+    const char *ml = conf_get_str(cf, "mixdir", "metrics_listen", "");
+    struct in_addr ip4;
+    if (*ml && (strlen(ml) >= sizeof c->metrics_listen
+                || !conn_parse_hostport(ml, host, sizeof host, &port)
+                || inet_pton(AF_INET, host, &ip4) != 1)) {
+        snprintf(err, errlen, "[mixdir] metrics_listen: \"%s\": a numeric IPv4 HOST:PORT such "
+                 "as 127.0.0.1:9200", ml);
+        return -1;
+    }
+    snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s", ml);
+    const char *lf = conf_get_str(cf, "mixdir", "log_file", "");
+    if (strlen(lf) >= sizeof c->log_file) {
+        snprintf(err, errlen, "[mixdir] log_file: too long");
+        return -1;
+    }
+    snprintf(c->log_file, sizeof c->log_file, "%s", lf);
     return 0;
 }
 
@@ -170,64 +188,42 @@ static int load_timing(struct conf *cf, struct dir_conf *c, char *err, size_t er
                         &c->key_ahead_epochs, err, errlen);
 }
 
-static int get_rate(struct conf *cf, const char *key, double def, uint64_t *mhz, char *err,
-                    size_t errlen)
-{
-    double hz;
-    if (conf_get_double(cf, "network", key, def, 0, 1e6, &hz, err, errlen) < 0)
-        return -1;
-    *mhz = (uint64_t)llround(hz * 1000.0);
-    return 0;
-}
-
+/* The mixing and geometry keys: lib/netconf.c, the one parser mixsim uses too. */
 static int load_params(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
 {
-    struct pki_params *p = &c->params;
-    uint64_t v, mean, max, pool_iv;
-    if (conf_get_u64(cf, "network", "max_hops", 5, 3, SPHINX_MAX_HOPS_LIMIT, &v, err, errlen) < 0)
+    return netconf_read(cf, &c->timing, &c->params, err, errlen);
+}
+
+/*
+ * `node = KEY [ROLES [LAYER]]`: with ROLES (mix, gateway, provider, comma
+ * separated, as in mixnode.conf) the key may only register with exactly
+ * that role and layer (docs/abuse.md).
+ */
+static int parse_node_line(const char *v, uint8_t key[static PKI_KEY_LEN], struct dir_binding *b)
+{
+    char k[128], roles[64], extra;
+    unsigned layer = 0;
+    int n = sscanf(v, "%127s %63s %u %c", k, roles, &layer, &extra);
+    if (n < 1 || n > 3 || !key_from_b64(k, key, PKI_KEY_LEN))
         return -1;
-    p->max_hops = (uint32_t)v;
-    if (conf_get_u64(cf, "network", "payload_len", 2048, 64, 65536, &v, err, errlen) < 0)
-        return -1;
-    p->payload_len = (uint32_t)v;
-    if (conf_get_u64(cf, "network", "layers", 3, 1, PKI_MAX_LAYERS, &v, err, errlen) < 0)
-        return -1;
-    p->layers = (uint32_t)v;
-    if (conf_get_duration_us(cf, "network", "mean_delay", 50000, &mean, err, errlen) < 0
-        || conf_get_duration_us(cf, "network", "max_delay", 2 * US, &max, err, errlen) < 0
-        || get_rate(cf, "lambda_p", 2.0, &p->lambda_p_mhz, err, errlen) < 0
-        || get_rate(cf, "lambda_l", 0.5, &p->lambda_l_mhz, err, errlen) < 0
-        || get_rate(cf, "lambda_d", 0.5, &p->lambda_d_mhz, err, errlen) < 0
-        || get_rate(cf, "lambda_m", 0.5, &p->lambda_m_mhz, err, errlen) < 0
-        || conf_get_duration_us(cf, "network", "pool_interval", US, &pool_iv, err, errlen) < 0)
-        return -1;
-    p->mean_delay_us = mean;
-    p->max_delay_us = max;
-    p->pool_interval_us = pool_iv;
-    const char *s = conf_get_str(cf, "network", "strategy", "poisson");
-    if (strcmp(s, "poisson") == 0)
-        p->strategy = PKI_STRATEGY_POISSON;
-    else if (strcmp(s, "timed_pool") == 0)
-        p->strategy = PKI_STRATEGY_TIMED_POOL;
-    else if (strcmp(s, "threshold") == 0)
-        p->strategy = PKI_STRATEGY_THRESHOLD;
-    else {
-        snprintf(err, errlen, "[network] strategy: \"%s\" is not poisson, timed_pool or threshold", s);
-        return -1;
+    b->roles = b->layer = 0;
+    if (n == 1)
+        return 0;
+    for (char *save = NULL, *t = strtok_r(roles, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        if (strcmp(t, "mix") == 0)
+            b->roles |= PKI_ROLE_MIX;
+        else if (strcmp(t, "gateway") == 0)
+            b->roles |= PKI_ROLE_GATEWAY;
+        else if (strcmp(t, "provider") == 0)
+            b->roles |= PKI_ROLE_PROVIDER;
+        else
+            return -1;
     }
-    if (conf_get_u64(cf, "network", "pool_keep", 0, 0, 1000000, &v, err, errlen) < 0)
+    b->layer = layer;
+    if ((b->roles & PKI_ROLE_MIX) ? (b->roles != PKI_ROLE_MIX || layer == 0 ||
+                                     layer > PKI_MAX_LAYERS)
+                                  : layer != 0)
         return -1;
-    p->pool_keep = (uint32_t)v;
-    if (conf_get_u64(cf, "network", "threshold_n", 10, 1, 1000000, &v, err, errlen) < 0)
-        return -1;
-    p->threshold_n = (uint32_t)v;
-    p->epoch = 1;
-    p->timing = c->timing;
-    enum pki_err e = pki_params_check(p);
-    if (e != PKI_OK) {
-        snprintf(err, errlen, "[network] parameters rejected: %s", pki_strerror(e));
-        return -1;
-    }
     return 0;
 }
 
@@ -241,14 +237,16 @@ static int load_registration(struct conf *cf, struct dir_conf *c, char *err, siz
         return -1;
     }
     c->allowed = calloc(n ? n : 1, sizeof *c->allowed);
-    if (c->allowed == NULL) {
+    c->binding = calloc(n ? n : 1, sizeof *c->binding);
+    if (c->allowed == NULL || c->binding == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         const char *v = conf_get_nth(cf, "registration", "node", i);
-        if (!key_from_b64(v, c->allowed[i], PKI_KEY_LEN)) {
-            snprintf(err, errlen, "[registration] node: bad Ed25519 key \"%s\"", v);
+        if (parse_node_line(v, c->allowed[i], &c->binding[i]) < 0) {
+            snprintf(err, errlen, "[registration] node: expected 'ED25519_KEY [ROLES [LAYER]]' "
+                     "(roles mix or gateway,provider; a mix needs its layer): \"%s\"", v);
             return -1;
         }
     }
@@ -260,7 +258,7 @@ static int load_registration(struct conf *cf, struct dir_conf *c, char *err, siz
 
 static int load_limits(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
 {
-    uint64_t hs, idle;
+    uint64_t hs, idle, anon, evict;
     if (conf_get_u64(cf, "limits", "max_connections", 512, 4, 100000, &c->max_connections, err,
                      errlen) < 0
         || conf_get_u64(cf, "limits", "max_per_address", 32, 1, 100000, &c->max_per_address, err,
@@ -269,11 +267,24 @@ static int load_limits(struct conf *cf, struct dir_conf *c, char *err, size_t er
                         &c->max_frame, err, errlen) < 0
         || conf_get_u64(cf, "limits", "max_descriptors", 1024, 1, PKI_MAX_NODES,
                         &c->max_descriptors, err, errlen) < 0
-        || conf_get_duration_us(cf, "limits", "handshake_timeout", 10 * US, &hs, err, errlen) < 0
-        || conf_get_duration_us(cf, "limits", "idle_timeout", 120 * US, &idle, err, errlen) < 0)
+        || conf_get_duration_us(cf, "limits", "handshake_timeout", 5 * US, &hs, err, errlen) < 0
+        || conf_get_duration_us(cf, "limits", "idle_timeout", 120 * US, &idle, err, errlen) < 0
+        || conf_get_duration_us(cf, "limits", "anon_idle_timeout", 10 * US, &anon, err,
+                                errlen) < 0
+        || conf_get_duration_us(cf, "limits", "evict_idle", 2 * US, &evict, err, errlen) < 0
+        || conf_get_u64(cf, "limits", "accept_rate", 20, 0, 1000000, &c->accept_rate, err,
+                        errlen) < 0
+        || conf_get_u64(cf, "limits", "accept_burst", 40, 1, 1000000, &c->accept_burst, err,
+                        errlen) < 0)
         return -1;
     c->handshake_timeout = (double)hs / 1e6;
     c->idle_timeout = (double)idle / 1e6;
+    c->anon_idle_timeout = (double)anon / 1e6;
+    c->evict_idle = (double)evict / 1e6;
+    if (c->anon_idle_timeout < 1 || c->evict_idle <= 0) {
+        snprintf(err, errlen, "[limits] anon_idle_timeout must be >= 1s, evict_idle > 0");
+        return -1;
+    }
     if (c->handshake_timeout <= 0) {
         snprintf(err, errlen, "[limits] handshake_timeout must be > 0");
         return -1;
@@ -291,10 +302,31 @@ static struct dir_conf *finish(struct conf *cf, char *err, size_t errlen)
         conf_free(cf);
         return NULL;
     }
-    if (load_main(cf, c, err, errlen) < 0 || load_authorities(cf, c, err, errlen) < 0
-        || load_timing(cf, c, err, errlen) < 0 || load_params(cf, c, err, errlen) < 0
-        || load_registration(cf, c, err, errlen) < 0 || load_limits(cf, c, err, errlen) < 0
-        || conf_check_unused(cf, err, errlen) < 0) {
+    /* Every section is read even after an error in another: one run reports
+     * the unknown keys and an error per section (conf_report). */
+    conf_known(cf, "mixdir", "listen data_dir identity_key link_key log_level syslog log_file "
+               "stats_interval metrics_listen");
+    conf_known(cf, "network", "authority threshold epoch_length genesis grace vote_lead "
+               "exchange_window key_ahead_epochs max_hops payload_len layers mean_delay "
+               "max_delay lambda_p lambda_l lambda_d lambda_m strategy pool_interval pool_keep "
+               "threshold_n");
+    conf_known(cf, "registration", "open node");
+    conf_known(cf, "limits", "max_connections max_per_address max_frame max_descriptors "
+               "handshake_timeout idle_timeout");
+    char e[6][512];
+    const char *errs[6] = { e[0], e[1], e[2], e[3], e[4], e[5] };
+    int rc[6];
+    memset(e, 0, sizeof e);
+    rc[0] = load_main(cf, c, e[0], sizeof e[0]);
+    rc[1] = load_authorities(cf, c, e[1], sizeof e[1]);
+    rc[2] = load_timing(cf, c, e[2], sizeof e[2]);
+    rc[3] = load_params(cf, c, e[3], sizeof e[3]);
+    rc[4] = load_registration(cf, c, e[4], sizeof e[4]);
+    rc[5] = load_limits(cf, c, e[5], sizeof e[5]);
+    for (int i = 0; i < 6; i++)
+        if (rc[i] < 0 && !e[i][0])
+            snprintf(e[i], sizeof e[i], "invalid configuration");
+    if (conf_report(cf, errs, 6, err, errlen) < 0) {
         dir_conf_free(c);
         conf_free(cf);
         return NULL;
@@ -318,7 +350,20 @@ void dir_conf_free(struct dir_conf *c)
     if (c == NULL)
         return;
     free(c->allowed);
+    free(c->binding);
     free(c);
+}
+
+bool dir_conf_node_binding(const struct dir_conf *c, const uint8_t identity_pk[static PKI_KEY_LEN],
+                           uint32_t *roles, uint32_t *layer)
+{
+    for (size_t i = 0; i < c->n_allowed; i++)
+        if (memcmp(c->allowed[i], identity_pk, PKI_KEY_LEN) == 0 && c->binding[i].roles) {
+            *roles = c->binding[i].roles;
+            *layer = c->binding[i].layer;
+            return true;
+        }
+    return false;
 }
 
 bool dir_conf_node_allowed(const struct dir_conf *c, const uint8_t identity_pk[static PKI_KEY_LEN])

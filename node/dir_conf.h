@@ -28,6 +28,8 @@ struct dir_conf {
     char link_key_path[1100];           /* default DATA/link.key */
     int log_level;                      /* enum mix_log_level */
     bool use_syslog;
+    char log_file[1024];                /* "" = stderr; reopened on SIGHUP */
+    char metrics_listen[PKI_ADDR_MAX + 1]; /* "" = no /metrics endpoint */
     uint64_t stats_interval_s;          /* counters logged at most this often */
 
     /* [network]: the authorities (ourself included) and the schedule */
@@ -43,11 +45,17 @@ struct dir_conf {
     /* [registration] */
     bool open_registration;
     uint8_t (*allowed)[PKI_KEY_LEN];    /* Ed25519 identity keys (malloc) */
+    struct dir_binding {                /* per allowed key: role and layer, if given */
+        uint32_t roles, layer;          /* roles 0 = not bound in the config */
+    } *binding;
     size_t n_allowed;
 
     /* [limits] */
     uint64_t max_connections, max_per_address, max_frame, max_descriptors;
     double handshake_timeout, idle_timeout;
+    double anon_idle_timeout;           /* links from anyone but an authority */
+    double evict_idle;                  /* at max_connections: an anonymous link idle this long goes */
+    uint64_t accept_rate, accept_burst; /* new connections per second per address */
 };
 
 /* Parse one `HOST:PORT ED25519_B64 X25519_B64` line.  false with err set. */
@@ -62,5 +70,8 @@ void dir_conf_free(struct dir_conf *c);
 
 /* True if the Ed25519 identity key may register (open or listed). */
 bool dir_conf_node_allowed(const struct dir_conf *c, const uint8_t identity_pk[static PKI_KEY_LEN]);
+/* The role and layer a `node = KEY ROLES [LAYER]` line binds the key to; false if none. */
+bool dir_conf_node_binding(const struct dir_conf *c, const uint8_t identity_pk[static PKI_KEY_LEN],
+                           uint32_t *roles, uint32_t *layer);
 
 #endif

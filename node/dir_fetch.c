@@ -12,12 +12,14 @@
 #include <ev.h>
 #include <sodium.h>
 
+#include "conf.h"
 #include "conn.h"
 #include "dir_conf.h"
 #include "keyfile.h"
 #include "link.h"
 #include "log.h"
 #include "pki.h"
+#include "sphinx.h"
 
 struct exchange {
     struct ev_loop *loop;
@@ -91,8 +93,11 @@ static void fetch_usage(FILE *f)
                "  authority of FILE that answers (or only the one at HOST:PORT, which\n"
                "  must be among them), verify it against every authority key\n"
                "  and the threshold of FILE, and print\n"
-               "  \"epoch E nodes N signatures S from HOST:PORT\"; -v also lists the nodes,\n"
-               "  -o writes the signed document.  Exit 0 verified, 1 not, 2 usage or no answer.\n");
+               "  \"epoch E nodes N signatures S from HOST:PORT\"; -v also prints the geometry\n"
+               "  and format and lists the nodes,\n"
+               "  -o writes the signed document.  Exit 0 verified, 1 not, 2 usage or no answer.\n"
+               "  FILE may be a mixdir configuration ([network]) or a mixnode or mixclient\n"
+               "  one ([directory]: its authority lines and threshold).\n");
 }
 
 static void print_nodes(const struct pki_doc *d)
@@ -136,8 +141,13 @@ static int verify_doc(const struct dir_conf *dc, const uint8_t *doc, size_t len,
     free(sigs);
     printf("epoch %llu nodes %zu signatures %zu from %s\n", (unsigned long long)pki_doc_epoch(d),
            pki_doc_node_count(d), n_sigs, from);
-    if (verbose)
+    if (verbose) {
+        const struct pki_params *p = pki_doc_params(d);
+        const char *fmt = sphinx_format_name((enum sphinx_format)p->sphinx_format);
+        printf("geometry max_hops %u payload_len %u sphinx_format %s\n", (unsigned)p->max_hops,
+               (unsigned)p->payload_len, fmt != NULL ? fmt : "?");
         print_nodes(d);
+    }
     pki_doc_free(d);
     return 0;
 }
@@ -184,6 +194,48 @@ static int fetch_from_any(const struct dir_conf *dc, const char *only, uint64_t 
     return rc;
 }
 
+/*
+ * The authorities and threshold of any of the project's configuration files:
+ * mixdir's [network] (the whole file is checked), or the [directory]
+ * section of a mixnode or mixclient one (only those keys are read).
+ */
+static struct dir_conf *load_authorities(const char *path, char *err, size_t errlen)
+{
+    struct conf *cf = conf_load(path, err, errlen);
+    if (cf == NULL)
+        return NULL;
+    if (conf_count(cf, "network", "authority") > 0) {
+        conf_free(cf);
+        return dir_conf_load(path, err, errlen);
+    }
+    size_t n = conf_count(cf, "directory", "authority");
+    struct dir_conf *c = n ? calloc(1, sizeof *c) : NULL;
+    uint64_t k = 0;
+    if (n == 0 || n > DIR_MAX_AUTHORITIES) {
+        snprintf(err, errlen, "%s: no [network] or [directory] authority lines (1 to %d)", path,
+                 DIR_MAX_AUTHORITIES);
+        goto fail;
+    }
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!dir_parse_authority_line(conf_get_nth(cf, "directory", "authority", i), &c->auth[i],
+                                      err, errlen))
+            goto fail;
+    c->n_auth = n;
+    if (conf_get_u64(cf, "directory", "threshold", n / 2 + 1, 1, n, &k, err, errlen) < 0)
+        goto fail;
+    c->threshold = (size_t)k;
+    conf_free(cf);
+    return c;
+fail:
+    free(c);
+    conf_free(cf);
+    return NULL;
+}
+
 int dir_fetch_main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -218,8 +270,8 @@ int dir_fetch_main(int argc, char **argv)
         fetch_usage(stderr);
         return 2;
     }
-    char err[512];
-    struct dir_conf *dc = dir_conf_load(config, err, sizeof err);
+    char err[4096];
+    struct dir_conf *dc = load_authorities(config, err, sizeof err);
     if (dc == NULL) {
         fprintf(stderr, "mixdir: %s\n", err);
         return 2;

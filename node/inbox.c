@@ -12,7 +12,9 @@
 
 #include "log.h"
 
-#define BOX_VAL_LEN 20          /* count 4, next_seq 8, created 8 */
+#define BOX_VAL_LEN 20          /* count 4, next_seq 8, last used 8 (set at creation) */
+#define TOUCH_EVERY_S 3600      /* inbox_create() rewrites "last used" at most this often
+                                   (or a quarter of unused_s if shorter) */
 #define MSG_KEY_LEN (INBOX_ID_LEN + 8)
 #define MSG_HDR_LEN (8 + 1 + INBOX_SURB_ID_LEN)
 
@@ -43,6 +45,7 @@ void inbox_limits_default(struct inbox_limits *l)
     l->max_age_s = 7 * 24 * 3600;
     l->map_size = (uint64_t)1 << 30;
     l->max_payload = 64 * 1024;
+    l->unused_s = 30 * 24 * 3600;
 }
 
 static int map_rc(int rc, const char *what)
@@ -150,8 +153,18 @@ int inbox_create(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], u
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         return map_rc(rc, "begin");
     if (box_get(s, txn, id, &count, &next, &created)) {
-        mdb_txn_abort(txn);
-        return INBOX_OK;
+        /* Used again: move its "last used" time on, once an hour at most. */
+        uint64_t every = s->lim.unused_s && s->lim.unused_s / 4 < TOUCH_EVERY_S
+                             ? s->lim.unused_s / 4 : TOUCH_EVERY_S;
+        if (created + every >= now) {
+            mdb_txn_abort(txn);
+            return INBOX_OK;
+        }
+        if ((rc = box_put(s, txn, id, count, next, now)) != 0) {
+            mdb_txn_abort(txn);
+            return map_rc(rc, "touch");
+        }
+        return map_rc(mdb_txn_commit(txn), "commit");
     }
     if ((rc = mdb_stat(txn, s->box, &st)) != 0) {
         mdb_txn_abort(txn);
@@ -413,6 +426,51 @@ int inbox_expire(struct inbox_store *s, uint64_t now, size_t *deleted)
     if (rc != MDB_NOTFOUND && rc != 0 && rc != EINVAL) {
         mdb_txn_abort(txn);
         return map_rc(rc, "expire");
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return map_rc(rc, "commit");
+    if (deleted)
+        *deleted = del;
+    return INBOX_OK;
+}
+
+int inbox_expire_unused(struct inbox_store *s, uint64_t now, size_t *deleted)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    size_t del = 0;
+    int rc;
+
+    if (deleted)
+        *deleted = 0;
+    if (!s)
+        return INBOX_ERR_ARG;
+    if (s->lim.unused_s == 0 || now < s->lim.unused_s)
+        return INBOX_OK;
+    uint64_t cutoff = now - s->lim.unused_s;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        return map_rc(rc, "begin");
+    if ((rc = mdb_cursor_open(txn, s->box, &cur)) != 0) {
+        mdb_txn_abort(txn);
+        return map_rc(rc, "cursor");
+    }
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        const uint8_t *p = v.mv_data;
+        if (v.mv_size == BOX_VAL_LEN && mix_get_be32(p) == 0 && mix_get_be64(p + 12) < cutoff) {
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+            del++;
+            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+            continue;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND && rc != 0 && rc != EINVAL) {
+        mdb_txn_abort(txn);
+        return map_rc(rc, "expire unused");
     }
     if ((rc = mdb_txn_commit(txn)) != 0)
         return map_rc(rc, "commit");

@@ -47,6 +47,8 @@ struct inbox_limits {
     uint64_t max_age_s;      /* expiry in seconds; default 7 days */
     uint64_t map_size;       /* LMDB map size in bytes; default 1 GiB */
     size_t max_payload;      /* largest stored payload; default 64 KiB */
+    uint64_t unused_s;       /* an empty inbox unused this long is deleted; 0 = never;
+                                default 30 days */
 };
 void inbox_limits_default(struct inbox_limits *l);
 
@@ -67,7 +69,8 @@ struct inbox_store *inbox_open(const char *dir, const struct inbox_limits *lim,
                                char *err, size_t errlen) MIX_WUR;
 void inbox_close(struct inbox_store *s);
 
-/* Create the inbox if absent (INBOX_OK also when it existed). */
+/* Create the inbox if absent (INBOX_OK also when it existed; its "last used"
+ * time then moves to now, rewritten once an hour at most). */
 int inbox_create(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], uint64_t now) MIX_WUR;
 bool inbox_exists(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN]);
 
@@ -94,6 +97,10 @@ int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
 
 /* Delete messages stored before now - max_age_s.  *deleted may be NULL. */
 int inbox_expire(struct inbox_store *s, uint64_t now, size_t *deleted) MIX_WUR;
+
+/* Delete empty inboxes not used (created, or inbox_create() again) for
+ * unused_s seconds.  *deleted (may be NULL) gets how many. */
+int inbox_expire_unused(struct inbox_store *s, uint64_t now, size_t *deleted) MIX_WUR;
 
 /* Messages held in one inbox (0 if none). */
 uint32_t inbox_count(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN]);

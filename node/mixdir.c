@@ -38,7 +38,9 @@
 #include "conn.h"
 #include "dir_conf.h"
 #include "dir_fetch.h"
+#include "dir_metrics.h"
 #include "dir_store.h"
+#include "dirlock.h"
 #include "frame.h"
 #include "keyfile.h"
 #include "log.h"
@@ -66,6 +68,7 @@ struct build {
     uint8_t early_hash[DIR_MAX_AUTHORITIES][PKI_HASH_LEN];
     bool have_early[DIR_MAX_AUTHORITIES];
     bool mismatch[DIR_MAX_AUTHORITIES];        /* counted and logged once */
+    bool explained[DIR_MAX_AUTHORITIES];       /* its document compared (explain_mismatch) */
 };
 
 struct published {
@@ -79,9 +82,9 @@ struct published {
 struct counters {
     uint64_t uploads_accepted, uploads_unchanged;
     uint64_t rejected_bad_signature, rejected_malformed, rejected_not_registered;
-    uint64_t rejected_stale, rejected_future, rejected_full;
+    uint64_t rejected_stale, rejected_future, rejected_full, rejected_role;
     uint64_t bad_frames, unexpected_frames, send_drops;
-    uint64_t doc_requests, doc_not_found;
+    uint64_t doc_requests, doc_not_found, doc_busy;
     uint64_t peer_descs_merged, peer_descs_rejected, peer_sets_late;
     uint64_t sigs_accepted, sigs_bad, sigs_mismatch, sigs_unknown_signer;
     uint64_t docs_built, docs_published, docs_adopted;
@@ -109,7 +112,11 @@ struct mixdir {
     struct counters ctr, logged;
     uint64_t last_stats, last_keepalive;
     ev_timer tick;
-    ev_signal sig_int, sig_term;
+    ev_signal sig_int, sig_term, sig_hup;
+    const char *config;                        /* re-read on SIGHUP */
+    struct dir_metrics *metrics;               /* [mixdir] metrics_listen, or NULL */
+    uint64_t start_time, last_metrics;
+    int lock_fd;                               /* flock on data_dir, -1 = none */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -240,6 +247,75 @@ static enum pki_err verify_doc(struct mixdir *d, const uint8_t *b, size_t len, u
     return e;
 }
 
+/* The [network] fields in which two documents' parameters differ, as
+ * "name ours/theirs" items; "" when they agree. */
+static void params_diff(const struct pki_params *a, const struct pki_params *b, char *out,
+                        size_t len)
+{
+    size_t o = 0;
+    out[0] = 0;
+#define FIELD(name, fa, fb)                                                                    \
+    if ((uint64_t)(fa) != (uint64_t)(fb) && o < len)                                           \
+        o += (size_t)snprintf(out + o, len - o, "%s%s %llu (theirs %llu)", o ? ", " : "", name, \
+                              (unsigned long long)(fa), (unsigned long long)(fb));
+    FIELD("genesis", a->timing.genesis, b->timing.genesis)
+    FIELD("epoch_length", a->timing.epoch_len, b->timing.epoch_len)
+    FIELD("grace", a->timing.grace, b->timing.grace)
+    FIELD("max_hops", a->max_hops, b->max_hops)
+    FIELD("payload_len", a->payload_len, b->payload_len)
+    FIELD("layers", a->layers, b->layers)
+    FIELD("mean_delay_us", a->mean_delay_us, b->mean_delay_us)
+    FIELD("max_delay_us", a->max_delay_us, b->max_delay_us)
+    FIELD("lambda_p_mHz", a->lambda_p_mhz, b->lambda_p_mhz)
+    FIELD("lambda_l_mHz", a->lambda_l_mhz, b->lambda_l_mhz)
+    FIELD("lambda_d_mHz", a->lambda_d_mhz, b->lambda_d_mhz)
+    FIELD("lambda_m_mHz", a->lambda_m_mhz, b->lambda_m_mhz)
+    FIELD("strategy", a->strategy, b->strategy)
+    FIELD("pool_interval_us", a->pool_interval_us, b->pool_interval_us)
+    FIELD("pool_keep", a->pool_keep, b->pool_keep)
+    FIELD("threshold_n", a->threshold_n, b->threshold_n)
+#undef FIELD
+}
+
+static struct build *build_find(struct mixdir *d, uint64_t epoch);
+
+/*
+ * A peer signed other bytes than ours for an epoch and sent us its document
+ * (signed by itself only): say at warn which [network] parameters differ,
+ * or that the descriptor sets do.  Decoded without trusting it: it is only
+ * compared, never used.
+ */
+static void explain_mismatch(struct mixdir *d, size_t idx, uint64_t epoch, const uint8_t *b,
+                             size_t len)
+{
+    struct build *bl = build_find(d, epoch);
+    const uint8_t *db;
+    size_t dlen, nsig;
+    struct pki_sig *sigs = NULL;
+    struct pki_doc *theirs = NULL, *ours = NULL;
+    char diff[600];
+    if (bl == NULL || bl->doc == NULL || !bl->mismatch[idx] || bl->explained[idx])
+        return;
+    if (pki_signed_doc_parse(b, len, &db, &dlen, &sigs, &nsig) != PKI_OK
+        || pki_doc_decode(db, dlen, &theirs) != PKI_OK
+        || pki_doc_decode(bl->doc, bl->doc_len, &ours) != PKI_OK)
+        goto out;
+    bl->explained[idx] = true;
+    params_diff(pki_doc_params(ours), pki_doc_params(theirs), diff, sizeof diff);
+    if (diff[0])
+        log_warn("epoch %llu: authority %zu has other [network] parameters: %s", 
+                 (unsigned long long)epoch, idx + 1, diff);
+    else
+        log_warn("epoch %llu: authority %zu has the same [network] parameters but another "
+                 "descriptor set (%zu nodes, ours %zu): check [registration] at both",
+                 (unsigned long long)epoch, idx + 1, pki_doc_node_count(theirs),
+                 pki_doc_node_count(ours));
+out:
+    free(sigs);
+    pki_doc_free(theirs);
+    pki_doc_free(ours);
+}
+
 /* A peer's document (answer to our DocumentRequest): adopt it if it verifies. */
 static void adopt_document(struct mixdir *d, uint64_t epoch, const uint8_t *b, size_t len)
 {
@@ -291,6 +367,31 @@ static const char *check_descriptor(struct mixdir *d, const uint8_t *b, size_t l
             c->rejected_not_registered++;
         return "node not registered";
     }
+    /*
+     * A key is bound to one role and layer: the one its `node =` line
+     * names, else the one of the descriptor this authority holds for it
+     * (the first accepted, until it expires).  A registered mix cannot
+     * turn itself into a gateway or move to another layer.
+     */
+    uint32_t roles, layer;
+    const struct dir_desc *held = dir_set_find(&d->descs, out->id);
+    bool bound = dir_conf_node_binding(d->cf, out->identity_key, &roles, &layer);
+    if (!bound && held != NULL) {
+        roles = held->d.roles;
+        layer = held->d.layer;
+        bound = true;
+    }
+    if (bound && (out->roles != roles || out->layer != layer)) {
+        if (count) {
+            c->rejected_role++;
+            char id[17];
+            hex8(out->id, id);
+            log_warn("node %s: descriptor claims roles %u layer %u, bound to roles %u layer %u: "
+                     "refused", id, (unsigned)out->roles, (unsigned)out->layer, (unsigned)roles,
+                     (unsigned)layer);
+        }
+        return "role or layer differs from the registered one";
+    }
     if (dir_desc_last_epoch(out) < (cur > 0 ? cur : 1)) {
         if (count)
             c->rejected_stale++;
@@ -317,6 +418,19 @@ static int store_descriptor(struct mixdir *d, const uint8_t *b, size_t len,
     return r;
 }
 
+/* Why a descriptor we accept would still be left out of every document
+ * (pki_doc_add's rules against our [network]), or NULL. */
+static const char *unlistable(const struct mixdir *d, const struct pki_descriptor *pd, char *buf,
+                              size_t len)
+{
+    uint32_t layers = d->cf->params.layers;
+    if ((pd->roles & PKI_ROLE_MIX) && (pd->layer == 0 || pd->layer > layers)) {
+        snprintf(buf, len, "its layer %u is outside [network] layers = %u", pd->layer, layers);
+        return buf;
+    }
+    return NULL;
+}
+
 static void handle_upload(struct mixdir *d, struct conn *c, const struct mix_frame *f)
 {
     struct pki_descriptor pd;
@@ -336,12 +450,15 @@ static void handle_upload(struct mixdir *d, struct conn *c, const struct mix_fra
     reply.u.desc_reply.accepted = why == NULL;
     reply.u.desc_reply.reason = why != NULL ? why : (r == 1 ? "stored" : "unchanged");
     if (why == NULL) {
-        char id[17];
-        hex8(pd.id, id);
+        char id[KEY_B64_MAX];
+        key_to_b64(pd.id, PKI_KEY_LEN, id);
+        char why_not[128];
         if (r == 1)
             d->ctr.uploads_accepted++;
         else
             d->ctr.uploads_unchanged++;
+        if (r == 1 && unlistable(d, &pd, why_not, sizeof why_not) != NULL)
+            log_warn("node %s: descriptor accepted but it cannot be listed: %s", id, why_not);
         log_debug("descriptor of node %s %s (keys to epoch %llu)", id,
                   r == 1 ? "stored" : "unchanged", (unsigned long long)dir_desc_last_epoch(&pd));
     } else {
@@ -487,8 +604,16 @@ static void take_signature(struct mixdir *d, struct build *b, size_t idx, const 
         hex8(b->hash, ours);
         hex8(hash, theirs);
         d->ctr.sigs_mismatch++;
-        log_info("epoch %llu: authority %zu signed other bytes (%s, ours %s)",
-                 (unsigned long long)b->epoch, idx + 1, theirs, ours);
+        log_warn("epoch %llu: authority %zu signed another document (%s, ours %s); asking it "
+                 "for its document to compare", (unsigned long long)b->epoch, idx + 1, theirs,
+                 ours);
+        if (d->peer_conn[idx] != NULL) {
+            struct mix_frame f;
+            memset(&f, 0, sizeof f);
+            f.type = FRAME_DOCUMENT_REQUEST;
+            f.u.doc_req.epoch = b->epoch;
+            send_frame(d, d->peer_conn[idx], &f);
+        }
         return;
     }
     if (!pki_sig_valid(b->doc, b->doc_len, s)) {
@@ -526,12 +651,21 @@ static int build_document(struct mixdir *d, struct build *b)
     if (doc == NULL)
         return -1;
     for (size_t i = 0; i < b->set.n; i++) {
+        if (!dir_conf_node_allowed(d->cf, b->set.v[i].d.identity_key)) {
+            char id[KEY_B64_MAX];
+            key_to_b64(b->set.v[i].d.id, PKI_KEY_LEN, id);
+            log_warn("epoch %llu: node %s left out: no longer in [registration]",
+                     (unsigned long long)b->epoch, id);
+            continue;
+        }
         enum pki_err e = pki_doc_add(doc, &b->set.v[i].d);
         if (e != PKI_OK) {
-            char id[17];
-            hex8(b->set.v[i].d.id, id);
-            log_info("epoch %llu: node %s left out: %s", (unsigned long long)b->epoch, id,
-                     pki_strerror(e));
+            char id[KEY_B64_MAX];
+            key_to_b64(b->set.v[i].d.id, PKI_KEY_LEN, id);
+            char why_not[128];
+            log_warn("epoch %llu: node %s left out: %s", (unsigned long long)b->epoch, id,
+                     unlistable(d, &b->set.v[i].d, why_not, sizeof why_not)
+                         ? why_not : pki_strerror(e));
         }
     }
     b->n_nodes = pki_doc_node_count(doc);
@@ -677,9 +811,33 @@ static void handle_doc_request(struct mixdir *d, struct conn *c, const struct mi
     uint64_t e = f->u.doc_req.epoch ? f->u.doc_req.epoch : cur_epoch(d);
     struct published *p = pub_find(d, e);
     d->ctr.doc_requests++;
+    struct build *b = p == NULL && peer_index(d, c) >= 0 ? build_find(d, e) : NULL;
+    if (b != NULL && b->phase >= PH_SIGNED && b->doc != NULL) {
+        /* A peer authority comparing documents (explain_mismatch): ours,
+         * signed by us alone, which no node would accept for k > 1. */
+        uint8_t *out = NULL;
+        size_t len = 0;
+        if (pki_signed_doc_encode(b->doc, b->doc_len, &b->sig[d->self], 1, &out, &len) == PKI_OK) {
+            struct mix_frame r;
+            memset(&r, 0, sizeof r);
+            r.type = FRAME_DOCUMENT_RESPONSE;
+            r.u.doc_resp.epoch = e;
+            r.u.doc_resp.signed_document = (struct frame_buf){ out, len };
+            send_frame(d, c, &r);
+        }
+        free(out);
+        return;
+    }
     if (p == NULL) {
         d->ctr.doc_not_found++;
         send_error(d, c, FRAME_ERR_NOT_FOUND, "no document for that epoch");
+        return;
+    }
+    /* An anonymous link holds at most one document's worth of answers
+     * (max_frame + 64 KiB, its output cap): a peer that asks and never reads
+     * gets nothing more, whatever it sends. */
+    if (conn_out_pending(c) + p->len > d->cf->max_frame + 65536 && peer_index(d, c) < 0) {
+        d->ctr.doc_busy++;
         return;
     }
     struct mix_frame r;
@@ -710,9 +868,12 @@ static void on_frame(struct conn *c, const uint8_t *bytes, size_t len, void *arg
         handle_doc_request(d, c, f);
         break;
     case FRAME_DOCUMENT_RESPONSE:
-        if (peer >= 0)
+        if (peer >= 0) {
+            explain_mismatch(d, (size_t)peer, f->u.doc_resp.epoch,
+                             f->u.doc_resp.signed_document.ptr, f->u.doc_resp.signed_document.len);
             adopt_document(d, f->u.doc_resp.epoch, f->u.doc_resp.signed_document.ptr,
                            f->u.doc_resp.signed_document.len);
+        }
         else
             d->ctr.unexpected_frames++;
         break;
@@ -777,16 +938,57 @@ static void on_close(struct conn *c, enum conn_close_reason why, void *arg)
     }
 }
 
+/*
+ * Anyone may link to an authority (nodes upload, clients fetch), but a link
+ * from a key that is not a peer authority's gets the short
+ * anon_idle_timeout and may be closed at max_connections once idle for
+ * evict_idle: idle links cannot keep uploads and fetches out.
+ */
+static bool on_authorize(struct conn *c, const uint8_t remote_pk[static LINK_KEY_LEN],
+                         enum link_role role, void *arg)
+{
+    struct mixdir *d = arg;
+    (void)role;
+    for (size_t i = 0; i < d->cf->n_auth; i++)
+        if (i != d->self && sodium_memcmp(d->cf->auth[i].link_pk, remote_pk, PKI_KEY_LEN) == 0)
+            return true;
+    /* Output: one document (at most max_frame) and a little more. */
+    conn_set_limits(c, d->cf->max_frame + 65536, d->cf->anon_idle_timeout);
+    conn_set_evictable(c);
+    return true;
+}
+
 /* ------------------------------------------------------------ schedule */
+
+/* What the abuse limits did (docs/abuse.md), logged when it changed. */
+static void log_limits(struct mixdir *d, const struct conn_stats *cs)
+{
+    static uint64_t last;
+    uint64_t sum = cs->refused_max_conns + cs->refused_per_addr + cs->refused_rate +
+                   cs->evicted_half_open + cs->evicted_idle + cs->hs_timeouts +
+                   cs->idle_timeouts + d->ctr.doc_busy + d->ctr.rejected_role;
+    if (sum == last)
+        return;
+    last = sum;
+    log_info("limits: refused_max_conns=%llu refused_per_addr=%llu refused_rate=%llu "
+             "evicted_half_open=%llu evicted_idle=%llu handshake_timeouts=%llu "
+             "idle_timeouts=%llu doc_busy=%llu rejected_role=%llu",
+             (unsigned long long)cs->refused_max_conns, (unsigned long long)cs->refused_per_addr,
+             (unsigned long long)cs->refused_rate, (unsigned long long)cs->evicted_half_open,
+             (unsigned long long)cs->evicted_idle, (unsigned long long)cs->hs_timeouts,
+             (unsigned long long)cs->idle_timeouts, (unsigned long long)d->ctr.doc_busy,
+             (unsigned long long)d->ctr.rejected_role);
+}
 
 static void log_counters(struct mixdir *d, bool force)
 {
     const struct counters *c = &d->ctr;
+    struct conn_stats cs;
+    conn_mgr_get_stats(d->cm, &cs);
+    log_limits(d, &cs);
     if (!force && memcmp(c, &d->logged, sizeof *c) == 0)
         return;
     d->logged = *c;
-    struct conn_stats cs;
-    conn_mgr_get_stats(d->cm, &cs);
     log_info("counters: uploads_accepted=%llu uploads_unchanged=%llu "
              "rejected_bad_signature=%llu rejected_malformed=%llu rejected_not_registered=%llu "
              "rejected_stale=%llu rejected_future=%llu rejected_full=%llu bad_frames=%llu "
@@ -811,6 +1013,71 @@ static void log_counters(struct mixdir *d, bool force)
              (unsigned long long)cs.open,
              (unsigned long long)(cs.refused_max_conns + cs.refused_per_addr),
              (unsigned long long)cs.link_errors);
+}
+
+/* The counters in Prometheus text, for dir_metrics (I/O thread only). */
+static void update_metrics(struct mixdir *d)
+{
+    const struct counters *c = &d->ctr;
+    struct conn_stats cs;
+    char buf[8192];
+    size_t o = 0;
+    uint64_t cur = cur_epoch(d);
+    struct published *p = pub_find(d, cur);
+    if (d->metrics == NULL)
+        return;
+    conn_mgr_get_stats(d->cm, &cs);
+#define C(name, help, v)                                                                        \
+    if (o < sizeof buf)                                                                         \
+        o += (size_t)snprintf(buf + o, sizeof buf - o,                                          \
+                              "# HELP mixdir_" name " " help "\n# TYPE mixdir_" name          \
+                              " counter\nmixdir_" name " %llu\n", (unsigned long long)(v));
+#define G(name, help, v)                                                                        \
+    if (o < sizeof buf)                                                                         \
+        o += (size_t)snprintf(buf + o, sizeof buf - o,                                          \
+                              "# HELP mixdir_" name " " help "\n# TYPE mixdir_" name          \
+                              " gauge\nmixdir_" name " %llu\n", (unsigned long long)(v));
+    C("uploads_accepted_total", "Descriptor uploads stored.", c->uploads_accepted)
+    C("uploads_unchanged_total", "Descriptor uploads identical to the stored one.",
+      c->uploads_unchanged)
+    C("uploads_rejected_bad_signature_total", "Uploads refused: bad signature.",
+      c->rejected_bad_signature)
+    C("uploads_rejected_malformed_total", "Uploads refused: malformed.", c->rejected_malformed)
+    C("uploads_rejected_not_registered_total", "Uploads refused: not in [registration].",
+      c->rejected_not_registered)
+    C("uploads_rejected_stale_total", "Uploads refused: keys too old.", c->rejected_stale)
+    C("uploads_rejected_future_total", "Uploads refused: keys too far ahead.", c->rejected_future)
+    C("uploads_rejected_full_total", "Uploads refused: store full.", c->rejected_full)
+    C("bad_frames_total", "Frames that did not decode.", c->bad_frames)
+    C("unexpected_frames_total", "Frames of a type not served here.", c->unexpected_frames)
+    C("document_requests_total", "Document requests.", c->doc_requests)
+    C("document_not_found_total", "Document requests for an epoch without a document.",
+      c->doc_not_found)
+    C("peer_descriptors_merged_total", "Descriptors merged from peer authorities.",
+      c->peer_descs_merged)
+    C("signatures_accepted_total", "Peer signatures over our document.", c->sigs_accepted)
+    C("signatures_mismatch_total", "Peer signatures over another document.", c->sigs_mismatch)
+    C("documents_built_total", "Documents built and signed.", c->docs_built)
+    C("documents_published_total", "Documents published with the threshold of signatures.",
+      c->docs_published)
+    C("documents_adopted_total", "Documents taken from a peer.", c->docs_adopted)
+    G("connections", "Open connections.", cs.open)
+    C("connections_refused_total", "Connections refused by the limits.",
+      cs.refused_max_conns + cs.refused_per_addr)
+    G("epoch", "Current epoch.", cur)
+    G("document_published", "1 if the current epoch's document is published.", p != NULL)
+    G("descriptors", "Descriptors held.", d->descs.n)
+    G("start_time_seconds", "Unix time the process started.", d->start_time)
+#undef C
+#undef G
+    if (o < sizeof buf)
+        o += (size_t)snprintf(buf + o, sizeof buf - o,
+                              "# HELP mixdir_build_info The running version.\n"
+                              "# TYPE mixdir_build_info gauge\n"
+                              "mixdir_build_info{version=\"%s\"} 1\n", MIX_VERSION);
+    if (o >= sizeof buf)
+        o = sizeof buf - 1;
+    dir_metrics_set(d->metrics, buf, o, p != NULL);
 }
 
 /* Forget documents and builds older than the previous epoch. */
@@ -875,6 +1142,10 @@ static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
         }
     }
     keepalive(d, now);
+    if (now != d->last_metrics) {
+        d->last_metrics = now;
+        update_metrics(d);
+    }
     if (now >= d->last_stats + cf->stats_interval_s) {
         d->last_stats = now;
         log_counters(d, false);
@@ -886,6 +1157,94 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
     (void)revents;
     log_info("signal %d: shutting down", w->signum);
     ev_break(loop, EVBREAK_ALL);
+}
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+static void limits_of(const struct dir_conf *cf, struct conn_limits *lim)
+{
+    memset(lim, 0, sizeof *lim);
+    lim->max_conns = cf->max_connections;
+    lim->max_per_addr = cf->max_per_address;
+    lim->max_frame = cf->max_frame;
+    lim->handshake_timeout = cf->handshake_timeout;
+    lim->idle_timeout = cf->idle_timeout;
+    lim->evict_idle = cf->evict_idle;
+    lim->accept_rate = (double)cf->accept_rate;
+    lim->accept_burst = (double)cf->accept_burst;
+    lim->backoff_min = 0.25;
+    lim->backoff_max = 5.0;
+}
+
+/* What a reload cannot change: the network every authority must agree on,
+ * the address and the keys.  NULL if unchanged, else the first section. */
+static const char *fixed_change(const struct dir_conf *a, const struct dir_conf *b)
+{
+    if (strcmp(a->listen, b->listen) != 0 || strcmp(a->data_dir, b->data_dir) != 0
+        || strcmp(a->identity_key_path, b->identity_key_path) != 0
+        || strcmp(a->link_key_path, b->link_key_path) != 0 || strcmp(a->log_file, b->log_file) != 0
+        || a->use_syslog != b->use_syslog)
+        return "[mixdir] listen, data_dir, keys or log sink";
+    if (a->n_auth != b->n_auth || a->threshold != b->threshold
+        || memcmp(a->auth, b->auth, a->n_auth * sizeof a->auth[0]) != 0
+        || memcmp(&a->timing, &b->timing, sizeof a->timing) != 0
+        || a->vote_lead_s != b->vote_lead_s || a->exchange_window_s != b->exchange_window_s
+        || a->key_ahead_epochs != b->key_ahead_epochs
+        || memcmp(&a->params, &b->params, sizeof a->params) != 0)
+        return "[network]";
+    return NULL;
+}
+
+/*
+ * SIGHUP: read the configuration again.  The registration list, the limits,
+ * the log level and stats interval apply at once (a node taken off the list
+ * is left out of the next documents), the log is reopened; a change to
+ * [network] or to the address and keys is reported and waits for a
+ * restart.  A configuration that no longer loads changes nothing.
+ */
+static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct mixdir *d = w->data;
+    char err[4096];
+    (void)loop;
+    (void)revents;
+    if (mix_log_reopen(err, sizeof err) < 0)
+        log_err("SIGHUP: %s", err);
+    struct dir_conf *nc = dir_conf_load(d->config, err, sizeof err);
+    if (nc == NULL) {
+        log_err("SIGHUP: %s; the running configuration stays", err);
+        return;
+    }
+    struct dir_conf *cf = d->cf;
+    const char *fixed = fixed_change(cf, nc);
+    if (fixed != NULL)
+        log_warn("SIGHUP: %s changed in %s: that takes a restart (and the same change at every "
+                 "authority); applying the rest", fixed, d->config);
+    uint8_t (*old)[PKI_KEY_LEN] = cf->allowed;
+    cf->allowed = nc->allowed;
+    cf->n_allowed = nc->n_allowed;
+    cf->open_registration = nc->open_registration;
+    nc->allowed = old;
+    cf->max_connections = nc->max_connections;
+    cf->max_per_address = nc->max_per_address;
+    cf->max_frame = nc->max_frame;
+    cf->max_descriptors = nc->max_descriptors;
+    cf->handshake_timeout = nc->handshake_timeout;
+    cf->idle_timeout = nc->idle_timeout;
+    cf->log_level = nc->log_level;
+    cf->stats_interval_s = nc->stats_interval_s;
+    dir_conf_free(nc);
+    struct conn_limits lim;
+    limits_of(cf, &lim);
+    conn_mgr_set_limits(d->cm, &lim);
+    /* The line is written at info whatever the new level is. */
+    mix_log_set_level(MIX_LOG_INFO > cf->log_level ? MIX_LOG_INFO : cf->log_level);
+    log_info("SIGHUP: %s reloaded: registration %s (%zu nodes listed), limits "
+             "max_connections=%llu max_per_address=%llu max_descriptors=%llu, log level %s",
+             d->config, cf->open_registration ? "open" : "by list", cf->n_allowed,
+             (unsigned long long)cf->max_connections, (unsigned long long)cf->max_per_address,
+             (unsigned long long)cf->max_descriptors, level_names[cf->log_level]);
+    mix_log_set_level((enum mix_log_level)cf->log_level);
 }
 
 /* ------------------------------------------------------------ start and stop */
@@ -926,7 +1285,10 @@ static void mixdir_free(struct mixdir *d)
 {
     if (d == NULL)
         return;
+    dir_metrics_stop(d->metrics);
     conn_mgr_free(d->cm);
+    if (d->lock_fd >= 0)
+        close(d->lock_fd);
     for (size_t i = 0; i < MAX_BUILDS; i++)
         build_clear(&d->builds[i]);
     for (size_t i = 0; i < MAX_PUBLISHED; i++)
@@ -946,6 +1308,7 @@ static struct mixdir *mixdir_new(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    d->lock_fd = -1;
     dir_set_init(&d->descs);
     d->cf = dir_conf_load(path, err, errlen);
     if (d->cf == NULL || load_keys(d, err, errlen) < 0) {
@@ -978,24 +1341,18 @@ static void load_state(struct mixdir *d)
 static int mixdir_start(struct mixdir *d, char *err, size_t errlen)
 {
     const struct dir_conf *cf = d->cf;
-    if (dir_store_init(cf->data_dir, err, errlen) < 0)
-        return -1;
     struct conn_limits lim;
-    memset(&lim, 0, sizeof lim);
-    lim.max_conns = cf->max_connections;
-    lim.max_per_addr = cf->max_per_address;
-    lim.max_frame = cf->max_frame;
-    lim.handshake_timeout = cf->handshake_timeout;
-    lim.idle_timeout = cf->idle_timeout;
-    lim.backoff_min = 0.25;
-    lim.backoff_max = 5.0;
-    struct conn_callbacks cb = { NULL, on_established, on_frame, on_close };
+    limits_of(cf, &lim);
+    struct conn_callbacks cb = { on_authorize, on_established, on_frame, on_close };
     d->cm = conn_mgr_new(d->loop, d->link_sk, d->link_pk, &lim, &cb, d);
     if (d->cm == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     if (conn_listen(d->cm, cf->listen, NULL, err, errlen) < 0)
+        return -1;
+    d->start_time = now_s(d);
+    if (cf->metrics_listen[0] && !(d->metrics = dir_metrics_start(cf->metrics_listen, err, errlen)))
         return -1;
     load_state(d);
     for (size_t i = 0; i < cf->n_auth; i++) {
@@ -1016,6 +1373,9 @@ static int mixdir_start(struct mixdir *d, char *err, size_t errlen)
     ev_signal_init(&d->sig_term, signal_cb, SIGTERM);
     ev_signal_start(d->loop, &d->sig_int);
     ev_signal_start(d->loop, &d->sig_term);
+    ev_signal_init(&d->sig_hup, hup_cb, SIGHUP);
+    d->sig_hup.data = d;
+    ev_signal_start(d->loop, &d->sig_hup);
     return 0;
 }
 
@@ -1029,8 +1389,8 @@ static int keygen(const char *dir, const char *addr)
     int rc = 1;
     if (sk == NULL || xsk == NULL)
         goto out;
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, "mixdir: cannot create %s: %s\n", dir, strerror(errno));
+    if (keyfile_mkdirs(dir, err, sizeof err) < 0) {
+        fprintf(stderr, "mixdir: %s\n", err);
         goto out;
     }
     crypto_sign_keypair(pk, sk);
@@ -1063,10 +1423,80 @@ static void usage(FILE *f)
             "       mixdir keygen -d DIR [-a HOST:PORT]\n"
             "                               create identity.key and link.key in DIR and print\n"
             "                               the `authority =` line for the configs\n"
+            "       mixdir pubkey -d DIR [-a HOST:PORT] | -c FILE\n"
+            "                               print the `authority =` line again from the key\n"
+            "                               files (fingerprint is the same command)\n"
             "       mixdir fetch -c FILE [-e EPOCH] [-o FILE] [-v]\n"
             "                               fetch and verify the document the authorities serve\n"
+            "                               (FILE: a mixdir, mixnode or mixclient configuration)\n"
             "options: -c, --config FILE   -n, --check   -h, --help   -V, --version\n"
             "See mixdir(8) and mixdir.conf(5).\n");
+}
+
+/* The authority line of the keys in dir (identity.key, link.key). */
+static int pubkey_dir(const char *dir, const char *addr)
+{
+    char path[1200], err[1300], ed[KEY_B64_MAX], x[KEY_B64_MAX];
+    uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES + 32), xpk[32];
+    int rc = 1;
+    if (sk == NULL)
+        return 1;
+    snprintf(path, sizeof path, "%s/identity.key", dir);
+    if (keyfile_read(path, KEYFILE_ED25519_SECRET, sk, err, sizeof err) < 0)
+        goto out;
+    snprintf(path, sizeof path, "%s/link.key", dir);
+    if (keyfile_read(path, KEYFILE_X25519_SECRET, sk + crypto_sign_SECRETKEYBYTES, err,
+                     sizeof err) < 0)
+        goto out;
+    crypto_scalarmult_base(xpk, sk + crypto_sign_SECRETKEYBYTES);
+    key_to_b64(sk + 32, PKI_KEY_LEN, ed);
+    key_to_b64(xpk, sizeof xpk, x);
+    printf("authority = %s %s %s\n", addr ? addr : "HOST:PORT", ed, x);
+    rc = 0;
+out:
+    if (rc)
+        fprintf(stderr, "mixdir: %s\n", err);
+    sodium_free(sk);
+    return rc;
+}
+
+static struct mixdir *mixdir_new(const char *path, char *err, size_t errlen);
+static void mixdir_free(struct mixdir *d);
+
+/* pubkey (fingerprint) -d DIR [-a HOST:PORT] | -c FILE: with a configuration,
+ * its own `authority =` line, exactly as the others must list it. */
+static int pubkey_main(int argc, char **argv)
+{
+    const char *dir = NULL, *addr = NULL, *config = NULL;
+    int ch;
+    optind = 1;
+    while ((ch = getopt(argc, argv, "d:a:c:h")) != -1) {
+        switch (ch) {
+        case 'd': dir = optarg; break;
+        case 'a': addr = optarg; break;
+        case 'c': config = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if ((dir == NULL) == (config == NULL) || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (dir != NULL)
+        return pubkey_dir(dir, addr);
+    char err[4096], ed[KEY_B64_MAX], x[KEY_B64_MAX];
+    struct mixdir *d = mixdir_new(config, err, sizeof err);
+    if (d == NULL) {
+        fprintf(stderr, "mixdir: %s\n", err);
+        return 1;
+    }
+    const struct dir_authority *a = &d->cf->auth[d->self];
+    key_to_b64(a->sign_pk, PKI_KEY_LEN, ed);
+    key_to_b64(a->link_pk, PKI_KEY_LEN, x);
+    printf("authority = %s %s %s\n", a->address, ed, x);
+    mixdir_free(d);
+    return 0;
 }
 
 static int keygen_main(int argc, char **argv)
@@ -1095,31 +1525,96 @@ static int keygen_main(int argc, char **argv)
     return keygen(dir, addr);
 }
 
+/*
+ * A digest of everything every authority must agree on: the authority lines,
+ * the threshold, and the parameters as the canonical document encodes them
+ * (epoch 1, no nodes).  Equal digests mean the authorities will sign the
+ * same documents; `mixdir -n` prints it to compare before starting.
+ */
+static void network_digest(const struct dir_conf *cf, char out[33])
+{
+    crypto_generichash_state st;
+    uint8_t h[16], thr[8];
+    struct pki_params p = cf->params;
+    uint8_t *doc = NULL;
+    size_t len = 0;
+    p.epoch = 1;
+    p.timing = cf->timing;
+    crypto_generichash_init(&st, NULL, 0, sizeof h);
+    struct pki_doc *d = pki_doc_new(&p);
+    if (d != NULL && pki_doc_encode(d, &doc, &len) == PKI_OK)
+        crypto_generichash_update(&st, doc, len);
+    free(doc);
+    pki_doc_free(d);
+    for (size_t i = 0; i < cf->n_auth; i++) {
+        crypto_generichash_update(&st, (const uint8_t *)cf->auth[i].address,
+                                  strlen(cf->auth[i].address) + 1);
+        crypto_generichash_update(&st, cf->auth[i].sign_pk, PKI_KEY_LEN);
+        crypto_generichash_update(&st, cf->auth[i].link_pk, PKI_KEY_LEN);
+    }
+    for (int i = 0; i < 8; i++)
+        thr[i] = (uint8_t)((uint64_t)cf->threshold >> (8 * i));
+    crypto_generichash_update(&st, thr, sizeof thr);
+    crypto_generichash_final(&st, h, sizeof h);
+    sodium_bin2hex(out, 33, h, sizeof h);
+}
+
 static int run(const char *config, bool check_only)
 {
-    char err[512];
+    char err[4096];
     struct mixdir *d = mixdir_new(config, err, sizeof err);
     if (d == NULL) {
-        fprintf(stderr, "mixdir: %s\n", err);
+        /* One line per problem, each with FILE:LINE (lib/conf.h). */
+        for (char *l = strtok(err, "\n"); l; l = strtok(NULL, "\n"))
+            fprintf(stderr, "mixdir: %s\n", l);
         return 1;
     }
+    char digest[33];
+    network_digest(d->cf, digest);
     if (check_only) {
+        const struct pki_params *p = &d->cf->params;
+        static const char *const strat[] = { "poisson", "timed_pool", "threshold" };
         printf("mixdir: %s: configuration OK (authority %zu of %zu, threshold %zu, "
                "epoch %llus)\n", config, d->self + 1, d->cf->n_auth, d->cf->threshold,
                (unsigned long long)d->cf->timing.epoch_len);
+        printf("network digest %s (must be the same at every authority)\n", digest);
+        printf("  authorities %zu threshold %zu genesis %llu epoch_length %llus grace %llus\n"
+               "  layers %u max_hops %u payload_len %u mean_delay %lluus max_delay %lluus\n"
+               "  lambda_p %.3f lambda_l %.3f lambda_d %.3f lambda_m %.3f strategy %s\n",
+               d->cf->n_auth, d->cf->threshold, (unsigned long long)d->cf->timing.genesis,
+               (unsigned long long)d->cf->timing.epoch_len,
+               (unsigned long long)d->cf->timing.grace, p->layers, p->max_hops, p->payload_len,
+               (unsigned long long)p->mean_delay_us, (unsigned long long)p->max_delay_us,
+               p->lambda_p_mhz / 1000.0, p->lambda_l_mhz / 1000.0, p->lambda_d_mhz / 1000.0,
+               p->lambda_m_mhz / 1000.0, p->strategy < 3 ? strat[p->strategy] : "?");
         mixdir_free(d);
         return 0;
     }
+    d->config = config;
+    /* Before the log moves to a file: a refusal must reach the terminal. */
+    if (dir_store_init(d->cf->data_dir, err, sizeof err) < 0
+        || (d->lock_fd = mix_dir_lock(d->cf->data_dir, "mixdir", err, sizeof err)) < 0) {
+        fprintf(stderr, "mixdir: %s\n", err);
+        mixdir_free(d);
+        return 1;
+    }
+    if (d->cf->log_file[0] && mix_log_set_file(d->cf->log_file, err, sizeof err) < 0) {
+        fprintf(stderr, "mixdir: %s\n", err);
+        mixdir_free(d);
+        return 1;
+    }
     mix_log_init("mixdir", (enum mix_log_level)d->cf->log_level, d->cf->use_syslog);
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN); /* until the loop handles it (hup_cb) */
     d->loop = ev_default_loop(EVFLAG_AUTO);
     if (mixdir_start(d, err, sizeof err) < 0) {
         log_err("%s", err);
         mixdir_free(d);
         return 1;
     }
-    log_info("authority %zu of %zu listening on %s (epoch %llu, threshold %zu)", d->self + 1,
-             d->cf->n_auth, d->cf->listen, (unsigned long long)cur_epoch(d), d->cf->threshold);
+    log_info("authority %zu of %zu listening on %s (epoch %llu, threshold %zu, network digest "
+             "%s)", d->self + 1, d->cf->n_auth, d->cf->listen, (unsigned long long)cur_epoch(d),
+             d->cf->threshold, digest);
     ev_run(d->loop, 0);
     log_counters(d, true);
     mixdir_free(d); /* descriptors and documents are saved as they change */
@@ -1144,6 +1639,8 @@ int main(int argc, char **argv)
     mix_log_init("mixdir", MIX_LOG_INFO, false);
     if (argc > 1 && strcmp(argv[1], "keygen") == 0)
         return keygen_main(argc - 1, argv + 1);
+    if (argc > 1 && (strcmp(argv[1], "pubkey") == 0 || strcmp(argv[1], "fingerprint") == 0))
+        return pubkey_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "fetch") == 0)
         return dir_fetch_main(argc - 1, argv + 1);
     while ((ch = getopt_long(argc, argv, "c:nhV", opts, NULL)) != -1) {

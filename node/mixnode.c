@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dir_fetch.h"
+#include "dirlock.h"
 #include "keyfile.h"
 #include "log.h"
 #include "sched_hint.h"
@@ -28,7 +30,13 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mixnode -c FILE        run a mix node (gateway, mix or provider)\n"
             "       mixnode -n -c FILE     check the configuration and keys, then exit\n"
-            "       mixnode keygen -d DIR  create identity.key and link.key in DIR\n"
+            "       mixnode keygen -d DIR  create identity.key and link.key in DIR (and DIR),\n"
+            "                              print the public keys and the authorities' line\n"
+            "       mixnode status -c FILE state at a glance: document, links, packets,\n"
+            "                              drops, queues (from the node's metrics_listen)\n"
+            "       mixnode pubkey -d DIR | -c FILE\n"
+            "                              print them again from the key files\n"
+            "                              (fingerprint is the same command)\n"
             "options:\n"
             "  -c, --config FILE   configuration (see mixnode.conf(5))\n"
             "  -n, --check         check only\n"
@@ -36,27 +44,46 @@ static void usage(FILE *f)
             "  -V, --version       print the version\n");
 }
 
-static int cmd_keygen(int argc, char **argv)
+/* keygen -d DIR; pubkey (or fingerprint) -d DIR | -c FILE. */
+static int cmd_keys(int argc, char **argv)
 {
-    const char *dir = NULL;
-    char err[512];
+    const char *cmd = argv[0], *dir = NULL, *cfg = NULL;
+    bool gen = strcmp(cmd, "keygen") == 0;
+    char err[4096];
     for (int i = 1; i < argc; i++) {
         if ((strcmp(argv[i], "-d") == 0 || strcmp(argv[i], "--dir") == 0) && i + 1 < argc)
             dir = argv[++i];
+        else if (!gen && (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) &&
+                 i + 1 < argc)
+            cfg = argv[++i];
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: mixnode keygen -d DIR\n");
+            printf(gen ? "usage: mixnode keygen -d DIR\n"
+                       : "usage: mixnode %s -d DIR | -c FILE\n", cmd);
             return 0;
         } else {
-            fprintf(stderr, "mixnode keygen: unexpected argument '%s'\n", argv[i]);
+            fprintf(stderr, "mixnode %s: unexpected argument '%s'\n", cmd, argv[i]);
             return 2;
         }
     }
+    if (cfg && !dir) {
+        struct node_conf *c = malloc(sizeof(*c));
+        if (!c || node_conf_load(cfg, c, err, sizeof(err)) < 0) {
+            fprintf(stderr, "mixnode %s: %s\n", cmd, c ? err : "out of memory");
+            free(c);
+            return 1;
+        }
+        int rc = node_pubkey(c->data_dir, err, sizeof(err));
+        if (rc < 0)
+            fprintf(stderr, "mixnode %s: %s\n", cmd, err);
+        free(c);
+        return rc < 0 ? 1 : 0;
+    }
     if (!dir) {
-        fprintf(stderr, "mixnode keygen: -d DIR is required\n");
+        fprintf(stderr, "mixnode %s: -d DIR%s is required\n", cmd, gen ? "" : " or -c FILE");
         return 2;
     }
-    if (node_keygen(dir, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mixnode keygen: %s\n", err);
+    if ((gen ? node_keygen(dir, err, sizeof(err)) : node_pubkey(dir, err, sizeof(err))) < 0) {
+        fprintf(stderr, "mixnode %s: %s\n", cmd, err);
         return 1;
     }
     return 0;
@@ -78,6 +105,38 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
+/*
+ * SIGHUP: read the configuration again and apply what can change while
+ * running: the log level, and the log file or syslog connection is reopened
+ * (after log rotation).  Everything else takes effect at the next start; a
+ * configuration that no longer loads changes nothing.  Each case is logged.
+ */
+static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct node *n = w->data;
+    struct node_conf *c = malloc(sizeof(*c));
+    char err[4096];
+    (void)loop;
+    (void)revents;
+    if (!c)
+        return;
+    if (mix_log_reopen(err, sizeof(err)) < 0)
+        log_err("SIGHUP: %s", err);
+    if (node_conf_load(n->conf_path, c, err, sizeof(err)) < 0) {
+        log_err("SIGHUP: %s: %s; the running configuration stays", n->conf_path, err);
+        free(c);
+        return;
+    }
+    const char *names[] = { "error", "warn", "info", "debug" };
+    /* The line is written at info whatever the new level is. */
+    mix_log_set_level(MIX_LOG_INFO > c->log_level ? MIX_LOG_INFO : c->log_level);
+    log_info("SIGHUP: %s reloaded: log level %s, log reopened; other changes take effect at "
+             "the next start", n->conf_path, names[c->log_level]);
+    mix_log_set_level((enum mix_log_level)c->log_level);
+    n->conf.log_level = c->log_level;
+    free(c);
+}
+
 static void update_gauges(struct node *n)
 {
     static uint64_t last_limits, last_drops;
@@ -87,6 +146,10 @@ static void update_gauges(struct node *n)
         metric_set(&n->metrics.inboxes, boxes);
         metric_set(&n->metrics.inbox_messages, msgs);
     }
+    struct conn_stats cs;
+    conn_mgr_get_stats(n->cm, &cs);
+    metric_set(&n->metrics.links_rate_limited, cs.refused_rate);
+    metric_set(&n->metrics.half_open_evicted, cs.evicted_half_open);
     pthread_mutex_lock(&n->work_mu);
     metric_set(&n->metrics.work_queue_depth, n->work_len);
     pthread_mutex_unlock(&n->work_mu);
@@ -137,6 +200,12 @@ static void on_expire(struct ev_loop *loop, ev_timer *w, int revents)
         atomic_fetch_add(&n->metrics.expired_msgs, del);
         log_info("inbox expiry deleted %zu messages", del);
     }
+    /* Clients still linked use their inboxes; then drop the empty, unused ones. */
+    node_clients_touch(n);
+    if (n->inbox && inbox_expire_unused(n->inbox, node_wall_s(), &del) == INBOX_OK && del) {
+        atomic_fetch_add(&n->metrics.inboxes_expired, del);
+        log_info("inbox expiry deleted %zu unused empty inboxes", del);
+    }
 }
 
 static void timer_start(struct node *n, ev_timer *t, void (*cb)(struct ev_loop *, ev_timer *, int),
@@ -155,11 +224,13 @@ static int node_setup(struct node *n, char *err, size_t errlen)
     uint16_t port = 0;
 
     n->rng = mix_rng_system();
+    metric_set(&n->metrics.start_time, node_wall_s());
     node_keys_init(&n->keys);
     n->mq_tfd = -1;
     if (node_load_identity(n, err, errlen) < 0)
         return -1;
-    n->timing = n->conf.timing;
+    /* The network's timing comes from a signed document (node_dir.c). */
+    n->have_timing = false;
     for (size_t i = 0; i < n->conf.n_auth; i++)
         memcpy(n->auth_keys[i], n->conf.auth[i].sign_pk, PKI_KEY_LEN);
     n->scratch_len = 4096;
@@ -175,7 +246,8 @@ static int node_setup(struct node *n, char *err, size_t errlen)
             return -1;
     }
     if (n->conf.metrics_listen[0] &&
-        !(n->http = metrics_http_start(&n->metrics, n->conf.metrics_listen, err, errlen)))
+        !(n->http = metrics_http_start_limited(&n->metrics, n->conf.metrics_listen,
+                                               &n->conf.metrics_limits, err, errlen)))
         return -1;
     n->loop = ev_default_loop(0);
     conn_limits_default(&lim);
@@ -183,6 +255,9 @@ static int node_setup(struct node *n, char *err, size_t errlen)
     lim.max_per_addr = n->conf.max_per_addr;
     lim.max_frame = n->conf.max_frame;
     lim.max_out_bytes = n->conf.peer_queue_bytes;
+    lim.handshake_timeout = (double)n->conf.handshake_timeout_us / 1e6;
+    lim.accept_rate = (double)n->conf.handshake_rate;
+    lim.accept_burst = (double)n->conf.handshake_burst;
     lim.backoff_min = 0.2;
     lim.backoff_max = 5;
     n->cm = conn_mgr_new(n->loop, n->link_sk, n->link_pk, &lim, &node_conn_callbacks, n);
@@ -194,6 +269,7 @@ static int node_setup(struct node *n, char *err, size_t errlen)
         return -1;
     if (node_workers_start(n, err, errlen) < 0)
         return -1;
+    node_dir_load_saved(n);
     node_dir_tick(n, node_wall_s());
     char idb[KEY_B64_MAX];
     key_to_b64(n->node_id, MIX_NODE_ID_LEN, idb);
@@ -211,6 +287,9 @@ static void node_run(struct node *n)
     ev_signal_init(&n->sig_int, on_signal, SIGINT);
     ev_signal_start(n->loop, &n->sig_term);
     ev_signal_start(n->loop, &n->sig_int);
+    ev_signal_init(&n->sig_hup, on_hup, SIGHUP);
+    n->sig_hup.data = n;
+    ev_signal_start(n->loop, &n->sig_hup);
     timer_start(n, &n->tick_timer, on_tick, 1., 1.);
     timer_start(n, &n->poll_timer, on_poll, 0., (double)n->conf.poll_us / 1e6);
     timer_start(n, &n->save_timer, on_save, (double)n->conf.replay_save_us / 1e6,
@@ -238,6 +317,7 @@ static void node_shutdown(struct node *n)
         ev_async_stop(n->loop, &n->async);
         ev_signal_stop(n->loop, &n->sig_term);
         ev_signal_stop(n->loop, &n->sig_int);
+        ev_signal_stop(n->loop, &n->sig_hup);
     }
     node_workers_stop(n);
     /* The replay caches are saved after the workers stopped: nothing is lost. */
@@ -255,7 +335,70 @@ static void node_shutdown(struct node *n)
     log_info("stopped");
 }
 
-/* -n: the configuration parsed; the keys must be readable too. */
+/*
+ * -n, when an authority answers within a few seconds: the configuration
+ * against the network's current document (k-of-n verified), so that a layer
+ * the network lacks or timing that differs is found before start.  0 when it
+ * agrees or no authority answered (said on stdout), 1 when it disagrees.
+ */
+static int check_network(struct node *n)
+{
+    struct mix_frame req = { .type = FRAME_DOCUMENT_REQUEST };
+    uint8_t keys[NODE_MAX_AUTH][PKI_KEY_LEN];
+    size_t len;
+    char why[512];
+    uint8_t *b = frame_encode_alloc(&req, &len, NULL);
+    int rc = 0;
+    bool done = false;
+    if (!b)
+        return 0;
+    for (size_t i = 0; i < n->conf.n_auth; i++)
+        memcpy(keys[i], n->conf.auth[i].sign_pk, PKI_KEY_LEN);
+    /* At most 3 s for one authority and 5 s in all: -n runs before every
+     * start (ExecStartPre) and must not hold it up when the network is down. */
+    uint64_t end = node_now_us() + 5000000;
+    for (size_t i = 0; i < n->conf.n_auth && !done && node_now_us() < end; i++) {
+        struct mix_frame *ans = NULL;
+        struct pki_doc *doc = NULL;
+        double left = (double)(end - node_now_us()) / 1e6;
+        if (dir_exchange(n->conf.auth[i].addr, n->conf.auth[i].link_pk, LINK_ROLE_CLIENT, b, len,
+                         left < 3.0 ? left : 3.0, &ans) < 0)
+            continue;
+        if (ans->type == FRAME_DOCUMENT_RESPONSE) {
+            struct pki_verify_opts o = {
+                .authorities = (const uint8_t (*)[PKI_KEY_LEN])keys,
+                .n_authorities = n->conf.n_auth, .threshold = n->conf.threshold,
+                .now = node_wall_s(),
+            };
+            const struct frame_buf *sd = &ans->u.doc_resp.signed_document;
+            enum pki_err e = pki_verify(sd->ptr, sd->len, &o, &doc);
+            if (e != PKI_OK) {
+                printf("mixnode: the document of authority %zu does not verify: %s\n", i + 1,
+                       pki_strerror(e));
+                rc = 1;
+            } else {
+                node_dir_disagreement(&n->conf, pki_doc_params(doc), why, sizeof(why));
+                printf("mixnode: network: epoch %llu, %zu nodes, %u layers (authority %zu)\n",
+                       (unsigned long long)pki_doc_epoch(doc), pki_doc_node_count(doc),
+                       pki_doc_params(doc)->layers, i + 1);
+                if (why[0]) {
+                    printf("mixnode: this node disagrees with the network: %s\n", why);
+                    rc = 1;
+                }
+            }
+            done = true;
+        }
+        pki_doc_free(doc);
+        frame_free(ans);
+    }
+    free(b);
+    if (!done)
+        printf("mixnode: no authority answered: not checked against the network\n");
+    return rc;
+}
+
+/* -n: the configuration parsed; the keys must be readable too, and the
+ * configuration agree with the network when an authority answers. */
 static int check_only(struct node *n)
 {
     char err[512];
@@ -265,6 +408,8 @@ static int check_only(struct node *n)
         return 1;
     }
     node_keys_free(n);
+    if (check_network(n) != 0)
+        return 1;
     printf("mixnode: configuration OK\n");
     return 0;
 }
@@ -278,15 +423,22 @@ int main(int argc, char **argv)
     };
     const char *cfg = NULL;
     bool check = false;
-    char err[512];
+    char err[4096];
     int c;
 
     if (sodium_init() < 0) {
         fprintf(stderr, "mixnode: libsodium failed to initialise\n");
         return 1;
     }
-    if (argc > 1 && strcmp(argv[1], "keygen") == 0)
-        return cmd_keygen(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "status") == 0) {
+        if (argc == 4 && (strcmp(argv[2], "-c") == 0 || strcmp(argv[2], "--config") == 0))
+            return node_status_main(argv[3]);
+        fprintf(stderr, "usage: mixnode status -c FILE\n");
+        return 2;
+    }
+    if (argc > 1 && (strcmp(argv[1], "keygen") == 0 || strcmp(argv[1], "pubkey") == 0 ||
+                     strcmp(argv[1], "fingerprint") == 0))
+        return cmd_keys(argc - 1, argv + 1);
     while ((c = getopt_long(argc, argv, "c:nhV", opts, NULL)) != -1) {
         switch (c) {
         case 'c': cfg = optarg; break;
@@ -304,7 +456,9 @@ int main(int argc, char **argv)
     if (!n)
         return 1;
     if (node_conf_load(cfg, &n->conf, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mixnode: %s: %s\n", cfg, err);
+        /* One line per problem, each with FILE:LINE (lib/conf.h). */
+        for (char *l = strtok(err, "\n"); l; l = strtok(NULL, "\n"))
+            fprintf(stderr, "mixnode: %s\n", l);
         free(n);
         return 1;
     }
@@ -313,8 +467,22 @@ int main(int argc, char **argv)
         free(n);
         return rc;
     }
+    n->conf_path = cfg;
+    /* Before the log moves to a file: a refusal must reach the terminal. */
+    if ((n->lock_fd = mix_dir_lock(n->conf.data_dir, "mixnode", err, sizeof(err))) < 0) {
+        fprintf(stderr, "mixnode: %s\n", err);
+        free(n);
+        return 1;
+    }
+    if (n->conf.log_file[0] && mix_log_set_file(n->conf.log_file, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mixnode: %s\n", err);
+        free(n);
+        return 1;
+    }
     mix_log_init("mixnode", (enum mix_log_level)n->conf.log_level, n->conf.use_syslog);
     signal(SIGPIPE, SIG_IGN);
+    /* SIGHUP reloads (on_hup); until the loop runs it must not kill us. */
+    signal(SIGHUP, SIG_IGN);
     int rc = 0;
     if (node_setup(n, err, sizeof(err)) < 0) {
         log_err("%s", err);
@@ -323,6 +491,8 @@ int main(int argc, char **argv)
         node_run(n);
     }
     node_shutdown(n);
+    if (n->lock_fd >= 0)
+        close(n->lock_fd);
     free(n);
     return rc;
 }

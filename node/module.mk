@@ -13,12 +13,12 @@ $(BUILD)/tests/test_node_conn: $(NODE_CONN_OBJ)
 TEST_LIBS_node_conn := $(LIBMIX) $(NODE_EV_LIBS)
 
 # ---------------------------------------------------------------- mixdir (mixdir engineer)
-MIXDIR_SRCS := node/mixdir.c node/dir_conf.c node/dir_store.c node/dir_fetch.c
+MIXDIR_SRCS := node/mixdir.c node/dir_conf.c node/dir_store.c node/dir_fetch.c node/dir_metrics.c
 MIXDIR_OBJS := $(MIXDIR_SRCS:%.c=$(BUILD)/obj/%.o)
 PROGRAMS += $(BUILD)/mixdir
 $(BUILD)/mixdir: $(MIXDIR_OBJS) $(NODE_CONN_OBJ) $(LIBMIX)
 	@mkdir -p $(dir $@)
-	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(NODE_EV_LIBS) $(LIBS)
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(NODE_EV_LIBS) -lmicrohttpd $(LIBS)
 
 # tests/tools/dirtool: generates node keys, signs and uploads descriptors,
 # fetches and verifies documents (used by tests/integration/mixdir_*.sh).
@@ -42,11 +42,12 @@ FUZZ_SRCS_mixdir_conf := node/dir_conf.c node/conn.c
 # shared with the fuzz target, the unit tests and the test tools.
 MIXNODE_CORE_SRCS := node/inbox.c node/node_conf.c node/node_metrics.c node/node_keys.c \
                      node/node_work.c node/node_fwd.c node/node_link.c node/node_dir.c \
-                     node/node_harness.c
+                     node/node_harness.c node/node_status.c
 MIXNODE_CORE_OBJS := $(MIXNODE_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(NODE_CONN_OBJ)
 MIXNODE_LIBS      := -lev -llmdb -lmicrohttpd
 PROGRAMS += $(BUILD)/mixnode
-$(BUILD)/mixnode: $(BUILD)/obj/node/mixnode.o $(MIXNODE_CORE_OBJS) $(LIBMIX)
+$(BUILD)/mixnode: $(BUILD)/obj/node/mixnode.o $(MIXNODE_CORE_OBJS) $(BUILD)/obj/node/dir_fetch.o \
+		$(BUILD)/obj/node/dir_conf.o $(LIBMIX)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(MIXNODE_LIBS) $(LIBS)
 

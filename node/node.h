@@ -90,6 +90,11 @@ struct peer {
     uint8_t inbox_id[INBOX_ID_LEN];  /* PEER_CLIENT: the inbox it may fetch */
     double tokens;                   /* PEER_CLIENT: packet rate bucket */
     uint64_t tokens_at_us;
+    double fetch_tokens;             /* PEER_CLIENT: FetchRequest rate bucket */
+    uint64_t fetch_at_us;
+    struct peer *cl_prev, *cl_next;  /* PEER_CLIENT: on n->clients (eviction at max_clients) */
+    bool inbox_ok;                   /* PEER_CLIENT: its inbox exists (created on first use) */
+    uint32_t prefix;                 /* PEER_CLIENT: conn_peer_prefix_hash() */
     uint8_t node_id[MIX_NODE_ID_LEN]; /* PEER_NODE_OUT: which node */
     size_t auth_idx;                 /* PEER_AUTHORITY */
     unsigned pending;                /* PEER_AUTHORITY: responses still expected */
@@ -116,7 +121,8 @@ struct node {
 
     struct node_keys keys;
     atomic_bool replay_saving;       /* a helper thread is writing replay caches */
-    struct pki_timing timing;
+    struct pki_timing timing;        /* the network's, from a signed document */
+    bool have_timing;                /* false until a document was verified */
 
     /* documents: by epoch (I/O thread only) */
     struct pki_doc *doc_prev, *doc_cur, *doc_next;
@@ -134,7 +140,9 @@ struct node {
     ev_timer poll_timer;
     ev_timer save_timer;
     ev_timer expire_timer;
-    ev_signal sig_term, sig_int;
+    ev_signal sig_term, sig_int, sig_hup;
+    const char *conf_path;           /* re-read on SIGHUP */
+    int lock_fd;                     /* flock on data_dir (lib/dirlock.h), -1 = none */
     ev_async async;
 
     /* workers */
@@ -153,6 +161,8 @@ struct node {
     struct peer **out;
     size_t n_out, cap_out;
     size_t n_clients;
+    struct peer *clients;            /* client links, newest first */
+    struct node_bucket { double tokens; uint64_t at_us; } create_all, create_prefix[1024];
 
     struct job *job_pool;            /* I/O thread free list of jobs */
     size_t job_pool_len;
@@ -176,6 +186,11 @@ uint64_t node_wall_s(void);
 
 /* node_keys.c */
 int node_keygen(const char *dir, char *err, size_t errlen) MIX_WUR;
+/* node_status.c: `mixnode status -c FILE`; the exit status. */
+int node_status_main(const char *cfg);
+/* Print the public keys of DIR's key files, as keygen printed them. 0 or -1. */
+int node_pubkey(const char *dir, char *err, size_t errlen) MIX_WUR;
+void node_print_public(const uint8_t id_pk[static 32], const uint8_t link_pk[static 32]);
 int node_load_identity(struct node *n, char *err, size_t errlen) MIX_WUR;
 void node_keys_init(struct node_keys *k);
 /* Make sure keys for the clock's epoch and the next exist; drop expired ones. */
@@ -203,6 +218,15 @@ void node_process_job(struct node *n, struct job *j);
 void node_queue_job(struct node *n, struct job *j);
 /* Worker side of a loop cover packet: build it from the hops in j->data. */
 void node_build_loop(struct node *n, struct job *j);
+/*
+ * The hops of a loop cover packet from node self_id (the packet leaves self
+ * for out[0]; the last hop is self): a layer-i mix gets layers i+1..L, a
+ * random provider, layers 1..i-1, itself; a gateway gets layers 1..L, itself.
+ * Returns the number of hops, or -1 (self not listed, an empty layer, cap).
+ */
+int node_loop_path(const struct pki_doc *doc, const struct mix_rng *rng,
+                   const uint8_t self_id[static MIX_NODE_ID_LEN],
+                   const struct pki_descriptor **out, size_t cap);
 void node_drain_done(struct node *n);
 struct job *node_job_alloc(struct node *n, size_t plen);
 /* Back to the I/O thread's free list (or free()). */
@@ -225,11 +249,22 @@ extern const struct conn_callbacks node_conn_callbacks;
 bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, size_t len);
 bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LINK_KEY_LEN],
                     enum link_role role);
+/* Touch the inboxes of the client links that are up (expiry of unused inboxes). */
+void node_clients_touch(struct node *n);
+/* A client peer is gone: off the client list and count. */
+void node_client_closed(struct node *n, struct peer *p);
 /* Send a frame on p's link (no-op without a conn); false if dropped. */
 bool node_send_frame(struct node *n, struct peer *p, const struct mix_frame *f);
 
 /* node_dir.c */
 void node_dir_poll(struct node *n);
+/* Learn the network's timing from the copy of the last document saved in
+ * data_dir (if any), so that a restart does not wait for an authority. */
+void node_dir_load_saved(struct node *n);
+/* What a configuration says against the network's parameters (timing it
+ * states, a mix layer the network lacks), in one line; "" when they agree. */
+void node_dir_disagreement(const struct node_conf *c, const struct pki_params *p, char *out,
+                           size_t len);
 void node_dir_tick(struct node *n, uint64_t now_s);
 /* Install a signed document (from an authority or the document file). */
 int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t want_epoch);

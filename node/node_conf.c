@@ -2,8 +2,10 @@
  * node_conf: mixnode.conf parsing and checking.  Every key is documented in
  * docs/man/mixnode.conf.5.
  */
+#include <arpa/inet.h>
 #include "node_conf.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,9 +136,16 @@ static int load_node(struct conf *c, struct node_conf *o, char *err, size_t errl
     if (conf_get_bool(c, "node", "syslog", false, &o->use_syslog, err, errlen) < 0 ||
         conf_get_bool(c, "node", "mix_loops", true, &o->mix_loops, err, errlen) < 0)
         return -1;
+    if (copy_str(o->log_file, sizeof(o->log_file), conf_get_str(c, "node", "log_file", ""),
+                 "node.log_file", err, errlen) < 0)
+        return -1;
     s = conf_get_str(c, "node", "metrics_listen", "");
-    if (*s && !conn_parse_hostport(s, host, sizeof(host), &port)) {
-        snprintf(err, errlen, "node.metrics_listen: HOST:PORT");
+    struct in_addr ip4;
+    if (*s && (!conn_parse_hostport(s, host, sizeof(host), &port) ||
+               inet_pton(AF_INET, host, &ip4) != 1)) {
+        /* What the metrics endpoint can bind: checked here so -n sees it. */
+        snprintf(err, errlen, "node.metrics_listen: \"%s\": a numeric IPv4 HOST:PORT such as "
+                 "127.0.0.1:9100", s);
         return -1;
     }
     return copy_str(o->metrics_listen, sizeof(o->metrics_listen), s, "node.metrics_listen", err,
@@ -160,18 +169,34 @@ static int load_directory(struct conf *c, struct node_conf *o, char *err, size_t
     if (conf_get_u64(c, "directory", "threshold", (n / 2) + 1, 1, n, &v, err, errlen) < 0)
         return -1;
     o->threshold = (uint32_t)v;
-    if (conf_get_u64(c, "directory", "genesis", 0, 0, UINT64_MAX / 2, &o->timing.genesis, err,
-                     errlen) < 0 ||
-        conf_get_u64(c, "directory", "epoch_length", 1200, 1, 365 * 86400, &o->timing.epoch_len,
-                     err, errlen) < 0 ||
-        conf_get_u64(c, "directory", "grace", 0, 0, 365 * 86400, &o->timing.grace, err,
-                     errlen) < 0)
-        return -1;
-    if (conf_count(c, "directory", "grace") == 0)
-        o->timing.grace = o->timing.epoch_len / 10;
-    if (o->timing.grace >= o->timing.epoch_len) {
-        snprintf(err, errlen, "directory.grace must be shorter than directory.epoch_length");
-        return -1;
+    /* The epoch timing comes from the signed document; these optional keys
+     * only state what the operator expects, and a difference is logged. */
+    o->expect = 0;
+    if (conf_count(c, "directory", "genesis")) {
+        if (conf_get_u64(c, "directory", "genesis", 0, 0, UINT64_MAX / 2, &o->timing.genesis,
+                         err, errlen) < 0)
+            return -1;
+        o->expect |= NODE_EXPECT_GENESIS;
+    }
+    if (conf_count(c, "directory", "epoch_length")) {
+        if (conf_get_duration_us(c, "directory", "epoch_length", 0, &v, err, errlen) < 0)
+            return -1;
+        if (v < 1000000 || v % 1000000) {
+            snprintf(err, errlen, "[directory] epoch_length: a whole number of seconds, >= 1 s");
+            return -1;
+        }
+        o->timing.epoch_len = v / 1000000;
+        o->expect |= NODE_EXPECT_EPOCH_LEN;
+    }
+    if (conf_count(c, "directory", "grace")) {
+        if (conf_get_duration_us(c, "directory", "grace", 0, &v, err, errlen) < 0)
+            return -1;
+        if (v % 1000000) {
+            snprintf(err, errlen, "[directory] grace: a whole number of seconds");
+            return -1;
+        }
+        o->timing.grace = v / 1000000;
+        o->expect |= NODE_EXPECT_GRACE;
     }
     if (conf_get_duration_us(c, "directory", "poll_interval", 5000000, &o->poll_us, err,
                              errlen) < 0)
@@ -207,6 +232,42 @@ static int load_limits(struct conf *c, struct node_conf *o, char *err, size_t er
                              errlen) < 0 ||
         conf_get_u64(c, "limits", "fetch_max", 32, 1, 256, &o->fetch_max, err, errlen) < 0)
         return -1;
+    /* Abuse limits (docs/abuse.md): what one client link or one address may hold. */
+    if (conf_get_u64(c, "limits", "client_queue_bytes", 256 << 10, 16384, 64 << 20,
+                     &o->client_queue_bytes, err, errlen) < 0 ||
+        conf_get_duration_us(c, "limits", "client_idle_timeout", 10000000, &o->client_idle_us,
+                             err, errlen) < 0 ||
+        conf_get_duration_us(c, "limits", "client_evict_idle", 2000000,
+                             &o->client_evict_idle_us, err, errlen) < 0 ||
+        conf_get_u64(c, "limits", "fetch_rate", 10, 1, 1000000, &o->fetch_rate, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "limits", "fetch_burst", 10, 1, 1000000, &o->fetch_burst, err,
+                     errlen) < 0 ||
+        conf_get_duration_us(c, "limits", "handshake_timeout", 5000000,
+                             &o->handshake_timeout_us, err, errlen) < 0 ||
+        conf_get_u64(c, "limits", "handshake_rate", 50, 0, 1000000, &o->handshake_rate, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "limits", "handshake_burst", 100, 1, 1000000, &o->handshake_burst, err,
+                     errlen) < 0)
+        return -1;
+    uint64_t mc, mp, mt;
+    if (conf_get_u64(c, "limits", "metrics_connections", 256, 1, 100000, &mc, err, errlen) < 0 ||
+        conf_get_u64(c, "limits", "metrics_connections_per_addr", 8, 1, 100000, &mp, err,
+                     errlen) < 0 ||
+        conf_get_duration_us(c, "limits", "metrics_timeout", 2000000, &mt, err, errlen) < 0)
+        return -1;
+    if (mt < 1000000 || mt > 3600000000u) {
+        snprintf(err, errlen, "limits.metrics_timeout: 1s .. 1h (whole seconds)");
+        return -1;
+    }
+    o->metrics_limits.max_conns = (unsigned)mc;
+    o->metrics_limits.max_per_addr = (unsigned)mp;
+    o->metrics_limits.timeout_s = (unsigned)(mt / 1000000);
+    if (o->client_idle_us < 1000000 || o->handshake_timeout_us < 100000) {
+        snprintf(err, errlen, "limits.client_idle_timeout must be >= 1s, "
+                              "limits.handshake_timeout >= 100ms");
+        return -1;
+    }
     return 0;
 }
 
@@ -230,6 +291,18 @@ static int load_store(struct conf *c, struct node_conf *o, char *err, size_t err
                      errlen) < 0)
         return -1;
     o->inbox.map_size = v << 20;
+    if (conf_get_duration_us(c, "inbox", "unused_expiry", o->inbox.unused_s * 1000000, &v, err,
+                             errlen) < 0 ||
+        conf_get_u64(c, "inbox", "create_per_minute", 600, 1, 100000000, &o->create_per_min, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "inbox", "create_burst", 100, 1, 100000000, &o->create_burst, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "inbox", "create_per_minute_per_prefix", 6, 1, 100000000,
+                     &o->create_per_min_prefix, err, errlen) < 0 ||
+        conf_get_u64(c, "inbox", "create_burst_per_prefix", 20, 1, 100000000,
+                     &o->create_burst_prefix, err, errlen) < 0)
+        return -1;
+    o->inbox.unused_s = v / 1000000;
     if (conf_get_duration_us(c, "inbox", "expire_interval", 60000000, &o->expire_interval_us,
                              err, errlen) < 0 ||
         conf_get_u64(c, "replay", "capacity", 1 << 20, 1024, REPLAY_MAX_CAPACITY,
@@ -242,13 +315,39 @@ static int load_store(struct conf *c, struct node_conf *o, char *err, size_t err
     return 0;
 }
 
+/* Every key the sections read (conf_known): when a section stops at an
+ * error, its later keys are not reported as unknown. */
+static void known_keys(struct conf *c)
+{
+    conf_known(c, "node", "data_dir listen address roles layer workers io_slice log_level "
+               "syslog log_file metrics_listen mix_loops");
+    conf_known(c, "directory", "authority threshold genesis epoch_length grace poll_interval "
+               "document_file");
+    conf_known(c, "limits", "max_connections max_connections_per_addr max_frame "
+               "peer_queue_bytes total_queue work_queue max_clients client_rate client_burst "
+               "max_delay fetch_max");
+    conf_known(c, "inbox", "max_inboxes max_messages expiry expire_interval map_size_mb");
+    conf_known(c, "replay", "capacity save_interval");
+}
+
+/* Each section is read even when an earlier one has an error, so that one
+ * run reports the unknown keys and an error per section at once. */
 static int load_all(struct conf *c, struct node_conf *o, char *err, size_t errlen)
 {
+    char e[4][512];
+    const char *errs[4] = { e[0], e[1], e[2], e[3] };
+    int rc[4];
     memset(o, 0, sizeof(*o));
-    if (load_node(c, o, err, errlen) < 0 || load_directory(c, o, err, errlen) < 0 ||
-        load_limits(c, o, err, errlen) < 0 || load_store(c, o, err, errlen) < 0)
-        return -1;
-    return conf_check_unused(c, err, errlen);
+    memset(e, 0, sizeof(e));
+    known_keys(c);
+    rc[0] = load_node(c, o, e[0], sizeof(e[0]));
+    rc[1] = load_directory(c, o, e[1], sizeof(e[1]));
+    rc[2] = load_limits(c, o, e[2], sizeof(e[2]));
+    rc[3] = load_store(c, o, e[3], sizeof(e[3]));
+    for (int i = 0; i < 4; i++)
+        if (rc[i] < 0 && !e[i][0])
+            snprintf(e[i], sizeof(e[i]), "invalid configuration");
+    return conf_report(c, errs, 4, err, errlen);
 }
 
 int node_conf_load(const char *path, struct node_conf *out, char *err, size_t errlen)

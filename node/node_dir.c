@@ -10,16 +10,24 @@
  * configured authorities.  Optionally a signed document is also read from a
  * file (directory.document_file), verified exactly the same way.
  *
- * Epochs follow the clock (lib/pki timing, from the configuration until a
- * document brings its own); at a boundary the next document becomes
+ * Epochs follow the clock with the network's timing (genesis, epoch length,
+ * grace), which only the signed document carries: a node configures the
+ * authorities and the threshold, nothing else about the network.  Until it
+ * knows the timing (from a copy of the last document kept in data_dir, or
+ * from an authority asked for its current document and for epoch 1) the node
+ * has no epoch and uploads nothing.  Timing that the configuration states
+ * (optional genesis/epoch_length/grace) and a mix layer the network lacks
+ * are reported in one warning line.  At a boundary the next document becomes
  * current, the previous one is kept through the grace period (its nodes may
  * still link to us), and the key set rotates (node_keys.c).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "node.h"
@@ -48,7 +56,8 @@ bool node_dir_knows_link_key(struct node *n, const uint8_t key[static PKI_KEY_LE
 static void apply_current(struct node *n)
 {
     const struct pki_params *p = pki_doc_params(n->doc_cur);
-    struct sphinx_geometry g = { p->max_hops, p->payload_len };
+    struct sphinx_geometry g = { p->max_hops, p->payload_len,
+                                 (enum sphinx_format)p->sphinx_format };
     const char *why = NULL;
 
     if (!sphinx_geometry_valid(&g, &why)) {
@@ -71,17 +80,114 @@ static void apply_current(struct node *n)
         log_info("geometry: %u hops, %u byte payload", g.max_hops, g.payload_len);
     }
     if (memcmp(&p->timing, &n->timing, sizeof(n->timing)) != 0) {
-        log_warn("the document's epoch timing differs from the configuration; following the "
-                 "document");
+        /* Authorities never change a network's timing; follow the document. */
+        log_warn("the network's epoch timing changed (epoch_length %llu s, genesis %llu)",
+                 (unsigned long long)p->timing.epoch_len, (unsigned long long)p->timing.genesis);
         n->timing = p->timing;
     }
     if (node_mixq_setup(n, p) < 0)
         log_err("cannot set up the mixing queue from the document");
     bool listed = pki_doc_find(n->doc_cur, n->node_id) != NULL;
+    metric_set(&n->metrics.listed, listed);
+    metric_set(&n->metrics.have_document, 1);
     if (!listed || !n->in_doc_logged)
         log_info("epoch %llu document: %zu nodes; this node is %s", (unsigned long long)p->epoch,
                  pki_doc_node_count(n->doc_cur), listed ? "listed" : "NOT listed");
     n->in_doc_logged = listed;
+}
+
+void node_dir_disagreement(const struct node_conf *c, const struct pki_params *p, char *out,
+                           size_t len)
+{
+    size_t o = 0;
+    out[0] = 0;
+#define SAY(...) (o += (size_t)snprintf(out + o, o < len ? len - o : 0, __VA_ARGS__))
+    if ((c->expect & NODE_EXPECT_GENESIS) && c->timing.genesis != p->timing.genesis)
+        SAY("%s[directory] genesis = %llu but the network's is %llu", o ? "; " : "",
+            (unsigned long long)c->timing.genesis, (unsigned long long)p->timing.genesis);
+    if ((c->expect & NODE_EXPECT_EPOCH_LEN) && c->timing.epoch_len != p->timing.epoch_len)
+        SAY("%s[directory] epoch_length = %llus but the network's is %llus", o ? "; " : "",
+            (unsigned long long)c->timing.epoch_len, (unsigned long long)p->timing.epoch_len);
+    if ((c->expect & NODE_EXPECT_GRACE) && c->timing.grace != p->timing.grace)
+        SAY("%s[directory] grace = %llus but the network's is %llus", o ? "; " : "",
+            (unsigned long long)c->timing.grace, (unsigned long long)p->timing.grace);
+    if ((c->roles & PKI_ROLE_MIX) && c->layer > p->layers)
+        SAY("%s[node] layer = %u but the network has %u layers: the authorities will not list "
+            "this node", o ? "; " : "", c->layer, p->layers);
+#undef SAY
+    if (o >= len && len > 4)
+        memcpy(out + len - 4, "...", 4);
+}
+
+/* Take the network's timing from a signed document of any epoch (k valid
+ * signatures of the configured authorities; its age does not matter, the
+ * timing of a network never changes).  0, or -1 if it does not verify. */
+static int learn_timing(struct node *n, const uint8_t *buf, size_t len, bool quiet)
+{
+    struct pki_verify_opts o;
+    struct pki_doc *doc = NULL;
+    char why[512];
+
+    memset(&o, 0, sizeof(o));
+    o.authorities = (const uint8_t (*)[PKI_KEY_LEN])n->auth_keys;
+    o.n_authorities = n->conf.n_auth;
+    o.threshold = n->conf.threshold;
+    enum pki_err rc = pki_verify(buf, len, &o, &doc);
+    if (rc != PKI_OK) {
+        if (!quiet) {
+            metric_inc(&n->metrics.docs_rejected);
+            log_warn("directory document rejected: %s", pki_strerror(rc));
+        }
+        return -1;
+    }
+    const struct pki_params *p = pki_doc_params(doc);
+    n->timing = p->timing;
+    n->have_timing = true;
+    log_info("network timing from the signed document: genesis %llu, epoch_length %llus, "
+             "grace %llus", (unsigned long long)p->timing.genesis,
+             (unsigned long long)p->timing.epoch_len, (unsigned long long)p->timing.grace);
+    node_dir_disagreement(&n->conf, p, why, sizeof(why));
+    if (why[0])
+        log_warn("this node disagrees with the network: %s", why);
+    pki_doc_free(doc);
+    return 0;
+}
+
+static void saved_path(const struct node *n, char *out, size_t len)
+{
+    snprintf(out, len, "%s/network.doc", n->conf.data_dir);
+}
+
+/* Keep a copy of the current document: its timing at the next start. */
+static void save_document(const struct node *n, const uint8_t *buf, size_t len)
+{
+    char path[NODE_PATH_MAX + 32], tmp[NODE_PATH_MAX + 40];
+    saved_path(n, path, sizeof(path));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    bool ok = write(fd, buf, len) == (ssize_t)len;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        log_debug("cannot save the document in %s: %s", path, strerror(errno));
+        (void)unlink(tmp);
+    }
+}
+
+void node_dir_load_saved(struct node *n)
+{
+    char path[NODE_PATH_MAX + 32];
+    saved_path(n, path, sizeof(path));
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    uint8_t *buf = malloc(PKI_MAX_DOCUMENT_LEN);
+    size_t len = buf ? fread(buf, 1, PKI_MAX_DOCUMENT_LEN, f) : 0;
+    fclose(f);
+    if (len > 0 && learn_timing(n, buf, len, true) < 0)
+        log_info("%s does not verify with the configured authorities; asking them", path);
+    free(buf);
 }
 
 int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t want_epoch)
@@ -89,6 +195,14 @@ int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t wa
     struct pki_verify_opts o;
     struct pki_doc *doc = NULL;
     uint8_t h[PKI_HASH_LEN];
+
+    if (!n->have_timing) {
+        if (learn_timing(n, buf, len, false) < 0)
+            return -1;
+        /* Now the node has an epoch: keys, then the documents it needs. */
+        if (!n->fuzz_mode)
+            node_dir_tick(n, node_wall_s());
+    }
 
     memset(&o, 0, sizeof(o));
     o.authorities = (const uint8_t (*)[PKI_KEY_LEN])n->auth_keys;
@@ -113,6 +227,8 @@ int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t wa
         n->doc_cur = doc;
         memcpy(n->doc_cur_hash, h, sizeof(h));
         metric_inc(&n->metrics.docs_accepted);
+        if (!n->fuzz_mode)
+            save_document(n, buf, len);
         apply_current(n);
         node_loop_schedule(n);
     } else if (e == n->epoch + 1) {
@@ -188,6 +304,17 @@ void node_dir_on_established(struct node *n, struct peer *p)
     size_t len = 0;
 
     p->pending = 0;
+    if (!n->have_timing) {
+        /* The authority's current document, and epoch 1's (it exists from
+         * shortly before genesis on): either gives the network's timing. */
+        if (send_doc_request(n, p, 0))
+            p->pending++;
+        if (send_doc_request(n, p, 1))
+            p->pending++;
+        if (p->pending == 0)
+            conn_close(p->c);
+        return;
+    }
     if (n->auth_uploaded[p->auth_idx] != n->epoch) {
         uint8_t *desc = build_descriptor(n, &len);
         if (desc) {
@@ -215,11 +342,11 @@ void node_dir_on_frame(struct node *n, struct peer *p, const struct mix_frame *f
         if (f->u.desc_reply.accepted) {
             metric_inc(&n->metrics.uploads_ok);
             if (n->auth_uploaded[p->auth_idx] != n->epoch)
-                log_info("authority %zu accepted our descriptor", p->auth_idx);
+                log_info("authority %zu accepted our descriptor", p->auth_idx + 1);
             n->auth_uploaded[p->auth_idx] = n->epoch;
         } else {
             metric_inc(&n->metrics.uploads_failed);
-            log_warn("authority %zu refused our descriptor: %s", p->auth_idx,
+            log_warn("authority %zu refused our descriptor: %s", p->auth_idx + 1,
                      f->u.desc_reply.reason ? f->u.desc_reply.reason : "?");
         }
         break;
@@ -228,11 +355,11 @@ void node_dir_on_frame(struct node *n, struct peer *p, const struct mix_frame *f
                                f->u.doc_resp.signed_document.len, f->u.doc_resp.epoch);
         break;
     case FRAME_ERROR:
-        log_debug("authority %zu: error %u: %s", p->auth_idx, f->u.error.code,
+        log_debug("authority %zu: error %u: %s", p->auth_idx + 1, f->u.error.code,
                   f->u.error.reason ? f->u.error.reason : "");
         break;
     default:
-        log_debug("authority %zu sent an unexpected %s frame", p->auth_idx,
+        log_debug("authority %zu sent an unexpected %s frame", p->auth_idx + 1,
                   frame_type_name(f->type));
         break;
     }
@@ -252,7 +379,7 @@ void node_dir_poll(struct node *n)
 {
     if (n->conf.document_file[0])
         read_document_file(n);
-    if (n->epoch == 0 || !n->cm)
+    if (!n->cm || (n->have_timing && n->epoch == 0))
         return;
     uint64_t now = node_now_us();
     for (size_t i = 0; i < n->conf.n_auth; i++) {
@@ -260,7 +387,7 @@ void node_dir_poll(struct node *n)
         struct peer *old = n->auth_peer[i];
         /* An authority that never answered: give up on that link and redial. */
         if (old && now - old->dialled_us > 3 * n->conf.poll_us + 10000000u && old->c) {
-            log_info("authority %zu did not answer; dialling again", i);
+            log_info("authority %zu did not answer; dialling again", i + 1);
             conn_close(old->c);
             n->auth_peer[i] = NULL;
         }
@@ -284,6 +411,8 @@ void node_dir_poll(struct node *n)
 
 void node_dir_tick(struct node *n, uint64_t now_s)
 {
+    if (!n->have_timing)
+        return;
     uint64_t cur = pki_epoch_of(&n->timing, now_s);
 
     if (cur != n->epoch) {
@@ -291,16 +420,25 @@ void node_dir_tick(struct node *n, uint64_t now_s)
             log_info("epoch %llu begins", (unsigned long long)cur);
         pki_doc_free(n->doc_prev);
         n->doc_prev = NULL;
+        struct pki_doc *now_cur = NULL;
+        if (n->doc_cur && pki_doc_epoch(n->doc_cur) == cur) {
+            /* Just after the timing became known: already cur's document. */
+            now_cur = n->doc_cur;
+            n->doc_cur = NULL;
+        } else if (n->doc_next && pki_doc_epoch(n->doc_next) == cur) {
+            now_cur = n->doc_next;
+            n->doc_next = NULL;
+            memcpy(n->doc_cur_hash, n->doc_next_hash, PKI_HASH_LEN);
+        }
         if (n->doc_cur && pki_doc_epoch(n->doc_cur) + 1 == cur)
             n->doc_prev = n->doc_cur;
         else
             pki_doc_free(n->doc_cur);
-        n->doc_cur = NULL;
-        if (n->doc_next && pki_doc_epoch(n->doc_next) == cur) {
-            n->doc_cur = n->doc_next;
-            memcpy(n->doc_cur_hash, n->doc_next_hash, PKI_HASH_LEN);
-        } else {
-            pki_doc_free(n->doc_next);
+        pki_doc_free(n->doc_next);
+        n->doc_cur = now_cur;
+        if (!now_cur) {
+            metric_set(&n->metrics.listed, 0);
+            metric_set(&n->metrics.have_document, 0);
         }
         n->doc_next = NULL;
         n->epoch = cur;

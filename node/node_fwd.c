@@ -210,6 +210,13 @@ void node_mixq_run(struct node *n)
     mq_timer_arm(n, next);
 }
 
+/* A packet from a client link may go on only to a layer-1 mix (the first hop of a real path). */
+static bool client_hop_ok(struct node *n, const uint8_t hop[static MIX_NODE_ID_LEN])
+{
+    const struct pki_descriptor *d = node_dir_find(n, hop);
+    return d && (d->roles & PKI_ROLE_MIX) && d->layer == 1;
+}
+
 void node_job_done(struct node *n, struct job *j)
 {
     switch (j->kind) {
@@ -220,6 +227,10 @@ void node_job_done(struct node *n, struct job *j)
         }
         if (!n->mq) {
             metric_drop(&n->metrics, DROP_NO_DOCUMENT);
+            break;
+        }
+        if (j->src == SRC_CLIENT && !client_hop_ok(n, j->hop)) {
+            metric_drop(&n->metrics, DROP_CLIENT_HOP);
             break;
         }
         if (n->mqp.max_delay_us && j->delay_us > n->mqp.max_delay_us)
@@ -246,7 +257,11 @@ void node_job_done(struct node *n, struct job *j)
 }
 
 /*
- * One loop cover packet over a full path back to us.  The I/O thread picks
+ * One loop cover packet over a path back to us that uses only the links, in
+ * the directions, that real packets use (gateway -> layer 1 -> ... -> layer L
+ * -> gateway): from a layer-i mix, one mix of each layer i+1..L, a provider,
+ * one mix of each layer 1..i-1, then this mix; from a gateway, one mix of
+ * each layer then this gateway.  The I/O thread picks
  * the path and delays (it owns the document); a crypto worker builds the
  * packet, which costs several X25519 operations per hop and would otherwise
  * hold up every packet waiting on the I/O thread.  The job carries the hops
@@ -256,6 +271,41 @@ struct loop_build {
     struct sphinx_hop hops[SPHINX_MAX_HOPS_LIMIT];
     uint8_t plain[sizeof(NODE_LOOP_MAGIC) - 1 + MIX_NODE_ID_LEN];
 };
+
+int node_loop_path(const struct pki_doc *doc, const struct mix_rng *rng,
+                   const uint8_t self_id[static MIX_NODE_ID_LEN],
+                   const struct pki_descriptor **out, size_t cap)
+{
+    const struct pki_descriptor *self = pki_doc_find(doc, self_id);
+    uint32_t layers = pki_doc_params(doc)->layers;
+    if (self == NULL || cap < (size_t)layers + 1)
+        return -1;
+    /* A gateway is "layer 0": its loop is L1..L_L then itself. */
+    uint32_t mine = (self->roles & PKI_ROLE_MIX) ? self->layer : 0;
+    if (mine > layers)
+        return -1;
+    size_t h = 0;
+    for (uint32_t l = mine + 1; l <= layers; l++) {
+        size_t k = pki_doc_layer_count(doc, l);
+        if (k == 0)
+            return -1;
+        out[h++] = pki_doc_layer_node(doc, l, mix_rng_below(rng, k));
+    }
+    if (mine > 0) {
+        size_t k = pki_doc_provider_count(doc);
+        if (k == 0)
+            return -1;
+        out[h++] = pki_doc_provider(doc, mix_rng_below(rng, k));
+        for (uint32_t l = 1; l < mine; l++) {
+            size_t m = pki_doc_layer_count(doc, l);
+            if (m == 0)
+                return -1;
+            out[h++] = pki_doc_layer_node(doc, l, mix_rng_below(rng, m));
+        }
+    }
+    out[h++] = self;
+    return (int)h;
+}
 
 static void send_loop(struct node *n)
 {
@@ -267,10 +317,10 @@ static void send_loop(struct node *n)
         return;
     const struct pki_params *pp = pki_doc_params(doc);
     uint64_t e = pki_doc_epoch(doc);
-    int h = pki_random_path(doc, &n->rng, NULL, NULL, path, MIX_ARRAY_LEN(path));
+    int h = node_loop_path(doc, &n->rng, n->node_id, path, MIX_ARRAY_LEN(path));
     if (h < 2 || (uint32_t)h > n->keys.geom.max_hops || h > SPHINX_MAX_HOPS_LIMIT)
         return;
-    /* The last hop (a random provider) is replaced by this node. */
+    /* The last hop is this node: the loop is delivered to ourselves. */
     const uint8_t *self_key = pki_doc_sphinx_key(doc, n->node_id, e);
     if (!self_key)
         return;

@@ -35,6 +35,10 @@ struct node *node_harness_new(const char *dir, const uint8_t sphinx_sk[static SP
     n->conf.client_burst = 1000000;
     n->conf.max_delay_us = 1000000;
     n->conf.fetch_max = 16;
+    n->conf.fetch_rate = 1000000;
+    n->conf.create_per_min = n->conf.create_burst = 1000000;
+    n->conf.create_per_min_prefix = n->conf.create_burst_prefix = 1000000;
+    n->conf.fetch_burst = 1000000;
     n->conf.replay_capacity = 4096;
     n->conf.n_auth = 1;
     n->conf.threshold = 1;
@@ -133,6 +137,6 @@ struct peer *node_harness_peer(struct node *n, int kind, const uint8_t client_pk
 void node_harness_peer_free(struct node *n, struct peer *p)
 {
     if (p && p->kind == PEER_CLIENT)
-        n->n_clients--;
+        node_client_closed(n, p);
     free(p);
 }

@@ -29,11 +29,49 @@ static void key_path(char *out, size_t cap, const char *dir, const char *name)
     snprintf(out, cap, "%s/%s", dir, name);
 }
 
+void node_print_public(const uint8_t id_pk[static 32], const uint8_t link_pk[static 32])
+{
+    char b1[KEY_B64_MAX], b2[KEY_B64_MAX], b3[KEY_B64_MAX];
+    uint8_t id[32];
+    pki_node_id(id_pk, id);
+    key_to_b64(id_pk, 32, b1);
+    key_to_b64(link_pk, 32, b2);
+    key_to_b64(id, 32, b3);
+    printf("identity_key = %s\nlink_key = %s\nnode_id = %s\n"
+           "# the line for [registration] in every authority's configuration:\nnode = %s\n",
+           b1, b2, b3, b1);
+}
+
+int node_pubkey(const char *dir, char *err, size_t errlen)
+{
+    char path[NODE_PATH_MAX + 32];
+    uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES + 32);
+    uint8_t lpk[32];
+    int rc = -1;
+    if (!sk) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    key_path(path, sizeof(path), dir, "identity.key");
+    if (keyfile_read(path, KEYFILE_ED25519_SECRET, sk, err, errlen) < 0)
+        goto out;
+    key_path(path, sizeof(path), dir, "link.key");
+    if (keyfile_read(path, KEYFILE_X25519_SECRET, sk + crypto_sign_SECRETKEYBYTES, err,
+                     errlen) < 0)
+        goto out;
+    crypto_scalarmult_base(lpk, sk + crypto_sign_SECRETKEYBYTES);
+    node_print_public(sk + 32, lpk);
+    rc = 0;
+out:
+    sodium_free(sk);
+    return rc;
+}
+
 int node_keygen(const char *dir, char *err, size_t errlen)
 {
     uint8_t *sk = sodium_malloc(crypto_sign_SECRETKEYBYTES + 32);
-    uint8_t pk[crypto_sign_PUBLICKEYBYTES], lpk[32], id[32];
-    char path[NODE_PATH_MAX + 32], b1[KEY_B64_MAX], b2[KEY_B64_MAX], b3[KEY_B64_MAX];
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], lpk[32];
+    char path[NODE_PATH_MAX + 32];
     int rc = -1;
 
     if (!sk) {
@@ -41,10 +79,8 @@ int node_keygen(const char *dir, char *err, size_t errlen)
         return -1;
     }
     uint8_t *lsk = sk + crypto_sign_SECRETKEYBYTES;
-    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+    if (keyfile_mkdirs(dir, err, errlen) < 0)
         goto out;
-    }
     /* Refuse before writing anything, so a half-written key pair never happens. */
     const char *names[2] = { "identity.key", "link.key" };
     for (int i = 0; i < 2; i++) {
@@ -63,11 +99,7 @@ int node_keygen(const char *dir, char *err, size_t errlen)
     key_path(path, sizeof(path), dir, "link.key");
     if (keyfile_write(path, KEYFILE_X25519_SECRET, lsk, false, err, errlen) < 0)
         goto out;
-    pki_node_id(pk, id);
-    key_to_b64(pk, 32, b1);
-    key_to_b64(lpk, 32, b2);
-    key_to_b64(id, 32, b3);
-    printf("identity_key = %s\nlink_key = %s\nnode_id = %s\n", b1, b2, b3);
+    node_print_public(pk, lpk);
     rc = 0;
 out:
     sodium_free(sk);

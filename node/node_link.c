@@ -4,7 +4,10 @@
  *
  *   client (LINK_ROLE_CLIENT, gateways only, any key): Sphinx packets
  *     (token-bucket rate limit per link), FetchRequest and FetchAck for the
- *     inbox named by the link's own static key, and nothing else.
+ *     inbox named by the link's own static key, and nothing else.  What one
+ *     client link can make the gateway hold is bounded (docs/abuse.md): a
+ *     small output cap, one fetch answer outstanding, a fetch rate, an idle
+ *     timeout; at max_clients the longest-idle link makes room for a new one.
  *   node (LINK_ROLE_NODE): only link keys in the current, next or (in grace)
  *     previous document; Sphinx packets only.
  *   authority (links we dial): descriptor upload replies and documents.
@@ -58,30 +61,95 @@ static void send_error(struct node *n, struct peer *p, uint32_t code, const char
     (void)node_send_frame(n, p, &f);
 }
 
+/* The largest FetchResponse this gateway sends (padded to fetch_max messages). */
+static size_t fetch_response_max(struct node *n)
+{
+    pthread_rwlock_rdlock(&n->keys.lock);
+    size_t payload_len = n->keys.have_geom ? n->keys.geom.payload_len : SPHINX_DEFAULT_PAYLOAD;
+    pthread_rwlock_unlock(&n->keys.lock);
+    return frame_fetch_response_padded_len((uint32_t)n->conf.fetch_max, payload_len);
+}
+
+/*
+ * At max_clients: close the client link that has been idle longest, if it
+ * has been idle for client_evict_idle.  Legitimate clients send several
+ * frames a second, so links held open and silent cannot keep a new client
+ * out.  true if a slot was freed.
+ */
+static bool evict_idle_client(struct node *n)
+{
+    struct peer *victim = NULL;
+    double idlest = 0;
+    for (struct peer *q = n->clients; q; q = q->cl_next) {
+        double idle = q->c ? conn_idle_seconds(q->c) : 0;
+        if (idle > idlest) {
+            idlest = idle;
+            victim = q;
+        }
+    }
+    if (!victim || idlest * 1e6 < (double)n->conf.client_evict_idle_us)
+        return false;
+    metric_inc(&n->metrics.clients_evicted);
+    conn_close(victim->c); /* cb_close unlinks it and counts it out */
+    return true;
+}
+
+static void client_link(struct node *n, struct peer *p)
+{
+    p->cl_prev = NULL;
+    p->cl_next = n->clients;
+    if (n->clients)
+        n->clients->cl_prev = p;
+    n->clients = p;
+}
+
+static void client_unlink(struct node *n, struct peer *p)
+{
+    if (p->cl_prev)
+        p->cl_prev->cl_next = p->cl_next;
+    else if (n->clients == p)
+        n->clients = p->cl_next;
+    if (p->cl_next)
+        p->cl_next->cl_prev = p->cl_prev;
+    p->cl_prev = p->cl_next = NULL;
+}
+
+void node_client_closed(struct node *n, struct peer *p)
+{
+    client_unlink(n, p);
+    n->n_clients--;
+    metric_set(&n->metrics.links_client, n->n_clients);
+}
+
 bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LINK_KEY_LEN],
                     enum link_role role)
 {
     if (role == LINK_ROLE_CLIENT) {
         if (!(n->conf.roles & PKI_ROLE_GATEWAY))
             return false;
-        if (n->n_clients >= n->conf.max_clients) {
+        if (n->n_clients >= n->conf.max_clients && !evict_idle_client(n)) {
+            /* Counted and summed up once a second: a flood must not flood the log. */
             metric_inc(&n->metrics.limit_hits);
-            log_info("client link refused: max_clients (%llu) reached",
-                     (unsigned long long)n->conf.max_clients);
+            log_debug("client link refused: max_clients (%llu) reached",
+                      (unsigned long long)n->conf.max_clients);
             return false;
         }
+        /* No inbox yet: a bare handshake leaves nothing durable (client_inbox). */
         payload_inbox_id(p->inbox_id, key);
-        if (n->conf.roles & PKI_ROLE_PROVIDER) {
-            int rc = inbox_create(n->inbox, p->inbox_id, node_wall_s());
-            if (rc != INBOX_OK) {
-                metric_inc(&n->metrics.limit_hits);
-                log_info("client link refused: %s", inbox_strerror(rc));
-                return false;
-            }
-        }
+        p->prefix = p->c ? conn_peer_prefix_hash(p->c) : 0;
         p->kind = PEER_CLIENT;
         p->tokens = (double)n->conf.client_burst;
         p->tokens_at_us = node_now_us();
+        p->fetch_tokens = (double)n->conf.fetch_burst;
+        p->fetch_at_us = p->tokens_at_us;
+        if (p->c) {
+            /* Room for one full fetch answer and a few small frames, no more. */
+            size_t cap = fetch_response_max(n) + 65536;
+            if (cap < n->conf.client_queue_bytes)
+                cap = n->conf.client_queue_bytes;
+            conn_set_limits(p->c, cap, (double)n->conf.client_idle_us / 1e6);
+        }
+        client_link(n, p);
         n->n_clients++;
         metric_set(&n->metrics.links_client, n->n_clients);
         return true;
@@ -98,6 +166,64 @@ bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LIN
     return false;
 }
 
+static bool bucket_take(struct node_bucket *b, uint64_t now, uint64_t per_min, uint64_t burst)
+{
+    if (b->at_us == 0)
+        b->tokens = (double)burst;
+    else
+        b->tokens += (double)(now - b->at_us) * (double)per_min / 60e6;
+    b->at_us = now;
+    if (b->tokens > (double)burst)
+        b->tokens = (double)burst;
+    if (b->tokens < 1.0)
+        return false;
+    b->tokens -= 1.0;
+    return true;
+}
+
+/*
+ * The client's inbox, created at the link's first frame (a fetch or a
+ * packet) rather than by the handshake, within two token buckets: per
+ * source address prefix (IPv4 /24, IPv6 /48) and for the whole gateway,
+ * then max_inboxes.  An existing inbox is only marked used.  false: the
+ * inbox does not exist (refusal counted).
+ */
+static bool client_inbox(struct node *n, struct peer *p)
+{
+    if (p->inbox_ok || !(n->conf.roles & PKI_ROLE_PROVIDER))
+        return true;
+    uint64_t now = node_now_us();
+    if (!inbox_exists(n->inbox, p->inbox_id)) {
+        struct node_bucket *pb = &n->create_prefix[p->prefix % MIX_ARRAY_LEN(n->create_prefix)];
+        if (!bucket_take(pb, now, n->conf.create_per_min_prefix, n->conf.create_burst_prefix) ||
+            !bucket_take(&n->create_all, now, n->conf.create_per_min, n->conf.create_burst)) {
+            metric_inc(&n->metrics.inbox_creates_refused);
+            return false;
+        }
+        int rc = inbox_create(n->inbox, p->inbox_id, node_wall_s());
+        if (rc != INBOX_OK) {
+            metric_inc(&n->metrics.inbox_creates_refused);
+            metric_inc(&n->metrics.limit_hits);
+            log_debug("inbox not created: %s", inbox_strerror(rc));
+            return false;
+        }
+        metric_inc(&n->metrics.inboxes_created);
+    } else if (inbox_create(n->inbox, p->inbox_id, node_wall_s()) != INBOX_OK) {
+        return false;
+    }
+    p->inbox_ok = true;
+    return true;
+}
+
+void node_clients_touch(struct node *n)
+{
+    if (!n->inbox)
+        return;
+    for (struct peer *q = n->clients; q; q = q->cl_next)
+        if (q->inbox_ok && inbox_create(n->inbox, q->inbox_id, node_wall_s()) != INBOX_OK)
+            q->inbox_ok = false;
+}
+
 /* Token bucket: false when the client is over its packet rate. */
 static bool client_take_token(struct node *n, struct peer *p)
 {
@@ -110,6 +236,30 @@ static bool client_take_token(struct node *n, struct peer *p)
         return false;
     p->tokens -= 1.0;
     return true;
+}
+
+/*
+ * A fetch is answered only at the link's fetch cadence (token bucket) and
+ * once the previous answer has left the process: a client that asks and
+ * never reads holds one answer here and its socket buffer in the kernel,
+ * whatever it sends.  Refusals are counted; a client that reads is told.
+ */
+static bool client_fetch_allowed(struct node *n, struct peer *p)
+{
+    uint64_t now = node_now_us();
+    p->fetch_tokens += (double)(now - p->fetch_at_us) * (double)n->conf.fetch_rate / 1e6;
+    p->fetch_at_us = now;
+    if (p->fetch_tokens > (double)n->conf.fetch_burst)
+        p->fetch_tokens = (double)n->conf.fetch_burst;
+    bool unread = p->c && conn_out_pending(p->c) > 0;
+    if (!unread && p->fetch_tokens >= 1.0) {
+        p->fetch_tokens -= 1.0;
+        return true;
+    }
+    metric_inc(&n->metrics.fetches_refused);
+    if (!unread)
+        send_error(n, p, FRAME_ERR_RATE_LIMITED, "fetch over the rate limit");
+    return false;
 }
 
 static void client_fetch(struct node *n, struct peer *p, uint32_t want)
@@ -168,6 +318,7 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
 
     switch (f->type) {
     case FRAME_SPHINX_PACKET:
+        (void)client_inbox(n, p); /* sending needs no inbox; its acks do */
         if (!client_take_token(n, p)) {
             metric_inc(&n->metrics.packets_in[SRC_CLIENT]);
             metric_drop(&n->metrics, DROP_RATE_LIMIT);
@@ -181,14 +332,36 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
             send_error(n, p, FRAME_ERR_UNEXPECTED, "this gateway keeps no inboxes");
             return true;
         }
+        /* A request beyond the cadence is refused whole, its acknowledgements too: they
+         * cost store writes, and the messages stay until a later request acknowledges
+         * them (the client drops what it has already seen). */
+        if (!client_fetch_allowed(n, p))
+            return true;
+        if (!client_inbox(n, p)) {
+            send_error(n, p, FRAME_ERR_RATE_LIMITED, "inbox not created (limits), try later");
+            return true;
+        }
+        /* The seqs the client handled since its last request: deleted before answering. */
+        if (f->u.fetch_req.n_acks > 0) {
+            int rc = inbox_ack(n->inbox, p->inbox_id, f->u.fetch_req.acks, f->u.fetch_req.n_acks,
+                               &deleted);
+            if (rc != INBOX_OK && rc != INBOX_NO_INBOX) {
+                send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
+                return true;
+            }
+            atomic_fetch_add(&n->metrics.acked_msgs, deleted);
+        }
         client_fetch(n, p, f->u.fetch_req.max_messages);
         return true;
     case FRAME_FETCH_ACK:
-        /* An empty ack is the client's cover for "nothing arrived": no store work. */
+        /* Deprecated (clients now acknowledge in FetchRequest); kept for old clients.
+         * An empty ack is the client's cover for "nothing arrived": no store work. */
+        metric_inc(&n->metrics.fetch_ack_frames);
         if (!(n->conf.roles & PKI_ROLE_PROVIDER) || f->u.fetch_ack.n_seqs == 0)
             return true;
-        if (inbox_ack(n->inbox, p->inbox_id, f->u.fetch_ack.seqs, f->u.fetch_ack.n_seqs,
-                      &deleted) != INBOX_OK)
+        int rc = inbox_ack(n->inbox, p->inbox_id, f->u.fetch_ack.seqs, f->u.fetch_ack.n_seqs,
+                           &deleted);
+        if (rc != INBOX_OK && rc != INBOX_NO_INBOX)
             send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
         atomic_fetch_add(&n->metrics.acked_msgs, deleted);
         return true;
@@ -282,8 +455,7 @@ static void cb_close(struct conn *c, enum conn_close_reason why, void *arg)
         return;
     switch (p->kind) {
     case PEER_CLIENT:
-        n->n_clients--;
-        metric_set(&n->metrics.links_client, n->n_clients);
+        node_client_closed(n, p);
         break;
     case PEER_NODE_IN:
         atomic_fetch_sub(&n->metrics.links_node_in, 1);

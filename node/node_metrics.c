@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "conn.h"
+#include "log.h"
+#include "keyfile.h"
 
 /*
  * Bucket upper bounds, in nanoseconds (10 us .. 100 ms, then +Inf).  Fine
@@ -33,6 +35,7 @@ static const char *const drop_names[DROP__COUNT] = {
     [DROP_NOT_PROVIDER] = "not_provider", [DROP_INBOX_FULL] = "inbox_full",
     [DROP_NO_INBOX] = "no_inbox",       [DROP_STORE_ERROR] = "store_error",
     [DROP_BAD_PAYLOAD] = "bad_payload", [DROP_SHUTDOWN] = "shutdown",
+    [DROP_CLIENT_HOP] = "client_next_hop",
 };
 
 const char *metric_drop_name(enum metric_drop d)
@@ -68,9 +71,9 @@ void metrics_observe_overhead(struct node_metrics *m, uint64_t ns)
 
 static struct metric_loop_peer *loop_peer(struct node_metrics *m, const uint8_t *id)
 {
-    char label[17];
-    for (int i = 0; i < 8; i++)
-        snprintf(label + 2 * i, 3, "%02x", id[i]);
+    char label[KEY_B64_MAX];
+    key_to_b64(id, MIX_NODE_ID_LEN, label);
+    label[sizeof(m->loop_peers[0].label) - 1] = 0; /* 43 characters for 32 bytes */
     uint32_t n = atomic_load(&m->n_loop_peers);
     for (uint32_t i = 0; i < n; i++)
         if (strcmp(m->loop_peers[i].label, label) == 0)
@@ -78,7 +81,7 @@ static struct metric_loop_peer *loop_peer(struct node_metrics *m, const uint8_t 
     if (n >= METRIC_LOOP_PEERS)
         return NULL;
     /* Only the I/O thread adds entries; the label is written before the count is published. */
-    memcpy(m->loop_peers[n].label, label, sizeof(label));
+    memcpy(m->loop_peers[n].label, label, sizeof(m->loop_peers[n].label));
     atomic_store(&m->n_loop_peers, n + 1);
     return &m->loop_peers[n];
 }
@@ -220,17 +223,41 @@ char *metrics_render(struct node_metrics *m, size_t *len)
             &m->acks_sent);
     counter(&b, "mixnode_drop_cover_total", "Drop cover packets received and discarded.",
             &m->drop_cover);
+    counter(&b, "mixnode_cover_acks_sent_total",
+            "SURB-acks of drop cover sent back (also counted in mixnode_acks_sent_total).",
+            &m->cover_acks_sent);
     counter(&b, "mixnode_fetches_total", "Inbox fetch requests served.", &m->fetches);
     counter(&b, "mixnode_fetched_messages_total", "Messages handed out at fetch.",
             &m->fetched_msgs);
     counter(&b, "mixnode_acked_messages_total", "Messages deleted after a fetch ack.",
             &m->acked_msgs);
     counter(&b, "mixnode_expired_messages_total", "Messages deleted by expiry.", &m->expired_msgs);
+    counter(&b, "mixnode_fetch_ack_frames_total",
+            "Deprecated FetchAck frames received (clients acknowledge in FetchRequest).",
+            &m->fetch_ack_frames);
     counter(&b, "mixnode_bad_frames_total", "Links closed for a malformed frame.", &m->bad_frames);
     counter(&b, "mixnode_links_refused_total", "Links refused (key not allowed, limits).",
             &m->links_refused);
     counter(&b, "mixnode_limit_hits_total", "Times a configured limit was reached.",
             &m->limit_hits);
+    counter(&b, "mixnode_fetches_refused_total",
+            "Client fetches refused: over limits.fetch_rate or the last answer unread.",
+            &m->fetches_refused);
+    counter(&b, "mixnode_clients_evicted_total",
+            "Idle client links closed at max_clients to admit a new client.", &m->clients_evicted);
+    counter(&b, "mixnode_links_rate_limited_total",
+            "Connections refused: over limits.handshake_rate from one address.",
+            &m->links_rate_limited);
+    counter(&b, "mixnode_inboxes_created_total", "Inboxes created (a client's first use).",
+            &m->inboxes_created);
+    counter(&b, "mixnode_inbox_creates_refused_total",
+            "Inbox creations refused: creation rate (overall, per prefix) or max_inboxes.",
+            &m->inbox_creates_refused);
+    counter(&b, "mixnode_inboxes_expired_total", "Empty inboxes deleted for being unused.",
+            &m->inboxes_expired);
+    counter(&b, "mixnode_half_open_evicted_total",
+            "Half-open connections closed at max_connections for a new one.",
+            &m->half_open_evicted);
     counter(&b, "mixnode_read_pauses_total",
             "Times the node stopped reading its links because the crypto workers were behind.",
             &m->read_pauses);
@@ -254,6 +281,13 @@ char *metrics_render(struct node_metrics *m, size_t *len)
     gauge(&b, "mixnode_inboxes", "Inboxes in the store.", &m->inboxes);
     gauge(&b, "mixnode_inbox_messages", "Messages in the store.", &m->inbox_messages);
     gauge(&b, "mixnode_epoch", "Current directory epoch.", &m->epoch);
+    gauge(&b, "mixnode_listed", "1 if the current document lists this node.", &m->listed);
+    gauge(&b, "mixnode_document", "1 if a verified document of the current epoch is held.",
+          &m->have_document);
+    gauge(&b, "mixnode_start_time_seconds", "Unix time the process started.", &m->start_time);
+    tb_printf(&b, "# HELP mixnode_build_info The running version.\n"
+                  "# TYPE mixnode_build_info gauge\nmixnode_build_info{version=\"%s\"} 1\n",
+              MIX_VERSION);
     render_loops(&b, m);
     histogram(&b, "mixnode_unwrap_seconds", "Time of one Sphinx unwrap.", m->unwrap_bucket,
               &m->unwrap_count, &m->unwrap_sum_ns);
@@ -284,6 +318,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
     if (*upload_data_size)
         return MHD_NO;
+    if (strcmp(method, "GET") == 0 && strcmp(url, "/health") == 0) {
+        /* 200 when the node can do its job: a current document that lists it. */
+        static const char ok[] = "ok\n", nodoc[] = "no current document\n",
+                          unlisted[] = "not listed in the current document\n";
+        bool doc = ld(&h->m->have_document) != 0, listed = ld(&h->m->listed) != 0;
+        const char *t = !doc ? nodoc : !listed ? unlisted : ok;
+        r = MHD_create_response_from_buffer(strlen(t), (void *)t, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+        ret = MHD_queue_response(c, doc && listed ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, r);
+        MHD_destroy_response(r);
+        return ret;
+    }
     if (strcmp(method, "GET") != 0 || strcmp(url, "/metrics") != 0) {
         static const char nf[] = "not found\n";
         r = MHD_create_response_from_buffer(sizeof(nf) - 1, (void *)nf, MHD_RESPMEM_PERSISTENT);
@@ -302,9 +348,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return ret;
 }
 
+/* libmicrohttpd's messages (one per refused connection in a flood) at debug level. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char line[256];
+    (void)cls;
+    vsnprintf(line, sizeof(line), fmt, ap);
+    line[strcspn(line, "\n")] = 0;
+    log_debug("metrics: %s", line);
+}
+
 struct metrics_http *metrics_http_start(struct node_metrics *m, const char *hostport,
                                         char *err, size_t errlen)
 {
+    return metrics_http_start_limited(m, hostport, NULL, err, errlen);
+}
+
+struct metrics_http *metrics_http_start_limited(struct node_metrics *m, const char *hostport,
+                                                const struct metrics_http_limits *lim,
+                                                char *err, size_t errlen)
+{
+    unsigned conns = lim && lim->max_conns ? lim->max_conns : 256;
+    unsigned per_addr = lim && lim->max_per_addr ? lim->max_per_addr : 8;
+    unsigned timeout = lim && lim->timeout_s ? lim->timeout_s : 2;
     char host[256];
     uint16_t port;
     struct sockaddr_in sa;
@@ -326,10 +392,14 @@ struct metrics_http *metrics_http_start(struct node_metrics *m, const char *host
         return NULL;
     }
     h->m = m;
-    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, port, NULL, NULL,
-                            on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    /* poll/epoll (MHD_USE_AUTO): select() would cap the connections at FD_SETSIZE. */
+    h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG,
+                            port, NULL, NULL, on_request, h,
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_CONNECTION_LIMIT, conns,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr,
+                            MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errlen, "metrics: cannot listen on %s", hostport);
         free(h);

@@ -36,6 +36,7 @@ enum metric_drop {
     DROP_STORE_ERROR,
     DROP_BAD_PAYLOAD,   /* provider could not parse the envelope */
     DROP_SHUTDOWN,
+    DROP_CLIENT_HOP,    /* from a client link: next hop not a layer-1 mix */
     DROP__COUNT
 };
 const char *metric_drop_name(enum metric_drop d);
@@ -46,7 +47,7 @@ enum metric_src { SRC_CLIENT = 0, SRC_NODE, SRC_LOCAL, SRC__COUNT };
 #define METRIC_LOOP_PEERS 64
 
 struct metric_loop_peer {
-    char label[17];          /* first 8 bytes of the node id in hex */
+    char label[48];          /* the node id in base64url, as logs and documents print it */
     atomic_uint_fast64_t sent, returned;
 };
 
@@ -58,10 +59,17 @@ struct node_metrics {
     atomic_uint_fast64_t replies_stored;     /* SURB replies stored */
     atomic_uint_fast64_t acks_sent;          /* SURB-acks sent after a commit */
     atomic_uint_fast64_t drop_cover;         /* all-zero recipient, discarded */
+    atomic_uint_fast64_t cover_acks_sent;    /* SURB-acks of drop cover sent back */
     atomic_uint_fast64_t fetches, fetched_msgs, acked_msgs, expired_msgs;
+    atomic_uint_fast64_t fetch_ack_frames;   /* deprecated FetchAck frames (old clients) */
     atomic_uint_fast64_t bad_frames;         /* links closed for a malformed frame */
     atomic_uint_fast64_t links_refused;      /* unauthorised link keys */
     atomic_uint_fast64_t limit_hits;         /* any configured limit reached */
+    atomic_uint_fast64_t fetches_refused;    /* client fetch over its cadence or unread */
+    atomic_uint_fast64_t clients_evicted;    /* idle client link closed for a new one */
+    atomic_uint_fast64_t links_rate_limited; /* handshakes refused: per-address accept rate */
+    atomic_uint_fast64_t half_open_evicted;  /* at max_connections: oldest handshake closed */
+    atomic_uint_fast64_t inboxes_created, inbox_creates_refused, inboxes_expired;
     atomic_uint_fast64_t read_pauses;        /* backpressure: stopped reading links */
     atomic_uint_fast64_t docs_accepted, docs_rejected, uploads_ok, uploads_failed;
     atomic_uint_fast64_t key_rotations;
@@ -71,6 +79,9 @@ struct node_metrics {
     atomic_uint_fast64_t replay_hits, replay_size;
     atomic_uint_fast64_t inboxes, inbox_messages;
     atomic_uint_fast64_t epoch;
+    atomic_uint_fast64_t listed;             /* 1 if the current document lists this node */
+    atomic_uint_fast64_t have_document;      /* 1 if a verified current document is held */
+    atomic_uint_fast64_t start_time;         /* Unix seconds the process started */
     /* unwrap time histogram (seconds buckets below) */
     atomic_uint_fast64_t unwrap_bucket[METRIC_UNWRAP_BUCKETS];
     atomic_uint_fast64_t unwrap_count, unwrap_sum_ns;
@@ -105,8 +116,20 @@ void metrics_loop_returned(struct node_metrics *m, const uint8_t id[static MIX_N
 /* The exposition text (malloc()ed, NUL-terminated); NULL on no memory. */
 char *metrics_render(struct node_metrics *m, size_t *len);
 
+/*
+ * Limits of the /metrics endpoint, so that a scrape works during a flood of
+ * idle connections: connections in all, from one address, and seconds an
+ * idle connection is kept.  Zero fields take the defaults (256, 8, 2).
+ */
+struct metrics_http_limits {
+    unsigned max_conns, max_per_addr, timeout_s;
+};
 /* Serve /metrics on "host:port" in a libmicrohttpd thread.  NULL with err. */
 struct metrics_http;
+struct metrics_http *metrics_http_start_limited(struct node_metrics *m, const char *hostport,
+                                                const struct metrics_http_limits *lim,
+                                                char *err, size_t errlen) MIX_WUR;
+/* The same with the default limits. */
 struct metrics_http *metrics_http_start(struct node_metrics *m, const char *hostport,
                                         char *err, size_t errlen) MIX_WUR;
 void metrics_http_stop(struct metrics_http *h);

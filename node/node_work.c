@@ -138,6 +138,60 @@ static void count_store_error(struct node *n, struct job *j, int rc)
     }
 }
 
+/*
+ * A SURB-ack whose first hop is this node: its creator put us first so that it
+ * chose how long we hold the ack, like any hop's delay (client.md "Payload
+ * envelope").  Unwrap our own layer now, as if the packet had arrived, and
+ * forward the result after that delay.  j->data holds the packed packet; the
+ * result goes to the second half of the job's buffer.
+ */
+static void ack_own_hop(struct node *n, struct job *j, const struct sphinx_geometry *g)
+{
+    struct sphinx_result res;
+    uint8_t *out = j->data + j->pkt_len;
+    enum sphinx_status st = SPHINX_ERR_MAC;
+    pthread_rwlock_rdlock(&n->keys.lock);
+    struct node_key_slot *cur = find_slot(&n->keys, n->keys.cur_epoch);
+    struct node_key_slot *old = find_slot(&n->keys, n->keys.grace_epoch);
+    if (cur)
+        st = sphinx_unwrap(g, cur->sk, cur->replay, j->data, j->pkt_len, out, j->pkt_len, &res);
+    if (st == SPHINX_ERR_MAC && old)
+        st = sphinx_unwrap(g, old->sk, old->replay, j->data, j->pkt_len, out, j->pkt_len, &res);
+    pthread_rwlock_unlock(&n->keys.lock);
+    if (st != SPHINX_OK_FORWARD) {
+        log_debug("exit: SURB-ack through this node refused: %s", sphinx_strerror(st));
+        job_drop(n, j, st == SPHINX_ERR_REPLAY ? DROP_REPLAY : DROP_BAD_PAYLOAD);
+        sodium_memzero(&res, sizeof(res));
+        return;
+    }
+    memcpy(j->hop, res.node_id, MIX_NODE_ID_LEN);
+    j->delay_us = res.delay_us;
+    j->buf = out;
+    sodium_memzero(&res, sizeof(res));
+}
+
+/* Turn the job into the SURB-ack packet built from v's SURB (j->data, first hop j->hop). */
+static void send_surb_ack(struct node *n, struct job *j, const struct sphinx_geometry *g,
+                          const struct payload_view *v)
+{
+    static const char ack[] = PAYLOAD_ACK_MAGIC;
+    enum sphinx_status st = sphinx_surb_pack(g, v->surb_ack, v->surb_ack_len,
+                                             (const uint8_t *)ack, sizeof(ack) - 1, j->data, j->hop);
+    if (st != SPHINX_OK) {
+        log_debug("exit: SURB-ack refused: %s", sphinx_strerror(st));
+        job_drop(n, j, DROP_BAD_PAYLOAD);
+        return;
+    }
+    j->kind = JOB_FORWARD;
+    j->buf = j->data;
+    j->delay_us = 0;
+    /* A SURB that does not start here (older clients) leaves at once. */
+    if (sodium_memcmp(j->hop, n->node_id, MIX_NODE_ID_LEN) == 0)
+        ack_own_hop(n, j, g);
+    if (j->kind == JOB_FORWARD)
+        metric_inc(&n->metrics.acks_sent);
+}
+
 /* Exit hop for a forward message: store the body, commit, then build the SURB-ack. */
 static void exit_deliver(struct node *n, struct job *j, const struct sphinx_geometry *g,
                          const struct sphinx_result *res, const uint8_t *plain)
@@ -161,26 +215,34 @@ static void exit_deliver(struct node *n, struct job *j, const struct sphinx_geom
         return;
     }
     /* The commit above is durable: only now may the sender learn it arrived. */
-    static const char ack[] = PAYLOAD_ACK_MAGIC;
-    enum sphinx_status st = sphinx_surb_pack(g, v.surb_ack, v.surb_ack_len,
-                                             (const uint8_t *)ack, sizeof(ack) - 1, j->data, j->hop);
-    if (st != SPHINX_OK) {
-        log_debug("exit: SURB-ack refused: %s", sphinx_strerror(st));
-        job_drop(n, j, DROP_BAD_PAYLOAD);
+    send_surb_ack(n, j, g, &v);
+}
+
+/*
+ * Drop cover (all-zero recipient): nothing is stored.  Cover from a client's
+ * payload stream carries a SURB-ack like a real fragment, sent back the same
+ * way, so that real sending and cover cause the same traffic downstream
+ * (client.md "Payload envelope").  Random bytes (no envelope) are plain drops.
+ */
+static void exit_drop_cover(struct node *n, struct job *j, const struct sphinx_geometry *g,
+                            const struct sphinx_result *res, const uint8_t *plain)
+{
+    struct payload_view v;
+    metric_inc(&n->metrics.drop_cover);
+    if (res->is_reply || payload_parse(plain, res->out_len, &v) != PAYLOAD_OK || !v.surb_ack) {
+        j->kind = JOB_DROP;
         return;
     }
-    metric_inc(&n->metrics.acks_sent);
-    j->kind = JOB_FORWARD;
-    j->buf = j->data;
-    j->delay_us = 0;
+    send_surb_ack(n, j, g, &v);
+    if (j->kind == JOB_FORWARD)
+        metric_inc(&n->metrics.cover_acks_sent);
 }
 
 static void exit_hop(struct node *n, struct job *j, const struct sphinx_geometry *g,
                      const struct sphinx_result *res, const uint8_t *plain)
 {
     if (all_zero(res->node_id, MIX_NODE_ID_LEN)) {
-        metric_inc(&n->metrics.drop_cover);
-        j->kind = JOB_DROP;
+        exit_drop_cover(n, j, g, res, plain);
         return;
     }
     if (sodium_memcmp(res->node_id, n->node_id, MIX_NODE_ID_LEN) == 0) {
@@ -242,6 +304,11 @@ void node_process_job(struct node *n, struct job *j)
         memcpy(j->hop, res.node_id, MIX_NODE_ID_LEN);
         j->delay_us = res.delay_us;
         j->buf = out;
+    } else if (st == SPHINX_OK_DELIVER && j->src == SRC_CLIENT) {
+        /* A real path enters at the gateway and goes on to a layer-1 mix:
+         * a client may not drop a packet straight into an inbox here. */
+        job_drop(n, j, DROP_CLIENT_HOP);
+        sodium_memzero(out, j->pkt_len);
     } else if (st == SPHINX_OK_DELIVER) {
         exit_hop(n, j, &g, &res, out);
         if (j->kind != JOB_FORWARD)

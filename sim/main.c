@@ -23,7 +23,7 @@ void usage(FILE *f)
           "              [--targets-csv FILE] [--latency-csv FILE] [--progress | --no-progress] [-q]\n"
           "       mixsim sweep [-c FILE] [--PARAM VALUE ...] --vary PARAM=LIST ...\n"
           "              [--repeat N] [-j N] [-o OUT.csv] [--jobs]\n"
-          "       mixsim merge FILE.csv ... [-o OUT.csv]\n"
+          "       mixsim merge [--allow-duplicates] [--allow-missing] FILE.csv ... [-o OUT.csv]\n"
           "       mixsim params          list every parameter with its default\n"
           "       mixsim sda [--FLAG VALUE ...] [--csv]   statistical disclosure attacks\n"
           "       mixsim unlink [--FLAG VALUE ...] [--csv]   sender unlinkability (epsilon, delta)\n"
@@ -31,7 +31,9 @@ void usage(FILE *f)
           "       mixsim retx [--FLAG VALUE ...] [--csv]   loss, failures, retransmission\n"
           "       mixsim --help | --version\n"
           "A LIST is v1,v2,... or FROM:TO[:STEP].  Parameters come from the INI file\n"
-          "(any section) and then from flags, in order; see mixsim(1) and docs/sim.md.\n",
+          "and then from flags, in order; its [network] section is read as the directory\n"
+          "authorities read it (lambda_p, \"50ms\"), so -c dir.ini works.  Defaults are\n"
+          "the shipped network's.  --repeat N aggregates N seeds.  See mixsim(1), docs/sim.md.\n",
           f);
 }
 
@@ -80,7 +82,8 @@ static void on_progress(void *arg, double t, double end, uint64_t events)
 }
 
 /* The optional per-target and latency-histogram files. */
-static int write_dumps(const struct sim *s, const char *targets, const char *latency)
+static int write_dumps(const struct sim *s, const struct sim_results *r, const char *targets,
+                       const char *latency)
 {
     const char *names[2] = { targets, latency };
     for (int k = 0; k < 2; k++) {
@@ -94,7 +97,7 @@ static int write_dumps(const struct sim *s, const char *targets, const char *lat
         if (k == 0)
             report_targets_csv(f, s);
         else
-            report_latency_csv(f, sim_results(s));
+            report_latency_csv(f, r);
         if (fclose(f) != 0) {
             fprintf(stderr, "mixsim: cannot write %s\n", names[k]);
             return 1;
@@ -156,14 +159,32 @@ static int cmd_run(int argc, char **argv, int first)
         return pr_rc > 0 ? 0 : 2;
     }
     const char *why = NULL;
-    struct sim *s = sim_new(&p, &why);
-    if (s == NULL) {
-        fprintf(stderr, "mixsim: %s\n", why ? why : "cannot start");
-        return 2;
-    }
     struct progress pr = { .enabled = o.progress };
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
-    int rc = sim_run(s, on_progress, &pr);
+    struct sim *s = NULL;
+    static struct sim_results agg;     /* big (histograms): not on the stack */
+    const struct sim_results *r = &agg;
+    int rc;
+    if (p.repeat > 1) {
+        if (o.targets_csv != NULL) {
+            fprintf(stderr, "mixsim: --targets-csv needs repeat 1 (one seed)\n");
+            return 2;
+        }
+        rc = sim_run_repeat(&p, &agg, on_progress, &pr, &why);
+        if (rc == 2) {
+            fprintf(stderr, "mixsim: %s\n", why ? why : "cannot start");
+            return 2;
+        }
+    } else {
+        s = sim_new(&p, &why);
+        if (s == NULL) {
+            fprintf(stderr, "mixsim: %s\n", why ? why : "cannot start");
+            return 2;
+        }
+        rc = sim_run(s, on_progress, &pr);
+        r = sim_results(s);
+        p = *sim_params_of(s);
+    }
     if (pr.shown)
         fputc('\n', stderr);
     if (rc < 0) {
@@ -171,17 +192,21 @@ static int cmd_run(int argc, char **argv, int first)
         sim_free(s);
         return 1;
     }
-    const struct sim_results *r = sim_results(s);
+    char few[512];
+    if (sim_few_targets_why(&p, r, few, sizeof few))
+        fprintf(stderr, "mixsim: warning: %s\n", few);
     if (o.fmt == CSV) {
         if (o.header)
             report_csv_header(stdout);
-        report_csv_row(stdout, sim_params_of(s), r);
+        report_csv_row(stdout, &p, r);
     } else if (o.fmt == JSON) {
-        report_json(stdout, sim_params_of(s), r);
+        report_json(stdout, &p, r);
     } else {
-        report_human(stdout, sim_params_of(s), r);
+        report_human(stdout, &p, r);
     }
-    rc = write_dumps(s, o.targets_csv, o.latency_csv);
+    rc = 0;
+    if (o.latency_csv != NULL || o.targets_csv != NULL)
+        rc = write_dumps(s, r, o.targets_csv, o.latency_csv);
     sim_free(s);
     return fflush(stdout) == 0 ? rc : 1;
 }

@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
+#include "netconf.h"
+
 static const char *const topo_names[] = { "stratified", "cascade", "single", NULL };
 static const char *const route_names[] = { "uniform", "weighted", NULL };
 static const char *const strat_names[] = { "poisson", "timed_pool", "threshold", NULL };
@@ -31,22 +34,22 @@ const struct sim_param_desc sim_param_table[] = {
       "weighted routing: w1,...,wW, the weight of each position in every layer" },
     { "strategy", SP_ENUM, OFF(strategy), "poisson", strat_names,
       "mixing: poisson, timed_pool, threshold (lib/mixq)" },
-    { "mean_delay", SP_DOUBLE, OFF(mean_delay), "0.2", NULL, "s, Poisson mean per-hop delay 1/mu" },
+    { "mean_delay", SP_DOUBLE, OFF(mean_delay), "0.05", NULL, "s, Poisson mean per-hop delay 1/mu" },
     { "e2e", SP_DOUBLE, OFF(e2e), "0", NULL,
       "s, > 0: set mean_delay = (e2e - (L+1) link_delay) / L as MiXiM does" },
-    { "max_delay", SP_DOUBLE, OFF(max_delay), "0", NULL, "s, cap on a Poisson delay, 0 = none" },
-    { "period", SP_DOUBLE, OFF(period), "0.1", NULL, "s, timed pool round period T" },
+    { "max_delay", SP_DOUBLE, OFF(max_delay), "2", NULL, "s, cap on a Poisson delay, 0 = none" },
+    { "period", SP_DOUBLE, OFF(period), "1", NULL, "s, timed pool round period T" },
     { "pool_keep", SP_U32, OFF(pool_keep), "0", NULL, "timed pool: f messages kept each round" },
     { "threshold", SP_U32, OFF(threshold), "10", NULL, "threshold mix batch size n" },
     { "capacity", SP_U32, OFF(capacity), "0", NULL, "per-mix queue bound, 0 = unbounded" },
-    { "clients", SP_U32, OFF(clients), "50", NULL, "N, number of clients" },
-    { "rate_real", SP_DOUBLE, OFF(rate_real), "100", NULL, "real messages per client per s" },
-    { "rate_payload", SP_DOUBLE, OFF(rate_payload), "0", NULL,
+    { "clients", SP_U32, OFF(clients), "1000", NULL, "N, number of clients" },
+    { "rate_real", SP_DOUBLE, OFF(rate_real), "1", NULL, "real messages per client per s" },
+    { "rate_payload", SP_DOUBLE, OFF(rate_payload), "2", NULL,
       "lambda_P per client; a tick sends a queued real message or a drop cover. 0 = no payload "
       "stream: real messages leave as soon as they are written" },
-    { "rate_loop", SP_DOUBLE, OFF(rate_loop), "0", NULL, "lambda_L, loop cover per client per s" },
-    { "rate_drop", SP_DOUBLE, OFF(rate_drop), "0", NULL, "lambda_D, drop cover per client per s" },
-    { "rate_mix_loop", SP_DOUBLE, OFF(rate_mix_loop), "0", NULL, "lambda_M, loop cover per mix per s" },
+    { "rate_loop", SP_DOUBLE, OFF(rate_loop), "0.5", NULL, "lambda_L, loop cover per client per s" },
+    { "rate_drop", SP_DOUBLE, OFF(rate_drop), "0.5", NULL, "lambda_D, drop cover per client per s" },
+    { "rate_mix_loop", SP_DOUBLE, OFF(rate_mix_loop), "0.5", NULL, "lambda_M, loop cover per mix per s" },
     { "arrivals", SP_ENUM, OFF(arrivals), "poisson", arrival_names,
       "real messages are written as a Poisson process or at regular intervals" },
     { "client_queue", SP_U32, OFF(client_queue), "100000", NULL,
@@ -64,7 +67,11 @@ const struct sim_param_desc sim_param_table[] = {
       "probabilities below this are dropped (their mass is reported as pruned)" },
     { "early_stop", SP_U32, OFF(early_stop), "1", NULL,
       "1: stop as soon as every target is measured; 0: run the whole duration" },
+    { "repeat", SP_U32, OFF(repeat), "1", NULL,
+      "independent runs with seeds seed, seed+1, ...: mean and interval across them" },
     { "point", SP_U32, OFF(point), "0", NULL, "grid point number (set by sweeps)" },
+    { "points", SP_U32, OFF(points), "0", NULL,
+      "points in the whole grid (set by sweeps, checked by merge; 0 = a lone run)" },
 };
 const size_t sim_param_count = MIX_ARRAY_LEN(sim_param_table);
 
@@ -195,15 +202,85 @@ void sim_params_default(struct sim_params *p)
     }
 }
 
+void sim_params_no_cover(struct sim_params *p)
+{
+    p->rate_payload = 0;
+    p->rate_loop = 0;
+    p->rate_drop = 0;
+    p->rate_mix_loop = 0;
+    p->max_delay = 0;
+}
+
 void sim_params_mixim(struct sim_params *p)
 {
     sim_params_default(p);
+    sim_params_no_cover(p);
     p->layers = 3;
     p->width = 10;
     p->clients = 50;
     p->rate_real = 100;
     p->e2e = 1;
     p->link_delay = 0.05;
+}
+
+/*
+ * The [network] section has the authorities' names and units (lambda_p,
+ * "50ms", ...): lib/netconf.c reads it, the same parser mixdir uses, and
+ * the keys present in the file are copied into p.  Other [network] keys
+ * are mixsim parameters (width, link_delay, topology, ...) or the
+ * authorities' own (authority lines, signature threshold, epoch schedule),
+ * which a simulation does not need.
+ */
+static bool load_network(struct sim_params *p, const char *path, FILE *err)
+{
+    char e[256];
+    struct conf *cf = conf_load(path, e, sizeof e);
+    if (cf == NULL) {
+        fprintf(err, "mixsim: %s\n", e);
+        return false;
+    }
+    struct pki_params np;
+    bool ok = netconf_read(cf, NULL, &np, e, sizeof e) == 0;
+    if (!ok) {
+        fprintf(err, "mixsim: %s: %s\n", path, e);
+        conf_free(cf);
+        return false;
+    }
+#define HAS(key) (conf_get_str(cf, NETCONF_SECTION, key, NULL) != NULL)
+    if (HAS("layers"))
+        p->layers = np.layers;
+    if (HAS("mean_delay"))
+        p->mean_delay = (double)np.mean_delay_us / 1e6;
+    if (HAS("max_delay"))
+        p->max_delay = (double)np.max_delay_us / 1e6;
+    if (HAS("lambda_p"))
+        p->rate_payload = (double)np.lambda_p_mhz / 1000.0;
+    if (HAS("lambda_l"))
+        p->rate_loop = (double)np.lambda_l_mhz / 1000.0;
+    if (HAS("lambda_d"))
+        p->rate_drop = (double)np.lambda_d_mhz / 1000.0;
+    if (HAS("lambda_m"))
+        p->rate_mix_loop = (double)np.lambda_m_mhz / 1000.0;
+    if (HAS("strategy"))
+        p->strategy = np.strategy == PKI_STRATEGY_TIMED_POOL ? MIXQ_TIMED_POOL
+                      : np.strategy == PKI_STRATEGY_THRESHOLD ? MIXQ_THRESHOLD
+                                                               : MIXQ_POISSON;
+    if (HAS("pool_interval"))
+        p->period = (double)np.pool_interval_us / 1e6;
+    if (HAS("pool_keep"))
+        p->pool_keep = np.pool_keep;
+    if (HAS("threshold_n"))
+        p->threshold = np.threshold_n;
+#undef HAS
+    conf_free(cf);
+    return true;
+}
+
+/* Sections of an authority's configuration that say nothing about mixing. */
+static bool authority_section(const char *section)
+{
+    return strcmp(section, "mixdir") == 0 || strcmp(section, "registration") == 0 ||
+           strcmp(section, "limits") == 0;
 }
 
 struct ini_ctx {
@@ -217,7 +294,11 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
 {
     struct ini_ctx *c = user;
     const char *why;
-    (void)section;
+    if (authority_section(section))
+        return 1;
+    if (strcmp(section, NETCONF_SECTION) == 0 &&
+        (netconf_is_param_key(name) || netconf_is_authority_key(name)))
+        return 1;       /* read by load_network, or the authorities' own */
     if (!sim_param_set(c->p, name, value, &why)) {
         fprintf(c->err, "mixsim: %s: [%s] %s = %s: %s\n", c->path, section, name, value, why);
         c->ok = false;
@@ -239,7 +320,7 @@ bool sim_params_load_ini(struct sim_params *p, const char *path, FILE *err)
         fprintf(err, "mixsim: %s:%d: syntax error\n", path, rc);
         return false;
     }
-    return c.ok;
+    return c.ok && load_network(p, path, err);
 }
 
 int sim_parse_list(const char *s, double *out, int max)
@@ -289,6 +370,8 @@ bool sim_params_check(const struct sim_params *p, const char **why)
         w = "e2e must exceed (layers + 1) * link_delay";
     else if (p->duration <= 0 || p->duration > 1e7)
         w = "duration must be in (0, 1e7] s";
+    else if (p->repeat < 1 || p->repeat > 10000)
+        w = "repeat must be 1..10000";
     else if (!(p->prune >= 0 && p->prune < 1e-3))
         w = "prune must be in [0, 1e-3)";
     else if (p->topology != SIM_TOPO_SINGLE && p->corrupt > mixes)

@@ -59,7 +59,9 @@ struct sim_params {
     uint32_t max_targets;       /* 0 = as many as fit */
     double prune;               /* drop probabilities below this */
     int early_stop;             /* stop once every target is measured */
+    uint32_t repeat;            /* independent replications (seeds) aggregated */
     uint32_t point;             /* grid point number (sweeps) */
+    uint32_t points;            /* points in the whole grid (sweeps; 0: a lone run) */
 };
 
 enum sim_ptype { SP_U32, SP_U64, SP_DOUBLE, SP_ENUM, SP_LIST };
@@ -76,7 +78,15 @@ struct sim_param_desc {
 extern const struct sim_param_desc sim_param_table[];
 extern const size_t sim_param_count;
 
+/*
+ * The defaults: the shipped network's [network] values (lib/netconf.c:
+ * 3 layers, 50 ms mean delay capped at 2 s, lambda_P 2, lambda_L, lambda_D
+ * and lambda_M 0.5 per s, Poisson mixing) with 1000 clients writing 1 real
+ * message per s each; test_sim_params checks they match netconf_defaults.
+ */
 void sim_params_default(struct sim_params *p);
+/* No payload stream, no cover, no delay cap: the bare models of docs/sim.md. */
+void sim_params_no_cover(struct sim_params *p);
 /*
  * The defaults plus the stratified Poisson configuration of MiXiM (Ben Guirat,
  * Gosain, Diaz, PETS 2022) that docs/sim.md compares against: 50 clients x
@@ -98,9 +108,13 @@ void sim_param_format(const struct sim_params *p, const struct sim_param_desc *d
                       char *buf, size_t len);
 
 /*
- * Read an INI file (libinih); section names are ignored ([network] etc. are
- * for the reader's benefit).  Returns true, or false after printing the file,
- * line and reason to err.
+ * Read an INI file.  [network] is read as the authorities read it
+ * (lib/netconf.c: lambda_p, "50ms", ...; the authority list, signature
+ * threshold and schedule are skipped), so a mixdir configuration works as
+ * is; its [mixdir], [registration] and [limits] sections are skipped.  In
+ * [network] and in any other section, a mixsim parameter name sets that
+ * parameter.  Returns true, or false after printing the file, line and
+ * reason to err.
  */
 bool sim_params_load_ini(struct sim_params *p, const char *path, FILE *err) MIX_WUR;
 

@@ -16,8 +16,11 @@ struct rcol {
 #define RC(nm, expr) static double rc_##nm(const struct sim_results *r) { return (double)(expr); }
 RC(targets, r->targets)
 RC(unfinished, r->unfinished)
+RC(measured, r->measured)
+RC(few_targets, r->few_targets)
 RC(h_msg_mean, r->h_msg.mean)
 RC(h_msg_se, r->h_msg.se)
+RC(h_msg_ci95, r->h_msg.ci95)
 RC(h_msg_median, r->h_msg.median)
 RC(h_msg_p5, r->h_msg.p5)
 RC(h_msg_p25, r->h_msg.p25)
@@ -27,6 +30,10 @@ RC(hmin_msg_median, r->hmin_msg.median)
 RC(hmin_msg_p5, r->hmin_msg.p5)
 RC(h_rcpt_mean, r->h_rcpt.mean)
 RC(h_rcpt_se, r->h_rcpt.se)
+RC(h_rcpt_ci95, r->h_rcpt.ci95)
+RC(ci_dof, r->h_msg.dof)
+RC(batches, r->batches)
+RC(seeds, r->seeds)
 RC(h_rcpt_median, r->h_rcpt.median)
 RC(h_rcpt_p5, r->h_rcpt.p5)
 RC(h_rcpt_p25, r->h_rcpt.p25)
@@ -54,16 +61,25 @@ RC(client_drops, r->c.client_drops)
 RC(max_mass_error, r->max_mass_error)
 RC(max_pruned, r->max_pruned)
 RC(mean_delay_eff, r->mean_delay)
+RC(warmup_eff, r->warmup)
+RC(drain_eff, r->drain)
+RC(target_interval_eff, r->target_interval)
+RC(tag_prob, r->tag_prob)
+RC(mixes, r->mixes)
+RC(rcpt_mb_peak, r->rcpt_bytes_peak / 1e6)
+RC(corrupt_mixes, r->corrupt_mixes)
 RC(sim_s, r->sim_s)
 RC(wall_s, r->wall_s)
 RC(events, r->events)
 
 #define C(nm, i) { #nm, rc_##nm, i }
 static const struct rcol cols[] = {
-    C(targets, true), C(unfinished, true), C(h_msg_mean, false), C(h_msg_se, false),
+    C(targets, true), C(unfinished, true), C(measured, true), C(few_targets, true),
+    C(h_msg_mean, false), C(h_msg_se, false), C(h_msg_ci95, false),
     C(h_msg_median, false), C(h_msg_p5, false), C(h_msg_p25, false), C(h_msg_min, false),
     C(hmin_msg_mean, false), C(hmin_msg_median, false), C(hmin_msg_p5, false),
-    C(h_rcpt_mean, false), C(h_rcpt_se, false), C(h_rcpt_median, false), C(h_rcpt_p5, false),
+    C(h_rcpt_mean, false), C(h_rcpt_se, false), C(h_rcpt_ci95, false), C(ci_dof, true),
+    C(batches, true), C(seeds, true), C(h_rcpt_median, false), C(h_rcpt_p5, false),
     C(h_rcpt_p25, false), C(hmin_rcpt_mean, false), C(hmin_rcpt_median, false),
     C(eff_set_msg, false), C(eff_set_rcpt, false), C(degree, false),
     C(lat_mean, false), C(lat_p5, false), C(lat_p25, false), C(lat_median, false),
@@ -71,6 +87,8 @@ static const struct rcol cols[] = {
     C(e2e_p95, false), C(overhead, false), C(overhead_hops, false), C(real_sent, true),
     C(real_delivered, true), C(cover_sent, true), C(mix_drops, true), C(client_drops, true),
     C(max_mass_error, false), C(max_pruned, false), C(mean_delay_eff, false),
+    C(warmup_eff, false), C(drain_eff, false), C(target_interval_eff, false),
+    C(tag_prob, false), C(mixes, true), C(corrupt_mixes, true), C(rcpt_mb_peak, false),
     C(sim_s, false), C(wall_s, false), C(events, true),
 };
 
@@ -134,13 +152,16 @@ void report_json(FILE *f, const struct sim_params *p, const struct sim_results *
         fprintf(f, "%s\"%s\": ", i ? ", " : "", cols[i].name);
         put_num(f, cols[i].get(r), cols[i].integer);
     }
+    char why[512];
+    if (sim_few_targets_why(p, r, why, sizeof why))
+        fprintf(f, ", \"warning\": \"%s\"", why);   /* no quotes or backslashes in it */
     fputs("}}\n", f);
 }
 
 static void line(FILE *f, const char *what, const struct sim_summary *s)
 {
-    fprintf(f, "  %-26s mean %7.3f  se %.3f  median %7.3f  p5 %7.3f  p25 %7.3f\n", what, s->mean,
-            s->se, s->median, s->p5, s->p25);
+    fprintf(f, "  %-26s mean %7.3f +- %.3f  median %7.3f  p5 %7.3f  p25 %7.3f\n", what, s->mean,
+            s->ci95, s->median, s->p5, s->p25);
 }
 
 void report_human(FILE *f, const struct sim_params *p, const struct sim_results *r)
@@ -159,14 +180,31 @@ void report_human(FILE *f, const struct sim_params *p, const struct sim_results 
             p->corrupt_ids[0] ? " + " : "", p->corrupt_ids);
     fprintf(f, "  simulated %.2f s in %.2f s wall (%.3g events/s); warm-up %.3g s\n", r->sim_s,
             r->wall_s, r->wall_s > 0 ? (double)r->events / r->wall_s : 0, r->warmup);
-    fprintf(f, "targets: %u measured, %u unfinished (every %.3g s)\n",
-            r->targets - r->unfinished, r->unfinished, r->target_interval);
-    line(f, "entropy, messages (bits)", &r->h_msg);
-    line(f, "min-entropy, messages", &r->hmin_msg);
-    line(f, "entropy, recipients", &r->h_rcpt);
-    line(f, "min-entropy, recipients", &r->hmin_rcpt);
-    fprintf(f, "  2^H messages %.1f, 2^H recipients %.2f, degree H/log2 N %.3f\n",
-            r->eff_set_msg, r->eff_set_rcpt, r->degree);
+    fprintf(f, "targets: %u measured, %u unfinished (every %.3g s)\n", r->measured,
+            r->unfinished, r->target_interval);
+    char why[512];
+    if (sim_few_targets_why(p, r, why, sizeof why))
+        fprintf(f, "WARNING: too few targets, the figures below are not reliable: %s\n", why);
+    if (r->seeds > 1)
+        fprintf(f, "  +- : 95 %% confidence interval across %u seeds (t, %u dof)%s\n", r->seeds,
+                r->h_msg.dof, p->corrupt ? ", random corrupt placement included" : "");
+    else if (r->batches)
+        fprintf(f, "  +- : 95 %% confidence interval by batch means (%u batches)%s\n",
+                r->batches,
+                p->corrupt ? "; one random corrupt placement: its variance is NOT included "
+                             "(use --repeat)" : "");
+    else if (r->measured)
+        fputs("  +- : no interval (fewer than 20 targets)\n", f);
+    if (r->measured == 0) {
+        fputs("  no entropy figures: no target was measured\n", f);
+    } else {
+        line(f, "entropy, messages (bits)", &r->h_msg);
+        line(f, "min-entropy, messages", &r->hmin_msg);
+        line(f, "entropy, recipients", &r->h_rcpt);
+        line(f, "min-entropy, recipients", &r->hmin_rcpt);
+        fprintf(f, "  2^H messages %.1f, 2^H recipients %.2f, degree H/log2 (N-1) %.3f\n",
+                r->eff_set_msg, r->eff_set_rcpt, r->degree);
+    }
     fprintf(f, "latency (s): mean %.4f  p5 %.4f  p25 %.4f  median %.4f  p95 %.4f  p99 %.4f\n",
             hist_mean(&r->latency), hist_quantile(&r->latency, 0.05),
             hist_quantile(&r->latency, 0.25), hist_quantile(&r->latency, 0.5),

@@ -2,22 +2,20 @@
  * The discrete-event core (see sim.h and docs/sim.md).
  *
  * Time is virtual, in microseconds, so that lib/mixq runs exactly as in the
- * node.  One binary heap orders every event.  Each mix is a struct mixq plus
- * the adversary's "pool sum" S: for every target message still in play, the
- * total probability that one of the messages now held by this mix is that
- * target.  When a mix emits a message while holding k, the adversary cannot
- * tell which of the k it was (memoryless Poisson delays, or a uniformly
- * random batch order), so the emitted message gets S/k and the pool keeps
- * S - S/k: the pool-average rule.  A corrupt mix tells the adversary which
- * input became which output, so a message keeps its own vector through it.
+ * node.  One binary heap orders every event.  Each mix is a struct mixq;
+ * the adversary's bookkeeping (pool sums, the pool-average rule, targets and
+ * their entropies) is sim/engine.c, which this file drives with arrival,
+ * departure and delivery events.  A corrupt mix tells the adversary which
+ * input became which output, so for it the engine is not told, and a
+ * message keeps its own vector through it.
  *
- * Probability vectors are short sparse arrays (target, p) sorted by target;
- * they and the messages come from pooled arenas, so the hot loop never calls
- * malloc.
+ * Messages come from pooled arenas (and their vectors from the engine's),
+ * so the hot loop never calls malloc.
  */
 #include "sim.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,8 +23,8 @@
 #include "xrng.h"
 
 #define US 1e6
-#define FINISH_EPS 1e-9         /* a target is done when this little mass is left */
 #define POP_BATCH 256
+#define SIM_AGG UINT32_MAX      /* client index of a stream merged over all clients */
 
 enum ev_type { EV_ARRIVE, EV_MIXDL, EV_DELIVER, EV_C_REAL, EV_C_PAYLOAD, EV_C_LOOP,
                EV_C_DROP, EV_M_LOOP, EV_TICK };
@@ -40,19 +38,8 @@ struct ev {
     uint32_t idx;
 };
 
-struct ment {
-    uint32_t tgt;
-    double p;
-};
-
-struct mvec {
-    struct ment *e;
-    uint32_t n;
-    uint8_t cls;        /* capacity 1 << cls when e != NULL */
-};
-
 struct msg {
-    struct mvec v;
+    struct engine_vec v;    /* its probability of being each target (engine.h) */
     struct msg *next_free;
     uint64_t t_written, t_sent;
     uint32_t dst;       /* client, or the origin mix of a mix loop */
@@ -65,7 +52,6 @@ struct msg {
 
 struct mix {
     struct mixq *q;
-    struct mvec S;
     uint64_t sched;     /* time of our pending EV_MIXDL, UINT64_MAX if none */
     bool corrupt;
 };
@@ -75,12 +61,6 @@ struct client {
     uint32_t qhead, qlen, qcap;
 };
 
-struct tstate {          /* per target, while it is active */
-    double hraw, maxp;   /* -sum p log2 p and max p over outputs */
-    double *rcpt;        /* mass per recipient client */
-};
-
-#define NCLS 24
 struct arena {
     struct arena *next;
 };
@@ -97,6 +77,7 @@ struct sim {
     struct ev *heap;
     size_t hn, hcap;
     uint64_t seq, now, end;
+    double agg_t[4];            /* exact time (us) of the merged client streams */
     /*
      * With a fixed link delay, link events (arrivals, deliveries) are made
      * in time order, so a FIFO ring holds them instead of the heap: same
@@ -108,15 +89,10 @@ struct sim {
 
     /* pools */
     struct arena *arenas;
-    struct ment *free_ment[NCLS];
     struct msg *free_msg;
 
-    /* targets */
-    struct sim_target *tg;
-    struct tstate *ts;
-    size_t ntg, tgcap;
-    uint32_t *active;
-    size_t nactive;
+    /* targets: the adversary's bookkeeping */
+    struct engine *eng;
     uint64_t tag_end, warmup_us;
     double tag_prob;            /* chance that a real message becomes a target */
 
@@ -136,62 +112,6 @@ static void *arena_alloc(struct sim *s, size_t bytes)
     a->next = s->arenas;
     s->arenas = a;
     return (char *)a + ((sizeof(struct arena) + 15) & ~(size_t)15);
-}
-
-static struct ment *ment_get(struct sim *s, uint8_t cls)
-{
-    struct ment *m = s->free_ment[cls];
-    if (m != NULL) {
-        s->free_ment[cls] = *(struct ment **)(void *)m;
-        return m;
-    }
-    /* Carve a 64 KiB arena (or one block if bigger) into blocks of this class. */
-    size_t bsz = sizeof(struct ment) << cls;
-    size_t nb = bsz >= 65536 ? 1 : 65536 / bsz;
-    char *base = arena_alloc(s, nb * bsz);
-    if (base == NULL)
-        return NULL;
-    for (size_t i = 1; i < nb; i++) {
-        struct ment *b = (struct ment *)(void *)(base + i * bsz);
-        *(struct ment **)(void *)b = s->free_ment[cls];
-        s->free_ment[cls] = b;
-    }
-    return (struct ment *)(void *)base;
-}
-
-static void ment_put(struct sim *s, struct mvec *v)
-{
-    if (v->e != NULL) {
-        *(struct ment **)(void *)v->e = s->free_ment[v->cls];
-        s->free_ment[v->cls] = v->e;
-    }
-    v->e = NULL;
-    v->n = 0;
-}
-
-/* Make room for need entries, keeping the current ones. */
-static bool mvec_reserve(struct sim *s, struct mvec *v, uint32_t need)
-{
-    if (v->e != NULL && need <= (1u << v->cls))
-        return true;
-    uint8_t cls = 1;
-    while ((1u << cls) < need && cls < NCLS - 1)
-        cls++;
-    if ((1u << cls) < need) {
-        s->oom = true;
-        return false;
-    }
-    struct ment *e = ment_get(s, cls);
-    if (e == NULL)
-        return false;
-    if (v->n > 0)
-        memcpy(e, v->e, v->n * sizeof *e);
-    uint32_t n = v->n;
-    ment_put(s, v);
-    v->e = e;
-    v->n = n;
-    v->cls = cls;
-    return true;
 }
 
 static struct msg *msg_get(struct sim *s)
@@ -215,7 +135,7 @@ static struct msg *msg_get(struct sim *s)
 
 static void msg_put(struct sim *s, struct msg *m)
 {
-    ment_put(s, &m->v);
+    engine_vec_free(s->eng, &m->v);
     m->next_free = s->free_msg;
     s->free_msg = m;
 }
@@ -346,177 +266,6 @@ static uint64_t stream_gap(struct sim *s, double rate, bool regular)
     return us ? us : 1;
 }
 
-/* ------------------------------------------------------------ targets */
-
-static void target_finish(struct sim *s, uint32_t j)
-{
-    struct sim_target *t = &s->tg[j];
-    struct tstate *st = &s->ts[j];
-    double D = t->delivered;
-    t->finished = 1.0 - t->delivered - t->pruned - t->ruled_out < FINISH_EPS;
-    if (D > 0) {
-        /* Renormalise over the delivered mass: H = hraw / D + log2 D. */
-        t->h_msg = st->hraw / D + log2(D);
-        t->hmin_msg = -log2(st->maxp / D);
-        double h = 0, mx = 0;
-        for (uint32_t c = 0; c < s->p.clients; c++) {
-            double q = st->rcpt[c] / D;
-            if (q > 0)
-                h -= q * log2(q);
-            if (q > mx)
-                mx = q;
-        }
-        t->h_rcpt = h;
-        t->hmin_rcpt = mx > 0 ? -log2(mx) : 0;
-    }
-    /* Clamp rounding noise of a single certain output (0 bits). */
-    if (t->h_msg < 1e-12)
-        t->h_msg = 0;
-    if (t->hmin_msg < 1e-12)
-        t->hmin_msg = 0;
-    if (t->h_rcpt < 1e-12)
-        t->h_rcpt = 0;
-    if (t->hmin_rcpt < 1e-12)
-        t->hmin_rcpt = 0;
-    free(st->rcpt);
-    st->rcpt = NULL;
-}
-
-static bool target_done(const struct sim *s, uint32_t j)
-{
-    return s->ts[j].rcpt == NULL;
-}
-
-static void sweep_targets(struct sim *s, bool all)
-{
-    for (size_t i = 0; i < s->nactive;) {
-        uint32_t j = s->active[i];
-        struct sim_target *t = &s->tg[j];
-        if (all || 1.0 - t->delivered - t->pruned - t->ruled_out < FINISH_EPS) {
-            target_finish(s, j);
-            s->active[i] = s->active[--s->nactive];
-        } else {
-            i++;
-        }
-    }
-}
-
-/* Tag m (a real message leaving its client now) as a new target. */
-static void tag_target(struct sim *s, struct msg *m)
-{
-    if (s->ntg == s->tgcap) {
-        size_t nc = s->tgcap ? s->tgcap * 2 : 256;
-        struct sim_target *a = realloc(s->tg, nc * sizeof *a);
-        if (a != NULL)
-            s->tg = a;
-        struct tstate *b = a ? realloc(s->ts, nc * sizeof *b) : NULL;
-        if (b != NULL)
-            s->ts = b;
-        uint32_t *c = b ? realloc(s->active, nc * sizeof *c) : NULL;
-        if (c == NULL) {
-            s->oom = true;
-            return;
-        }
-        s->active = c;
-        s->tgcap = nc;
-    }
-    double *rc = calloc(s->p.clients, sizeof *rc);
-    if (rc == NULL || !mvec_reserve(s, &m->v, 1)) {
-        free(rc);
-        s->oom = true;
-        return;
-    }
-    uint32_t j = (uint32_t)s->ntg++;
-    memset(&s->tg[j], 0, sizeof s->tg[j]);
-    s->tg[j].t_tag_us = s->now;
-    s->ts[j] = (struct tstate){ 0, 0, rc };
-    s->active[s->nactive++] = j;
-    m->v.e[0] = (struct ment){ j, 1.0 };
-    m->v.n = 1;
-    m->target = (int32_t)j;
-}
-
-/* Mass that left the game without reaching an output. */
-static inline void lose(struct sim *s, uint32_t j, double p, bool ruled)
-{
-    if (target_done(s, j))
-        return;
-    if (ruled)
-        s->tg[j].ruled_out += p;
-    else
-        s->tg[j].pruned += p;
-}
-
-static void mvec_lose_all(struct sim *s, struct mvec *v, bool ruled)
-{
-    for (uint32_t i = 0; i < v->n; i++)
-        lose(s, v->e[i].tgt, v->e[i].p, ruled);
-    ment_put(s, v);
-}
-
-/* S += v (both sorted by target); v is emptied. */
-static void mvec_merge(struct sim *s, struct mvec *S, struct mvec *v)
-{
-    if (v->n == 0)
-        return;
-    if (!mvec_reserve(s, S, S->n + v->n)) {
-        mvec_lose_all(s, v, false);
-        return;
-    }
-    /* Merge from the back so no temporary is needed. */
-    int64_t i = (int64_t)S->n - 1, k = (int64_t)v->n - 1, o = (int64_t)(S->n + v->n) - 1;
-    while (k >= 0) {
-        if (i >= 0 && S->e[i].tgt > v->e[k].tgt) {
-            S->e[o--] = S->e[i--];
-        } else if (i >= 0 && S->e[i].tgt == v->e[k].tgt) {
-            S->e[i].p += v->e[k--].p;
-            S->e[o--] = S->e[i--];
-        } else {
-            S->e[o--] = v->e[k--];
-        }
-    }
-    while (i >= 0)
-        S->e[o--] = S->e[i--];
-    /* Duplicates merged above left a gap at the front: close it. */
-    uint32_t total = S->n + v->n, gap = (uint32_t)(o + 1);
-    if (gap > 0)
-        memmove(S->e, S->e + gap, (total - gap) * sizeof *S->e);
-    S->n = total - gap;
-    ment_put(s, v);
-}
-
-/* out = S / k and S -= S / k, dropping finished targets and tiny masses. */
-static void mvec_take(struct sim *s, struct mvec *S, uint32_t k, struct mvec *out)
-{
-    if (S->n == 0)
-        return;
-    if (!mvec_reserve(s, out, S->n)) {
-        mvec_lose_all(s, S, false);
-        return;
-    }
-    double inv = 1.0 / k, eps = s->p.prune;
-    uint32_t w = 0;
-    out->n = 0;
-    for (uint32_t i = 0; i < S->n; i++) {
-        struct ment e = S->e[i];
-        if (target_done(s, e.tgt))
-            continue;
-        double q = k == 1 ? e.p : e.p * inv;
-        double rest = e.p - q;
-        if (q >= eps && q > 0)
-            out->e[out->n++] = (struct ment){ e.tgt, q };
-        else
-            lose(s, e.tgt, q, false);
-        if (rest >= eps && rest > 0)
-            S->e[w++] = (struct ment){ e.tgt, rest };
-        else
-            lose(s, e.tgt, rest, false);
-    }
-    S->n = w;
-    if (out->n == 0)
-        ment_put(s, out);
-}
-
 /* ------------------------------------------------------------ message flow */
 
 static void send_from_client(struct sim *s, uint32_t c, uint8_t kind, uint32_t dst,
@@ -525,7 +274,6 @@ static void send_from_client(struct sim *s, uint32_t c, uint8_t kind, uint32_t d
     struct msg *m = msg_get(s);
     if (m == NULL)
         return;
-    (void)c;
     m->kind = kind;
     m->dst = dst;
     m->t_written = t_written;
@@ -543,9 +291,9 @@ static void send_from_client(struct sim *s, uint32_t c, uint8_t kind, uint32_t d
          * keeps every tagged message a typical one.
          */
         if (s->now >= s->warmup_us && s->now < s->tag_end &&
-            (s->p.max_targets == 0 || s->ntg < s->p.max_targets) &&
+            (s->p.max_targets == 0 || engine_target_count(s->eng) < s->p.max_targets) &&
             xrng_unit(&s->rng) <= s->tag_prob)
-            tag_target(s, m);
+            m->target = engine_tag(s->eng, &m->v, c, s->now);
     }
     link_push(s, s->now + link_us(s), EV_ARRIVE, next_mix(s, m), m);
 }
@@ -587,7 +335,7 @@ static void run_mix(struct sim *s, uint32_t x)
         for (size_t i = 0; i < n; i++) {
             struct msg *m = out[i];
             if (!mx->corrupt)
-                mvec_take(s, &mx->S, (uint32_t)(held - i), &m->v);
+                engine_depart(s->eng, x, (uint32_t)(held - i), &m->v);
             forward(s, m, x);
         }
         if (n < POP_BATCH)
@@ -619,7 +367,7 @@ static void push_into_mix(struct sim *s, uint32_t x, struct msg *m)
     if (mixq_push(mx->q, s->now, delay, m) != MIXQ_OK) {
         /* Full: the mix drops it.  A corrupt mix knows which one it was. */
         s->r.c.mix_drops++;
-        mvec_lose_all(s, &m->v, true);
+        engine_drop(s->eng, &m->v, true);
         msg_put(s, m);
         return;
     }
@@ -638,14 +386,14 @@ static void on_arrive(struct sim *s, uint32_t x, struct msg *m)
          * pool; a corrupt one reveals it was a loop.
          */
         if (mx->corrupt)
-            mvec_lose_all(s, &m->v, true);
+            engine_drop(s->eng, &m->v, true);
         else
-            mvec_merge(s, &mx->S, &m->v);
+            engine_arrive(s->eng, x, &m->v);
         msg_put(s, m);
         return;
     }
     if (!mx->corrupt)
-        mvec_merge(s, &mx->S, &m->v);
+        engine_arrive(s->eng, x, &m->v);
     push_into_mix(s, x, m);
 }
 
@@ -659,20 +407,9 @@ static void on_deliver(struct sim *s, uint32_t client, struct msg *m)
             hist_add(&s->r.e2e, (double)(s->now - m->t_written) / US);
         }
         if (m->target >= 0)
-            s->tg[m->target].latency = (double)(s->now - m->t_sent) / US;
+            engine_set_latency(s->eng, (size_t)m->target, (double)(s->now - m->t_sent) / US);
     }
-    for (uint32_t i = 0; i < m->v.n; i++) {
-        uint32_t j = m->v.e[i].tgt;
-        double p = m->v.e[i].p;
-        if (target_done(s, j))
-            continue;
-        struct tstate *st = &s->ts[j];
-        st->hraw -= p * log2(p);
-        if (p > st->maxp)
-            st->maxp = p;
-        st->rcpt[client] += p;
-        s->tg[j].delivered += p;
-    }
+    engine_deliver(s->eng, client, &m->v);
     msg_put(s, m);
 }
 
@@ -698,10 +435,40 @@ static void client_enqueue(struct sim *s, struct client *cl)
     cl->queue[(cl->qhead + cl->qlen++) % cl->qcap] = s->now;
 }
 
+/*
+ * The next event of client stream `type` merged over all clients (rate per
+ * client x clients).  Exact times are kept as doubles so that a merged rate
+ * above one per microsecond is not rounded down.
+ */
+static uint64_t agg_next(struct sim *s, uint32_t type, double rate)
+{
+    double *t = &s->agg_t[type - EV_C_REAL];
+    *t += xrng_exp(&s->rng, US / (rate * s->p.clients));
+    return *t > (double)UINT64_MAX / 2 ? UINT64_MAX / 2 : (uint64_t)llround(*t);
+}
+
+static double stream_rate(const struct sim_params *p, uint32_t type)
+{
+    return type == EV_C_REAL ? p->rate_real : type == EV_C_PAYLOAD ? p->rate_payload
+                             : type == EV_C_LOOP ? p->rate_loop : p->rate_drop;
+}
+
+/*
+ * Client c's stream event, or with c = SIM_AGG an event of the stream
+ * merged over all clients: N independent Poisson streams of rate r are one
+ * Poisson stream of rate N r whose events belong to a uniformly chosen
+ * client, exactly, and one heap entry instead of N keeps a million clients
+ * cheap.  Regular real-message writers keep one event each.
+ */
 static void on_client(struct sim *s, uint32_t type, uint32_t c)
 {
-    struct client *cl = &s->cl[c];
     const struct sim_params *p = &s->p;
+    bool agg = c == SIM_AGG;
+    if (agg) {
+        c = xrng_below(&s->rng, p->clients);
+        ev_push(s, agg_next(s, type, stream_rate(p, type)), type, SIM_AGG, NULL);
+    }
+    struct client *cl = &s->cl[c];
     uint32_t other = p->clients > 1 ? xrng_below(&s->rng, p->clients - 1) : 0;
     uint32_t rcpt = p->clients > 1 && other >= c ? other + 1 : other;
     switch (type) {
@@ -714,8 +481,9 @@ static void on_client(struct sim *s, uint32_t type, uint32_t c)
         } else {
             client_enqueue(s, cl);
         }
-        ev_push(s, s->now + stream_gap(s, p->rate_real, p->arrivals == SIM_ARRIVALS_REGULAR),
-                EV_C_REAL, c, NULL);
+        if (!agg)
+            ev_push(s, s->now + stream_gap(s, p->rate_real, p->arrivals == SIM_ARRIVALS_REGULAR),
+                    EV_C_REAL, c, NULL);
         break;
     case EV_C_PAYLOAD:
         if (cl->qlen > 0) {
@@ -727,17 +495,14 @@ static void on_client(struct sim *s, uint32_t type, uint32_t c)
             s->r.c.payload_cover++;
             send_from_client(s, c, K_PAYLOAD_COVER, rcpt, s->now);
         }
-        ev_push(s, s->now + stream_gap(s, p->rate_payload, false), EV_C_PAYLOAD, c, NULL);
         break;
     case EV_C_LOOP:
         s->r.c.loop_cover++;
         send_from_client(s, c, K_LOOP, c, s->now);
-        ev_push(s, s->now + stream_gap(s, p->rate_loop, false), EV_C_LOOP, c, NULL);
         break;
     case EV_C_DROP:
         s->r.c.drop_cover++;
         send_from_client(s, c, K_DROP, rcpt, s->now);
-        ev_push(s, s->now + stream_gap(s, p->rate_drop, false), EV_C_DROP, c, NULL);
         break;
     }
 }
@@ -827,6 +592,9 @@ static bool setup_mixes(struct sim *s, const char **why)
         }
         s->mix[(uint32_t)ids[i]].corrupt = true;
     }
+    s->r.mixes = s->nmix;
+    for (uint32_t x = 0; x < s->nmix; x++)
+        s->r.corrupt_mixes += s->mix[x].corrupt;
     return true;
 }
 
@@ -867,6 +635,7 @@ static void setup_times(struct sim *s)
     double per_client = p->rate_payload > 0 ? fmin(p->rate_real, p->rate_payload) : p->rate_real;
     double real_rate = per_client * p->clients;
     s->tag_prob = real_rate * step > 1 ? 1.0 / (real_rate * step) : 1.0;
+    s->r.tag_prob = s->tag_prob;
     s->end = secs_to_us(p->duration);
 }
 
@@ -896,7 +665,8 @@ struct sim *sim_new(const struct sim_params *p, const char **why)
     hist_init(&s->r.e2e);
     *why = oom;
     s->cl = calloc(p->clients, sizeof *s->cl);
-    if (s->cl == NULL || !setup_mixes(s, why)) {
+    s->eng = engine_new(s->nmix, p->clients, p->prune);
+    if (s->cl == NULL || s->eng == NULL || !setup_mixes(s, why)) {
         sim_free(s);
         return NULL;
     }
@@ -920,11 +690,7 @@ void sim_free(struct sim *s)
     for (uint32_t c = 0; s->cl != NULL && c < s->p.clients; c++)
         free(s->cl[c].queue);
     free(s->cl);
-    for (size_t j = 0; j < s->ntg; j++)
-        free(s->ts[j].rcpt);
-    free(s->tg);
-    free(s->ts);
-    free(s->active);
+    engine_free(s->eng);
     free(s->cdf);
     free(s->heap);
     free(s->lq);
@@ -941,19 +707,15 @@ void sim_free(struct sim *s)
 static void start_streams(struct sim *s)
 {
     const struct sim_params *p = &s->p;
-    for (uint32_t c = 0; c < p->clients; c++) {
-        bool reg = p->arrivals == SIM_ARRIVALS_REGULAR;
-        /* Regular writers start at a random phase so they do not all collide. */
-        uint64_t first = reg ? secs_to_us(xrng_unit(&s->rng) / p->rate_real)
-                             : stream_gap(s, p->rate_real, false);
-        if (p->rate_real > 0)
-            ev_push(s, first, EV_C_REAL, c, NULL);
-        if (p->rate_payload > 0)
-            ev_push(s, stream_gap(s, p->rate_payload, false), EV_C_PAYLOAD, c, NULL);
-        if (p->rate_loop > 0)
-            ev_push(s, stream_gap(s, p->rate_loop, false), EV_C_LOOP, c, NULL);
-        if (p->rate_drop > 0)
-            ev_push(s, stream_gap(s, p->rate_drop, false), EV_C_DROP, c, NULL);
+    /* Regular writers start at a random phase so they do not all collide. */
+    for (uint32_t c = 0; p->arrivals == SIM_ARRIVALS_REGULAR && p->rate_real > 0 &&
+                         c < p->clients; c++)
+        ev_push(s, secs_to_us(xrng_unit(&s->rng) / p->rate_real), EV_C_REAL, c, NULL);
+    for (uint32_t type = EV_C_REAL; type <= EV_C_DROP; type++) {
+        if (stream_rate(p, type) <= 0 ||
+            (type == EV_C_REAL && p->arrivals == SIM_ARRIVALS_REGULAR))
+            continue;
+        ev_push(s, agg_next(s, type, stream_rate(p, type)), type, SIM_AGG, NULL);
     }
     for (uint32_t x = 0; p->rate_mix_loop > 0 && x < s->nmix; x++)
         ev_push(s, stream_gap(s, p->rate_mix_loop, false), EV_M_LOOP, x, NULL);
@@ -985,13 +747,14 @@ static bool dispatch(struct sim *s, const struct ev *e, sim_progress_fn progress
         on_mix_loop(s, e->idx);
         break;
     case EV_TICK:
-        sweep_targets(s, false);
+        engine_sweep(s->eng, false);
         if (progress != NULL)
             progress(arg, (double)s->now / US, (double)s->end / US, s->r.events);
-        if (s->p.early_stop && s->now >= s->tag_end && s->nactive == 0 && s->ntg > 0)
+        if (s->p.early_stop && s->now >= s->tag_end && engine_active(s->eng) == 0 &&
+            engine_target_count(s->eng) > 0)
             return false;
-        if (s->p.early_stop && s->p.max_targets && s->ntg >= s->p.max_targets &&
-            s->nactive == 0)
+        if (s->p.early_stop && s->p.max_targets &&
+            engine_target_count(s->eng) >= s->p.max_targets && engine_active(s->eng) == 0)
             return false;
         ev_push(s, s->now + tick_us(s), EV_TICK, 0, NULL);
         break;
@@ -1005,43 +768,26 @@ static bool dispatch(struct sim *s, const struct ev *e, sim_progress_fn progress
 static void collect(struct sim *s)
 {
     struct sim_results *r = &s->r;
-    size_t n = s->ntg, k = 0;
-    double *v[4];
-    for (int i = 0; i < 4; i++)
-        v[i] = malloc((n ? n : 1) * sizeof(double));
-    r->targets = (uint32_t)n;
-    for (size_t j = 0; j < n; j++) {
-        const struct sim_target *t = &s->tg[j];
-        double err = fabs(1.0 - t->delivered - t->pruned - t->ruled_out);
-        if (!t->finished) {
-            r->unfinished++;
-            continue;
-        }
-        if (err > r->max_mass_error)
-            r->max_mass_error = err;
-        if (t->pruned > r->max_pruned)
-            r->max_pruned = t->pruned;
-        if (v[3] != NULL) {
-            v[0][k] = t->h_msg;
-            v[1][k] = t->hmin_msg;
-            v[2][k] = t->h_rcpt;
-            v[3][k] = t->hmin_rcpt;
-        }
-        k++;
-    }
-    if (v[0] && v[1] && v[2] && v[3]) {
-        stats_summary(v[0], k, &r->h_msg);
-        stats_summary(v[1], k, &r->hmin_msg);
-        stats_summary(v[2], k, &r->h_rcpt);
-        stats_summary(v[3], k, &r->hmin_rcpt);
-    } else {
+    struct engine_summary es;
+    if (engine_summarise(s->eng, SIM_BATCHES, &es) < 0)
         s->oom = true;
-    }
-    for (int i = 0; i < 4; i++)
-        free(v[i]);
+    r->targets = es.targets;
+    r->unfinished = es.unfinished;
+    r->measured = es.measured;
+    r->batches = es.batches;
+    r->h_msg = es.h_msg;
+    r->hmin_msg = es.hmin_msg;
+    r->h_rcpt = es.h_rcpt;
+    r->hmin_rcpt = es.hmin_rcpt;
+    r->max_mass_error = es.max_mass_error;
+    r->max_pruned = es.max_pruned;
+    r->rcpt_bytes_peak = engine_rcpt_bytes_peak(s->eng);
+    r->few_targets = r->measured < SIM_MIN_TARGETS;
+    r->seeds = 1;
     r->eff_set_msg = exp2(r->h_msg.mean);
     r->eff_set_rcpt = exp2(r->h_rcpt.mean);
-    r->degree = s->p.clients > 1 ? r->h_rcpt.mean / log2((double)s->p.clients) : 0;
+    /* The sender is never a recipient: N - 1 possible ones (none with 2 clients). */
+    r->degree = s->p.clients > 2 ? r->h_rcpt.mean / log2((double)s->p.clients - 1) : 0;
     uint64_t cover = r->c.payload_cover + r->c.loop_cover + r->c.drop_cover + r->c.mix_loop_cover;
     r->overhead = r->c.real_sent ? (double)cover / (double)r->c.real_sent : 0;
     r->overhead_hops = r->c.hops_real ? (double)r->c.hops_cover / (double)r->c.hops_real : 0;
@@ -1073,19 +819,19 @@ int sim_run(struct sim *s, sim_progress_fn progress, void *arg)
     start_streams(s);
     /* Events past the end stay queued (their messages are in flight). */
     struct ev e;
-    while (!s->oom && next_event(s, &e)) {
+    while (!s->oom && !engine_oom(s->eng) && next_event(s, &e)) {
         s->now = e.t;
         s->r.events++;
         if (!dispatch(s, &e, progress, arg))
             break;
     }
     /* Targets with mass still in flight end unfinished (reported apart). */
-    sweep_targets(s, true);
+    engine_sweep(s->eng, true);
     s->r.sim_s = (double)s->now / US;
     collect(s);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     s->r.wall_s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    return s->oom ? -1 : 0;
+    return s->oom || engine_oom(s->eng) ? -1 : 0;
 }
 
 const struct sim_results *sim_results(const struct sim *s)
@@ -1093,31 +839,56 @@ const struct sim_results *sim_results(const struct sim *s)
     return &s->r;
 }
 
+bool sim_few_targets_why(const struct sim_params *p, const struct sim_results *r, char *buf,
+                         size_t len)
+{
+    if (!r->few_targets)
+        return false;
+    /*
+     * Targets are tagged between the warm-up and the drain, about one per
+     * target interval: ask for twice the minimum so that the random
+     * tagging and unfinished targets still leave enough.
+     */
+    double want = r->warmup + r->drain + 2.0 * SIM_MIN_TARGETS * r->target_interval;
+    if (r->seeds > 1) {
+        snprintf(buf, len,
+                 "a seed measured fewer than %d targets (%u in all over %u seeds): run longer, "
+                 "e.g. --duration %.0f (warm-up %.3g s + drain %.3g s + %d x the target "
+                 "interval %.3g s; now %.4g s)",
+                 SIM_MIN_TARGETS, r->measured, r->seeds, ceil(want), r->warmup, r->drain,
+                 2 * SIM_MIN_TARGETS, r->target_interval, p->duration);
+        return true;
+    }
+    snprintf(buf, len,
+             "only %u targets measured (%u unfinished); at least %d are needed for the "
+             "statistics: run longer, e.g. --duration %.0f (warm-up %.3g s + drain %.3g s + "
+             "%d x the target interval %.3g s; now %.4g s)",
+             r->measured, r->unfinished, SIM_MIN_TARGETS, ceil(want), r->warmup, r->drain,
+             2 * SIM_MIN_TARGETS, r->target_interval, p->duration);
+    return true;
+}
+
 size_t sim_target_count(const struct sim *s)
 {
-    return s->ntg;
+    return engine_target_count(s->eng);
 }
 
 const struct sim_target *sim_target_get(const struct sim *s, size_t i)
 {
-    return i < s->ntg ? &s->tg[i] : NULL;
+    return engine_target(s->eng, i);
 }
 
 static void add_mass(void *item, void *arg)
 {
     const struct msg *m = item;
-    double *acc = arg;
-    for (uint32_t i = 0; i < m->v.n; i++)
-        acc[m->v.e[i].tgt] += m->v.e[i].p;
+    engine_vec_mass(&m->v, arg);
 }
 
 void sim_mass_in_flight(struct sim *s, double *acc)
 {
-    memset(acc, 0, s->ntg * sizeof *acc);
+    memset(acc, 0, engine_target_count(s->eng) * sizeof *acc);
+    engine_pool_mass(s->eng, acc);
     for (uint32_t x = 0; x < s->nmix; x++) {
-        struct mvec *S = &s->mix[x].S;
-        for (uint32_t i = 0; i < S->n; i++)
-            acc[S->e[i].tgt] += S->e[i].p;
         /* Only messages held by corrupt mixes still carry their own vector. */
         if (s->mix[x].corrupt)
             mixq_drain(s->mix[x].q, add_mass, acc);

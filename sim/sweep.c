@@ -112,7 +112,7 @@ static bool expand(struct vary *v, const char *list)
 struct sweep {
     struct sim_params base;
     struct vary vary[MAX_VARY];
-    int nvary, repeat, jobs;
+    int nvary, jobs;
     bool print_jobs;
     const char *out;
 };
@@ -121,7 +121,7 @@ struct sweep {
 static bool point_params(const struct sweep *sw, size_t idx, struct sim_params *p)
 {
     *p = sw->base;
-    size_t rep = idx % (size_t)sw->repeat, rest = idx / (size_t)sw->repeat;
+    size_t rest = idx;
     for (int k = sw->nvary - 1; k >= 0; k--) {
         const struct vary *v = &sw->vary[k];
         const char *why;
@@ -132,8 +132,10 @@ static bool point_params(const struct sweep *sw, size_t idx, struct sim_params *
         }
         rest /= (size_t)v->n;
     }
-    p->seed = sw->base.seed + rep;
     p->point = (uint32_t)idx;
+    p->points = 1;
+    for (int k = 0; k < sw->nvary; k++)
+        p->points *= (uint32_t)sw->vary[k].n;
     const char *why;
     if (!sim_params_check(p, &why)) {
         fprintf(stderr, "mixsim: sweep point %zu: %s\n", idx, why);
@@ -142,24 +144,18 @@ static bool point_params(const struct sweep *sw, size_t idx, struct sim_params *
     return true;
 }
 
-/* Child: run one point and write its CSV row to fd. */
+/* Child: run one point (all its seeds) and write its CSV row to fd. */
 static int run_point(const struct sim_params *p, int fd)
 {
+    static struct sim_results r;
     const char *why;
-    struct sim *s = sim_new(p, &why);
-    if (s == NULL)
-        return 2;
-    if (sim_run(s, NULL, NULL) < 0) {
-        sim_free(s);
-        return 1;
-    }
+    int rc = sim_run_repeat(p, &r, NULL, NULL, &why);
+    if (rc != 0)
+        return rc == 2 ? 2 : 1;
     FILE *f = fdopen(fd, "w");
-    if (f == NULL) {
-        sim_free(s);
+    if (f == NULL)
         return 1;
-    }
-    report_csv_row(f, sim_params_of(s), sim_results(s));
-    sim_free(s);
+    report_csv_row(f, p, &r);
     return fclose(f) == 0 ? 0 : 1;
 }
 
@@ -262,7 +258,6 @@ static int run_grid(const struct sweep *sw, size_t npoints, char **rows)
 static int parse_sweep(struct sweep *sw, int argc, char **argv)
 {
     sim_params_default(&sw->base);
-    sw->repeat = 1;
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     sw->jobs = ncpu > 0 ? (int)ncpu : 1;
     for (int i = 0; i < argc; i++) {
@@ -291,9 +286,6 @@ static int parse_sweep(struct sweep *sw, int argc, char **argv)
                 return -1;
             }
             i++;
-        } else if (val != NULL && strcmp(a, "--repeat") == 0) {
-            sw->repeat = atoi(val);
-            i++;
         } else if (val != NULL && strcmp(a, "-j") == 0) {
             sw->jobs = atoi(val);
             i++;
@@ -305,8 +297,8 @@ static int parse_sweep(struct sweep *sw, int argc, char **argv)
             return -1;
         }
     }
-    if (sw->repeat < 1 || sw->jobs < 1 || sw->jobs > 64) {
-        fprintf(stderr, "mixsim sweep: --repeat >= 1 and -j in 1..64\n");
+    if (sw->jobs < 1 || sw->jobs > 64) {
+        fprintf(stderr, "mixsim sweep: -j in 1..64\n");
         return -1;
     }
     return 0;
@@ -317,7 +309,7 @@ int cmd_sweep(int argc, char **argv)
     static struct sweep sw;
     if (parse_sweep(&sw, argc, argv) < 0)
         return 2;
-    size_t npoints = (size_t)sw.repeat;
+    size_t npoints = 1;
     for (int k = 0; k < sw.nvary; k++)
         npoints *= (size_t)sw.vary[k].n;
     if (npoints > 1000000) {
@@ -368,8 +360,9 @@ int cmd_sweep(int argc, char **argv)
 /* ------------------------------------------------------------ merge */
 
 struct row {
-    long point;
+    long point, points;
     size_t order;
+    const char *file;
     char *text;
 };
 
@@ -421,13 +414,14 @@ static int count_fields(const char *line)
 
 struct merge {
     char *header;
-    int pcol, nf;
+    int pcol, ncol, nf;
+    bool allow_dup, allow_missing;
     struct row *rows;
     size_t nrows, rcap;
 };
 
 /* Add one data line; false if it does not fit the header or memory ran out. */
-static bool merge_add(struct merge *mg, const char *line)
+static bool merge_add(struct merge *mg, const char *line, const char *file)
 {
     if (count_fields(line) != mg->nf || !(line[0] >= '0' && line[0] <= '9'))
         return false;
@@ -443,7 +437,8 @@ static bool merge_add(struct merge *mg, const char *line)
     if (text == NULL)
         return false;
     mg->rows[mg->nrows] = (struct row){ mg->pcol >= 0 ? field_long(line, mg->pcol) : 0,
-                                        mg->nrows, text };
+                                        mg->ncol >= 0 ? field_long(line, mg->ncol) : 0,
+                                        mg->nrows, file, text };
     mg->nrows++;
     return true;
 }
@@ -469,9 +464,10 @@ static int merge_file(struct merge *mg, const char *path)
         } else if (mg->header == NULL) {
             mg->header = strdup(line);
             mg->pcol = mg->header ? column_of(mg->header, "point") : -1;
+            mg->ncol = mg->header ? column_of(mg->header, "points") : -1;
             mg->nf = mg->header ? count_fields(mg->header) : 0;
             rc = mg->header ? 0 : -1;
-        } else if (!merge_add(mg, line)) {
+        } else if (!merge_add(mg, line, path)) {
             fprintf(stderr, "mixsim merge: %s: row does not match the header\n", path);
             rc = -1;
         }
@@ -482,14 +478,67 @@ static int merge_file(struct merge *mg, const char *path)
     return rc;
 }
 
+/*
+ * The rows, sorted by point, must be the grid: each point 0..points-1 once
+ * (points from the `points` column a sweep writes; without it, 0..the
+ * largest point seen).  A duplicate is usually a job run twice or a file
+ * given twice, a gap a job that failed: either would silently bias a
+ * chart, so both are errors unless allowed.  Prints every problem.
+ */
+static bool merge_check(const struct merge *mg)
+{
+    long want = 0;
+    int bad = 0;
+    for (size_t i = 0; i < mg->nrows; i++) {
+        long pts = mg->rows[i].points;
+        if (pts > want)
+            want = pts;
+        if (pts != mg->rows[0].points) {
+            fprintf(stderr, "mixsim merge: rows from grids of %ld and %ld points\n",
+                    mg->rows[0].points, pts);
+            return false;
+        }
+    }
+    if (want == 0 && mg->nrows > 0)
+        want = mg->rows[mg->nrows - 1].point + 1;
+    long next = 0;
+    for (size_t i = 0; i < mg->nrows; i++) {
+        const struct row *r = &mg->rows[i];
+        if (i > 0 && r->point == mg->rows[i - 1].point && !mg->allow_dup && bad++ < 20)
+            fprintf(stderr, "mixsim merge: point %ld twice (%s and %s)\n", r->point,
+                    mg->rows[i - 1].file, r->file);
+        if (r->point < 0 || r->point >= want) {
+            if (bad++ < 20)
+                fprintf(stderr, "mixsim merge: point %ld outside the grid 0..%ld\n", r->point,
+                        want - 1);
+            continue;
+        }
+        for (; next < r->point; next++)
+            if (!mg->allow_missing && bad++ < 20)
+                fprintf(stderr, "mixsim merge: point %ld missing\n", next);
+        next = r->point + 1;
+    }
+    for (; next < want; next++)
+        if (!mg->allow_missing && bad++ < 20)
+            fprintf(stderr, "mixsim merge: point %ld missing\n", next);
+    if (bad > 0)
+        fprintf(stderr, "mixsim merge: %d problem(s); --allow-duplicates and --allow-missing "
+                "merge anyway\n", bad);
+    return bad == 0;
+}
+
 int cmd_merge(int argc, char **argv)
 {
-    struct merge mg = { .pcol = -1 };
+    struct merge mg = { .pcol = -1, .ncol = -1 };
     const char *outname = NULL;
     int rc = 0;
     for (int i = 0; i < argc && rc == 0; i++) {
         if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
             outname = argv[++i];
+        else if (strcmp(argv[i], "--allow-duplicates") == 0)
+            mg.allow_dup = true;
+        else if (strcmp(argv[i], "--allow-missing") == 0)
+            mg.allow_missing = true;
         else if (merge_file(&mg, argv[i]) < 0)
             rc = 1;
     }
@@ -497,9 +546,13 @@ int cmd_merge(int argc, char **argv)
         fprintf(stderr, "mixsim merge: no input\n");
         rc = 1;
     }
+    if (rc == 0) {
+        qsort(mg.rows, mg.nrows, sizeof *mg.rows, cmp_row);
+        if (!merge_check(&mg))
+            rc = 1;
+    }
     FILE *out = rc == 0 && outname ? fopen(outname, "w") : stdout;
     if (rc == 0 && out != NULL) {
-        qsort(mg.rows, mg.nrows, sizeof *mg.rows, cmp_row);
         fputs(mg.header, out);
         for (size_t i = 0; i < mg.nrows; i++)
             fputs(mg.rows[i].text, out);

@@ -6,12 +6,12 @@
 #                          included), one line per cover rate
 #   trilemma_overhead.svg  entropy against bandwidth overhead (cover messages
 #                          per real one), one line per per-hop delay
-#   sh sim/trilemma.sh BUILD_DIR
+#   sh sim/trilemma.sh BUILD_DIR     (PLOTS_OUT overrides the output folder)
 # Needs gnuplot (sim/plots.sh installs it).  JOBS sets the processes.
 set -eu
 BUILD=${1:-build}
 M="$BUILD/mixsim"
-OUT="$BUILD/plots"
+OUT=${PLOTS_OUT:-$BUILD/plots}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 [ -x "$M" ] || { echo "trilemma: build $M first (make BUILD=$BUILD)" >&2; exit 1; }
 command -v gnuplot >/dev/null 2>&1 || { echo "trilemma: gnuplot is missing" >&2; exit 1; }

@@ -2,8 +2,8 @@
 # Run every test and print one closing line "N passed, M failed, K skipped".
 #   tests/run.sh BUILD_DIR [FILTER]
 # Tiers: unit tests ($BUILD/tests/test_*), fuzz corpus replays
-# ($BUILD/tests/replay_*), integration tests (tests/integration/*.sh|*.py,
-# executable; exit 0 = pass, 77 = skip).  A unit test prints TAP lines
+# ($BUILD/tests/replay_*), integration tests (tests/integration/*.sh|*.py
+# and tests/abuse/*.sh, executable; exit 0 = pass, 77 = skip).  A unit test prints TAP lines
 # ("ok N - name" / "not ok N - name"); each counts once.
 set -u
 BUILD=${1:-build}
@@ -52,9 +52,10 @@ done
 # to a file; the results are read back in name order.
 RESDIR=$(mktemp -d "${TMPDIR:-/tmp}/mixtests.XXXXXX")
 export LOGDIR RESDIR
+# tests/abuse/: one test per attack on a gateway or an authority (docs/abuse.md).
 # The whole-testnet tests take longest: they start first.
 list=""
-for t in tests/integration/testnet_* tests/integration/*.sh tests/integration/*.py; do
+for t in tests/integration/testnet_* tests/integration/*.sh tests/integration/*.py tests/abuse/*.sh; do
     case " $list " in *" $t "*) continue ;; esac
     [ -x "$t" ] || continue
     name=$(basename "$t")

@@ -34,6 +34,9 @@
  *      packet's tag is gone before it comes round again: every packet is
  *      unwrapped, held and forwarded, and node_memory_forwarded_pct says what
  *      share of them the sink received.
+ *   4. (after the others) throughput again with the network on the KEM packet
+ *      format: node_kem_forward_pps_per_core and its ratio to the classic
+ *      figure, node_kem_vs_classic_per_core (see kem_phase());
  *
  * sphinx_unwrap_us (the bar of node_per_core_vs_unwrap) is the smaller of
  * two medians, taken before and after the runs.  NODE_BENCH_LOAD sets the
@@ -701,6 +704,48 @@ static double unwrap_us(void)
     return (double)best[100] / 1000.0;
 }
 
+/*
+ * Phase 4: the same network on the KEM packet format (docs/spec/sphinx.md
+ * section 15): new packets, then `runs` rounds of a one-CPU and an all-CPU
+ * throughput run, best of each; no latency or memory phase.  Issue 19's
+ * target is node_kem_vs_classic_per_core >= 1.7.
+ */
+static void kem_phase(int runs, double classic_pps1, bool pin, const cpu_set_t *all,
+                      const cpu_set_t *others)
+{
+    net->params.sphinx_format = SPHINX_FORMAT_KEM_X25519;
+    geom.format = SPHINX_FORMAT_KEM_X25519;
+    plen = sphinx_packet_len(&geom);
+    free(pkts);
+    free(keys);
+    free(t_send);
+    free(t_recv);
+    free(t_wake);
+    free(table);
+    prepare();
+    double us = unwrap_us(), pps1 = 0, ppsn = 0;
+    for (int r = 0; r < runs; r++) {
+        if (pin)
+            sched_setaffinity(0, sizeof(*others), others);
+        double p = one_run(1, false, false, 0);
+        if (p > pps1)
+            pps1 = p;
+        if (pin)
+            sched_setaffinity(0, sizeof(*all), all);
+        p = one_run((unsigned)sysconf(_SC_NPROCESSORS_ONLN), false, false, 0);
+        if (p > ppsn)
+            ppsn = p;
+    }
+    double us2 = unwrap_us();
+    if (us2 < us)
+        us = us2;
+    printf("sphinx_kem_unwrap_us %.1f us\n", us);
+    printf("node_kem_forward_pps %.0f pps\n", ppsn);
+    printf("node_kem_forward_pps_per_core %.0f pps\n", pps1);
+    printf("node_kem_per_core_vs_unwrap %.2f x\n", pps1 * us / 1e6);
+    printf("node_kem_vs_classic_per_core %.2f x\n", classic_pps1 > 0 ? pps1 / classic_pps1 : 0);
+}
+
 static void on_signal(int sig)
 {
     char cmd[600];
@@ -731,7 +776,8 @@ int main(int argc, char **argv)
     snprintf(net->dir, sizeof(net->dir), "/tmp/bench_node.%d", (int)getpid());
     tnet_params_default(&net->params, (uint64_t)time(NULL));
     net->params.layers = 1;
-    geom = (struct sphinx_geometry){ net->params.max_hops, net->params.payload_len };
+    geom = (struct sphinx_geometry){ net->params.max_hops, net->params.payload_len,
+                                    (enum sphinx_format)net->params.sphinx_format };
     plen = sphinx_packet_len(&geom);
     crypto_sign_keypair(net->auth_pk, net->auth_sk);
     lfd = tcp_listen_local(0, &sport);
@@ -800,6 +846,8 @@ int main(int argc, char **argv)
     printf("node_forward_pps_per_core %.0f pps\n", pps1);
     printf("node_per_core_vs_unwrap %.2f x\n", pps1 * us / 1e6);
     printf("node_speedup_%ldcores %.2f x\n", ncpu, pps1 > 0 ? ppsn / pps1 : 0);
+    fflush(stdout);
+    kem_phase(runs, pps1, pin, &all, &others);
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", net->dir);
     if (system(cmd) != 0)

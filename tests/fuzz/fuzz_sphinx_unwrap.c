@@ -22,8 +22,12 @@
 
 #include "sphinx.h"
 
-static const struct sphinx_geometry geom_default = { 5, 2048 };
-static const struct sphinx_geometry geom_small = { 3, 64 };
+/* fuzz_sphinx_kem_unwrap.c includes this file with the KEM format. */
+#ifndef SPHINX_FUZZ_FORMAT
+#define SPHINX_FUZZ_FORMAT SPHINX_FORMAT_CLASSIC
+#endif
+static const struct sphinx_geometry geom_default = { 5, 2048, SPHINX_FUZZ_FORMAT };
+static const struct sphinx_geometry geom_small = { 3, 64, SPHINX_FUZZ_FORMAT };
 
 static void node_key(uint8_t sk[32])
 {

@@ -1,13 +1,17 @@
 #!/bin/sh
 # mixclient over a loopback network of real processes (mixdir, mixnode
 # gateway+provider and one mix per layer, two mixclient daemons):
+#  - a second daemon on the same data directory is refused (the lock names the first);
 #  - a text message and a 1 MiB file arrive intact and are acknowledged;
-#  - a SURB reply arrives at the original sender;
+#  - a SURB reply arrives at the original sender, marked as the answer to its
+#    question, under the id `reply` printed; a second reply is refused as such;
 #  - the recipient gateway's stored bytes (its LMDB files) never contain plaintext;
 #  - an idle client keeps sending (gateway metrics grow);
 #  - a mistyped address and an oversized message are refused before anything is sent;
 #  - a directory without k valid signatures by configured authorities is refused;
-#  - garbage on the local socket closes only that connection; SIGTERM stops cleanly.
+#  - init with a mix configured as the gateway says so; status of an unknown id is one error;
+#  - garbage on the local socket closes only that connection; SIGTERM stops cleanly
+#    and a `recv --follow` reader then exits non-zero with a message.
 TESTNAME=client_basic
 . "$TOP/tests/integration/client_net.inc"
 
@@ -17,6 +21,11 @@ client_init b
 client_daemon a
 client_daemon b
 echo "clients up: $ADDR_b"
+
+# 0. One daemon per data directory: a second one is refused and names the first.
+out=$("$MIXCLIENT" -c "$T/c_a.ini" daemon 2>&1) && fail "a second daemon ran on the same data directory"
+echo "$out" | grep -q "another mixclient daemon (pid $CPID_a) is using $T/c_a" || fail "unclear lock error: $out"
+mc a status | grep -q "connected yes" || fail "the first daemon suffered from the second"
 
 # 1. Text.
 MARK="plaintext-marker-$(date +%s)-$$"
@@ -41,16 +50,24 @@ PIDS="$PIDS $FOLLOW"
 id3=$(mc a send "$ADDR_b" -m "question with reply" --reply-surbs 1 --wait 30) || fail "question"
 wait_recv b 3 "$T/rb" 20 || fail "question not received"
 grep -q "$id3 [0-9]* can-reply" "$T/recv_b.out" || fail "question not marked can-reply"
-mc b reply "$id3" -m "the answer $MARK" >/dev/null || fail "reply refused"
-mc b reply "$id3" -m "again" >/dev/null 2>&1 && fail "a SURB was used twice"
+rid=$(mc b reply "$id3" -m "the answer $MARK") || fail "reply refused"
+echo "$rid" | grep -qE '^[0-9a-f]{32}$' || fail "reply printed no id: $rid"
+[ "$rid" != "$id3" ] || fail "reply printed the question's id, not its own"
+out=$(mc b reply "$id3" -m "again" 2>&1) && fail "a SURB was used twice"
+echo "$out" | grep -q "reply block already used" || fail "unclear error for a used reply block: $out"
+head -c 3000 /dev/zero | tr '\0' x >"$T/long"
+out=$(mc b reply "$id3" -f "$T/long" 2>&1) && fail "a 3000-byte reply was accepted"
+echo "$out" | grep -q "reply too large: 3000 bytes, a reply holds at most [0-9]* bytes" \
+    || fail "unclear error for a long reply: $out"
 end=$(($(date +%s) + 20))
 until [ "$(ls "$T/ra" | wc -l)" -ge 1 ]; do
     [ "$(date +%s)" -ge "$end" ] && fail "reply not received by recv --follow"
     sleep 0.3
 done
 grep -q "the answer $MARK" "$T"/ra/* || fail "reply text differs"
-grep -q "^message " "$T/follow_a.out" || fail "recv --follow printed no header"
-kill "$FOLLOW"
+grep -q "^message $rid [0-9]* reply-to $id3\$" "$T/follow_a.out" \
+    || fail "the reply is not marked as the answer to $id3: $(cat "$T/follow_a.out")"
+[ -f "$T/ra/$rid" ] || fail "the reply was not received under the id reply printed"
 echo "SURB reply delivered"
 [ "$(mc b address)" = "$ADDR_b" ] || fail "mixclient address differs from init's"
 
@@ -64,6 +81,11 @@ for junk in (b"\xff\xff\xff\xff", b"\x00\x00\x00\x05hello", b"\x00\x00\x00\x00")
     s.close()
 PY
 mc a status >/dev/null || fail "daemon died after garbage on its socket"
+# Another local user can neither use the socket nor read the store.
+case "$(stat -c %a "$T/c_a/mixclient.sock")" in
+    [67]00) ;; *) fail "local socket open to others: $(stat -c %a "$T/c_a/mixclient.sock")" ;;
+esac
+[ "$(stat -c %a "$T/c_a")" = 700 ] || fail "data_dir mode $(stat -c %a "$T/c_a")"
 
 # 4. The gateway stored ciphertext only: no plaintext in any of its files.
 if grep -rqa "$MARK" "$T/gw"; then fail "plaintext found in the gateway's store"; fi
@@ -76,6 +98,18 @@ c2=$(metric_exact gw 'mixnode_packets_in_total{source="client"}')
 f1=$(metric gw mixnode_fetches_total)
 echo "client packets at the gateway: $c1 -> $c2, fetches $f1"
 [ "$c2" -gt $((c1 + 100)) ] || fail "idle clients stopped sending ($c1 -> $c2)"
+
+# 5b. Acknowledgements ride in the fetch requests (wire.md "Fetching an inbox"):
+#     the gateway deleted what was delivered and never got a FetchAck frame.
+acked=$(metric gw mixnode_acked_messages_total)
+legacy=$(metric gw mixnode_fetch_ack_frames_total)
+echo "messages acknowledged in fetch requests: $acked, FetchAck frames: $legacy"
+[ "$acked" -gt 0 ] || fail "the gateway deleted no acknowledged message"
+[ "$legacy" -eq 0 ] || fail "clients still send FetchAck frames ($legacy)"
+# Payload-stream drop cover carries a SURB-ack that the gateway sends back.
+cover=$(metric gw mixnode_cover_acks_sent_total)
+echo "SURB-acks of drop cover sent by the gateway: $cover"
+[ "$cover" -gt 0 ] || fail "drop cover caused no SURB-ack"
 
 # 6. Refused before anything is sent.
 q1=$(mc a status | sed -n 's/^queued_packets //p')
@@ -106,8 +140,26 @@ out=$(mc wrongkey init --timeout 4 2>&1) && fail "a document signed by an unconf
 echo "$out" | grep -q "unknown signer\|too few signatures" || fail "unclear refusal: $out"
 echo "directory refused without k valid signatures: $(echo "$out" | tail -n 1)"
 
-# 8. SIGTERM stops a daemon cleanly.
+# 8. A mix configured as the gateway: init says what it is.
+MIXID=$(sed -n 's/.*: node \([^ ]*\) listening.*/\1/p' "$T/m11.log" | head -n 1)
+[ -n "$MIXID" ] || fail "no node id in m11.log"
+client_conf mixgw
+sed -i "s|^\[client\]|[client]\ngateway = $MIXID|" "$T/c_mixgw.ini"
+out=$(mc mixgw init --timeout 10 2>&1) && fail "init accepted a mix as the gateway"
+echo "$out" | grep -q "is not a gateway: the directory lists it as a layer-1 mix" \
+    || fail "unclear error for a mix as the gateway: $out"
+echo "mix as gateway: $out"
+
+# 9. status of an unknown id: one clean error, nothing else.
+out=$(mc a status 0123456789abcdef0123456789abcdef 2>"$T/st.err") && fail "status of an unknown id succeeded"
+[ -z "$out" ] || fail "status of an unknown id printed: $out"
+grep -q "no sent message with id 0123456789abcdef0123456789abcdef" "$T/st.err" || fail "status error: $(cat "$T/st.err")"
+
+# 10. SIGTERM stops a daemon cleanly; its `recv --follow` reader says so and fails.
 kill -TERM "$CPID_a"
 wait "$CPID_a"; rc=$?
 [ "$rc" -eq 0 ] || fail "daemon exit status $rc after SIGTERM"
+wait "$FOLLOW"; rc=$?
+[ "$rc" -ne 0 ] || fail "recv --follow exited 0 when the daemon stopped"
+grep -q "the daemon closed the connection" "$T/follow_a.out" || fail "recv --follow said nothing: $(tail -n 2 "$T/follow_a.out")"
 echo "PASS"

@@ -7,7 +7,8 @@
 #  4. mix loop cover (lambda_M) goes out and comes back, counted per next hop;
 #  5. /metrics passes `promtool check metrics`;
 #  6. with debug logs on, no log line names a client address next to anything
-#     about traffic.
+#     about traffic, nor a client link's address at all (tests/abuse/ checks
+#     the attackers' addresses too).
 set -u
 . "$(dirname "$0")/mixnode_lib.sh"
 
@@ -42,7 +43,7 @@ wait_metric 1 mixnode_drop_cover_total 3
 
 # Mix loops at 5/s per node: sent and returned, by next hop.
 wait_metric 2 mixnode_loops_returned_total 3 15
-curl -s "http://127.0.0.1:$((BASE + 102))/metrics" | grep -q 'mixnode_loops_returned_by_hop_total{next_hop="[0-9a-f]*"} [1-9]' ||
+curl -s "http://127.0.0.1:$((BASE + 102))/metrics" | grep -q 'mixnode_loops_returned_by_hop_total{next_hop="[A-Za-z0-9_-]\{43\}"} [1-9]' ||
     fail "no per-hop loop counts"
 
 # Prometheus format.
@@ -62,6 +63,12 @@ for i in 0 1 2 3 4; do stop_node $i; done
 bad=$(cat "$T"/node*.log | grep -E '([0-9]{1,3}\.){3}[0-9]{1,3}|\[::' |
       grep -iE 'packet|inbox|fetch|deliver|payload|message|bytes|frame|sphinx|surb|drop|loop')
 [ -z "$bad" ] || fail "a log line names an address with traffic: $bad"
+# Client link addresses are never logged, at any level: the nodes listen
+# below the ephemeral range, clients connect from a port in it.
+eph=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+bad=$(cat "$T"/node*.log | grep -oE '127\.0\.0\.[0-9]+:[0-9]+' | sort -u |
+      awk -F: -v e="$eph" '$2 >= e' | head -3)
+[ -z "$bad" ] || fail "a log line names a client address: $bad"
 grep -q '\[debug\]' "$T"/node0.log || fail "debug logging was not on"
 grep -q 'stopped' "$T/node0.log" || fail "no clean shutdown"
 echo "PASS"

@@ -4,7 +4,10 @@
 #     follow the published documents (k-of-n verified) and rotate their Sphinx
 #     keys each epoch;
 #  2. a packet from a client of gateway 0 reaches a client of gateway 1 through
-#     the network the directory describes, before and after an epoch change.
+#     the network the directory describes, before and after an epoch change;
+#  3. nodes configure only the authorities and the threshold: the epoch timing
+#     comes from the signed document; node 4 states a wrong epoch_length and
+#     says so in one line at start, then follows the network.
 set -u
 . "$(dirname "$0")/mixnode_lib.sh"
 MIXDIR=$BUILD_ABS/mixdir
@@ -52,6 +55,10 @@ for i in 0 1 2 3 4; do
     id=$("$MIXNODE" keygen -d "$NET/node$i" | awk '/^node_id/ { print $3 }') || fail "keygen $i"
     echo "$i $id" >>"$NET/nodes.txt"
     if [ $i -le 1 ]; then roles="gateway,provider"; layer=0; else roles=mix; layer=$((i - 1)); fi
+    expect=""
+    [ $i -eq 4 ] && expect="genesis = $GENESIS
+epoch_length = 30
+"
     cat >"$NET/node$i/node.ini" <<EOF2
 [node]
 data_dir = $NET/node$i
@@ -62,12 +69,13 @@ log_level = debug
 metrics_listen = 127.0.0.1:$((BASE + 100 + i))
 [directory]
 ${AUTH}threshold = 2
-genesis = $GENESIS
-epoch_length = $EPOCH
-grace = 2
-poll_interval = 1s
+${expect}poll_interval = 1s
 EOF2
-    "$MIXNODE" -n -c "$NET/node$i/node.ini" >/dev/null || fail "config $i"
+    # -n compares with the network's document when an authority serves one:
+    # node 4's stated epoch_length then fails the check, with the reason.
+    out=$("$MIXNODE" -n -c "$NET/node$i/node.ini" 2>&1) ||
+        { [ $i -eq 4 ] && echo "$out" | grep -q "disagrees with the network: \[directory\] epoch_length = 30s"; } ||
+        fail "config $i: $out"
     start_node $i
 done
 echo "$ED1" >"$NET/auth.pub"
@@ -85,6 +93,12 @@ for i in 0 1 2 3 4; do e=$(metric $i mixnode_epoch); e=${e%.*}; [ "${e:-0}" -gt 
 for i in 0 1 2 3 4; do wait_metric $i mixnode_epoch "$EL" 5; done
 grep -q "authority . accepted our descriptor" "$T/node2.log" || fail "no accepted upload"
 echo "all nodes listed in a verified document"
+n=$(grep -c "disagrees with the network" "$T/node4.log")
+[ "$n" = 1 ] || fail "node 4: $n disagreement lines, expected 1"
+grep -q "disagrees with the network: \[directory\] epoch_length = 30s but the network's is ${EPOCH}s$" \
+    "$T/node4.log" || fail "node 4 does not say why: $(grep disagrees "$T/node4.log")"
+! grep -q "disagrees" "$T/node2.log" || fail "node 2 disagrees"
+echo "node 4: $(grep -o 'disagrees.*' "$T/node4.log")"
 
 deliver() { # deliver TAG: A (gateway 0) -> B (gateway 1) with the current document
     E=$(metric 0 mixnode_epoch)

@@ -18,7 +18,7 @@ cleanup() {
     # Keep the daemons' logs for diagnosis; a sanitizer report fails the test.
     name=$(basename "$0" .sh)
     mkdir -p "$BUILD_ABS/test-logs"
-    for f in "$T"/node*.log; do
+    for f in "$T"/node*.log "$T"/auth*.log; do
         [ -f "$f" ] && cp "$f" "$BUILD_ABS/test-logs/$name.$(basename "$f")"
     done
     if cat "$T"/node*.log 2>/dev/null | grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:'; then

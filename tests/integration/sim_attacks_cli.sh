@@ -59,4 +59,14 @@ awk -F, 'NR == 2 { if (NF != 15 || $8 != 5 || $9 != 0) exit 1 }' "$T/n.csv" ||
     fail "retx --csv"
 awk -F, 'NR == 2 { if (NF != 16 || $10 != 0 || $11 != 1 || $13 != $15) exit 1 }' "$T/r.csv" ||
     fail "retx: want no loss, one copy, no cost: $(cat "$T/r.csv")"
+# The trilemma charts of `make plots`, when gnuplot is there.
+if command -v gnuplot >/dev/null 2>&1; then
+    PLOTS_OUT="$T/plots" JOBS=2 timeout 120 sh "$TOP/sim/trilemma.sh" "$BUILD_ABS" >"$T/tlog" 2>&1 ||
+        { cat "$T/tlog"; fail "trilemma.sh"; }
+    for c in latency overhead; do
+        [ -s "$T/plots/trilemma_$c.svg" ] || fail "no trilemma $c chart"
+    done
+    grep -q 'gnuplot>' "$T/tlog" && fail "gnuplot complained"
+    [ "$(grep -c . "$T/plots/trilemma_by_cover.dat")" -ge 20 ] || fail "trilemma: too few points"
+fi
 echo "sim attack commands: ok"

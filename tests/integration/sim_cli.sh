@@ -21,8 +21,12 @@ mean_delay = 0.05
 [clients]
 clients = 8
 rate_real = 20
+rate_payload = 0
+rate_loop = 0
+rate_drop = 0
+rate_mix_loop = 0
 [run]
-duration = 4
+duration = 6
 warmup = 1
 drain = 1
 target_interval = 0.05
@@ -79,6 +83,26 @@ want=$(awk -v x="$(col "$T/sum.csv" h_msg_mean)" 'BEGIN {printf "%.6f", x}')
 cnt=$(awk -F, 'NR>1 {s+=$2} END {print s}' "$T/lat.csv")
 [ "$cnt" -gt 100 ] || fail "latency histogram empty"
 
+# Too few targets: marked in every format, with the fix on stderr.
+few="--layers 1 --e2e 5 --duration 150"
+"$M" $few -q >"$T/few.txt" 2>"$T/few.err" || fail "few targets run"
+grep -q '^WARNING: too few targets' "$T/few.txt" || fail "human: no warning"
+grep -q 'no target was measured' "$T/few.txt" || fail "human: 0 targets shown as bits"
+grep -q 'warning: only 0 targets.*--duration [0-9]' "$T/few.err" || fail "stderr: no reason or fix"
+"$M" $few --csv -q >"$T/few.csv" 2>/dev/null
+[ "$(col "$T/few.csv" few_targets)" = 1 ] || fail "csv: few_targets not set"
+[ "$(col "$T/a.csv" few_targets)" = 0 ] || fail "csv: few_targets set on a good run"
+"$M" $few --json -q 2>/dev/null | grep -q '"few_targets": 1,.*"warning": "only 0 targets' \
+    || fail "json: no warning"
+
+# --repeat: seeds aggregated into one row with an interval across them.
+"$M" -c "$T/sim.ini" --repeat 3 --csv >"$T/rep.csv" || fail "--repeat"
+[ "$(col "$T/rep.csv" seeds)" = 3 ] && [ "$(col "$T/rep.csv" ci_dof)" = 2 ] || fail "repeat cols"
+[ "$(col "$T/sum.csv" batches)" = 10 ] || fail "one run: no batch means"
+awk -v a="$(col "$T/rep.csv" h_msg_ci95)" 'BEGIN {exit !(a > 0)}' || fail "repeat: no interval"
+"$M" -c "$T/sim.ini" --repeat 2 --targets-csv "$T/x.csv" >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--targets-csv with --repeat accepted"
+
 # Errors: bad flag value, unknown argument, bad file, impossible config.
 "$M" --layers x >/dev/null 2>&1; [ $? -eq 2 ] || fail "bad value accepted"
 "$M" --frobnicate >/dev/null 2>&1; [ $? -eq 2 ] || fail "unknown flag accepted"
@@ -110,5 +134,48 @@ head -3 "$T/sweep.csv" >"$T/p1.csv"
 cmp -s "$T/m2.csv" "$T/sweep.csv" || fail "two-file merge differs"
 printf 'a,b\n1,2\n' >"$T/other.csv"
 "$M" merge "$T/sweep.csv" "$T/other.csv" >/dev/null 2>&1 && fail "merge accepted a foreign CSV"
+# An authority's configuration as is: the [network] section, its names and units.
+"$M" -c "$TOP/deploy/examples/dir.ini" --duration 30 --csv >"$T/net.csv" 2>"$T/net.err" \
+    || { cat "$T/net.err"; fail "-c deploy/examples/dir.ini"; }
+[ "$(col "$T/net.csv" mean_delay)" = 0.05 ] && [ "$(col "$T/net.csv" rate_payload)" = 2 ] \
+    && [ "$(col "$T/net.csv" max_delay)" = 2 ] && [ "$(col "$T/net.csv" rate_mix_loop)" = 0.5 ] \
+    || fail "dir.ini values"
+sed -e 's/^mean_delay = .*/mean_delay = 120ms/' -e 's/^lambda_p = .*/lambda_p = 3/' \
+    -e 's/^layers = .*/layers = 2/' "$TOP/deploy/examples/dir.ini" >"$T/dir2.ini"
+"$M" -c "$T/dir2.ini" --width 4 --duration 30 --csv >"$T/net2.csv" 2>/dev/null || fail "dir2.ini"
+[ "$(col "$T/net2.csv" mean_delay)" = 0.12 ] && [ "$(col "$T/net2.csv" rate_payload)" = 3 ] \
+    && [ "$(col "$T/net2.csv" layers)" = 2 ] && [ "$(col "$T/net2.csv" width)" = 4 ] \
+    || fail "dir2.ini values"
+# The defaults are the shipped network's: the same numbers without -c.
+"$M" --duration 30 --csv >"$T/def.csv" 2>/dev/null || fail "defaults"
+[ "$(strip "$T/def.csv")" = "$(strip "$T/net.csv")" ] || fail "defaults differ from dir.ini"
+printf '[network]\nlamda_p = 2\n' >"$T/typo.ini"
+"$M" -c "$T/typo.ini" >/dev/null 2>"$T/typo.err"; [ $? -eq 2 ] || fail "typo accepted"
+grep -q 'lamda_p' "$T/typo.err" || fail "typo not named"
+
+# Duplicated or missing grid points are refused unless allowed.
+"$M" merge "$T/sweep.csv" "$T/p1.csv" >/dev/null 2>"$T/dup.err" && fail "duplicates accepted"
+grep -q 'point 0 twice' "$T/dup.err" || fail "duplicate not named"
+"$M" merge --allow-duplicates "$T/sweep.csv" "$T/p1.csv" >"$T/dup.csv" || fail "--allow-duplicates"
+[ "$(wc -l <"$T/dup.csv")" -eq 7 ] || fail "--allow-duplicates rows"
+"$M" merge "$T/p1.csv" >/dev/null 2>"$T/miss.err" && fail "missing points accepted"
+grep -q 'point 2 missing' "$T/miss.err" && grep -q 'point 3 missing' "$T/miss.err" \
+    || fail "missing points not named"
+"$M" merge --allow-missing "$T/p1.csv" >"$T/miss.csv" || fail "--allow-missing"
+cmp -s "$T/miss.csv" "$T/p1.csv" || fail "--allow-missing output"
+[ "$(col "$T/sweep.csv" points)" = 4 ] || fail "points column"
+
+# The CSV records the effective value of every derived parameter.
+"$M" --layers 2 --width 3 --clients 8 --rate-real 20 --duration 10 --corrupt 1 \
+    --corrupt-ids 0,1 --topology stratified --e2e 0.5 --csv -q >"$T/eff.csv" 2>/dev/null
+[ "$(col "$T/eff.csv" warmup)" = -1 ] || fail "warmup param"
+awk -v w="$(col "$T/eff.csv" warmup_eff)" -v d="$(col "$T/eff.csv" drain_eff)" \
+    -v i="$(col "$T/eff.csv" target_interval_eff)" -v m="$(col "$T/eff.csv" mean_delay_eff)" \
+    -v p="$(col "$T/eff.csv" tag_prob)" \
+    'BEGIN {exit !(w >= 1 && d > 0 && i > 0 && m > 0.1749 && m < 0.1751 && p > 0 && p <= 1)}' \
+    || fail "effective values missing"
+[ "$(col "$T/eff.csv" mixes)" = 6 ] || fail "mixes"
+c=$(col "$T/eff.csv" corrupt_mixes); [ "$c" -ge 2 ] && [ "$c" -le 3 ] || fail "corrupt_mixes $c"
+
 echo "sim_cli: all good"
 exit 0

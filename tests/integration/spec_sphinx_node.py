@@ -24,6 +24,11 @@ SURB id and opens under A's SURB keys to "mixnet-ack-v1"; a packet with a
 flipped header byte is dropped at gateway 0 (MAC), one with a flipped payload
 byte at gateway 1 (integrity), each counted in /metrics.
 
+With `--sphinx-format kem-x25519` the network runs on the KEM packet format
+(sphinx.md section 15): the test learns the format from the verified
+document (key 24, directory.md) and builds every packet and SURB in it
+(tests/integration/spec_sphinx_node_kem.sh).
+
 Exit 0 pass, 77 skip (mixnode/mixtest not built, package missing), 1 fail.
 """
 import hashlib
@@ -107,13 +112,13 @@ def inbox_id(k_pub):
 
 
 class Network:
-    def __init__(self, tmp):
+    def __init__(self, tmp, mknet_args=()):
         self.tmp = tmp
         self.net = os.path.join(tmp, "net")
         self.base = pick_base()
         self.procs = []
-        subprocess.run([MIXTEST, "mknet", self.net, "--base-port", str(self.base)],
-                       check=True, capture_output=True)
+        subprocess.run([MIXTEST, "mknet", self.net, "--base-port", str(self.base)]
+                       + list(mknet_args), check=True, capture_output=True)
 
     def start(self):
         for i in range(5):
@@ -183,19 +188,19 @@ def envelope(plain_len, surb, body):
     return out + b"\0" * (plain_len - len(out))
 
 
-def make_surb(r, path, inbox, sid):
-    """sphinx.md section 9: -> (SURB bytes, payload keys, k~)."""
+def make_surb(r, path, inbox, sid, kem):
+    """sphinx.md section 9 (and 15): -> (SURB bytes, payload keys, k~)."""
     rng = SysRng()
     kt = rng.take(32)
     final = bytes([sx.REPLY]) + inbox + path[-1]["delay"].to_bytes(4, "big") + sid + b"\0" * 16
-    header, keys = sx.build_header(r, rng, path, final)
+    header, keys = sx.build_header(r, rng, path, final, kem)
     return path[0]["id"] + kt + header, [k["payload"] for k in keys], kt
 
 
-def make_packet(r, P, path, inbox, plaintext):
-    """sphinx.md sections 5-7: a forward packet delivering `plaintext`."""
+def make_packet(r, P, path, inbox, plaintext, kem):
+    """sphinx.md sections 5-7 (and 15): a forward packet delivering `plaintext`."""
     final = bytes([sx.DELIVER]) + inbox + path[-1]["delay"].to_bytes(4, "big") + b"\0" * 32
-    header, keys = sx.build_header(r, SysRng(), path, final)
+    header, keys = sx.build_header(r, SysRng(), path, final, kem)
     m = b"\0" * 16 + plaintext + b"\0" * (P - 16 - len(plaintext))
     for k in reversed(keys):
         m = sx.lioness_encrypt(k["payload"], m)
@@ -236,52 +241,65 @@ def fetch(node, kp, want, until):
             time.sleep(0.2)
 
 
-def fetch_ack(node, kp, seqs):
+def fetch_ack(node, kp, seqs, legacy=False):
+    """Acknowledge `seqs` in the next FetchRequest (wire.md), or with the
+    deprecated FetchAck frame before it (legacy); -> the request's answer."""
     with client_link(node, kp) as ln:
-        ln.send_frame(specpb.fetch_ack(seqs))
-        ln.send_frame(specpb.fetch_request(0))
+        if legacy:
+            ln.send_frame(specpb.fetch_ack(seqs))
+            ln.send_frame(specpb.fetch_request(0))
+        else:
+            ln.send_frame(specpb.fetch_request(0, seqs))
         f, body = specpb.unframe(ln.recv_frame())
-        assert f == specpb.FETCH_RESPONSE, "answer after FetchAck: field %d" % f
+        assert f == specpb.FETCH_RESPONSE, "answer after an ack: field %d" % f
         return specpb.decode_fetch_response(body)
 
 
-def run(tmp):
+def run(tmp, mknet_args=()):
     for prog in (MIXNODE, MIXTEST):
         if not os.access(prog, os.X_OK):
             print("%s not built" % prog)
             return 77
     start = time.time()
     until = start + DEADLINE
-    net = Network(tmp)
+    net = Network(tmp, mknet_args)
     doc, nodes = load_document(net.net)
     epoch = specdir.epoch_of(int(time.time()), doc[3], doc[4])
     assert epoch == doc[2], "document epoch %d, now %d" % (doc[2], epoch)
     r, P = doc[8], doc[9]
+    # The packet format is the document's (key 24, absent: classic).
+    kem = doc.get(24, 0) == 1
+    slot = sx.SLOT_K if kem else sx.SLOT
+    if "--sphinx-format" in mknet_args and not kem:
+        raise AssertionError("asked for %s, the document says classic" % (mknet_args,))
     gw0, gw1 = nodes[0], nodes[1]
     mixes = [nodes[2], nodes[3], nodes[4]]
     assert [m[5] for m in mixes] == [1, 2, 3] and gw0[4] == 5 and gw1[4] == 5, "network shape"
-    print("document verified: epoch %d, geometry (%d, %d), %d nodes" % (epoch, r, P, len(nodes)))
+    print("document verified: epoch %d, geometry (%d, %d), format %s, %d nodes" % (
+        epoch, r, P, "kem-x25519" if kem else "classic", len(nodes)))
     with specproc.running(net):
         net.start()
         net.wait_up(until)
         a, b = speclink.x25519_keypair(), speclink.x25519_keypair()
         # Connecting once creates each client's inbox at its gateway.
         assert fetch(gw0, a, 0, until)[0] == [] and fetch(gw1, b, 0, until)[0] == []
-        # The SURB-ack: [mix 1, mix 2, mix 3, gateway 0], REPLY to A's inbox.
+        # The SURB-ack: [gateway 1 (the exit, which holds it for the delay
+        # chosen here), mix 1, mix 2, mix 3, gateway 0], REPLY to A's inbox
+        # (client.md "SURB-ack delay").
         sid = os.urandom(16)
-        surb, skeys, kt = make_surb(r, [hop(m, epoch) for m in mixes] + [hop(gw0, epoch)],
-                                    inbox_id(a.public.data), sid)
-        assert len(surb) == 32 + 32 + 48 + r * 69, "SURB length"
+        surb, skeys, kt = make_surb(r, [hop(gw1, epoch)] + [hop(m, epoch) for m in mixes] +
+                                    [hop(gw0, epoch)], inbox_id(a.public.data), sid, kem)
+        assert len(surb) == 32 + 32 + 48 + r * slot, "SURB length"
         body = b"spec check: " + os.urandom(200)
         plain = envelope(P - 16, surb, body)
         path = [hop(gw0, epoch)] + [hop(m, epoch) for m in mixes] + [hop(gw1, epoch)]
-        pkt = make_packet(r, P, path, inbox_id(b.public.data), plain)
-        assert len(pkt) == 48 + r * 69 + P
+        pkt = make_packet(r, P, path, inbox_id(b.public.data), plain, kem)
+        assert len(pkt) == 48 + r * slot + P
         bad = bytearray(pkt)
         bad[100] ^= 1  # a beta byte: gateway 0's MAC fails
         # A fresh packet with one payload bit flipped passes every mix and is
         # caught at the exit by the 16-byte zero block (sphinx.md section 13).
-        flipped = bytearray(make_packet(r, P, path, inbox_id(b.public.data), plain))
+        flipped = bytearray(make_packet(r, P, path, inbox_id(b.public.data), plain, kem))
         flipped[-5] ^= 0x10
         with client_link(gw0, a) as ln:
             ln.send_frame(specpb.sphinx_packet(pkt))
@@ -310,8 +328,9 @@ def run(tmp):
         # not have produced anything.
         time.sleep(0.5)
         left, remaining = fetch_ack(gw1, b, [m["seq"]])
-        assert left == [] and remaining == 0, "after FetchAck B's inbox still has %d" % len(left)
-        left, _ = fetch_ack(gw0, a, [ack["seq"]])
+        assert left == [] and remaining == 0, \
+            "after FetchRequest.ack B's inbox still has %d" % len(left)
+        left, _ = fetch_ack(gw0, a, [ack["seq"]], legacy=True)
         assert left == [], "after FetchAck A's inbox still has %d" % len(left)
         drops = {(i, why): net.metric(i, 'mixnode_packets_dropped_total{reason="%s"}' % why)
                  for i, why in ((0, "replay"), (0, "bad_mac"), (1, "bad_integrity"))}
@@ -336,7 +355,7 @@ def run(tmp):
 def main():
     tmp = tempfile.mkdtemp(prefix="spec_sphinx.")
     try:
-        return run(tmp)
+        return run(tmp, sys.argv[1:])
     except (AssertionError, specdir.SpecError, speclink.LinkError, EOFError, OSError,
             sx.Fail, subprocess.CalledProcessError) as exc:
         print("FAIL: %s: %s" % (type(exc).__name__, exc))

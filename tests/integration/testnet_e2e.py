@@ -194,9 +194,8 @@ def bring_up(net, *extra):
     log("1. up: %s" % doc)
 
 
-def scenario(net):
-    """Steps 2 to 6 on a running testnet (alice on gw1, bob on gw2)."""
-    # 2. Both ways.
+def both_ways(net):
+    """2. Messages both ways, acknowledged and received."""
     sent = [("alice", "bob", None, "both ways: alice to bob"),
             ("bob", "alice", None, "both ways: bob to alice")]
     sent = [(s, d, net.send(s, d, t), t) for s, d, _, t in sent]
@@ -204,7 +203,9 @@ def scenario(net):
     net.wait_received(sent, 60)
     log("2. both ways: acknowledged and received")
 
-    # 3. A reply through a SURB: bob asks, alice answers without his address.
+
+def surb_reply(net):
+    """3. A reply through a SURB: bob asks, alice answers without his address."""
     # A SURB carries the Sphinx keys of the epoch it is made in (a client
     # uses the keys of the epoch of one second ago), and a node accepts them
     # until that epoch ends plus the grace period: 2 s with these 15 s epochs
@@ -235,6 +236,12 @@ def scenario(net):
                 raise
             log("3. reply %d missed its SURB's window; asking again" % attempt)
     log("3. SURB reply received (attempt %d)" % attempt)
+
+
+def scenario(net):
+    """Steps 2 to 6 on a running testnet (alice on gw1, bob on gw2)."""
+    both_ways(net)
+    surb_reply(net)
 
     # 4. An acknowledged message waits in bob's inbox (his client is stopped)
     #    while his gateway is killed with -9; after a restart bob gets it.

@@ -81,8 +81,13 @@ def check_descriptor(d, layers, epoch):
 def check_document(doc, doc_bytes):
     """Every rule of directory.md "Epoch document"; returns doc."""
     need(isinstance(doc, dict), "document is not a map")
-    need(set(doc) == set(range(1, 24)), "document keys %r" % sorted(doc))
-    need(list(doc) == list(range(1, 24)), "document keys not in order")
+    # Key 24 (sphinx_format) is present only when it is not 0 (classic).
+    last = 24 if 24 in doc else 23
+    need(set(doc) == set(range(1, last + 1)), "document keys %r" % sorted(doc))
+    need(list(doc) == list(range(1, last + 1)), "document keys not in order")
+    if last == 24:
+        need(isinstance(doc[24], int) and not isinstance(doc[24], bool) and doc[24] == 1,
+             "sphinx_format %r (1 = kem-x25519; 0 is written by leaving the key out)" % doc[24])
     need(canonical(doc) == doc_bytes, "document bytes are not canonical CBOR")
     for k in range(1, 21):
         need(isinstance(doc[k], int) and not isinstance(doc[k], bool) and doc[k] >= 0,

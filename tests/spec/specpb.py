@@ -140,11 +140,17 @@ def document_request(epoch):
     return frame(DOCUMENT_REQUEST, f_uint(1, epoch))
 
 
-def fetch_request(max_messages=0):
-    return frame(FETCH_REQUEST, f_uint(1, max_messages))
+def fetch_request(max_messages=0, acks=()):
+    """FetchRequest; `acks` are the seqs handled since the last request
+    (field 2, packed, as the deprecated FetchAck's)."""
+    body = f_uint(1, max_messages)
+    if acks:
+        body += f_bytes(2, b"".join(varint(s) for s in acks))
+    return frame(FETCH_REQUEST, body)
 
 
 def fetch_ack(seqs):
+    # Deprecated (acks ride in FetchRequest); gateways accept it from old clients.
     # proto3 repeated uint64 is packed by default; a decoder must accept both
     # packed and unpacked, so the packed form is the stronger check.
     packed = b"".join(varint(s) for s in seqs)

@@ -24,7 +24,7 @@ static const struct frame_inbox_msg MSGS[2] = {
 };
 static const uint64_t SEQS[3] = { 7, 8, 1099511627776ull };
 static const struct frame_msg_status STATUS[1] = {
-    { { ID16, 16 }, FRAME_MSG_ACKNOWLEDGED, 3, 3 },
+    { { ID16, 16 }, FRAME_MSG_ACKNOWLEDGED, 3, 3, 0, 0, 0, NULL },
 };
 
 static int sample(const char *type, struct mix_frame *f)
@@ -56,6 +56,13 @@ static int sample(const char *type, struct mix_frame *f)
         f->u.local_status_reply.epoch = 99;
         f->u.local_status_reply.connected = true;
         f->u.local_status_reply.queue_len = 2;
+    } else if (strcmp(type, "local_message") == 0) {
+        f->type = FRAME_LOCAL_MESSAGE;
+        f->u.local_msg.message_id = B(ID16, 16);
+        f->u.local_msg.body = B("an answer", 9);
+        f->u.local_msg.received_at = 1700000000;
+        f->u.local_msg.is_reply = true;
+        f->u.local_msg.in_reply_to = B(ID32, 16);
     } else if (strcmp(type, "error") == 0) {
         f->type = FRAME_ERROR;
         f->u.error.code = FRAME_ERR_NOT_FOUND;

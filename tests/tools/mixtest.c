@@ -4,7 +4,7 @@
  *   mixtest mknet DIR [--base-port P] [--gateways G] [--layers L] [--width W]
  *                 [--strategy poisson|timed_pool|threshold] [--mean-delay-us D]
  *                 [--pool-interval-us T] [--pool-keep F] [--threshold N]
- *                 [--lambda-m MHZ] [--extra INI_TEXT]
+ *                 [--lambda-m MHZ] [--sphinx-format classic|kem-x25519] [--extra INI_TEXT]
  *       a network on disk: DIR/auth.pub, DIR/doc.signed (signed by a test
  *       authority), DIR/nodeI/ (keys and node.ini) for G gateways (indexes
  *       0..G-1) then L*W mixes; node I listens on P+I, metrics on P+100+I.
@@ -49,6 +49,7 @@
 
 struct opts {
     const char *net, *key, *to_pub, *message, *surb_out, *save, *file, *surb_keys, *extra;
+    const char *sphinx_format;
     const char *strategy, *role;
     int via, to_gw, to, node_key, flip;
     unsigned count, min, gateways, layers, width;
@@ -128,6 +129,12 @@ static int cmd_mknet(const char *dir, const struct opts *o)
     } else if (strcmp(o->strategy, "threshold") == 0) {
         t->params.strategy = PKI_STRATEGY_THRESHOLD;
         t->params.threshold_n = o->threshold;
+    }
+    if (o->sphinx_format != NULL) {
+        enum sphinx_format f;
+        if (!sphinx_format_parse(o->sphinx_format, &f))
+            die("--sphinx-format: classic or kem-x25519");
+        t->params.sphinx_format = (uint32_t)f;
     }
     crypto_sign_keypair(t->auth_pk, t->auth_sk);
     unsigned idx = 0;
@@ -268,7 +275,8 @@ static int cmd_send(const struct opts *o)
 {
     struct pki_doc *doc = load_doc(o);
     const struct pki_params *pp = pki_doc_params(doc);
-    struct sphinx_geometry g = { pp->max_hops, pp->payload_len };
+    struct sphinx_geometry g = { pp->max_hops, pp->payload_len,
+                                 (enum sphinx_format)pp->sphinx_format };
     uint8_t sk[32], pk[32];
     struct blink b;
 
@@ -342,7 +350,8 @@ static void print_msg(const struct opts *o, struct pki_doc *doc, const struct fr
            m->payload.len);
     if (m->is_reply && o->surb_keys) {
         const struct pki_params *pp = pki_doc_params(doc);
-        struct sphinx_geometry g = { pp->max_hops, pp->payload_len };
+        struct sphinx_geometry g = { pp->max_hops, pp->payload_len,
+                                     (enum sphinx_format)pp->sphinx_format };
         uint8_t keys[SPHINX_SURB_KEYS_LEN];
         FILE *f = fopen(o->surb_keys, "rb");
         bool ok = f && fread(keys, 1, sizeof(keys), f) == sizeof(keys);
@@ -457,7 +466,8 @@ static int cmd_unwrap(const struct opts *o, const char *out_path)
 {
     struct pki_doc *doc = load_doc(o);
     const struct pki_params *pp = pki_doc_params(doc);
-    struct sphinx_geometry g = { pp->max_hops, pp->payload_len };
+    struct sphinx_geometry g = { pp->max_hops, pp->payload_len,
+                                 (enum sphinx_format)pp->sphinx_format };
     uint8_t sk[32], buf[65536], out[65536];
     struct sphinx_result res;
     char err[256], p[600];
@@ -548,6 +558,7 @@ int main(int argc, char **argv)
         { "strategy", 1, 0, 'T' }, { "mean-delay-us", 1, 0, 'M' },
         { "pool-interval-us", 1, 0, 'I' }, { "pool-keep", 1, 0, 'R' },
         { "threshold", 1, 0, 'H' }, { "lambda-m", 1, 0, 'l' }, { "extra", 1, 0, 'x' },
+        { "sphinx-format", 1, 0, 'X' },
         { 0, 0, 0, 0 },
     };
     struct opts o = { .via = 0, .to_gw = 1, .to = 0, .node_key = -1, .flip = -1, .count = 1,
@@ -601,6 +612,7 @@ int main(int argc, char **argv)
         case 'H': o.threshold = (uint32_t)atoi(optarg); break;
         case 'l': o.lambda_m = strtoull(optarg, NULL, 10); break;
         case 'x': o.extra = optarg; break;
+        case 'X': o.sphinx_format = optarg; break;
         default: die("bad option");
         }
     }

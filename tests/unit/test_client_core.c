@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "client_int.h"
 #include "core.h"
 #include "payload.h"
 #include "pki.h"
@@ -42,8 +43,8 @@ struct boxmsg {
 static struct simnode nodes[NNODES];
 static struct boxmsg box[MAXBOX];
 static size_t nbox;
-static uint64_t drops_at_gw, lost, delivered_bodies;
-static struct sphinx_geometry geom = {5, 2048};
+static uint64_t drops_at_gw, cover_acks_at_gw, lost, delivered_bodies;
+static struct sphinx_geometry geom = {5, 2048, SPHINX_FORMAT_CLASSIC};
 static struct mix_rng_det det;
 static struct mix_rng rng;
 static uint8_t *doc_bytes;
@@ -148,18 +149,24 @@ static void route(const uint8_t *pkt_in, const uint8_t *at_id)
             break;
         }
         static const uint8_t zero[32];
-        if (memcmp(res.node_id, zero, 32) == 0) {
-            drops_at_gw++;
-            break;
-        }
         struct payload_view v;
+        bool cover = memcmp(res.node_id, zero, 32) == 0;
         if (payload_parse(out, res.out_len, &v) != PAYLOAD_OK) {
-            printf("# bad envelope\n");
+            if (cover)
+                drops_at_gw++; /* random cover without envelope */
+            else
+                printf("# bad envelope\n");
             break;
         }
-        /* The provider stores the body, commits, THEN sends the SURB-ack. */
-        inbox_add(res.node_id, v.body, v.body_len, NULL, false);
-        delivered_bodies++;
+        if (cover) {
+            /* Drop cover with a SURB-ack: nothing stored, the ack goes back. */
+            drops_at_gw++;
+            cover_acks_at_gw++;
+        } else {
+            /* The provider stores the body, commits, THEN sends the SURB-ack. */
+            inbox_add(res.node_id, v.body, v.body_len, NULL, false);
+            delivered_bodies++;
+        }
         if (v.surb_ack) {
             uint8_t first[32];
             if (sphinx_surb_pack(&geom, v.surb_ack, v.surb_ack_len,
@@ -188,6 +195,7 @@ struct cl {
     size_t last_len;
     uint8_t last_id[16];
     bool last_can_reply, last_is_reply;
+    uint8_t last_in_reply_to[16];
 };
 
 static void on_recv(void *ctx, const struct core_received *m)
@@ -201,6 +209,7 @@ static void on_recv(void *ctx, const struct core_received *m)
     memcpy(x->last_id, m->id, 16);
     x->last_can_reply = m->can_reply;
     x->last_is_reply = m->is_reply;
+    memcpy(x->last_in_reply_to, m->in_reply_to, 16);
 }
 
 static void cl_start(struct cl *x, int gw, uint32_t attempts)
@@ -318,6 +327,40 @@ static void test_text_and_ack(void)
     CHECK(pump(&a, CORE_STREAM_PAYLOAD, 2) == 0);
     CHECK(pump(&a, CORE_STREAM_DROP, 3) == 0);
     CHECK(drops_at_gw == d0 + 2);
+    cl_destroy(&a);
+    cl_destroy(&b);
+}
+
+/*
+ * Every payload-stream packet causes the same traffic downstream: drop cover
+ * sent in place of a fragment also carries a SURB-ack that its exit gateway
+ * sends back to the sender's inbox, where the client discards it.  Drop
+ * cover of the drop stream carries none.
+ */
+static void test_cover_ack(void)
+{
+    struct cl a, b;
+    uint8_t id[16];
+    struct core_stats st;
+    cl_init(&a, 0, 3);
+    cl_init(&b, 1, 3);
+    fetch(&a);
+    uint64_t c0 = cover_acks_at_gw;
+    for (int i = 0; i < 5; i++)
+        CHECK(pump(&a, CORE_STREAM_PAYLOAD, 10 + i) == 0);
+    CHECK(cover_acks_at_gw == c0 + 5);
+    CHECK(fetch(&a) == 5);  /* five SURB-acks came back, as for five fragments */
+    core_get_stats(a.c, &st);
+    CHECK(st.cover_acks == 5 && st.acks == 0 && st.bad_in == 0 && a.got == 0);
+    CHECK(pump(&a, CORE_STREAM_DROP, 20) == 0);
+    CHECK(cover_acks_at_gw == c0 + 5 && fetch(&a) == 0);
+    /* A real fragment: one packet out, one ack back, the same as cover. */
+    CHECK(core_send(a.c, &b.addr, (const uint8_t *)"x", 1, 0, id) == CORE_OK);
+    CHECK(pump(&a, CORE_STREAM_PAYLOAD, 30) == 1);
+    CHECK(fetch(&a) == 1);
+    core_get_stats(a.c, &st);
+    CHECK(st.cover_acks == 5 && st.acks == 1);
+    fetch(&b);
     /* Received messages wait in the store until taken. */
     size_t rem = 9;
     int before = b.got;
@@ -368,6 +411,89 @@ static void test_large_message(void)
     cl_destroy(&b);
 }
 
+/*
+ * Fair sending: a short message sent while a 1 MiB file is going out takes
+ * one of the next payload slots instead of waiting for the file's ~700; the
+ * file still goes whole, each fragment once, and every slot carries exactly
+ * one packet either way.
+ */
+static void test_fair_sending(void)
+{
+    struct cl a, b;
+    uint8_t fid[16], sid[16];
+    size_t len = 1u << 20;
+    uint8_t *file = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        file[i] = (uint8_t)(i * 13 + (i >> 9));
+    cl_init(&a, 0, 3);
+    cl_init(&b, 1, 3);
+    CHECK(core_send(a.c, &b.addr, file, len, 0, fid) == CORE_OK);
+    struct core_status s, ss;
+    CHECK(core_status(a.c, fid, &s) == CORE_OK && s.fragments > 100);
+    for (int i = 0; i < 20; i++)
+        CHECK(pump(&a, CORE_STREAM_PAYLOAD, 1) == 1);
+    CHECK(core_queue_len(a.c) == s.fragments - 20);
+    CHECK(core_send(a.c, &b.addr, (const uint8_t *)"short one", 9, 0, sid) == CORE_OK);
+    CHECK(core_queue_len(a.c) == s.fragments - 20 + 1);
+    int slots = 0;
+    do {
+        CHECK(pump(&a, CORE_STREAM_PAYLOAD, 1) == 1);
+        slots++;
+        CHECK(core_status(a.c, sid, &ss) == CORE_OK);
+    } while (ss.state == CORE_MSG_QUEUED && slots < 10);
+    printf("# the short message left in slot %d after it was sent (the file has %u fragments)\n",
+           slots, s.fragments);
+    CHECK(ss.state == CORE_MSG_SENT && slots <= 2);
+    fetch(&b);
+    CHECK(b.got == 1 && b.last_len == 9 && memcmp(b.last, "short one", 9) == 0);
+    int sent = 0;
+    while (pump(&a, CORE_STREAM_PAYLOAD, 2) == 1)
+        sent++;
+    CHECK((uint32_t)(sent + 20 + slots - 1) == s.fragments);
+    CHECK(core_queue_len(a.c) == 0);
+    fetch(&b);
+    CHECK(b.got == 2 && b.last_len == len && memcmp(b.last, file, len) == 0);
+    fetch(&a);
+    CHECK(core_status(a.c, fid, &s) == CORE_OK && s.state == CORE_MSG_ACKNOWLEDGED);
+    /* Three messages in the queue: each slot takes the next message's fragment. */
+    uint8_t id1[16], id2[16], id3[16];
+    CHECK(core_send(a.c, &b.addr, file, 20000, 0, id1) == CORE_OK);
+    CHECK(core_send(a.c, &b.addr, file, 20000, 0, id2) == CORE_OK);
+    CHECK(core_send(a.c, &b.addr, file, 20000, 0, id3) == CORE_OK);
+    for (int i = 0; i < 3; i++)
+        CHECK(pump(&a, CORE_STREAM_PAYLOAD, 3) == 1);
+    struct core_status s1, s2, s3;
+    CHECK(core_status(a.c, id1, &s1) == CORE_OK && core_status(a.c, id2, &s2) == CORE_OK &&
+          core_status(a.c, id3, &s3) == CORE_OK);
+    CHECK(s1.state == CORE_MSG_SENT && s2.state == CORE_MSG_SENT && s3.state == CORE_MSG_SENT);
+    while (pump(&a, CORE_STREAM_PAYLOAD, 3) == 1)
+        ;
+    /* Retransmissions take turns with new messages too: 20 lost fragments of a
+     * file waiting to go again do not hold a short message back. */
+    CHECK(core_send(a.c, &b.addr, file, 200000, 0, fid) == CORE_OK);
+    loss_rate = 1.0;
+    for (int i = 0; i < 20; i++)
+        CHECK(pump(&a, CORE_STREAM_PAYLOAD, 10) == 1);
+    loss_rate = 0;
+    struct core_stats st0, st1;
+    core_get_stats(a.c, &st0);
+    core_tick(a.c, UINT64_MAX / 2);
+    core_get_stats(a.c, &st1);
+    CHECK(st1.retransmits - st0.retransmits >= 20);
+    CHECK(core_send(a.c, &b.addr, (const uint8_t *)"short two", 9, 0, sid) == CORE_OK);
+    slots = 0;
+    do {
+        CHECK(pump(&a, CORE_STREAM_PAYLOAD, UINT64_MAX / 2) == 1);
+        slots++;
+        CHECK(core_status(a.c, sid, &ss) == CORE_OK);
+    } while (ss.state == CORE_MSG_QUEUED && slots < 30);
+    printf("# with 20 retransmissions waiting, the short message left in slot %d\n", slots);
+    CHECK(ss.state == CORE_MSG_SENT && slots <= 4);
+    free(file);
+    cl_destroy(&a);
+    cl_destroy(&b);
+}
+
 static void test_surb_reply(void)
 {
     struct cl a, b;
@@ -380,17 +506,28 @@ static void test_surb_reply(void)
     CHECK(b.got == 1 && b.last_can_reply);
     uint8_t qid[16];
     memcpy(qid, b.last_id, 16);
-    CHECK(core_reply(b.c, qid, (const uint8_t *)"answer!", 7) == CORE_OK);
-    /* Single use: a second reply is refused. */
-    CHECK(core_reply(b.c, qid, (const uint8_t *)"again", 5) == CORE_ERR_NO_SURB);
+    uint8_t rid[16];
+    CHECK(core_reply(b.c, qid, (const uint8_t *)"answer!", 7, rid) == CORE_OK);
+    /* Single use: a second reply is refused, and says why. */
+    CHECK(core_reply(b.c, qid, (const uint8_t *)"again", 5, NULL) == CORE_ERR_SURB_USED);
     uint8_t other[16] = {9};
-    CHECK(core_reply(b.c, other, (const uint8_t *)"x", 1) == CORE_ERR_UNKNOWN);
+    CHECK(core_reply(b.c, other, (const uint8_t *)"x", 1, NULL) == CORE_ERR_UNKNOWN);
     CHECK(memcmp(qid, id, 16) == 0); /* the recipient sees the sender's message id */
     CHECK(core_queue_len(b.c) == 1);
     CHECK(pump(&b, CORE_STREAM_PAYLOAD, 1) == 1);
     CHECK(!box_contains((const uint8_t *)"answer!", 7));
     fetch(&a);
     CHECK(a.got == 1 && a.last_is_reply && a.last_len == 7 && memcmp(a.last, "answer!", 7) == 0);
+    /* The reply says which message it answers, and has the id the replier was given. */
+    CHECK(memcmp(a.last_in_reply_to, id, 16) == 0 && memcmp(a.last_id, rid, 16) == 0);
+    CHECK(!a.last_can_reply);
+    /* A reply carries no reply block: answering it is refused as such. */
+    CHECK(core_reply(a.c, rid, (const uint8_t *)"x", 1, NULL) == CORE_ERR_NO_SURB);
+    /* Taken later from the store, it still says what it answers. */
+    memset(a.last_in_reply_to, 0, 16);
+    size_t rem;
+    CHECK(core_take_received(a.c, 0, on_recv, &a, &rem) == 1);
+    CHECK(a.last_is_reply && memcmp(a.last_in_reply_to, id, 16) == 0);
     struct core_stats st;
     core_get_stats(a.c, &st);
     CHECK(st.replies_received == 1 && st.acks == 1);
@@ -409,12 +546,12 @@ static void test_surb_reply(void)
     size_t cap = core_reply_cap(b.c);
     CHECK(cap == 2032 - 34);
     uint8_t *long_reply = calloc(1, cap + 1);
-    CHECK(core_reply(b.c, b.last_id, long_reply, cap + 1) == CORE_ERR_TOO_BIG);
+    CHECK(core_reply(b.c, b.last_id, long_reply, cap + 1, NULL) == CORE_ERR_TOO_BIG);
     memset(long_reply, 'r', cap);
-    CHECK(core_reply(b.c, b.last_id, long_reply, cap) == CORE_OK);
+    CHECK(core_reply(b.c, b.last_id, long_reply, cap, NULL) == CORE_OK);
     CHECK(pump(&b, CORE_STREAM_PAYLOAD, 2) == 1);
     fetch(&a);
-    CHECK(a.got == 2 && a.last_is_reply && a.last_len == cap && memcmp(a.last, long_reply, cap) == 0);
+    CHECK(a.got == 3 && a.last_is_reply && a.last_len == cap && memcmp(a.last, long_reply, cap) == 0);
     free(long_reply);
     cl_destroy(&a);
     cl_destroy(&b);
@@ -632,6 +769,32 @@ static void test_bad_inbox_input(void)
     cl_destroy(&a);
 }
 
+/*
+ * The directory is refreshed once per epoch, at a uniform moment of the next
+ * epoch's grace window, never on a short poll (client.md "Directory").
+ */
+static void test_dir_refresh(void)
+{
+    struct pki_timing t = {.genesis = 1000000, .epoch_len = 600, .grace = 60};
+    double end5 = (double)pki_epoch_end(&t, 5), lo = 1e18, hi = 0;
+    for (int i = 0; i < 2000; i++) {
+        double now = end5 - 600 + mix_rng_unit(&rng) * 540;
+        double at = now + mc_dir_next_refresh_s(&t, 5, now, &rng);
+        CHECKF(at >= end5 && at <= end5 + 60, "refresh at %.1f, epoch ends %.1f", at, end5);
+        lo = at < lo ? at : lo;
+        hi = at > hi ? at : hi;
+    }
+    /* Jittered over the whole window, not one fixed moment. */
+    CHECKF(hi - lo > 50, "refresh spread %.1f s over a 60 s window", hi - lo);
+    /* Already past the window (a late answer): within one window from now. */
+    double d = mc_dir_next_refresh_s(&t, 5, end5 + 500, &rng);
+    CHECK(d >= 0 && d <= 60);
+    /* A grace of 0 still spreads over 1 s. */
+    t.grace = 0;
+    d = mc_dir_next_refresh_s(&t, 5, end5 - 10, &rng);
+    CHECK(d >= 10 && d <= 11);
+}
+
 int main(void)
 {
     uint8_t seed[32] = {42};
@@ -643,6 +806,7 @@ int main(void)
     RUN(test_text_and_ack);
     RUN(test_loop_cover);
     RUN(test_large_message);
+    RUN(test_fair_sending);
     RUN(test_surb_reply);
     RUN(test_loss_retransmit);
     RUN(test_avoid_dead_mix);
@@ -650,6 +814,9 @@ int main(void)
     RUN(test_partial_gc);
     RUN(test_restart_and_fail);
     RUN(test_bad_inbox_input);
+    RUN(test_dir_refresh);
+    RUN(test_cover_ack);
+
     free(doc_bytes);
     return tap_done();
 }

@@ -37,6 +37,35 @@ static void test_conf_values(void)
     conf_free(NULL);
 }
 
+/* Every unknown key first, with its line; then the parser's errors, placed
+ * at the line of the key they name; keys a stopped parser did not reach are
+ * not unknown when conf_known() lists them. */
+static void test_conf_report(void)
+{
+    char err[1024];
+    struct conf *c = conf_parse_string("[a]\nx = 1\ncolour = blue\n\n[b]\ny = 2\nz = 3\n"
+                                       "shade = dark\n", err, sizeof err);
+    uint64_t u;
+    CHECK(c != NULL);
+    if (c == NULL)
+        return;
+    conf_known(c, "b", "y z");
+    CHECK(conf_get_u64(c, "a", "x", 0, 0, 10, &u, err, sizeof err) == 0);
+    CHECK(conf_get_u64(c, "b", "y", 0, 0, 1, &u, err, sizeof err) == -1); /* parser stops */
+    CHECK(strncmp(err, "config text:6: [b] y = \"2\"", 26) == 0);
+    const char *errs[2] = { "", "[b] z must be below y" };
+    CHECK(conf_report(c, errs, 2, err, sizeof err) == -1);
+    CHECKF(strcmp(err, "config text:3: unknown setting [a] colour\n"
+                       "config text:8: unknown setting [b] shade\n"
+                       "config text:7: [b] z must be below y") == 0, "%s", err);
+    /* Nothing wrong: 0 and an empty message. */
+    errs[1] = NULL;
+    CHECK(conf_get_str(c, "a", "colour", NULL) && conf_get_str(c, "b", "shade", NULL) &&
+          conf_get_str(c, "b", "z", NULL));
+    CHECK(conf_report(c, errs, 2, err, sizeof err) == 0 && err[0] == 0);
+    conf_free(c);
+}
+
 static void test_conf_errors(void)
 {
     char err[256];
@@ -113,6 +142,7 @@ int main(void)
         return 1;
     RUN(test_conf_values);
     RUN(test_conf_errors);
+    RUN(test_conf_report);
     RUN(test_keyfile_roundtrip);
     RUN(test_b64);
     return tap_done();

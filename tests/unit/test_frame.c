@@ -250,8 +250,30 @@ static void test_local_frames(void)
     if ((d = roundtrip(&f)) != NULL) {
         CHECK(d->u.local_msg.can_reply && d->u.local_msg.received_at == 1700000000);
         CHECK(buf_eq(d->u.local_msg.body, B(PAYLOAD, 4)));
+        CHECK(!d->u.local_msg.is_reply && d->u.local_msg.in_reply_to.len == 0);
     }
     frame_free(d);
+    /* A reply says which message it answers; in_reply_to without is_reply is refused. */
+    f.u.local_msg.can_reply = false;
+    f.u.local_msg.is_reply = true;
+    f.u.local_msg.in_reply_to = B(ID16, 16);
+    if ((d = roundtrip(&f)) != NULL) {
+        CHECK(d->u.local_msg.is_reply && buf_eq(d->u.local_msg.in_reply_to, B(ID16, 16)));
+    }
+    frame_free(d);
+    {
+        size_t len;
+        const char *why;
+        f.u.local_msg.is_reply = false;
+        uint8_t *enc = frame_encode_alloc(&f, &len, &why);
+        CHECK(enc == NULL);
+        free(enc);
+        f.u.local_msg.is_reply = true;
+        f.u.local_msg.in_reply_to = B(ID16, 15);
+        enc = frame_encode_alloc(&f, &len, &why);
+        CHECK(enc == NULL);
+        free(enc);
+    }
 
     memset(&f, 0, sizeof f);
     f.type = FRAME_LOCAL_RECV_END;
@@ -276,8 +298,8 @@ static void test_local_frames(void)
     frame_free(d);
 
     struct frame_msg_status st[2] = {
-        { B(ID16, 16), FRAME_MSG_SENT, 4, 2 },
-        { B(ID16, 16), FRAME_MSG_DELIVERED, 1, 1 },
+        { B(ID16, 16), FRAME_MSG_SENT, 4, 2, 1700000000, 5000, FRAME_DIR_OUT, "mix1peer" },
+        { B(ID16, 16), FRAME_MSG_RECEIVING, 3, 1, 1700000001, 4000, FRAME_DIR_IN, NULL },
     };
     memset(&f, 0, sizeof f);
     f.type = FRAME_LOCAL_STATUS_REPLY;
@@ -288,13 +310,19 @@ static void test_local_frames(void)
     f.u.local_status_reply.connected = true;
     f.u.local_status_reply.gateway_id = B(ID32, 32);
     f.u.local_status_reply.queue_len = 6;
+    f.u.local_status_reply.lambda_p_mhz = 2000;
+    f.u.local_status_reply.fragment_len = 1485;
     if ((d = roundtrip(&f)) != NULL) {
         const __typeof__(d->u.local_status_reply) *r = &d->u.local_status_reply;
         CHECK(r->n_msgs == 2 && r->epoch == 77 && r->connected && r->queue_len == 6);
         CHECK(str_eq(r->address, "bob@gw2") && buf_eq(r->gateway_id, B(ID32, 32)));
         if (r->n_msgs == 2)
             CHECK(r->msgs[0].state == FRAME_MSG_SENT && r->msgs[0].fragments == 4 &&
-                  r->msgs[0].acked == 2 && r->msgs[1].state == FRAME_MSG_DELIVERED);
+                  r->msgs[0].acked == 2 && r->msgs[1].state == FRAME_MSG_RECEIVING &&
+                  r->msgs[0].time == 1700000000 && r->msgs[0].size == 5000 &&
+                  r->msgs[0].direction == FRAME_DIR_OUT && str_eq(r->msgs[0].peer, "mix1peer") &&
+                  r->msgs[1].direction == FRAME_DIR_IN && r->msgs[1].size == 4000);
+        CHECK(r->lambda_p_mhz == 2000 && r->fragment_len == 1485);
     }
     frame_free(d);
 }
@@ -358,7 +386,7 @@ static void test_invalid_frames(void)
     f.u.error.reason = longstr;
     CHECK(!frame_check(&f, &why));
 
-    struct frame_msg_status st = { B(ID16, 16), FRAME_MSG_SENT, 1, 2 }; /* acked > fragments */
+    struct frame_msg_status st = { B(ID16, 16), FRAME_MSG_SENT, 1, 2, 0, 0, 0, NULL }; /* acked > fragments */
     memset(&f, 0, sizeof f);
     f.type = FRAME_LOCAL_STATUS_REPLY;
     f.u.local_status_reply.msgs = &st;
@@ -597,11 +625,52 @@ static void test_fetch_padding(void)
     CHECK(frame_encode_alloc(&f, &len, &why) == NULL && why != NULL);
 }
 
+/*
+ * Acknowledgements ride in the FetchRequest (wire.md "Fetching an inbox"):
+ * whatever the number of seqs (0..n) and their values, with max_messages n
+ * the request is exactly frame_fetch_request_padded_len(n) bytes, and the
+ * seqs decode back.
+ */
+static void test_fetch_request_acks(void)
+{
+    static uint64_t many[256];
+    for (size_t i = 0; i < 256; i++)
+        many[i] = i % 3 ? UINT64_MAX - i : i;
+    for (uint32_t n = 1; n <= 256; n *= 2) {
+        size_t want = frame_fetch_request_padded_len(n);
+        for (uint32_t k = 0; k <= n; k += (n / 4 ? n / 4 : 1)) {
+            struct mix_frame f = { .type = FRAME_FETCH_REQUEST };
+            f.u.fetch_req.max_messages = n;
+            f.u.fetch_req.acks = k ? many : NULL;
+            f.u.fetch_req.n_acks = k;
+            f.u.fetch_req.pad_to = want;
+            size_t len = 0;
+            const char *why = NULL;
+            uint8_t *buf = frame_encode_alloc(&f, &len, &why);
+            CHECKF(buf != NULL && len == want, "request n=%u k=%u: %s", n, k, why ? why : "");
+            struct mix_frame *d = NULL;
+            CHECK(buf != NULL && frame_decode(buf, len, 1u << 20, &d, &why));
+            CHECK(d != NULL && d->type == FRAME_FETCH_REQUEST && d->u.fetch_req.n_acks == k &&
+                  d->u.fetch_req.max_messages == n);
+            if (d != NULL && k > 0)
+                CHECK(memcmp(d->u.fetch_req.acks, many, k * sizeof(*many)) == 0);
+            frame_free(d);
+            free(buf);
+        }
+    }
+    /* Seqs without their array are refused. */
+    struct mix_frame f = { .type = FRAME_FETCH_REQUEST };
+    f.u.fetch_req.n_acks = 1;
+    size_t len;
+    CHECK(frame_encode_alloc(&f, &len, NULL) == NULL);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     RUN(test_fetch_padding);
+    RUN(test_fetch_request_acks);
     memset(SIG64, 0x5a, sizeof SIG64);
     RUN(test_link_frames);
     RUN(test_directory_frames);

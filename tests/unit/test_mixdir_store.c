@@ -14,6 +14,7 @@
 #include "dir_store.h"
 #include "keyfile.h"
 #include "log.h"
+#include "sphinx.h"
 #include "tap.h"
 
 struct signed_desc {
@@ -196,9 +197,13 @@ static void test_conf(void)
         CHECK(c->params.layers == 3 && c->params.strategy == PKI_STRATEGY_POISSON);
         CHECK(strcmp(c->identity_key_path, "/tmp/x/identity.key") == 0);
         CHECK(c->open_registration && dir_conf_node_allowed(c, k));
+        CHECK(c->params.sphinx_format == SPHINX_FORMAT_CLASSIC);
     }
     dir_conf_free(c);
     dir_conf_free(NULL);
+    c = parse("sphinx_format = kem-x25519", err, sizeof err);
+    CHECKF(c != NULL && c->params.sphinx_format == SPHINX_FORMAT_KEM_X25519, "%s", err);
+    dir_conf_free(c);
 
     static const struct { const char *extra, *want; } bad[] = {
         { "threshold = 3", "threshold" },
@@ -207,6 +212,7 @@ static void test_conf(void)
         { "exchange_window = 20s", "exchange_window" },
         { "grace = 60s", "grace" },
         { "strategy = lifo", "strategy" },
+        { "sphinx_format = kem", "sphinx_format" },
         { "layers = 0", "layers" },
         { "authority = 127.0.0.1:1 AAAA BBBB", "Ed25519" },
         { "epoch_length = 1500ms", "epoch_length" },

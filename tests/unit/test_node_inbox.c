@@ -103,6 +103,35 @@ static void test_limits(void)
     inbox_close(NULL);
 }
 
+/* Empty inboxes unused for unused_s go; used or non-empty ones stay. */
+static void test_unused_expiry(void)
+{
+    uint8_t a[32], b[32], c[32];
+    size_t del = 0;
+    uint64_t boxes, msgs;
+    fresh_dir();
+    struct inbox_store *s = open_store(10, 100, 1000000);
+    CHECK(s != NULL);
+    memset(a, 1, 32);
+    memset(b, 2, 32);
+    memset(c, 3, 32);
+    /* default unused_s: 30 days */
+    CHECK(inbox_create(s, a, 1000) == INBOX_OK);
+    CHECK(inbox_create(s, b, 1000) == INBOX_OK);
+    CHECK(inbox_create(s, c, 1000) == INBOX_OK);
+    CHECK(inbox_put(s, c, (const uint8_t *)"kept", 4, NULL, false, 1000, NULL) == INBOX_OK);
+    /* b is used again 20 days later: its "last used" moves on. */
+    CHECK(inbox_create(s, b, 1000 + 20 * 86400) == INBOX_OK);
+    CHECK(inbox_expire_unused(s, 1000 + 30 * 86400 - 1, &del) == INBOX_OK && del == 0);
+    CHECK(inbox_expire_unused(s, 1000 + 31 * 86400, &del) == INBOX_OK && del == 1);
+    CHECK(!inbox_exists(s, a) && inbox_exists(s, b) && inbox_exists(s, c));
+    inbox_totals(s, &boxes, &msgs);
+    CHECK(boxes == 2 && msgs == 1);
+    /* Room again for a new inbox. */
+    CHECK(inbox_create(s, a, 1000 + 31 * 86400) == INBOX_OK);
+    inbox_close(s);
+}
+
 static void test_expiry_and_reopen(void)
 {
     uint8_t a[32];
@@ -150,6 +179,7 @@ int main(void)
     RUN(test_put_fetch_ack);
     RUN(test_limits);
     RUN(test_expiry_and_reopen);
+    RUN(test_unused_expiry);
     RUN(test_open_error);
     return tap_done();
 }

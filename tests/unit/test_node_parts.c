@@ -14,6 +14,7 @@
 #include "frame.h"
 #include "inbox.h"
 #include "keyfile.h"
+#include "node.h"
 #include "node_conf.h"
 #include "node_harness.h"
 #include "node_metrics.h"
@@ -47,7 +48,8 @@ static void test_conf(void)
     CHECKF(node_conf_parse_string(good_conf(), &c, err, sizeof(err)) == 0, "%s", err);
     CHECK(c.roles == (PKI_ROLE_GATEWAY | PKI_ROLE_PROVIDER) && c.layer == 0);
     CHECK(c.n_auth == 1 && c.threshold == 1);
-    CHECK(c.timing.epoch_len == 60 && c.timing.grace == 6);
+    /* Stated timing is only what the operator expects (the document's rules). */
+    CHECK(c.timing.epoch_len == 60 && c.expect == NODE_EXPECT_EPOCH_LEN);
     CHECK(c.client_rate == 50 && c.inbox.max_age_s == 7200);
     CHECK(strcmp(c.address, "127.0.0.1:7000") == 0);
 
@@ -88,7 +90,8 @@ static void test_metrics_text(void)
     CHECK(strstr(t, "mixnode_unwrap_seconds_bucket{le=\"7.5e-05\"} 1\n") != NULL);
     CHECK(strstr(t, "mixnode_unwrap_seconds_bucket{le=\"+Inf\"} 2\n") != NULL);
     CHECK(strstr(t, "mixnode_unwrap_seconds_count 2\n") != NULL);
-    CHECK(strstr(t, "mixnode_loops_returned_by_hop_total{next_hop=\"abababababababab\"} 1") != NULL);
+    /* Node ids in base64url everywhere, as in logs and documents. */
+    CHECK(strstr(t, "mixnode_loops_returned_by_hop_total{next_hop=\"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s\"} 1") != NULL);
     CHECK(strstr(t, "# TYPE mixnode_queue_depth gauge") != NULL);
     free(t);
     free(m);
@@ -103,6 +106,7 @@ struct pipe_env {
     uint8_t inbox[32];
     struct sphinx_geometry g;
     struct peer *client;
+    struct peer *node;               /* a node link (packets that exit here come this way) */
     char dir[128];
 };
 
@@ -188,13 +192,29 @@ static bool pipe_setup(struct pipe_env *e)
     crypto_scalarmult_base(e->cpk, e->csk);
     payload_inbox_id(e->inbox, e->cpk);
     e->client = node_harness_peer(e->n, HARNESS_PEER_CLIENT, e->cpk);
-    return e->client != NULL;
+    e->node = node_harness_peer(e->n, HARNESS_PEER_NODE, e->cpk);
+    if (e->client == NULL || e->node == NULL)
+        return false;
+    /* The handshake creates no inbox: the client's first fetch does. */
+    struct mix_frame req;
+    uint8_t *enc;
+    size_t elen;
+    memset(&req, 0, sizeof(req));
+    req.type = FRAME_FETCH_REQUEST;
+    CHECK(inbox_count(node_harness_inbox(e->n), e->inbox) == 0 &&
+          mval(e, "mixnode_inboxes_created_total ") == 0);
+    enc = frame_encode_alloc(&req, &elen, NULL);
+    bool ok = enc && node_handle_frame(e->n, e->client, enc, elen);
+    free(enc);
+    CHECK(mval(e, "mixnode_inboxes_created_total ") == 1);
+    return ok;
 }
 
 static void pipe_teardown(struct pipe_env *e)
 {
     char cmd[200];
     node_harness_peer_free(e->n, e->client);
+    node_harness_peer_free(e->n, e->node);
     node_harness_free(e->n);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
     if (system(cmd) != 0)
@@ -210,9 +230,15 @@ static void test_pipeline_deliver(void)
     uint8_t zero[32] = { 0 };
 
     CHECK(pipe_setup(&e));
+    /* From a client link, a packet that exits here (or goes on to anything
+     * but a layer-1 mix) is dropped: the inbox stays empty. */
+    make_packet(&e, e.inbox, NULL, "straight in", false, pkt);
+    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(mval(&e, "mixnode_packets_dropped_total{reason=\"client_next_hop\"} ") == 1);
+    CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 0);
     /* Delivery: stored, then the SURB-ack goes out (to the SURB's first hop). */
     make_packet(&e, e.inbox, NULL, "hello inbox", true, pkt);
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 1);
     CHECK(mval(&e, "mixnode_delivered_total ") == 1);
     CHECK(mval(&e, "mixnode_acks_sent_total ") == 1);
@@ -224,35 +250,172 @@ static void test_pipeline_deliver(void)
           f->u.sphinx.packet.len == plen);
     frame_free(f);
     /* The same packet again: a replay. */
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(mval(&e, "mixnode_packets_dropped_total{reason=\"replay\"} ") == 1);
     CHECK(mval(&e, "mixnode_replay_hits_total ") == 1);
     CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 1);
     /* A header bit flipped: bad MAC.  A payload byte flipped: bad integrity. */
     make_packet(&e, e.inbox, NULL, "x", false, pkt);
     pkt[40] ^= 1;
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(mval(&e, "mixnode_packets_dropped_total{reason=\"bad_mac\"} ") == 1);
     make_packet(&e, e.inbox, NULL, "x", false, pkt);
     pkt[plen - 5] ^= 1;
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(mval(&e, "mixnode_packets_dropped_total{reason=\"bad_integrity\"} ") == 1);
     /* Drop cover: counted and discarded. */
     make_packet(&e, zero, NULL, "cover", false, pkt);
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     CHECK(mval(&e, "mixnode_drop_cover_total ") == 1);
+    CHECK(mval(&e, "mixnode_packets_out_total ") == 1);
+    /* Drop cover with a SURB-ack (payload stream): nothing stored, the ack goes out. */
+    make_packet(&e, zero, NULL, "cover", true, pkt);
+    CHECK(feed_packet(&e, e.node, pkt, plen));
+    CHECK(mval(&e, "mixnode_drop_cover_total ") == 2);
+    CHECK(mval(&e, "mixnode_cover_acks_sent_total ") == 1);
+    CHECK(mval(&e, "mixnode_acks_sent_total ") == 2);
+    CHECK(mval(&e, "mixnode_packets_out_total ") == 2);
+    CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 1);
     /* Forward: a 2-hop packet leaves for the next hop. */
     uint8_t next[32];
     memset(next, 0x77, 32);
     make_packet(&e, e.inbox, next, "fwd", false, pkt);
-    CHECK(feed_packet(&e, e.client, pkt, plen));
-    CHECK(mval(&e, "mixnode_packets_out_total ") == 2);
+    CHECK(feed_packet(&e, e.node, pkt, plen));
+    CHECK(mval(&e, "mixnode_packets_out_total ") == 3);
     /* Wrong length. */
-    CHECK(feed_packet(&e, e.client, pkt, plen - 1));
+    CHECK(feed_packet(&e, e.node, pkt, plen - 1));
     CHECK(mval(&e, "mixnode_packets_dropped_total{reason=\"bad_length\"} ") == 1);
     CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 1);
     pipe_teardown(&e);
     free(pkt);
+}
+
+/*
+ * A SURB-ack whose SURB starts at this gateway (as clients build them) is
+ * held for the delay the SURB's creator chose for that first hop, like any
+ * hop's, then leaves for the SURB's second hop (client.md "Payload envelope").
+ */
+static void test_surb_ack_delay(void)
+{
+    struct pipe_env e;
+    struct sphinx_geometry g = sphinx_geometry_default();
+    struct mix_rng rng = mix_rng_system();
+    size_t plen = sphinx_packet_len(&g);
+    uint8_t *pkt = malloc(plen), *plain = calloc(1, sphinx_plaintext_len(&g));
+    uint8_t *surb = malloc(sphinx_surb_len(&g)), keys[SPHINX_SURB_KEYS_LEN], sid[16], osk[32];
+    const uint32_t hold_us = 300000;
+
+    CHECK(pipe_setup(&e));
+    struct sphinx_hop self = {.delay_us = 0}, sh[2];
+    memcpy(self.node_id, node_harness_id(e.n), 32);
+    memcpy(self.public_key, e.pk, 32);
+    sh[0] = self;
+    sh[0].delay_us = hold_us;
+    memset(sh[1].node_id, 0x42, 32);
+    sphinx_keygen(&rng, osk, sh[1].public_key);
+    sh[1].delay_us = 0;
+    randombytes_buf(sid, 16);
+    CHECK(sphinx_surb_create(&g, &rng, sh, 2, e.inbox, sid, surb, keys) == SPHINX_OK);
+    CHECK(payload_build(plain, sphinx_plaintext_len(&g), surb, sphinx_surb_len(&g),
+                        (const uint8_t *)"held", 4) == PAYLOAD_OK);
+    CHECK(sphinx_create(&g, &rng, &self, 1, e.inbox, plain, sphinx_plaintext_len(&g), pkt) ==
+          SPHINX_OK);
+    uint64_t t0 = node_now_us();
+    CHECK(feed_packet(&e, e.node, pkt, plen));
+    CHECK(inbox_count(node_harness_inbox(e.n), e.inbox) == 1);
+    CHECK(mval(&e, "mixnode_acks_sent_total ") == 1);
+    /* Not sent at once: held in the mixing queue. */
+    CHECK(mval(&e, "mixnode_packets_out_total ") == 0);
+    CHECK(mval(&e, "mixnode_queue_depth ") == 1);
+    while (mval(&e, "mixnode_packets_out_total ") == 0 && node_now_us() < t0 + 5000000) {
+        usleep(10000);
+        node_mixq_run(e.n);
+    }
+    uint64_t held = node_now_us() - t0;
+    CHECKF(mval(&e, "mixnode_packets_out_total ") == 1 && held >= hold_us,
+           "ack out after %llu us, chosen hold %u us", (unsigned long long)held, hold_us);
+    pipe_teardown(&e);
+    free(pkt);
+    free(plain);
+    free(surb);
+}
+
+/* Layer of a descriptor for link kinds: 0 = gateway, 1..L = mix layer. */
+static uint32_t lay(const struct pki_descriptor *d)
+{
+    return (d->roles & PKI_ROLE_MIX) ? d->layer : 0;
+}
+
+/* A link real packets use: gateway -> layer 1, layer k -> k+1, layer L -> gateway. */
+static bool real_link(uint32_t from, uint32_t to, uint32_t layers)
+{
+    return (from == 0 && to == 1) || (from >= 1 && from < layers && to == from + 1) ||
+           (from == layers && to == 0);
+}
+
+/*
+ * Mix loop cover uses only the links, in the directions, that real packets
+ * use: for every node of a 3-layer network, every hop of 200 random loops.
+ */
+static void test_loop_paths(void)
+{
+    struct pki_params p;
+    struct mix_rng rng = mix_rng_system();
+    memset(&p, 0, sizeof(p));
+    p.epoch = 1;
+    p.timing.genesis = 1000;
+    p.timing.epoch_len = 3600;
+    p.timing.grace = 60;
+    p.max_hops = 5;
+    p.payload_len = 2048;
+    p.layers = 3;
+    p.mean_delay_us = 50000;
+    p.max_delay_us = 500000;
+    p.lambda_p_mhz = p.lambda_l_mhz = p.lambda_d_mhz = p.lambda_m_mhz = 1000;
+    struct pki_doc *doc = pki_doc_new(&p);
+    CHECK(doc != NULL);
+    if (doc == NULL)
+        return;
+    uint8_t ids[8][32];
+    for (int i = 0; i < 8; i++) {
+        struct pki_descriptor d;
+        uint8_t esk[64], ssk[32];
+        memset(&d, 0, sizeof(d));
+        crypto_sign_keypair(d.identity_key, esk);
+        pki_node_id(d.identity_key, d.id);
+        randombytes_buf(d.link_key, 32);
+        d.roles = i < 2 ? (PKI_ROLE_GATEWAY | PKI_ROLE_PROVIDER) : PKI_ROLE_MIX;
+        d.layer = i < 2 ? 0 : (uint32_t)(1 + (i - 2) / 2);
+        snprintf(d.address, sizeof(d.address), "127.0.0.1:%d", 20000 + i);
+        d.n_sphinx_keys = 1;
+        d.sphinx_keys[0].epoch = 1;
+        sphinx_keygen(&rng, ssk, d.sphinx_keys[0].key);
+        CHECK(pki_doc_add(doc, &d) == PKI_OK);
+        memcpy(ids[i], d.id, 32);
+    }
+    int bad = 0;
+    for (int i = 0; i < 8; i++) {
+        const struct pki_descriptor *self = pki_doc_find(doc, ids[i]);
+        for (int t = 0; t < 200; t++) {
+            const struct pki_descriptor *path[8];
+            int h = node_loop_path(doc, &rng, ids[i], path, 8);
+            /* 3 layers: a mix visits the 2 other layers and a gateway, a gateway 3 layers. */
+            if (h != 4 || path[h - 1] != self) {
+                bad++;
+                continue;
+            }
+            uint32_t from = lay(self);
+            for (int k = 0; k < h; k++) {
+                if (!real_link(from, lay(path[k]), 3))
+                    bad++;
+                from = lay(path[k]);
+            }
+        }
+    }
+    CHECKF(bad == 0, "%d loop hops on links real packets never use", bad);
+    const struct pki_descriptor *few[2];
+    CHECK(node_loop_path(doc, &rng, ids[3], few, 2) == -1);
+    pki_doc_free(doc);
 }
 
 static void test_pipeline_fetch(void)
@@ -265,7 +428,7 @@ static void test_pipeline_fetch(void)
 
     CHECK(pipe_setup(&e));
     make_packet(&e, e.inbox, NULL, "fetch me", false, pkt);
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     memset(&req, 0, sizeof(req));
     req.type = FRAME_FETCH_REQUEST;
     enc = frame_encode_alloc(&req, &elen, NULL);
@@ -294,7 +457,7 @@ static void test_pipeline_fetch(void)
     randombytes_buf(other, 32);
     struct peer *p2 = node_harness_peer(e.n, HARNESS_PEER_CLIENT, other);
     make_packet(&e, e.inbox, NULL, "not yours", false, pkt);
-    CHECK(feed_packet(&e, e.client, pkt, plen));
+    CHECK(feed_packet(&e, e.node, pkt, plen));
     enc = frame_encode_alloc(&req, &elen, NULL);
     CHECK(node_handle_frame(e.n, p2, enc, elen));
     sent = node_harness_last_sent(e.n, &sl);
@@ -322,5 +485,7 @@ int main(void)
     RUN(test_metrics_text);
     RUN(test_pipeline_deliver);
     RUN(test_pipeline_fetch);
+    RUN(test_surb_ack_delay);
+    RUN(test_loop_paths);
     return tap_done();
 }

@@ -16,6 +16,7 @@
 
 #include "pki.h"
 #include "rng.h"
+#include "sphinx.h"
 #include "tap.h"
 
 #define N_NODES 10
@@ -516,6 +517,36 @@ static enum pki_err decode_both(const uint8_t *b, size_t n)
     return e;
 }
 
+/* The KEM packet format: one more key, the same document otherwise. */
+static void test_doc_sphinx_format(void)
+{
+    size_t cl = 0, kl = 0, len = 0;
+    uint8_t *classic = doc_bytes(&cl), *kem = NULL, *again = NULL;
+    fx.params.sphinx_format = SPHINX_FORMAT_KEM_X25519;
+    struct pki_doc *doc = make_doc(NULL), *back = NULL;
+    CHECK(doc != NULL && pki_doc_encode(doc, &kem, &kl) == PKI_OK);
+    CHECK(kem != NULL && kl == cl + 4);
+    if (kem != NULL && classic != NULL && kl == cl + 4) {
+        CHECK(kem[0] == 0xb8 && kem[1] == 0x18);        /* map(24) */
+        CHECK(memcmp(kem + 2, classic + 1, cl - 1) == 0);
+        CHECK(kem[kl - 3] == 0x18 && kem[kl - 2] == 0x18 && kem[kl - 1] == 0x01);
+        CHECK(pki_doc_decode(kem, kl, &back) == PKI_OK);
+        CHECK(back != NULL && pki_doc_params(back)->sphinx_format == SPHINX_FORMAT_KEM_X25519);
+        CHECK(back != NULL && pki_doc_encode(back, &again, &len) == PKI_OK);
+        CHECK(again != NULL && len == kl && memcmp(again, kem, kl) == 0);
+        CHECK(decode_both(kem, kl) == PKI_OK);
+    }
+    struct pki_params p = fx.params;
+    p.sphinx_format = SPHINX_FORMAT_LAST + 1;
+    CHECK(pki_params_check(&p) == PKI_ERR_BAD_VALUE);
+    fx.params.sphinx_format = SPHINX_FORMAT_CLASSIC;
+    pki_doc_free(doc);
+    pki_doc_free(back);
+    free(classic);
+    free(kem);
+    free(again);
+}
+
 static void test_doc_rejects(void)
 {
     size_t dl, nl;
@@ -541,11 +572,18 @@ static void test_doc_rejects(void)
     CHECK(decode_both(nb, nl) == PKI_ERR_NONCANONICAL);
     free(nb);
 
+    /* Key 24 (sphinx_format) is written only when not 0 (classic). */
     static const uint8_t map24[] = { 0xb8, 0x18 };      /* one more entry: key 24 */
     nb = splice(db, dl, 0, 1, map24, 2, &nl);
     uint8_t *nb2 = realloc(nb, nl + 3);
     nb = nb2;
     nb[nl++] = 0x18, nb[nl++] = 0x18, nb[nl++] = 0x00;
+    CHECK(decode_both(nb, nl) == PKI_ERR_NONCANONICAL);
+    nb[nl - 1] = 0x02;                                  /* no such format */
+    CHECK(decode_both(nb, nl) == PKI_ERR_BAD_VALUE);
+    nb[nl - 1] = 0x01;
+    CHECK(decode_both(nb, nl) == PKI_OK);
+    nb[nl - 2] = 0x19;                                  /* key 25: unknown */
     CHECK(decode_both(nb, nl) == PKI_ERR_UNKNOWN_FIELD);
     free(nb);
 
@@ -842,6 +880,7 @@ int main(void)
     RUN(test_descriptor_rejects);
     RUN(test_doc_canonical_order);
     RUN(test_doc_params_check);
+    RUN(test_doc_sphinx_format);
     RUN(test_lookups_and_path);
     RUN(test_verify_signatures);
     RUN(test_verify_epochs);

@@ -10,15 +10,31 @@
 #include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "sim.h"
 #include "tap.h"
 #include "xrng.h"
 
+/*
+ * The defaults these tests were written against (before mixsim's defaults
+ * became the shipped network's): no cover, no delay cap, 0.2 s per hop,
+ * 0.1 s pool period, 50 clients x 100 messages/s.
+ */
+static void bare_defaults(struct sim_params *p)
+{
+    sim_params_default(p);
+    sim_params_no_cover(p);
+    p->mean_delay = 0.2;
+    p->period = 0.1;
+    p->clients = 50;
+    p->rate_real = 100;
+}
+
 static struct sim_params base_single(void)
 {
     struct sim_params p;
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.topology = SIM_TOPO_SINGLE;
     p.link_delay = 0.001;
     p.clients = 10;
@@ -154,7 +170,7 @@ static void test_mass_conservation(void)
     static const int strategies[] = { MIXQ_POISSON, MIXQ_TIMED_POOL, MIXQ_THRESHOLD };
     for (size_t k = 0; k < MIX_ARRAY_LEN(strategies); k++) {
         struct sim_params p;
-        sim_params_default(&p);
+        bare_defaults(&p);
         p.strategy = strategies[k];
         p.layers = 3;
         p.width = 4;
@@ -202,7 +218,7 @@ static void test_corrupt_path(void)
 {
     /* Every mix corrupt: the adversary follows each target exactly. */
     struct sim_params p;
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.layers = 3;
     p.width = 2;
     p.corrupt = 6;
@@ -224,7 +240,7 @@ static void test_corrupt_path(void)
     sim_free(s);
 
     /* A cascade whose every mix is corrupt, listed by id. */
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.topology = SIM_TOPO_CASCADE;
     p.layers = 3;
     p.width = 2;
@@ -252,7 +268,7 @@ static void test_corrupt_path(void)
     sim_free(s);
 
     /* One honest layer is enough to hide a target again. */
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.layers = 3;
     p.width = 2;
     ok = sim_param_set(&p, "corrupt_ids", "0,1,4,5", NULL);      /* layers 1 and 3 */
@@ -285,7 +301,7 @@ static bool same_results(struct sim *a, struct sim *b)
 static void test_determinism(void)
 {
     struct sim_params p;
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.width = 3;
     p.rate_real = 10;
     p.rate_payload = 15;
@@ -331,7 +347,7 @@ static void test_mixim_point(void)
 static void test_cover_and_routing(void)
 {
     struct sim_params p;
-    sim_params_default(&p);
+    bare_defaults(&p);
     p.layers = 2;
     p.width = 2;
     p.clients = 20;
@@ -385,6 +401,65 @@ static void test_cover_and_routing(void)
     sim_free(s);
 }
 
+/* Too few targets: flagged, with a duration that would give enough. */
+static void test_few_targets(void)
+{
+    struct sim_params p;
+    bare_defaults(&p);
+    p.layers = 1;
+    p.e2e = 5;
+    p.duration = 150;
+    struct sim *s = run(&p);
+    if (s == NULL)
+        return;
+    const struct sim_results *r = sim_results(s);
+    char why[512];
+    CHECKF(r->measured == 0 && r->few_targets, "%u measured", r->measured);
+    CHECK(sim_few_targets_why(&p, r, why, sizeof why) && strstr(why, "--duration") != NULL);
+    /* The advised duration gives enough targets. */
+    const char *d = strstr(why, "--duration ");
+    p.duration = d ? atof(d + 11) : 0;
+    sim_free(s);
+    s = run(&p);
+    if (s == NULL)
+        return;
+    r = sim_results(s);
+    CHECKF(!r->few_targets && r->measured >= SIM_MIN_TARGETS, "%u measured at %g s",
+           r->measured, p.duration);
+    CHECK(!sim_few_targets_why(&p, r, why, sizeof why));
+    sim_free(s);
+}
+
+/* Recipients exclude the sender: 2 clients leave no doubt, 50 at most log2 49. */
+static void test_recipient_entropy(void)
+{
+    static const uint32_t ns[] = { 2, 50 };
+    for (size_t k = 0; k < MIX_ARRAY_LEN(ns); k++) {
+        struct sim_params p;
+        sim_params_mixim(&p);
+        p.clients = ns[k];
+        p.rate_real = 5000.0 / ns[k];
+        p.duration = 14;
+        p.warmup = 2;
+        p.drain = 4;
+        p.target_interval = 0.05;
+        struct sim *s = run(&p);
+        if (s == NULL)
+            return;
+        const struct sim_results *r = sim_results(s);
+        double hmax = log2((double)ns[k] - 1);
+        CHECKF(r->measured >= SIM_MIN_TARGETS, "%u targets", r->measured);
+        CHECKF(r->h_rcpt.max <= hmax + 1e-9 && r->hmin_rcpt.max <= hmax + 1e-9,
+               "N=%u: H %.6f max %.6f > log2(N-1) %.6f", ns[k], r->h_rcpt.mean, r->h_rcpt.max,
+               hmax);
+        /* Many messages hide each target: the bound is nearly reached. */
+        CHECKF(r->h_rcpt.mean > hmax - 0.05, "N=%u: H %.4f", ns[k], r->h_rcpt.mean);
+        CHECKF(ns[k] == 2 ? r->degree == 0 : fabs(r->degree - r->h_rcpt.mean / hmax) < 1e-12,
+               "degree %g", r->degree);
+        sim_free(s);
+    }
+}
+
 static void test_xrng_vector(void)
 {
     /* Reference xoshiro256** output for state {1, 2, 3, 4}. */
@@ -417,5 +492,7 @@ int main(void)
     RUN(test_determinism);
     RUN(test_mixim_point);
     RUN(test_cover_and_routing);
+    RUN(test_few_targets);
+    RUN(test_recipient_entropy);
     return tap_done();
 }

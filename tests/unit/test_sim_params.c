@@ -4,9 +4,12 @@
  */
 #include <math.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
+#include "netconf.h"
 #include "params.h"
 #include "stats.h"
 #include "tap.h"
@@ -98,6 +101,7 @@ static void test_checks(void)
     CHECK(!sim_params_check(&p, &why));
     sim_params_default(&p);
     p.rate_real = 0;
+    p.rate_payload = 0;
     CHECK(!sim_params_check(&p, &why));
     sim_params_default(&p);
     p.strategy = MIXQ_TIMED_POOL;
@@ -122,7 +126,7 @@ static void test_ini(void)
     if (fd < 0)
         return;
     FILE *f = fdopen(fd, "w");
-    fputs("; a comment\n[network]\nlayers = 4\nwidth = 7\nlink_delay = 0.02\n"
+    fputs("; a comment\n[network]\nlayers = 4\nmax_hops = 6\nwidth = 7\nlink_delay = 0.02\n"
           "[mixing]\nstrategy = timed_pool\nperiod = 0.5\npool_keep = 3\n"
           "[clients]\nclients = 12\nrate_real = 2.5\n", f);
     fclose(f);
@@ -148,6 +152,77 @@ static void test_ini(void)
     CHECK(!sim_params_load_ini(&p, path, err));
     unlink(path);
     CHECK(!sim_params_load_ini(&p, path, err));    /* missing file */
+    fclose(err);
+}
+
+/* mixsim's defaults are the shipped network's [network] values. */
+static void test_defaults_are_network(void)
+{
+    struct sim_params p;
+    struct pki_params n;
+    sim_params_default(&p);
+    netconf_defaults(&n);
+    CHECK(p.layers == n.layers);
+    CHECK(p.mean_delay == (double)n.mean_delay_us / 1e6);
+    CHECK(p.max_delay == (double)n.max_delay_us / 1e6);
+    CHECK(p.rate_payload == (double)n.lambda_p_mhz / 1000);
+    CHECK(p.rate_loop == (double)n.lambda_l_mhz / 1000);
+    CHECK(p.rate_drop == (double)n.lambda_d_mhz / 1000);
+    CHECK(p.rate_mix_loop == (double)n.lambda_m_mhz / 1000);
+    CHECK(p.strategy == MIXQ_POISSON && n.strategy == PKI_STRATEGY_POISSON);
+    CHECK(p.period == (double)n.pool_interval_us / 1e6);
+    CHECK(p.pool_keep == n.pool_keep && p.threshold == n.threshold_n);
+    CHECK(p.rate_real < p.rate_payload);   /* the payload stream keeps up */
+}
+
+/* An authority's configuration, as is: [network] with its names and units. */
+static void test_network_section(void)
+{
+    char path[] = "/tmp/test_sim_netXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    FILE *f = fdopen(fd, "w");
+    fputs("[mixdir]\nlisten = 0.0.0.0:7000\ndata_dir = /x\n"
+          "[network]\nauthority = 192.0.2.10:7000 KEY1 KEY2\nthreshold = 2\n"
+          "epoch_length = 20m\ngenesis = 1767225600\ngrace = 2m\nvote_lead = 5m\n"
+          "exchange_window = 30s\nkey_ahead_epochs = 4\nmax_hops = 6\npayload_len = 2048\n"
+          "layers = 4\nmean_delay = 80ms\nmax_delay = 3s\nlambda_p = 3.5\nlambda_l = 0.25\n"
+          "lambda_d = 0\nlambda_m = 1\nstrategy = timed_pool\npool_interval = 500ms\n"
+          "pool_keep = 7\nthreshold_n = 20\nwidth = 5\n"
+          "[registration]\nopen = yes\n[limits]\nmax_connections = 512\n", f);
+    fclose(f);
+    struct sim_params p;
+    sim_params_default(&p);
+    FILE *err = fopen("/dev/null", "w");
+    CHECK(sim_params_load_ini(&p, path, err));
+    CHECK(p.layers == 4 && p.width == 5 && fabs(p.mean_delay - 0.08) < 1e-12);
+    CHECK(p.max_delay == 3 && p.rate_payload == 3.5 && p.rate_loop == 0.25);
+    CHECK(p.rate_drop == 0 && p.rate_mix_loop == 1 && p.strategy == MIXQ_TIMED_POOL);
+    CHECK(p.period == 0.5 && p.pool_keep == 7);
+    CHECK(p.threshold == 20);          /* threshold_n; `threshold` is the authorities' */
+    /* Keys present only: a flag given before -c keeps its value. */
+    f = fopen(path, "w");
+    fputs("[network]\nlambda_p = 4\n", f);
+    fclose(f);
+    sim_params_default(&p);
+    p.mean_delay = 0.3;
+    CHECK(sim_params_load_ini(&p, path, err) && p.rate_payload == 4 && p.mean_delay == 0.3);
+    /* What mixdir refuses, mixsim refuses. */
+    static const char *const bad[] = {
+        "[network]\nmean_delay = 50 parsecs\n", "[network]\nlambda_p = -1\n",
+        "[network]\nlayers = 4\n", "[network]\nstrategy = fifo\n",
+        "[network]\nlamda_p = 2\n", "[network]\nmean_delay = 3s\n",
+    };
+    for (size_t i = 0; i < MIX_ARRAY_LEN(bad); i++) {
+        f = fopen(path, "w");
+        fputs(bad[i], f);
+        fclose(f);
+        sim_params_default(&p);
+        CHECKF(!sim_params_load_ini(&p, path, err), "accepted %s", bad[i]);
+    }
+    unlink(path);
     fclose(err);
 }
 
@@ -194,6 +269,8 @@ int main(void)
     RUN(test_bad_values);
     RUN(test_checks);
     RUN(test_ini);
+    RUN(test_defaults_are_network);
+    RUN(test_network_section);
     RUN(test_summary);
     RUN(test_hist);
     return tap_done();

@@ -25,6 +25,24 @@
 #define VECTORS "tests/vectors/sphinx_kat.txt"
 #define MAXN 10
 
+/* The format the parametric tests run with (main runs them for each). */
+static enum sphinx_format fmt = SPHINX_FORMAT_CLASSIC;
+
+static struct sphinx_geometry geo(uint32_t hops, uint32_t payload)
+{
+    return (struct sphinx_geometry){ hops, payload, fmt };
+}
+
+/* A hop's shared secret as the spec defines it (section 8 step 2, 15.3). */
+static int hop_secret(enum sphinx_format f, uint8_t s[32], const uint8_t sk[32],
+                      const uint8_t *pkt)
+{
+    const struct sphinx_kem *kem = sphinx_kem_of(f);
+    if (kem != NULL)
+        return kem->decap(sk, pkt, s);
+    return crypto_scalarmult(s, sk, pkt);
+}
+
 struct net {
     uint8_t sk[MAXN][32], pk[MAXN][32], id[MAXN][32];
     struct sphinx_hop path[MAXN];
@@ -102,23 +120,52 @@ static void test_geometry(void)
     /* Acknowledgements carry a SURB inside a payload: leave >= 1500 bytes. */
     CHECK(sphinx_plaintext_len(&g) - SPHINX_SURB_LEN(&g) >= 1500);
     const char *why = NULL;
-    struct sphinx_geometry bad[] = { { 0, 2048 }, { 11, 2048 }, { 5, 63 }, { 5, 0 },
-                                     { 5, SPHINX_MAX_PAYLOAD + 1 } };
+    struct sphinx_geometry bad[] = { { 0, 2048, 0 }, { 11, 2048, 0 }, { 5, 63, 0 }, { 5, 0, 0 },
+                                     { 5, SPHINX_MAX_PAYLOAD + 1, 0 }, { 5, 2048, 2 } };
     for (size_t i = 0; i < MIX_ARRAY_LEN(bad); i++) {
         CHECK(!sphinx_geometry_valid(&bad[i], &why));
         CHECK(why != NULL);
         CHECK(sphinx_packet_len(&bad[i]) == 0);
     }
     CHECK(!sphinx_geometry_valid(NULL, NULL));
-    struct sphinx_geometry g10 = { 10, 64 };
+    struct sphinx_geometry g10 = { 10, 64, SPHINX_FORMAT_CLASSIC };
     CHECK(sphinx_geometry_valid(&g10, NULL));
     CHECK(sphinx_header_len(&g10) == 48 + 690);
+    /* KEM: 32 more bytes per hop, the rest as in the classic format. */
+    struct sphinx_geometry k = { 5, 2048, SPHINX_FORMAT_KEM_X25519 };
+    CHECK(sphinx_geometry_valid(&k, NULL));
+    CHECK(sphinx_header_len(&k) == 553);
+    CHECK(sphinx_packet_len(&k) == 2601);
+    CHECK(sphinx_plaintext_len(&k) == 2032);
+    CHECK(sphinx_surb_len(&k) == 617);
+    CHECK(sphinx_plaintext_len(&k) - SPHINX_SURB_LEN(&k) >= 1400);
+    k.max_hops = 10;
+    CHECK(sphinx_header_len(&k) == 48 + 1010);
+    /* Formats by name; the KEM behind its interface. */
+    enum sphinx_format f = SPHINX_FORMAT_CLASSIC;
+    CHECK(sphinx_format_parse("kem-x25519", &f) && f == SPHINX_FORMAT_KEM_X25519);
+    CHECK(sphinx_format_parse("classic", &f) && f == SPHINX_FORMAT_CLASSIC);
+    CHECK(!sphinx_format_parse("kem", &f) && !sphinx_format_parse(NULL, &f));
+    CHECK(sphinx_format_name((enum sphinx_format)7) == NULL);
+    CHECK(sphinx_kem_of(SPHINX_FORMAT_CLASSIC) == NULL);
+    const struct sphinx_kem *kem = sphinx_kem_of(SPHINX_FORMAT_KEM_X25519);
+    CHECK(kem != NULL && kem->ct_len == 32 && kem->ct_len <= SPHINX_KEM_MAX_CT);
+    if (kem != NULL) {
+        uint8_t sk[32], pk[32], ct[32], s1[32], s2[32], zero[32] = { 0 };
+        struct mix_rng sys = mix_rng_system();
+        sphinx_keygen(&sys, sk, pk);
+        CHECK(kem->encap(&sys, pk, ct, s1) == 0);
+        CHECK(kem->decap(sk, ct, s2) == 0);
+        CHECK_EQ_MEM(s1, s2, 32);
+        CHECK(kem->encap(&sys, zero, ct, s1) == -1);
+        CHECK(kem->decap(sk, zero, s2) == -1);
+    }
 }
 
 /* Forward round trips for every path length in several geometries. */
 static void test_roundtrip(void)
 {
-    struct sphinx_geometry geoms[] = { { 5, 2048 }, { 1, 64 }, { 3, 100 }, { 10, 512 } };
+    struct sphinx_geometry geoms[] = { geo(5, 2048), geo(1, 64), geo(3, 100), geo(10, 512) };
     struct net n;
     make_net(&n, MAXN, 1);
     uint8_t rcpt[32];
@@ -150,10 +197,40 @@ static void test_roundtrip(void)
     }
 }
 
+/*
+ * Linear creation (spec section 5.1) agrees with every node's own
+ * X25519(y, alpha) on fresh random keys and paths: each packet takes both
+ * signs of the clamped representative about as often, so 64 ten-hop
+ * packets cover both branches many times.
+ */
+static void test_linear_creation(void)
+{
+    struct sphinx_geometry g = { 10, 64, SPHINX_FORMAT_CLASSIC };
+    size_t plen = sphinx_packet_len(&g);
+    uint8_t *pkt = malloc(plen), *out = malloc(plen), rcpt[32] = { 7 }, msg[] = "linear";
+    struct mix_rng sys = mix_rng_system();
+    for (int k = 0; k < 64; k++) {
+        struct net n;
+        for (size_t i = 0; i < MAXN; i++) {
+            sphinx_keygen(&sys, n.sk[i], n.pk[i]);
+            mix_rng_bytes(&sys, n.id[i], 32);
+            memcpy(n.path[i].node_id, n.id[i], 32);
+            memcpy(n.path[i].public_key, n.pk[i], 32);
+            n.path[i].delay_us = (uint32_t)i;
+        }
+        CHECK(sphinx_create(&g, &sys, n.path, MAXN, rcpt, msg, sizeof msg, pkt) == SPHINX_OK);
+        struct sphinx_result res;
+        CHECK(route(&g, &n, MAXN, pkt, out, &res) == SPHINX_OK_DELIVER);
+        CHECK_EQ_MEM(out, msg, sizeof msg);
+    }
+    free(pkt);
+    free(out);
+}
+
 /* Unwrapping in place (out == pkt) gives the same result. */
 static void test_in_place(void)
 {
-    struct sphinx_geometry g = sphinx_geometry_default();
+    struct sphinx_geometry g = geo(5, 2048);
     size_t plen = sphinx_packet_len(&g);
     struct net n;
     make_net(&n, 5, 1);
@@ -180,7 +257,7 @@ static void test_in_place(void)
 /* Wrong key, wrong length, low order alpha, bad arguments. */
 static void test_errors(void)
 {
-    struct sphinx_geometry g = sphinx_geometry_default();
+    struct sphinx_geometry g = geo(5, 2048);
     size_t plen = sphinx_packet_len(&g);
     struct net n;
     make_net(&n, 6, 1);
@@ -204,7 +281,7 @@ static void test_errors(void)
     CHECK(sphinx_unwrap(&g, n.sk[0], NULL, pkt, 0, out, plen, &res) == SPHINX_ERR_LENGTH);
     CHECK(sphinx_unwrap(&g, n.sk[0], NULL, NULL, plen, out, plen, &res) == SPHINX_ERR_LENGTH);
     CHECK(sphinx_unwrap(&g, n.sk[0], NULL, pkt, plen, out, plen - 1, &res) == SPHINX_ERR_ARG);
-    struct sphinx_geometry other = { 4, 2048 };
+    struct sphinx_geometry other = geo(4, 2048);
     CHECK(sphinx_unwrap(&other, n.sk[0], NULL, pkt, plen, out, plen, &res) == SPHINX_ERR_LENGTH);
     /* A low order alpha (here 0 and 1) gives an all-zero shared secret. */
     uint8_t *bad = malloc(plen);
@@ -238,7 +315,7 @@ static void test_errors(void)
  */
 static void test_bitflips(void)
 {
-    struct sphinx_geometry g = sphinx_geometry_default();
+    struct sphinx_geometry g = geo(5, 2048);
     size_t plen = sphinx_packet_len(&g), hlen = sphinx_header_len(&g);
     struct net n;
     make_net(&n, 5, 1);
@@ -328,7 +405,7 @@ static bool share_window(const uint8_t *a, size_t alen, const uint8_t *b, size_t
 
 static void test_unlinkable_bytes(void)
 {
-    struct sphinx_geometry g = sphinx_geometry_default();
+    struct sphinx_geometry g = geo(5, 2048);
     size_t plen = sphinx_packet_len(&g);
     struct net n;
     make_net(&n, 5, 1);
@@ -352,7 +429,7 @@ static void test_unlinkable_bytes(void)
 /* A replay is rejected, also after the cache is saved and loaded. */
 static void test_replay(void)
 {
-    struct sphinx_geometry g = sphinx_geometry_default();
+    struct sphinx_geometry g = geo(5, 2048);
     size_t plen = sphinx_packet_len(&g);
     struct net n;
     make_net(&n, 5, 1);
@@ -430,7 +507,7 @@ static void *unwrap_worker(void *arg)
 /* Worker threads sharing one cache: each packet is forwarded exactly once. */
 static void test_threads(void)
 {
-    struct sphinx_geometry g = sphinx_geometry_default();
+    struct sphinx_geometry g = geo(5, 2048);
     size_t plen = sphinx_packet_len(&g), count = 40;
     struct net n;
     make_net(&n, 5, 1);
@@ -463,7 +540,7 @@ static void test_threads(void)
 /* SURB round trips for 1..5 hops; only the creator can open the reply. */
 static void test_surb(void)
 {
-    struct sphinx_geometry g = sphinx_geometry_default();
+    struct sphinx_geometry g = geo(5, 2048);
     size_t plen = sphinx_packet_len(&g), tlen = sphinx_plaintext_len(&g);
     size_t slen = sphinx_surb_len(&g);
     struct net n;
@@ -553,8 +630,9 @@ static void spec_kdf(uint8_t *out, size_t outlen, const uint8_t s[32], const cha
 
 static void test_bad_command(void)
 {
-    struct sphinx_geometry g = sphinx_geometry_default();
-    size_t plen = sphinx_packet_len(&g), blen = 5 * 69;
+    struct sphinx_geometry g = geo(5, 2048);
+    size_t plen = sphinx_packet_len(&g), slot = fmt == SPHINX_FORMAT_CLASSIC ? 69 : 101;
+    size_t blen = 5 * slot;
     struct net n;
     make_net(&n, 5, 1);
     uint8_t rcpt[32] = { 6 };
@@ -562,9 +640,9 @@ static void test_bad_command(void)
     struct mix_rng_det d;
     struct mix_rng r = det_rng(&d, 9);
     CHECK(sphinx_create(&g, &r, n.path, 2, rcpt, NULL, 0, pkt) == SPHINX_OK);
-    uint8_t s[32], ks[32], km[32], rho[6 * 69];
+    uint8_t s[32], ks[32], km[32], rho[6 * 101];
     static const uint8_t nonce[8] = { 0 };
-    CHECK(crypto_scalarmult(s, n.sk[0], pkt) == 0);
+    CHECK(hop_secret(fmt, s, n.sk[0], pkt) == 0);
     spec_kdf(ks, 32, s, "mixnet-sphinx-v1 header-stream");
     spec_kdf(km, 32, s, "mixnet-sphinx-v1 header-mac");
     crypto_stream_chacha20(rho, blen, nonce, ks);
@@ -634,14 +712,16 @@ static void sb_num(struct sb *b, const char *name, unsigned long v)
  * A hop's intermediate values, recomputed from the spec (sections 4 and 8)
  * for implementers to debug against: alpha, s, subkeys, decrypted slot.
  */
-static void vec_hop_secrets(struct sb *b, const uint8_t sk[32], const uint8_t *pkt, size_t i)
+static void vec_hop_secrets(struct sb *b, enum sphinx_format f, const uint8_t sk[32],
+                            const uint8_t *pkt, size_t i)
 {
     static const uint8_t nonce[8] = { 0 };
-    uint8_t s[32], k[32], slot[69], rho[69];
+    uint8_t s[32], k[32], slot[101], rho[101];
+    size_t slen = f == SPHINX_FORMAT_CLASSIC ? 69 : 101;
     char name[40];
     snprintf(name, sizeof name, "hop%zu_alpha", i);
     sb_hex(b, name, pkt, 32);
-    if (crypto_scalarmult(s, sk, pkt) != 0)
+    if (hop_secret(f, s, sk, pkt) != 0)
         return;
     snprintf(name, sizeof name, "hop%zu_shared_secret", i);
     sb_hex(b, name, s, 32);
@@ -655,20 +735,22 @@ static void vec_hop_secrets(struct sb *b, const uint8_t sk[32], const uint8_t *p
         snprintf(name, sizeof name, "hop%zu_%s", i, labels[j][0]);
         sb_hex(b, name, k, 32);
     }
-    crypto_generichash_state st;
-    crypto_generichash_init(&st, s, 32, 32);
-    crypto_generichash_update(&st, (const uint8_t *)"mixnet-sphinx-v1 blinding", 25);
-    crypto_generichash_update(&st, pkt, 32);
-    crypto_generichash_final(&st, k, 32);
-    snprintf(name, sizeof name, "hop%zu_blinding", i);
-    sb_hex(b, name, k, 32);
+    if (f == SPHINX_FORMAT_CLASSIC) {
+        crypto_generichash_state st;
+        crypto_generichash_init(&st, s, 32, 32);
+        crypto_generichash_update(&st, (const uint8_t *)"mixnet-sphinx-v1 blinding", 25);
+        crypto_generichash_update(&st, pkt, 32);
+        crypto_generichash_final(&st, k, 32);
+        snprintf(name, sizeof name, "hop%zu_blinding", i);
+        sb_hex(b, name, k, 32);
+    }
     spec_kdf(k, 32, s, "mixnet-sphinx-v1 header-stream");
-    crypto_stream_chacha20(rho, sizeof rho, nonce, k);
-    memcpy(slot, pkt + 48, sizeof slot);
-    for (size_t j = 0; j < sizeof slot; j++)
+    crypto_stream_chacha20(rho, slen, nonce, k);
+    memcpy(slot, pkt + 48, slen);
+    for (size_t j = 0; j < slen; j++)
         slot[j] ^= rho[j];
     snprintf(name, sizeof name, "hop%zu_routing_slot", i);
-    sb_hex(b, name, slot, sizeof slot);
+    sb_hex(b, name, slot, slen);
 }
 
 /* Route pkt through n's first nhops nodes, logging every hop's output. */
@@ -679,7 +761,7 @@ static void vec_route(struct sb *b, const struct sphinx_geometry *g, const struc
     uint8_t *out = malloc(plen);
     char name[32];
     for (size_t i = 0; i < nhops; i++) {
-        vec_hop_secrets(b, n->sk[i], pkt, i);
+        vec_hop_secrets(b, g->format, n->sk[i], pkt, i);
         struct sphinx_result res;
         enum sphinx_status st = sphinx_unwrap(g, n->sk[i], NULL, pkt, plen, out, plen, &res);
         snprintf(name, sizeof name, "hop%zu_status", i);
@@ -719,16 +801,17 @@ static void vec_nodes(struct sb *b, const struct net *n, size_t count)
 }
 
 /* One forward packet: geometry, path length, rng seed byte. */
-static void vec_forward(struct sb *b, uint32_t hops, uint32_t payload, size_t nhops, uint8_t seed)
+static void vec_forward(struct sb *b, enum sphinx_format f, uint32_t hops, uint32_t payload,
+                        size_t nhops, uint8_t seed)
 {
-    struct sphinx_geometry g = { hops, payload };
+    struct sphinx_geometry g = { hops, payload, f };
     size_t plen = sphinx_packet_len(&g);
     struct net n;
     make_net(&n, nhops, 0x10);
     uint8_t rcpt[32], rs[32];
     memset(rcpt, 0xee, sizeof rcpt);
     static const char msg[] = "The quick brown fox jumps over the lazy dog";
-    sb_add(b, "\n[forward]\n");
+    sb_add(b, f == SPHINX_FORMAT_CLASSIC ? "\n[forward]\n" : "\n[kem_forward]\n");
     sb_num(b, "max_hops", hops);
     sb_num(b, "payload_len", payload);
     sb_num(b, "nhops", nhops);
@@ -748,9 +831,10 @@ static void vec_forward(struct sb *b, uint32_t hops, uint32_t payload, size_t nh
     free(pkt);
 }
 
-static void vec_surb(struct sb *b, uint32_t hops, uint32_t payload, size_t nhops, uint8_t seed)
+static void vec_surb(struct sb *b, enum sphinx_format f, uint32_t hops, uint32_t payload,
+                     size_t nhops, uint8_t seed)
 {
-    struct sphinx_geometry g = { hops, payload };
+    struct sphinx_geometry g = { hops, payload, f };
     size_t plen = sphinx_packet_len(&g), slen = sphinx_surb_len(&g);
     struct net n;
     make_net(&n, nhops, 0x20);
@@ -758,7 +842,7 @@ static void vec_surb(struct sb *b, uint32_t hops, uint32_t payload, size_t nhops
     memset(inbox, 0xcc, sizeof inbox);
     memset(sid, 0x5d, sizeof sid);
     static const char msg[] = "reply: acknowledged";
-    sb_add(b, "\n[surb]\n");
+    sb_add(b, f == SPHINX_FORMAT_CLASSIC ? "\n[surb]\n" : "\n[kem_surb]\n");
     sb_num(b, "max_hops", hops);
     sb_num(b, "payload_len", payload);
     sb_num(b, "nhops", nhops);
@@ -812,11 +896,17 @@ static void make_vectors(struct sb *b)
               "# hopN_alpha .. hopN_routing_slot: node N's intermediate values\n"
               "# (spec sections 4 and 8), to debug a new implementation step by step.\n");
     vec_lioness(b);
-    vec_forward(b, 3, 64, 3, 0x31);
-    vec_forward(b, 5, 2048, 2, 0x32);
-    vec_forward(b, 5, 2048, 5, 0x33);
-    vec_surb(b, 3, 64, 3, 0x34);
-    vec_surb(b, 5, 2048, 4, 0x35);
+    vec_forward(b, SPHINX_FORMAT_CLASSIC, 3, 64, 3, 0x31);
+    vec_forward(b, SPHINX_FORMAT_CLASSIC, 5, 2048, 2, 0x32);
+    vec_forward(b, SPHINX_FORMAT_CLASSIC, 5, 2048, 5, 0x33);
+    vec_surb(b, SPHINX_FORMAT_CLASSIC, 3, 64, 3, 0x34);
+    vec_surb(b, SPHINX_FORMAT_CLASSIC, 5, 2048, 4, 0x35);
+    /* The KEM format (spec section 15), appended so the classic lines stay put. */
+    vec_forward(b, SPHINX_FORMAT_KEM_X25519, 3, 64, 3, 0x41);
+    vec_forward(b, SPHINX_FORMAT_KEM_X25519, 5, 2048, 2, 0x42);
+    vec_forward(b, SPHINX_FORMAT_KEM_X25519, 5, 2048, 5, 0x43);
+    vec_surb(b, SPHINX_FORMAT_KEM_X25519, 3, 64, 3, 0x44);
+    vec_surb(b, SPHINX_FORMAT_KEM_X25519, 5, 2048, 4, 0x45);
 }
 
 static char *read_text(const char *path)
@@ -890,14 +980,22 @@ int main(void)
         return 1;
     RUN(test_geometry);
     RUN(test_roundtrip);
-    RUN(test_in_place);
-    RUN(test_errors);
-    RUN(test_bad_command);
-    RUN(test_replay);
-    RUN(test_threads);
-    RUN(test_surb);
-    RUN(test_unlinkable_bytes);
-    RUN(test_bitflips);
+    RUN(test_linear_creation);
+    /* Every format through the same tests. */
+    for (int f = 0; f <= SPHINX_FORMAT_LAST; f++) {
+        fmt = (enum sphinx_format)f;
+        printf("# format %s\n", sphinx_format_name(fmt));
+        if (fmt != SPHINX_FORMAT_CLASSIC)
+            RUN(test_roundtrip);
+        RUN(test_in_place);
+        RUN(test_errors);
+        RUN(test_bad_command);
+        RUN(test_replay);
+        RUN(test_threads);
+        RUN(test_surb);
+        RUN(test_unlinkable_bytes);
+        RUN(test_bitflips);
+    }
     RUN(test_vectors);
     RUN(test_spec_python);
     return tap_done();

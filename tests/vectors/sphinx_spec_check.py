@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""Independent implementation of docs/spec/sphinx.md, checked against the
-known-answer vectors in tests/vectors/sphinx_kat.txt.
+"""Independent implementation of docs/spec/sphinx.md (the classic format and
+the KEM format of section 15), checked against the known-answer vectors in
+tests/vectors/sphinx_kat.txt.
 
 Written from the spec text only (hashlib BLAKE2b, the `cryptography`
 package's X25519 and ChaCha20), it rebuilds every packet and SURB from the
@@ -20,7 +21,8 @@ except ImportError:
     print("python3 cryptography package missing")
     sys.exit(77)
 
-SLOT = 69
+SLOT = 69          # classic slot
+SLOT_K = 69 + 32   # KEM slot (section 15.2): slot | next ct
 FORWARD, DELIVER, REPLY = 1, 2, 3
 
 
@@ -103,7 +105,22 @@ def hop_keys(s, alpha):
     }
 
 
-def build_header(r, rng, path, final_slot):
+# KEM format, section 15.1: X25519 with ct bound into the secret.
+KEM_LABEL = b"mixnet-sphinx-kem-v1 x25519"
+
+
+def kem_encap(rng, pk):
+    e = rng.take(32)
+    ct = base(e)
+    return ct, H(32, KEM_LABEL + ct, X25519(e, pk))
+
+
+def kem_decap(sk, ct):
+    return H(32, KEM_LABEL + ct, X25519(sk, ct))
+
+
+def classic_secrets(rng, path):
+    """Section 5, the defining chain (not the linear shortcut of 5.1)."""
     nu = len(path)
     x = rng.take(32)
     alphas, keys = [base(x)], []
@@ -114,38 +131,62 @@ def build_header(r, rng, path, final_slot):
         keys.append(hop_keys(t, alphas[i]))
         if i < nu - 1:
             alphas.append(X25519(keys[i]["blind"], alphas[i]))
+    return alphas, keys
+
+
+def kem_secrets(rng, path):
+    """Section 15.2: one encapsulation per hop, in path order."""
+    alphas, keys = [], []
+    for hop in path:
+        ct, ss = kem_encap(rng, hop["pk"])
+        alphas.append(ct)
+        keys.append(hop_keys(ss, ct))
+    return alphas, keys
+
+
+def build_header(r, rng, path, final_slot, kem=False):
+    nu = len(path)
+    sl = SLOT_K if kem else SLOT
+    alphas, keys = (kem_secrets if kem else classic_secrets)(rng, path)
+    if kem:
+        final_slot += b"\0" * 32
     phi = b""
     for i in range(nu - 1):
-        rho = S(keys[i]["stream"], (r + 1) * SLOT)
-        phi = xor(phi + b"\0" * SLOT, rho[(r - i) * SLOT:])
-    pad = rng.take((r - nu) * SLOT)
-    head = (r - nu + 1) * SLOT
-    rho = S(keys[nu - 1]["stream"], (r + 1) * SLOT)
+        rho = S(keys[i]["stream"], (r + 1) * sl)
+        phi = xor(phi + b"\0" * sl, rho[(r - i) * sl:])
+    pad = rng.take((r - nu) * sl)
+    head = (r - nu + 1) * sl
+    rho = S(keys[nu - 1]["stream"], (r + 1) * sl)
     beta = xor(final_slot + pad, rho[:head]) + phi
     gamma = H(16, alphas[nu - 1] + beta, keys[nu - 1]["mac"])
     for i in range(nu - 2, -1, -1):
         slot = (bytes([FORWARD]) + path[i + 1]["id"] + path[i]["delay"].to_bytes(4, "big")
                 + b"\0" * 16 + gamma)
-        rho = S(keys[i]["stream"], (r + 1) * SLOT)
-        beta = xor(slot + beta[:(r - 1) * SLOT], rho[:r * SLOT])
+        if kem:
+            slot += alphas[i + 1]
+        rho = S(keys[i]["stream"], (r + 1) * sl)
+        beta = xor(slot + beta[:(r - 1) * sl], rho[:r * sl])
         gamma = H(16, alphas[i] + beta, keys[i]["mac"])
     return alphas[0] + gamma + beta, keys
 
 
-def unwrap(r, P, sk, pkt):
+def unwrap(r, P, sk, pkt, kem=False):
     """Returns (status, cmd, node id, delay, surb id, tag, out)."""
-    hlen = 48 + r * SLOT
+    sl = SLOT_K if kem else SLOT
+    hlen = 48 + r * sl
     if len(pkt) != hlen + P:
         raise Fail("length")
     alpha, gamma, beta, payload = pkt[:32], pkt[32:48], pkt[48:hlen], pkt[hlen:]
-    k = hop_keys(X25519(sk, alpha), alpha)
+    s = kem_decap(sk, alpha) if kem else X25519(sk, alpha)
+    k = hop_keys(s, alpha)
     if H(16, alpha + beta, k["mac"]) != gamma:
         raise Fail("mac")
-    B = xor(beta + b"\0" * SLOT, S(k["stream"], (r + 1) * SLOT))
+    B = xor(beta + b"\0" * sl, S(k["stream"], (r + 1) * sl))
     cmd, nid, delay, sid = B[0], B[1:33], int.from_bytes(B[33:37], "big"), B[37:53]
     m = lioness_decrypt(k["payload"], payload)
     if cmd == FORWARD:
-        out = X25519(k["blind"], alpha) + B[53:69] + B[69:] + m
+        nxt = B[69:101] if kem else X25519(k["blind"], alpha)
+        out = nxt + B[53:69] + B[sl:] + m
         return 1, cmd, nid, delay, sid, k["tag"], out
     if cmd == DELIVER:
         if m[:16] != b"\0" * 16:
@@ -180,7 +221,7 @@ def h(b):
 def check_equal(sec, name, got):
     want = sec.get(name)
     if want != got:
-        raise Fail("%s %s: got %s..., want %s..." % (sec["_kind"], name, got[:40],
+        raise Fail("%s %s: got %s..., want %s..." % (sec["_kind"], name, str(got)[:40],
                                                      (want or "(missing)")[:40]))
 
 
@@ -195,24 +236,25 @@ def nodes_of(sec):
     return path
 
 
-def check_intermediates(sec, r, sk, pkt, p):
+def check_intermediates(sec, r, sk, pkt, p, kem):
     alpha = pkt[:32]
-    s = X25519(sk, alpha)
+    s = kem_decap(sk, alpha) if kem else X25519(sk, alpha)
     k = hop_keys(s, alpha)
+    sl = SLOT_K if kem else SLOT
     check_equal(sec, p + "alpha", h(alpha))
     check_equal(sec, p + "shared_secret", h(s))
     check_equal(sec, p + "stream_key", h(k["stream"]))
     check_equal(sec, p + "mac_key", h(k["mac"]))
     check_equal(sec, p + "payload_key", h(k["payload"]))
-    check_equal(sec, p + "blinding", h(k["blind"]))
-    check_equal(sec, p + "routing_slot", h(xor(pkt[48:48 + SLOT], S(k["stream"], SLOT))))
+    check_equal(sec, p + "blinding", None if kem else h(k["blind"]))
+    check_equal(sec, p + "routing_slot", h(xor(pkt[48:48 + sl], S(k["stream"], sl))))
 
 
-def check_hops(sec, r, P, path, pkt):
+def check_hops(sec, r, P, path, pkt, kem):
     for i, hop in enumerate(path):
         p = "hop%d_" % i
-        check_intermediates(sec, r, hop["sk"], pkt, p)
-        st, cmd, nid, delay, sid, tag, out = unwrap(r, P, hop["sk"], pkt)
+        check_intermediates(sec, r, hop["sk"], pkt, p, kem)
+        st, cmd, nid, delay, sid, tag, out = unwrap(r, P, hop["sk"], pkt, kem)
         check_equal(sec, p + "status", str(st))
         check_equal(sec, p + "cmd", str(cmd))
         check_equal(sec, p + "delay_us", str(delay))
@@ -226,23 +268,23 @@ def check_hops(sec, r, P, path, pkt):
     return pkt
 
 
-def check_forward(sec):
+def check_forward(sec, kem=False):
     r, P = int(sec["max_hops"]), int(sec["payload_len"])
     path = nodes_of(sec)
     rng = DetRng(bytes.fromhex(sec["rng_seed"]))
     rcpt, msg = bytes.fromhex(sec["recipient"]), bytes.fromhex(sec["plaintext"])
     final = (bytes([DELIVER]) + rcpt + path[-1]["delay"].to_bytes(4, "big") + b"\0" * 32)
-    header, keys = build_header(r, rng, path, final)
+    header, keys = build_header(r, rng, path, final, kem)
     m = b"\0" * 16 + msg + b"\0" * (P - 16 - len(msg))
     for k in reversed(keys):
         m = lioness_encrypt(k["payload"], m)
     check_equal(sec, "packet", h(header + m))
-    out = check_hops(sec, r, P, path, header + m)
+    out = check_hops(sec, r, P, path, header + m, kem)
     if out != msg + b"\0" * (P - 16 - len(msg)):
         raise Fail("delivered plaintext")
 
 
-def check_surb(sec):
+def check_surb(sec, kem=False):
     r, P = int(sec["max_hops"]), int(sec["payload_len"])
     path = nodes_of(sec)
     rng = DetRng(bytes.fromhex(sec["rng_seed"]))
@@ -250,7 +292,7 @@ def check_surb(sec):
     msg = bytes.fromhex(sec["plaintext"])
     kt = rng.take(32)
     final = bytes([REPLY]) + inbox + path[-1]["delay"].to_bytes(4, "big") + sid + b"\0" * 16
-    header, keys = build_header(r, rng, path, final)
+    header, keys = build_header(r, rng, path, final, kem)
     surb = path[0]["id"] + kt + header
     check_equal(sec, "surb", h(surb))
     nu = len(path)
@@ -261,7 +303,7 @@ def check_surb(sec):
     m = b"\0" * 16 + msg + b"\0" * (P - 16 - len(msg))
     pkt = surb[64:] + lioness_encrypt(surb[32:64], m)
     check_equal(sec, "packet", h(pkt))
-    got = check_hops(sec, r, P, path, pkt)
+    got = check_hops(sec, r, P, path, pkt, kem)
     for k in reversed(keys):
         got = lioness_encrypt(k["payload"], got)
     got = lioness_decrypt(kt, got)
@@ -281,7 +323,9 @@ def check_lioness(sec):
 def main():
     top = os.path.dirname(os.path.abspath(__file__))
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(top, "sphinx_kat.txt")
-    checks = {"forward": check_forward, "surb": check_surb, "lioness": check_lioness}
+    checks = {"forward": check_forward, "surb": check_surb, "lioness": check_lioness,
+              "kem_forward": lambda sec: check_forward(sec, kem=True),
+              "kem_surb": lambda sec: check_surb(sec, kem=True)}
     n = 0
     try:
         for sec in parse(path):
