@@ -63,8 +63,8 @@ awk -F, 'NR == 2 { if (NF != 16 || $10 != 0 || $11 != 1 || $13 != $15) exit 1 }'
 if command -v gnuplot >/dev/null 2>&1; then
     PLOTS_OUT="$T/plots" JOBS=2 timeout 120 sh "$TOP/sim/trilemma.sh" "$BUILD_ABS" >"$T/tlog" 2>&1 ||
         { cat "$T/tlog"; fail "trilemma.sh"; }
-    for c in latency overhead; do
-        [ -s "$T/plots/trilemma_$c.svg" ] || fail "no trilemma $c chart"
+    for c in trilemma_latency trilemma_overhead detection; do
+        [ -s "$T/plots/$c.svg" ] || fail "no $c chart"
     done
     grep -q 'gnuplot>' "$T/tlog" && fail "gnuplot complained"
     [ "$(grep -c . "$T/plots/trilemma_by_cover.dat")" -ge 20 ] || fail "trilemma: too few points"
