@@ -9,24 +9,6 @@
 #include "conf.h"
 #include "keyfile.h"
 
-static int parse_authority(const char *line, struct cconf_authority *a, char *err, size_t errlen)
-{
-    char ed[KEY_B64_MAX + 8], x[KEY_B64_MAX + 8], extra;
-    if (strlen(line) > 600 || sscanf(line, "%255s %97s %97s %c", a->addr, ed, x, &extra) != 3) {
-        snprintf(err, errlen, "directory.authority: expected 'HOST:PORT ED25519_PUB X25519_PUB'");
-        return -1;
-    }
-    if (strchr(a->addr, ':') == NULL) {
-        snprintf(err, errlen, "directory.authority: bad address '%s'", a->addr);
-        return -1;
-    }
-    if (!key_from_b64(ed, a->sign_pk, PKI_KEY_LEN) || !key_from_b64(x, a->link_pk, PKI_KEY_LEN)) {
-        snprintf(err, errlen, "directory.authority: bad key in '%s'", line);
-        return -1;
-    }
-    return 0;
-}
-
 static int copy_path(char *dst, const char *src, const char *what, char *err, size_t errlen)
 {
     if (strlen(src) >= CCONF_PATH_MAX - 32) {
@@ -87,14 +69,9 @@ static int load_client(struct conf *cf, struct cconf *o, char *err, size_t errle
 static int load_directory(struct conf *cf, struct cconf *o, char *err, size_t errlen)
 {
     uint64_t v, ignored;
-    size_t n = conf_count(cf, "directory", "authority");
-    if (n == 0 || n > CCONF_MAX_AUTH) {
-        snprintf(err, errlen, "directory.authority: 1 to %d lines are required", CCONF_MAX_AUTH);
+    size_t n;
+    if (authority_read_list(cf, "directory", o->auth, CCONF_MAX_AUTH, &n, err, errlen) < 0)
         return -1;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (parse_authority(conf_get_nth(cf, "directory", "authority", i), &o->auth[i], err, errlen) < 0)
-            return -1;
     o->n_auth = n;
     if (conf_get_u64(cf, "directory", "threshold", n / 2 + 1, 1, n, &v, err, errlen) < 0)
         return -1;

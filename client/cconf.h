@@ -23,6 +23,7 @@
 #ifndef MIX_CLIENT_CCONF_H
 #define MIX_CLIENT_CCONF_H
 
+#include "authority.h"
 #include "common.h"
 #include "log.h"
 #include "pki.h"
@@ -30,11 +31,6 @@
 #define CCONF_MAX_AUTH 16
 #define CCONF_PATH_MAX 1024
 
-struct cconf_authority {
-    char addr[256];
-    uint8_t sign_pk[PKI_KEY_LEN];
-    uint8_t link_pk[PKI_KEY_LEN];
-};
 
 struct cconf {
     char data_dir[CCONF_PATH_MAX];
@@ -45,7 +41,7 @@ struct cconf {
     uint64_t fetch_max, max_attempts;
     enum mix_log_level log_level;
     bool use_syslog;
-    struct cconf_authority auth[CCONF_MAX_AUTH];
+    struct authority auth[CCONF_MAX_AUTH];
     size_t n_auth, threshold;
 };
 

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hostport.h"
 #include "log.h"
 
 enum cconn_state { CC_CONNECTING, CC_HANDSHAKE, CC_UP, CC_DOWN };
@@ -26,38 +27,6 @@ struct cconn {
     struct link *link;
     struct cconn_cbs cbs;
 };
-
-bool cconn_parse_hostport(const char *hp, char *host, size_t cap, uint16_t *port)
-{
-    const char *colon, *hs = hp;
-    size_t hl;
-    if (hp == NULL || cap == 0)
-        return false;
-    if (hp[0] == '[') {
-        const char *close = strchr(hp, ']');
-        if (close == NULL || close[1] != ':')
-            return false;
-        hs = hp + 1;
-        hl = (size_t)(close - hs);
-        colon = close + 1;
-    } else {
-        colon = strrchr(hp, ':');
-        if (colon == NULL)
-            return false;
-        hl = (size_t)(colon - hp);
-    }
-    if (hl == 0 || hl >= cap || colon[1] < '0' || colon[1] > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (*end != '\0' || errno != 0 || p == 0 || p > 65535)
-        return false;
-    memcpy(host, hs, hl);
-    host[hl] = '\0';
-    *port = (uint16_t)p;
-    return true;
-}
 
 /* End the connection once: stop watchers, close the socket, tell the owner. */
 static void go_down(struct cconn *c, const char *why)
@@ -154,7 +123,7 @@ static int open_socket(const char *hostport, char *err, size_t errlen)
 {
     char host[256], portstr[8];
     uint16_t port;
-    if (!cconn_parse_hostport(hostport, host, sizeof(host), &port)) {
+    if (!hostport_parse(hostport, host, sizeof(host), &port) || port == 0) {
         snprintf(err, errlen, "bad address \"%s\" (want host:port)", hostport);
         return -1;
     }

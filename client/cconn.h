@@ -48,7 +48,4 @@ size_t cconn_pending(const struct cconn *c);
 /* Close (calls on_down if not down yet) and free.  NULL is a no-op.  Not from inside a callback. */
 void cconn_free(struct cconn *c);
 
-/* Split "host:port" (also "[v6]:port"); false if malformed. */
-bool cconn_parse_hostport(const char *hp, char *host, size_t cap, uint16_t *port) MIX_WUR;
-
 #endif

@@ -21,6 +21,7 @@
 #include "address.h"
 #include "cconf.h"
 #include "common.h"
+#include "fileio.h"
 #include "frame.h"
 #include "local.h"
 #include "mixclient.h"
@@ -208,34 +209,6 @@ static int lconnect(const char *path)
     return fd;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_all(int fd, uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 static int lsend_frame(int fd, const struct mix_frame *f)
 {
     size_t len;
@@ -247,7 +220,7 @@ static int lsend_frame(int fd, const struct mix_frame *f)
         return -1;
     }
     mix_put_be32(hdr, (uint32_t)len);
-    int rc = write_all(fd, hdr, 4) == 0 && write_all(fd, buf, len) == 0 ? 0 : -1;
+    int rc = fileio_write_all(fd, hdr, 4) == 0 && fileio_write_all(fd, buf, len) == 0 ? 0 : -1;
     free(buf);
     if (rc != 0)
         fprintf(stderr, "mixclient: the daemon closed the connection\n");
@@ -260,13 +233,13 @@ static struct mix_frame *lrecv_frame(int fd)
     uint8_t hdr[4];
     struct mix_frame *f = NULL;
     const char *why;
-    if (read_all(fd, hdr, 4) != 0)
+    if (fileio_read_all(fd, hdr, 4) != 0)
         return NULL;
     size_t len = mix_get_be32(hdr);
     if (len == 0 || len > LOCAL_MAX_FRAME)
         return NULL;
     uint8_t *buf = malloc(len);
-    if (buf == NULL || read_all(fd, buf, len) != 0 || !frame_decode(buf, len, LOCAL_MAX_FRAME, &f, &why))
+    if (buf == NULL || fileio_read_all(fd, buf, len) != 0 || !frame_decode(buf, len, LOCAL_MAX_FRAME, &f, &why))
         f = NULL;
     free(buf);
     return f;
@@ -705,7 +678,7 @@ static int show_message(const struct mix_frame *f, const char *dir)
         char path[4096];
         snprintf(path, sizeof(path), "%s/%s", dir, h);
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0 || write_all(fd, f->u.local_msg.body.ptr, len) != 0) {
+        if (fd < 0 || fileio_write_all(fd, f->u.local_msg.body.ptr, len) != 0) {
             fprintf(stderr, "mixclient: %s: %s\n", path, strerror(errno));
             if (fd >= 0)
                 close(fd);

@@ -165,7 +165,7 @@ static void on_dir_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)revents;
     cconn_free(mc->auth);
     mc->auth = NULL;
-    const struct cconf_authority *a = &mc->conf.auth[mc->auth_idx % mc->conf.n_auth];
+    const struct authority *a = &mc->conf.auth[mc->auth_idx % mc->conf.n_auth];
     struct cconn_cbs cbs = {auth_up, auth_frame, auth_down, mc};
     /* Ask again later in any case (no answer at all); a reply re-arms this. */
     dir_schedule(mc, (double)mc->conf.connect_timeout_us / 1e6 + retry_s(mc));

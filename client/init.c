@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "keyfile.h"
 
 int mc_read_gateway_file(const struct cconf *c, uint8_t id[32], char *err, size_t errlen)
@@ -39,19 +40,12 @@ int mc_read_gateway_file(const struct cconf *c, uint8_t id[32], char *err, size_
 
 static int write_gateway_file(const struct cconf *c, const uint8_t id[32], char *err, size_t errlen)
 {
-    char path[CCONF_PATH_MAX], tmp[CCONF_PATH_MAX + 8], b64[KEY_B64_MAX];
+    char path[CCONF_PATH_MAX], text[KEY_B64_MAX + 1], b64[KEY_B64_MAX];
     cconf_path(c, "gateway", path);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     key_to_b64(id, 32, b64);
-    FILE *f = fopen(tmp, "w");
-    if (f == NULL || fprintf(f, "%s\n", b64) < 0 || fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-        if (f)
-            fclose(f);
-        return -1;
-    }
-    fclose(f);
-    if (rename(tmp, path) != 0) {
+    int n = snprintf(text, sizeof(text), "%s\n", b64);
+    /* fsync'd file, rename, fsync'd directory; the .tmp is removed on failure. */
+    if (fileio_write_atomic(path, text, (size_t)n, 0644) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }

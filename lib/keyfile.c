@@ -1,4 +1,5 @@
 #include "keyfile.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -90,7 +91,7 @@ int keyfile_write(const char *path, enum keyfile_type type, const uint8_t *key,
         snprintf(err, errlen, "cannot set mode 0600 on %s: %s", path, strerror(errno));
         goto out;
     }
-    if (write(fd, text, (size_t)n) != n || fsync(fd) != 0) {
+    if (fileio_write_all(fd, text, (size_t)n) != 0 || fsync(fd) != 0) {
         snprintf(err, errlen, "cannot write key file %s: %s", path, strerror(errno));
         goto out;
     }

@@ -743,14 +743,15 @@ static enum pki_err doc_accepts(const struct pki_doc *doc, const struct pki_desc
     return PKI_OK;
 }
 
-/* Position of id in the sorted nodes[] (or where it would go); *found says which. */
-static size_t doc_search(const struct pki_doc *doc, const uint8_t *id, bool *found)
+size_t pki_id_search(const void *base, size_t n, size_t stride, size_t id_off,
+                     const uint8_t id[static PKI_KEY_LEN], bool *found)
 {
-    size_t lo = 0, hi = doc->n_nodes;
+    const uint8_t *v = base;
+    size_t lo = 0, hi = n;
     *found = false;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(doc->nodes[mid].id, id, PKI_KEY_LEN);
+        int c = memcmp(v + mid * stride + id_off, id, PKI_KEY_LEN);
         if (c == 0) {
             *found = true;
             return mid;
@@ -761,6 +762,13 @@ static size_t doc_search(const struct pki_doc *doc, const uint8_t *id, bool *fou
             hi = mid;
     }
     return lo;
+}
+
+/* Position of id in the sorted nodes[] (or where it would go); *found says which. */
+static size_t doc_search(const struct pki_doc *doc, const uint8_t *id, bool *found)
+{
+    return pki_id_search(doc->nodes, doc->n_nodes, sizeof doc->nodes[0],
+                         offsetof(struct pki_descriptor, id), id, found);
 }
 
 static bool doc_grow(struct pki_doc *doc)

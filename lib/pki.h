@@ -197,6 +197,14 @@ uint64_t pki_doc_valid_from(const struct pki_doc *doc);
 uint64_t pki_doc_valid_until(const struct pki_doc *doc);
 size_t pki_doc_node_count(const struct pki_doc *doc);
 const struct pki_descriptor *pki_doc_node(const struct pki_doc *doc, size_t i); /* sorted by id */
+/*
+ * The one binary search by node id: base holds n elements of stride bytes,
+ * sorted by the PKI_KEY_LEN-byte id at byte offset id_off of each (memcmp
+ * order).  The index of id, or where it would be inserted; *found says which.
+ */
+size_t pki_id_search(const void *base, size_t n, size_t stride, size_t id_off,
+                     const uint8_t id[static PKI_KEY_LEN], bool *found);
+
 const struct pki_descriptor *pki_doc_find(const struct pki_doc *doc,
                                           const uint8_t id[static PKI_KEY_LEN]);
 /* Find by Noise link key (for authorising an incoming node link). */

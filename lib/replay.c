@@ -8,6 +8,7 @@
  * oldest entry are O(1) expected.
  */
 #include "replay.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -246,44 +247,6 @@ static uint8_t *serialise(struct replay_cache *c, size_t *len_out)
     return buf;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* fsync the directory holding path, so the rename itself is durable. */
-static int fsync_dir_of(const char *path)
-{
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (slash == NULL) {
-        strcpy(dir, ".");
-    } else if (slash == path) {
-        strcpy(dir, "/");
-    } else {
-        size_t n = (size_t)(slash - path);
-        if (n >= sizeof dir)
-            return -1;
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 enum replay_io replay_cache_snapshot(struct replay_cache *c, uint8_t **buf, size_t *len)
 {
     if (c == NULL || buf == NULL || len == NULL)
@@ -310,60 +273,26 @@ enum replay_io replay_snapshot_write(const uint8_t *buf, size_t len, const char 
 {
     if (buf == NULL || path == NULL)
         return REPLAY_IO_ERR_ARG;
-    char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
+    if (strlen(path) + sizeof ".tmp" > PATH_MAX)
         return REPLAY_IO_ERR_ARG;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return REPLAY_IO_ERR_OPEN;
-    if (write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
-        close(fd);
-        unlink(tmp);
-        return REPLAY_IO_ERR_IO;
-    }
-    if (close(fd) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return REPLAY_IO_ERR_IO;
-    }
-    return fsync_dir_of(path) == 0 ? REPLAY_IO_OK : REPLAY_IO_ERR_IO;
+    if (fileio_write_atomic(path, buf, len, 0600) != 0)
+        return errno == ENOENT || errno == EACCES || errno == ENOTDIR || errno == EROFS
+                   ? REPLAY_IO_ERR_OPEN
+                   : REPLAY_IO_ERR_IO;
+    return REPLAY_IO_OK;
 }
 
 /* Read a whole regular file of at most max bytes. */
 static enum replay_io read_file(const char *path, size_t max, uint8_t **buf_out, size_t *len_out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return REPLAY_IO_ERR_OPEN;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return REPLAY_IO_ERR_IO;
+    switch (fileio_read_file(path, max, buf_out, len_out)) {
+    case FILEIO_OK: return REPLAY_IO_OK;
+    case FILEIO_ERR_OPEN: return REPLAY_IO_ERR_OPEN;
+    case FILEIO_ERR_TOO_BIG: return REPLAY_IO_ERR_FORMAT;
+    case FILEIO_ERR_NOMEM: return REPLAY_IO_ERR_NOMEM;
+    case FILEIO_ERR_IO: break;
     }
-    if ((uint64_t)st.st_size > max) {
-        close(fd);
-        return REPLAY_IO_ERR_FORMAT;
-    }
-    size_t len = (size_t)st.st_size, got = 0;
-    uint8_t *buf = malloc(len ? len : 1);
-    if (buf == NULL) {
-        close(fd);
-        return REPLAY_IO_ERR_NOMEM;
-    }
-    while (got < len) {
-        ssize_t n = read(fd, buf + got, len - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            free(buf);
-            close(fd);
-            return REPLAY_IO_ERR_IO;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    *buf_out = buf;
-    *len_out = len;
-    return REPLAY_IO_OK;
+    return REPLAY_IO_ERR_IO;
 }
 
 /* Validate a file image; on success *count is the number of tags. */

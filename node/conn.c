@@ -24,6 +24,7 @@
 #include <ev.h>
 #include <sodium.h>
 
+#include "hostport.h"
 #include "log.h"
 #include "rng.h"
 
@@ -135,45 +136,12 @@ void conn_limits_default(struct conn_limits *l)
 
 /* ------------------------------------------------------------ addresses */
 
-bool conn_parse_hostport(const char *hp, char *host, size_t cap, uint16_t *port)
-{
-    const char *colon, *hs = hp;
-    size_t hl;
-    if (hp == NULL || cap == 0)
-        return false;
-    if (hp[0] == '[') {
-        const char *close = strchr(hp, ']');
-        if (close == NULL || close[1] != ':')
-            return false;
-        hs = hp + 1;
-        hl = (size_t)(close - hs);
-        colon = close + 1;
-    } else {
-        colon = strrchr(hp, ':');
-        if (colon == NULL || memchr(hp, ':', (size_t)(colon - hp)) != NULL)
-            return false;
-        hl = (size_t)(colon - hp);
-    }
-    if (hl == 0 || hl >= cap)
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p > 65535 || colon[1] == '-'
-        || colon[1] == '+' || colon[1] == ' ')
-        return false;
-    memcpy(host, hs, hl);
-    host[hl] = '\0';
-    *port = (uint16_t)p;
-    return true;
-}
-
 static int resolve(const char *hostport, bool passive, struct sockaddr_storage *ss,
                    socklen_t *len, char *err, size_t errlen)
 {
     char host[256], portstr[8];
     uint16_t port;
-    if (!conn_parse_hostport(hostport, host, sizeof host, &port)) {
+    if (!hostport_parse(hostport, host, sizeof host, &port)) {
         snprintf(err, errlen, "bad address \"%s\" (want host:port or [v6]:port)", hostport);
         return -1;
     }

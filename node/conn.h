@@ -36,6 +36,7 @@
 #define MIX_NODE_CONN_H
 
 #include "common.h"
+#include "hostport.h"
 #include "link.h"
 
 struct ev_loop;
@@ -161,10 +162,14 @@ int conn_listen(struct conn_mgr *m, const char *hostport, uint16_t *bound_port,
                 char *err, size_t errlen) MIX_WUR;
 
 /*
- * Split "host:port" / "[v6]:port" into host (cap bytes) and port.  false if
- * malformed.  Exposed for config checking.
+ * Split "host:port" / "[v6]:port" into host (cap bytes) and port: the one
+ * parser, lib/hostport.h, under the name the daemons' config checks use.
  */
-bool conn_parse_hostport(const char *hostport, char *host, size_t cap, uint16_t *port) MIX_WUR;
+static inline MIX_WUR bool conn_parse_hostport(const char *hostport, char *host, size_t cap,
+                                               uint16_t *port)
+{
+    return hostport_parse(hostport, host, cap, port);
+}
 
 /*
  * Open an outbound link to the responder with static key remote_pk at

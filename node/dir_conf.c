@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "authority.h"
 #include "conf.h"
 #include "conn.h"
 #include "frame.h"
@@ -18,36 +19,6 @@
 #include "netconf.h"
 
 #define US 1000000ULL
-
-bool dir_parse_authority_line(const char *line, struct dir_authority *out, char *err,
-                              size_t errlen)
-{
-    char addr[PKI_ADDR_MAX + 2], ed[KEY_B64_MAX + 2], x[KEY_B64_MAX + 2], extra[2];
-    char host[PKI_ADDR_MAX + 1];
-    uint16_t port;
-    memset(out, 0, sizeof *out);
-    /* Widths keep sscanf inside the buffers; an extra token means a bad line. */
-    int n = sscanf(line, "%256s %90s %90s %1s", addr, ed, x, extra);
-    if (n != 3) {
-        snprintf(err, errlen, "authority line \"%s\": want HOST:PORT ED25519_PUB X25519_PUB", line);
-        return false;
-    }
-    if (strlen(addr) > PKI_ADDR_MAX || !conn_parse_hostport(addr, host, sizeof host, &port)
-        || port == 0) {
-        snprintf(err, errlen, "authority line: bad address \"%s\"", addr);
-        return false;
-    }
-    if (!key_from_b64(ed, out->sign_pk, PKI_KEY_LEN)) {
-        snprintf(err, errlen, "authority line: bad Ed25519 key \"%s\"", ed);
-        return false;
-    }
-    if (!key_from_b64(x, out->link_pk, PKI_KEY_LEN)) {
-        snprintf(err, errlen, "authority line: bad X25519 key \"%s\"", x);
-        return false;
-    }
-    memcpy(out->address, addr, strlen(addr) + 1);
-    return true;
-}
 
 static int get_path(struct conf *cf, const char *key, const char *data_dir, const char *def,
                     char *out, size_t cap, char *err, size_t errlen)
@@ -117,28 +88,10 @@ static int load_main(struct conf *cf, struct dir_conf *c, char *err, size_t errl
 
 static int load_authorities(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
 {
-    size_t n = conf_count(cf, "network", "authority");
+    size_t n;
     uint64_t k;
-    if (n == 0) {
-        snprintf(err, errlen, "[network] needs at least one authority = line");
+    if (authority_read_list(cf, "network", c->auth, DIR_MAX_AUTHORITIES, &n, err, errlen) < 0)
         return -1;
-    }
-    if (n > DIR_MAX_AUTHORITIES) {
-        snprintf(err, errlen, "[network] too many authorities (max %d)", DIR_MAX_AUTHORITIES);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!dir_parse_authority_line(conf_get_nth(cf, "network", "authority", i), &c->auth[i],
-                                      err, errlen))
-            return -1;
-        for (size_t j = 0; j < i; j++)
-            if (memcmp(c->auth[j].sign_pk, c->auth[i].sign_pk, PKI_KEY_LEN) == 0
-                || memcmp(c->auth[j].link_pk, c->auth[i].link_pk, PKI_KEY_LEN) == 0) {
-                snprintf(err, errlen, "[network] authority %zu repeats a key of authority %zu",
-                         i + 1, j + 1);
-                return -1;
-            }
-    }
     c->n_auth = n;
     if (conf_get_u64(cf, "network", "threshold", n / 2 + 1, 1, n, &k, err, errlen) < 0)
         return -1;

@@ -9,16 +9,12 @@
 #define MIX_NODE_DIR_CONF_H
 
 #include "common.h"
+#include "authority.h"
 #include "pki.h"
 
 #define DIR_MAX_AUTHORITIES PKI_MAX_SIGNATURES
 #define DIR_MAX_ALLOWED 4096
 
-struct dir_authority {
-    char address[PKI_ADDR_MAX + 1];     /* "host:port" */
-    uint8_t sign_pk[PKI_KEY_LEN];       /* Ed25519 */
-    uint8_t link_pk[PKI_KEY_LEN];       /* X25519 Noise static key */
-};
 
 struct dir_conf {
     /* [mixdir] */
@@ -33,7 +29,7 @@ struct dir_conf {
     uint64_t stats_interval_s;          /* counters logged at most this often */
 
     /* [network]: the authorities (ourself included) and the schedule */
-    struct dir_authority auth[DIR_MAX_AUTHORITIES];
+    struct authority auth[DIR_MAX_AUTHORITIES];
     size_t n_auth;
     size_t threshold;
     struct pki_timing timing;
@@ -57,10 +53,6 @@ struct dir_conf {
     double evict_idle;                  /* at max_connections: an anonymous link idle this long goes */
     uint64_t accept_rate, accept_burst; /* new connections per second per address */
 };
-
-/* Parse one `HOST:PORT ED25519_B64 X25519_B64` line.  false with err set. */
-bool dir_parse_authority_line(const char *line, struct dir_authority *out,
-                              char *err, size_t errlen) MIX_WUR;
 
 /* Load and check a config file.  NULL with err set (a clear one-line reason). */
 struct dir_conf *dir_conf_load(const char *path, char *err, size_t errlen) MIX_WUR;

@@ -12,6 +12,7 @@
 #include <ev.h>
 #include <sodium.h>
 
+#include "authority.h"
 #include "conf.h"
 #include "conn.h"
 #include "dir_conf.h"
@@ -165,7 +166,7 @@ static int fetch_from_any(const struct dir_conf *dc, const char *only, uint64_t 
     int rc = 2;
     for (size_t i = 0; i < dc->n_auth && rc == 2; i++) {
         struct mix_frame *ans = NULL;
-        const char *addr = dc->auth[i].address;
+        const char *addr = dc->auth[i].addr;
         if (only != NULL && strcmp(only, addr) != 0)
             continue;
         if (dir_exchange(addr, dc->auth[i].link_pk, LINK_ROLE_CLIENT, b, len, 10.0, &ans) < 0) {
@@ -208,22 +209,15 @@ static struct dir_conf *load_authorities(const char *path, char *err, size_t err
         conf_free(cf);
         return dir_conf_load(path, err, errlen);
     }
-    size_t n = conf_count(cf, "directory", "authority");
-    struct dir_conf *c = n ? calloc(1, sizeof *c) : NULL;
+    struct dir_conf *c = calloc(1, sizeof *c);
+    size_t n = 0;
     uint64_t k = 0;
-    if (n == 0 || n > DIR_MAX_AUTHORITIES) {
-        snprintf(err, errlen, "%s: no [network] or [directory] authority lines (1 to %d)", path,
-                 DIR_MAX_AUTHORITIES);
-        goto fail;
-    }
     if (c == NULL) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    for (size_t i = 0; i < n; i++)
-        if (!dir_parse_authority_line(conf_get_nth(cf, "directory", "authority", i), &c->auth[i],
-                                      err, errlen))
-            goto fail;
+    if (authority_read_list(cf, "directory", c->auth, DIR_MAX_AUTHORITIES, &n, err, errlen) < 0)
+        goto fail;
     c->n_auth = n;
     if (conf_get_u64(cf, "directory", "threshold", n / 2 + 1, 1, n, &k, err, errlen) < 0)
         goto fail;
@@ -279,7 +273,7 @@ int dir_fetch_main(int argc, char **argv)
     int rc = 2;
     bool known = only == NULL;
     for (size_t i = 0; i < dc->n_auth && !known; i++)
-        known = strcmp(only, dc->auth[i].address) == 0;
+        known = strcmp(only, dc->auth[i].addr) == 0;
     if (!known)
         fprintf(stderr, "mixdir: %s is not an authority of %s\n", only, config);
     else

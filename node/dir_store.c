@@ -2,6 +2,7 @@
  * mixdir descriptor sets and data directory (see dir_store.h).
  */
 #include "dir_store.h"
+#include "fileio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -52,21 +53,7 @@ bool dir_desc_better(const uint8_t *a_bytes, size_t a_len, const struct pki_desc
 /* Index of id, or where it would go (sets *found). */
 static size_t find_pos(const struct dir_set *s, const uint8_t *id, bool *found)
 {
-    size_t lo = 0, hi = s->n;
-    *found = false;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(s->v[mid].d.id, id, PKI_KEY_LEN);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return pki_id_search(s->v, s->n, sizeof s->v[0], offsetof(struct dir_desc, d.id), id, found);
 }
 
 const struct dir_desc *dir_set_find(const struct dir_set *s, const uint8_t id[static PKI_KEY_LEN])
@@ -171,51 +158,24 @@ int dir_store_init(const char *dir, char *err, size_t errlen)
     return 0;
 }
 
+/*
+ * fsync'd file, rename, fsync'd directory (lib/fileio.h): a document or a
+ * descriptor reported stored survives a power cut, not only a crash.
+ */
 static int write_atomic(const char *path, const uint8_t *b, size_t len)
 {
-    char tmp[DIR_PATH_MAX + 8];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    size_t off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, b + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-        off += (size_t)n;
-    }
-    /* fsync so that "stored" survives a power cut, not only a crash. */
-    if (fsync(fd) < 0 || close(fd) < 0 || rename(tmp, path) < 0) {
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
+    return fileio_write_atomic(path, b, len, 0600);
 }
 
+/* A non-empty file of at most max bytes. */
 static int read_file(const char *path, size_t max, uint8_t **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
+    if (fileio_read_file(path, max, out, len) != FILEIO_OK)
         return -1;
-    uint8_t *buf = malloc(max + 1);
-    if (buf == NULL) {
-        fclose(f);
+    if (*len == 0) {
+        free(*out);
         return -1;
     }
-    size_t n = fread(buf, 1, max + 1, f);
-    fclose(f);
-    if (n == 0 || n > max) {
-        free(buf);
-        return -1;
-    }
-    *out = buf;
-    *len = n;
     return 0;
 }
 

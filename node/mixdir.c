@@ -1367,10 +1367,10 @@ static int mixdir_start(struct mixdir *d, char *err, size_t errlen)
         if (i == d->self)
             continue;
         d->peer_tag[i] = (struct peer){ d, i };
-        d->peer_conn[i] = conn_dial(d->cm, cf->auth[i].address, cf->auth[i].link_pk,
+        d->peer_conn[i] = conn_dial(d->cm, cf->auth[i].addr, cf->auth[i].link_pk,
                                     LINK_ROLE_AUTHORITY, true, &d->peer_tag[i]);
         if (d->peer_conn[i] == NULL) {
-            snprintf(err, errlen, "cannot dial authority %zu at %s", i + 1, cf->auth[i].address);
+            snprintf(err, errlen, "cannot dial authority %zu at %s", i + 1, cf->auth[i].addr);
             return -1;
         }
     }
@@ -1499,10 +1499,10 @@ static int pubkey_main(int argc, char **argv)
         fprintf(stderr, "mixdir: %s\n", err);
         return 1;
     }
-    const struct dir_authority *a = &d->cf->auth[d->self];
+    const struct authority *a = &d->cf->auth[d->self];
     key_to_b64(a->sign_pk, PKI_KEY_LEN, ed);
     key_to_b64(a->link_pk, PKI_KEY_LEN, x);
-    printf("authority = %s %s %s\n", a->address, ed, x);
+    printf("authority = %s %s %s\n", a->addr, ed, x);
     mixdir_free(d);
     return 0;
 }
@@ -1555,8 +1555,8 @@ static void network_digest(const struct dir_conf *cf, char out[33])
     free(doc);
     pki_doc_free(d);
     for (size_t i = 0; i < cf->n_auth; i++) {
-        crypto_generichash_update(&st, (const uint8_t *)cf->auth[i].address,
-                                  strlen(cf->auth[i].address) + 1);
+        crypto_generichash_update(&st, (const uint8_t *)cf->auth[i].addr,
+                                  strlen(cf->auth[i].addr) + 1);
         crypto_generichash_update(&st, cf->auth[i].sign_pk, PKI_KEY_LEN);
         crypto_generichash_update(&st, cf->auth[i].link_pk, PKI_KEY_LEN);
     }

@@ -50,30 +50,6 @@ static int copy_str(char *dst, size_t cap, const char *src, const char *key, cha
     return 0;
 }
 
-/* One `authority = HOST:PORT ED25519_B64 X25519_B64` line. */
-static int parse_authority(const char *line, struct node_authority *a, char *err, size_t errlen)
-{
-    char addr[NODE_ADDR_MAX], ed[KEY_B64_MAX + 8], x[KEY_B64_MAX + 8], host[NODE_ADDR_MAX];
-    uint16_t port;
-    char extra;
-
-    if (strlen(line) > 600 ||
-        sscanf(line, "%255s %97s %97s %c", addr, ed, x, &extra) != 3) {
-        snprintf(err, errlen, "directory.authority: expected 'HOST:PORT ED25519_PUB X25519_PUB'");
-        return -1;
-    }
-    if (!conn_parse_hostport(addr, host, sizeof(host), &port) || port == 0) {
-        snprintf(err, errlen, "directory.authority: bad address '%s'", addr);
-        return -1;
-    }
-    if (!key_from_b64(ed, a->sign_pk, PKI_KEY_LEN) || !key_from_b64(x, a->link_pk, PKI_KEY_LEN)) {
-        snprintf(err, errlen, "directory.authority: bad key in '%s'", line);
-        return -1;
-    }
-    strcpy(a->addr, addr);
-    return 0;
-}
-
 static int load_node(struct conf *c, struct node_conf *o, char *err, size_t errlen)
 {
     const char *s;
@@ -155,16 +131,10 @@ static int load_node(struct conf *c, struct node_conf *o, char *err, size_t errl
 static int load_directory(struct conf *c, struct node_conf *o, char *err, size_t errlen)
 {
     uint64_t v;
-    size_t n = conf_count(c, "directory", "authority");
+    size_t n;
 
-    if (n == 0 || n > NODE_MAX_AUTH) {
-        snprintf(err, errlen, "directory.authority: 1 to %d lines are required", NODE_MAX_AUTH);
+    if (authority_read_list(c, "directory", o->auth, NODE_MAX_AUTH, &n, err, errlen) < 0)
         return -1;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (parse_authority(conf_get_nth(c, "directory", "authority", i), &o->auth[i], err,
-                            errlen) < 0)
-            return -1;
     o->n_auth = n;
     if (conf_get_u64(c, "directory", "threshold", (n / 2) + 1, 1, n, &v, err, errlen) < 0)
         return -1;

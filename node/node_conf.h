@@ -5,6 +5,7 @@
 #ifndef MIX_NODE_CONF_H
 #define MIX_NODE_CONF_H
 
+#include "authority.h"
 #include "common.h"
 #include "inbox.h"
 #include "node_metrics.h"
@@ -18,11 +19,6 @@
 #define NODE_EXPECT_EPOCH_LEN 2u
 #define NODE_EXPECT_GRACE 4u
 
-struct node_authority {
-    char addr[NODE_ADDR_MAX];
-    uint8_t sign_pk[PKI_KEY_LEN];
-    uint8_t link_pk[PKI_KEY_LEN];
-};
 
 struct node_conf {
     /* [node] */
@@ -39,7 +35,7 @@ struct node_conf {
     char metrics_listen[NODE_ADDR_MAX]; /* "" = no metrics endpoint */
     bool mix_loops;                   /* send loop cover at lambda_M */
     /* [directory] */
-    struct node_authority auth[NODE_MAX_AUTH];
+    struct authority auth[NODE_MAX_AUTH];
     size_t n_auth;
     uint32_t threshold;
     /* Optional genesis/epoch_length/grace: what the operator expects.  The

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "node.h"
 
@@ -161,30 +162,20 @@ static void saved_path(const struct node *n, char *out, size_t len)
 /* Keep a copy of the current document: its timing at the next start. */
 static void save_document(const struct node *n, const uint8_t *buf, size_t len)
 {
-    char path[NODE_PATH_MAX + 32], tmp[NODE_PATH_MAX + 40];
+    char path[NODE_PATH_MAX + 32];
     saved_path(n, path, sizeof(path));
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return;
-    bool ok = write(fd, buf, len) == (ssize_t)len;
-    ok = close(fd) == 0 && ok;
-    if (!ok || rename(tmp, path) != 0) {
+    if (fileio_write_atomic(path, buf, len, 0600) != 0)
         log_debug("cannot save the document in %s: %s", path, strerror(errno));
-        (void)unlink(tmp);
-    }
 }
 
 void node_dir_load_saved(struct node *n)
 {
     char path[NODE_PATH_MAX + 32];
+    uint8_t *buf = NULL;
+    size_t len = 0;
     saved_path(n, path, sizeof(path));
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    if (fileio_read_file(path, PKI_MAX_DOCUMENT_LEN, &buf, &len) != FILEIO_OK)
         return;
-    uint8_t *buf = malloc(PKI_MAX_DOCUMENT_LEN);
-    size_t len = buf ? fread(buf, 1, PKI_MAX_DOCUMENT_LEN, f) : 0;
-    fclose(f);
     if (len > 0 && learn_timing(n, buf, len, true) < 0)
         log_info("%s does not verify with the configured authorities; asking them", path);
     free(buf);

@@ -28,8 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
     if (data[0] & 1) {
-        struct dir_authority a;
-        if (dir_parse_authority_line(text, &a, err, sizeof err))
+        struct authority a;
+        if (authority_parse_line(text, &a, err, sizeof err))
             err[0] = '\0';
     } else {
         struct dir_conf *c = dir_conf_parse(text, err, sizeof err);

@@ -190,7 +190,7 @@ static void test_conf(void)
     CHECKF(c != NULL, "%s", err);
     if (c != NULL) {
         CHECK(c->n_auth == 2 && c->threshold == 2);
-        CHECK(strcmp(c->auth[1].address, "[::1]:7001") == 0);
+        CHECK(strcmp(c->auth[1].addr, "[::1]:7001") == 0);
         CHECK(c->timing.epoch_len == 60 && c->timing.grace == 6);
         CHECK(c->vote_lead_s == 15 && c->exchange_window_s == 5);
         CHECK(c->params.lambda_p_mhz == 2500 && c->params.mean_delay_us == 20000);
@@ -239,22 +239,22 @@ static void test_conf(void)
 
 static void test_authority_line(void)
 {
-    struct dir_authority a;
+    struct authority a;
     char err[256], ok[300], ed[KEY_B64_MAX];
     uint8_t k[32];
     randombytes_buf(k, 32);
     key_to_b64(k, 32, ed);
     snprintf(ok, sizeof ok, "host.example:7000 %s %s", ed, ed);
-    CHECK(dir_parse_authority_line(ok, &a, err, sizeof err) && memcmp(a.sign_pk, k, 32) == 0);
+    CHECK(authority_parse_line(ok, &a, err, sizeof err) && memcmp(a.sign_pk, k, 32) == 0);
     snprintf(ok, sizeof ok, "host.example:7000 %s %s extra", ed, ed);
-    CHECK(!dir_parse_authority_line(ok, &a, err, sizeof err));
+    CHECK(!authority_parse_line(ok, &a, err, sizeof err));
     snprintf(ok, sizeof ok, "host.example %s %s", ed, ed);
-    CHECK(!dir_parse_authority_line(ok, &a, err, sizeof err) && strstr(err, "address"));
+    CHECK(!authority_parse_line(ok, &a, err, sizeof err) && strstr(err, "address"));
     snprintf(ok, sizeof ok, "host.example:0 %s %s", ed, ed);
-    CHECK(!dir_parse_authority_line(ok, &a, err, sizeof err));
+    CHECK(!authority_parse_line(ok, &a, err, sizeof err));
     snprintf(ok, sizeof ok, "h:1 %s %.20s", ed, ed);
-    CHECK(!dir_parse_authority_line(ok, &a, err, sizeof err) && strstr(err, "X25519"));
-    CHECK(!dir_parse_authority_line("", &a, err, sizeof err));
+    CHECK(!authority_parse_line(ok, &a, err, sizeof err) && strstr(err, "X25519"));
+    CHECK(!authority_parse_line("", &a, err, sizeof err));
 }
 
 int main(void)
