@@ -2,10 +2,11 @@
  * The client's protocol engine; see core.h and docs/spec/client.md.
  *
  * Persistent records (all integers big-endian) live in client/store tables:
- *   OUT    msg id -> out record: OUT_HDR bytes of header, then the message
+ *   OUT    msg id -> out record: REC_OUT_HDR bytes of header, then the message
  *   FSTATE msg id -> count state bytes, then count attempt bytes
- *   SURB   surb id -> SURB record: SREC_HDR bytes of header, then the keys
+ *   SURB   surb id -> SURB record: REC_SURB_HDR bytes of header, then the keys
  *   PMETA/PART     partly received messages; IN complete received messages
+ * (byte layouts and codecs: records.h)
  *   RAW    sequence -> a ready reply packet
  * In memory we keep only queues of (message, fragment) references and the
  * in-flight timers; after a restart every fragment not acknowledged is
@@ -172,7 +173,7 @@ const uint8_t *core_out_get(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], s
     uint8_t *v;
     if (cstore_get(c->store, CSTORE_OUT, id, CORE_MSG_ID_LEN, &v, len) != 1)
         return NULL;
-    if (*len < OUT_HDR) {
+    if (*len < REC_OUT_HDR) {
         free(v);
         return NULL;
     }

@@ -6,6 +6,7 @@
 #define MIX_CLIENT_CORE_INT_H
 
 #include "core.h"
+#include "records.h"
 #include "sphinx.h"
 
 /* Fragment states in the FSTATE record. */
@@ -13,20 +14,11 @@ enum { FS_QUEUED = 0, FS_SENT = 1, FS_ACKED = 2, FS_FAILED = 3 };
 /* What a SURB we created is for. */
 enum { SK_ACK = 1, SK_LOOP_ACK = 2, SK_REPLY = 3, SK_COVER_ACK = 4 };
 
-/* out record: ver 1, reply 1, pad 2, gw 32, pk 32, created 8, total 4, count 4, cap0 4, cap 4 */
-#define OUT_HDR 92
-/* SURB record: kind 1, pad 3, msg id 16, index 4, created 8, then the keys */
-#define SREC_HDR 32
-#define SREC_LEN (SREC_HDR + SPHINX_SURB_KEYS_LEN)
-/* PMETA record: count 4, total 4, got 4, surb_len 2, first_seen 8, then the reply SURB */
-#define PMETA_HDR 22
+/* Stored records: layouts and codecs in records.h.  A SURB record is its header and the keys. */
+#define SREC_LEN (REC_SURB_HDR + SPHINX_SURB_KEYS_LEN)
+_Static_assert(REC_ID_LEN == CORE_MSG_ID_LEN, "records hold message ids");
 /* A partly received message is dropped this long after its first fragment. */
 #define CORE_PARTIAL_MAX_AGE 86400
-/* IN record: flags 1, pad 1, surb_len 2, received_at 8, body_len 4, SURB, body */
-#define IN_HDR 16
-#define IN_DELIVERED 1
-#define IN_CAN_REPLY 2
-#define IN_IS_REPLY 4
 /* The largest SURB of any valid geometry. */
 #define CORE_SURB_MAX \
     (64 + 32 + SPHINX_MAC_LEN + SPHINX_MAX_HOPS_LIMIT * (SPHINX_SLOT_LEN + SPHINX_KEM_MAX_CT))

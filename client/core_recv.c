@@ -32,8 +32,8 @@ static void mark_acked(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32
         /* Delivered: keep the header for status, drop the message bytes. */
         size_t len;
         const uint8_t *rec = core_out_get(c, id, &len);
-        if (rec != NULL && len > OUT_HDR &&
-            cstore_put(c->store, CSTORE_OUT, id, CORE_MSG_ID_LEN, rec, OUT_HDR) != 0)
+        if (rec != NULL && len > REC_OUT_HDR &&
+            cstore_put(c->store, CSTORE_OUT, id, CORE_MSG_ID_LEN, rec, REC_OUT_HDR) != 0)
             log_err("client: could not trim a delivered message");
         core_out_cache_drop(c);
     }
@@ -42,14 +42,17 @@ static void mark_acked(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32
 
 /* ------------------------------------------------------------ received messages */
 
-/* What a stored IN record says about replies: can_reply, is_reply and in_reply_to. */
-static void in_reply_fields(const uint8_t *rec, size_t surb_len, struct core_received *m)
+/*
+ * What a stored IN record (header h, then the SURB area at rec + REC_IN_HDR)
+ * says about replies: can_reply, is_reply and in_reply_to.
+ */
+static void in_reply_fields(const struct rec_in *h, const uint8_t *rec, struct core_received *m)
 {
-    m->can_reply = (rec[0] & IN_CAN_REPLY) != 0;
-    m->is_reply = (rec[0] & IN_IS_REPLY) != 0;
+    m->can_reply = (h->flags & REC_IN_CAN_REPLY) != 0;
+    m->is_reply = (h->flags & REC_IN_IS_REPLY) != 0;
     memset(m->in_reply_to, 0, CORE_MSG_ID_LEN);
-    if (m->is_reply && surb_len == CORE_MSG_ID_LEN)
-        memcpy(m->in_reply_to, rec + IN_HDR, CORE_MSG_ID_LEN);
+    if (m->is_reply && h->surb_len == CORE_MSG_ID_LEN)
+        memcpy(m->in_reply_to, rec + REC_IN_HDR, CORE_MSG_ID_LEN);
 }
 
 /*
@@ -61,19 +64,18 @@ static int store_received(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], con
                           size_t len, const uint8_t *surb, size_t surb_len, bool is_reply,
                           uint64_t unix_now)
 {
-    uint8_t *rec = malloc(IN_HDR + surb_len + len + 1);
+    uint8_t *rec = malloc(REC_IN_HDR + surb_len + len + 1);
     if (rec == NULL)
         return -1;
-    memset(rec, 0, IN_HDR);
-    rec[0] = (uint8_t)(is_reply ? IN_IS_REPLY : surb_len ? IN_CAN_REPLY : 0);
-    mix_put_be16(rec + 2, (uint16_t)surb_len);
-    mix_put_be64(rec + 4, unix_now);
-    mix_put_be32(rec + 12, (uint32_t)len);
+    struct rec_in h = {.flags = (uint8_t)(is_reply ? REC_IN_IS_REPLY : surb_len ? REC_IN_CAN_REPLY : 0),
+                       .surb_len = (uint16_t)surb_len, .received_at = unix_now,
+                       .body_len = (uint32_t)len};
+    rec_in_pack(&h, rec);
     if (surb_len)
-        memcpy(rec + IN_HDR, surb, surb_len);
+        memcpy(rec + REC_IN_HDR, surb, surb_len);
     if (len)
-        memcpy(rec + IN_HDR + surb_len, body, len);
-    int e = cstore_put(c->store, CSTORE_IN, id, CORE_MSG_ID_LEN, rec, IN_HDR + surb_len + len);
+        memcpy(rec + REC_IN_HDR + surb_len, body, len);
+    int e = cstore_put(c->store, CSTORE_IN, id, CORE_MSG_ID_LEN, rec, REC_IN_HDR + surb_len + len);
     if (e != 0 || cstore_sync(c->store) != 0) {
         free(rec);
         return -1;
@@ -81,7 +83,7 @@ static int store_received(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], con
     c->st.received_msgs++;
     if (c->recv_fn != NULL) {
         struct core_received m = {.body = body, .len = len, .received_at = unix_now};
-        in_reply_fields(rec, surb_len, &m);
+        in_reply_fields(&h, rec, &m);
         memcpy(m.id, id, CORE_MSG_ID_LEN);
         c->recv_fn(c->recv_ctx, &m);
     }
@@ -115,11 +117,14 @@ static int gather_part(void *ctx, const uint8_t *key, size_t klen, const uint8_t
 static int assemble(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], const uint8_t *meta,
                     size_t mlen, uint64_t unix_now)
 {
-    uint32_t count = mix_get_be32(meta), total = mix_get_be32(meta + 4);
-    size_t surb_len = mix_get_be16(meta + 12);
+    struct rec_pmeta h;
+    if (!rec_pmeta_unpack(meta, mlen, &h))
+        return -1;
+    uint32_t count = h.count, total = h.total;
+    size_t surb_len = h.surb_len;
     struct gather g = {malloc(total + 1), 0, total, 0, false};
     int ret = -1;
-    if (g.buf == NULL || mlen < PMETA_HDR + surb_len)
+    if (g.buf == NULL || mlen < REC_PMETA_HDR + surb_len)
         goto out;
     if (cstore_iter(c->store, CSTORE_PART, id, CORE_MSG_ID_LEN, gather_part, &g) != 0)
         goto out;
@@ -127,7 +132,7 @@ static int assemble(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], const uin
     if (g.bad || g.n != count || g.len != total) {
         /* Fragments that do not add up (a broken sender): drop them all. */
         c->st.bad_in++;
-    } else if (store_received(c, id, g.buf, g.len, meta + PMETA_HDR, surb_len, false,
+    } else if (store_received(c, id, g.buf, g.len, meta + REC_PMETA_HDR, surb_len, false,
                               unix_now) != 0) {
         ret = -1;
         goto out;
@@ -158,40 +163,39 @@ static int on_fragment(struct core *c, const struct payload_frag *f, uint64_t un
     int got = cstore_get(c->store, CSTORE_PMETA, f->msg_id, CORE_MSG_ID_LEN, &meta, &mlen);
     if (got < 0)
         return -1;
-    if (got == 0 || mlen < PMETA_HDR) {
+    struct rec_pmeta h;
+    if (got == 0 || !rec_pmeta_unpack(meta, mlen, &h)) {
         free(meta);
-        mlen = PMETA_HDR;
-        meta = calloc(1, PMETA_HDR + CORE_SURB_MAX);
+        mlen = REC_PMETA_HDR;
+        meta = calloc(1, REC_PMETA_HDR + CORE_SURB_MAX);
         if (meta == NULL)
             return -1;
-        mix_put_be32(meta, f->count);
-        mix_put_be32(meta + 4, f->total_len);
-        mix_put_be64(meta + 14, unix_now);
+        h = (struct rec_pmeta){.count = f->count, .total = f->total_len, .first_seen = unix_now};
     }
     int ret = 0;
-    if (mix_get_be32(meta) != f->count || mix_get_be32(meta + 4) != f->total_len ||
-        f->surb_len > CORE_SURB_MAX) {
+    if (h.count != f->count || h.total != f->total_len || f->surb_len > CORE_SURB_MAX) {
         c->st.bad_in++;
         goto out;
     }
     if (f->surb_len) {
-        uint8_t *n = realloc(meta, PMETA_HDR + f->surb_len);
+        uint8_t *n = realloc(meta, REC_PMETA_HDR + f->surb_len);
         if (n == NULL) {
             ret = -1;
             goto out;
         }
         meta = n;
-        mix_put_be16(meta + 12, (uint16_t)f->surb_len);
-        memcpy(meta + PMETA_HDR, f->surb, f->surb_len);
-        mlen = PMETA_HDR + f->surb_len;
+        h.surb_len = (uint16_t)f->surb_len;
+        memcpy(meta + REC_PMETA_HDR, f->surb, f->surb_len);
+        mlen = REC_PMETA_HDR + f->surb_len;
     }
-    mix_put_be32(meta + 8, mix_get_be32(meta + 8) + 1);
+    h.got++;
+    rec_pmeta_pack(&h, meta);
     c->st.received_frags++;
     ret = -1;
     if (cstore_put(c->store, CSTORE_PART, key, sizeof(key), f->data, f->data_len) != 0 ||
         cstore_put(c->store, CSTORE_PMETA, f->msg_id, CORE_MSG_ID_LEN, meta, mlen) != 0)
         goto out;
-    ret = mix_get_be32(meta + 8) == f->count ? assemble(c, f->msg_id, meta, mlen, unix_now) : 0;
+    ret = h.got == f->count ? assemble(c, f->msg_id, meta, mlen, unix_now) : 0;
 out:
     free(meta);
     return ret;
@@ -208,7 +212,9 @@ static int on_surb_reply(struct core *c, const struct frame_inbox_msg *m, uint64
     int got = cstore_get(c->store, CSTORE_SURB, m->surb_id.ptr, SPHINX_SURB_ID_LEN, &rec, &rlen);
     if (got < 0)
         return -1;
-    if (got == 0 || rlen != SREC_LEN || m->payload.len != c->g.payload_len) {
+    struct rec_surb h;
+    if (got == 0 || rlen != SREC_LEN || !rec_surb_unpack(rec, rlen, &h)
+        || m->payload.len != c->g.payload_len) {
         c->st.bad_in++;   /* unknown, used already, or another geometry */
         goto out;
     }
@@ -217,17 +223,17 @@ static int on_surb_reply(struct core *c, const struct frame_inbox_msg *m, uint64
         ret = -1;
         goto out;
     }
-    if (sphinx_surb_open(&c->g, rec + SREC_HDR, m->payload.ptr, m->payload.len, plain) != SPHINX_OK) {
+    if (sphinx_surb_open(&c->g, rec + REC_SURB_HDR, m->payload.ptr, m->payload.len, plain) != SPHINX_OK) {
         c->st.bad_in++;
         goto out;
     }
     struct payload_frag f;
-    switch (rec[0]) {
+    switch (h.kind) {
     case SK_ACK:
-        mark_acked(c, rec + 4, mix_get_be32(rec + 20));
+        mark_acked(c, h.msg_id, h.index);
         break;
     case SK_LOOP_ACK:
-        (void)core_flight_acked(c, rec + 4, CORE_LOOP_IDX);
+        (void)core_flight_acked(c, h.msg_id, CORE_LOOP_IDX);
         c->st.loop_acks++;
         break;
     case SK_COVER_ACK:
@@ -243,7 +249,7 @@ static int on_surb_reply(struct core *c, const struct frame_inbox_msg *m, uint64
             c->st.duplicates++;
             break;
         }
-        if (store_received(c, f.msg_id, f.data, f.data_len, rec + 4, CORE_MSG_ID_LEN, true,
+        if (store_received(c, f.msg_id, f.data, f.data_len, h.msg_id, CORE_MSG_ID_LEN, true,
                            unix_now) != 0) {
             ret = -1;
             goto out;
@@ -325,12 +331,13 @@ static void out_details(struct core *c, struct core_status *s)
     s->incoming = false;
     if (cstore_get(c->store, CSTORE_OUT, s->id, CORE_MSG_ID_LEN, &rec, &rlen) != 1)
         return;
-    if (rlen >= OUT_HDR) {
-        s->time = mix_get_be64(rec + 68);
-        s->size = mix_get_be32(rec + 76);
+    struct rec_out h;
+    if (rec_out_unpack(rec, rlen, &h)) {
+        s->time = h.created;
+        s->size = h.total;
         s->have_peer = true;
-        memcpy(s->peer.gateway_id, rec + 4, MIX_NODE_ID_LEN);
-        memcpy(s->peer.public_key, rec + 36, ADDRESS_KEY_LEN);
+        memcpy(s->peer.gateway_id, h.gateway_id, MIX_NODE_ID_LEN);
+        memcpy(s->peer.public_key, h.public_key, ADDRESS_KEY_LEN);
     }
     free(rec);
 }
@@ -343,23 +350,25 @@ static bool in_status(const uint8_t *id, const uint8_t *val, size_t vlen, bool p
     memcpy(s->id, id, CORE_MSG_ID_LEN);
     s->incoming = true;
     if (partial) {
-        if (vlen < PMETA_HDR)
+        struct rec_pmeta h;
+        if (!rec_pmeta_unpack(val, vlen, &h))
             return false;
         s->state = CORE_MSG_RECEIVING;
-        s->fragments = mix_get_be32(val);
-        s->size = mix_get_be32(val + 4);
-        s->acked = mix_get_be32(val + 8);
+        s->fragments = h.count;
+        s->size = h.total;
+        s->acked = h.got;
         if (s->acked > s->fragments)
             s->acked = s->fragments;
-        s->time = mix_get_be64(val + 14);
+        s->time = h.first_seen;
         return true;
     }
-    if (vlen < IN_HDR)
+    struct rec_in h;
+    if (!rec_in_unpack(val, vlen, &h))
         return false;
     s->state = CORE_MSG_RECEIVED;
     s->fragments = s->acked = 1;
-    s->time = mix_get_be64(val + 4);
-    s->size = mix_get_be32(val + 12);
+    s->time = h.received_at;
+    s->size = h.body_len;
     return true;
 }
 
@@ -464,7 +473,8 @@ static int collect_undelivered(void *ctx, const uint8_t *key, size_t klen, const
                                size_t vlen)
 {
     struct pending *p = ctx;
-    if (klen != CORE_MSG_ID_LEN || vlen < IN_HDR || (val[0] & IN_DELIVERED))
+    struct rec_in h;
+    if (klen != CORE_MSG_ID_LEN || !rec_in_unpack(val, vlen, &h) || (h.flags & REC_IN_DELIVERED))
         return 0;
     if (p->n == p->cap) {
         size_t ncap = p->cap ? p->cap * 2 : 16;
@@ -489,17 +499,19 @@ size_t core_take_received(struct core *c, size_t max, core_recv_fn fn, void *ctx
         size_t rlen;
         if (cstore_get(c->store, CSTORE_IN, p.ids[i], CORE_MSG_ID_LEN, &rec, &rlen) != 1)
             continue;
-        size_t surb_len = mix_get_be16(rec + 2), blen = mix_get_be32(rec + 12);
-        if (rlen >= IN_HDR + surb_len + blen) {
-            struct core_received m = {.body = rec + IN_HDR + surb_len, .len = blen,
-                                      .received_at = mix_get_be64(rec + 4)};
-            in_reply_fields(rec, surb_len, &m);
+        struct rec_in h;
+        if (rec_in_unpack(rec, rlen, &h) && rlen >= REC_IN_HDR + (size_t)h.surb_len + h.body_len) {
+            size_t surb_len = h.surb_len;
+            struct core_received m = {.body = rec + REC_IN_HDR + surb_len, .len = h.body_len,
+                                      .received_at = h.received_at};
+            in_reply_fields(&h, rec, &m);
             memcpy(m.id, p.ids[i], CORE_MSG_ID_LEN);
             fn(ctx, &m);
             done++;
             /* Delivered: keep a small tombstone (for duplicates and replies), drop the body. */
-            rec[0] |= IN_DELIVERED;   /* body_len stays: status shows the size */
-            if (cstore_put(c->store, CSTORE_IN, p.ids[i], CORE_MSG_ID_LEN, rec, IN_HDR + surb_len) != 0)
+            h.flags |= REC_IN_DELIVERED;   /* body_len stays: status shows the size */
+            rec_in_pack(&h, rec);
+            if (cstore_put(c->store, CSTORE_IN, p.ids[i], CORE_MSG_ID_LEN, rec, REC_IN_HDR + surb_len) != 0)
                 log_err("client: could not mark a message delivered");
         }
         free(rec);
@@ -523,11 +535,10 @@ struct gc_ctx {
     size_t n, cap;
 };
 
-/* Collect keys whose timestamp (at ts_off in the value) is older than the cutoff. */
-static int gc_collect(struct gc_ctx *g, const uint8_t *key, size_t klen, const uint8_t *val,
-                      size_t vlen, size_t ts_off, size_t min_len)
+/* Collect a key whose record has no readable timestamp (!have_ts) or one older than the cutoff. */
+static int gc_collect(struct gc_ctx *g, const uint8_t *key, size_t klen, bool have_ts, uint64_t ts)
 {
-    if (klen != g->id_len || (vlen >= min_len && mix_get_be64(val + ts_off) >= g->cutoff))
+    if (klen != g->id_len || (have_ts && ts >= g->cutoff))
         return 0;
     if (g->n == g->cap) {
         size_t ncap = g->cap ? g->cap * 2 : 64;
@@ -543,12 +554,16 @@ static int gc_collect(struct gc_ctx *g, const uint8_t *key, size_t klen, const u
 
 static int gc_surb(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
-    return gc_collect(ctx, key, klen, val, vlen, 24, SREC_LEN);
+    struct rec_surb h;
+    bool ok = vlen >= SREC_LEN && rec_surb_unpack(val, vlen, &h);
+    return gc_collect(ctx, key, klen, ok, ok ? h.created : 0);
 }
 
 static int gc_partial(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
 {
-    return gc_collect(ctx, key, klen, val, vlen, 14, PMETA_HDR);
+    struct rec_pmeta h;
+    bool ok = rec_pmeta_unpack(val, vlen, &h);
+    return gc_collect(ctx, key, klen, ok, ok ? h.first_seen : 0);
 }
 
 /* Partly received messages whose sender gave up long ago: drop their parts. */

@@ -128,15 +128,13 @@ static int make_surb(struct core *c, int kind, const uint8_t *entry, const uint8
     int e = make_route(c, entry, c->cfg.gateway_id, entry == NULL, avoid, &r);
     if (e != CORE_OK)
         return e;
+    struct rec_surb h = {.kind = (uint8_t)kind, .index = idx, .created = unix_now};
     mix_rng_bytes(&c->rng, surb_id, sizeof(surb_id));
-    memset(rec, 0, SREC_HDR);
-    rec[0] = (uint8_t)kind;
     if (msg_id != NULL)
-        memcpy(rec + 4, msg_id, CORE_MSG_ID_LEN);
-    mix_put_be32(rec + 20, idx);
-    mix_put_be64(rec + 24, unix_now);
+        memcpy(h.msg_id, msg_id, CORE_MSG_ID_LEN);
+    rec_surb_pack(&h, rec);
     if (sphinx_surb_create(&c->g, &c->rng, r.hops, r.n, c->inbox_id, surb_id, surb_out,
-                           rec + SREC_HDR) != SPHINX_OK)
+                           rec + REC_SURB_HDR) != SPHINX_OK)
         return CORE_ERR_CRYPTO;
     e = cstore_put(c->store, CSTORE_SURB, surb_id, sizeof(surb_id), rec, sizeof(rec));
     sodium_memzero(rec, sizeof(rec));
@@ -203,16 +201,11 @@ out:
 static void put_out_header(uint8_t *rec, const struct mix_address *to, bool reply, uint64_t now,
                            uint32_t total, uint32_t count, uint32_t cap0, uint32_t cap)
 {
-    memset(rec, 0, OUT_HDR);
-    rec[0] = 1;
-    rec[1] = reply ? 1 : 0;
-    memcpy(rec + 4, to->gateway_id, MIX_NODE_ID_LEN);
-    memcpy(rec + 36, to->public_key, ADDRESS_KEY_LEN);
-    mix_put_be64(rec + 68, now);
-    mix_put_be32(rec + 76, total);
-    mix_put_be32(rec + 80, count);
-    mix_put_be32(rec + 84, cap0);
-    mix_put_be32(rec + 88, cap);
+    struct rec_out h = {.version = 1, .reply = reply, .created = now, .total = total,
+                        .count = count, .cap0 = cap0, .cap = cap};
+    memcpy(h.gateway_id, to->gateway_id, MIX_NODE_ID_LEN);
+    memcpy(h.public_key, to->public_key, ADDRESS_KEY_LEN);
+    rec_out_pack(&h, rec);
 }
 
 int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, size_t len,
@@ -230,7 +223,7 @@ int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, 
     if (core_frag_len(c) <= PAYLOAD_FRAG_HDR_LEN + c->surb_len)
         return CORE_ERR_PATH;
     uint32_t count = len <= cap0 ? 1 : 1 + payload_frag_count(len - cap0, cap);
-    uint8_t *rec = malloc(OUT_HDR + len + 1);
+    uint8_t *rec = malloc(REC_OUT_HDR + len + 1);
     uint8_t *fs = calloc(2, count);
     int e = CORE_ERR_NOMEM;
     if (rec == NULL || fs == NULL)
@@ -238,9 +231,9 @@ int core_send(struct core *c, const struct mix_address *to, const uint8_t *msg, 
     mix_rng_bytes(&c->rng, id_out, CORE_MSG_ID_LEN);
     put_out_header(rec, to, reply_surbs > 0, c->clock, (uint32_t)len, count, (uint32_t)cap0,
                    (uint32_t)cap);
-    memcpy(rec + OUT_HDR, msg, len);
+    memcpy(rec + REC_OUT_HDR, msg, len);
     e = CORE_ERR_STORE;
-    if (cstore_put(c->store, CSTORE_OUT, id_out, CORE_MSG_ID_LEN, rec, OUT_HDR + len) != 0 ||
+    if (cstore_put(c->store, CSTORE_OUT, id_out, CORE_MSG_ID_LEN, rec, REC_OUT_HDR + len) != 0 ||
         cstore_put(c->store, CSTORE_FSTATE, id_out, CORE_MSG_ID_LEN, fs, 2 * (size_t)count) != 0 ||
         cstore_sync(c->store) != 0)
         goto out;
@@ -367,23 +360,24 @@ static int send_fragment(struct core *c, const struct qent *q, bool fresh, uint6
     uint32_t count = 0;
     uint8_t *fs = core_fstate_get(c, q->id, &count);
     const uint8_t *rec = fs ? core_out_get(c, q->id, &rlen) : NULL;
+    struct rec_out h;
     int ret = 0;
     *count_out = rec != NULL ? count : 0;
     /* SENT here means it was in flight when the daemon stopped (queued again at load). */
-    if (rec == NULL || q->idx >= count || (fs[q->idx] != FS_QUEUED && fs[q->idx] != FS_SENT))
+    if (rec == NULL || !rec_out_unpack(rec, rlen, &h) || q->idx >= count
+        || (fs[q->idx] != FS_QUEUED && fs[q->idx] != FS_SENT))
         goto out;
     if (fresh && (fs[q->idx] != FS_QUEUED || fs[count + q->idx] != 0))
         goto out;
-    uint32_t total = mix_get_be32(rec + 76), cap0 = mix_get_be32(rec + 84);
-    uint32_t cap = mix_get_be32(rec + 88);
+    uint32_t total = h.total, cap0 = h.cap0, cap = h.cap;
     size_t off = q->idx == 0 ? 0 : cap0 + (size_t)(q->idx - 1) * cap;
     size_t want = q->idx == 0 ? cap0 : cap;
-    if (rlen < OUT_HDR + (size_t)total || off > total)
+    if (rlen < REC_OUT_HDR + (size_t)total || off > total)
         goto out;
     struct e2e m;
     memset(&m, 0, sizeof(m));
-    m.to_gw = rec + 4;
-    m.to_pk = rec + 36;
+    m.to_gw = h.gateway_id;
+    m.to_pk = h.public_key;
     m.ack_kind = SK_ACK;
     m.avoid = true;
     m.frag.kind = PAYLOAD_FRAG_DATA;
@@ -391,10 +385,10 @@ static int send_fragment(struct core *c, const struct qent *q, bool fresh, uint6
     m.frag.index = q->idx;
     m.frag.count = count;
     m.frag.total_len = total;
-    m.frag.data = rec + OUT_HDR + off;
+    m.frag.data = rec + REC_OUT_HDR + off;
     m.frag.data_len = total - off < want ? total - off : want;
     uint8_t surb[CORE_SURB_MAX];
-    if (q->idx == 0 && rec[1]) {
+    if (q->idx == 0 && h.reply) {
         /* The reply SURB's first hop is the recipient's gateway, where it enters. */
         int e = make_surb(c, SK_REPLY, m.to_gw, q->id, 0, unix_now, true, surb, NULL);
         if (e != CORE_OK) {
@@ -519,8 +513,11 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
     int got = cstore_get(c->store, CSTORE_IN, id, CORE_MSG_ID_LEN, &rec, &rlen);
     if (got != 1)
         return got == 0 ? CORE_ERR_UNKNOWN : CORE_ERR_STORE;
-    size_t surb_len = mix_get_be16(rec + 2);
+    struct rec_in in;
     int e = CORE_ERR_NO_SURB;
+    if (!rec_in_unpack(rec, rlen, &in))
+        goto out_rec;
+    size_t surb_len = in.surb_len;
     uint8_t *buf = malloc(c->plain_len + c->pkt_len);
     if (buf == NULL) {
         e = CORE_ERR_NOMEM;
@@ -528,9 +525,10 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
     }
     /* A SURB works once: its bytes stay in the record, the flag says it is spent.
      * (A reply's record holds the id it answers there instead: no SURB.) */
-    if (rlen >= IN_HDR + surb_len && surb_len > 0 && !(rec[0] & (IN_CAN_REPLY | IN_IS_REPLY)))
+    if (rlen >= REC_IN_HDR + surb_len && surb_len > 0
+        && !(in.flags & (REC_IN_CAN_REPLY | REC_IN_IS_REPLY)))
         e = CORE_ERR_SURB_USED;
-    if (rlen < IN_HDR + surb_len || !(rec[0] & IN_CAN_REPLY) || surb_len != c->surb_len)
+    if (rlen < REC_IN_HDR + surb_len || !(in.flags & REC_IN_CAN_REPLY) || surb_len != c->surb_len)
         goto out;
     struct payload_frag f;
     memset(&f, 0, sizeof(f));
@@ -542,7 +540,7 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
     f.data_len = len;
     e = CORE_ERR_CRYPTO;
     if (payload_frag_build(buf, c->plain_len, &f) != PAYLOAD_OK ||
-        sphinx_surb_pack(&c->g, rec + IN_HDR, surb_len, buf, c->plain_len, buf + c->plain_len,
+        sphinx_surb_pack(&c->g, rec + REC_IN_HDR, surb_len, buf, c->plain_len, buf + c->plain_len,
                          first) != SPHINX_OK)
         goto out;
     /* We can only hand a packet to our own gateway. */
@@ -551,7 +549,8 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
         goto out;
     }
     mix_put_be64(key, c->raw_seq++);
-    rec[0] &= (uint8_t)~IN_CAN_REPLY;
+    in.flags &= (uint8_t)~REC_IN_CAN_REPLY;
+    rec_in_pack(&in, rec);
     e = CORE_ERR_STORE;
     if (cstore_put(c->store, CSTORE_RAW, key, 8, buf + c->plain_len, c->pkt_len) != 0 ||
         cstore_put(c->store, CSTORE_IN, id, CORE_MSG_ID_LEN, rec, rlen) != 0 ||
@@ -563,6 +562,7 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
     e = CORE_OK;
 out:
     free(buf);
+out_rec:
     free(rec);
     return e;
 }

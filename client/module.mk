@@ -50,6 +50,8 @@ PROGRAMS += $(LIBMIXCLIENT_SO) $(BUILD)/libmixclient.so
 # Unit tests of the client core link the client library as well.
 $(BUILD)/tests/test_client_core: $(LIBMIXCLIENT)
 TEST_LIBS_client_core := $(LIBMIXCLIENT) $(LIBMIX) $(CLIENT_LIBS)
+$(BUILD)/tests/test_client_records: $(LIBMIXCLIENT)
+TEST_LIBS_client_records := $(LIBMIXCLIENT) $(LIBMIX) $(CLIENT_LIBS)
 
 # Benchmarks.
 $(BUILD)/bench/client_packets: $(BUILD)/obj/client/bench/client_packets.o $(LIBMIXCLIENT) $(LIBMIX)
