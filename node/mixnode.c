@@ -455,6 +455,7 @@ int main(int argc, char **argv)
     struct node *n = calloc(1, sizeof(*n));
     if (!n)
         return 1;
+    n->ops = &node_daemon_ops;
     if (node_conf_load(cfg, &n->conf, err, sizeof(err)) < 0) {
         /* One line per problem, each with FILE:LINE (lib/conf.h). */
         for (char *l = strtok(err, "\n"); l; l = strtok(NULL, "\n"))

@@ -104,14 +104,43 @@ struct peer {
 
 /* ------------------------------------------------------------ the node */
 
+struct job;
+struct node;
+
+/*
+ * What the node does to the world outside its own state, as a table of
+ * operations.  The daemon's (node_daemon_ops, node_work.c) use the wall
+ * clock, the links, the worker threads, the event loop's timers and the
+ * data directory; the harness's (node_harness.c) a fixed clock, frames kept
+ * instead of sent, jobs run at once, no timers and nothing saved.  The
+ * packet path calls these and never asks which table it has.
+ */
+struct node_ops {
+    /* Wall-clock Unix seconds (a document's validity); 0 skips age checks. */
+    uint64_t (*wall_s)(void);
+    /* The link to next-hop node hop (dialled on first use), or NULL if unknown. */
+    struct peer *(*next_hop)(struct node *n, const uint8_t hop[static MIX_NODE_ID_LEN]);
+    /* Send an encoded frame on p's link; false if it was dropped. */
+    bool (*send)(struct node *n, struct peer *p, const uint8_t *frame, size_t len);
+    /* Hand a job to the crypto workers (or run it at once). */
+    void (*queue)(struct node *n, struct job *j);
+    /* Arm the mixing queue's timer for its earliest deadline. */
+    void (*arm_mixq)(struct node *n);
+    /* (Re)arm the timer of the next mix loop cover packet. */
+    void (*schedule_loop)(struct node *n);
+    /* The epoch may have changed: rotate keys, fetch and upload (node_dir_tick). */
+    void (*dir_tick)(struct node *n);
+    /* Keep a copy of the current document in the data directory. */
+    void (*save_doc)(struct node *n, const uint8_t *doc, size_t len);
+};
+extern const struct node_ops node_daemon_ops;
+
 struct node {
     struct node_conf conf;
     struct ev_loop *loop;
     struct conn_mgr *cm;
     struct mix_rng rng;
-    bool fuzz_mode;                  /* no sockets, no workers (node_harness.c) */
-    uint8_t *test_sent;              /* fuzz_mode: the last frame "sent" */
-    size_t test_sent_len;
+    const struct node_ops *ops;      /* the outside world: node_daemon_ops or the harness's */
 
     uint8_t *id_sk;                  /* Ed25519, sodium_malloc()ed */
     uint8_t id_pk[PKI_KEY_LEN];
@@ -217,6 +246,8 @@ void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum met
                         uint64_t arrival_us);
 /* Run one job synchronously (fuzz harness, no threads). */
 void node_process_job(struct node *n, struct job *j);
+/* Run a job now on this thread and finish it (no workers: the harness, n_threads 0). */
+void node_run_job_now(struct node *n, struct job *j);
 /* I/O thread: finish the jobs the workers handed back. */
 /* Queue a job for the crypto workers (or run it inline without workers). */
 void node_queue_job(struct node *n, struct job *j);
@@ -242,6 +273,10 @@ int node_mixq_setup(struct node *n, const struct pki_params *p) MIX_WUR;
 void node_job_done(struct node *n, struct job *j);
 void node_mixq_run(struct node *n);
 void node_loop_schedule(struct node *n);
+/* The daemon's operations (node_daemon_ops): see struct node_ops. */
+struct peer *node_out_peer(struct node *n, const uint8_t id[static MIX_NODE_ID_LEN]);
+void node_mixq_arm(struct node *n);
+void node_loop_arm(struct node *n);
 void node_fwd_stop(struct node *n);
 void node_out_closed(struct node *n, struct peer *p);
 /* Close links to nodes no longer in any held document. */
@@ -259,6 +294,8 @@ void node_clients_touch(struct node *n);
 void node_client_closed(struct node *n, struct peer *p);
 /* Send a frame on p's link (no-op without a conn); false if dropped. */
 bool node_send_frame(struct node *n, struct peer *p, const struct mix_frame *f);
+/* The daemon's send operation: the frame onto p's conn (true without one). */
+bool node_link_send(struct node *n, struct peer *p, const uint8_t *frame, size_t len);
 
 /* node_dir.c */
 void node_dir_poll(struct node *n);
@@ -270,6 +307,8 @@ void node_dir_load_saved(struct node *n);
 void node_dir_disagreement(const struct node_conf *c, const struct pki_params *p, char *out,
                            size_t len);
 void node_dir_tick(struct node *n, uint64_t now_s);
+/* The daemon's save_doc operation: data_dir/network.doc, replaced atomically. */
+void node_dir_save_document(struct node *n, const uint8_t *buf, size_t len);
 /* Install a signed document (from an authority or the document file). */
 int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t want_epoch);
 void node_dir_on_frame(struct node *n, struct peer *p, const struct mix_frame *f);

@@ -160,7 +160,7 @@ static void saved_path(const struct node *n, char *out, size_t len)
 }
 
 /* Keep a copy of the current document: its timing at the next start. */
-static void save_document(const struct node *n, const uint8_t *buf, size_t len)
+void node_dir_save_document(struct node *n, const uint8_t *buf, size_t len)
 {
     char path[NODE_PATH_MAX + 32];
     saved_path(n, path, sizeof(path));
@@ -191,15 +191,14 @@ int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t wa
         if (learn_timing(n, buf, len, false) < 0)
             return -1;
         /* Now the node has an epoch: keys, then the documents it needs. */
-        if (!n->fuzz_mode)
-            node_dir_tick(n, node_wall_s());
+        n->ops->dir_tick(n);
     }
 
     memset(&o, 0, sizeof(o));
     o.authorities = (const uint8_t (*)[PKI_KEY_LEN])n->auth_keys;
     o.n_authorities = n->conf.n_auth;
     o.threshold = n->conf.threshold;
-    o.now = n->fuzz_mode ? 0 : node_wall_s();
+    o.now = n->ops->wall_s();
     o.want_epoch = want_epoch;
     enum pki_err rc = pki_verify(buf, len, &o, &doc);
     if (rc != PKI_OK) {
@@ -208,14 +207,14 @@ int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t wa
         return -1;
     }
     const struct pki_timing *dt = &pki_doc_params(doc)->timing;
-    if (!n->fuzz_mode && memcmp(dt, &n->timing, sizeof(*dt)) != 0) {
+    if (memcmp(dt, &n->timing, sizeof(*dt)) != 0) {
         /* A current document (pki_verify checked its age) with other timing
          * than the saved copy gave: the network was set up again.  Follow it. */
         log_warn("the network's epoch timing is now genesis %llu, epoch_length %llus, grace "
                  "%llus; following the document", (unsigned long long)dt->genesis,
                  (unsigned long long)dt->epoch_len, (unsigned long long)dt->grace);
         n->timing = *dt;
-        node_dir_tick(n, node_wall_s());
+        n->ops->dir_tick(n);
     }
     pki_doc_hash(buf, len, h);
     uint64_t e = pki_doc_epoch(doc);
@@ -228,8 +227,7 @@ int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t wa
         n->doc_cur = doc;
         memcpy(n->doc_cur_hash, h, sizeof(h));
         metric_inc(&n->metrics.docs_accepted);
-        if (!n->fuzz_mode)
-            save_document(n, buf, len);
+        n->ops->save_doc(n, buf, len);
         apply_current(n);
         node_loop_schedule(n);
     } else if (e == n->epoch + 1) {

@@ -76,7 +76,7 @@ int node_mixq_setup(struct node *n, const struct pki_params *p)
 }
 
 /* The outbound link to node id, dialled on first use. */
-static struct peer *out_peer(struct node *n, const uint8_t id[static MIX_NODE_ID_LEN])
+struct peer *node_out_peer(struct node *n, const uint8_t id[static MIX_NODE_ID_LEN])
 {
     for (size_t i = 0; i < n->n_out; i++)
         if (memcmp(n->out[i]->node_id, id, MIX_NODE_ID_LEN) == 0)
@@ -116,9 +116,7 @@ static void send_job(struct node *n, struct job *j)
         node_job_free(n, j);
         return;
     }
-    struct peer fuzz_peer = { .kind = PEER_NODE_OUT };
-    /* The harness has no links: the frame is only encoded (and kept). */
-    struct peer *p = n->fuzz_mode ? &fuzz_peer : out_peer(n, j->hop);
+    struct peer *p = n->ops->next_hop(n, j->hop);
     if (!p) {
         metric_drop(&n->metrics, DROP_UNKNOWN_HOP);
         node_job_free(n, j);
@@ -202,8 +200,11 @@ void node_mixq_run(struct node *n)
             send_job(n, out[i]);
     } while (k == POP_BATCH);
     metric_set(&n->metrics.queue_depth, mixq_len(n->mq));
-    if (n->fuzz_mode)
-        return;
+    n->ops->arm_mixq(n);
+}
+
+void node_mixq_arm(struct node *n)
+{
     if (n->mq_tfd < 0 && mq_timer_open(n) < 0)
         return;
     uint64_t next = mixq_next_deadline(n->mq);
@@ -392,9 +393,12 @@ static void loop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 void node_loop_schedule(struct node *n)
 {
+    n->ops->schedule_loop(n);
+}
+
+void node_loop_arm(struct node *n)
+{
     double after = 1.0; /* look again later when loops are off or no document yet */
-    if (n->fuzz_mode)
-        return;
     if (n->conf.mix_loops && n->doc_cur) {
         uint64_t mhz = pki_doc_params(n->doc_cur)->lambda_m_mhz;
         if (mhz)

@@ -1,9 +1,11 @@
 /*
  * node_harness: an in-process node without sockets or threads, for the unit
  * tests and the fuzz target.  It runs the daemon's real frame handler,
- * packet pipeline (unwrap, exit, inbox, SURB-ack, mixing queue) with
- * n->fuzz_mode set: jobs run synchronously and frames that would go on a
- * link are only encoded (the last one is kept for inspection).
+ * packet pipeline (unwrap, exit, inbox, SURB-ack, mixing queue) through
+ * the harness's operations table (struct node_ops): jobs run synchronously,
+ * frames that would go on a link are only encoded (the last one is kept for
+ * inspection), the clock reads 0 (no document age checks), and there are no
+ * timers and no saved files.
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -14,15 +16,78 @@
 #include "node.h"
 #include "node_harness.h"
 
+/* The node and what the harness's operations keep beside it. */
+struct harness {
+    struct node n;                  /* first: a struct node * is a struct harness * */
+    struct peer out;                /* every next hop: a link-less PEER_NODE_OUT */
+    uint8_t *sent;                  /* the last frame "sent" */
+    size_t sent_len;
+};
+
+static struct harness *harness_of(const struct node *n)
+{
+    return (struct harness *)(void *)n;
+}
+
+static uint64_t h_wall_s(void)
+{
+    return 0;
+}
+
+static struct peer *h_next_hop(struct node *n, const uint8_t hop[static MIX_NODE_ID_LEN])
+{
+    struct harness *h = harness_of(n);
+    memset(&h->out, 0, sizeof(h->out));
+    h->out.kind = PEER_NODE_OUT;
+    memcpy(h->out.node_id, hop, MIX_NODE_ID_LEN);
+    return &h->out;
+}
+
+static bool h_send(struct node *n, struct peer *p, const uint8_t *frame, size_t len)
+{
+    struct harness *h = harness_of(n);
+    (void)p;
+    free(h->sent);
+    h->sent = malloc(len);
+    if (h->sent)
+        memcpy(h->sent, frame, len);
+    h->sent_len = h->sent ? len : 0;
+    return true;
+}
+
+static void h_nothing(struct node *n)
+{
+    (void)n;
+}
+
+static void h_save_doc(struct node *n, const uint8_t *doc, size_t len)
+{
+    (void)n;
+    (void)doc;
+    (void)len;
+}
+
+static const struct node_ops harness_ops = {
+    .wall_s = h_wall_s,
+    .next_hop = h_next_hop,
+    .send = h_send,
+    .queue = node_run_job_now,
+    .arm_mixq = h_nothing,
+    .schedule_loop = h_nothing,
+    .dir_tick = h_nothing,
+    .save_doc = h_save_doc,
+};
+
 struct node *node_harness_new(const char *dir, const uint8_t sphinx_sk[static SPHINX_KEY_LEN])
 {
-    struct node *n = calloc(1, sizeof(*n));
+    struct harness *h = calloc(1, sizeof(*h));
+    struct node *n = h ? &h->n : NULL;
     char err[256], ibox[600];
     struct pki_params p;
 
     if (!n)
         return NULL;
-    n->fuzz_mode = true;
+    n->ops = &harness_ops;
     n->mq_tfd = -1;
     n->rng = mix_rng_system();
     snprintf(n->conf.data_dir, sizeof(n->conf.data_dir), "%s", dir);
@@ -93,8 +158,8 @@ void node_harness_free(struct node *n)
     inbox_close(n->inbox);
     node_keys_free(n);
     free(n->scratch);
-    free(n->test_sent);
-    free(n);
+    free(harness_of(n)->sent);
+    free(harness_of(n));
 }
 
 const uint8_t *node_harness_id(const struct node *n)
@@ -114,8 +179,8 @@ struct inbox_store *node_harness_inbox(struct node *n)
 
 const uint8_t *node_harness_last_sent(const struct node *n, size_t *len)
 {
-    *len = n->test_sent_len;
-    return n->test_sent;
+    *len = harness_of(n)->sent_len;
+    return harness_of(n)->sent;
 }
 
 struct peer *node_harness_peer(struct node *n, int kind, const uint8_t client_pk[static 32])

@@ -39,16 +39,15 @@ bool node_send_frame(struct node *n, struct peer *p, const struct mix_frame *f)
         }
         buf = heap;
     }
-    if (n->fuzz_mode) {
-        free(n->test_sent);
-        n->test_sent = malloc(len);
-        if (n->test_sent)
-            memcpy(n->test_sent, buf, len);
-        n->test_sent_len = n->test_sent ? len : 0;
-    }
-    ok = !p->c || conn_send(p->c, buf, len) == CONN_OK;
+    ok = n->ops->send(n, p, buf, len);
     free(heap);
     return ok;
+}
+
+bool node_link_send(struct node *n, struct peer *p, const uint8_t *frame, size_t len)
+{
+    (void)n;
+    return !p->c || conn_send(p->c, frame, len) == CONN_OK;
 }
 
 static void send_error(struct node *n, struct peer *p, uint32_t code, const char *reason)

@@ -395,14 +395,25 @@ void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum met
     node_queue_job(n, j);
 }
 
+void node_run_job_now(struct node *n, struct job *j)
+{
+    if (j->build_hops)
+        node_build_loop(n, j);
+    else
+        node_process_job(n, j);
+    node_job_done(n, j);
+}
+
 void node_queue_job(struct node *n, struct job *j)
 {
-    if (n->fuzz_mode || n->n_threads == 0) {
-        if (j->build_hops)
-            node_build_loop(n, j);
-        else
-            node_process_job(n, j);
-        node_job_done(n, j);
+    n->ops->queue(n, j);
+}
+
+/* The daemon's queue operation: to the workers' queue, or at once without workers. */
+static void queue_to_workers(struct node *n, struct job *j)
+{
+    if (n->n_threads == 0) {
+        node_run_job_now(n, j);
         return;
     }
     pthread_mutex_lock(&n->work_mu);
@@ -593,3 +604,19 @@ void node_workers_stop(struct node *n)
     pthread_cond_destroy(&n->work_cv);
     pthread_mutex_destroy(&n->done_mu);
 }
+
+static void daemon_dir_tick(struct node *n)
+{
+    node_dir_tick(n, node_wall_s());
+}
+
+const struct node_ops node_daemon_ops = {
+    .wall_s = node_wall_s,
+    .next_hop = node_out_peer,
+    .send = node_link_send,
+    .queue = queue_to_workers,
+    .arm_mixq = node_mixq_arm,
+    .schedule_loop = node_loop_arm,
+    .dir_tick = daemon_dir_tick,
+    .save_doc = node_dir_save_document,
+};

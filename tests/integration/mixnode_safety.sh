@@ -134,7 +134,15 @@ echo "$out" | grep -q "identity.key" || fail "missing key error unclear: $out"
 # The example configuration is valid once its placeholders are filled in.
 K=$(grep '^identity_key' "$T/k.out" 2>/dev/null | awk '{print $3}')
 [ -n "$K" ] || K=$("$MIXNODE" keygen -d "$T/k2" | awk '/^identity_key/ {print $3}')
-sed -e "s#^data_dir = .*#data_dir = $T/k2#" -e "s#REPLACE_WITH_[A-Z0-9_]*#$K#g" \
+# Each authority gets keys of its own (a repeated key is refused); the node's own is K.
+AK=$(/usr/bin/python3 -c 'import base64, os
+for i in range(6): print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))')
+set -- $AK
+sed -e "s#^data_dir = .*#data_dir = $T/k2#" \
+    -e "s#REPLACE_WITH_ED25519_KEY_1#$1#; s#REPLACE_WITH_X25519_KEY_1#$2#" \
+    -e "s#REPLACE_WITH_ED25519_KEY_2#$3#; s#REPLACE_WITH_X25519_KEY_2#$4#" \
+    -e "s#REPLACE_WITH_ED25519_KEY_3#$5#; s#REPLACE_WITH_X25519_KEY_3#$6#" \
+    -e "s#REPLACE_WITH_[A-Z0-9_]*#$K#g" \
     "$TOP/deploy/examples/node.ini" >"$T/example.ini"
 out=$("$MIXNODE" -n -c "$T/example.ini" 2>&1) || fail "example config rejected: $out"
 "$MIXNODE" --version | grep -q mixnode || fail "--version"
