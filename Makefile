@@ -57,9 +57,20 @@ LIB_SRCS := $(sort $(wildcard lib/*.c)) $(PROTO_C)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIBMIX   := $(BUILD)/libmix.a
 
+# Layering, enforced by include paths: a source file sees its own folder and
+# the folders below it, so an include across a forbidden line fails to compile.
+# lib/ sees lib/ and proto/; sim/ and scope/ see lib/; node/ and client/ see
+# lib/ and proto/ but not each other.  Tests, tools and benchmarks see all.
+INC_lib    := -Ilib -Iproto
+INC_sim    := -Ilib -Isim
+INC_scope  := -Ilib -Iscope
+INC_node   := -Ilib -Iproto -Inode
+INC_client := -Ilib -Iproto -Iclient
+layer_inc   = $(if $(INC_$(firstword $(subst /, ,$(1)))),-D_GNU_SOURCE $(INC_$(firstword $(subst /, ,$(1)))),$(CPPFLAGS_ALL))
+
 $(BUILD)/obj/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+	$(call say,CC,$<)$(CC) $(call layer_inc,$<) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
 # The generated files are compiled without our stricter warnings.
 $(BUILD)/obj/proto/%.pb-c.o: proto/%.pb-c.c
@@ -148,3 +159,25 @@ clean:
 	rm -rf build $(PROTO_C) $(PROTO_H)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# make format-check: the files listed in .clang-format-files follow
+# .clang-format (docs/style.md).  The list grows as files are reformatted.
+.PHONY: format-check
+format-check:
+	@clang-format --dry-run -Werror $$(grep -v '^#' .clang-format-files) && \
+	    echo "format-check: $$(grep -vc '^#' .clang-format-files) files follow .clang-format"
+
+# make layering-check: an include across a forbidden line fails to compile
+# (and, as a control, an allowed one compiles with the same command).
+LAYER_DENY  := client:conn.h client:node.h node:cconn.h node:core.h lib:conn.h lib:cconf.h \
+               sim:conn.h sim:core.h scope:node.h
+LAYER_ALLOW := client:pki.h client:cconn.h node:pki.h node:conn.h lib:pki.h sim:mixq.h
+layer_probe = echo '\#include "$(word 2,$(subst :, ,$(1)))"' | \
+    $(CC) $(call layer_inc,$(word 1,$(subst :, ,$(1)))/x.c) -fsyntax-only -x c - 2>/dev/null
+.PHONY: layering-check
+layering-check: | $(PROTO_H)
+	@$(foreach p,$(LAYER_DENY),if $(call layer_probe,$(p)); then \
+	    echo "layering-check: $(p) compiles"; exit 1; fi;) \
+	$(foreach p,$(LAYER_ALLOW),if ! $(call layer_probe,$(p)); then \
+	    echo "layering-check: $(p) does not compile"; exit 1; fi;) \
+	echo "layering-check: forbidden includes fail to compile, allowed ones compile"

@@ -49,9 +49,9 @@
 #include "payload.h"
 #include "address.h"
 
-#define REC_ID_LEN    16   /* = CORE_MSG_ID_LEN */
+#define REC_ID_LEN 16 /* = CORE_MSG_ID_LEN */
 
-#define REC_OUT_HDR   92
+#define REC_OUT_HDR 92
 struct rec_out {
     uint8_t version;
     bool reply;
@@ -61,7 +61,7 @@ struct rec_out {
     uint32_t total, count, cap0, cap;
 };
 
-#define REC_SURB_HDR  32
+#define REC_SURB_HDR 32
 struct rec_surb {
     uint8_t kind;
     uint8_t msg_id[REC_ID_LEN];
@@ -76,10 +76,10 @@ struct rec_pmeta {
     uint64_t first_seen;
 };
 
-#define REC_IN_HDR    16
+#define REC_IN_HDR 16
 #define REC_IN_DELIVERED 1
 #define REC_IN_CAN_REPLY 2
-#define REC_IN_IS_REPLY  4
+#define REC_IN_IS_REPLY 4
 struct rec_in {
     uint8_t flags;
     uint16_t surb_len;

@@ -21,8 +21,8 @@ bool authority_parse_line(const char *line, struct authority *out, char *err, si
                  line ? line : "");
         return false;
     }
-    if (strlen(addr) > PKI_ADDR_MAX || !hostport_parse(addr, host, sizeof host, &port)
-        || port == 0) {
+    if (strlen(addr) > PKI_ADDR_MAX || !hostport_parse(addr, host, sizeof host, &port) ||
+        port == 0) {
         snprintf(err, errlen, "authority line: bad address \"%s\"", addr);
         return false;
     }
@@ -55,10 +55,10 @@ int authority_read_list(struct conf *cf, const char *section, struct authority *
             return -1;
         }
         for (size_t j = 0; j < i; j++)
-            if (memcmp(out[j].sign_pk, out[i].sign_pk, PKI_KEY_LEN) == 0
-                || memcmp(out[j].link_pk, out[i].link_pk, PKI_KEY_LEN) == 0) {
-                snprintf(err, errlen, "[%s] authority %zu repeats a key of authority %zu",
-                         section, i + 1, j + 1);
+            if (memcmp(out[j].sign_pk, out[i].sign_pk, PKI_KEY_LEN) == 0 ||
+                memcmp(out[j].link_pk, out[i].link_pk, PKI_KEY_LEN) == 0) {
+                snprintf(err, errlen, "[%s] authority %zu repeats a key of authority %zu", section,
+                         i + 1, j + 1);
                 return -1;
             }
     }

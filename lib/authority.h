@@ -13,9 +13,9 @@
 
 /* One directory authority as configured. */
 struct authority {
-    char addr[PKI_ADDR_MAX + 1];        /* "host:port" or "[v6]:port", NUL-terminated */
-    uint8_t sign_pk[PKI_KEY_LEN];       /* Ed25519: signs documents */
-    uint8_t link_pk[PKI_KEY_LEN];       /* X25519: its Noise static key */
+    char addr[PKI_ADDR_MAX + 1];  /* "host:port" or "[v6]:port", NUL-terminated */
+    uint8_t sign_pk[PKI_KEY_LEN]; /* Ed25519: signs documents */
+    uint8_t link_pk[PKI_KEY_LEN]; /* X25519: its Noise static key */
 };
 
 /*
@@ -24,7 +24,8 @@ struct authority {
  * false with err naming the bad part ("address", "Ed25519 key",
  * "X25519 key" or the expected form); *out is zeroed first.
  */
-bool authority_parse_line(const char *line, struct authority *out, char *err, size_t errlen) MIX_WUR;
+bool authority_parse_line(const char *line, struct authority *out, char *err,
+                          size_t errlen) MIX_WUR;
 
 /*
  * Read every `authority` line of [section] in cf into out[0..*n): 1 to max

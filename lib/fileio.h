@@ -20,9 +20,9 @@ int fileio_read_all(int fd, void *buf, size_t len) MIX_WUR;
 
 enum fileio_err {
     FILEIO_OK = 0,
-    FILEIO_ERR_OPEN,        /* cannot open (errno says why) */
-    FILEIO_ERR_IO,          /* not a regular file, or a read failed */
-    FILEIO_ERR_TOO_BIG,     /* more than max bytes */
+    FILEIO_ERR_OPEN,    /* cannot open (errno says why) */
+    FILEIO_ERR_IO,      /* not a regular file, or a read failed */
+    FILEIO_ERR_TOO_BIG, /* more than max bytes */
     FILEIO_ERR_NOMEM,
 };
 

@@ -32,8 +32,8 @@ bool hostport_parse(const char *hp, char *host, size_t cap, uint16_t *port)
     char *end;
     errno = 0;
     unsigned long p = strtoul(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p > 65535 || colon[1] == '-'
-        || colon[1] == '+' || colon[1] == ' ')
+    if (colon[1] == '\0' || *end != '\0' || errno != 0 || p > 65535 || colon[1] == '-' ||
+        colon[1] == '+' || colon[1] == ' ')
         return false;
     memcpy(host, hs, hl);
     host[hl] = '\0';

@@ -93,7 +93,8 @@ echo "gateway files hold no plaintext"
 
 # 5. An idle client keeps sending: the gateway keeps receiving client packets.
 c1=$(metric_exact gw 'mixnode_packets_in_total{source="client"}')
-sleep 3
+client_pkts_grew() { [ "$(metric_exact gw 'mixnode_packets_in_total{source="client"}')" -gt $((c1 + 100)) ]; }
+wait_until 30 "more than 100 client packets at the gateway" client_pkts_grew
 c2=$(metric_exact gw 'mixnode_packets_in_total{source="client"}')
 f1=$(metric gw mixnode_fetches_total)
 echo "client packets at the gateway: $c1 -> $c2, fetches $f1"

@@ -9,7 +9,9 @@ MC=$BUILD_ABS/mixclient
 T=$(mktemp -d /tmp/client_errors.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+TOP=${TOP:-$(pwd)}
+. "$TOP/tests/lib/common.sh"
+PORT=$(pick_ports 1)
 KEY=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 cat >"$T/c.ini" <<EOC
 [client]

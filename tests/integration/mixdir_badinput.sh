@@ -14,17 +14,22 @@ fi
 T=$(mktemp -d /tmp/mixdir_bad.XXXXXX)
 PID=""
 cleanup() {
-    [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
+    rc=$?
+    # SIGTERM (then -9 after a bound): LeakSanitizer reports at a clean exit.
+    [ -n "$PID" ] && stop_pids "$PID"
     wait 2>/dev/null
     cp "$T/a.log" "$BUILD_ABS/test-logs/mixdir_badinput.daemon.log" 2>/dev/null
+    scan_sanitizer "$T/a.log" || rc=1
     rm -rf "$T"
+    exit $rc
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 fail() { echo "FAIL: $*"; tail -n 20 "$T/a.log" 2>/dev/null; exit 1; }
 
-PORT=$(/usr/bin/python3 -c '
-import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+TOP=${TOP:-$(pwd)}
+. "$TOP/tests/lib/common.sh"
+PORT=$(pick_ports 1)
 LINE=$("$MIXDIR" keygen -d "$T/a" -a "127.0.0.1:$PORT") || fail keygen
 ED=$(echo "$LINE" | awk '{print $4}')
 X=$(echo "$LINE" | awk '{print $5}')

@@ -18,13 +18,17 @@ fi
 T=$(mktemp -d /tmp/mixdir_epochs.XXXXXX)
 PIDS=""
 cleanup() {
-    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    rc=$?
+    # SIGTERM (then -9 after a bound): LeakSanitizer reports at a clean exit.
+    stop_pids $PIDS
     wait 2>/dev/null
     # Keep the daemons' logs next to this test's log for diagnosis.
     for i in 1 2 3; do
         cp "$T/a$i.log" "$BUILD_ABS/test-logs/mixdir_epochs.a$i.log" 2>/dev/null
     done
+    scan_sanitizer "$T"/a*.log || rc=1
     rm -rf "$T"
+    exit $rc
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
@@ -35,12 +39,10 @@ fail() {
     exit 1
 }
 
-# Three free loopback ports (bound by the kernel, then released).
-PORTS=$(/usr/bin/python3 -c '
-import socket
-ss=[socket.socket() for _ in range(3)]
-for s in ss: s.bind(("127.0.0.1",0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+TOP=${TOP:-$(pwd)}
+. "$TOP/tests/lib/common.sh"
+# Three free loopback ports below the ephemeral range.
+PORTS=$(pick_ports 3)
 set -- $PORTS
 P1=$1; P2=$2; P3=$3
 

@@ -11,9 +11,11 @@ fi
 T=$(mktemp -d /tmp/mixnode_test.XXXXXX)
 NET=$T/net
 PIDS=""
+. "$TOP/tests/lib/common.sh"
 cleanup() {
     rc=$?
-    for p in $PIDS; do kill -9 "$p" 2>/dev/null; done
+    # SIGTERM (then -9 after a bound): LeakSanitizer reports at a clean exit.
+    stop_pids $PIDS
     wait 2>/dev/null
     # Keep the daemons' logs for diagnosis; a sanitizer report fails the test.
     name=$(basename "$0" .sh)
@@ -21,11 +23,7 @@ cleanup() {
     for f in "$T"/node*.log "$T"/auth*.log; do
         [ -f "$f" ] && cp "$f" "$BUILD_ABS/test-logs/$name.$(basename "$f")"
     done
-    if cat "$T"/node*.log 2>/dev/null | grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:'; then
-        echo "FAIL: sanitizer report in a node log:"
-        cat "$T"/node*.log | grep -E -A5 'AddressSanitizer|LeakSanitizer|runtime error:' | head -40
-        rc=1
-    fi
+    scan_sanitizer "$T"/node*.log "$T"/auth*.log || rc=1
     [ -n "${KEEP:-}" ] || rm -rf "$T"
     exit $rc
 }

@@ -13,6 +13,8 @@
 #  5. `mixnode -n` and `mixnode keygen` behave (errors are clear, keys 0600,
 #     no overwrite, a missing key is an error).
 set -u
+TOP=${TOP:-$(pwd)}
+. "$TOP/tests/lib/common.sh"
 . "$(dirname "$0")/mixnode_lib.sh"
 
 BASE=$(pick_base); [ -n "$BASE" ] || fail "no free ports"
@@ -61,9 +63,13 @@ echo "corrupted packets dropped and counted"
     --save "$T/p4" >/dev/null || fail "build p4"
 "$MT" unwrap --net "$NET" --to 0 --file "$T/p4" "$T/p4.mix" || fail "unwrap p4"
 f0=$(metric 2 mixnode_packets_out_total); f0=${f0%.*}
+# The periodic save (save_interval 1s) has written p4's tag once the cache file grows.
+cache_size() { cat "$NET"/node2/replay-*.cache 2>/dev/null | wc -c; }
+s0=$(cache_size)
+cache_grew() { [ "$(cache_size)" -gt "$s0" ]; }
 "$MT" sendnode --net "$NET" --to 2 --node-key 0 --file "$T/p4.mix" >/dev/null || fail "sendnode p4"
 wait_metric 2 mixnode_packets_out_total $((f0 + 1))
-sleep 2.5
+wait_until 15 "node 2 to save its replay cache" cache_grew
 kill9_node 2; start_node 2; wait_up 2
 "$MT" sendnode --net "$NET" --to 2 --node-key 0 --file "$T/p4.mix" >/dev/null || fail "sendnode p4 again"
 wait_metric 2 'mixnode_packets_dropped_total{reason="replay"}' 1

@@ -34,6 +34,8 @@ import time
 TOP = os.environ.get("TOP", os.getcwd())
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(TOP, "tests", "spec"))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+import testlib  # noqa: E402  (tests/lib: shared helpers, standard library only)
 try:
     import cbor2
     import specdir
@@ -53,13 +55,8 @@ DEADLINE = 40
 
 
 def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+    """Ports below the ephemeral range (tests/lib/testlib.py)."""
+    return testlib.pick_ports(n)
 
 
 def b64url(text):

@@ -18,8 +18,14 @@ static void fill(uint8_t *p, size_t n, uint8_t seed)
 
 static void test_out(void)
 {
-    struct rec_out a = {.version = 1, .reply = true, .created = 0x0102030405060708ULL,
-                        .total = 0x11223344, .count = 5, .cap0 = 1000, .cap = 1200}, b;
+    struct rec_out a = { .version = 1,
+                         .reply = true,
+                         .created = 0x0102030405060708ULL,
+                         .total = 0x11223344,
+                         .count = 5,
+                         .cap0 = 1000,
+                         .cap = 1200 },
+                   b;
     uint8_t buf[REC_OUT_HDR + 3];
     fill(a.gateway_id, sizeof a.gateway_id, 1);
     fill(a.public_key, sizeof a.public_key, 2);
@@ -28,19 +34,21 @@ static void test_out(void)
     CHECK(buf[0] == 1 && buf[1] == 1 && buf[2] == 0 && buf[3] == 0);
     CHECK(memcmp(buf + 4, a.gateway_id, 32) == 0 && memcmp(buf + 36, a.public_key, 32) == 0);
     CHECK(mix_get_be64(buf + 68) == a.created && mix_get_be32(buf + 76) == a.total);
-    CHECK(mix_get_be32(buf + 80) == 5 && mix_get_be32(buf + 84) == 1000 && mix_get_be32(buf + 88) == 1200);
+    CHECK(mix_get_be32(buf + 80) == 5 && mix_get_be32(buf + 84) == 1000 &&
+          mix_get_be32(buf + 88) == 1200);
     CHECK(buf[REC_OUT_HDR] == 0xee); /* nothing written past the header */
     memset(&b, 0, sizeof b);
     CHECK(rec_out_unpack(buf, REC_OUT_HDR, &b));
     CHECK(b.version == 1 && b.reply && b.created == a.created && b.total == a.total);
     CHECK(b.count == a.count && b.cap0 == a.cap0 && b.cap == a.cap);
-    CHECK(memcmp(b.gateway_id, a.gateway_id, 32) == 0 && memcmp(b.public_key, a.public_key, 32) == 0);
+    CHECK(memcmp(b.gateway_id, a.gateway_id, 32) == 0 &&
+          memcmp(b.public_key, a.public_key, 32) == 0);
     CHECK(!rec_out_unpack(buf, REC_OUT_HDR - 1, &b));
 }
 
 static void test_surb(void)
 {
-    struct rec_surb a = {.kind = 3, .index = 0xa1b2c3d4, .created = 1700000000}, b;
+    struct rec_surb a = { .kind = 3, .index = 0xa1b2c3d4, .created = 1700000000 }, b;
     uint8_t buf[REC_SURB_HDR];
     fill(a.msg_id, sizeof a.msg_id, 9);
     rec_surb_pack(&a, buf);
@@ -56,8 +64,12 @@ static void test_surb(void)
 
 static void test_pmeta(void)
 {
-    struct rec_pmeta a = {.count = 7, .total = 70000, .got = 3, .surb_len = 0x1234,
-                          .first_seen = 0xfedcba9876543210ULL}, b;
+    struct rec_pmeta a = { .count = 7,
+                           .total = 70000,
+                           .got = 3,
+                           .surb_len = 0x1234,
+                           .first_seen = 0xfedcba9876543210ULL },
+                     b;
     uint8_t buf[REC_PMETA_HDR];
     rec_pmeta_pack(&a, buf);
     CHECK(mix_get_be32(buf) == 7 && mix_get_be32(buf + 4) == 70000 && mix_get_be32(buf + 8) == 3);
@@ -71,8 +83,11 @@ static void test_pmeta(void)
 
 static void test_in(void)
 {
-    struct rec_in a = {.flags = REC_IN_CAN_REPLY | REC_IN_DELIVERED, .surb_len = 500,
-                       .received_at = 1234567890123ULL, .body_len = 99999}, b;
+    struct rec_in a = { .flags = REC_IN_CAN_REPLY | REC_IN_DELIVERED,
+                        .surb_len = 500,
+                        .received_at = 1234567890123ULL,
+                        .body_len = 99999 },
+                  b;
     uint8_t buf[REC_IN_HDR];
     memset(buf, 0xee, sizeof buf);
     rec_in_pack(&a, buf);

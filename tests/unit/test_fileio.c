@@ -30,12 +30,14 @@ static void test_atomic_write_and_read(void)
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     CHECK(fileio_write_atomic(path, "hello", 5, 0600) == 0);
     CHECK(access(tmp, F_OK) != 0);
-    CHECK(fileio_read_file(path, 5, &b, &len) == FILEIO_OK && len == 5 && memcmp(b, "hello", 5) == 0);
+    CHECK(fileio_read_file(path, 5, &b, &len) == FILEIO_OK && len == 5 &&
+          memcmp(b, "hello", 5) == 0);
     free(b);
     b = NULL;
     CHECK(fileio_read_file(path, 4, &b, &len) == FILEIO_ERR_TOO_BIG && b == NULL);
     CHECK(fileio_write_atomic(path, "bye", 3, 0600) == 0); /* replaces */
-    CHECK(fileio_read_file(path, 100, &b, &len) == FILEIO_OK && len == 3 && memcmp(b, "bye", 3) == 0);
+    CHECK(fileio_read_file(path, 100, &b, &len) == FILEIO_OK && len == 3 &&
+          memcmp(b, "bye", 3) == 0);
     free(b);
     struct stat st;
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
@@ -82,7 +84,8 @@ static void test_hostport(void)
 {
     char h[64];
     uint16_t p;
-    CHECK(hostport_parse("127.0.0.1:7000", h, sizeof h, &p) && p == 7000 && !strcmp(h, "127.0.0.1"));
+    CHECK(hostport_parse("127.0.0.1:7000", h, sizeof h, &p) && p == 7000 &&
+          !strcmp(h, "127.0.0.1"));
     CHECK(hostport_parse("[::1]:9", h, sizeof h, &p) && p == 9 && !strcmp(h, "::1"));
     CHECK(hostport_parse("localhost:0", h, sizeof h, &p) && p == 0);
     CHECK(!hostport_parse("::1:80", h, sizeof h, &p)); /* unbracketed IPv6 */
@@ -103,31 +106,36 @@ static void test_authority_list(void)
     randombytes_buf(b, 32);
     key_to_b64(a, 32, k1);
     key_to_b64(b, 32, k2);
-    snprintf(text, sizeof text, "[directory]\nauthority = 127.0.0.1:7000 %s %s\n"
-             "authority = [::1]:7001 %s %s\n", k1, k2, k2, k1);
+    snprintf(text, sizeof text,
+             "[directory]\nauthority = 127.0.0.1:7000 %s %s\n"
+             "authority = [::1]:7001 %s %s\n",
+             k1, k2, k2, k1);
     struct conf *cf = conf_parse_string(text, err, sizeof err);
     CHECK(cf != NULL && authority_read_list(cf, "directory", au, 4, &n, err, sizeof err) == 0);
     CHECK(n == 2 && strcmp(au[1].addr, "[::1]:7001") == 0 && memcmp(au[0].sign_pk, a, 32) == 0);
-    CHECK(authority_read_list(cf, "directory", au, 1, &n, err, sizeof err) < 0
-          && strstr(err, "1 to 1"));
-    CHECK(authority_read_list(cf, "network", au, 4, &n, err, sizeof err) < 0
-          && strstr(err, "[network]"));
+    CHECK(authority_read_list(cf, "directory", au, 1, &n, err, sizeof err) < 0 &&
+          strstr(err, "1 to 1"));
+    CHECK(authority_read_list(cf, "network", au, 4, &n, err, sizeof err) < 0 &&
+          strstr(err, "[network]"));
     conf_free(cf);
     /* The same key twice is refused (it would count twice towards a threshold). */
-    snprintf(text, sizeof text, "[directory]\nauthority = h:1 %s %s\nauthority = h:2 %s %s\n",
-             k1, k2, k1, k1);
+    snprintf(text, sizeof text, "[directory]\nauthority = h:1 %s %s\nauthority = h:2 %s %s\n", k1,
+             k2, k1, k1);
     cf = conf_parse_string(text, err, sizeof err);
-    CHECK(cf != NULL && authority_read_list(cf, "directory", au, 4, &n, err, sizeof err) < 0
-          && strstr(err, "repeats a key"));
+    CHECK(cf != NULL && authority_read_list(cf, "directory", au, 4, &n, err, sizeof err) < 0 &&
+          strstr(err, "repeats a key"));
     conf_free(cf);
     snprintf(text, sizeof text, "[directory]\nauthority = ::1:7000 %s %s\n", k1, k2);
     cf = conf_parse_string(text, err, sizeof err);
-    CHECK(cf != NULL && authority_read_list(cf, "directory", au, 4, &n, err, sizeof err) < 0
-          && strstr(err, "address"));
+    CHECK(cf != NULL && authority_read_list(cf, "directory", au, 4, &n, err, sizeof err) < 0 &&
+          strstr(err, "address"));
     conf_free(cf);
 }
 
-struct rec { int pad; uint8_t id[PKI_KEY_LEN]; };
+struct rec {
+    int pad;
+    uint8_t id[PKI_KEY_LEN];
+};
 
 static void test_id_search(void)
 {

@@ -1,0 +1,112 @@
+"""Shared helpers for the Python integration tests (and the shell ones'
+port picker: `python3 tests/lib/testlib.py ports N`).
+
+    sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+    import testlib
+
+pick_ports, wait_until, wait_log, stop, scan_sanitizer: the same contracts as
+tests/lib/common.sh.
+"""
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|runtime error:")
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def pick_ports(n):
+    """n distinct loopback TCP ports, free when picked, below the kernel's
+    ephemeral range (an outgoing connection could take one there first)."""
+    lo = _ephemeral_low()
+    top = lo - 1 if lo > 12000 else 60000
+    out = []
+    for _ in range(20000):
+        if len(out) == n:
+            return out
+        p = random.randrange(10000, top)
+        if p in out:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", p))
+            out.append(p)
+        except OSError:
+            pass
+        finally:
+            s.close()
+    raise RuntimeError("no %d free ports below %d" % (n, lo))
+
+
+def wait_until(pred, timeout, what):
+    """Call pred() every 0.1 s until it returns a true value (returned);
+    raise AssertionError naming `what` after timeout seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= end:
+            raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+        time.sleep(0.1)
+
+
+def wait_log(path, pattern, timeout):
+    """Until the file at path has a line matching the regular expression."""
+    rx = re.compile(pattern)
+
+    def seen():
+        try:
+            with open(path, errors="replace") as f:
+                return any(rx.search(line) for line in f)
+        except OSError:
+            return False
+    return wait_until(seen, timeout, "%r in %s" % (pattern, os.path.basename(path)))
+
+
+def stop(procs, grace=10.0):
+    """SIGTERM every subprocess.Popen (LeakSanitizer runs at a clean exit),
+    then SIGKILL those still running after grace seconds."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    end = time.monotonic() + grace
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.0, end - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            sys.stderr.write("note: pid %d ignored SIGTERM; killed\n" % p.pid)
+            p.kill()
+            p.wait()
+
+
+def scan_sanitizer(paths):
+    """The sanitizer report lines found in the files ([] if none)."""
+    found = []
+    for path in paths:
+        try:
+            with open(path, errors="replace") as f:
+                found += ["%s: %s" % (os.path.basename(path), l.rstrip())
+                          for l in f if SANITIZER.search(l)]
+        except OSError:
+            pass
+    return found
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "ports":
+        print(" ".join(str(p) for p in pick_ports(int(sys.argv[2]))))
+    else:
+        sys.exit("usage: testlib.py ports N")
