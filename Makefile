@@ -28,7 +28,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 ifneq ($(WERROR),)
 WARN    += -Werror
 endif
-CPPFLAGS_ALL := -D_GNU_SOURCE -Ilib -Iproto -Inode -Iclient -Isim
+CPPFLAGS_ALL := -D_GNU_SOURCE -Ilib -Isys -Iproto -Inode -Iclient -Isim
 CFLAGS_ALL   := -std=c11 $(WARN) $(CFLAGS) -pthread -fno-strict-aliasing
 LDFLAGS_ALL  := $(LDFLAGS) -pthread
 ifneq ($(SANITIZE),)
@@ -52,20 +52,24 @@ PROTO_H   := $(PROTOS:.proto=.pb-c.h)
 proto/%.pb-c.c proto/%.pb-c.h: proto/%.proto
 	$(call say,PROTOC,$<)protoc-c --proto_path=proto --c_out=proto $<
 
-# --- libmix: the I/O-free core
-LIB_SRCS := $(sort $(wildcard lib/*.c)) $(PROTO_C)
+# --- libmix: the I/O-free core (lib/) and the system layer over it (sys/:
+# files, logs, configuration files, scheduling), archived together
+LIB_SRCS := $(sort $(wildcard lib/*.c)) $(sort $(wildcard sys/*.c)) $(PROTO_C)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIBMIX   := $(BUILD)/libmix.a
 
 # Layering, enforced by include paths: a source file sees its own folder and
 # the folders below it, so an include across a forbidden line fails to compile.
-# lib/ sees lib/ and proto/; sim/ and scope/ see lib/; node/ and client/ see
-# lib/ and proto/ but not each other.  Tests, tools and benchmarks see all.
+# lib/ (pure) sees lib/ and proto/; sys/ (files, logs, config files,
+# scheduling) sees lib/ and sys/; sim/ and scope/ see lib/ and sys/; node/ and
+# client/ see lib/, sys/ and proto/ but not each other.  Tests, tools and
+# benchmarks see all.
 INC_lib    := -Ilib -Iproto
-INC_sim    := -Ilib -Isim
-INC_scope  := -Ilib -Iscope
-INC_node   := -Ilib -Iproto -Inode
-INC_client := -Ilib -Iproto -Iclient
+INC_sys    := -Ilib -Isys
+INC_sim    := -Ilib -Isys -Isim
+INC_scope  := -Ilib -Isys -Iscope
+INC_node   := -Ilib -Isys -Iproto -Inode
+INC_client := -Ilib -Isys -Iproto -Iclient
 layer_inc   = $(if $(INC_$(firstword $(subst /, ,$(1)))),-D_GNU_SOURCE $(INC_$(firstword $(subst /, ,$(1)))),$(CPPFLAGS_ALL))
 
 $(BUILD)/obj/%.o: %.c | $(PROTO_H)
@@ -170,8 +174,10 @@ format-check:
 # make layering-check: an include across a forbidden line fails to compile
 # (and, as a control, an allowed one compiles with the same command).
 LAYER_DENY  := client:conn.h client:node.h node:cconn.h node:core.h lib:conn.h lib:cconf.h \
-               sim:conn.h sim:core.h scope:node.h
-LAYER_ALLOW := client:pki.h client:cconn.h node:pki.h node:conn.h lib:pki.h sim:mixq.h
+               lib:log.h lib:fileio.h lib:conf.h sys:conn.h sys:core.h sim:conn.h sim:core.h \
+               scope:node.h
+LAYER_ALLOW := client:pki.h client:cconn.h client:log.h node:pki.h node:conn.h node:fileio.h \
+               lib:pki.h sys:pki.h sys:log.h sim:mixq.h sim:conf.h
 layer_probe = echo '\#include "$(word 2,$(subst :, ,$(1)))"' | \
     $(CC) $(call layer_inc,$(word 1,$(subst :, ,$(1)))/x.c) -fsyntax-only -x c - 2>/dev/null
 .PHONY: layering-check

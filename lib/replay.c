@@ -8,7 +8,6 @@
  * oldest entry are O(1) expected.
  */
 #include "replay.h"
-#include "fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -255,46 +254,6 @@ enum replay_io replay_cache_snapshot(struct replay_cache *c, uint8_t **buf, size
     return *buf != NULL ? REPLAY_IO_OK : REPLAY_IO_ERR_NOMEM;
 }
 
-enum replay_io replay_cache_save(struct replay_cache *c, const char *path)
-{
-    uint8_t *buf;
-    size_t len;
-    if (path == NULL)
-        return REPLAY_IO_ERR_ARG;
-    enum replay_io rc = replay_cache_snapshot(c, &buf, &len);
-    if (rc != REPLAY_IO_OK)
-        return rc;
-    rc = replay_snapshot_write(buf, len, path);
-    free(buf);
-    return rc;
-}
-
-enum replay_io replay_snapshot_write(const uint8_t *buf, size_t len, const char *path)
-{
-    if (buf == NULL || path == NULL)
-        return REPLAY_IO_ERR_ARG;
-    if (strlen(path) + sizeof ".tmp" > PATH_MAX)
-        return REPLAY_IO_ERR_ARG;
-    if (fileio_write_atomic(path, buf, len, 0600) != 0)
-        return errno == ENOENT || errno == EACCES || errno == ENOTDIR || errno == EROFS
-                   ? REPLAY_IO_ERR_OPEN
-                   : REPLAY_IO_ERR_IO;
-    return REPLAY_IO_OK;
-}
-
-/* Read a whole regular file of at most max bytes. */
-static enum replay_io read_file(const char *path, size_t max, uint8_t **buf_out, size_t *len_out)
-{
-    switch (fileio_read_file(path, max, buf_out, len_out)) {
-    case FILEIO_OK: return REPLAY_IO_OK;
-    case FILEIO_ERR_OPEN: return REPLAY_IO_ERR_OPEN;
-    case FILEIO_ERR_TOO_BIG: return REPLAY_IO_ERR_FORMAT;
-    case FILEIO_ERR_NOMEM: return REPLAY_IO_ERR_NOMEM;
-    case FILEIO_ERR_IO: break;
-    }
-    return REPLAY_IO_ERR_IO;
-}
-
 /* Validate a file image; on success *count is the number of tags. */
 static enum replay_io check_image(const uint8_t *buf, size_t len,
                                   const uint8_t key_id[REPLAY_KEY_ID_LEN], size_t *count)
@@ -317,27 +276,20 @@ static enum replay_io check_image(const uint8_t *buf, size_t len,
     return REPLAY_IO_OK;
 }
 
-enum replay_io replay_cache_load(const char *path, const uint8_t key_id[static REPLAY_KEY_ID_LEN],
-                                 size_t capacity, struct replay_cache **out)
+enum replay_io replay_cache_from_image(const uint8_t *buf, size_t len,
+                                       const uint8_t key_id[static REPLAY_KEY_ID_LEN],
+                                       size_t capacity, struct replay_cache **out)
 {
+    size_t count = 0;
     *out = NULL;
-    if (path == NULL || capacity == 0 || capacity > REPLAY_MAX_CAPACITY)
+    if (buf == NULL || capacity == 0 || capacity > REPLAY_MAX_CAPACITY)
         return REPLAY_IO_ERR_ARG;
-    /* A file can hold at most REPLAY_MAX_CAPACITY tags: bound the read. */
-    size_t max = FILE_HDR_LEN + REPLAY_MAX_CAPACITY * REPLAY_TAG_LEN + FILE_SUM_LEN;
-    uint8_t *buf = NULL;
-    size_t len = 0, count = 0;
-    enum replay_io rc = read_file(path, max, &buf, &len);
+    enum replay_io rc = check_image(buf, len, key_id, &count);
     if (rc != REPLAY_IO_OK)
         return rc;
-    rc = check_image(buf, len, key_id, &count);
-    if (rc != REPLAY_IO_OK)
-        goto out;
     struct replay_cache *c = replay_cache_new(capacity, key_id);
-    if (c == NULL) {
-        rc = REPLAY_IO_ERR_NOMEM;
-        goto out;
-    }
+    if (c == NULL)
+        return REPLAY_IO_ERR_NOMEM;
     c->inserts = mix_get_be64(buf + 56);
     c->hits = mix_get_be64(buf + 64);
     c->evictions = mix_get_be64(buf + 72);
@@ -351,7 +303,10 @@ enum replay_io replay_cache_load(const char *path, const uint8_t key_id[static R
             (void)add_locked(c, b, tag);
     }
     *out = c;
-out:
-    free(buf);
-    return rc;
+    return REPLAY_IO_OK;
+}
+
+size_t replay_image_max_len(void)
+{
+    return FILE_HDR_LEN + REPLAY_MAX_CAPACITY * REPLAY_TAG_LEN + FILE_SUM_LEN;
 }

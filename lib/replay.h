@@ -78,24 +78,23 @@ uint64_t replay_cache_evictions(struct replay_cache *c);
 /* The key id given at creation (or read from the file). */
 void replay_cache_key_id(const struct replay_cache *c, uint8_t out[static REPLAY_KEY_ID_LEN]);
 
-/* Write the cache to path atomically (path.tmp, fsync, rename, fsync dir). */
-enum replay_io replay_cache_save(struct replay_cache *c, const char *path) MIX_WUR;
 /*
- * replay_cache_save() in two steps, so that another thread can do the slow
- * one: a snapshot of the cache in the file format (the tags are copied under
- * the cache's lock, the checksum is computed after; *buf is malloc()ed), then
- * the atomic write of a snapshot to path.
+ * A snapshot of the cache in the file format (the tags are copied under the
+ * cache's lock, the checksum is computed after; *buf is malloc()ed), for
+ * sys/replay_file.h to write.
  */
 enum replay_io replay_cache_snapshot(struct replay_cache *c, uint8_t **buf, size_t *len) MIX_WUR;
-enum replay_io replay_snapshot_write(const uint8_t *buf, size_t len, const char *path) MIX_WUR;
 /*
- * Read a cache saved by replay_cache_save().  The file's key id must equal
- * key_id (else REPLAY_IO_ERR_KEY).  The new cache has the given capacity; if
- * the file holds more tags, the oldest are dropped and counted as evictions.
- * On success *out is the new cache; on error *out is NULL.
+ * A cache from a file image made by replay_cache_snapshot().  The image's key
+ * id must equal key_id (else REPLAY_IO_ERR_KEY).  The new cache has the given
+ * capacity; if the image holds more tags, the oldest are dropped and counted
+ * as evictions.  On success *out is the new cache; on error *out is NULL.
  */
-enum replay_io replay_cache_load(const char *path, const uint8_t key_id[static REPLAY_KEY_ID_LEN],
-                                 size_t capacity, struct replay_cache **out) MIX_WUR;
+enum replay_io replay_cache_from_image(const uint8_t *buf, size_t len,
+                                       const uint8_t key_id[static REPLAY_KEY_ID_LEN],
+                                       size_t capacity, struct replay_cache **out) MIX_WUR;
+/* The largest valid image (REPLAY_MAX_CAPACITY tags): a bound for readers. */
+size_t replay_image_max_len(void);
 const char *replay_io_strerror(enum replay_io e);
 
 #endif

@@ -141,7 +141,7 @@ static int load_timing(struct conf *cf, struct dir_conf *c, char *err, size_t er
                         &c->key_ahead_epochs, err, errlen);
 }
 
-/* The mixing and geometry keys: lib/netconf.c, the one parser mixsim uses too. */
+/* The mixing and geometry keys: sys/netconf.c, the one parser mixsim uses too. */
 static int load_params(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
 {
     return netconf_read(cf, &c->timing, &c->params, err, errlen);

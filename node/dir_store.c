@@ -159,7 +159,7 @@ int dir_store_init(const char *dir, char *err, size_t errlen)
 }
 
 /*
- * fsync'd file, rename, fsync'd directory (lib/fileio.h): a document or a
+ * fsync'd file, rename, fsync'd directory (sys/fileio.h): a document or a
  * descriptor reported stored survives a power cut, not only a crash.
  */
 static int write_atomic(const char *path, const uint8_t *b, size_t len)

@@ -1572,7 +1572,7 @@ static int run(const char *config, bool check_only)
     char err[4096];
     struct mixdir *d = mixdir_new(config, err, sizeof err);
     if (d == NULL) {
-        /* One line per problem, each with FILE:LINE (lib/conf.h). */
+        /* One line per problem, each with FILE:LINE (sys/conf.h). */
         for (char *l = strtok(err, "\n"); l; l = strtok(NULL, "\n"))
             fprintf(stderr, "mixdir: %s\n", l);
         return 1;

@@ -457,7 +457,7 @@ int main(int argc, char **argv)
         return 1;
     n->ops = &node_daemon_ops;
     if (node_conf_load(cfg, &n->conf, err, sizeof(err)) < 0) {
-        /* One line per problem, each with FILE:LINE (lib/conf.h). */
+        /* One line per problem, each with FILE:LINE (sys/conf.h). */
         for (char *l = strtok(err, "\n"); l; l = strtok(NULL, "\n"))
             fprintf(stderr, "mixnode: %s\n", l);
         free(n);

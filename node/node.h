@@ -171,7 +171,7 @@ struct node {
     ev_timer expire_timer;
     ev_signal sig_term, sig_int, sig_hup;
     const char *conf_path;           /* re-read on SIGHUP */
-    int lock_fd;                     /* flock on data_dir (lib/dirlock.h), -1 = none */
+    int lock_fd;                     /* flock on data_dir (sys/dirlock.h), -1 = none */
     ev_async async;
 
     /* workers */

@@ -1,6 +1,6 @@
 /*
  * node_conf: mixnode's configuration (docs/man/mixnode.conf.5), read from an
- * INI file with lib/conf so that an unknown key is an error.
+ * INI file with sys/conf so that an unknown key is an error.
  */
 #ifndef MIX_NODE_CONF_H
 #define MIX_NODE_CONF_H

@@ -2,7 +2,7 @@
  * node_keys: the node's long-term keys (identity, link) and its per-epoch
  * Sphinx keys with their replay caches.
  *
- * Files in the data directory (all secret files mode 0600, lib/keyfile):
+ * Files in the data directory (all secret files mode 0600, sys/keyfile):
  *   identity.key        Ed25519 secret key (written by `mixnode keygen`)
  *   link.key            X25519 Noise static key (written by `mixnode keygen`)
  *   sphinx-<E>.key      X25519 Sphinx key of epoch E, generated ahead
@@ -23,6 +23,7 @@
 #include "keyfile.h"
 #include "log.h"
 #include "node.h"
+#include "replay_file.h"
 
 static void key_path(char *out, size_t cap, const char *dir, const char *name)
 {

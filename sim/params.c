@@ -225,7 +225,7 @@ void sim_params_mixim(struct sim_params *p)
 
 /*
  * The [network] section has the authorities' names and units (lambda_p,
- * "50ms", ...): lib/netconf.c reads it, the same parser mixdir uses, and
+ * "50ms", ...): sys/netconf.c reads it, the same parser mixdir uses, and
  * the keys present in the file are copied into p.  Other [network] keys
  * are mixsim parameters (width, link_delay, topology, ...) or the
  * authorities' own (authority lines, signature threshold, epoch schedule),

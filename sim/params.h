@@ -79,7 +79,7 @@ extern const struct sim_param_desc sim_param_table[];
 extern const size_t sim_param_count;
 
 /*
- * The defaults: the shipped network's [network] values (lib/netconf.c:
+ * The defaults: the shipped network's [network] values (sys/netconf.c:
  * 3 layers, 50 ms mean delay capped at 2 s, lambda_P 2, lambda_L, lambda_D
  * and lambda_M 0.5 per s, Poisson mixing) with 1000 clients writing 1 real
  * message per s each; test_sim_params checks they match netconf_defaults.
@@ -109,7 +109,7 @@ void sim_param_format(const struct sim_params *p, const struct sim_param_desc *d
 
 /*
  * Read an INI file.  [network] is read as the authorities read it
- * (lib/netconf.c: lambda_p, "50ms", ...; the authority list, signature
+ * (sys/netconf.c: lambda_p, "50ms", ...; the authority list, signature
  * threshold and schedule are skipped), so a mixdir configuration works as
  * is; its [mixdir], [registration] and [limits] sections are skipped.  In
  * [network] and in any other section, a mixsim parameter name sets that

@@ -1,5 +1,5 @@
 /*
- * lib/log: stderr lines carry "<N>" syslog priorities when stderr is the
+ * sys/log: stderr lines carry "<N>" syslog priorities when stderr is the
  * journal (JOURNAL_STREAM names it) and a time stamp otherwise; a log file
  * is reopened by mix_log_reopen() after it was renamed (log rotation).
  */

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "replay.h"
+#include "replay_file.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/test_replay_XXXXXX";

@@ -19,6 +19,7 @@
 
 #include "lioness.h"
 #include "replay.h"
+#include "replay_file.h"
 #include "sphinx.h"
 #include "tap.h"
 
