@@ -8,11 +8,12 @@
  * and SURB-ack construction, then hand the job back to the I/O thread
  * through a done list and an ev_async.  Workers never touch libev, the
  * document or connections: they only use the key set (under a rwlock), the
- * replay caches (internally locked), the inbox store (LMDB, thread safe)
- * and atomic metrics.
+ * replay caches and their journal (internally locked), the inbox store
+ * (LMDB, thread safe) and atomic metrics.
  *
  * Files: node_keys.c (identity, link and Sphinx keys, replay caches,
- * rotation), node_work.c (workers, unwrap, exit handling), node_fwd.c
+ * rotation), node_journal.c (replay tags durable before a packet leaves),
+ * node_work.c (workers, unwrap, exit handling), node_fwd.c
  * (mixing queue, next-hop links, loop cover), node_link.c (connection
  * callbacks, frames, fetch), node_dir.c (descriptor upload, documents),
  * mixnode.c (command line, setup, signals), node_harness.c (in-process node
