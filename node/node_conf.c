@@ -316,6 +316,13 @@ static int load_store(struct conf *c, struct node_conf *o, char *err, size_t err
         return -1;
     if (o->replay_save_us < 1000000)
         o->replay_save_us = 1000000;
+    if (conf_get_duration_us(c, "replay", "journal_interval", 2000, &o->journal_interval_us, err,
+                             errlen) < 0)
+        return -1;
+    if (o->journal_interval_us > 100000) {
+        snprintf(err, errlen, "replay.journal_interval: 0 (no journal) .. 100ms");
+        return -1;
+    }
     return 0;
 }
 
