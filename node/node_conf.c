@@ -307,6 +307,10 @@ static int load_store(struct conf *c, struct node_conf *o, char *err, size_t err
                      errlen) < 0)
         return -1;
     o->inbox.unused_s = v / 1000000;
+    if (conf_get_duration_us(c, "inbox", "reclaim_idle", o->inbox.reclaim_s * 1000000, &v, err,
+                             errlen) < 0)
+        return -1;
+    o->inbox.reclaim_s = v / 1000000;
     if (conf_get_duration_us(c, "inbox", "expire_interval", 60000000, &o->expire_interval_us,
                              err, errlen) < 0 ||
         conf_get_u64(c, "replay", "capacity", 1 << 20, 1024, REPLAY_MAX_CAPACITY,
