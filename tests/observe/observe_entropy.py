@@ -66,8 +66,9 @@ def simulated(mean_delay_s, rate_per_mix, width):
     rate = rate_per_mix * width / clients
     argv = [os.path.join(ot.BUILD, "mixsim"), "--layers", "3", "--width", str(width),
             "--link_delay", "0.0001", "--mean_delay", str(mean_delay_s), "--max_delay", "2",
-            "--clients", str(clients), "--rate_real", "%.3f" % rate, "--duration", "60",
-            "--seed", "1", "--json"]
+            "--clients", str(clients), "--rate_real", "%.3f" % rate, "--rate_payload", "0",
+            "--rate_loop", "0", "--rate_drop", "0", "--rate_mix_loop", "0",
+            "--duration", "60", "--seed", "1", "--json"]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         raise RuntimeError("mixsim: " + r.stderr.strip())
