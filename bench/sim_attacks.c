@@ -9,6 +9,7 @@
  *   sim_nminus1_events_per_s  events/s of `mixsim nminus1` defaults (100 attacks)
  *   sim_flood_events_per_s    events/s of `mixsim flood` defaults, 1000 s, Poisson mix
  *   sim_trace_parse_mb_per_s  MB/s of the trace parser on 1 M generated events
+ *   sim_retx_events_per_s     events/s of `mixsim retx` defaults
  * The passive core's own figure, sim_events_per_s, comes from bench/sim.c,
  * which these models do not touch.
  */
@@ -17,6 +18,7 @@
 #include <time.h>
 
 #include "active.h"
+#include "retx.h"
 #include "sda.h"
 #include "trace.h"
 #include "unlink.h"
@@ -92,5 +94,15 @@ int main(void)
         printf("%s %.0f events/s\n", i ? "sim_flood_events_per_s" : "sim_nminus1_events_per_s",
                wall > 0 ? (double)ar.events / wall : 0);
     }
+    struct retx_params rp;
+    retx_params_default(&rp);
+    struct retx_result rr;
+    t0 = now_s();
+    if (retx_run(&rp, &rr) < 0) {
+        fprintf(stderr, "bench/sim_attacks: out of memory\n");
+        return 1;
+    }
+    wall = now_s() - t0;
+    printf("sim_retx_events_per_s %.0f events/s\n", wall > 0 ? (double)rr.events / wall : 0);
     return 0;
 }

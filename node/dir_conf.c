@@ -272,9 +272,9 @@ static int load_limits(struct conf *cf, struct dir_conf *c, char *err, size_t er
         || conf_get_duration_us(cf, "limits", "anon_idle_timeout", 10 * US, &anon, err,
                                 errlen) < 0
         || conf_get_duration_us(cf, "limits", "evict_idle", 2 * US, &evict, err, errlen) < 0
-        || conf_get_u64(cf, "limits", "accept_rate", 20, 0, 1000000, &c->accept_rate, err,
+        || conf_get_u64(cf, "limits", "accept_rate", 50, 0, 1000000, &c->accept_rate, err,
                         errlen) < 0
-        || conf_get_u64(cf, "limits", "accept_burst", 40, 1, 1000000, &c->accept_burst, err,
+        || conf_get_u64(cf, "limits", "accept_burst", 100, 1, 1000000, &c->accept_burst, err,
                         errlen) < 0)
         return -1;
     c->handshake_timeout = (double)hs / 1e6;

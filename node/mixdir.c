@@ -1220,17 +1220,25 @@ static void hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
     if (fixed != NULL)
         log_warn("SIGHUP: %s changed in %s: that takes a restart (and the same change at every "
                  "authority); applying the rest", fixed, d->config);
+    /* The list and its bindings change together (the old pair is freed with nc). */
     uint8_t (*old)[PKI_KEY_LEN] = cf->allowed;
+    struct dir_binding *old_binding = cf->binding;
     cf->allowed = nc->allowed;
+    cf->binding = nc->binding;
     cf->n_allowed = nc->n_allowed;
     cf->open_registration = nc->open_registration;
     nc->allowed = old;
+    nc->binding = old_binding;
     cf->max_connections = nc->max_connections;
     cf->max_per_address = nc->max_per_address;
     cf->max_frame = nc->max_frame;
     cf->max_descriptors = nc->max_descriptors;
     cf->handshake_timeout = nc->handshake_timeout;
     cf->idle_timeout = nc->idle_timeout;
+    cf->anon_idle_timeout = nc->anon_idle_timeout;
+    cf->evict_idle = nc->evict_idle;
+    cf->accept_rate = nc->accept_rate;
+    cf->accept_burst = nc->accept_burst;
     cf->log_level = nc->log_level;
     cf->stats_interval_s = nc->stats_interval_s;
     dir_conf_free(nc);

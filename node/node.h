@@ -163,6 +163,10 @@ struct node {
     size_t n_clients;
     struct peer *clients;            /* client links, newest first */
     struct node_bucket { double tokens; uint64_t at_us; } create_all, create_prefix[1024];
+    /* Per-inbox admission (node_work.c, any worker): buckets by hashed inbox id. */
+    atomic_flag admit_lock;
+    atomic_uint_fast64_t admit_auto;  /* per second, from the document (inbox.admit_rate 0) */
+    struct node_bucket admit[4096];
 
     struct job *job_pool;            /* I/O thread free list of jobs */
     size_t job_pool_len;

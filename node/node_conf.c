@@ -300,7 +300,11 @@ static int load_store(struct conf *c, struct node_conf *o, char *err, size_t err
         conf_get_u64(c, "inbox", "create_per_minute_per_prefix", 6, 1, 100000000,
                      &o->create_per_min_prefix, err, errlen) < 0 ||
         conf_get_u64(c, "inbox", "create_burst_per_prefix", 20, 1, 100000000,
-                     &o->create_burst_prefix, err, errlen) < 0)
+                     &o->create_burst_prefix, err, errlen) < 0 ||
+        conf_get_u64(c, "inbox", "admit_rate", 0, 0, 100000000, &o->admit_rate, err,
+                     errlen) < 0 ||
+        conf_get_u64(c, "inbox", "admit_burst", 100, 1, 100000000, &o->admit_burst, err,
+                     errlen) < 0)
         return -1;
     o->inbox.unused_s = v / 1000000;
     if (conf_get_duration_us(c, "inbox", "expire_interval", 60000000, &o->expire_interval_us,

@@ -65,6 +65,7 @@ struct node_conf {
     struct inbox_limits inbox;
     uint64_t create_per_min, create_burst;               /* inbox creation, overall */
     uint64_t create_per_min_prefix, create_burst_prefix; /* per source address prefix */
+    uint64_t admit_rate, admit_burst;  /* messages stored per inbox: per second, burst */
     uint64_t expire_interval_us;
     /* [replay] */
     uint64_t replay_capacity;

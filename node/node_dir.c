@@ -216,6 +216,16 @@ int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t wa
         log_warn("directory document rejected: %s", pki_strerror(rc));
         return -1;
     }
+    const struct pki_timing *dt = &pki_doc_params(doc)->timing;
+    if (!n->fuzz_mode && memcmp(dt, &n->timing, sizeof(*dt)) != 0) {
+        /* A current document (pki_verify checked its age) with other timing
+         * than the saved copy gave: the network was set up again.  Follow it. */
+        log_warn("the network's epoch timing is now genesis %llu, epoch_length %llus, grace "
+                 "%llus; following the document", (unsigned long long)dt->genesis,
+                 (unsigned long long)dt->epoch_len, (unsigned long long)dt->grace);
+        n->timing = *dt;
+        node_dir_tick(n, node_wall_s());
+    }
     pki_doc_hash(buf, len, h);
     uint64_t e = pki_doc_epoch(doc);
     if (e == n->epoch || (n->epoch == 0 && !n->doc_cur)) {
@@ -328,6 +338,10 @@ void node_dir_on_established(struct node *n, struct peer *p)
         }
     }
     if (!n->doc_cur && send_doc_request(n, p, n->epoch))
+        p->pending++;
+    /* Also the authority's own current one: if the network was set up again
+     * since the saved copy, its timing differs and only this finds it. */
+    if (!n->doc_cur && send_doc_request(n, p, 0))
         p->pending++;
     if (!n->doc_next && send_doc_request(n, p, n->epoch + 1))
         p->pending++;

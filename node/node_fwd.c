@@ -49,6 +49,9 @@ int node_mixq_setup(struct node *n, const struct pki_params *p)
     q.pool_keep = p->pool_keep;
     q.threshold = p->threshold_n;
     q.capacity = n->conf.total_queue;
+    /* Per-inbox admission by default: twice what a client's own payload and
+     * loop streams bring back to it (acks, loops), plus 10 a second. */
+    atomic_store(&n->admit_auto, 2 * (p->lambda_p_mhz + p->lambda_l_mhz) / 1000 + 10);
     if (n->mq && memcmp(&q, &n->mqp, sizeof(q)) == 0)
         return 0;
     if (!mixq_params_valid(&q, &why)) {

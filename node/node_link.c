@@ -182,8 +182,8 @@ static bool bucket_take(struct node_bucket *b, uint64_t now, uint64_t per_min, u
 }
 
 /*
- * The client's inbox, created at the link's first frame (a fetch or a
- * packet) rather than by the handshake, within two token buckets: per
+ * The client's inbox, created at the link's first fetch (an explicit step;
+ * neither the handshake nor a packet creates one), within two token buckets: per
  * source address prefix (IPv4 /24, IPv6 /48) and for the whole gateway,
  * then max_inboxes.  An existing inbox is only marked used.  false: the
  * inbox does not exist (refusal counted).
@@ -318,7 +318,6 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
 
     switch (f->type) {
     case FRAME_SPHINX_PACKET:
-        (void)client_inbox(n, p); /* sending needs no inbox; its acks do */
         if (!client_take_token(n, p)) {
             metric_inc(&n->metrics.packets_in[SRC_CLIENT]);
             metric_drop(&n->metrics, DROP_RATE_LIMIT);

@@ -35,7 +35,7 @@ static const char *const drop_names[DROP__COUNT] = {
     [DROP_NOT_PROVIDER] = "not_provider", [DROP_INBOX_FULL] = "inbox_full",
     [DROP_NO_INBOX] = "no_inbox",       [DROP_STORE_ERROR] = "store_error",
     [DROP_BAD_PAYLOAD] = "bad_payload", [DROP_SHUTDOWN] = "shutdown",
-    [DROP_CLIENT_HOP] = "client_next_hop",
+    [DROP_CLIENT_HOP] = "client_next_hop", [DROP_INBOX_RATE] = "inbox_rate",
 };
 
 const char *metric_drop_name(enum metric_drop d)

@@ -37,6 +37,7 @@ enum metric_drop {
     DROP_BAD_PAYLOAD,   /* provider could not parse the envelope */
     DROP_SHUTDOWN,
     DROP_CLIENT_HOP,    /* from a client link: next hop not a layer-1 mix */
+    DROP_INBOX_RATE,    /* over the inbox's admission rate */
     DROP__COUNT
 };
 const char *metric_drop_name(enum metric_drop d);

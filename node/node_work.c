@@ -128,8 +128,9 @@ static bool all_zero(const uint8_t *p, size_t len)
 static void count_store_error(struct node *n, struct job *j, int rc)
 {
     if (rc == INBOX_FULL || rc == INBOX_STORE_FULL) {
+        /* Counted and summed up once a second: junk must not flood the log. */
         metric_inc(&n->metrics.limit_hits);
-        log_info("inbox limit reached (%s); packet dropped", inbox_strerror(rc));
+        log_debug("inbox limit reached (%s); packet dropped", inbox_strerror(rc));
         job_drop(n, j, DROP_INBOX_FULL);
     } else if (rc == INBOX_NO_INBOX) {
         job_drop(n, j, DROP_NO_INBOX);
@@ -238,6 +239,40 @@ static void exit_drop_cover(struct node *n, struct job *j, const struct sphinx_g
         metric_inc(&n->metrics.cover_acks_sent);
 }
 
+/*
+ * Per-inbox admission: a token bucket per inbox (hashed into a fixed table:
+ * two inboxes sharing a bucket share its rate), inbox.admit_rate a second
+ * (0: from the document, see node_mixq_setup), burst inbox.admit_burst (at
+ * least one second's worth).  Set below what a recipient drains per fetch interval,
+ * it keeps an online recipient's inbox from filling up with junk, so junk
+ * delays real messages at most but cannot push them out.
+ */
+static bool inbox_admit(struct node *n, const uint8_t id[static MIX_NODE_ID_LEN])
+{
+    uint64_t rate = n->conf.admit_rate ? n->conf.admit_rate : atomic_load(&n->admit_auto);
+    if (rate == 0)
+        return true;
+    uint64_t h = 0, now = node_now_us();
+    memcpy(&h, id, sizeof(h)); /* the id is a BLAKE2b output: its bytes are uniform */
+    struct node_bucket *b = &n->admit[h % MIX_ARRAY_LEN(n->admit)];
+    double burst = (double)(n->conf.admit_burst > rate ? n->conf.admit_burst : rate);
+    bool ok;
+    while (atomic_flag_test_and_set_explicit(&n->admit_lock, memory_order_acquire))
+        ;
+    if (b->at_us == 0)
+        b->tokens = burst;
+    else
+        b->tokens += (double)(now - b->at_us) * (double)rate / 1e6;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->at_us = now;
+    ok = b->tokens >= 1.0;
+    if (ok)
+        b->tokens -= 1.0;
+    atomic_flag_clear_explicit(&n->admit_lock, memory_order_release);
+    return ok;
+}
+
 static void exit_hop(struct node *n, struct job *j, const struct sphinx_geometry *g,
                      const struct sphinx_result *res, const uint8_t *plain)
 {
@@ -258,6 +293,10 @@ static void exit_hop(struct node *n, struct job *j, const struct sphinx_geometry
     }
     if (!(n->conf.roles & PKI_ROLE_PROVIDER)) {
         job_drop(n, j, DROP_NOT_PROVIDER);
+        return;
+    }
+    if (!inbox_admit(n, res->node_id)) {
+        job_drop(n, j, DROP_INBOX_RATE);
         return;
     }
     if (!res->is_reply) {

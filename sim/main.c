@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "report.h"
+#include "retx.h"
 #include "active.h"
 #include "sda.h"
 #include "unlink.h"
@@ -24,9 +25,10 @@ void usage(FILE *f)
           "              [--repeat N] [-j N] [-o OUT.csv] [--jobs]\n"
           "       mixsim merge [--allow-duplicates] [--allow-missing] FILE.csv ... [-o OUT.csv]\n"
           "       mixsim params          list every parameter with its default\n"
-          "       mixsim sda [--FLAG VALUE ...] [--csv]   statistical disclosure attacks\n"
-          "       mixsim unlink [--FLAG VALUE ...] [--csv]   sender unlinkability (epsilon, delta)\n"
-          "       mixsim nminus1|flood [--FLAG VALUE ...] [--csv]   active attacks on one mix\n"
+          "       mixsim sda [--FLAG VALUE ...] [--trace FILE.csv] [--csv [--no-header]]\n"
+          "       mixsim unlink|nminus1|flood|retx [--FLAG VALUE ...] [--csv [--no-header]]\n"
+          "              statistical disclosure, sender unlinkability, active attacks, loss and\n"
+          "              retransmission; each lists its flags with --help\n"
           "       mixsim --help | --version\n"
           "A LIST is v1,v2,... or FROM:TO[:STEP].  Parameters come from the INI file\n"
           "and then from flags, in order; its [network] section is read as the directory\n"
@@ -237,6 +239,8 @@ int main(int argc, char **argv)
         return cmd_nminus1(argc - 2, argv + 2);
     if (argc > 1 && strcmp(argv[1], "flood") == 0)
         return cmd_flood(argc - 2, argv + 2);
+    if (argc > 1 && strcmp(argv[1], "retx") == 0)
+        return cmd_retx(argc - 2, argv + 2);
     if (argc > 1 && strcmp(argv[1], "run") == 0)
         return cmd_run(argc, argv, 2);
     return cmd_run(argc, argv, 1);

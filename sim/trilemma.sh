@@ -6,12 +6,15 @@
 #                          included), one line per cover rate
 #   trilemma_overhead.svg  entropy against bandwidth overhead (cover messages
 #                          per real one), one line per per-hop delay
-#   sh sim/trilemma.sh BUILD_DIR
+#   detection.svg          n-1 attack: time until a lost client loop reveals
+#                          it, against the loop rate lambda_L, with its
+#                          closed form (mixsim nminus1)
+#   sh sim/trilemma.sh BUILD_DIR     (PLOTS_OUT overrides the output folder)
 # Needs gnuplot (sim/plots.sh installs it).  JOBS sets the processes.
 set -eu
 BUILD=${1:-build}
 M="$BUILD/mixsim"
-OUT="$BUILD/plots"
+OUT=${PLOTS_OUT:-$BUILD/plots}
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 [ -x "$M" ] || { echo "trilemma: build $M first (make BUILD=$BUILD)" >&2; exit 1; }
 command -v gnuplot >/dev/null 2>&1 || { echo "trilemma: gnuplot is missing" >&2; exit 1; }
@@ -71,4 +74,25 @@ plot for [i=0:5] "$OUT/trilemma_by_delay.dat" index i using $OV:$H:$SE \
      for [i=0:5] "$OUT/trilemma_by_delay.dat" index i every ::0::0 using $OV:$H:(sprintf("delay %g s", column($D))) \
      with labels offset 0,1 notitle
 GP
-echo "trilemma: $OUT/trilemma_latency.svg $OUT/trilemma_overhead.svg"
+# Loop cover against the n-1 attack: 100 clients, 10 s loop timeout.
+DET="$OUT/detection.csv"
+first=1
+for l in 0.005 0.01 0.02 0.05 0.1 0.2 0.5 1; do
+    if [ $first -eq 1 ]; then h=""; first=0; else h="--no-header"; fi
+    # shellcheck disable=SC2086
+    "$M" nminus1 --runs 100 --loop-rate "$l" --csv $h
+done >"$DET"
+gnuplot <<GP
+set terminal svg size 800,500 dynamic
+set output "$OUT/detection.svg"
+set datafile separator ","
+set key top right box opaque
+set grid
+set logscale x
+set title "mixsim: n-1 attack on a Poisson mix, 100 clients, loop timeout 10 s"
+set xlabel "client loop rate lambda_L per client (1/s)"
+set ylabel "time from the attack to the first lost loop (s)"
+plot "$DET" every ::1 using 5:14:15 with yerrorlines lw 2 title "simulated (mean, se)", \
+     [0.005:1] 10 - 0.05 + 1 / (100 * x) with lines dt 2 title "timeout - link + 1/(N lambda_L)"
+GP
+echo "trilemma: $OUT/trilemma_latency.svg $OUT/trilemma_overhead.svg $OUT/detection.svg"

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Attack 2: inboxes from fresh keys.  A handshake leaves nothing durable: a
-# client's inbox is created at its link's first fetch (or packet), within a
+# client's inbox is created at its link's first fetch, within a
 # creation rate per source prefix (IPv4 /24) and for the whole gateway, up
 # to inbox.max_inboxes; empty inboxes unused for inbox.unused_expiry are
 # deleted.  Gateway 1 runs with max_inboxes 40, 10 creations/s overall

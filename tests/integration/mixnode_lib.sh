@@ -26,7 +26,7 @@ cleanup() {
         cat "$T"/node*.log | grep -E -A5 'AddressSanitizer|LeakSanitizer|runtime error:' | head -40
         rc=1
     fi
-    rm -rf "$T"
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
     exit $rc
 }
 trap cleanup EXIT

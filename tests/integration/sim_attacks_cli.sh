@@ -11,7 +11,7 @@ T=$(mktemp -d /tmp/sim_attacks.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-for c in sda unlink nminus1 flood; do
+for c in sda unlink nminus1 flood retx; do
     "$M" $c --help >"$T/help" || fail "$c --help"
     grep -q -- "--seed" "$T/help" || fail "$c --help lists no flags"
     "$M" $c --no-such-flag >/dev/null 2>&1; [ $? -eq 2 ] || fail "$c: unknown flag must exit 2"
@@ -54,4 +54,19 @@ awk -F, 'NR == 2 { if (NF != 14 || $7 != 1 || $11 != 1) exit 1 }' "$T/u.csv" ||
 awk -F, 'NR == 2 { if (NF != 15 || $8 != 5 || $9 != 0) exit 1 }' "$T/n.csv" ||
     fail "nminus1: want 5 targets at 0 bits: $(cat "$T/n.csv")"
 "$M" flood --duration 100 --strategy threshold | grep -q "entropy left" || fail "flood"
+# retx: no loss, no failures, a long timeout: one copy per message, no cost.
+"$M" retx --loss 0 --timeout 100 --retx-max 0 --users 100 --duration 200 --csv >"$T/r.csv" ||
+    fail "retx --csv"
+awk -F, 'NR == 2 { if (NF != 16 || $10 != 0 || $11 != 1 || $13 != $15) exit 1 }' "$T/r.csv" ||
+    fail "retx: want no loss, one copy, no cost: $(cat "$T/r.csv")"
+# The trilemma charts of `make plots`, when gnuplot is there.
+if command -v gnuplot >/dev/null 2>&1; then
+    PLOTS_OUT="$T/plots" JOBS=2 timeout 120 sh "$TOP/sim/trilemma.sh" "$BUILD_ABS" >"$T/tlog" 2>&1 ||
+        { cat "$T/tlog"; fail "trilemma.sh"; }
+    for c in trilemma_latency trilemma_overhead detection; do
+        [ -s "$T/plots/$c.svg" ] || fail "no $c chart"
+    done
+    grep -q 'gnuplot>' "$T/tlog" && fail "gnuplot complained"
+    [ "$(grep -c . "$T/plots/trilemma_by_cover.dat")" -ge 20 ] || fail "trilemma: too few points"
+fi
 echo "sim attack commands: ok"
