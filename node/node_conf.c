@@ -309,6 +309,9 @@ static int load_store(struct conf *c, struct node_conf *o, char *err, size_t err
     bad |= conf_get_u64(c, "inbox", "admit_burst", 100, 1, 100000000, &o->admit_burst, err,
                         errlen) < 0;
     o->inbox.unused_s = v / 1000000;
+    bad |= conf_get_duration_us(c, "inbox", "reclaim_idle", o->inbox.reclaim_s * 1000000, &v,
+                                err, errlen) < 0;
+    o->inbox.reclaim_s = v / 1000000;
     bad |= conf_get_duration_us(c, "inbox", "expire_interval", 60000000, &o->expire_interval_us,
                                 err, errlen) < 0;
     bad |= conf_get_u64(c, "replay", "capacity", 1 << 20, 1024, REPLAY_MAX_CAPACITY,
@@ -317,6 +320,13 @@ static int load_store(struct conf *c, struct node_conf *o, char *err, size_t err
                                 errlen) < 0;
     if (o->replay_save_us < 1000000)
         o->replay_save_us = 1000000;
+    if (conf_get_duration_us(c, "replay", "journal_interval", 2000, &o->journal_interval_us, err,
+                             errlen) < 0) {
+        bad = 1;
+    } else if (o->journal_interval_us > 100000) {
+        conf_error(c, "replay.journal_interval: 0 (no journal) .. 100ms");
+        bad = 1;
+    }
     return bad ? -1 : 0;
 }
 
