@@ -537,25 +537,29 @@ static int set_clients(int n)
 static volatile int threads_stop;
 
 /* Y: deliveries into the ready clients' inboxes, lambda_P + lambda_L each. */
-static void *y_thread(void *a)
+/* Y's link to G, again after G restarts (restart_gateway()). */
+static int y_connect(struct blink *b)
 {
-    struct blink b;
     char addr[64], err[256];
     struct mix_rng rng = mix_rng_system();
     struct tnet_node *g = &net->nodes[idx_g], *y = &net->nodes[idx_y];
-    (void)a;
     snprintf(addr, sizeof(addr), "127.0.0.1:%u", g->port);
-    int ok = -1;
-    for (int i = 0; i < 100 && ok < 0; i++) {
-        ok = blink_connect(&b, addr, y->link_sk, y->link_pk, g->link_pk, LINK_ROLE_NODE, &rng,
-                           3000, err, sizeof(err));
-        if (ok < 0)
-            usleep(100000);
+    for (int i = 0; i < 300 && !threads_stop; i++) {
+        if (blink_connect(b, addr, y->link_sk, y->link_pk, g->link_pk, LINK_ROLE_NODE, &rng, 3000,
+                          err, sizeof(err)) == 0)
+            return 0;
+        usleep(100000);
     }
-    if (ok < 0) {
-        fprintf(stderr, "bench: Y: %s\n", err);
+    fprintf(stderr, "bench: Y: %s\n", err);
+    return -1;
+}
+
+static void *y_thread(void *a)
+{
+    struct blink b;
+    (void)a;
+    if (y_connect(&b) < 0)
         return NULL;
-    }
     uint64_t next = now_ns();
     uint8_t enc[4096];
     unsigned rr = 0;
@@ -588,8 +592,11 @@ static void *y_thread(void *a)
         size_t len;
         if (!frame_encode(&f, enc, sizeof(enc), &len, NULL) || blink_queue(&b, enc, len) < 0 ||
             blink_flush(&b) < 0) {
-            fprintf(stderr, "bench: Y's link failed\n");
-            break;
+            /* G restarted: connect again. */
+            blink_close(&b);
+            if (y_connect(&b) < 0)
+                break;
+            continue;
         }
         __atomic_add_fetch(&y_sent, 1, __ATOMIC_RELAXED);
         __atomic_add_fetch(&y_bytes, len, __ATOMIC_RELAXED);
@@ -609,23 +616,24 @@ static void *s_thread(void *a)
     struct mix_rng rng = mix_rng_system();
     struct tnet_node *s = &net->nodes[idx_s];
     (void)a;
-    if (blink_accept(&b, s_lfd, s->link_sk, s->link_pk, &rng, 60000) < 0) {
-        fprintf(stderr, "bench: G never connected to the sink\n");
-        return NULL;
-    }
+    /* Each G (restart_gateway()) dials the sink anew. */
     while (!threads_stop) {
-        uint8_t *fr = NULL;
-        size_t len;
-        int r = blink_recv(&b, &fr, &len, 10);
-        if (r < 0)
-            break;
-        if (r > 0)
+        if (blink_accept(&b, s_lfd, s->link_sk, s->link_pk, &rng, 1000) < 0)
             continue;
-        __atomic_add_fetch(&sink_count, 1, __ATOMIC_RELAXED);
-        __atomic_add_fetch(&sink_bytes, len, __ATOMIC_RELAXED);
-        free(fr);
+        while (!threads_stop) {
+            uint8_t *fr = NULL;
+            size_t len;
+            int r = blink_recv(&b, &fr, &len, 10);
+            if (r < 0)
+                break;
+            if (r > 0)
+                continue;
+            __atomic_add_fetch(&sink_count, 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&sink_bytes, len, __ATOMIC_RELAXED);
+            free(fr);
+        }
+        blink_close(&b);
     }
-    blink_close(&b);
     return NULL;
 }
 
@@ -806,19 +814,40 @@ static void quiesce(double secs)
     quiet = false;
 }
 
-/* After a failed step: hold the clients and Y until G has worked off its
- * queues (bounded), so the next step starts from an idle gateway. */
-static void drain(void)
+static pid_t start_gateway(void);
+
+/* Wait until G answers on its metrics port (it is up and listening). */
+static void wait_gateway(void)
 {
     struct gw_metrics m;
-    y_pause = 1;
-    quiet = true;
-    for (int i = 0; i < 150; i++) {
-        run_for(0.1);
-        if (read_metrics(&m) == 0 && m.work_queue == 0 && cs.up_sent == sink_count)
+    for (int i = 0; i < 100; i++) {
+        if (read_metrics(&m) == 0)
             break;
+        usleep(100000);
     }
-    quiet = false;
+}
+
+/*
+ * After a failed step: a fresh G, so that the next step starts from an idle
+ * gateway (an overloaded one can stay wedged: see bench/README.md).  Clients
+ * close and reconnect at the next step with their keys (their inboxes are
+ * kept in G's store); Y and S connect again; the replay cache starts empty.
+ */
+static void restart_gateway(void)
+{
+    char rp[600];
+    set_clients(0);
+    y_pause = 1;
+    while (!y_paused && y_running)
+        usleep(1000);
+    kill(gw_pid, SIGTERM);
+    waitpid(gw_pid, NULL, 0);
+    for (int e = 0; e < 4; e++) {
+        snprintf(rp, sizeof(rp), "%s/node%d/replay-%d.cache", net->dir, idx_g, e);
+        unlink(rp);
+    }
+    gw_pid = start_gateway();
+    wait_gateway();
     y_pause = 0;
 }
 
@@ -929,6 +958,28 @@ static struct step run_step(int n)
                 (unsigned long long)(cs.late_fetches - c0.late_fetches), n_stalls,
                 (double)stall_ns_total / 1e6, (unsigned long long)stall_excluded, backlog0, backlog1,
                 (unsigned long long)cs.max_pending, m1.pin - m0.pin, m1.pout - m0.pout, st.rq_wait, st.cpu, st.user, st.sys, st.sphinx, st.crypto);
+    return st;
+}
+
+/* A step, run once more if it failed while G waited for its CPU a good part
+ * of the time (other work on a shared machine, not G's own limit). */
+#define RQ_RETRY 0.25
+static int retries;
+
+static struct step step_retried(int n)
+{
+    struct step st = run_step(n);
+    if (!st.pass)
+        restart_gateway();
+    if (!st.pass && st.rq_wait > RQ_RETRY) {
+        retries++;
+        if (debug)
+            fprintf(stderr, "step %d: G waited %.2f of the time for its CPU: once more\n", n,
+                    st.rq_wait);
+        st = run_step(n);
+        if (!st.pass)
+            restart_gateway();
+    }
     return st;
 }
 
@@ -1091,23 +1142,15 @@ int main(int argc, char **argv)
     cap_clients = nmax;
     clients = calloc((size_t)cap_clients, sizeof(*clients));
 
-    /* Wait for the gateway's listener. */
-    for (int i = 0; i < 100; i++) {
-        struct gw_metrics m;
-        if (read_metrics(&m) == 0)
-            break;
-        usleep(100000);
-    }
+    wait_gateway();
 
     /* Double while passing, then bisect twice. */
     struct step best = {0}, st, fail = {0};
     int lo = 0, hi = 0, n = n0;
     uint64_t t_start = now_ns();
-    double budget = env_d("GATEWAY_BENCH_BUDGET", 90);
+    double budget = env_d("GATEWAY_BENCH_BUDGET", 70);
     while (n <= nmax) {
-        st = run_step(n);
-        if (!st.pass)
-            drain();
+        st = step_retried(n);
         if (st.pass) {
             best = st;
             lo = n;
@@ -1128,9 +1171,7 @@ int main(int argc, char **argv)
         n = (lo + hi) / 2;
         if (lo == 0)
             n = hi / 2;
-        st = run_step(n);
-        if (!st.pass)
-            drain();
+        st = step_retried(n);
         if (st.pass) {
             best = st;
             lo = n;
@@ -1152,7 +1193,10 @@ int main(int argc, char **argv)
         la[0] = -1;
     cleanup();
     pthread_join(yt, NULL);
+    /* Wakes the sink's accept(). */
+    shutdown(s_lfd, SHUT_RDWR);
     pthread_join(stt, NULL);
+    close(s_lfd);
 
     if (best.n == 0) {
         fprintf(stderr, "bench: no client count passed (first failure at %d: %s)\n", fail.n,
@@ -1188,6 +1232,7 @@ int main(int argc, char **argv)
     printf("gateway_store_fdatasync_us %.0f us\n", sync_us);
     printf("gateway_limit_store_sync_share %.2f ratio\n", best.commits * 2 * sync_us / 1e6);
     printf("gateway_fetch_batch %u messages\n", batch);
+    printf("gateway_steps_retried %d steps\n", retries);
     printf("gateway_bench_loadavg %.2f load\n", la[0]);
     if (hi > 0)
         fprintf(stderr, "bench: gateway: %d clients failed: %s\n", hi, fail.why);
