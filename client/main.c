@@ -27,6 +27,16 @@
 
 static struct mixclient *g_mc;
 
+/* A configuration's errors, one a line (conf_report), each prefixed. */
+static void print_config_errors(const char *err)
+{
+    for (const char *l = err; *l;) {
+        size_t n = strcspn(l, "\n");
+        fprintf(stderr, "mixclient: %.*s\n", (int)n, l);
+        l += n + (l[n] == '\n');
+    }
+}
+
 /* The library's log lines, to stderr or syslog as the config says (levels as mix_log's). */
 static void daemon_log(void *ctx, enum mixclient_log_level level, const char *line)
 {
@@ -95,13 +105,13 @@ static int lock_data_dir(const struct cconf *conf)
 
 static int run_daemon(const char *config, int argc, char **argv)
 {
-    char err[512];
+    char err[4096];
     struct cconf conf;
     int r = plain_command("daemon", argc, argv, &config);
     if (r >= 0)
         return r;
     if (cconf_load(config, &conf, err, sizeof(err)) < 0) {
-        fprintf(stderr, "mixclient: %s\n", err);
+        print_config_errors(err);
         return 1;
     }
     int lock_fd = lock_data_dir(&conf);
@@ -214,13 +224,13 @@ int main(int argc, char **argv)
             return r;
     }
     if (check) {
-        char err[512];
+        char err[4096];
         if (optind != argc) {
             fprintf(stderr, "mixclient: -n takes no command\n");
             return 2;
         }
         if (mixclient_check_config(config, err, sizeof(err)) != 0) {
-            fprintf(stderr, "mixclient: %s\n", err);
+            print_config_errors(err);
             return 1;
         }
         printf("%s: ok\n", config);

@@ -41,6 +41,8 @@ struct replay_cache {
     uint8_t hkey[crypto_shorthash_KEYBYTES];
     uint8_t key_id[REPLAY_KEY_ID_LEN];
     uint64_t inserts, hits, evictions;
+    replay_journal_fn journal;
+    void *journal_arg;
 };
 
 struct replay_cache *replay_cache_new(size_t capacity, const uint8_t key_id[REPLAY_KEY_ID_LEN])
@@ -144,6 +146,8 @@ enum replay_status replay_cache_insert(struct replay_cache *c, const uint8_t tag
         st = REPLAY_SEEN;
     } else {
         c->inserts++;
+        if (c->journal != NULL)
+            (void)c->journal(c->journal_arg, tag);
         if (add_locked(c, b, tag)) {
             c->evictions++;
             st = REPLAY_FRESH_EVICTED;
@@ -153,6 +157,14 @@ enum replay_status replay_cache_insert(struct replay_cache *c, const uint8_t tag
     }
     pthread_mutex_unlock(&c->mu);
     return st;
+}
+
+void replay_cache_set_journal(struct replay_cache *c, replay_journal_fn fn, void *arg)
+{
+    pthread_mutex_lock(&c->mu);
+    c->journal = fn;
+    c->journal_arg = arg;
+    pthread_mutex_unlock(&c->mu);
 }
 
 bool replay_cache_contains(struct replay_cache *c, const uint8_t tag[static REPLAY_TAG_LEN])

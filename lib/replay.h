@@ -68,6 +68,14 @@ void replay_cache_free(struct replay_cache *c);
 /* Record tag if absent.  Returns REPLAY_SEEN for a replay. */
 enum replay_status replay_cache_insert(struct replay_cache *c,
                                        const uint8_t tag[static REPLAY_TAG_LEN]) MIX_WUR;
+/*
+ * Journal hook: called with every fresh tag, under the cache's lock, by the
+ * thread that inserts it (the owner makes it durable; lib does no I/O).
+ * fn NULL removes the hook.
+ */
+typedef uint64_t (*replay_journal_fn)(void *arg, const uint8_t tag[static REPLAY_TAG_LEN]);
+void replay_cache_set_journal(struct replay_cache *c, replay_journal_fn fn, void *arg);
+
 /* Whether tag is recorded, without recording it. */
 bool replay_cache_contains(struct replay_cache *c, const uint8_t tag[static REPLAY_TAG_LEN]);
 

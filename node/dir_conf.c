@@ -21,124 +21,148 @@
 #define US 1000000ULL
 
 static int get_path(struct conf *cf, const char *key, const char *data_dir, const char *def,
-                    char *out, size_t cap, char *err, size_t errlen)
+                    char *out, size_t cap)
 {
     const char *v = conf_get_str(cf, "mixdir", key, def);
     int n = v[0] == '/' ? snprintf(out, cap, "%s", v) : snprintf(out, cap, "%s/%s", data_dir, v);
     if (n < 0 || (size_t)n >= cap) {
-        snprintf(err, errlen, "[mixdir] %s: path too long", key);
+        conf_error(cf, "[mixdir] %s: path too long", key);
         return -1;
     }
     return 0;
 }
 
+/*
+ * The loaders go on after an error, so that one run reports every error of
+ * every section: each is kept in cf (conf_error, or the getters, whose value
+ * is then the default); they return -1 if there was any.
+ */
 static int load_main(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
 {
     const char *listen = conf_get_str(cf, "mixdir", "listen", NULL);
     const char *dd = conf_get_str(cf, "mixdir", "data_dir", NULL);
     char host[PKI_ADDR_MAX + 1];
     uint16_t port;
-    if (listen == NULL || dd == NULL) {
-        snprintf(err, errlen, "[mixdir] %s is required", listen == NULL ? "listen" : "data_dir");
-        return -1;
+    int bad = 0;
+    if (listen == NULL) {
+        conf_error(cf, "[mixdir] listen is required");
+        bad = 1;
+    } else if (strlen(listen) > PKI_ADDR_MAX
+               || !conn_parse_hostport(listen, host, sizeof host, &port)) {
+        conf_error(cf, "[mixdir] listen: bad address \"%s\" (want HOST:PORT)", listen);
+        bad = 1;
+    } else {
+        snprintf(c->listen, sizeof c->listen, "%s", listen);
     }
-    if (strlen(listen) > PKI_ADDR_MAX || !conn_parse_hostport(listen, host, sizeof host, &port)) {
-        snprintf(err, errlen, "[mixdir] listen: bad address \"%s\" (want HOST:PORT)", listen);
-        return -1;
+    if (dd == NULL) {
+        conf_error(cf, "[mixdir] data_dir is required");
+        bad = 1;
+    } else if (strlen(dd) == 0 || strlen(dd) >= sizeof c->data_dir) {
+        conf_error(cf, "[mixdir] data_dir: empty or too long");
+        bad = 1;
+    } else {
+        snprintf(c->data_dir, sizeof c->data_dir, "%s", dd);
+        bad |= get_path(cf, "identity_key", dd, "identity.key", c->identity_key_path,
+                        sizeof c->identity_key_path) < 0;
+        bad |= get_path(cf, "link_key", dd, "link.key", c->link_key_path,
+                        sizeof c->link_key_path) < 0;
     }
-    if (strlen(dd) == 0 || strlen(dd) >= sizeof c->data_dir) {
-        snprintf(err, errlen, "[mixdir] data_dir: empty or too long");
-        return -1;
-    }
-    snprintf(c->listen, sizeof c->listen, "%s", listen);
-    snprintf(c->data_dir, sizeof c->data_dir, "%s", dd);
-    if (get_path(cf, "identity_key", dd, "identity.key", c->identity_key_path,
-                 sizeof c->identity_key_path, err, errlen) < 0
-        || get_path(cf, "link_key", dd, "link.key", c->link_key_path, sizeof c->link_key_path,
-                    err, errlen) < 0)
-        return -1;
     const char *lvl = conf_get_str(cf, "mixdir", "log_level", "info");
     c->log_level = mix_log_parse_level(lvl);
     if (c->log_level < 0) {
-        snprintf(err, errlen, "[mixdir] log_level: \"%s\" is not error, warn, info or debug", lvl);
-        return -1;
+        conf_error(cf, "[mixdir] log_level: \"%s\" is not error, warn, info or debug", lvl);
+        bad = 1;
     }
-    if (conf_get_bool(cf, "mixdir", "syslog", false, &c->use_syslog, err, errlen) < 0
-        || conf_get_u64(cf, "mixdir", "stats_interval", 30, 1, 86400, &c->stats_interval_s, err,
-                        errlen) < 0)
-        return -1;
+    bad |= conf_get_bool(cf, "mixdir", "syslog", false, &c->use_syslog, err, errlen) < 0;
+    bad |= conf_get_u64(cf, "mixdir", "stats_interval", 30, 1, 86400, &c->stats_interval_s, err,
+                        errlen) < 0;
     const char *ml = conf_get_str(cf, "mixdir", "metrics_listen", "");
     struct in_addr ip4;
     if (*ml && (strlen(ml) >= sizeof c->metrics_listen
                 || !conn_parse_hostport(ml, host, sizeof host, &port)
                 || inet_pton(AF_INET, host, &ip4) != 1)) {
-        snprintf(err, errlen, "[mixdir] metrics_listen: \"%s\": a numeric IPv4 HOST:PORT such "
-                 "as 127.0.0.1:9200", ml);
-        return -1;
+        conf_error(cf, "[mixdir] metrics_listen: \"%s\": a numeric IPv4 HOST:PORT such "
+                   "as 127.0.0.1:9200", ml);
+        bad = 1;
+    } else {
+        snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s", ml);
     }
-    snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s", ml);
     const char *lf = conf_get_str(cf, "mixdir", "log_file", "");
     if (strlen(lf) >= sizeof c->log_file) {
-        snprintf(err, errlen, "[mixdir] log_file: too long");
-        return -1;
+        conf_error(cf, "[mixdir] log_file: too long");
+        bad = 1;
+    } else {
+        snprintf(c->log_file, sizeof c->log_file, "%s", lf);
     }
-    snprintf(c->log_file, sizeof c->log_file, "%s", lf);
-    return 0;
+    return bad ? -1 : 0;
 }
 
 static int load_authorities(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
 {
     size_t n;
     uint64_t k;
-    if (authority_read_list(cf, "network", c->auth, DIR_MAX_AUTHORITIES, &n, err, errlen) < 0)
+    int bad = authority_read_list(cf, "network", c->auth, DIR_MAX_AUTHORITIES, &n, err,
+                                  errlen) < 0;
+    if (n == 0)
         return -1;
     c->n_auth = n;
-    if (conf_get_u64(cf, "network", "threshold", n / 2 + 1, 1, n, &k, err, errlen) < 0)
-        return -1;
+    bad |= conf_get_u64(cf, "network", "threshold", n / 2 + 1, 1, n, &k, err, errlen) < 0;
     c->threshold = (size_t)k;
-    return 0;
+    return bad ? -1 : 0;
 }
 
 static int load_timing(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
 {
     uint64_t len_us, grace_us, lead_us, win_us;
-    if (conf_get_duration_us(cf, "network", "epoch_length", 20 * 60 * US, &len_us, err, errlen) < 0
-        || conf_get_u64(cf, "network", "genesis", 0, 0, UINT64_C(1) << 40, &c->timing.genesis,
-                        err, errlen) < 0)
-        return -1;
-    if (len_us < 4 * US || len_us % US != 0 || len_us > 7 * 24 * 3600 * US) {
-        snprintf(err, errlen, "[network] epoch_length: whole seconds from 4s to 7 days");
+    int bad = 0;
+    bad |= conf_get_u64(cf, "network", "genesis", 0, 0, UINT64_C(1) << 40, &c->timing.genesis,
+                        err, errlen) < 0;
+    if (conf_get_duration_us(cf, "network", "epoch_length", 20 * 60 * US, &len_us, err,
+                             errlen) < 0) {
+        bad = 1;
+    } else if (len_us < 4 * US || len_us % US != 0 || len_us > 7 * 24 * 3600 * US) {
+        conf_error(cf, "[network] epoch_length: whole seconds from 4s to 7 days");
+        bad = 1;
+    }
+    if (bad) { /* the checks below depend on the epoch length: read the keys only */
+        (void)conf_count(cf, "network", "grace");
+        (void)conf_count(cf, "network", "vote_lead");
+        (void)conf_count(cf, "network", "exchange_window");
+        (void)conf_count(cf, "network", "key_ahead_epochs");
         return -1;
     }
     uint64_t len = len_us / US;
     c->timing.epoch_len = len;
-    if (conf_get_duration_us(cf, "network", "grace", (len / 10) * US, &grace_us, err, errlen) < 0
-        || conf_get_duration_us(cf, "network", "vote_lead", (len / 4 > 0 ? len / 4 : 1) * US,
-                                &lead_us, err, errlen) < 0)
-        return -1;
+    bad |= conf_get_duration_us(cf, "network", "grace", (len / 10) * US, &grace_us, err,
+                                errlen) < 0;
+    bad |= conf_get_duration_us(cf, "network", "vote_lead", (len / 4 > 0 ? len / 4 : 1) * US,
+                                &lead_us, err, errlen) < 0;
     c->timing.grace = grace_us / US;
     c->vote_lead_s = lead_us / US;
     if (c->timing.grace >= len) {
-        snprintf(err, errlen, "[network] grace must be shorter than epoch_length");
-        return -1;
+        conf_error(cf, "[network] grace must be shorter than epoch_length");
+        bad = 1;
     }
     if (c->vote_lead_s < 2 || c->vote_lead_s >= len) {
-        snprintf(err, errlen, "[network] vote_lead: from 2s to less than epoch_length");
-        return -1;
+        conf_error(cf, "[network] vote_lead: from 2s to less than epoch_length");
+        bad = 1;
     }
     uint64_t def_win = c->vote_lead_s / 3 > 0 ? c->vote_lead_s / 3 : 1;
     if (def_win > 30)
         def_win = 30;
     if (conf_get_duration_us(cf, "network", "exchange_window", def_win * US, &win_us, err,
-                             errlen) < 0)
-        return -1;
-    c->exchange_window_s = win_us / US;
-    if (c->exchange_window_s < 1 || c->exchange_window_s >= c->vote_lead_s) {
-        snprintf(err, errlen, "[network] exchange_window: from 1s to less than vote_lead");
-        return -1;
+                             errlen) < 0) {
+        bad = 1;
+    } else {
+        c->exchange_window_s = win_us / US;
+        if (c->exchange_window_s < 1 || c->exchange_window_s >= c->vote_lead_s) {
+            conf_error(cf, "[network] exchange_window: from 1s to less than vote_lead");
+            bad = 1;
+        }
     }
-    return conf_get_u64(cf, "network", "key_ahead_epochs", 4, 1, PKI_MAX_SPHINX_KEYS,
-                        &c->key_ahead_epochs, err, errlen);
+    bad |= conf_get_u64(cf, "network", "key_ahead_epochs", 4, 1, PKI_MAX_SPHINX_KEYS,
+                        &c->key_ahead_epochs, err, errlen) < 0;
+    return bad ? -1 : 0;
 }
 
 /* The mixing and geometry keys: sys/netconf.c, the one parser mixsim uses too. */
@@ -182,8 +206,8 @@ static int parse_node_line(const char *v, uint8_t key[static PKI_KEY_LEN], struc
 
 static int load_registration(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
 {
-    if (conf_get_bool(cf, "registration", "open", false, &c->open_registration, err, errlen) < 0)
-        return -1;
+    int bad = conf_get_bool(cf, "registration", "open", false, &c->open_registration, err,
+                            errlen) < 0;
     size_t n = conf_count(cf, "registration", "node");
     if (n > DIR_MAX_ALLOWED) {
         snprintf(err, errlen, "[registration] too many node lines (max %d)", DIR_MAX_ALLOWED);
@@ -198,11 +222,13 @@ static int load_registration(struct conf *cf, struct dir_conf *c, char *err, siz
     for (size_t i = 0; i < n; i++) {
         const char *v = conf_get_nth(cf, "registration", "node", i);
         if (parse_node_line(v, c->allowed[i], &c->binding[i]) < 0) {
-            snprintf(err, errlen, "[registration] node: expected 'ED25519_KEY [ROLES [LAYER]]' "
-                     "(roles mix or gateway,provider; a mix needs its layer): \"%s\"", v);
-            return -1;
+            conf_error(cf, "[registration] node: expected 'ED25519_KEY [ROLES [LAYER]]' "
+                       "(roles mix or gateway,provider; a mix needs its layer): \"%s\"", v);
+            bad = 1;
         }
     }
+    if (bad)
+        return -1;
     c->n_allowed = n;
     if (n == 0 && !c->open_registration)
         log_warn("[registration] lists no node and open = false: every upload will be refused");
@@ -212,37 +238,37 @@ static int load_registration(struct conf *cf, struct dir_conf *c, char *err, siz
 static int load_limits(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
 {
     uint64_t hs, idle, anon, evict;
-    if (conf_get_u64(cf, "limits", "max_connections", 512, 4, 100000, &c->max_connections, err,
-                     errlen) < 0
-        || conf_get_u64(cf, "limits", "max_per_address", 32, 1, 100000, &c->max_per_address, err,
-                        errlen) < 0
-        || conf_get_u64(cf, "limits", "max_frame", FRAME_MAX_DEFAULT, 16384, 16u << 20,
-                        &c->max_frame, err, errlen) < 0
-        || conf_get_u64(cf, "limits", "max_descriptors", 1024, 1, PKI_MAX_NODES,
-                        &c->max_descriptors, err, errlen) < 0
-        || conf_get_duration_us(cf, "limits", "handshake_timeout", 5 * US, &hs, err, errlen) < 0
-        || conf_get_duration_us(cf, "limits", "idle_timeout", 120 * US, &idle, err, errlen) < 0
-        || conf_get_duration_us(cf, "limits", "anon_idle_timeout", 10 * US, &anon, err,
-                                errlen) < 0
-        || conf_get_duration_us(cf, "limits", "evict_idle", 2 * US, &evict, err, errlen) < 0
-        || conf_get_u64(cf, "limits", "accept_rate", 50, 0, 1000000, &c->accept_rate, err,
-                        errlen) < 0
-        || conf_get_u64(cf, "limits", "accept_burst", 100, 1, 1000000, &c->accept_burst, err,
-                        errlen) < 0)
-        return -1;
+    int bad = 0;
+    bad |= conf_get_u64(cf, "limits", "max_connections", 512, 4, 100000, &c->max_connections,
+                        err, errlen) < 0;
+    bad |= conf_get_u64(cf, "limits", "max_per_address", 32, 1, 100000, &c->max_per_address, err,
+                        errlen) < 0;
+    bad |= conf_get_u64(cf, "limits", "max_frame", FRAME_MAX_DEFAULT, 16384, 16u << 20,
+                        &c->max_frame, err, errlen) < 0;
+    bad |= conf_get_u64(cf, "limits", "max_descriptors", 1024, 1, PKI_MAX_NODES,
+                        &c->max_descriptors, err, errlen) < 0;
+    bad |= conf_get_duration_us(cf, "limits", "handshake_timeout", 5 * US, &hs, err, errlen) < 0;
+    bad |= conf_get_duration_us(cf, "limits", "idle_timeout", 120 * US, &idle, err, errlen) < 0;
+    bad |= conf_get_duration_us(cf, "limits", "anon_idle_timeout", 10 * US, &anon, err,
+                                errlen) < 0;
+    bad |= conf_get_duration_us(cf, "limits", "evict_idle", 2 * US, &evict, err, errlen) < 0;
+    bad |= conf_get_u64(cf, "limits", "accept_rate", 50, 0, 1000000, &c->accept_rate, err,
+                        errlen) < 0;
+    bad |= conf_get_u64(cf, "limits", "accept_burst", 100, 1, 1000000, &c->accept_burst, err,
+                        errlen) < 0;
     c->handshake_timeout = (double)hs / 1e6;
     c->idle_timeout = (double)idle / 1e6;
     c->anon_idle_timeout = (double)anon / 1e6;
     c->evict_idle = (double)evict / 1e6;
     if (c->anon_idle_timeout < 1 || c->evict_idle <= 0) {
-        snprintf(err, errlen, "[limits] anon_idle_timeout must be >= 1s, evict_idle > 0");
-        return -1;
+        conf_error(cf, "[limits] anon_idle_timeout must be >= 1s, evict_idle > 0");
+        bad = 1;
     }
     if (c->handshake_timeout <= 0) {
-        snprintf(err, errlen, "[limits] handshake_timeout must be > 0");
-        return -1;
+        conf_error(cf, "[limits] handshake_timeout must be > 0");
+        bad = 1;
     }
-    return 0;
+    return bad ? -1 : 0;
 }
 
 static struct dir_conf *finish(struct conf *cf, char *err, size_t errlen)
@@ -255,8 +281,8 @@ static struct dir_conf *finish(struct conf *cf, char *err, size_t errlen)
         conf_free(cf);
         return NULL;
     }
-    /* Every section is read even after an error in another: one run reports
-     * the unknown keys and an error per section (conf_report). */
+    /* Every section is read to its end even after an error: one run reports
+     * the unknown keys and every error (conf_report). */
     conf_known(cf, "mixdir", "listen data_dir identity_key link_key log_level syslog log_file "
                "stats_interval metrics_listen");
     conf_known(cf, "network", "authority threshold epoch_length genesis grace vote_lead "
@@ -277,7 +303,7 @@ static struct dir_conf *finish(struct conf *cf, char *err, size_t errlen)
     rc[4] = load_registration(cf, c, e[4], sizeof e[4]);
     rc[5] = load_limits(cf, c, e[5], sizeof e[5]);
     for (int i = 0; i < 6; i++)
-        if (rc[i] < 0 && !e[i][0])
+        if (rc[i] < 0 && !e[i][0] && conf_error_count(cf) == 0)
             snprintf(e[i], sizeof e[i], "invalid configuration");
     if (conf_report(cf, errs, 6, err, errlen) < 0) {
         dir_conf_free(c);

@@ -7,6 +7,7 @@
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -22,6 +23,7 @@ struct inbox_store {
     MDB_env *env;
     MDB_dbi box, msg;
     struct inbox_limits lim;
+    _Atomic uint64_t reclaimed;  /* empty inboxes deleted to make room */
 };
 
 const char *inbox_strerror(int e)
@@ -46,6 +48,7 @@ void inbox_limits_default(struct inbox_limits *l)
     l->map_size = (uint64_t)1 << 30;
     l->max_payload = 64 * 1024;
     l->unused_s = 30 * 24 * 3600;
+    l->reclaim_s = 600;
 }
 
 static int map_rc(int rc, const char *what)
@@ -140,6 +143,58 @@ static int box_put(struct inbox_store *s, MDB_txn *txn, const uint8_t *id, uint3
     return mdb_put(txn, s->box, &k, &v, 0);
 }
 
+/*
+ * At max_inboxes: delete the empty inbox whose last use is oldest, if that is
+ * more than reclaim_s ago, so that keys which made an inbox and went away
+ * cannot keep new clients out for long.  An empty inbox holds nothing to
+ * lose: its owner's next fetch makes it again.  Clients that fetch touch
+ * theirs every reclaim_s / 4 at most, so a client that is online is never
+ * chosen.  MDB_NOTFOUND if none qualifies.  One scan of the inbox table; it
+ * runs only at the cap, behind the creation rate limits.
+ */
+static int reclaim_one(struct inbox_store *s, MDB_txn *txn, uint64_t now)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint8_t victim[INBOX_ID_LEN];
+    uint64_t oldest = UINT64_MAX;
+    bool found = false;
+    int rc;
+
+    if (s->lim.reclaim_s == 0 || now < s->lim.reclaim_s)
+        return MDB_NOTFOUND;
+    uint64_t cutoff = now - s->lim.reclaim_s;
+    if ((rc = mdb_cursor_open(txn, s->box, &cur)) != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *p = v.mv_data;
+        if (k.mv_size != INBOX_ID_LEN || v.mv_size != BOX_VAL_LEN || mix_get_be32(p) != 0)
+            continue;
+        uint64_t used = mix_get_be64(p + 12);
+        if (used < cutoff && used < oldest) {
+            oldest = used;
+            memcpy(victim, k.mv_data, INBOX_ID_LEN);
+            found = true;
+        }
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    if (!found)
+        return MDB_NOTFOUND;
+    MDB_val vk = { INBOX_ID_LEN, victim };
+    if ((rc = mdb_del(txn, s->box, &vk, NULL)) != 0)
+        return rc;
+    atomic_fetch_add(&s->reclaimed, 1);
+    return 0;
+}
+
+uint64_t inbox_reclaimed(const struct inbox_store *s)
+{
+    return s ? atomic_load(&s->reclaimed) : 0;
+}
+
 int inbox_create(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], uint64_t now)
 {
     MDB_txn *txn;
@@ -154,8 +209,11 @@ int inbox_create(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], u
         return map_rc(rc, "begin");
     if (box_get(s, txn, id, &count, &next, &created)) {
         /* Used again: move its "last used" time on, once an hour at most. */
-        uint64_t every = s->lim.unused_s && s->lim.unused_s / 4 < TOUCH_EVERY_S
-                             ? s->lim.unused_s / 4 : TOUCH_EVERY_S;
+        uint64_t every = TOUCH_EVERY_S;
+        if (s->lim.unused_s && s->lim.unused_s / 4 < every)
+            every = s->lim.unused_s / 4;
+        if (s->lim.reclaim_s && s->lim.reclaim_s / 4 < every)
+            every = s->lim.reclaim_s / 4;
         if (created + every >= now) {
             mdb_txn_abort(txn);
             return INBOX_OK;
@@ -171,8 +229,11 @@ int inbox_create(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], u
         return map_rc(rc, "stat");
     }
     if (st.ms_entries >= s->lim.max_inboxes) {
-        mdb_txn_abort(txn);
-        return INBOX_TOO_MANY;
+        rc = reclaim_one(s, txn, now);
+        if (rc != 0) {
+            mdb_txn_abort(txn);
+            return rc == MDB_NOTFOUND ? INBOX_TOO_MANY : map_rc(rc, "reclaim");
+        }
     }
     if ((rc = box_put(s, txn, id, 0, 1, now)) != 0) {
         mdb_txn_abort(txn);

@@ -49,6 +49,8 @@ struct inbox_limits {
     size_t max_payload;      /* largest stored payload; default 64 KiB */
     uint64_t unused_s;       /* an empty inbox unused this long is deleted; 0 = never;
                                 default 30 days */
+    uint64_t reclaim_s;      /* at max_inboxes, the empty inbox unused longest is deleted
+                                to make room if unused this long; 0 = never; default 10 min */
 };
 void inbox_limits_default(struct inbox_limits *l);
 
@@ -101,6 +103,8 @@ int inbox_expire(struct inbox_store *s, uint64_t now, size_t *deleted) MIX_WUR;
 /* Delete empty inboxes not used (created, or inbox_create() again) for
  * unused_s seconds.  *deleted (may be NULL) gets how many. */
 int inbox_expire_unused(struct inbox_store *s, uint64_t now, size_t *deleted) MIX_WUR;
+/* Inboxes inbox_create() has deleted to make room at max_inboxes (limits.reclaim_s). */
+uint64_t inbox_reclaimed(const struct inbox_store *s);
 
 /* Messages held in one inbox (0 if none). */
 uint32_t inbox_count(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN]);

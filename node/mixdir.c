@@ -1434,7 +1434,7 @@ static void usage(FILE *f)
             "       mixdir pubkey -d DIR [-a HOST:PORT] | -c FILE\n"
             "                               print the `authority =` line again from the key\n"
             "                               files (fingerprint is the same command)\n"
-            "       mixdir fetch -c FILE [-e EPOCH] [-o FILE] [-v]\n"
+            "       mixdir fetch -c FILE [-A HOST:PORT] [-e EPOCH] [-o FILE] [-v]\n"
             "                               fetch and verify the document the authorities serve\n"
             "                               (FILE: a mixdir, mixnode or mixclient configuration)\n"
             "options: -c, --config FILE   -n, --check   -h, --help   -V, --version\n"

@@ -98,6 +98,13 @@ static void on_async(struct ev_loop *loop, ev_async *w, int revents)
     node_drain_done(w->data);
 }
 
+static void on_journal(struct ev_loop *loop, ev_async *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    node_fwd_release(w->data);
+}
+
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 {
     (void)revents;
@@ -250,6 +257,11 @@ static int node_setup(struct node *n, char *err, size_t errlen)
                                                &n->conf.metrics_limits, err, errlen)))
         return -1;
     n->loop = ev_default_loop(0);
+    ev_async_init(&n->journal_async, on_journal);
+    n->journal_async.data = n;
+    ev_async_start(n->loop, &n->journal_async);
+    if (n->conf.journal_interval_us && node_journal_start(n, err, errlen) < 0)
+        return -1;
     conn_limits_default(&lim);
     lim.max_conns = n->conf.max_connections;
     lim.max_per_addr = n->conf.max_per_addr;
@@ -324,6 +336,9 @@ static void node_shutdown(struct node *n)
     if (n->keys.cur_epoch)
         node_keys_save_replay(n, true);
     node_fwd_stop(n);
+    node_journal_stop(n);
+    if (n->loop)
+        ev_async_stop(n->loop, &n->journal_async);
     node_job_pool_free(n);
     node_dir_free(n);
     conn_mgr_free(n->cm);

@@ -8,11 +8,12 @@
  * and SURB-ack construction, then hand the job back to the I/O thread
  * through a done list and an ev_async.  Workers never touch libev, the
  * document or connections: they only use the key set (under a rwlock), the
- * replay caches (internally locked), the inbox store (LMDB, thread safe)
- * and atomic metrics.
+ * replay caches and their journal (internally locked), the inbox store
+ * (LMDB, thread safe) and atomic metrics.
  *
  * Files: node_keys.c (identity, link and Sphinx keys, replay caches,
- * rotation), node_work.c (workers, unwrap, exit handling), node_fwd.c
+ * rotation), node_journal.c (replay tags durable before a packet leaves),
+ * node_work.c (workers, unwrap, exit handling), node_fwd.c
  * (mixing queue, next-hop links, loop cover), node_link.c (connection
  * callbacks, frames, fetch), node_dir.c (descriptor upload, documents),
  * mixnode.c (command line, setup, signals), node_harness.c (in-process node
@@ -40,8 +41,16 @@
 
 #define NODE_KEY_SLOTS 3 /* previous (grace), current, next */
 
+struct node_journal;
+/* What the replay journal hook of one slot's cache gets (node_journal.c). */
+struct node_jref {
+    struct node_journal *j;
+    uint64_t epoch;
+};
+
 struct node_key_slot {
     uint64_t epoch;                  /* 0 = empty */
+    struct node_jref jref;           /* the journal hook's argument */
     uint8_t *sk;                     /* sodium_malloc()ed SPHINX_KEY_LEN */
     uint8_t pk[SPHINX_KEY_LEN];
     struct replay_cache *replay;
@@ -69,6 +78,7 @@ struct job {
     struct job *next;
     uint64_t arrival_us;             /* monotonic, when the frame was read */
     uint64_t delay_us;               /* hold time chosen by the sender (capped) */
+    uint64_t jseq;                   /* replay journal record that must be durable first */
     enum metric_src src;
     enum job_kind kind;
     uint8_t build_hops;              /* > 0: a loop to build (node_fwd.c), not a packet */
@@ -197,6 +207,11 @@ struct node {
     atomic_uint_fast64_t admit_auto;  /* per second, from the document (inbox.admit_rate 0) */
     struct node_bucket admit[4096];
 
+    /* replay tags durable before a packet leaves (node_journal.c) */
+    struct node_journal *journal;
+    ev_async journal_async;          /* the syncer made more tags durable */
+    struct job *held_head, *held_tail; /* due packets waiting for their tag */
+
     struct job *job_pool;            /* I/O thread free list of jobs */
     size_t job_pool_len;
     uint8_t *scratch;                /* I/O thread frame encoding buffer */
@@ -235,6 +250,23 @@ void node_keys_save_replay(struct node *n, bool wait);
 void node_keys_free(struct node *n);
 /* The public Sphinx key this node holds for epoch (false if none). */
 bool node_keys_public(struct node *n, uint64_t epoch, uint8_t pk[static SPHINX_KEY_LEN]);
+
+/* node_journal.c */
+int node_journal_start(struct node *n, char *err, size_t errlen) MIX_WUR;
+void node_journal_stop(struct node *n);
+/* The lib/replay hook (arg: a struct node_jref). */
+uint64_t node_journal_append(void *arg, const uint8_t tag[static REPLAY_TAG_LEN]);
+/* The sequence number of this thread's last appended record (then 0). */
+uint64_t node_journal_last_seq(void);
+bool node_journal_durable(struct node *n, uint64_t seq);
+/* Block until record seq is durable (workers, before an inbox store). */
+void node_journal_wait(struct node *n, uint64_t seq);
+/* Start a new journal file; returns the old generation (0: not rotated). */
+uint64_t node_journal_rotate(struct node *n);
+/* Delete journal files up to generation gen (their tags are saved). */
+void node_journal_retire(struct node *n, uint64_t gen);
+/* Insert the journaled tags of epoch into c; returns how many were new. */
+size_t node_journal_load(struct node *n, uint64_t epoch, struct replay_cache *c);
 
 /* node_work.c */
 int node_workers_start(struct node *n, char *err, size_t errlen) MIX_WUR;
@@ -278,6 +310,8 @@ struct peer *node_out_peer(struct node *n, const uint8_t id[static MIX_NODE_ID_L
 void node_mixq_arm(struct node *n);
 void node_loop_arm(struct node *n);
 void node_fwd_stop(struct node *n);
+/* The journal made more tags durable: send the held packets whose tag is. */
+void node_fwd_release(struct node *n);
 void node_out_closed(struct node *n, struct peer *p);
 /* Close links to nodes no longer in any held document. */
 void node_out_prune(struct node *n);

@@ -66,6 +66,7 @@ struct node_conf {
     /* [replay] */
     uint64_t replay_capacity;
     uint64_t replay_save_us;
+    uint64_t journal_interval_us;     /* replay journal group interval; 0 = no journal */
 };
 
 /* Load and check; 0 or -1 with err set (naming the key or the unknown entry). */

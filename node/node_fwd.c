@@ -110,6 +110,17 @@ struct peer *node_out_peer(struct node *n, const uint8_t id[static MIX_NODE_ID_L
 
 static void send_job(struct node *n, struct job *j)
 {
+    /* Its replay tag must be durable before the packet leaves: else a
+     * replay after a crash would be forwarded again (node_journal.c). */
+    if (!node_journal_durable(n, j->jseq)) {
+        j->next = NULL;
+        if (n->held_tail)
+            n->held_tail->next = j;
+        else
+            n->held_head = j;
+        n->held_tail = j;
+        return;
+    }
     if (sodium_memcmp(j->hop, n->node_id, MIX_NODE_ID_LEN) == 0) {
         /* We are our own next hop (a SURB or loop through this node). */
         node_submit_packet(n, j->buf, j->pkt_len, SRC_LOCAL, 0);
@@ -445,8 +456,28 @@ static void drop_cb(void *item, void *arg)
     node_job_free(n, item);
 }
 
+void node_fwd_release(struct node *n)
+{
+    /* In order: records become durable in sequence. */
+    while (n->held_head && node_journal_durable(n, n->held_head->jseq)) {
+        struct job *j = n->held_head;
+        n->held_head = j->next;
+        if (!n->held_head)
+            n->held_tail = NULL;
+        j->next = NULL;
+        send_job(n, j);
+    }
+}
+
 void node_fwd_stop(struct node *n)
 {
+    while (n->held_head) {
+        struct job *j = n->held_head;
+        n->held_head = j->next;
+        metric_drop(&n->metrics, DROP_SHUTDOWN);
+        node_job_free(n, j);
+    }
+    n->held_tail = NULL;
     if (n->loop) {
         ev_io_stop(n->loop, &n->mq_io);
         if (n->mq_tfd >= 0)

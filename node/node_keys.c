@@ -196,6 +196,16 @@ static int slot_load(struct node *n, struct node_key_slot *s, uint64_t e, bool c
     if (!s->replay)
         goto fail;
     s->epoch = e;
+    if (n->journal) {
+        /* Tags journaled since the last snapshot (a crash before the next save). */
+        size_t added = node_journal_load(n, e, s->replay);
+        if (added)
+            log_info("replay journal: %zu more tags for epoch %llu", added,
+                     (unsigned long long)e);
+        s->jref.j = n->journal;
+        s->jref.epoch = e;
+        replay_cache_set_journal(s->replay, node_journal_append, &s->jref);
+    }
     return 0;
 fail:
     slot_clear(s);
@@ -288,25 +298,32 @@ struct replay_save {
 struct replay_saver {
     struct node *n;
     struct replay_save *list;
+    uint64_t journal_gen;            /* journal files up to it are covered once all are written */
 };
 
-static void write_saves(struct replay_save *list)
+/* true if every snapshot was written. */
+static bool write_saves(struct replay_save *list)
 {
+    bool ok = true;
     while (list) {
         struct replay_save *next = list->next;
         enum replay_io io = replay_snapshot_write(list->buf, list->len, list->path);
-        if (io != REPLAY_IO_OK)
+        if (io != REPLAY_IO_OK) {
             log_warn("saving replay cache %s: %s", list->path, replay_io_strerror(io));
+            ok = false;
+        }
         free(list->buf);
         free(list);
         list = next;
     }
+    return ok;
 }
 
 static void *saver_main(void *arg)
 {
     struct replay_saver *sv = arg;
-    write_saves(sv->list);
+    if (write_saves(sv->list))
+        node_journal_retire(sv->n, sv->journal_gen);
     atomic_store(&sv->n->replay_saving, false);
     free(sv);
     return NULL;
@@ -330,6 +347,9 @@ void node_keys_save_replay(struct node *n, bool wait)
         return;
     if (wait)
         wait_saver(n);
+    /* First a new journal file: every tag not in the snapshots below is in it. */
+    uint64_t gen = node_journal_rotate(n);
+    bool all = true;
     pthread_rwlock_rdlock(&n->keys.lock);
     for (int i = 0; i < NODE_KEY_SLOTS; i++) {
         struct node_key_slot *s = &n->keys.slot[i];
@@ -346,6 +366,7 @@ void node_keys_save_replay(struct node *n, bool wait)
             log_warn("no memory to save the replay cache of epoch %llu",
                      (unsigned long long)s->epoch);
             free(sv);
+            all = false;
             continue;
         }
         epoch_paths(n, s->epoch, kp, sv->path, sizeof(kp));
@@ -355,8 +376,12 @@ void node_keys_save_replay(struct node *n, bool wait)
     }
     pthread_rwlock_unlock(&n->keys.lock);
     metric_set(&n->metrics.replay_size, size);
-    if (!list)
+    if (!all)
+        gen = 0;
+    if (!list) {
+        node_journal_retire(n, gen);
         return;
+    }
     wait_saver(n);
     struct replay_saver *sv = wait ? NULL : malloc(sizeof(*sv));
     pthread_t t;
@@ -364,6 +389,7 @@ void node_keys_save_replay(struct node *n, bool wait)
     if (sv) {
         sv->n = n;
         sv->list = list;
+        sv->journal_gen = gen;
         atomic_store(&n->replay_saving, true);
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -374,7 +400,8 @@ void node_keys_save_replay(struct node *n, bool wait)
         atomic_store(&n->replay_saving, false);
         free(sv);
     }
-    write_saves(list);
+    if (write_saves(list))
+        node_journal_retire(n, gen);
 }
 
 bool node_keys_public(struct node *n, uint64_t epoch, uint8_t pk[static SPHINX_KEY_LEN])

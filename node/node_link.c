@@ -199,7 +199,9 @@ static bool client_inbox(struct node *n, struct peer *p)
             metric_inc(&n->metrics.inbox_creates_refused);
             return false;
         }
+        uint64_t reclaimed = inbox_reclaimed(n->inbox);
         int rc = inbox_create(n->inbox, p->inbox_id, node_wall_s());
+        atomic_fetch_add(&n->metrics.inboxes_reclaimed, inbox_reclaimed(n->inbox) - reclaimed);
         if (rc != INBOX_OK) {
             metric_inc(&n->metrics.inbox_creates_refused);
             metric_inc(&n->metrics.limit_hits);

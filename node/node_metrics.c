@@ -255,6 +255,9 @@ char *metrics_render(struct node_metrics *m, size_t *len)
             &m->inbox_creates_refused);
     counter(&b, "mixnode_inboxes_expired_total", "Empty inboxes deleted for being unused.",
             &m->inboxes_expired);
+    counter(&b, "mixnode_inboxes_reclaimed_total",
+            "Empty inboxes unused for inbox.reclaim_idle deleted to make room at max_inboxes.",
+            &m->inboxes_reclaimed);
     counter(&b, "mixnode_half_open_evicted_total",
             "Half-open connections closed at max_connections for a new one.",
             &m->half_open_evicted);

@@ -70,7 +70,7 @@ struct node_metrics {
     atomic_uint_fast64_t clients_evicted;    /* idle client link closed for a new one */
     atomic_uint_fast64_t links_rate_limited; /* handshakes refused: per-address accept rate */
     atomic_uint_fast64_t half_open_evicted;  /* at max_connections: oldest handshake closed */
-    atomic_uint_fast64_t inboxes_created, inbox_creates_refused, inboxes_expired;
+    atomic_uint_fast64_t inboxes_created, inbox_creates_refused, inboxes_expired, inboxes_reclaimed;
     atomic_uint_fast64_t read_pauses;        /* backpressure: stopped reading links */
     atomic_uint_fast64_t docs_accepted, docs_rejected, uploads_ok, uploads_failed;
     atomic_uint_fast64_t key_rotations;

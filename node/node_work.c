@@ -299,6 +299,8 @@ static void exit_hop(struct node *n, struct job *j, const struct sphinx_geometry
         job_drop(n, j, DROP_INBOX_RATE);
         return;
     }
+    /* Stored only once its replay tag is durable (a few ms, node_journal.c). */
+    node_journal_wait(n, j->jseq);
     if (!res->is_reply) {
         exit_deliver(n, j, g, res, plain);
         return;
@@ -331,11 +333,13 @@ void node_process_job(struct node *n, struct job *j)
         job_drop(n, j, DROP_NO_KEY);
         return;
     }
+    (void)node_journal_last_seq(); /* this packet's record, if any, comes next */
     st = sphinx_unwrap(&g, cur->sk, cur->replay, in, j->pkt_len, out, j->pkt_len, &res);
     /* A packet built just before the epoch boundary carries the previous key. */
     if (st == SPHINX_ERR_MAC && old)
         st = sphinx_unwrap(&g, old->sk, old->replay, in, j->pkt_len, out, j->pkt_len, &res);
     pthread_rwlock_unlock(&n->keys.lock);
+    j->jseq = node_journal_last_seq();
     metrics_observe_unwrap(&n->metrics, now_ns() - t0);
 
     if (st == SPHINX_OK_FORWARD) {

@@ -370,6 +370,13 @@ static void report_nodes(struct scope *s, struct out *o)
             V("close", (double)e->gw_close[w]);
             V("close_expected", pc * (double)e->gw_out_l1[w]);
             V("close_p", binom_upper(e->gw_close[w], e->gw_out_l1[w], pc));
+            if (s->mean_delay_ms > 0) {
+                /* The most a delay drawn like any hop's allows, even if every output answered
+                   an input: chance, or its own input less than 1 ms before. */
+                double pd = pc + (1 - pc) * (1 - exp(-(SCOPE_CLOSE_NS / 1e6) / s->mean_delay_ms));
+                V("close_delayed_expected", pd * (double)e->gw_out_l1[w]);
+                V("close_delayed_p", binom_upper(e->gw_close[w], e->gw_out_l1[w], pd));
+            }
 #undef V
         }
         item_end(o);

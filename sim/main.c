@@ -29,7 +29,7 @@ void usage(FILE *f)
           "       mixsim unlink|nminus1|flood|retx [--FLAG VALUE ...] [--csv [--no-header]]\n"
           "              statistical disclosure, sender unlinkability, active attacks, loss and\n"
           "              retransmission; each lists its flags with --help\n"
-          "       mixsim --help | --version\n"
+          "       mixsim -h | --help | -V | --version\n"
           "A LIST is v1,v2,... or FROM:TO[:STEP].  Parameters come from the INI file\n"
           "and then from flags, in order; its [network] section is read as the directory\n"
           "authorities read it (lambda_p, \"50ms\"), so -c dir.ini works.  Defaults are\n"
@@ -219,7 +219,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
+    if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
         printf("mixsim %s\n", MIX_VERSION);
         return 0;
     }

@@ -533,6 +533,12 @@ int cmd_merge(int argc, char **argv)
     const char *outname = NULL;
     int rc = 0;
     for (int i = 0; i < argc && rc == 0; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            printf("usage: mixsim merge [--allow-duplicates] [--allow-missing] FILE.csv ... "
+                   "[-o OUT.csv]\n"
+                   "  join the CSV outputs of sweep jobs (-o FILE, - for standard output)\n");
+            return 0;
+        }
         if (strcmp(argv[i], "-o") == 0 && i + 1 < argc)
             outname = argv[++i];
         else if (strcmp(argv[i], "--allow-duplicates") == 0)

@@ -42,26 +42,34 @@ int authority_read_list(struct conf *cf, const char *section, struct authority *
                         size_t *n, char *err, size_t errlen)
 {
     char why[512];
+    int bad = 0;
     size_t count = conf_count(cf, section, "authority");
+    *n = 0;
     if (count == 0 || count > max) {
         snprintf(err, errlen, "[%s] authority: 1 to %zu lines are required (%zu given)", section,
                  max, count);
+        conf_error(cf, "%s", err);
         return -1;
     }
+    /* Every line is checked, each error kept for conf_report(). */
     for (size_t i = 0; i < count; i++) {
         if (!authority_parse_line(conf_get_nth(cf, section, "authority", i), &out[i], why,
                                   sizeof why)) {
             snprintf(err, errlen, "[%s] %s", section, why);
-            return -1;
+            conf_error(cf, "%s", err);
+            bad = 1;
+            continue;
         }
         for (size_t j = 0; j < i; j++)
             if (memcmp(out[j].sign_pk, out[i].sign_pk, PKI_KEY_LEN) == 0 ||
                 memcmp(out[j].link_pk, out[i].link_pk, PKI_KEY_LEN) == 0) {
                 snprintf(err, errlen, "[%s] authority %zu repeats a key of authority %zu", section,
                          i + 1, j + 1);
-                return -1;
+                conf_error(cf, "%s", err);
+                bad = 1;
+                break;
             }
     }
     *n = count;
-    return 0;
+    return bad ? -1 : 0;
 }

@@ -31,7 +31,10 @@ bool authority_parse_line(const char *line, struct authority *out, char *err,
  * Read every `authority` line of [section] in cf into out[0..*n): 1 to max
  * lines, each parsed by authority_parse_line, and no Ed25519 or X25519 key
  * given twice (a repeated authority would count twice towards a signature
- * threshold).  0, or -1 with err prefixed by "[section] ".
+ * threshold).  Every problem is kept with conf_error() (for conf_report())
+ * and the last one is in err, prefixed by "[section] "; 0, or -1.  *n is the
+ * number of lines when it is within 1..max (so that a caller can go on
+ * checking, e.g. the threshold), else 0.
  */
 int authority_read_list(struct conf *cf, const char *section, struct authority *out, size_t max,
                         size_t *n, char *err, size_t errlen) MIX_WUR;

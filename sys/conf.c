@@ -24,7 +24,44 @@ struct conf {
     const char *text;        /* conf_parse_string's text, and how far it got */
     char **known;            /* conf_known(): "section key" strings */
     size_t n_known;
+    struct conf_err {        /* every error found by a getter or conf_error() */
+        char *msg;           /* without FILE:LINE */
+        int line;            /* 0: none */
+    } errs[CONF_MAX_ERRORS];
+    size_t n_errs;
 };
+
+static int line_of_message(const struct conf *c, const char *msg);
+
+/* Keep an error for conf_report (the first CONF_MAX_ERRORS; the same one once). */
+static void keep_error(struct conf *c, int line, const char *msg)
+{
+    for (size_t i = 0; i < c->n_errs; i++)
+        if (strcmp(c->errs[i].msg, msg) == 0)
+            return;
+    if (c->n_errs == CONF_MAX_ERRORS)
+        return;
+    char *m = strdup(msg);
+    if (m == NULL)
+        return;
+    c->errs[c->n_errs].msg = m;
+    c->errs[c->n_errs++].line = line;
+}
+
+void conf_error(struct conf *c, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    keep_error(c, line_of_message(c, msg), msg);
+}
+
+size_t conf_error_count(const struct conf *c)
+{
+    return c->n_errs;
+}
 
 /* inih readers that count lines, so that each entry knows where it was. */
 static char *file_reader(char *str, int num, void *stream)
@@ -146,6 +183,8 @@ void conf_free(struct conf *c)
     for (size_t i = 0; i < c->n_known; i++)
         free(c->known[i]);
     free(c->known);
+    for (size_t i = 0; i < c->n_errs; i++)
+        free(c->errs[i].msg);
     free(c);
 }
 
@@ -167,6 +206,11 @@ static void bad(struct conf *c, const char *section, const char *key, char *err,
     va_start(ap, fmt);
     vsnprintf(err + o, errlen - o, fmt, ap);
     va_end(ap);
+    char msg[512];
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    keep_error(c, line, msg);
 }
 
 static struct conf_entry *conf_find(struct conf *c, const char *section, const char *key, size_t nth)
@@ -223,6 +267,7 @@ int conf_get_u64(struct conf *c, const char *section, const char *key, uint64_t 
         bad(c, section, key, err, errlen,
             "[%s] %s = \"%s\": expected a whole number from %llu to %llu", section, key, s,
             (unsigned long long)min, (unsigned long long)max);
+        *out = def;
         return -1;
     }
     *out = v;
@@ -243,6 +288,7 @@ int conf_get_double(struct conf *c, const char *section, const char *key, double
     if (s[0] == '\0' || *end != '\0' || errno != 0 || !isfinite(v) || v < min || v > max) {
         bad(c, section, key, err, errlen, "[%s] %s = \"%s\": expected a number from %g to %g",
             section, key, s, min, max);
+        *out = def;
         return -1;
     }
     *out = v;
@@ -270,6 +316,7 @@ int conf_get_bool(struct conf *c, const char *section, const char *key, bool def
         }
     }
     bad(c, section, key, err, errlen, "[%s] %s = \"%s\": expected yes or no", section, key, s);
+    *out = def;
     return -1;
 }
 
@@ -298,6 +345,7 @@ int conf_get_duration_us(struct conf *c, const char *section, const char *key, u
     }
     bad(c, section, key, err, errlen,
         "[%s] %s = \"%s\": expected a duration such as 500ms, 2s, 20m or 1h", section, key, s);
+    *out = def;
     return -1;
 }
 
@@ -365,11 +413,12 @@ static int line_of_message(const struct conf *c, const char *msg)
     return line;
 }
 
-int conf_report(struct conf *c, const char *const *errs, size_t n_errs, char *err, size_t errlen)
+static int report(struct conf *c, const char *const *errs, size_t n_errs, bool kept, char *err,
+                  size_t errlen)
 {
     size_t o = 0;
     int n = 0;
-    bool stopped = false;   /* a parser stopped early: keys after it were not read */
+    bool stopped = kept && c->n_errs > 0; /* a parser stopped: later keys were not read */
     for (size_t i = 0; i < n_errs; i++)
         stopped = stopped || (errs[i] && errs[i][0]);
     if (errlen)
@@ -380,8 +429,35 @@ int conf_report(struct conf *c, const char *const *errs, size_t n_errs, char *er
                      c->v[i].section, c->v[i].key);
             n++;
         }
+    /* Then every kept error, in the order of their lines (those without a
+     * line last), each once. */
+    for (int pass = 0; pass < 2 && kept; pass++)
+        for (int line = 1, next = 0; line > 0; line = next) {
+            next = 0;
+            for (size_t i = 0; i < c->n_errs; i++) {
+                const struct conf_err *e = &c->errs[i];
+                if (pass == 0 && e->line == line) {
+                    add_line(err, errlen, &o, "%s:%d: %s", c->file, e->line, e->msg);
+                    n++;
+                } else if (pass == 0 && e->line > line && (next == 0 || e->line < next)) {
+                    next = e->line;
+                } else if (pass == 1 && e->line == 0 && line == 1) {
+                    add_line(err, errlen, &o, "%s: %s", c->file, e->msg);
+                    n++;
+                }
+            }
+            if (pass == 1)
+                break;
+        }
     for (size_t i = 0; i < n_errs; i++) {
         if (!errs[i] || !errs[i][0])
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < c->n_errs && kept && !dup; k++) {
+            const char *m = strstr(errs[i], c->errs[k].msg);
+            dup = m != NULL && strcmp(m, c->errs[k].msg) == 0;
+        }
+        if (dup)
             continue;
         int line = line_of_message(c, errs[i]);
         if (strncmp(errs[i], c->file, strlen(c->file)) == 0)
@@ -395,7 +471,12 @@ int conf_report(struct conf *c, const char *const *errs, size_t n_errs, char *er
     return n ? -1 : 0;
 }
 
+int conf_report(struct conf *c, const char *const *errs, size_t n_errs, char *err, size_t errlen)
+{
+    return report(c, errs, n_errs, true, err, errlen);
+}
+
 int conf_check_unused(struct conf *c, char *err, size_t errlen)
 {
-    return conf_report(c, NULL, 0, err, errlen);
+    return report(c, NULL, 0, false, err, errlen);
 }

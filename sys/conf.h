@@ -48,13 +48,24 @@ int conf_check_unused(struct conf *c, char *err, size_t errlen) MIX_WUR;
 void conf_known(struct conf *c, const char *section, const char *keys);
 
 /*
- * The whole verdict after parsing: every unknown key first, then the
- * parser's errors errs[0..n) (NULL or "" skipped), each prefixed with
+ * The whole verdict after parsing: every unknown key first, then the kept
+ * errors (conf_error and the getters') in the order of their lines, then
+ * the parser's errors errs[0..n) not kept already (NULL or "" skipped), each prefixed with
  * "FILE:LINE: " (found from the "[section] key" or "section.key" it names)
  * unless it starts with the file name already; one per line in err.
  * 0 if there is nothing to report, else -1.  Typed getters' messages carry
  * FILE:LINE already.
  */
+/*
+ * Every error is kept as well as returned: the typed getters' and those given
+ * to conf_error() (its line found as conf_report does), up to
+ * CONF_MAX_ERRORS, each once.  A parser can thus go on after an error and
+ * report them all at once through conf_report().
+ */
+#define CONF_MAX_ERRORS 64
+void conf_error(struct conf *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+size_t conf_error_count(const struct conf *c);
+
 int conf_report(struct conf *c, const char *const *errs, size_t n_errs, char *err,
                 size_t errlen) MIX_WUR;
 

@@ -86,21 +86,23 @@ int netconf_read(struct conf *cf, const struct pki_timing *timing, struct pki_pa
     struct pki_params d;
     netconf_defaults(&d);
     *p = d;
-    if (get_u32(cf, "max_hops", d.max_hops, 3, SPHINX_MAX_HOPS_LIMIT, &p->max_hops, err,
-                errlen) < 0
-        || get_u32(cf, "payload_len", d.payload_len, 64, 65536, &p->payload_len, err, errlen) < 0
-        || get_u32(cf, "layers", d.layers, 1, PKI_MAX_LAYERS, &p->layers, err, errlen) < 0
-        || conf_get_duration_us(cf, NETCONF_SECTION, "mean_delay", d.mean_delay_us,
-                                &p->mean_delay_us, err, errlen) < 0
-        || conf_get_duration_us(cf, NETCONF_SECTION, "max_delay", d.max_delay_us,
-                                &p->max_delay_us, err, errlen) < 0
-        || get_rate(cf, "lambda_p", d.lambda_p_mhz, &p->lambda_p_mhz, err, errlen) < 0
-        || get_rate(cf, "lambda_l", d.lambda_l_mhz, &p->lambda_l_mhz, err, errlen) < 0
-        || get_rate(cf, "lambda_d", d.lambda_d_mhz, &p->lambda_d_mhz, err, errlen) < 0
-        || get_rate(cf, "lambda_m", d.lambda_m_mhz, &p->lambda_m_mhz, err, errlen) < 0
-        || conf_get_duration_us(cf, NETCONF_SECTION, "pool_interval", d.pool_interval_us,
-                                &p->pool_interval_us, err, errlen) < 0)
-        return -1;
+    /* Every key is read even after an error: each is kept in cf (conf_error),
+     * so a caller's conf_report names them all; err holds one of them. */
+    int bad = 0;
+    bad |= get_u32(cf, "max_hops", d.max_hops, 3, SPHINX_MAX_HOPS_LIMIT, &p->max_hops, err,
+                   errlen) < 0;
+    bad |= get_u32(cf, "payload_len", d.payload_len, 64, 65536, &p->payload_len, err, errlen) < 0;
+    bad |= get_u32(cf, "layers", d.layers, 1, PKI_MAX_LAYERS, &p->layers, err, errlen) < 0;
+    bad |= conf_get_duration_us(cf, NETCONF_SECTION, "mean_delay", d.mean_delay_us,
+                                &p->mean_delay_us, err, errlen) < 0;
+    bad |= conf_get_duration_us(cf, NETCONF_SECTION, "max_delay", d.max_delay_us,
+                                &p->max_delay_us, err, errlen) < 0;
+    bad |= get_rate(cf, "lambda_p", d.lambda_p_mhz, &p->lambda_p_mhz, err, errlen) < 0;
+    bad |= get_rate(cf, "lambda_l", d.lambda_l_mhz, &p->lambda_l_mhz, err, errlen) < 0;
+    bad |= get_rate(cf, "lambda_d", d.lambda_d_mhz, &p->lambda_d_mhz, err, errlen) < 0;
+    bad |= get_rate(cf, "lambda_m", d.lambda_m_mhz, &p->lambda_m_mhz, err, errlen) < 0;
+    bad |= conf_get_duration_us(cf, NETCONF_SECTION, "pool_interval", d.pool_interval_us,
+                                &p->pool_interval_us, err, errlen) < 0;
     const char *s = conf_get_str(cf, NETCONF_SECTION, "strategy", "poisson");
     if (strcmp(s, "poisson") == 0)
         p->strategy = PKI_STRATEGY_POISSON;
@@ -111,18 +113,21 @@ int netconf_read(struct conf *cf, const struct pki_timing *timing, struct pki_pa
     else {
         snprintf(err, errlen, "[network] strategy: \"%s\" is not poisson, timed_pool or threshold",
                  s);
-        return -1;
+        conf_error(cf, "%s", err);
+        bad = 1;
     }
-    if (get_u32(cf, "pool_keep", d.pool_keep, 0, 1000000, &p->pool_keep, err, errlen) < 0
-        || get_u32(cf, "threshold_n", d.threshold_n, 1, 1000000, &p->threshold_n, err,
-                   errlen) < 0)
-        return -1;
+    bad |= get_u32(cf, "pool_keep", d.pool_keep, 0, 1000000, &p->pool_keep, err, errlen) < 0;
+    bad |= get_u32(cf, "threshold_n", d.threshold_n, 1, 1000000, &p->threshold_n, err,
+                   errlen) < 0;
     enum sphinx_format f;
     const char *fs = conf_get_str(cf, NETCONF_SECTION, "sphinx_format", "classic");
     if (!sphinx_format_parse(fs, &f)) {
         snprintf(err, errlen, "[network] sphinx_format: \"%s\" is not classic or kem-x25519", fs);
-        return -1;
+        conf_error(cf, "%s", err);
+        bad = 1;
     }
+    if (bad)
+        return -1;
     p->sphinx_format = (uint32_t)f;
     /* Name the usual mistakes; pki_params_check below has the last word. */
     if (p->max_hops < p->layers + 2) {

@@ -45,6 +45,18 @@ normal_send() {
     echo "normal send ok ($1)"
 }
 
+# within SECS CMD...: run CMD until it succeeds, for at most SECS seconds
+# (the bound under test); prints how many tries it took.
+within() {
+    lim=$1; shift
+    end=$(( $(date +%s) + lim )); k=1
+    until "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$end" ] || return 1
+        k=$((k + 1)); sleep 0.2
+    done
+    echo "$k"
+}
+
 # no_attacker_addr_logged: no log line at any level names the attacker's
 # addresses (client link addresses are never logged).
 no_attacker_addr_logged() {

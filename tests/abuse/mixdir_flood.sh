@@ -7,7 +7,8 @@
 #  2. 100 idle links (handshake done, never a frame) reopened as soon as
 #     closed hold max_connections: a document fetch and a descriptor upload
 #     still succeed (the longest-idle anonymous link, idle >= evict_idle,
-#     makes room), within the tools' own timeouts.
+#     makes room), within evict_idle plus their own time (5 s of retries
+#     allowed, while the attack goes on).
 #  3. The same with 100 half-open TCP connections (no handshake).
 #  4. A peer that sends DocumentRequests and never reads holds one answer:
 #     the rest are refused and counted (doc_busy).
@@ -33,11 +34,13 @@ echo "$out" | grep -q 'established 5 .* open_at_end 0$' || fail "idle links not 
 # 2. and 3.
 for mode in links tcp; do
     flag=""; [ $mode = tcp ] && flag=--tcp
-    "$AB" idle --addr "$ADDR" --key "$X" $flag --links 100 --srcs 2 --seconds 9 >"$T/idle.out" 2>&1 &
+    "$AB" idle --addr "$ADDR" --key "$X" $flag --links 100 --srcs 2 --seconds 14 >"$T/idle.out" 2>&1 &
     IPID=$!; PIDS="$PIDS $IPID"
     sleep 3.5
-    out=$(dir_fetch) || fail "fetch kept out by idle $mode: $out"
-    out=$(dir_upload -k "$T/n1") || fail "upload kept out by idle $mode: $out"
+    k=$(within 5 dir_fetch) || fail "fetch kept out by idle $mode for 5 s"
+    k2=$(within 5 dir_upload -k "$T/n1") || fail "upload kept out by idle $mode for 5 s"
+    kill -0 "$IPID" 2>/dev/null || fail "the attack was over before the fetch and upload"
+    echo "idle $mode: fetch in at try $k, upload at try $k2"
     wait "$IPID"; echo "idle $mode: $(cat "$T/idle.out")"
 done
 grep -q 'evicted_idle=[1-9]' "$T/node_mixdir.log" || fail "no idle link evicted"

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Configuration checking, as an operator meets it:
 #  1. `mixnode -n` reports every unknown key first (a misspelt required key as
-#     unknown, not only as "required"), then an error per section, each with
-#     FILE:LINE, in one run; exit 1;
+#     unknown, not only as "required"), then every error of every section in
+#     the order of their lines, each with FILE:LINE, in one run; exit 1;
 #  2. `-n` refuses what start-up would refuse: a metrics address by name;
-#  3. `mixdir -n` does the same for mixdir and prints a digest of [network]:
-#     equal for equal networks, different when one parameter differs;
+#  3. `mixdir -n` (and `mixclient -n`) does the same, every error at once, and
+#     mixdir prints a digest of [network]: equal for equal networks, different
+#     when one parameter differs;
 #  4. running authorities warn, naming the field: a mix descriptor whose layer
 #     the network lacks is accepted but cannot be listed; two authorities
 #     whose lambda_m differs say so when their documents differ.
@@ -28,16 +29,30 @@ $line
 threshold = 5
 [limits]
 max_frame = lots
+max_clients = -1
+[inbox]
+expiry = soon
+[node]
+workers = many
+io_slice = 1s
 EOF2
 out=$("$MIXNODE" -n -c "$T/bad.ini" 2>&1) && fail "-n accepted $T/bad.ini"
 echo "$out"
-first=$(echo "$out" | sed -n 1p); second=$(echo "$out" | sed -n 2p)
-[ "$first" = "mixnode: $T/bad.ini:3: unknown setting [node] lisen" ] || fail "first line: $first"
-[ "$second" = "mixnode: $T/bad.ini:5: unknown setting [node] colour" ] || fail "second line: $second"
-echo "$out" | grep -q "^mixnode: $T/bad.ini: node.listen: required" || fail "no required listen"
-echo "$out" | grep -q "^mixnode: $T/bad.ini:8: \[directory\] threshold = \"5\"" || fail "no threshold error"
-echo "$out" | grep -q "^mixnode: $T/bad.ini:10: \[limits\] max_frame = \"lots\"" || fail "no max_frame error"
-echo "1. mixnode -n: $(echo "$out" | wc -l) problems reported at once"
+B="mixnode: $T/bad.ini"
+# Every error of every section, unknown keys first, then by line, then those without one.
+cat >"$T/want" <<EOF2
+$B:3: unknown setting [node] lisen
+$B:5: unknown setting [node] colour
+$B:8: [directory] threshold = "5": expected a whole number from 1 to 1
+$B:10: [limits] max_frame = "lots": expected a whole number from 4096 to 16777216
+$B:11: [limits] max_clients = "-1": expected a whole number from 0 to 1000000
+$B:13: [inbox] expiry = "soon": expected a duration such as 500ms, 2s, 20m or 1h
+$B:15: [node] workers = "many": expected a whole number from 0 to 256
+$B:16: node.io_slice: 0 (off) or 100us .. 100ms
+$B: node.listen: required, as HOST:PORT
+EOF2
+echo "$out" | diff "$T/want" - || fail "mixnode -n: not every error (> got, < wanted)"
+echo "1. mixnode -n: $(echo "$out" | wc -l) problems reported at once, each with FILE:LINE"
 
 cat >"$T/ok.ini" <<EOF2
 [node]
@@ -94,8 +109,52 @@ dconf 1 0.5 "lisen = 127.0.0.1:1"
 out=$("$MIXDIR" -n -c "$T/d1.ini" 2>&1) && fail "mixdir -n accepted an unknown key"
 echo "$out" | sed -n 1p | grep -q "^mixdir: $T/d1.ini:5: unknown setting \[mixdir\] lisen$" ||
     fail "mixdir -n: $out"
+dconf 1 0.5 "log_level = loud
+stats_interval = 0"
+sed -i -e 's/^layers = 3$/layers = 99/' -e 's/^lambda_m = 0.5$/lambda_m = fast\nstrategy = random/' \
+    -e 's/^open = yes$/open = maybe\nnode = notakey/' "$T/d1.ini"
+printf '[limits]\nmax_frame = 1\n' >>"$T/d1.ini"
+out=$("$MIXDIR" -n -c "$T/d1.ini" 2>&1) && fail "mixdir -n accepted $T/d1.ini"
+echo "$out"
+B="mixdir: $T/d1.ini"
+cat >"$T/want" <<EOF2
+$B:5: [mixdir] log_level: "loud" is not error, warn, info or debug
+$B:6: [mixdir] stats_interval = "0": expected a whole number from 1 to 86400
+$B:16: [network] layers = "99": expected a whole number from 1 to 16
+$B:17: [network] lambda_m = "fast": expected a number from 0 to 1e+06
+$B:18: [network] strategy: "random" is not poisson, timed_pool or threshold
+$B:20: [registration] open = "maybe": expected yes or no
+$B:21: [registration] node: expected 'ED25519_KEY [ROLES [LAYER]]' (roles mix or gateway,provider; a mix needs its layer): "notakey"
+$B:23: [limits] max_frame = "1": expected a whole number from 16384 to 16777216
+EOF2
+echo "$out" | diff "$T/want" - || fail "mixdir -n: not every error (> got, < wanted)"
 dconf 1 0.5
-echo "3. mixdir -n: digest $D1, differs with lambda_m; unknown key with its line"
+echo "3. mixdir -n: digest $D1, differs with lambda_m; unknown key with its line; $(echo "$out" | wc -l) errors of 4 sections at once"
+MC=$BUILD_ABS/mixclient
+if [ -x "$MC" ]; then
+    cat >"$T/c.ini" <<EOF2
+[client]
+data_dir = $T/c
+gatway = abc
+log_level = chatty
+max_attempts = 0
+[directory]
+$line
+authority = 127.0.0.1:7002 AAAA BBBB
+poll_interval = often
+EOF2
+    out=$("$MC" -c "$T/c.ini" -n 2>&1) && fail "mixclient -n accepted $T/c.ini"
+    B="mixclient: $T/c.ini"
+    cat >"$T/want" <<EOF2
+$B:3: unknown setting [client] gatway
+$B:4: client.log_level: expected error, warn, info or debug
+$B:5: [client] max_attempts = "0": expected a whole number from 1 to 255
+$B:8: [directory] authority line: bad Ed25519 key "AAAA"
+$B:9: [directory] poll_interval = "often": expected a duration such as 500ms, 2s, 20m or 1h
+EOF2
+    echo "$out" | diff "$T/want" - || fail "mixclient -n: not every error (> got, < wanted)"
+    echo "   mixclient -n: $(echo "$out" | wc -l) problems at once"
+fi
 
 "$MIXDIR" -c "$T/d1.ini" >"$T/d1.log" 2>&1 &
 PIDS="$PIDS $!"

@@ -8,7 +8,7 @@ the mixes see enough traffic for mixing to matter.  For each, mixsim runs the
 same topology and mean delay at the load mixscope measured (the mean input
 rate of the layer-1 mixes, as clients x rate_real with no link delay), and
 
-  E1  |live entropy - mixsim entropy| <= 0.3 bits + 2 standard errors
+  E1  |live entropy - mixsim entropy| <= 0.3 bits + 3 standard errors
       (the combined standard error of both means), for both configurations;
   E2  the weak configuration loses at least 1 bit against the default one,
       live, as mixsim predicts (mixsim's drop is printed beside it).
@@ -66,8 +66,9 @@ def simulated(mean_delay_s, rate_per_mix, width):
     rate = rate_per_mix * width / clients
     argv = [os.path.join(ot.BUILD, "mixsim"), "--layers", "3", "--width", str(width),
             "--link_delay", "0.0001", "--mean_delay", str(mean_delay_s), "--max_delay", "2",
-            "--clients", str(clients), "--rate_real", "%.3f" % rate, "--duration", "60",
-            "--seed", "1", "--json"]
+            "--clients", str(clients), "--rate_real", "%.3f" % rate, "--rate_payload", "0",
+            "--rate_loop", "0", "--rate_drop", "0", "--rate_mix_loop", "0",
+            "--duration", "60", "--seed", "1", "--json"]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if r.returncode != 0:
         raise RuntimeError("mixsim: " + r.stderr.strip())
@@ -97,7 +98,7 @@ def main():
         out, argv = simulated(md_s, rate, width)
         hs, ses = sim_entropy(out)
         res[name] = (h, hs)
-        tol = 0.3 + 2 * math.sqrt(se * se + ses * ses)
+        tol = 0.3 + 3 * math.sqrt(se * se + ses * ses)
         ok = abs(h - hs) <= tol
         print("%s E1 %s (mean delay %s, %.1f msg/s into each layer-1 mix): live %.2f bits "
               "(se %.2f, %d targets), mixsim %.2f (se %.2f), |diff| %.2f, allowed %.2f" % (

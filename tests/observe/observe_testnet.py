@@ -13,17 +13,22 @@ the family-wise error rate of each property; where a property is many tests
                  set of Noise message sizes is the same in A and in B (exact).
   P2 client      per client, two-sample KS of the uplink gaps A vs B and of
                  the response-to-next-frame delays A vs B: p > alpha/m.
-  P3 rates       per link (node-to-node and client-to-gateway, with at least
-                 20 messages), the conditional binomial test of equal Poisson
-                 rates A vs B: p > alpha/m.
+  P3 rates       the conditional binomial test of equal Poisson rates A vs B,
+                 p > alpha/m, on every client<->gateway and mix->mix link with
+                 at least 20 messages, and on the two totals of the gateway
+                 links (last layer -> any gateway, any gateway -> layer 1).
+                 The share of each gateway in those totals is printed but not
+                 tested: a real message exits at its recipient's gateway and
+                 drop cover at a random one, so deliveries (and their acks)
+                 show at the exit gateway; docs/threat-model.md lists this as
+                 remaining by design.
   P4 gateways    per gateway and window, the number of outputs to layer 1
-                 within 1 ms of an input from the last layer, against what a
-                 hop that holds each packet Exp(mean_delay) gives: chance
-                 coincidences (1 - exp(-r_in * 1 ms) per output) plus the
-                 packets passing through whose own hold was under 1 ms (at
-                 most inputs * (1 - exp(-1 ms / mean_delay))); binomial
-                 upper-tail p > alpha/m.  A SURB-ack sent at once (the old
-                 gateway) puts every ack in the 1-ms window and fails.
+                 within 1 ms of an input from the last layer, against the most
+                 that a delay drawn like any hop's allows (mean from the
+                 document) even if every output answered an input: chance for
+                 independent streams plus 1 - exp(-1 ms / mean delay) of the
+                 rest; binomial upper-tail p > alpha/m.  An ack sent at once
+                 (issue 11, leak 4) is far above it.
   P5 link kinds  no message at all on a class of link real packets never use
                  (real paths: client->gateway, gateway->layer1,
                  layer i->layer i+1, last layer->gateway, gateway->client).
@@ -39,7 +44,9 @@ Sphinx payloads) crosses in about a minute; every other rate is the default.
 Exit 0 if every property holds, 1 if any fails (each failure printed as
 "FAIL Pn ..." with its statistic), 77 to skip (not root, no tcpdump).
 Environment: BUILD (default build), OBSERVE_IDLE and OBSERVE_ACTIVE_MAX
-(seconds, default 60 and 150), OBSERVE_ALPHA (default 0.01),
+(seconds, default 60 and 150), OBSERVE_ALPHA (default 0.001: with three
+statistical properties, a false failure in at most 0.3 % of CI runs; every
+leak of issue 11 has p-values far below it),
 OBSERVE_KEEP=1 keeps the testnet directory.
 """
 
@@ -57,28 +64,12 @@ import time
 TOP = os.environ.get("TOP", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD = os.environ.get("BUILD_ABS") or os.path.abspath(os.path.join(TOP, os.environ.get("BUILD",
                                                                                          "build")))
-ALPHA = float(os.environ.get("OBSERVE_ALPHA", "0.01"))
+ALPHA = float(os.environ.get("OBSERVE_ALPHA", "0.001"))
 IDLE = int(os.environ.get("OBSERVE_IDLE", "60"))
 ACTIVE_MAX = int(os.environ.get("OBSERVE_ACTIVE_MAX", "150"))
 LAMBDA_P = "10.0"
 FILE_LEN = 1 << 20
 
-
-
-def binom_upper(k, n, p):
-    """P(X >= k) for X ~ Binomial(n, p), summed in log space."""
-    if k <= 0:
-        return 1.0
-    if p <= 0:
-        return 0.0
-    if p >= 1:
-        return 1.0
-    lp, lq = math.log(p), math.log1p(-p)
-    tot = 0.0
-    for i in range(k, n + 1):
-        tot += math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
-                        + i * lp + (n - i) * lq)
-    return min(1.0, tot)
 
 def skip(why):
     print(why)
@@ -92,6 +83,20 @@ def load_testnet():
     mod = importlib.util.module_from_spec(spec)
     loader.exec_module(mod)
     return mod
+
+
+def poisson_rate_p(na, ta, nb, tb):
+    """Two-sided exact conditional test of two Poisson counts (as mixscope computes it)."""
+    n = na + nb
+    if n == 0 or ta <= 0 or tb <= 0:
+        return 1.0
+    p = ta / (ta + tb)
+
+    def logpmf(k):
+        return (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                + k * math.log(p) + (n - k) * math.log1p(-p))
+    lo = logpmf(na) + 1e-9
+    return min(1.0, sum(math.exp(l) for l in (logpmf(k) for k in range(n + 1)) if l <= lo))
 
 
 def sizes_set(s):
@@ -137,40 +142,44 @@ def properties(rep, epoch_len, n_auth, v):
                                          c[series + "_a_n"], c[series + "_b_n"],
                                          c[series + "_a_median_ms"], c[series + "_b_median_ms"],
                                          ALPHA / m))
-    # P3: per-link Poisson rate test.
-    links = [l for l in rep["links"] if "authority" not in (l["src_kind"], l["dst_kind"])
-             and l["messages_a"] + l["messages_b"] >= 20]
-    m = max(1, len(links))
-    worst = sorted(links, key=lambda l: l["rate_p"])
-    bad = [l for l in links if l["rate_p"] <= ALPHA / m]
-    for l in bad:
+    # P3: per-link Poisson rate test; gateway links as totals.
+    ta, tb = cap["window_a_s"], cap["window_b_s"]
+    links = [l for l in rep["links"] if "authority" not in (l["src_kind"], l["dst_kind"])]
+    tested = [l for l in links if "gateway" not in (l["src_kind"], l["dst_kind"])
+              or "client" in (l["src_kind"], l["dst_kind"])]
+    tested = [(l["subject"], l["messages_a"], l["messages_b"], l["rate_p"]) for l in tested
+              if l["messages_a"] + l["messages_b"] >= 20]
+    for name, src, dst in (("last layer -> gateways (total)", "mix", "gateway"),
+                           ("gateways -> layer 1 (total)", "gateway", "mix")):
+        sel = [l for l in links if l["src_kind"] == src and l["dst_kind"] == dst]
+        na, nb = sum(l["messages_a"] for l in sel), sum(l["messages_b"] for l in sel)
+        tested.append((name, na, nb, poisson_rate_p(na, ta, nb, tb)))
+        for l in sel:
+            if l["messages_a"] + l["messages_b"] >= 20:
+                print("     note: %s %.2f/s in A, %.2f/s in B (p=%.3g; per-gateway shares are "
+                      "not tested, see docs/threat-model.md)" % (
+                          l["subject"], l["rate_a"], l["rate_b"], l["rate_p"]))
+    m = max(1, len(tested))
+    bad = [t for t in tested if t[3] <= ALPHA / m]
+    for name, na, nb, p in bad:
         v.check("P3", False, "rate %s: %.2f/s in A, %.2f/s in B, Poisson rate test p=%.3g "
-                "(threshold %.2g over %d links)" % (l["subject"], l["rate_a"], l["rate_b"],
-                                                    l["rate_p"], ALPHA / m, m))
+                "(threshold %.2g over %d tests)" % (name, na / ta, nb / tb, p, ALPHA / m, m))
     if not bad:
-        w = worst[0] if worst else None
-        v.check("P3", True, "rates of %d links equal A vs B (lowest p=%.3g on %s)" % (
-            m, w["rate_p"] if w else 1, w["subject"] if w else "-"))
-    # P4: gateway lags, against a hop holding each packet Exp(mean_delay).
+        w = min(tested, key=lambda t: t[3])
+        v.check("P3", True, "rates equal A vs B on %d tests (lowest p=%.3g on %s)" % (
+            m, w[3], w[0]))
+    # P4: gateway lags.
     gws = rep["gateways"]
     m = max(1, 2 * len(gws))
-    mean_ms = max([n["configured_mean_delay_ms"] for n in rep.get("mixes", [])
-                   if n.get("configured_mean_delay_ms", 0) > 0] or [50.0])
-    own = 1 - math.exp(-1.0 / mean_ms)  # a packet's own hold under 1 ms
     for g in gws:
         for w in ("a", "b"):
-            n_out, close = int(g["outputs_to_layer1_" + w]), int(g["close_" + w])
-            n_in = g["inputs_from_last_layer_" + w]
-            chance = g["close_expected_" + w]
-            expect = chance + own * min(n_in, n_out)
-            p0 = min(1.0, expect / n_out) if n_out else 0.0
-            p = binom_upper(close, n_out, p0)
+            p = g["close_delayed_p_" + w]
             v.check("P4", p > ALPHA / m,
                     "%s window %s: %d of %d outputs to layer 1 within 1 ms of an input from the "
-                    "last layer; %.1f expected (%.1f by chance + %.1f own holds under 1 ms at "
-                    "mean %.0f ms), binomial p=%.3g" % (
-                        g["subject"], w.upper(), close, n_out, expect, chance,
-                        own * min(n_in, n_out), mean_ms, p))
+                    "last layer; %.1f by chance, at most %.1f with hop-like delays, binomial "
+                    "p=%.3g" % (g["subject"], w.upper(), g["close_" + w],
+                                g["outputs_to_layer1_" + w], g["close_expected_" + w],
+                                g["close_delayed_expected_" + w], p))
     # P5: link classes.
     fake = [c for c in rep["link_classes"] if c["real"] == "no"]
     for c in fake:

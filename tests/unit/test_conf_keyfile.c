@@ -55,14 +55,59 @@ static void test_conf_report(void)
     CHECK(strncmp(err, "config text:6: [b] y = \"2\"", 26) == 0);
     const char *errs[2] = { "", "[b] z must be below y" };
     CHECK(conf_report(c, errs, 2, err, sizeof err) == -1);
+    /* The getter's error was kept: reported at its line, once. */
     CHECKF(strcmp(err, "config text:3: unknown setting [a] colour\n"
                        "config text:8: unknown setting [b] shade\n"
+                       "config text:6: [b] y = \"2\": expected a whole number from 0 to 1\n"
                        "config text:7: [b] z must be below y") == 0, "%s", err);
+    conf_free(c);
     /* Nothing wrong: 0 and an empty message. */
+    c = conf_parse_string("[a]\nx = 1\n", err, sizeof err);
+    CHECK(c != NULL);
+    if (c == NULL)
+        return;
     errs[1] = NULL;
-    CHECK(conf_get_str(c, "a", "colour", NULL) && conf_get_str(c, "b", "shade", NULL) &&
-          conf_get_str(c, "b", "z", NULL));
+    CHECK(conf_get_u64(c, "a", "x", 0, 0, 10, &u, err, sizeof err) == 0 && u == 1);
     CHECK(conf_report(c, errs, 2, err, sizeof err) == 0 && err[0] == 0);
+    conf_free(c);
+}
+
+/* All errors at once: a parser that goes on after an error gets every one
+ * reported, unknown keys first, then in the order of their lines whatever
+ * order they were found in, those naming no key last, each once; a failed
+ * getter leaves its default; conf_check_unused names unknown keys only. */
+static void test_conf_all_errors(void)
+{
+    char err[2048];
+    struct conf *c = conf_parse_string("[a]\nx = big\ncolour = red\n[b]\ny = 1\nz = soon\n"
+                                       "w = maybe\n", err, sizeof err);
+    CHECK(c != NULL);
+    if (c == NULL)
+        return;
+    uint64_t u = 99, d = 99;
+    bool b = true;
+    CHECK(conf_get_bool(c, "b", "w", false, &b, err, sizeof err) == -1 && !b);
+    CHECK(conf_get_duration_us(c, "b", "z", 5, &d, err, sizeof err) == -1 && d == 5);
+    CHECK(conf_get_u64(c, "a", "x", 7, 0, 10, &u, err, sizeof err) == -1 && u == 7);
+    CHECK(conf_get_u64(c, "a", "x", 7, 0, 10, &u, err, sizeof err) == -1); /* the same twice */
+    CHECK(conf_get_u64(c, "b", "y", 0, 0, 10, &u, err, sizeof err) == 0);
+    conf_error(c, "[b] y must be above %d", 3);
+    conf_error(c, "a node needs an address");
+    CHECK(conf_error_count(c) == 5);
+    CHECK(conf_check_unused(c, err, sizeof err) == -1);
+    CHECKF(strcmp(err, "config text:3: unknown setting [a] colour") == 0, "%s", err);
+    CHECK(conf_report(c, NULL, 0, err, sizeof err) == -1);
+    CHECKF(strcmp(err, "config text:3: unknown setting [a] colour\n"
+                       "config text:2: [a] x = \"big\": expected a whole number from 0 to 10\n"
+                       "config text:5: [b] y must be above 3\n"
+                       "config text:6: [b] z = \"soon\": expected a duration such as 500ms, 2s, "
+                       "20m or 1h\n"
+                       "config text:7: [b] w = \"maybe\": expected yes or no\n"
+                       "config text: a node needs an address") == 0, "%s", err);
+    /* Bounded: at most CONF_MAX_ERRORS are kept. */
+    for (int i = 0; i < 2 * CONF_MAX_ERRORS; i++)
+        conf_error(c, "error %d", i);
+    CHECK(conf_error_count(c) == CONF_MAX_ERRORS);
     conf_free(c);
 }
 
@@ -143,6 +188,7 @@ int main(void)
     RUN(test_conf_values);
     RUN(test_conf_errors);
     RUN(test_conf_report);
+    RUN(test_conf_all_errors);
     RUN(test_keyfile_roundtrip);
     RUN(test_b64);
     return tap_done();

@@ -58,6 +58,38 @@ static void test_basic(void)
 }
 
 /* When full, the oldest tag goes first; evictions are counted. */
+/* The journal hook sees every fresh tag once, and no replay. */
+static uint64_t hook_calls;
+static uint8_t hook_last[REPLAY_TAG_LEN];
+static uint64_t hook(void *arg, const uint8_t tag[static REPLAY_TAG_LEN])
+{
+    CHECK(arg == &hook_calls);
+    memcpy(hook_last, tag, REPLAY_TAG_LEN);
+    return ++hook_calls;
+}
+
+static void test_journal_hook(void)
+{
+    uint8_t kid[32] = { 2 }, t1[16], t2[16];
+    tag_of(t1, 11);
+    tag_of(t2, 12);
+    struct replay_cache *c = replay_cache_new(10, kid);
+    CHECK(c != NULL);
+    CHECK(replay_cache_insert(c, t1) == REPLAY_FRESH);
+    replay_cache_set_journal(c, hook, &hook_calls);
+    CHECK(replay_cache_insert(c, t1) == REPLAY_SEEN);
+    CHECK(hook_calls == 0);
+    CHECK(replay_cache_insert(c, t2) == REPLAY_FRESH);
+    CHECK(hook_calls == 1 && memcmp(hook_last, t2, 16) == 0);
+    CHECK(replay_cache_insert(c, t2) == REPLAY_SEEN);
+    CHECK(hook_calls == 1);
+    replay_cache_set_journal(c, NULL, NULL);
+    tag_of(t1, 13);
+    CHECK(replay_cache_insert(c, t1) == REPLAY_FRESH);
+    CHECK(hook_calls == 1);
+    replay_cache_free(c);
+}
+
 static void test_eviction(void)
 {
     uint8_t t[6][16];
@@ -298,6 +330,7 @@ int main(void)
         return 1;
     RUN(test_basic);
     RUN(test_eviction);
+    RUN(test_journal_hook);
     RUN(test_save_load);
     RUN(test_corrupt);
     RUN(test_threads);
