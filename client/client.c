@@ -155,6 +155,13 @@ static double stream_mean_s(uint64_t mhz)
     return mhz ? 1000.0 / (double)mhz : 0;
 }
 
+static enum core_stream stream_of(const struct mixclient *mc, const ev_timer *t)
+{
+    return t == &mc->t_payload ? CORE_STREAM_PAYLOAD
+         : t == &mc->t_loop    ? CORE_STREAM_LOOP
+                               : CORE_STREAM_DROP;
+}
+
 static void arm_stream(struct mixclient *mc, ev_timer *t, uint64_t mhz)
 {
     double mean = stream_mean_s(mhz);
@@ -162,7 +169,9 @@ static void arm_stream(struct mixclient *mc, ev_timer *t, uint64_t mhz)
     if (mean <= 0)
         return;
     /* Poisson process: exponential gaps. */
-    ev_timer_set(t, mix_rng_exp(&mc->rng, mean), 0.);
+    double gap = mix_rng_exp(&mc->rng, mean);
+    mc->due[stream_of(mc, t)] = ev_now(mc->loop) + gap;
+    ev_timer_set(t, gap, 0.);
     ev_timer_start(mc->loop, t);
 }
 
@@ -190,8 +199,13 @@ static void stream_fire(struct mixclient *mc, enum core_stream s)
 static void on_stream(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct mixclient *mc = w->data;
-    (void)loop;
     (void)revents;
+    /* How late this packet leaves (the stats line shows the worst): what the
+     * loop thread did when it fell due delays it by that much. */
+    double late = ev_time() - mc->due[stream_of(mc, w)];
+    if (late > 0 && late * 1e6 > (double)mc->late_max_us)
+        mc->late_max_us = (uint64_t)(late * 1e6);
+    (void)loop;
     const struct pki_params *p = core_doc(mc->core) ? pki_doc_params(core_doc(mc->core)) : NULL;
     if (w == &mc->t_payload) {
         stream_fire(mc, CORE_STREAM_PAYLOAD);
@@ -279,10 +293,161 @@ static void on_fetch_timer(struct ev_loop *loop, ev_timer *w, int revents)
     }
 }
 
+/* ------------------------------------------------------------ handling thread */
+
 /*
- * Handle received messages one per idle round of the loop (decrypt, store,
- * sync), after any timer or I/O that is due: a frame that falls due never
- * waits behind a whole batch of received messages.
+ * Received messages are handled on a thread of their own, so that no
+ * stream packet waits for them (docs/spec/client.md "Receiving"): the loop
+ * thread copies each entry into an inbox job (core.h) and queues it; the
+ * handling thread runs the jobs one at a time, in order (decryption,
+ * fragments, joining and storing a complete message, the sync); the loop
+ * thread applies each result and only then queues its acknowledgement for
+ * the next FetchRequest, so an entry is acknowledged only once it is stored.
+ */
+struct mc_jobnode {
+    struct core_job *job;
+    struct mc_jobnode *next;
+};
+
+static void *h_main(void *arg)
+{
+    struct mixclient *mc = arg;
+    pthread_mutex_lock(&mc->h_mu);
+    for (;;) {
+        while (mc->h_todo == NULL && !mc->h_stop)
+            pthread_cond_wait(&mc->h_cv, &mc->h_mu);
+        if (mc->h_stop)
+            break;
+        struct mc_jobnode *n = mc->h_todo;
+        mc->h_todo = n->next;
+        if (mc->h_todo == NULL)
+            mc->h_todo_tail = NULL;
+        pthread_mutex_unlock(&mc->h_mu);
+        core_job_run(n->job);
+        n->next = NULL;
+        pthread_mutex_lock(&mc->h_mu);
+        if (mc->h_done_tail != NULL)
+            mc->h_done_tail->next = n;
+        else
+            mc->h_done = n;
+        mc->h_done_tail = n;
+        ev_async_send(mc->loop, &mc->h_async);
+    }
+    pthread_mutex_unlock(&mc->h_mu);
+    return NULL;
+}
+
+static void pend_remove(struct mixclient *mc, uint64_t seq)
+{
+    for (size_t i = 0; i < mc->n_pend; i++)
+        if (mc->pend[i] == seq) {
+            mc->pend[i] = mc->pend[--mc->n_pend];
+            return;
+        }
+}
+
+/* Apply a handled job: acknowledge its entry if it was handled. */
+static void h_apply(struct mixclient *mc, struct core_job *j)
+{
+    uint64_t seq = core_job_seq(j);
+    if (core_job_done(mc->core, j) == 0 && mc->n_acks < MC_MAX_ACKS)
+        mc->acks[mc->n_acks++] = seq;
+}
+
+static void on_handled(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct mixclient *mc = w->data;
+    (void)loop;
+    (void)revents;
+    pthread_mutex_lock(&mc->h_mu);
+    struct mc_jobnode *n = mc->h_done;
+    mc->h_done = mc->h_done_tail = NULL;
+    pthread_mutex_unlock(&mc->h_mu);
+    while (n != NULL) {
+        struct mc_jobnode *next = n->next;
+        pend_remove(mc, core_job_seq(n->job));
+        h_apply(mc, n->job);
+        free(n);
+        n = next;
+    }
+}
+
+static void h_setup(struct mixclient *mc)
+{
+    pthread_mutex_init(&mc->h_mu, NULL);
+    pthread_cond_init(&mc->h_cv, NULL);
+    ev_async_init(&mc->h_async, on_handled);
+    mc->h_async.data = mc;
+    ev_async_start(mc->loop, &mc->h_async);
+    ev_unref(mc->loop);   /* it alone does not keep the loop running */
+    mc->h_init = true;
+}
+
+/* Stop the thread; jobs not applied are dropped (their entries come again). */
+static void h_fini(struct mixclient *mc)
+{
+    if (!mc->h_init)
+        return;
+    if (mc->h_started) {
+        pthread_mutex_lock(&mc->h_mu);
+        mc->h_stop = true;
+        pthread_cond_signal(&mc->h_cv);
+        pthread_mutex_unlock(&mc->h_mu);
+        pthread_join(mc->h_thread, NULL);
+    }
+    struct mc_jobnode *lists[2] = {mc->h_todo, mc->h_done};
+    for (size_t i = 0; i < 2; i++)
+        while (lists[i] != NULL) {
+            struct mc_jobnode *next = lists[i]->next;
+            core_job_free(lists[i]->job);
+            free(lists[i]);
+            lists[i] = next;
+        }
+    ev_ref(mc->loop);
+    ev_async_stop(mc->loop, &mc->h_async);
+    pthread_cond_destroy(&mc->h_cv);
+    pthread_mutex_destroy(&mc->h_mu);
+    mc->h_init = false;
+}
+
+/* Hand one entry to the handling thread (or, if it cannot start, handle it here). */
+static void h_submit(struct mixclient *mc, const struct frame_inbox_msg *m)
+{
+    if (mc->n_pend == MC_MAX_ACKS)
+        return;   /* not acknowledged: fetched again */
+    struct core_job *j = core_inbox_job(mc->core, m, mc_unix_now());
+    struct mc_jobnode *n = j != NULL ? malloc(sizeof(*n)) : NULL;
+    if (n == NULL) {
+        core_job_free(j);
+        return;
+    }
+    if (!mc->h_started) {
+        mc->h_started = pthread_create(&mc->h_thread, NULL, h_main, mc) == 0;
+        if (!mc->h_started) {
+            log_warn("client: no handling thread; handling on the loop thread");
+            free(n);
+            core_job_run(j);
+            h_apply(mc, j);
+            return;
+        }
+    }
+    n->job = j;
+    n->next = NULL;
+    mc->pend[mc->n_pend++] = m->seq;
+    pthread_mutex_lock(&mc->h_mu);
+    if (mc->h_todo_tail != NULL)
+        mc->h_todo_tail->next = n;
+    else
+        mc->h_todo = n;
+    mc->h_todo_tail = n;
+    pthread_cond_signal(&mc->h_cv);
+    pthread_mutex_unlock(&mc->h_mu);
+}
+
+/*
+ * Pass received messages to the handling thread one per idle round of the
+ * loop, after any timer or I/O that is due (copying an entry is all the
+ * loop thread does with it).
  */
 static void on_rx_idle(struct ev_loop *loop, ev_idle *w, int revents)
 {
@@ -301,16 +466,21 @@ static void on_rx_idle(struct ev_loop *loop, ev_idle *w, int revents)
     const struct frame_inbox_msg *m = &f->u.fetch_resp.msgs[mc->rx_pos++];
     /*
      * A request that left before the previous response was handled brings
-     * its messages again: one already handled and waiting for its ack is
-     * not handled twice (a SURB is single use; a second opening would count
-     * as bad input).
+     * its messages again: one being handled, or handled and waiting for its
+     * ack, is not handled twice (a SURB is single use; a second opening
+     * would count as bad input).
      */
     for (size_t i = 0; i < mc->n_acks; i++)
         if (mc->acks[i] == m->seq)
             return;
-    /* Acknowledge only what is handled (stored durably where it matters). */
-    if (core_on_inbox(mc->core, m, mc_unix_now()) == 0 && mc->n_acks < MC_MAX_ACKS)
-        mc->acks[mc->n_acks++] = m->seq;
+    for (size_t i = 0; i < mc->n_pend; i++)
+        if (mc->pend[i] == m->seq)
+            return;
+    double t0 = ev_time();
+    h_submit(mc, m);
+    double spent = ev_time() - t0;
+    if (spent * 1e6 > (double)mc->handle_max_us)
+        mc->handle_max_us = (uint64_t)(spent * 1e6);
 }
 
 /* Takes ownership of f.  Nothing is sent in answer: acks ride on the next request. */
@@ -442,7 +612,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         core_get_stats(mc->core, &st);
         log_info("client: stats real=%llu drop=%llu loop=%llu reply=%llu acks=%llu "
                  "loop_acks=%llu cover_acks=%llu loops_back=%llu retransmits=%llu failed=%llu frags_in=%llu "
-                 "dups=%llu msgs_in=%llu bad_in=%llu queue=%zu",
+                 "dups=%llu msgs_in=%llu bad_in=%llu queue=%zu late_max_us=%llu "
+                 "handle_max_us=%llu",
                  (unsigned long long)st.real_sent, (unsigned long long)st.drop_sent,
                  (unsigned long long)st.loop_sent, (unsigned long long)st.reply_sent,
                  (unsigned long long)st.acks, (unsigned long long)st.loop_acks,
@@ -450,7 +621,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
                  (unsigned long long)st.loops_back, (unsigned long long)st.retransmits,
                  (unsigned long long)st.failed_msgs, (unsigned long long)st.received_frags,
                  (unsigned long long)st.duplicates, (unsigned long long)st.received_msgs,
-                 (unsigned long long)st.bad_in, core_queue_len(mc->core));
+                 (unsigned long long)st.bad_in, core_queue_len(mc->core),
+                 (unsigned long long)mc->late_max_us, (unsigned long long)mc->handle_max_us);
     }
 }
 
@@ -488,6 +660,7 @@ static void init_timers(struct mixclient *mc)
     ev_timer_init(&mc->t_redial, on_redial, 1., 0.);
     ev_idle_init(&mc->t_rx, on_rx_idle);
     mc->t_rx.data = mc;
+    h_setup(mc);
     mc->t_payload.data = mc->t_loop.data = mc->t_drop.data = mc;
     mc->t_fetch.data = mc->t_tick.data = mc->t_redial.data = mc;
     ev_timer_start(mc->loop, &mc->t_fetch);
@@ -581,6 +754,7 @@ void mixclient_free(struct mixclient *mc)
         ev_timer_stop(mc->loop, &mc->t_tick);
         ev_timer_stop(mc->loop, &mc->t_redial);
         ev_idle_stop(mc->loop, &mc->t_rx);
+        h_fini(mc);
         mc_dir_stop(mc);
     }
     for (size_t i = 0; i < MC_RX_FRAMES; i++)
