@@ -36,7 +36,10 @@ struct mixclient {
     ev_timer t_payload, t_loop, t_drop, t_fetch, t_tick, t_redial, t_dir, t_reap;
     double due[3];                      /* when each stream timer is due (ev_now clock) */
     uint64_t late_max_us;               /* the latest a stream timer ran after its time */
-    uint64_t handle_max_us;             /* the longest the loop thread spent on one inbox entry */
+    /* The longest the loop thread spent on one received entry (passing it on,
+     * applying its result): wall clock, and its own CPU time (what the
+     * handling cost, without the time other processes had the CPU). */
+    uint64_t handle_max_us, handle_cpu_max_us;
     double gw_backoff_s;
     bool fetch_outstanding;
     ev_idle t_rx;                       /* handles mc->rx one message per round */
