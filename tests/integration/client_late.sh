@@ -17,7 +17,7 @@
 #    makes them milliseconds.
 TESTNAME=client_late
 . "$TOP/tests/integration/client_net.inc"
-BOUND_US=${HANDLE_BOUND_US:-1000}
+BOUND_US=${HANDLE_BOUND_US:-1500}
 
 net_start 30 100 10 10 10ms
 client_init a
