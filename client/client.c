@@ -199,13 +199,13 @@ static void stream_fire(struct mixclient *mc, enum core_stream s)
 static void on_stream(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct mixclient *mc = w->data;
+    (void)loop;
     (void)revents;
     /* How late this packet leaves (the stats line shows the worst): what the
      * loop thread did when it fell due delays it by that much. */
     double late = ev_time() - mc->due[stream_of(mc, w)];
     if (late > 0 && late * 1e6 > (double)mc->late_max_us)
         mc->late_max_us = (uint64_t)(late * 1e6);
-    (void)loop;
     const struct pki_params *p = core_doc(mc->core) ? pki_doc_params(core_doc(mc->core)) : NULL;
     if (w == &mc->t_payload) {
         stream_fire(mc, CORE_STREAM_PAYLOAD);
@@ -322,7 +322,7 @@ static void span_end(struct mixclient *mc, const struct mc_span *sp)
 
 /*
  * Received messages are handled on a thread of their own, so that no
- * stream packet waits for them (docs/spec/client.md "Receiving"): the loop
+ * stream packet waits for them (docs/spec/client.md "Streams"): the loop
  * thread copies each entry into an inbox job (core.h) and queues it; the
  * handling thread runs the jobs one at a time, in order (decryption,
  * fragments, joining and storing a complete message, the sync); the loop
@@ -379,25 +379,29 @@ static void h_apply(struct mixclient *mc, struct core_job *j)
         mc->acks[mc->n_acks++] = seq;
 }
 
+/* Apply handled jobs one per loop round, so that a due timer never waits behind a batch. */
 static void on_handled(struct ev_loop *loop, ev_async *w, int revents)
 {
     struct mixclient *mc = w->data;
-    (void)loop;
     (void)revents;
     pthread_mutex_lock(&mc->h_mu);
     struct mc_jobnode *n = mc->h_done;
-    mc->h_done = mc->h_done_tail = NULL;
-    pthread_mutex_unlock(&mc->h_mu);
-    while (n != NULL) {
-        struct mc_jobnode *next = n->next;
-        struct mc_span sp;
-        span_begin(&sp);
-        pend_remove(mc, core_job_seq(n->job));
-        h_apply(mc, n->job);
-        span_end(mc, &sp);
-        free(n);
-        n = next;
+    if (n != NULL) {
+        mc->h_done = n->next;
+        if (mc->h_done == NULL)
+            mc->h_done_tail = NULL;
+        else
+            ev_async_send(loop, w);
     }
+    pthread_mutex_unlock(&mc->h_mu);
+    if (n == NULL)
+        return;
+    struct mc_span sp;
+    span_begin(&sp);
+    pend_remove(mc, core_job_seq(n->job));
+    h_apply(mc, n->job);
+    span_end(mc, &sp);
+    free(n);
 }
 
 static void h_setup(struct mixclient *mc)
