@@ -155,6 +155,13 @@ static double stream_mean_s(uint64_t mhz)
     return mhz ? 1000.0 / (double)mhz : 0;
 }
 
+static enum core_stream stream_of(const struct mixclient *mc, const ev_timer *t)
+{
+    return t == &mc->t_payload ? CORE_STREAM_PAYLOAD
+         : t == &mc->t_loop    ? CORE_STREAM_LOOP
+                               : CORE_STREAM_DROP;
+}
+
 static void arm_stream(struct mixclient *mc, ev_timer *t, uint64_t mhz)
 {
     double mean = stream_mean_s(mhz);
@@ -162,7 +169,9 @@ static void arm_stream(struct mixclient *mc, ev_timer *t, uint64_t mhz)
     if (mean <= 0)
         return;
     /* Poisson process: exponential gaps. */
-    ev_timer_set(t, mix_rng_exp(&mc->rng, mean), 0.);
+    double gap = mix_rng_exp(&mc->rng, mean);
+    mc->due[stream_of(mc, t)] = ev_now(mc->loop) + gap;
+    ev_timer_set(t, gap, 0.);
     ev_timer_start(mc->loop, t);
 }
 
@@ -192,6 +201,11 @@ static void on_stream(struct ev_loop *loop, ev_timer *w, int revents)
     struct mixclient *mc = w->data;
     (void)loop;
     (void)revents;
+    /* How late this packet leaves (the stats line shows the worst): what the
+     * loop thread did when it fell due delays it by that much. */
+    double late = ev_time() - mc->due[stream_of(mc, w)];
+    if (late > 0 && late * 1e6 > (double)mc->late_max_us)
+        mc->late_max_us = (uint64_t)(late * 1e6);
     const struct pki_params *p = core_doc(mc->core) ? pki_doc_params(core_doc(mc->core)) : NULL;
     if (w == &mc->t_payload) {
         stream_fire(mc, CORE_STREAM_PAYLOAD);
@@ -279,10 +293,199 @@ static void on_fetch_timer(struct ev_loop *loop, ev_timer *w, int revents)
     }
 }
 
+/* ------------------------------------------------------------ handling thread */
+
+/* Times of the loop thread's work on one received entry (handle_max_us). */
+struct mc_span {
+    double wall;
+    struct timespec cpu;
+};
+
+static void span_begin(struct mc_span *sp)
+{
+    sp->wall = ev_time();
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &sp->cpu);
+}
+
+static void span_end(struct mixclient *mc, const struct mc_span *sp)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    double wall = (ev_time() - sp->wall) * 1e6;
+    double cpu = (double)(now.tv_sec - sp->cpu.tv_sec) * 1e6 +
+                 (double)(now.tv_nsec - sp->cpu.tv_nsec) / 1e3;
+    if (wall > (double)mc->handle_max_us)
+        mc->handle_max_us = (uint64_t)wall;
+    if (cpu > (double)mc->handle_cpu_max_us)
+        mc->handle_cpu_max_us = (uint64_t)cpu;
+}
+
 /*
- * Handle received messages one per idle round of the loop (decrypt, store,
- * sync), after any timer or I/O that is due: a frame that falls due never
- * waits behind a whole batch of received messages.
+ * Received messages are handled on a thread of their own, so that no
+ * stream packet waits for them (docs/spec/client.md "Streams"): the loop
+ * thread copies each entry into an inbox job (core.h) and queues it; the
+ * handling thread runs the jobs one at a time, in order (decryption,
+ * fragments, joining and storing a complete message, the sync); the loop
+ * thread applies each result and only then queues its acknowledgement for
+ * the next FetchRequest, so an entry is acknowledged only once it is stored.
+ */
+struct mc_jobnode {
+    struct core_job *job;
+    struct mc_jobnode *next;
+};
+
+static void *h_main(void *arg)
+{
+    struct mixclient *mc = arg;
+    pthread_mutex_lock(&mc->h_mu);
+    for (;;) {
+        while (mc->h_todo == NULL && !mc->h_stop)
+            pthread_cond_wait(&mc->h_cv, &mc->h_mu);
+        if (mc->h_stop)
+            break;
+        struct mc_jobnode *n = mc->h_todo;
+        mc->h_todo = n->next;
+        if (mc->h_todo == NULL)
+            mc->h_todo_tail = NULL;
+        pthread_mutex_unlock(&mc->h_mu);
+        core_job_run(n->job);
+        n->next = NULL;
+        pthread_mutex_lock(&mc->h_mu);
+        if (mc->h_done_tail != NULL)
+            mc->h_done_tail->next = n;
+        else
+            mc->h_done = n;
+        mc->h_done_tail = n;
+        ev_async_send(mc->loop, &mc->h_async);
+    }
+    pthread_mutex_unlock(&mc->h_mu);
+    return NULL;
+}
+
+static void pend_remove(struct mixclient *mc, uint64_t seq)
+{
+    for (size_t i = 0; i < mc->n_pend; i++)
+        if (mc->pend[i] == seq) {
+            mc->pend[i] = mc->pend[--mc->n_pend];
+            return;
+        }
+}
+
+/* Apply a handled job: acknowledge its entry if it was handled. */
+static void h_apply(struct mixclient *mc, struct core_job *j)
+{
+    uint64_t seq = core_job_seq(j);
+    if (core_job_done(mc->core, j) == 0 && mc->n_acks < MC_MAX_ACKS)
+        mc->acks[mc->n_acks++] = seq;
+}
+
+/* Apply handled jobs one per loop round, so that a due timer never waits behind a batch. */
+static void on_handled(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct mixclient *mc = w->data;
+    (void)revents;
+    pthread_mutex_lock(&mc->h_mu);
+    struct mc_jobnode *n = mc->h_done;
+    if (n != NULL) {
+        mc->h_done = n->next;
+        if (mc->h_done == NULL)
+            mc->h_done_tail = NULL;
+        else
+            ev_async_send(loop, w);
+    }
+    pthread_mutex_unlock(&mc->h_mu);
+    if (n == NULL)
+        return;
+    struct mc_span sp;
+    span_begin(&sp);
+    pend_remove(mc, core_job_seq(n->job));
+    h_apply(mc, n->job);
+    span_end(mc, &sp);
+    free(n);
+}
+
+static void h_setup(struct mixclient *mc)
+{
+    pthread_mutex_init(&mc->h_mu, NULL);
+    pthread_cond_init(&mc->h_cv, NULL);
+    ev_async_init(&mc->h_async, on_handled);
+    mc->h_async.data = mc;
+    ev_async_start(mc->loop, &mc->h_async);
+    ev_unref(mc->loop);   /* it alone does not keep the loop running */
+    mc->h_init = true;
+}
+
+/* Stop the thread; jobs not applied are dropped (their entries come again). */
+static void h_fini(struct mixclient *mc)
+{
+    if (!mc->h_init)
+        return;
+    if (mc->h_started) {
+        pthread_mutex_lock(&mc->h_mu);
+        mc->h_stop = true;
+        pthread_cond_signal(&mc->h_cv);
+        pthread_mutex_unlock(&mc->h_mu);
+        pthread_join(mc->h_thread, NULL);
+    }
+    struct mc_jobnode *lists[2] = {mc->h_todo, mc->h_done};
+    for (size_t i = 0; i < 2; i++)
+        while (lists[i] != NULL) {
+            struct mc_jobnode *next = lists[i]->next;
+            core_job_free(lists[i]->job);
+            free(lists[i]);
+            lists[i] = next;
+        }
+    ev_ref(mc->loop);
+    ev_async_stop(mc->loop, &mc->h_async);
+    pthread_cond_destroy(&mc->h_cv);
+    pthread_mutex_destroy(&mc->h_mu);
+    mc->h_init = false;
+}
+
+/* Start the handling thread (once, when the gateway link first comes up). */
+static void h_start(struct mixclient *mc)
+{
+    if (mc->h_started || !mc->h_init)
+        return;
+    mc->h_started = pthread_create(&mc->h_thread, NULL, h_main, mc) == 0;
+    if (!mc->h_started)
+        log_warn("client: no handling thread; handling received messages on the loop thread");
+}
+
+/* Hand one entry to the handling thread (or, without one, handle it here). */
+static void h_submit(struct mixclient *mc, const struct frame_inbox_msg *m)
+{
+    if (mc->n_pend == MC_MAX_ACKS)
+        return;   /* not acknowledged: fetched again */
+    struct core_job *j = core_inbox_job(mc->core, m, mc_unix_now());
+    struct mc_jobnode *n = j != NULL ? malloc(sizeof(*n)) : NULL;
+    if (n == NULL) {
+        core_job_free(j);
+        return;
+    }
+    if (!mc->h_started) {
+        free(n);
+        core_job_run(j);
+        h_apply(mc, j);
+        return;
+    }
+    n->job = j;
+    n->next = NULL;
+    mc->pend[mc->n_pend++] = m->seq;
+    pthread_mutex_lock(&mc->h_mu);
+    if (mc->h_todo_tail != NULL)
+        mc->h_todo_tail->next = n;
+    else
+        mc->h_todo = n;
+    mc->h_todo_tail = n;
+    pthread_cond_signal(&mc->h_cv);
+    pthread_mutex_unlock(&mc->h_mu);
+}
+
+/*
+ * Pass received messages to the handling thread one per idle round of the
+ * loop, after any timer or I/O that is due (copying an entry is all the
+ * loop thread does with it).
  */
 static void on_rx_idle(struct ev_loop *loop, ev_idle *w, int revents)
 {
@@ -301,16 +504,20 @@ static void on_rx_idle(struct ev_loop *loop, ev_idle *w, int revents)
     const struct frame_inbox_msg *m = &f->u.fetch_resp.msgs[mc->rx_pos++];
     /*
      * A request that left before the previous response was handled brings
-     * its messages again: one already handled and waiting for its ack is
-     * not handled twice (a SURB is single use; a second opening would count
-     * as bad input).
+     * its messages again: one being handled, or handled and waiting for its
+     * ack, is not handled twice (a SURB is single use; a second opening
+     * would count as bad input).
      */
     for (size_t i = 0; i < mc->n_acks; i++)
         if (mc->acks[i] == m->seq)
             return;
-    /* Acknowledge only what is handled (stored durably where it matters). */
-    if (core_on_inbox(mc->core, m, mc_unix_now()) == 0 && mc->n_acks < MC_MAX_ACKS)
-        mc->acks[mc->n_acks++] = m->seq;
+    for (size_t i = 0; i < mc->n_pend; i++)
+        if (mc->pend[i] == m->seq)
+            return;
+    struct mc_span sp;
+    span_begin(&sp);
+    h_submit(mc, m);
+    span_end(mc, &sp);
 }
 
 /* Takes ownership of f.  Nothing is sent in answer: acks ride on the next request. */
@@ -338,6 +545,7 @@ static void gw_up(void *ctx, struct cconn *c)
     log_info("client: connected to the gateway");
     mc->gw_backoff_s = 1;
     mc->fetch_outstanding = false;
+    h_start(mc);
     if (mc->on_gateway_up)
         mc->on_gateway_up(mc);
     start_streams(mc);
@@ -442,7 +650,8 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         core_get_stats(mc->core, &st);
         log_info("client: stats real=%llu drop=%llu loop=%llu reply=%llu acks=%llu "
                  "loop_acks=%llu cover_acks=%llu loops_back=%llu retransmits=%llu failed=%llu frags_in=%llu "
-                 "dups=%llu msgs_in=%llu bad_in=%llu queue=%zu",
+                 "dups=%llu msgs_in=%llu bad_in=%llu queue=%zu late_max_us=%llu "
+                 "handle_max_us=%llu handle_cpu_max_us=%llu",
                  (unsigned long long)st.real_sent, (unsigned long long)st.drop_sent,
                  (unsigned long long)st.loop_sent, (unsigned long long)st.reply_sent,
                  (unsigned long long)st.acks, (unsigned long long)st.loop_acks,
@@ -450,7 +659,9 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
                  (unsigned long long)st.loops_back, (unsigned long long)st.retransmits,
                  (unsigned long long)st.failed_msgs, (unsigned long long)st.received_frags,
                  (unsigned long long)st.duplicates, (unsigned long long)st.received_msgs,
-                 (unsigned long long)st.bad_in, core_queue_len(mc->core));
+                 (unsigned long long)st.bad_in, core_queue_len(mc->core),
+                 (unsigned long long)mc->late_max_us, (unsigned long long)mc->handle_max_us,
+                 (unsigned long long)mc->handle_cpu_max_us);
     }
 }
 
@@ -488,6 +699,7 @@ static void init_timers(struct mixclient *mc)
     ev_timer_init(&mc->t_redial, on_redial, 1., 0.);
     ev_idle_init(&mc->t_rx, on_rx_idle);
     mc->t_rx.data = mc;
+    h_setup(mc);
     mc->t_payload.data = mc->t_loop.data = mc->t_drop.data = mc;
     mc->t_fetch.data = mc->t_tick.data = mc->t_redial.data = mc;
     ev_timer_start(mc->loop, &mc->t_fetch);
@@ -581,6 +793,7 @@ void mixclient_free(struct mixclient *mc)
         ev_timer_stop(mc->loop, &mc->t_tick);
         ev_timer_stop(mc->loop, &mc->t_redial);
         ev_idle_stop(mc->loop, &mc->t_rx);
+        h_fini(mc);
         mc_dir_stop(mc);
     }
     for (size_t i = 0; i < MC_RX_FRAMES; i++)

@@ -6,6 +6,7 @@
 #define MIX_CLIENT_INT_H
 
 #include <ev.h>
+#include <pthread.h>
 
 #include "address.h"
 #include "cconf.h"
@@ -33,6 +34,12 @@ struct mixclient {
     bool dir_running, auth_answered, dir_have_timing;
     struct pki_timing dir_timing;       /* of the last verified document */
     ev_timer t_payload, t_loop, t_drop, t_fetch, t_tick, t_redial, t_dir, t_reap;
+    double due[3];                      /* when each stream timer is due (ev_now clock) */
+    uint64_t late_max_us;               /* the latest a stream timer ran after its time */
+    /* The longest the loop thread spent on one received entry (passing it on,
+     * applying its result): wall clock, and its own CPU time (what the
+     * handling cost, without the time other processes had the CPU). */
+    uint64_t handle_max_us, handle_cpu_max_us;
     double gw_backoff_s;
     bool fetch_outstanding;
     ev_idle t_rx;                       /* handles mc->rx one message per round */
@@ -40,6 +47,19 @@ struct mixclient {
     size_t rx_pos;                      /* next message of rx[0] */
     uint64_t acks[MC_MAX_ACKS];         /* handled seqs for the next FetchRequest */
     size_t n_acks;
+    /*
+     * The handling thread (client.c): inbox jobs go to it in order (todo)
+     * and come back (done, then h_async) to be applied on the loop thread;
+     * pend holds their seqs meanwhile.  Started with the first job.
+     */
+    bool h_init, h_started, h_stop;
+    pthread_t h_thread;
+    pthread_mutex_t h_mu;
+    pthread_cond_t h_cv;
+    struct mc_jobnode *h_todo, *h_todo_tail, *h_done, *h_done_tail;
+    ev_async h_async;
+    uint64_t pend[MC_MAX_ACKS];
+    size_t n_pend;
     uint64_t fetch_sent_us;
     uint64_t stats_send_fail;
     uint64_t last_stats_us, last_gc;

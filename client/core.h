@@ -146,6 +146,30 @@ int core_next_packet(struct core *c, enum core_stream s, uint64_t now_us, uint64
  */
 int core_on_inbox(struct core *c, const struct frame_inbox_msg *m, uint64_t unix_now) MIX_WUR;
 
+/*
+ * Inbox jobs: core_on_inbox() in two halves, so that the expensive one
+ * (decryption, storing fragments, joining a complete message, storing it
+ * and syncing the store: tens of milliseconds for 1 MiB) can run on another
+ * thread while the core's thread keeps sending on time.
+ *
+ * core_inbox_job() copies the entry (NULL without a directory or memory: do
+ * not acknowledge).  core_job_run() may run on any thread: it touches only
+ * the job and the store (LMDB, opened MDB_NOTLS, serialises writers), never
+ * the core, and jobs must run one at a time, in order.  core_job_done(), on
+ * the core's thread, applies the result (counters, acknowledgements of our
+ * own packets, the receive callback), frees the job and returns what
+ * core_on_inbox() would have: 0 = acknowledge core_job_seq(), -1 = do not.
+ * The core must outlive its jobs; core_job_free() drops one not run or not
+ * applied (its entry is fetched again).
+ */
+struct core_job;
+struct core_job *core_inbox_job(struct core *c, const struct frame_inbox_msg *m,
+                                uint64_t unix_now) MIX_WUR;
+void core_job_run(struct core_job *j);
+int core_job_done(struct core *c, struct core_job *j) MIX_WUR;
+uint64_t core_job_seq(const struct core_job *j);
+void core_job_free(struct core_job *j);
+
 /* Retransmit or fail fragments whose timeout passed. */
 void core_tick(struct core *c, uint64_t now_us);
 

@@ -40,7 +40,38 @@ static void mark_acked(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32
     free(fs);
 }
 
-/* ------------------------------------------------------------ received messages */
+/* ------------------------------------------------------------ inbox jobs */
+
+/*
+ * One inbox entry's handling, in two halves (core.h "Inbox jobs"):
+ * core_job_run() does the expensive half, which touches only the store and
+ * the job (decryption, fragments, reassembly, the store writes and sync of
+ * a complete message), on any thread; core_job_done() applies the result
+ * to the core (counters, acknowledgements of our packets, handing a message
+ * to the application) on the core's thread.
+ */
+enum job_act { ACT_NONE = 0, ACT_ACKED, ACT_LOOP_ACKED, ACT_DELIVER };
+
+struct core_job {
+    /* In: copies, so the job outlives the frame; keys and geometry as they were. */
+    struct cstore *store;
+    const uint8_t *pk, *sk;             /* the core's own (the core outlives its jobs) */
+    struct sphinx_geometry g;
+    size_t plain_len;
+    uint64_t seq, unix_now;
+    uint8_t *payload;
+    size_t payload_len;
+    uint8_t surb_id[SPHINX_SURB_ID_LEN];
+    bool has_surb_id;
+    /* Out. */
+    int ret;                            /* 0 handled (acknowledge), -1 fetch again */
+    struct core_stats st;               /* counted by this entry */
+    enum job_act act;
+    uint8_t id[CORE_MSG_ID_LEN];        /* ACKED / LOOP_ACKED: ours; DELIVER: the message's */
+    uint32_t idx;
+    uint8_t *rec;                       /* DELIVER: the stored IN record */
+    size_t surb_len;
+};
 
 /*
  * What a stored IN record (header h, then the SURB area at rec + REC_IN_HDR)
@@ -55,39 +86,43 @@ static void in_reply_fields(const struct rec_in *h, const uint8_t *rec, struct c
         memcpy(m->in_reply_to, rec + REC_IN_HDR, CORE_MSG_ID_LEN);
 }
 
-/*
- * Store a complete received message durably, then tell the application.
- * surb: the reply SURB it carried; for a reply (is_reply), the id of our
- * message it answers, kept in the same place of the record.
- */
-static int store_received(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], const uint8_t *body,
-                          size_t len, const uint8_t *surb, size_t surb_len, bool is_reply,
-                          uint64_t unix_now)
+/* An IN record with room for len body bytes after the header and the SURB. */
+static uint8_t *in_rec_new(const uint8_t *surb, size_t surb_len, size_t len, bool is_reply,
+                           uint64_t unix_now)
 {
     uint8_t *rec = malloc(REC_IN_HDR + surb_len + len + 1);
     if (rec == NULL)
-        return -1;
+        return NULL;
     struct rec_in h = {.flags = (uint8_t)(is_reply ? REC_IN_IS_REPLY : surb_len ? REC_IN_CAN_REPLY : 0),
                        .surb_len = (uint16_t)surb_len, .received_at = unix_now,
                        .body_len = (uint32_t)len};
     rec_in_pack(&h, rec);
     if (surb_len)
         memcpy(rec + REC_IN_HDR, surb, surb_len);
-    if (len)
-        memcpy(rec + REC_IN_HDR + surb_len, body, len);
-    int e = cstore_put(c->store, CSTORE_IN, id, CORE_MSG_ID_LEN, rec, REC_IN_HDR + surb_len + len);
-    if (e != 0 || cstore_sync(c->store) != 0) {
+    return rec;
+}
+
+/*
+ * Store a complete received message durably (rec from in_rec_new, body
+ * filled in); core_job_done() then tells the application.  Takes rec.
+ */
+static int store_received(struct core_job *j, const uint8_t id[CORE_MSG_ID_LEN], uint8_t *rec)
+{
+    struct rec_in h;
+    if (!rec_in_unpack(rec, REC_IN_HDR, &h)) {
         free(rec);
         return -1;
     }
-    c->st.received_msgs++;
-    if (c->recv_fn != NULL) {
-        struct core_received m = {.body = body, .len = len, .received_at = unix_now};
-        in_reply_fields(&h, rec, &m);
-        memcpy(m.id, id, CORE_MSG_ID_LEN);
-        c->recv_fn(c->recv_ctx, &m);
+    size_t surb_len = h.surb_len, len = h.body_len;
+    if (cstore_put(j->store, CSTORE_IN, id, CORE_MSG_ID_LEN, rec, REC_IN_HDR + surb_len + len) != 0 ||
+        cstore_sync(j->store) != 0) {
+        free(rec);
+        return -1;
     }
-    free(rec);
+    j->act = ACT_DELIVER;
+    memcpy(j->id, id, CORE_MSG_ID_LEN);
+    j->rec = rec;
+    j->surb_len = surb_len;
     return 0;
 }
 
@@ -114,53 +149,53 @@ static int gather_part(void *ctx, const uint8_t *key, size_t klen, const uint8_t
 }
 
 /* All fragments are in: join them, store the message, drop the parts. */
-static int assemble(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], const uint8_t *meta,
-                    size_t mlen, uint64_t unix_now)
+static int assemble(struct core_job *j, const uint8_t id[CORE_MSG_ID_LEN], const uint8_t *meta,
+                    size_t mlen)
 {
     struct rec_pmeta h;
     if (!rec_pmeta_unpack(meta, mlen, &h))
         return -1;
     uint32_t count = h.count, total = h.total;
     size_t surb_len = h.surb_len;
-    struct gather g = {malloc(total + 1), 0, total, 0, false};
-    int ret = -1;
-    if (g.buf == NULL || mlen < REC_PMETA_HDR + surb_len)
-        goto out;
-    if (cstore_iter(c->store, CSTORE_PART, id, CORE_MSG_ID_LEN, gather_part, &g) != 0)
-        goto out;
-    ret = 0;
+    if (mlen < REC_PMETA_HDR + surb_len)
+        return -1;
+    uint8_t *rec = in_rec_new(meta + REC_PMETA_HDR, surb_len, total, false, j->unix_now);
+    if (rec == NULL)
+        return -1;
+    struct gather g = {rec + REC_IN_HDR + surb_len, 0, total, 0, false};
+    if (cstore_iter(j->store, CSTORE_PART, id, CORE_MSG_ID_LEN, gather_part, &g) != 0) {
+        free(rec);
+        return -1;
+    }
     if (g.bad || g.n != count || g.len != total) {
         /* Fragments that do not add up (a broken sender): drop them all. */
-        c->st.bad_in++;
-    } else if (store_received(c, id, g.buf, g.len, meta + REC_PMETA_HDR, surb_len, false,
-                              unix_now) != 0) {
-        ret = -1;
-        goto out;
+        j->st.bad_in++;
+        free(rec);
+    } else if (store_received(j, id, rec) != 0) {
+        return -1;
     }
-    if (cstore_del_prefix(c->store, CSTORE_PART, id, CORE_MSG_ID_LEN) != 0 ||
-        cstore_del(c->store, CSTORE_PMETA, id, CORE_MSG_ID_LEN) != 0)
+    if (cstore_del_prefix(j->store, CSTORE_PART, id, CORE_MSG_ID_LEN) != 0 ||
+        cstore_del(j->store, CSTORE_PMETA, id, CORE_MSG_ID_LEN) != 0)
         log_err("client: could not clean up a reassembled message");
-out:
-    free(g.buf);
-    return ret;
+    return 0;
 }
 
 /* One data fragment for us: store it unless we have it, assemble when complete. */
-static int on_fragment(struct core *c, const struct payload_frag *f, uint64_t unix_now)
+static int on_fragment(struct core_job *j, const struct payload_frag *f)
 {
     uint8_t key[CORE_MSG_ID_LEN + 4], *meta = NULL;
     size_t mlen;
     memcpy(key, f->msg_id, CORE_MSG_ID_LEN);
     mix_put_be32(key + CORE_MSG_ID_LEN, f->index);
-    int have = cstore_has(c->store, CSTORE_IN, f->msg_id, CORE_MSG_ID_LEN);
-    int part = have == 0 ? cstore_has(c->store, CSTORE_PART, key, sizeof(key)) : have;
+    int have = cstore_has(j->store, CSTORE_IN, f->msg_id, CORE_MSG_ID_LEN);
+    int part = have == 0 ? cstore_has(j->store, CSTORE_PART, key, sizeof(key)) : have;
     if (have < 0 || part < 0)
         return -1;
     if (have == 1 || part == 1) {
-        c->st.duplicates++;
+        j->st.duplicates++;
         return 0;
     }
-    int got = cstore_get(c->store, CSTORE_PMETA, f->msg_id, CORE_MSG_ID_LEN, &meta, &mlen);
+    int got = cstore_get(j->store, CSTORE_PMETA, f->msg_id, CORE_MSG_ID_LEN, &meta, &mlen);
     if (got < 0)
         return -1;
     struct rec_pmeta h;
@@ -170,11 +205,11 @@ static int on_fragment(struct core *c, const struct payload_frag *f, uint64_t un
         meta = calloc(1, REC_PMETA_HDR + CORE_SURB_MAX);
         if (meta == NULL)
             return -1;
-        h = (struct rec_pmeta){.count = f->count, .total = f->total_len, .first_seen = unix_now};
+        h = (struct rec_pmeta){.count = f->count, .total = f->total_len, .first_seen = j->unix_now};
     }
     int ret = 0;
     if (h.count != f->count || h.total != f->total_len || f->surb_len > CORE_SURB_MAX) {
-        c->st.bad_in++;
+        j->st.bad_in++;
         goto out;
     }
     if (f->surb_len) {
@@ -190,81 +225,85 @@ static int on_fragment(struct core *c, const struct payload_frag *f, uint64_t un
     }
     h.got++;
     rec_pmeta_pack(&h, meta);
-    c->st.received_frags++;
+    j->st.received_frags++;
     ret = -1;
-    if (cstore_put(c->store, CSTORE_PART, key, sizeof(key), f->data, f->data_len) != 0 ||
-        cstore_put(c->store, CSTORE_PMETA, f->msg_id, CORE_MSG_ID_LEN, meta, mlen) != 0)
+    if (cstore_put(j->store, CSTORE_PART, key, sizeof(key), f->data, f->data_len) != 0 ||
+        cstore_put(j->store, CSTORE_PMETA, f->msg_id, CORE_MSG_ID_LEN, meta, mlen) != 0)
         goto out;
-    ret = h.got == f->count ? assemble(c, f->msg_id, meta, mlen, unix_now) : 0;
+    ret = h.got == f->count ? assemble(j, f->msg_id, meta, mlen) : 0;
 out:
     free(meta);
     return ret;
 }
 
-/* ------------------------------------------------------------ inbox */
-
 /* A payload that came back through one of our SURBs. */
-static int on_surb_reply(struct core *c, const struct frame_inbox_msg *m, uint64_t unix_now)
+static int on_surb_reply(struct core_job *j)
 {
     uint8_t *rec = NULL, *plain = NULL;
     size_t rlen;
     int ret = 0;
-    int got = cstore_get(c->store, CSTORE_SURB, m->surb_id.ptr, SPHINX_SURB_ID_LEN, &rec, &rlen);
+    int got = cstore_get(j->store, CSTORE_SURB, j->surb_id, SPHINX_SURB_ID_LEN, &rec, &rlen);
     if (got < 0)
         return -1;
     struct rec_surb h;
     if (got == 0 || rlen != SREC_LEN || !rec_surb_unpack(rec, rlen, &h)
-        || m->payload.len != c->g.payload_len) {
-        c->st.bad_in++;   /* unknown, used already, or another geometry */
+        || j->payload_len != j->g.payload_len) {
+        j->st.bad_in++;   /* unknown, used already, or another geometry */
         goto out;
     }
-    plain = malloc(c->plain_len);
+    plain = malloc(j->plain_len);
     if (plain == NULL) {
         ret = -1;
         goto out;
     }
-    if (sphinx_surb_open(&c->g, rec + REC_SURB_HDR, m->payload.ptr, m->payload.len, plain) != SPHINX_OK) {
-        c->st.bad_in++;
+    if (sphinx_surb_open(&j->g, rec + REC_SURB_HDR, j->payload, j->payload_len, plain) != SPHINX_OK) {
+        j->st.bad_in++;
         goto out;
     }
     struct payload_frag f;
     switch (h.kind) {
     case SK_ACK:
-        mark_acked(c, h.msg_id, h.index);
+        j->act = ACT_ACKED;
+        memcpy(j->id, h.msg_id, CORE_MSG_ID_LEN);
+        j->idx = h.index;
         break;
     case SK_LOOP_ACK:
-        (void)core_flight_acked(c, h.msg_id, CORE_LOOP_IDX);
-        c->st.loop_acks++;
+        j->act = ACT_LOOP_ACKED;
+        memcpy(j->id, h.msg_id, CORE_MSG_ID_LEN);
+        j->st.loop_acks++;
         break;
     case SK_COVER_ACK:
         /* The SURB-ack of payload-stream drop cover: it only had to travel. */
-        c->st.cover_acks++;
+        j->st.cover_acks++;
         break;
     case SK_REPLY:
-        if (payload_frag_parse(plain, c->plain_len, &f) != PAYLOAD_OK || f.kind != PAYLOAD_FRAG_REPLY) {
-            c->st.bad_in++;
+        if (payload_frag_parse(plain, j->plain_len, &f) != PAYLOAD_OK || f.kind != PAYLOAD_FRAG_REPLY) {
+            j->st.bad_in++;
             break;
         }
-        if (cstore_has(c->store, CSTORE_IN, f.msg_id, CORE_MSG_ID_LEN) == 1) {
-            c->st.duplicates++;
+        if (cstore_has(j->store, CSTORE_IN, f.msg_id, CORE_MSG_ID_LEN) == 1) {
+            j->st.duplicates++;
             break;
         }
-        if (store_received(c, f.msg_id, f.data, f.data_len, h.msg_id, CORE_MSG_ID_LEN, true,
-                           unix_now) != 0) {
+        /* The record keeps the id of our message it answers where a SURB would be. */
+        uint8_t *in = in_rec_new(h.msg_id, CORE_MSG_ID_LEN, f.data_len, true, j->unix_now);
+        if (in != NULL && f.data_len)
+            memcpy(in + REC_IN_HDR + CORE_MSG_ID_LEN, f.data, f.data_len);
+        if (in == NULL || store_received(j, f.msg_id, in) != 0) {
             ret = -1;
             goto out;
         }
-        c->st.replies_received++;
+        j->st.replies_received++;
         break;
     default:
-        c->st.bad_in++;
+        j->st.bad_in++;
     }
     /* A SURB is single use: forget its keys once its answer is handled. */
-    if (cstore_del(c->store, CSTORE_SURB, m->surb_id.ptr, SPHINX_SURB_ID_LEN) != 0)
+    if (cstore_del(j->store, CSTORE_SURB, j->surb_id, SPHINX_SURB_ID_LEN) != 0)
         ret = -1;
 out:
     if (plain != NULL) {
-        sodium_memzero(plain, c->plain_len);
+        sodium_memzero(plain, j->plain_len);
         free(plain);
     }
     if (rec != NULL) {
@@ -275,7 +314,7 @@ out:
 }
 
 /* Open a sealed body; the gateway stores the envelope body (or, tolerated, the whole envelope). */
-static uint8_t *open_body(struct core *c, const uint8_t *p, size_t len, size_t *out_len)
+static uint8_t *open_body(const struct core_job *j, const uint8_t *p, size_t len, size_t *out_len)
 {
     struct payload_view v;
     if (payload_parse(p, len, &v) == PAYLOAD_OK && v.body_len > crypto_box_SEALBYTES) {
@@ -287,7 +326,7 @@ static uint8_t *open_body(struct core *c, const uint8_t *p, size_t len, size_t *
     uint8_t *out = malloc(len - crypto_box_SEALBYTES);
     if (out == NULL)
         return NULL;
-    if (crypto_box_seal_open(out, p, len, c->pk, c->cfg.sk) != 0) {
+    if (crypto_box_seal_open(out, p, len, j->pk, j->sk) != 0) {
         free(out);
         return NULL;
     }
@@ -295,30 +334,114 @@ static uint8_t *open_body(struct core *c, const uint8_t *p, size_t len, size_t *
     return out;
 }
 
-int core_on_inbox(struct core *c, const struct frame_inbox_msg *m, uint64_t unix_now)
+struct core_job *core_inbox_job(struct core *c, const struct frame_inbox_msg *m, uint64_t unix_now)
 {
     if (c->doc == NULL)
-        return -1;
-    if (m->surb_id.len == SPHINX_SURB_ID_LEN)
-        return on_surb_reply(c, m, unix_now);
+        return NULL;
+    struct core_job *j = calloc(1, sizeof(*j));
+    if (j == NULL || (j->payload = malloc(m->payload.len ? m->payload.len : 1)) == NULL) {
+        free(j);
+        return NULL;
+    }
+    j->store = c->store;
+    j->pk = c->pk;
+    j->sk = c->cfg.sk;
+    j->g = c->g;
+    j->plain_len = c->plain_len;
+    j->seq = m->seq;
+    j->unix_now = unix_now;
+    memcpy(j->payload, m->payload.ptr, m->payload.len);
+    j->payload_len = m->payload.len;
+    j->has_surb_id = m->surb_id.len == SPHINX_SURB_ID_LEN;
+    if (j->has_surb_id)
+        memcpy(j->surb_id, m->surb_id.ptr, SPHINX_SURB_ID_LEN);
+    j->ret = -1;
+    return j;
+}
+
+void core_job_run(struct core_job *j)
+{
+    if (j->has_surb_id) {
+        j->ret = on_surb_reply(j);
+        return;
+    }
     size_t len = 0;
-    uint8_t *plain = open_body(c, m->payload.ptr, m->payload.len, &len);
+    uint8_t *plain = open_body(j, j->payload, j->payload_len, &len);
     struct payload_frag f;
-    int ret = 0;
+    j->ret = 0;
     if (plain == NULL || payload_frag_parse(plain, len, &f) != PAYLOAD_OK) {
-        c->st.bad_in++;
+        j->st.bad_in++;
     } else if (f.kind == PAYLOAD_FRAG_LOOP) {
-        c->st.loops_back++;
+        j->st.loops_back++;
     } else if (f.kind == PAYLOAD_FRAG_DATA) {
-        ret = on_fragment(c, &f, unix_now);
+        j->ret = on_fragment(j, &f);
     } else {
-        c->st.bad_in++;
+        j->st.bad_in++;
     }
     if (plain != NULL) {
         sodium_memzero(plain, len);
         free(plain);
     }
+}
+
+uint64_t core_job_seq(const struct core_job *j)
+{
+    return j->seq;
+}
+
+void core_job_free(struct core_job *j)
+{
+    if (j == NULL)
+        return;
+    free(j->payload);
+    free(j->rec);
+    free(j);
+}
+
+static void add_stats(struct core_stats *to, const struct core_stats *d)
+{
+    to->acks += d->acks;
+    to->loop_acks += d->loop_acks;
+    to->loops_back += d->loops_back;
+    to->cover_acks += d->cover_acks;
+    to->received_frags += d->received_frags;
+    to->duplicates += d->duplicates;
+    to->received_msgs += d->received_msgs;
+    to->replies_received += d->replies_received;
+    to->bad_in += d->bad_in;
+}
+
+int core_job_done(struct core *c, struct core_job *j)
+{
+    int ret = j->ret;
+    add_stats(&c->st, &j->st);
+    if (ret == 0 && j->act == ACT_ACKED) {
+        mark_acked(c, j->id, j->idx);
+    } else if (ret == 0 && j->act == ACT_LOOP_ACKED) {
+        (void)core_flight_acked(c, j->id, CORE_LOOP_IDX);
+    } else if (ret == 0 && j->act == ACT_DELIVER) {
+        const uint8_t *rec = j->rec;
+        struct rec_in h;
+        c->st.received_msgs++;
+        if (c->recv_fn != NULL && rec_in_unpack(rec, REC_IN_HDR, &h)) {
+            struct core_received m = {.body = rec + REC_IN_HDR + h.surb_len, .len = h.body_len,
+                                      .received_at = h.received_at};
+            in_reply_fields(&h, rec, &m);
+            memcpy(m.id, j->id, CORE_MSG_ID_LEN);
+            c->recv_fn(c->recv_ctx, &m);
+        }
+    }
+    core_job_free(j);
     return ret;
+}
+
+int core_on_inbox(struct core *c, const struct frame_inbox_msg *m, uint64_t unix_now)
+{
+    struct core_job *j = core_inbox_job(c, m, unix_now);
+    if (j == NULL)
+        return -1;
+    core_job_run(j);
+    return core_job_done(c, j);
 }
 
 /* ------------------------------------------------------------ status */

@@ -35,7 +35,11 @@
  * options sets them for every object (libmix logs through one sink), and
  * they must not be changed while another thread's object is running.
  * mixclient_strerror(), mixclient_version(), mixclient_check_address()
- * and mixclient_max_message() are safe from any thread.
+ * and mixclient_max_message() are safe from any thread.  Each object
+ * handles received messages on a thread of its own (started when its
+ * gateway link first comes up); the receive callback still runs on the
+ * loop's thread, but the log callback can be called from that thread too
+ * (a failing store write).
  */
 #ifndef MIXCLIENT_H
 #define MIXCLIENT_H
