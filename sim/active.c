@@ -478,29 +478,16 @@ static int cmd_active(int argc, char **argv, int n1)
     const char *name = n1 ? "nminus1" : "flood";
     struct active_params p;
     active_params_default(&p);
-    int csv = 0, header = 1;
-    for (int i = 0; i < argc; i++) {
-        int k = aopt_parse(active_opts, active_opt_count, &p, argc, argv, &i);
-        if (k < 0)
-            return 2;
-        if (k > 0)
-            continue;
-        if (strcmp(argv[i], "--csv") == 0) {
-            csv = 1;
-        } else if (strcmp(argv[i], "--no-header") == 0) {
-            header = 0;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: mixsim %s [--FLAG VALUE ...] [--csv [--no-header]]\n%s\n"
-                   "See mixsim(1).  Flags and defaults:\n", name,
-                   n1 ? "The n-1 attack: hold back honest inputs, flush, let one target in."
-                      : "The flooding attack: the attacker adds its own messages.");
-            aopt_print(stdout, active_opts, active_opt_count, &p);
-            return 0;
-        } else {
-            fprintf(stderr, "mixsim %s: unknown argument '%s' (try --help)\n", name, argv[i]);
-            return 2;
-        }
-    }
+    char usage[256];
+    snprintf(usage, sizeof usage,
+             "usage: mixsim %s [--FLAG VALUE ...] [--csv [--no-header]]\n%s\n"
+             "See mixsim(1).  Flags and defaults:\n", name,
+             n1 ? "The n-1 attack: hold back honest inputs, flush, let one target in."
+                : "The flooding attack: the attacker adds its own messages.");
+    struct aopt_out o;
+    int go = aopt_cli(name, usage, active_opts, active_opt_count, &p, NULL, NULL, argc, argv, &o);
+    if (go <= 0)
+        return go < 0 ? 2 : 0;
     const char *why = NULL;
     if (!active_params_check(&p, &why)) {
         fprintf(stderr, "mixsim %s: %s\n", name, why);
@@ -511,8 +498,8 @@ static int cmd_active(int argc, char **argv, int n1)
         fprintf(stderr, "mixsim %s: out of memory\n", name);
         return 1;
     }
-    if (csv) {
-        if (header)
+    if (o.csv) {
+        if (o.header)
             printf("attack,seed,users,strategy,loop_rate,mix_loop,attack_rate,targets,h_mean,"
                    "h_se,h_min,attack_s,detected,detect_s,detect_se\n");
         printf("%s,%llu,%u,%s,%g,%g,%g,%llu,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", name,

@@ -91,6 +91,36 @@ int aopt_parse(const struct aopt *t, size_t n, void *base, int argc, char **argv
     return 0;
 }
 
+int aopt_cli(const char *cmd, const char *usage, const struct aopt *t, size_t n, void *base,
+             const char *extra, const char **extra_val, int argc, char **argv,
+             struct aopt_out *o)
+{
+    o->csv = 0;
+    o->header = 1;
+    for (int i = 0; i < argc; i++) {
+        int k = aopt_parse(t, n, base, argc, argv, &i);
+        if (k < 0)
+            return -1;
+        if (k > 0)
+            continue;
+        if (extra != NULL && strcmp(argv[i], extra) == 0 && i + 1 < argc) {
+            *extra_val = argv[++i];
+        } else if (strcmp(argv[i], "--csv") == 0) {
+            o->csv = 1;
+        } else if (strcmp(argv[i], "--no-header") == 0) {
+            o->header = 0;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            aopt_print(stdout, t, n, base);
+            return 0;
+        } else {
+            fprintf(stderr, "mixsim %s: unknown argument '%s' (try --help)\n", cmd, argv[i]);
+            return -1;
+        }
+    }
+    return 1;
+}
+
 void aopt_print(FILE *f, const struct aopt *t, size_t n, const void *base)
 {
     for (size_t k = 0; k < n; k++) {

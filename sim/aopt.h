@@ -34,6 +34,20 @@ int aopt_parse(const struct aopt *t, size_t n, void *base, int argc, char **argv
 /* One line per flag with its current value (the default, before parsing). */
 void aopt_print(FILE *f, const struct aopt *t, size_t n, const void *base);
 
+/*
+ * The argument loop every attack subcommand shares: the table's flags,
+ * --csv, --no-header, an optional string option (extra, e.g. "--trace",
+ * its value in *extra_val; NULL for none) and --help/-h, which prints usage
+ * then the flags with their defaults.  Returns 1 to go on, 0 after --help
+ * (exit 0), -1 after naming the problem on stderr (exit 2).
+ */
+struct aopt_out {
+    int csv, header;
+};
+int aopt_cli(const char *cmd, const char *usage, const struct aopt *t, size_t n, void *base,
+             const char *extra, const char **extra_val, int argc, char **argv,
+             struct aopt_out *o) MIX_WUR;
+
 /* "poisson", "timed_pool" or "threshold" as written in CSV and reports. */
 const char *aopt_strategy_name(int s);
 

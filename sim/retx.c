@@ -470,28 +470,14 @@ int cmd_retx(int argc, char **argv)
 {
     struct retx_params p;
     retx_params_default(&p);
-    int csv = 0, header = 1;
-    for (int i = 0; i < argc; i++) {
-        int k = aopt_parse(retx_opts, retx_opt_count, &p, argc, argv, &i);
-        if (k < 0)
-            return 2;
-        if (k > 0)
-            continue;
-        if (strcmp(argv[i], "--csv") == 0) {
-            csv = 1;
-        } else if (strcmp(argv[i], "--no-header") == 0) {
-            header = 0;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs("usage: mixsim retx [--FLAG VALUE ...] [--csv [--no-header]]\n"
-                  "Loss, mix failures and retransmission on a fresh path, and their cost in\n"
-                  "relationship anonymity; see mixsim(1).  Flags and defaults:\n", stdout);
-            aopt_print(stdout, retx_opts, retx_opt_count, &p);
-            return 0;
-        } else {
-            fprintf(stderr, "mixsim retx: unknown argument '%s' (try --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    struct aopt_out o;
+    int go = aopt_cli("retx",
+                      "usage: mixsim retx [--FLAG VALUE ...] [--csv [--no-header]]\n"
+                      "Loss, mix failures and retransmission on a fresh path, and their cost in\n"
+                      "relationship anonymity; see mixsim(1).  Flags and defaults:\n",
+                      retx_opts, retx_opt_count, &p, NULL, NULL, argc, argv, &o);
+    if (go <= 0)
+        return go < 0 ? 2 : 0;
     const char *why = NULL;
     if (!retx_params_check(&p, &why)) {
         fprintf(stderr, "mixsim retx: %s\n", why);
@@ -502,8 +488,8 @@ int cmd_retx(int argc, char **argv)
         fprintf(stderr, "mixsim retx: out of memory\n");
         return 1;
     }
-    if (csv) {
-        if (header)
+    if (o.csv) {
+        if (o.header)
             printf("seed,users,mixes,strategy,loss,mtbf,timeout,retx_max,targets,lost,"
                    "copies_per_msg,duplicates,h_single,h_single_se,h_linked,h_linked_se\n");
         printf("%llu,%u,%u,%s,%g,%g,%g,%u,%llu,%llu,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",

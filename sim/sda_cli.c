@@ -23,14 +23,11 @@ static double median(double *v, size_t n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static void usage_sda(FILE *f, const struct sda_params *p)
-{
-    fputs("usage: mixsim sda [--FLAG VALUE ...] [--trace FILE.csv] [--csv [--no-header]]\n"
-          "Statistical disclosure (Danezis) and Mathewson-Dingledine attacks on user 0's\n"
-          "contacts; see mixsim(1) and docs/sim.md.  --trace replays send events\n"
-          "(time,sender,recipient) against --target instead.  Flags and defaults:\n", f);
-    aopt_print(f, sda_opts, sda_opt_count, p);
-}
+#define SDA_USAGE                                                                       \
+    "usage: mixsim sda [--FLAG VALUE ...] [--trace FILE.csv] [--csv [--no-header]]\n"      \
+    "Statistical disclosure (Danezis) and Mathewson-Dingledine attacks on user 0's\n"      \
+    "contacts; see mixsim(1) and docs/sim.md.  --trace replays send events\n"             \
+    "(time,sender,recipient) against --target instead.  Flags and defaults:\n"
 
 static void print_summary(const struct sda_params *p, struct sda_result *res)
 {
@@ -68,28 +65,12 @@ int cmd_sda(int argc, char **argv)
 {
     struct sda_params p;
     sda_params_default(&p);
-    int csv = 0, header = 1;
     const char *trace_path = NULL;
-    for (int i = 0; i < argc; i++) {
-        int r = aopt_parse(sda_opts, sda_opt_count, &p, argc, argv, &i);
-        if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        if (strcmp(argv[i], "--trace") == 0 && i + 1 < argc) {
-            trace_path = argv[++i];
-        } else if (strcmp(argv[i], "--csv") == 0) {
-            csv = 1;
-        } else if (strcmp(argv[i], "--no-header") == 0) {
-            header = 0;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            usage_sda(stdout, &p);
-            return 0;
-        } else {
-            fprintf(stderr, "mixsim sda: unknown argument '%s' (try --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    struct aopt_out o;
+    int go = aopt_cli("sda", SDA_USAGE, sda_opts, sda_opt_count, &p, "--trace", &trace_path, argc,
+                      argv, &o);
+    if (go <= 0)
+        return go < 0 ? 2 : 0;
     struct trace tr = { 0 };
     if (trace_path != NULL) {
         char twhy[300];
@@ -114,7 +95,7 @@ int cmd_sda(int argc, char **argv)
         trace_free(&tr);
         return 1;
     }
-    if (csv && header)
+    if (o.csv && o.header)
         printf("seed,users,contacts,strategy,cover,attacker,success,time_s,target_msgs,rounds,"
                "h_profile,h_true\n");
     int rc = 0;
@@ -126,7 +107,7 @@ int cmd_sda(int argc, char **argv)
             rc = 1;
             break;
         }
-        for (int k = 0; csv && k < SDA_ATTACKERS; k++)
+        for (int k = 0; o.csv && k < SDA_ATTACKERS; k++)
             printf("%llu,%u,%u,%s,%g,%s,%d,%.6g,%llu,%llu,%.4f,%.4f\n",
                    (unsigned long long)q.seed, q.users, q.contacts,
                    aopt_strategy_name(q.strategy), q.cover, attacker_name[k],
@@ -134,7 +115,7 @@ int cmd_sda(int argc, char **argv)
                    (unsigned long long)res[i].a[k].target_msgs,
                    (unsigned long long)res[i].a[k].rounds, res[i].a[k].h_profile, res[i].h_true);
     }
-    if (rc == 0 && !csv)
+    if (rc == 0 && !o.csv)
         print_summary(&p, res);
     free(res);
     trace_free(&tr);

@@ -320,28 +320,14 @@ int cmd_unlink(int argc, char **argv)
 {
     struct unlink_params p;
     unlink_params_default(&p);
-    int csv = 0, header = 1;
-    for (int i = 0; i < argc; i++) {
-        int k = aopt_parse(unlink_opts, unlink_opt_count, &p, argc, argv, &i);
-        if (k < 0)
-            return 2;
-        if (k > 0)
-            continue;
-        if (strcmp(argv[i], "--csv") == 0) {
-            csv = 1;
-        } else if (strcmp(argv[i], "--no-header") == 0) {
-            header = 0;
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs("usage: mixsim unlink [--FLAG VALUE ...] [--csv [--no-header]]\n"
-                  "Sender unlinkability (epsilon, delta) over challenge pairs and the entropy of\n"
-                  "the who-talks-to-whom matrix; see mixsim(1).  Flags and defaults:\n", stdout);
-            aopt_print(stdout, unlink_opts, unlink_opt_count, &p);
-            return 0;
-        } else {
-            fprintf(stderr, "mixsim unlink: unknown argument '%s' (try --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    struct aopt_out o;
+    int go = aopt_cli("unlink",
+                      "usage: mixsim unlink [--FLAG VALUE ...] [--csv [--no-header]]\n"
+                      "Sender unlinkability (epsilon, delta) over challenge pairs and the entropy of\n"
+                      "the who-talks-to-whom matrix; see mixsim(1).  Flags and defaults:\n",
+                      unlink_opts, unlink_opt_count, &p, NULL, NULL, argc, argv, &o);
+    if (go <= 0)
+        return go < 0 ? 2 : 0;
     const char *why = NULL;
     if (!unlink_params_check(&p, &why)) {
         fprintf(stderr, "mixsim unlink: %s\n", why);
@@ -352,8 +338,8 @@ int cmd_unlink(int argc, char **argv)
         fprintf(stderr, "mixsim unlink: out of memory\n");
         return 1;
     }
-    if (csv) {
-        if (header)
+    if (o.csv) {
+        if (o.header)
             printf("seed,users,rate,strategy,pairs,unfinished,delta_0,delta_0.5,delta_1,"
                    "delta_2,delta_4,eps_max_median,h_pairs,h_pairs_true\n");
         printf("%llu,%u,%g,%s,%llu,%llu", (unsigned long long)p.seed, p.users, p.rate,

@@ -41,35 +41,6 @@ fail() {
     exit 1
 }
 
-# A base port with base..base+9 and base+100..base+109 free on loopback.
-pick_base() {
-    /usr/bin/python3 - <<'PY'
-import random, socket
-# Below the kernel's ephemeral range: a port picked there could be taken by
-# any outgoing connection (a metrics scrape, a dial) before the daemon binds it.
-try:
-    lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-except (OSError, ValueError, IndexError):
-    lo = 32768
-top = lo - 200 if lo > 12000 else 60000 - 200
-for _ in range(200):
-    b = random.randrange(10000, top)
-    ok = True
-    for p in list(range(b, b + 10)) + list(range(b + 100, b + 110)):
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", p))
-        except OSError:
-            ok = False
-        finally:
-            s.close()
-        if not ok:
-            break
-    if ok:
-        print(b)
-        break
-PY
-}
 
 # start_node I: run node I of $NET in the background, log to $T/nodeI.log.
 start_node() {

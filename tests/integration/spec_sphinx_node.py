@@ -47,6 +47,8 @@ import urllib.request
 TOP = os.environ.get("TOP", os.getcwd())
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(TOP, "tests", "spec"))
+sys.path.insert(0, os.path.join(TOP, "tests", "lib"))
+import testlib  # noqa: E402  (tests/lib: shared helpers, standard library only)
 try:
     import specdir
     import speclink
@@ -74,31 +76,8 @@ class SysRng:
 
 
 def pick_base():
-    """A base port with base..base+9 and base+100..base+109 free."""
-    # Below the kernel's ephemeral range: a port picked there could be taken
-    # by any outgoing connection before the daemon binds it.
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            lo = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        lo = 32768
-    top = lo - 200 if lo > 12000 else 60000 - 200
-    for _ in range(200):
-        b = random.randrange(10000, top)
-        ok = True
-        for p in list(range(b, b + 10)) + list(range(b + 100, b + 110)):
-            s = socket.socket()
-            try:
-                s.bind(("127.0.0.1", p))
-            except OSError:
-                ok = False
-            finally:
-                s.close()
-            if not ok:
-                break
-        if ok:
-            return b
-    raise AssertionError("no free ports")
+    """A base port with base..base+9 and base+100..base+109 free (tests/lib)."""
+    return testlib.pick_base()
 
 
 def b64url(text):

@@ -1,6 +1,6 @@
 # Shared shell helpers for the integration tests (sourced, not run):
 #   . "$TOP/tests/lib/common.sh"
-# pick_ports, wait_until, wait_log, wait_metric_url, stop_pids, scan_sanitizer.
+# pick_ports, pick_base, wait_until, wait_log, wait_metric_url, stop_pids, scan_sanitizer.
 # POSIX sh; the callers' own fail() is used when defined.
 
 # pick_ports N: N distinct free loopback TCP ports, space-separated, below
@@ -9,6 +9,12 @@
 # binds it).  Each port was free when picked.
 pick_ports() {
     /usr/bin/python3 "${TOP:-.}/tests/lib/testlib.py" ports "$1"
+}
+
+# pick_base: a base port B with B..B+9 and B+100..B+109 free, below the
+# ephemeral range (daemons on B+i, their metrics on B+100+i).
+pick_base() {
+    /usr/bin/python3 "${TOP:-.}/tests/lib/testlib.py" base
 }
 
 # _lib_fail MSG: the caller's fail() if it has one, else print and exit 1.

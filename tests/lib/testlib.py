@@ -50,6 +50,29 @@ def pick_ports(n):
     raise RuntimeError("no %d free ports below %d" % (n, lo))
 
 
+def pick_base():
+    """A base port with base..base+9 and base+100..base+109 free (daemons
+    on base+i, their metrics on base+100+i), below the ephemeral range."""
+    lo = _ephemeral_low()
+    top = lo - 200 if lo > 12000 else 60000 - 200
+    for _ in range(200):
+        b = random.randrange(10000, top)
+        ok = True
+        for p in list(range(b, b + 10)) + list(range(b + 100, b + 110)):
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", p))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+            if not ok:
+                break
+        if ok:
+            return b
+    raise RuntimeError("no free block of ports below %d" % lo)
+
+
 def wait_until(pred, timeout, what):
     """Call pred() every 0.1 s until it returns a true value (returned);
     raise AssertionError naming `what` after timeout seconds."""
@@ -108,5 +131,7 @@ def scan_sanitizer(paths):
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "ports":
         print(" ".join(str(p) for p in pick_ports(int(sys.argv[2]))))
+    elif len(sys.argv) == 2 and sys.argv[1] == "base":
+        print(pick_base())
     else:
-        sys.exit("usage: testlib.py ports N")
+        sys.exit("usage: testlib.py ports N | base")

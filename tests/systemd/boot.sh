@@ -23,6 +23,7 @@
 # debootstrap, no way to the Debian archive, or nspawn cannot boot here.
 set -u
 TOP=${TOP:-$(pwd)}
+. "$TOP/tests/lib/common.sh"
 BUILD=${BUILD:-build}
 BUILD_ABS=${BUILD_ABS:-$TOP/$BUILD}
 CACHE=${MIX_NSPAWN_CACHE:-/var/tmp/mixnet-nspawn}
@@ -91,31 +92,7 @@ fail() {
     exit 1
 }
 
-BASE=$(python3 - <<'PY'
-import random, socket
-try:
-    lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-except (OSError, ValueError, IndexError):
-    lo = 32768
-top = lo - 200 if lo > 12000 else 60000 - 200
-for _ in range(200):
-    b = random.randrange(10000, top)
-    ok = True
-    for p in list(range(b, b + 10)) + list(range(b + 100, b + 110)):
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", p))
-        except OSError:
-            ok = False
-        finally:
-            s.close()
-        if not ok:
-            break
-    if ok:
-        print(b)
-        break
-PY
-)
+BASE=$(pick_base)
 [ -n "$BASE" ] || fail "no free ports"
 
 make -s --no-print-directory -C "$TOP" BUILD="$BUILD" PREFIX=/usr/local DESTDIR="$W/stage" \
