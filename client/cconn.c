@@ -15,6 +15,9 @@
 
 #include "hostport.h"
 #include "log.h"
+#ifdef MIXCLIENT_TRUTH
+#include "truth.h"
+#endif
 
 enum cconn_state { CC_CONNECTING, CC_HANDSHAKE, CC_UP, CC_DOWN };
 
@@ -26,6 +29,9 @@ struct cconn {
     enum cconn_state state;
     struct link *link;
     struct cconn_cbs cbs;
+#ifdef MIXCLIENT_TRUTH
+    struct truth_link *truth; /* test builds: the ground-truth recorder (truth.h) */
+#endif
 };
 
 /* End the connection once: stop watchers, close the socket, tell the owner. */
@@ -76,6 +82,13 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
         }
         if (n > 0)
             link_consume_output(c->link, (size_t)n);
+#ifdef MIXCLIENT_TRUTH
+        if (n > 0 && c->truth != NULL) {
+            struct link_stats st;
+            link_get_stats(c->link, &st);
+            truth_link_written(c->truth, st.bytes_out);
+        }
+#endif
     }
     if (link_output_pending(c->link) == 0)
         ev_io_stop(c->loop, &c->wio);
@@ -101,6 +114,9 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
     if (c->state == CC_HANDSHAKE && link_is_established(c->link)) {
         c->state = CC_UP;
         ev_timer_stop(c->loop, &c->timer);
+#ifdef MIXCLIENT_TRUTH
+        c->truth = truth_link_new(c->fd);
+#endif
         if (c->cbs.on_up)
             c->cbs.on_up(c->cbs.ctx, c);
     }
@@ -195,6 +211,26 @@ int cconn_send(struct cconn *c, const uint8_t *frame, size_t len)
     return 0;
 }
 
+#ifndef MIXCLIENT_TRUTH
+int cconn_send_real(struct cconn *c, const uint8_t *frame, size_t len)
+{
+    return cconn_send(c, frame, len);
+}
+#else
+int cconn_send_real(struct cconn *c, const uint8_t *frame, size_t len)
+{
+    if (c == NULL || c->state != CC_UP)
+        return -1;
+    struct link_stats st;
+    link_get_stats(c->link, &st);
+    uint64_t index = st.msgs_out;
+    if (cconn_send(c, frame, len) != 0)
+        return -1;
+    truth_link_queued(c->truth, index, st.bytes_out + link_output_pending(c->link));
+    return 0;
+}
+#endif
+
 bool cconn_is_up(const struct cconn *c)
 {
     return c != NULL && c->state == CC_UP;
@@ -216,6 +252,9 @@ void cconn_free(struct cconn *c)
         return;
     c->cbs.on_down = NULL;
     go_down(c, "closed");
+#ifdef MIXCLIENT_TRUTH
+    truth_link_free(c->truth);
+#endif
     link_free(c->link);
     free(c);
 }

@@ -41,6 +41,12 @@ struct cconn *cconn_dial(struct ev_loop *loop, const char *hostport,
 
 /* Queue a frame (only once up).  0, or -1 if down or the output cap is reached. */
 int cconn_send(struct cconn *c, const uint8_t *frame, size_t len) MIX_WUR;
+/*
+ * cconn_send() for a real payload packet (a message fragment or a reply).
+ * The same in every build but the test program built with -DMIXCLIENT_TRUTH,
+ * where its send time also goes to the ground-truth file (truth.h).
+ */
+int cconn_send_real(struct cconn *c, const uint8_t *frame, size_t len) MIX_WUR;
 bool cconn_is_up(const struct cconn *c);
 bool cconn_is_down(const struct cconn *c);
 /* Bytes queued but not yet written. */

@@ -132,8 +132,11 @@ uint64_t mc_mono_us(struct mixclient *mc)
     return (uint64_t)(ev_now(mc->loop) * 1e6);
 }
 
-/* Send one frame on the gateway link; false if the link is not up. */
-static bool gw_send(struct mixclient *mc, const struct mix_frame *f)
+/*
+ * Send one frame on the gateway link; false if the link is not up.  real:
+ * it carries a real payload packet (test builds record its send time).
+ */
+static bool gw_send(struct mixclient *mc, const struct mix_frame *f, bool real)
 {
     size_t len;
     const char *why;
@@ -142,7 +145,7 @@ static bool gw_send(struct mixclient *mc, const struct mix_frame *f)
         log_err("client: cannot encode %s: %s", frame_type_name(f->type), why);
         return false;
     }
-    bool ok = cconn_send(mc->gw, buf, len) == 0;
+    bool ok = (real ? cconn_send_real(mc->gw, buf, len) : cconn_send(mc->gw, buf, len)) == 0;
     free(buf);
     return ok;
 }
@@ -188,7 +191,7 @@ static void stream_fire(struct mixclient *mc, enum core_stream s)
         struct mix_frame f = {.type = FRAME_SPHINX_PACKET};
         f.u.sphinx.packet.ptr = pkt;
         f.u.sphinx.packet.len = plen;
-        if (!gw_send(mc, &f))
+        if (!gw_send(mc, &f, r == 1))
             mc->stats_send_fail++;
     } else {
         log_debug("client: no packet this round: %s", core_strerror(r));
@@ -284,7 +287,7 @@ static void on_fetch_timer(struct ev_loop *loop, ev_timer *w, int revents)
     f.u.fetch_req.acks = mc->acks;
     f.u.fetch_req.n_acks = k;
     f.u.fetch_req.pad_to = frame_fetch_request_padded_len(k > batch ? (uint32_t)k : batch);
-    if (gw_send(mc, &f)) {
+    if (gw_send(mc, &f, false)) {
         mc->fetch_outstanding = true;
         mc->fetch_sent_us = now;
         /* Sent: a lost request only means those messages come again. */

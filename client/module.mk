@@ -6,7 +6,9 @@
 # links by default; `pkg-config --static` gives the archives.
 
 CLIENT_PROG_SRCS := client/main.c client/cli.c
-CLIENT_LIB_SRCS  := $(filter-out $(CLIENT_PROG_SRCS),$(sort $(wildcard client/*.c)))
+# truth.c is only in the test program mixclient-truth (below).
+CLIENT_TRUTH_SRC := client/truth.c
+CLIENT_LIB_SRCS  := $(filter-out $(CLIENT_PROG_SRCS) $(CLIENT_TRUTH_SRC),$(sort $(wildcard client/*.c)))
 CLIENT_LIB_OBJS  := $(CLIENT_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 CLIENT_PROG_OBJS := $(filter $(CLIENT_PROG_SRCS:%.c=$(BUILD)/obj/%.o),$(wildcard $(CLIENT_PROG_SRCS)))
 LIBMIXCLIENT     := $(BUILD)/libmixclient.a
@@ -46,6 +48,21 @@ $(BUILD)/libmixclient.so: $(LIBMIXCLIENT_SO)
 	$(Q)ln -sf $(LIBMIXCLIENT_SONAME) $@
 
 PROGRAMS += $(LIBMIXCLIENT_SO) $(BUILD)/libmixclient.so
+
+# The test program mixclient-truth: mixclient built with -DMIXCLIENT_TRUTH
+# and truth.c, into $(BUILD)/truth/, so that MIXCLIENT_TRUTH_FILE makes it
+# write mixscope's ground-truth file (client/truth.h).  A test program only:
+# no install target names it, and neither mixclient nor libmixclient holds
+# that code (tests/integration/client_truth.sh checks).
+CLIENT_TRUTH_OBJS := $(CLIENT_LIB_SRCS:%.c=$(BUILD)/truth/%.o) $(CLIENT_PROG_SRCS:%.c=$(BUILD)/truth/%.o) \
+                     $(CLIENT_TRUTH_SRC:%.c=$(BUILD)/truth/%.o)
+$(BUILD)/truth/client/%.o: client/%.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(call layer_inc,$<) -DMIXCLIENT_TRUTH $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+$(BUILD)/test/mixclient-truth: $(CLIENT_TRUTH_OBJS) $(LIBMIX)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS) $(LIBS)
+TEST_PROGRAMS += $(BUILD)/test/mixclient-truth
 
 # Unit tests of the client core link the client library as well.
 $(BUILD)/tests/test_client_core: $(LIBMIXCLIENT)
