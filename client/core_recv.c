@@ -180,6 +180,29 @@ static int assemble(struct core_job *j, const uint8_t id[CORE_MSG_ID_LEN], const
     return 0;
 }
 
+/*
+ * A fragment of message id that we have stored already.  If every fragment
+ * is in, storing the message failed when the last one came (so it was not
+ * acknowledged and came again): assemble now, rather than acknowledge it
+ * and leave the parts to core_gc().
+ */
+static int on_dup_part(struct core_job *j, const uint8_t id[CORE_MSG_ID_LEN])
+{
+    uint8_t *meta = NULL;
+    size_t mlen;
+    struct rec_pmeta h;
+    int got = cstore_get(j->store, CSTORE_PMETA, id, CORE_MSG_ID_LEN, &meta, &mlen);
+    if (got < 0)
+        return -1;
+    int ret = got == 1 && rec_pmeta_unpack(meta, mlen, &h) && h.got == h.count
+                  ? assemble(j, id, meta, mlen)
+                  : 0;
+    free(meta);
+    if (ret == 0)
+        j->st.duplicates++;
+    return ret;
+}
+
 /* One data fragment for us: store it unless we have it, assemble when complete. */
 static int on_fragment(struct core_job *j, const struct payload_frag *f)
 {
@@ -191,7 +214,9 @@ static int on_fragment(struct core_job *j, const struct payload_frag *f)
     int part = have == 0 ? cstore_has(j->store, CSTORE_PART, key, sizeof(key)) : have;
     if (have < 0 || part < 0)
         return -1;
-    if (have == 1 || part == 1) {
+    if (part == 1 && have == 0)
+        return on_dup_part(j, f->msg_id);
+    if (have == 1) {
         j->st.duplicates++;
         return 0;
     }

@@ -51,6 +51,7 @@ static struct mix_rng rng;
 static uint8_t *doc_bytes;
 static size_t doc_len;
 static double loss_rate; /* every packet vanishes with this probability */
+static size_t store_map_mb = 64; /* of the stores cl_start() opens */
 
 static struct simnode *find(const uint8_t *id)
 {
@@ -223,7 +224,7 @@ static void cl_start(struct cl *x, int gw, uint32_t attempts)
     cfg.max_attempts = attempts;
     cfg.fetch_interval_us = 100000;
     cfg.timeout_slack_us = 100000;
-    x->st = cstore_open(x->dir, 64, err, sizeof(err));
+    x->st = cstore_open(x->dir, store_map_mb, err, sizeof(err));
     if (x->st == NULL)
         printf("# %s\n", err);
     x->c = core_new(&cfg, x->st, &rng);
@@ -762,6 +763,71 @@ static void test_duplicates(void)
     cl_destroy(&b);
 }
 
+/*
+ * Like fetch(), but an entry whose handling failed stays in the box, as at a
+ * gateway, which keeps what is not acknowledged.  Returns the failures.
+ */
+static int fetch_keep(struct cl *x)
+{
+    int failed = 0;
+    size_t j = 0;
+    for (size_t i = 0; i < nbox; i++) {
+        struct frame_inbox_msg m = {.seq = i, .payload = {box[i].payload, box[i].len},
+                                    .surb_id = {box[i].surb_id, box[i].is_reply ? 16 : 0},
+                                    .is_reply = box[i].is_reply};
+        if (memcmp(box[i].inbox, x->inbox, 32) != 0 || core_on_inbox(x->c, &m, 5000) != 0) {
+            failed += memcmp(box[i].inbox, x->inbox, 32) == 0;
+            box[j++] = box[i];
+            continue;
+        }
+        free(box[i].payload);
+    }
+    nbox = j;
+    return failed;
+}
+
+/*
+ * Every fragment is stored but the complete message cannot be (the store
+ * is full): the last fragment is not acknowledged, and when it comes again
+ * (a duplicate now) the message is assembled, not dropped as a duplicate
+ * with its parts left for the collector.
+ */
+static void test_store_fails_then_duplicate(void)
+{
+    struct cl a, b;
+    uint8_t id[16];
+    size_t len = 1u << 20;
+    uint8_t *msg = malloc(len);
+    for (size_t i = 0; i < len; i++)
+        msg[i] = (uint8_t)(i * 13 + (i >> 9));
+    cl_init(&a, 0, 3);
+    store_map_mb = 3; /* room for the parts, not for the message beside them */
+    cl_init(&b, 1, 3);
+    store_map_mb = 64;
+    CHECK(core_send(a.c, &b.addr, msg, len, 0, id) == CORE_OK);
+    while (pump(&a, CORE_STREAM_PAYLOAD, 1) == 1)
+        ;
+    struct core_status s;
+    CHECK(fetch_keep(&b) == 1);
+    CHECK(b.got == 0);
+    CHECK(core_status(b.c, id, &s) == CORE_OK && s.state == CORE_MSG_RECEIVING &&
+          s.acked == s.fragments);
+    printf("# %u of %u fragments stored, the message not\n", s.acked, s.fragments);
+    /* Room again (the store reopened larger); the last fragment comes again. */
+    cl_stop(&b);
+    cl_start(&b, 1, 3);
+    CHECK(fetch_keep(&b) == 0);
+    CHECK(b.got == 1 && b.last_len == len && memcmp(b.last, msg, len) == 0);
+    CHECK(core_status(b.c, id, &s) == CORE_OK && s.state == CORE_MSG_RECEIVED);
+    struct core_stats st;
+    core_get_stats(b.c, &st);
+    CHECK(st.received_msgs == 1);
+    fetch(&a);
+    free(msg);
+    cl_destroy(&a);
+    cl_destroy(&b);
+}
+
 /* A partly received message is forgotten a day after its first fragment. */
 static void test_partial_gc(void)
 {
@@ -905,6 +971,7 @@ int main(void)
     RUN(test_loss_retransmit);
     RUN(test_avoid_dead_mix);
     RUN(test_duplicates);
+    RUN(test_store_fails_then_duplicate);
     RUN(test_partial_gc);
     RUN(test_restart_and_fail);
     RUN(test_bad_inbox_input);
