@@ -897,18 +897,56 @@ int mixclient_reply(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN], co
     }
 }
 
+/* core_status() of id, or the call's error recorded on mc. */
+static int status_of(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN],
+                     struct core_status *s)
+{
+    int e = core_status(mc->core, id, s);
+    if (e == CORE_ERR_UNKNOWN)
+        return mc_fail(mc, MIXCLIENT_E_UNKNOWN_ID, "no message with that id");
+    if (e != CORE_OK)
+        return mc_fail(mc, mc_err_from_core(e), "%s", core_strerror(e));
+    return 0;
+}
+
 int mixclient_status(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN],
                      enum mixclient_state *state, unsigned *fragments, unsigned *acked)
 {
     struct core_status s;
-    int e = core_status(mc->core, id, &s);
-    if (e == CORE_ERR_UNKNOWN)
-        return mc_fail(mc, MIXCLIENT_E_UNKNOWN_ID, "no sent message with that id");
-    if (e != CORE_OK)
-        return mc_fail(mc, mc_err_from_core(e), "%s", core_strerror(e));
+    int e = status_of(mc, id, &s);
+    if (e != 0)
+        return e;
     *state = (enum mixclient_state)s.state;
     *fragments = s.fragments;
     *acked = s.acked;
+    return 0;
+}
+
+_Static_assert(MIXCLIENT_ADDRESS_SIZE == ADDRESS_STR_SIZE, "status peer holds an address");
+/* The size of struct mixclient_status's first version (the oldest caller's). */
+#define MC_STATUS_V1_SIZE (offsetof(struct mixclient_status, peer) + MIXCLIENT_ADDRESS_SIZE)
+
+int mixclient_message_status(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN],
+                             struct mixclient_status *out, size_t out_size)
+{
+    struct core_status s;
+    struct mixclient_status st;
+    if (out == NULL || out_size < MC_STATUS_V1_SIZE)
+        return mc_fail(mc, MIXCLIENT_E_INTERNAL, "status struct of %zu bytes (want %zu)",
+                       out_size, sizeof(st));
+    int e = status_of(mc, id, &s);
+    if (e != 0)
+        return e;
+    memset(&st, 0, sizeof(st));
+    st.state = (enum mixclient_state)s.state;
+    st.fragments = s.fragments;
+    st.acked = s.acked;
+    st.incoming = s.incoming;
+    st.time = s.time;
+    st.size = s.size;
+    if (s.have_peer)
+        address_encode(&s.peer, st.peer);
+    memcpy(out, &st, out_size < sizeof(st) ? out_size : sizeof(st));
     return 0;
 }
 

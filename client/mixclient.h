@@ -95,6 +95,25 @@ enum mixclient_state {
     MIXCLIENT_SENT = 2,          /* some fragments sent, not all acknowledged */
     MIXCLIENT_ACKNOWLEDGED = 3,  /* every fragment stored at the recipient's gateway */
     MIXCLIENT_FAILED = 4,        /* a fragment ran out of attempts */
+    MIXCLIENT_RECEIVING = 6,     /* incoming, fragments still missing */
+    MIXCLIENT_RECEIVED = 7,      /* incoming, complete */
+};
+
+/*
+ * One message as status shows it (mixclient_message_status()), the same
+ * fields as `mixclient status` and the daemon's socket.  Fields are only
+ * ever appended, and the caller passes sizeof(struct mixclient_status), so
+ * a program built against an older header keeps working.
+ */
+struct mixclient_status {
+    enum mixclient_state state;
+    unsigned fragments;          /* outgoing: fragments; incoming: the count, 1 once complete */
+    unsigned acked;              /* outgoing: acknowledged; incoming: fragments received */
+    bool incoming;               /* direction: a message we receive(d), else one we sent */
+    uint64_t time;               /* Unix s: outgoing accepted; incoming first fragment / complete */
+    uint64_t size;               /* message bytes */
+    /* Outgoing: the recipient's address; incoming: "" (a sender is never known). */
+    char peer[MIXCLIENT_ADDRESS_SIZE];
 };
 
 struct mixclient_message {
@@ -175,8 +194,23 @@ int mixclient_send(struct mixclient *mc, const char *address, const void *msg, s
 int mixclient_reply(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN], const void *body,
                     size_t len, uint8_t id_out[MIXCLIENT_ID_LEN]);
 
+/*
+ * The state of message id, one we sent or one we receive(d) (the incoming
+ * states are MIXCLIENT_RECEIVING and MIXCLIENT_RECEIVED), and its fragment
+ * counts as in struct mixclient_status.  MIXCLIENT_E_UNKNOWN_ID if unknown.
+ * mixclient_message_status() gives the time, size, direction and peer too.
+ */
 int mixclient_status(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN],
                      enum mixclient_state *state, unsigned *fragments, unsigned *acked);
+/*
+ * Everything status knows about message id, into *out; out_size must be
+ * sizeof(struct mixclient_status) as the caller knows it (the library fills
+ * that much, so older programs stay compatible as the struct grows).
+ * MIXCLIENT_E_UNKNOWN_ID if unknown, MIXCLIENT_E_INTERNAL if out_size is
+ * smaller than the struct's first version.
+ */
+int mixclient_message_status(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN],
+                             struct mixclient_status *out, size_t out_size);
 
 /* Called for each newly received message (also kept until mixclient_take()). */
 void mixclient_on_receive(struct mixclient *mc, mixclient_recv_fn fn, void *ctx);

@@ -64,6 +64,13 @@ $(BUILD)/test/mixclient-truth: $(CLIENT_TRUTH_OBJS) $(LIBMIX)
 	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS) $(LIBS)
 TEST_PROGRAMS += $(BUILD)/test/mixclient-truth
 
+# client_status_api: the public API's status calls on a live network
+# (tests/integration/client_status_api.sh).
+$(BUILD)/tests/tools/client_status_api: $(BUILD)/obj/tests/tools/client_status_api.o $(LIBMIXCLIENT) $(LIBMIX)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(CLIENT_LIBS) $(LIBS)
+TEST_PROGRAMS += $(BUILD)/tests/tools/client_status_api
+
 # Unit tests of the client core link the client library as well.
 $(BUILD)/tests/test_client_core: $(LIBMIXCLIENT)
 TEST_LIBS_client_core := $(LIBMIXCLIENT) $(LIBMIX) $(CLIENT_LIBS)
