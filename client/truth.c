@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TRUTH_ENV    "MIXCLIENT_TRUTH_FILE"
+#define TRUTH_ENV "MIXCLIENT_TRUTH_FILE"
 #define TRUTH_HEADER "# mixscope-truth 1\n"
 
 struct truth_mark {
@@ -124,7 +124,7 @@ void truth_link_queued(struct truth_link *t, uint64_t frame_index, uint64_t end_
         t->n--;
     }
     t->marks[(t->head + t->n) % TRUTH_MAX_MARKS] =
-        (struct truth_mark){.frame_index = frame_index, .end_offset = end_offset};
+        (struct truth_mark){ .frame_index = frame_index, .end_offset = end_offset };
     t->n++;
 }
 

@@ -14,6 +14,7 @@
 
 #include "active.h"
 #include "mixq.h"
+#include "ring.h"
 #include "xrng.h"
 
 #define POP_MAX 1024
@@ -94,16 +95,6 @@ struct item {
     uint32_t next_free;
 };
 
-struct arrival {                /* on a fixed-delay path to the mix */
-    double at;
-    uint32_t id;
-};
-
-struct fifo {
-    struct arrival *a;
-    size_t head, len, cap;
-};
-
 struct target {
     double s, h;
 };
@@ -114,8 +105,8 @@ struct act {
     struct mixq *q;
     struct item *it;
     uint32_t nit, cap_it, free_head;
-    struct fifo to_mix;         /* clients' messages and loops on the link */
-    struct fifo back;           /* mix loops on their way back */
+    struct ring to_mix;         /* clients' messages and loops on the link */
+    struct ring back;           /* mix loops on their way back */
     int blocking;               /* the attacker holds back honest inputs */
     double t_attack;            /* us */
     uint64_t unexplained;       /* held messages that are not the attacker's */
@@ -126,37 +117,6 @@ struct act {
     double sum_h, sum_h2, min_h;
     uint64_t done, events;
 };
-
-static int fifo_push(struct fifo *f, double at, uint32_t id)
-{
-    if (f->len == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 256;
-        struct arrival *a = malloc(cap * sizeof *a);
-        if (a == NULL)
-            return -1;
-        for (size_t i = 0; i < f->len; i++)
-            a[i] = f->a[(f->head + i) % f->cap];
-        free(f->a);
-        f->a = a;
-        f->head = 0;
-        f->cap = cap;
-    }
-    f->a[(f->head + f->len++) % f->cap] = (struct arrival){ at, id };
-    return 0;
-}
-
-static double fifo_next(const struct fifo *f)
-{
-    return f->len ? f->a[f->head].at : INFINITY;
-}
-
-static uint32_t fifo_pop(struct fifo *f)
-{
-    uint32_t id = f->a[f->head].id;
-    f->head = (f->head + 1) % f->cap;
-    f->len--;
-    return id;
-}
 
 static int new_item(struct act *s, enum kind k, double sent, uint32_t *id)
 {
@@ -241,7 +201,7 @@ static int pop_mix(struct act *s, double now)
         if (m->pre)
             s->pre_inside--;
         if (m->kind == K_MLOOP) {
-            if (fifo_push(&s->back, now + s->p->loop_path * 1e6, id) < 0)
+            if (ring_push(&s->back, now + s->p->loop_path * 1e6, id) < 0)
                 return -1;
             continue;
         }
@@ -285,8 +245,8 @@ static void act_fini(struct act *s)
 {
     mixq_free(s->q);
     free(s->it);
-    free(s->to_mix.a);
-    free(s->back.a);
+    ring_free(&s->to_mix);
+    ring_free(&s->back);
     free(s->tg);
 }
 
@@ -328,7 +288,7 @@ static int act_loop(struct act *s, int n1, double *attack_s, double *detect_s)
     while (now < end) {
         uint64_t dl = mixq_next_deadline(s->q);
         double t_mix = dl == UINT64_MAX ? INFINITY : fmax((double)dl, now);
-        double t_in = fifo_next(&s->to_mix), t_back = fifo_next(&s->back);
+        double t_in = ring_next(&s->to_mix), t_back = ring_next(&s->back);
         now = fmin(fmin(fmin(t_mix, t_in), fmin(t_back, t_real)),
                    fmin(fmin(t_cl, t_ml), fmin(fmin(t_att, t_stop_tag), t_start)));
         if (now >= end)
@@ -347,13 +307,13 @@ static int act_loop(struct act *s, int n1, double *attack_s, double *detect_s)
         } else if (now == t_back) {
             /* A mix loop back at its mix, which absorbs it, unless the
              * attacker holds it back, and then the mix will miss it. */
-            id = fifo_pop(&s->back);
+            id = ring_pop(&s->back);
             if (s->blocking)
                 s->best_detect = fmin(s->best_detect, s->it[id - 1].sent + p->loop_timeout * us);
             free_item(s, id);
             s->events++;
         } else if (now == t_in) {
-            id = fifo_pop(&s->to_mix);
+            id = ring_pop(&s->to_mix);
             /* Each honest message is a target with the same chance: taking
              * "the first one after time t" would pick messages that follow
              * a gap filled by the attacker's (the inspection paradox). */
@@ -381,7 +341,7 @@ static int act_loop(struct act *s, int n1, double *attack_s, double *detect_s)
             if (k == K_MLOOP) {         /* made inside the mix */
                 if (enter_mix(s, now, id) < 0)
                     return -1;
-            } else if (fifo_push(&s->to_mix, now + p->link * us, id) < 0) {
+            } else if (ring_push(&s->to_mix, now + p->link * us, id) < 0) {
                 return -1;
             }
         }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mixq.h"
+#include "ring.h"
 #include "retx.h"
 #include "xrng.h"
 
@@ -97,11 +98,6 @@ struct tgt {
     int live;
 };
 
-struct timer {
-    double at;
-    uint32_t msg;
-};
-
 struct mixst {
     struct mixq *q;
     int up;
@@ -117,29 +113,10 @@ struct rx {
     uint32_t nm, cap_m, free_head;
     struct tgt *tg;
     size_t ntg, cap_tg, nlive;
-    struct timer *tq;           /* FIFO: one fixed timeout, so in time order */
-    size_t tq_head, tq_len, tq_cap;
+    struct ring tq;             /* retransmission timers: one fixed timeout, so in time order */
     double sum_hs, sum_hs2, sum_hl, sum_hl2, copies, dups;
     uint64_t done, lost, delivered_done, events;
 };
-
-static int tq_push(struct rx *x, double at, uint32_t msg)
-{
-    if (x->tq_len == x->tq_cap) {
-        size_t cap = x->tq_cap ? x->tq_cap * 2 : 256;
-        struct timer *t = malloc(cap * sizeof *t);
-        if (t == NULL)
-            return -1;
-        for (size_t i = 0; i < x->tq_len; i++)
-            t[i] = x->tq[(x->tq_head + i) % x->tq_cap];
-        free(x->tq);
-        x->tq = t;
-        x->tq_head = 0;
-        x->tq_cap = cap;
-    }
-    x->tq[(x->tq_head + x->tq_len++) % x->tq_cap] = (struct timer){ at, msg };
-    return 0;
-}
 
 static bool mix_up(struct rx *x, uint32_t i, double now)
 {
@@ -240,7 +217,7 @@ static int send_copy(struct rx *x, double now, uint32_t id)
     m->tries++;
     m->last_mix = mix;
     m->timer = 1;
-    if (tq_push(x, now + x->p->timeout * 1e6, id) < 0)
+    if (ring_push(&x->tq, now + x->p->timeout * 1e6, id) < 0)
         return -1;
     x->events++;
     struct copy *c = NULL;
@@ -376,7 +353,7 @@ static int retx_loop(struct rx *x)
             }
         }
         t_mix = fmax(t_mix, now);
-        double t_timer = x->tq_len ? x->tq[x->tq_head].at : INFINITY;
+        double t_timer = ring_next(&x->tq);
         now = fmin(t_send, fmin(t_mix, t_timer));
         if (now >= end)
             break;
@@ -384,9 +361,7 @@ static int retx_loop(struct rx *x)
             if (emit(x, which, now) < 0 || sweep(x) < 0)
                 return -1;
         } else if (now == t_timer) {
-            uint32_t id = x->tq[x->tq_head].msg;
-            x->tq_head = (x->tq_head + 1) % x->tq_cap;
-            x->tq_len--;
+            uint32_t id = ring_pop(&x->tq);
             struct msg *m = &x->m[id - 1];
             m->timer = 0;
             if (m->delivered == 0 && m->tries <= p->retx_max) {
@@ -462,7 +437,7 @@ out:
     free(x.mx);
     free(x.m);
     free(x.tg);
-    free(x.tq);
+    ring_free(&x.tq);
     return rc;
 }
 

@@ -81,7 +81,7 @@ static void check_status(struct run *r)
     for (size_t i = 0; i < sizeof(big.tail); i++)
         CHECK(big.tail[i] == 0xa5);
     CHECK(mixclient_message_status(r->a, r->id, &s, 8) == MIXCLIENT_E_INTERNAL);
-    uint8_t unknown[MIXCLIENT_ID_LEN] = {1, 2, 3};
+    uint8_t unknown[MIXCLIENT_ID_LEN] = { 1, 2, 3 };
     CHECK(mixclient_message_status(r->a, unknown, &s, sizeof(s)) == MIXCLIENT_E_UNKNOWN_ID);
 }
 
@@ -119,7 +119,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 int main(int argc, char **argv)
 {
     char err[512];
-    struct run run = {.rc = 0};
+    struct run run = { .rc = 0 };
     struct run *r = &run;
     struct ev_loop *loop = ev_default_loop(0);
     if (argc != 4) {
