@@ -71,6 +71,6 @@ $(BUILD)/tests/mixtest: $(BUILD)/obj/tests/tools/mixtest.o $(BUILD)/obj/tests/to
 
 # bench/node: a real mixnode driven over Noise links on loopback.
 BENCH_PROGRAMS += $(BUILD)/bench/node
-$(BUILD)/bench/node: $(BUILD)/obj/bench/node/node_bench.o $(BUILD)/obj/tests/tools/mixtest_net.o $(LIBMIX)
+$(BUILD)/bench/node: $(BUILD)/obj/bench/node/node_bench.o $(BUILD)/obj/bench/common/benchnet.o $(BUILD)/obj/tests/tools/mixtest_net.o $(LIBMIX)
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)

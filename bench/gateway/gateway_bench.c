@@ -74,14 +74,11 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -89,8 +86,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "../common/benchnet.h"
 #include "frame.h"
-#include "../../tests/tools/mixtest_net.h"
 #include "payload.h"
 #include "sphinx.h"
 
@@ -116,23 +113,10 @@ static uint64_t fetch_ns;
 static uint32_t batch;
 static bool debug;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static double exp_ns(double rate)
 {
     double u = ((double)randombytes_uniform(1u << 30) + 1.0) / (double)(1u << 30);
     return -log(u) / rate * 1e9;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* ------------------------------------------------------------ clients */
@@ -262,7 +246,7 @@ static void client_frame(struct client *c, const struct mix_frame *f, size_t len
 {
     (void)len;
     if (f->type == FRAME_FETCH_RESPONSE) {
-        uint64_t t = now_ns();
+        uint64_t t = bnet_now_ns();
         if (c->fetch_sent && in_window)
             lat_add(c->fetch_sent, t);
         c->fetch_sent = 0;
@@ -339,7 +323,7 @@ static int client_send_frame(struct client *c, const struct mix_frame *f)
 
 static void client_fetch(struct client *c)
 {
-    uint64_t t = now_ns();
+    uint64_t t = bnet_now_ns();
     if (c->fetch_sent) {
         /* Unanswered after a whole interval: late (counts in p99 at the
          * interval, which is above the bar), then ask again as a client does. */
@@ -381,7 +365,7 @@ static void tick_cb(struct ev_loop *lp, ev_timer *w, int revents)
     (void)lp;
     (void)w;
     (void)revents;
-    uint64_t t = now_ns();
+    uint64_t t = bnet_now_ns();
     if (last_tick && t - last_tick > STALL_NS && in_window && n_stalls < MAX_STALLS) {
         stall_from[n_stalls] = last_tick;
         stall_to[n_stalls++] = t;
@@ -468,7 +452,7 @@ static int client_open(struct client *c)
     c->established = false;
     c->fetch_sent = 0;
     c->n_acks = 0;
-    uint64_t t = now_ns();
+    uint64_t t = bnet_now_ns();
     c->next_send = t + (uint64_t)exp_ns(rate_up);
     c->next_fetch = t + randombytes_uniform((uint32_t)(fetch_ns / 1000)) * 1000ull;
     ev_io_init(&c->io, client_cb, c->fd, EV_READ | EV_WRITE);
@@ -479,11 +463,11 @@ static int client_open(struct client *c)
 
 static void run_for(double secs)
 {
-    uint64_t end = now_ns() + (uint64_t)(secs * 1e9), pr = now_ns();
-    while (now_ns() < end) {
+    uint64_t end = bnet_now_ns() + (uint64_t)(secs * 1e9), pr = bnet_now_ns();
+    while (bnet_now_ns() < end) {
         ev_run(loop, EVRUN_ONCE);
-        if (getenv("GATEWAY_BENCH_TRACE") && now_ns() > pr + 250000000) {
-            pr = now_ns();
+        if (getenv("GATEWAY_BENCH_TRACE") && bnet_now_ns() > pr + 250000000) {
+            pr = bnet_now_ns();
             fprintf(stderr, "trace %.2f backlog %lld\n", (double)pr / 1e9,
                     (long long)cs.up_sent - (long long)sink_count);
         }
@@ -524,14 +508,14 @@ static int set_clients(int n)
         if ((i - from) % 100 == 99)
             run_for(0.02);
     }
-    uint64_t deadline = now_ns() + 20000000000ull;
+    uint64_t deadline = bnet_now_ns() + 20000000000ull;
     for (;;) {
         int ready = 0;
         for (int i = 0; i < n_clients; i++)
             ready += clients[i].ready;
         if (ready == n_clients)
             break;
-        if (now_ns() > deadline) {
+        if (bnet_now_ns() > deadline) {
             y_pause = 0;
             fprintf(stderr, "bench: %d of %d clients ready\n", ready, n_clients);
             return -1;
@@ -571,7 +555,7 @@ static void *y_thread(void *a)
     (void)a;
     if (y_connect(&b) < 0)
         return NULL;
-    uint64_t next = now_ns();
+    uint64_t next = bnet_now_ns();
     uint8_t enc[4096];
     unsigned rr = 0;
     y_running = 1;
@@ -579,17 +563,17 @@ static void *y_thread(void *a)
         if (y_pause) {
             y_paused = 1;
             usleep(1000);
-            next = now_ns();
+            next = bnet_now_ns();
             continue;
         }
         y_paused = 0;
         int n = n_ready_clients;
         if (n == 0) {
             usleep(10000);
-            next = now_ns();
+            next = bnet_now_ns();
             continue;
         }
-        uint64_t t = now_ns();
+        uint64_t t = bnet_now_ns();
         if (t < next) {
             struct timespec ts = { (time_t)(next / 1000000000u), (long)(next % 1000000000u) };
             clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
@@ -652,7 +636,7 @@ static void *s_thread(void *a)
 
 static pid_t start_gateway(void)
 {
-    char err[256], extra[1400], ini[600];
+    char extra[1400];
     snprintf(extra, sizeof(extra),
              "[node]\nworkers = 1\nlog_level = warn\nmetrics_listen = 127.0.0.1:%u\n"
              "[limits]\nmax_connections = 100000\nmax_connections_per_addr = 100000\n"
@@ -662,43 +646,10 @@ static pid_t start_gateway(void)
              "create_burst_per_prefix = 100000000\n"
              "[replay]\ncapacity = 1024\n%s\n",
              metrics_port, getenv("GATEWAY_BENCH_CONF") ? getenv("GATEWAY_BENCH_CONF") : "");
-    if (tnet_write(net, extra, err, sizeof(err)) < 0) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
-    snprintf(ini, sizeof(ini), "%s/node%d/node.ini", net->dir, idx_g);
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(0, &set);
-        if (sched_setaffinity(0, sizeof(set), &set) < 0)
-            perror("sched_setaffinity");
-        execl(mixnode_path, "mixnode", "-c", ini, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-/* utime and stime of a process, seconds. */
-static void cpu_times(pid_t pid, double *user, double *sys)
-{
-    char p[64], buf[1024];
-    *user = *sys = 0;
-    snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(p, "r");
-    if (!f)
-        return;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *s = strrchr(buf, ')');
-    unsigned long ut = 0, st = 0;
-    if (s && sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2) {
-        *user = (double)ut / (double)sysconf(_SC_CLK_TCK);
-        *sys = (double)st / (double)sysconf(_SC_CLK_TCK);
-    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    return bnet_start_mixnode(net, idx_g, mixnode_path, extra, &set);
 }
 
 /* Seconds G's threads waited on a run queue (runnable, not running:
@@ -751,23 +702,10 @@ static double metric(const char *buf, const char *name, bool sum_labels)
 
 static int read_metrics(struct gw_metrics *m)
 {
-    char req[] = "GET /metrics HTTP/1.0\r\n\r\n", *buf = malloc(1 << 20);
-    size_t len = 0;
+    char *buf = bnet_metrics(metrics_port);
     memset(m, 0, sizeof(*m));
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(metrics_port) };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        write(fd, req, sizeof(req) - 1) < 0) {
-        if (fd >= 0)
-            close(fd);
-        free(buf);
+    if (buf == NULL)
         return -1;
-    }
-    for (ssize_t r; (r = read(fd, buf + len, (1 << 20) - 1 - len)) > 0;)
-        len += (size_t)r;
-    close(fd);
-    buf[len] = 0;
     m->unwrap_s = metric(buf, "mixnode_unwrap_seconds_sum", false);
     m->delivered = metric(buf, "mixnode_delivered_total", false);
     m->dropped = metric(buf, "mixnode_packets_dropped_total", true);
@@ -788,9 +726,9 @@ static double aead_s_per_byte(void)
     uint8_t k[32] = { 0 }, n[12] = { 0 }, *m = calloc(1, 65536), *c = malloc(65536 + 16);
     uint64_t best = UINT64_MAX;
     for (int r = 0; r < 50; r++) {
-        uint64_t t = now_ns();
+        uint64_t t = bnet_now_ns();
         crypto_aead_chacha20poly1305_ietf_encrypt(c, NULL, m, 65536, NULL, 0, NULL, n, k);
-        t = now_ns() - t;
+        t = bnet_now_ns() - t;
         if (t < best)
             best = t;
     }
@@ -851,8 +789,7 @@ static void restart_gateway(void)
     y_pause = 1;
     while (!y_paused && y_running)
         usleep(1000);
-    kill(gw_pid, SIGTERM);
-    waitpid(gw_pid, NULL, 0);
+    bnet_stop(gw_pid);
     for (int e = 0; e < 4; e++) {
         snprintf(rp, sizeof(rp), "%s/node%d/replay-%d.cache", net->dir, idx_g, e);
         unlink(rp);
@@ -874,14 +811,14 @@ static double fsync_us(const char *dir)
     if (fd < 0)
         return 0;
     for (int i = 0; i < 31; i++) {
-        uint64_t t = now_ns();
+        uint64_t t = bnet_now_ns();
         if (pwrite(fd, blk, sizeof(blk), (off_t)(i % 4) * 4096) < 0 || fdatasync(fd) < 0)
             break;
-        v[i] = now_ns() - t;
+        v[i] = bnet_now_ns() - t;
     }
     close(fd);
     unlink(p);
-    qsort(v, 31, sizeof(v[0]), cmp_u64);
+    qsort(v, 31, sizeof(v[0]), bnet_cmp_u64);
     return (double)v[15] / 1000.0;
 }
 
@@ -903,8 +840,8 @@ static struct step run_step(int n)
      * holds this loop for a moment, during which the sink catches up). */
     __typeof__(cs) c0 = cs;
     uint64_t sk0 = sink_count, sb0 = sink_bytes, y0 = y_sent, yb0 = y_bytes;
-    uint64_t t0 = now_ns();
-    cpu_times(gw_pid, &u0, &s0);
+    uint64_t t0 = bnet_now_ns();
+    bnet_cpu_s(gw_pid, &u0, &s0);
     double rq0 = rq_wait_s(gw_pid);
     read_metrics(&m0);
     n_lat = 0;
@@ -914,8 +851,8 @@ static struct step run_step(int n)
     cs.max_pending = 0;
     in_window = true;
     run_for(window_s);
-    double w = (double)(now_ns() - t0) / 1e9;
-    cpu_times(gw_pid, &u1, &s1);
+    double w = (double)(bnet_now_ns() - t0) / 1e9;
+    bnet_cpu_s(gw_pid, &u1, &s1);
     st.rq_wait = (rq_wait_s(gw_pid) - rq0) / w;
     quiesce(0.3);
     in_window = false;
@@ -926,7 +863,7 @@ static struct step run_step(int n)
     double ysent = (double)(y1 - y0), stored = m1.delivered - m0.delivered;
     st.up_rate = up_sent / w / n;
     st.down_rate = ysent / w / n;
-    qsort(lat_us, n_lat, sizeof(*lat_us), cmp_u64);
+    qsort(lat_us, n_lat, sizeof(*lat_us), bnet_cmp_u64);
     st.p99_ms = n_lat ? (double)lat_us[n_lat * 99 / 100] / 1000.0 : 1e9;
     st.p50_ms = n_lat ? (double)lat_us[n_lat / 2] / 1000.0 : 1e9;
     st.up_B = (double)(cs.up_bytes - c0.up_bytes) / w / n;
@@ -996,49 +933,14 @@ static struct step step_retried(int n)
 
 /* ------------------------------------------------------------ main */
 
-static void find_mixnode(int argc, char **argv)
-{
-    if (argc > 1) {
-        snprintf(mixnode_path, sizeof(mixnode_path), "%s", argv[1]);
-        return;
-    }
-    char self[500];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        exit(1);
-    self[n] = 0;
-    for (int i = 0; i < 2; i++) {
-        char *s = strrchr(self, '/');
-        if (s)
-            *s = 0;
-    }
-    snprintf(mixnode_path, sizeof(mixnode_path), "%s/mixnode", self);
-}
-
 static void cleanup(void)
 {
-    char cmd[600];
     if (gw_pid > 0) {
-        kill(gw_pid, SIGTERM);
-        waitpid(gw_pid, NULL, 0);
+        bnet_stop(gw_pid);
         gw_pid = 0;
     }
-    if (net) {
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", net->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "bench: cleanup failed\n");
-    }
-}
-
-static void on_signal(int sig)
-{
-    char cmd[600];
-    if (net) {
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", net->dir);
-        if (system(cmd) != 0)
-            _exit(128 + sig);
-    }
-    _exit(128 + sig);
+    if (net)
+        bnet_remove(net);
 }
 
 static double env_d(const char *name, double def)
@@ -1051,10 +953,8 @@ int main(int argc, char **argv)
 {
     if (sodium_init() < 0)
         return 1;
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
-    find_mixnode(argc, argv);
+    bnet_catch_signals(&net);
+    bnet_find_mixnode(argc, argv, mixnode_path, sizeof(mixnode_path));
     if (access(mixnode_path, X_OK) != 0) {
         fprintf(stderr, "bench: %s not found\n", mixnode_path);
         return 1;
@@ -1075,14 +975,13 @@ int main(int argc, char **argv)
             nmax = (int)rl.rlim_cur - 100;
     }
 
-    net = calloc(1, sizeof(*net));
     /* GATEWAY_BENCH_DIR: where G's data (its LMDB inbox store) lives;
      * /dev/shm takes the disk out of the figures. */
-    snprintf(net->dir, sizeof(net->dir), "%s/bench_gateway.%d",
+    char dir[400];
+    snprintf(dir, sizeof(dir), "%s/bench_gateway.%d",
              getenv("GATEWAY_BENCH_DIR") ? getenv("GATEWAY_BENCH_DIR") : "/tmp", (int)getpid());
-    tnet_params_default(&net->params, (uint64_t)time(NULL));
+    net = bnet_new(dir);
     /* The rates of the example network (deploy/examples/dir.ini). */
-    net->params.layers = 1;
     net->params.lambda_p_mhz = 2000;
     net->params.lambda_l_mhz = 500;
     net->params.lambda_d_mhz = 500;
@@ -1091,16 +990,11 @@ int main(int argc, char **argv)
     rate_down = (double)(net->params.lambda_p_mhz + net->params.lambda_l_mhz) / 1000.0;
     double nb = ceil(2.0 * rate_down * (double)fetch_ns / 1e9);
     batch = nb < 4 ? 4 : nb > 256 ? 256 : (uint32_t)nb;
-    geom = (struct sphinx_geometry){ net->params.max_hops, net->params.payload_len,
-                                    (enum sphinx_format)net->params.sphinx_format };
-    plen = sphinx_packet_len(&geom);
-    crypto_sign_keypair(net->auth_pk, net->auth_sk);
-    uint16_t sport = 0, gport = 0;
+    bnet_geometry(net, &geom, &plen);
+    uint16_t sport = 0;
     s_lfd = tcp_listen_local(0, &sport);
-    int tfd = tcp_listen_local(0, &gport);
-    close(tfd);
-    tfd = tcp_listen_local(0, &metrics_port);
-    close(tfd);
+    uint16_t gport = bnet_free_port();
+    metrics_port = bnet_free_port();
     idx_g = tnet_add(net, 5 /* gateway,provider */, 0, gport, 0, false);
     idx_s = tnet_add(net, 2 /* mix */, 1, sport, 0, true);
     idx_y = tnet_add(net, 2 /* mix */, 1, 9, 0, true);
@@ -1158,7 +1052,7 @@ int main(int argc, char **argv)
     /* Double while passing, then bisect twice. */
     struct step best = {0}, st, fail = {0};
     int lo = 0, hi = 0, n = n0;
-    uint64_t t_start = now_ns();
+    uint64_t t_start = bnet_now_ns();
     double budget = env_d("GATEWAY_BENCH_BUDGET", 70);
     while (n <= nmax) {
         st = step_retried(n);
@@ -1173,11 +1067,11 @@ int main(int argc, char **argv)
             hi = n;
             break;
         }
-        if ((double)(now_ns() - t_start) / 1e9 > budget)
+        if ((double)(bnet_now_ns() - t_start) / 1e9 > budget)
             break;
     }
     for (int k = 0; k < 2 && hi > 0 && hi - lo > hi / 20; k++) {
-        if ((double)(now_ns() - t_start) / 1e9 > budget)
+        if ((double)(bnet_now_ns() - t_start) / 1e9 > budget)
             break;
         n = (lo + hi) / 2;
         if (lo == 0)

@@ -49,23 +49,20 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "../common/benchnet.h"
 #include "frame.h"
-#include "../../tests/tools/mixtest_net.h"
 #include "sched_hint.h"
 #include "sphinx.h"
 
@@ -85,13 +82,6 @@ static uint64_t *t_send, *t_recv, *t_wake; /* t_recv: kernel receive stamp; t_wa
 static int lfd;
 static char mixnode_path[600];
 static uint16_t metrics_port;   /* the node's /metrics, for its own overhead view */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void table_put(uint64_t k, int32_t v)
 {
@@ -211,7 +201,7 @@ static void *sink_thread(void *a)
         struct mix_frame *f = NULL;
         if (frame_decode(fr, len, 1 << 20, &f, NULL) && f->type == FRAME_SPHINX_PACKET &&
             f->u.sphinx.packet.len == plen) {
-            uint64_t k, t = now_ns();
+            uint64_t k, t = bnet_now_ns();
             uint32_t di;
             if (!sa->direct)
                 __atomic_add_fetch(&sink_frames, 1, __ATOMIC_RELAXED);
@@ -240,41 +230,21 @@ static void *sink_thread(void *a)
 /* Run mixnode with `workers` crypto threads, pinned to the first `workers` CPUs. */
 static pid_t start_node(unsigned workers)
 {
-    char err[256], extra[512], ini[600], rp[600];
+    char extra[512], rp[600];
     snprintf(extra, sizeof(extra),
              "[node]\nworkers = %u\nlog_level = warn\n[limits]\nwork_queue = 1000000\n"
              "total_queue = 1000000\npeer_queue_bytes = 2147483648\n"
              "max_connections_per_addr = 64\n[replay]\ncapacity = 16384\n"
              "[node]\nmetrics_listen = 127.0.0.1:%u\n%s\n",
              workers, metrics_port, getenv("NODE_BENCH_CONF") ? getenv("NODE_BENCH_CONF") : "");
-    if (tnet_write(net, extra, err, sizeof(err)) < 0) {
-        fprintf(stderr, "bench: %s\n", err);
-        exit(1);
-    }
     /* Each run starts with an empty replay cache. */
     snprintf(rp, sizeof(rp), "%s/node%d/replay-1.cache", net->dir, idx_m);
     unlink(rp);
-    snprintf(ini, sizeof(ini), "%s/node%d/node.ini", net->dir, idx_m);
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* The node dies with the bench, whatever ends the bench. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        for (unsigned i = 0; i < workers; i++)
-            CPU_SET(i, &set);
-        if (sched_setaffinity(0, sizeof(set), &set) < 0)
-            perror("sched_setaffinity");
-        execl(mixnode_path, "mixnode", "-c", ini, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop_node(pid_t pid)
-{
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (unsigned i = 0; i < workers; i++)
+        CPU_SET(i, &set);
+    return bnet_start_mixnode(net, idx_m, mixnode_path, extra, &set);
 }
 
 static int connect_source(struct blink *b)
@@ -319,12 +289,12 @@ static int send_packet(struct blink *b, int i)
 static void wait_count(int want)
 {
     int last = -1;
-    uint64_t since = now_ns();
+    uint64_t since = bnet_now_ns();
     while (sink_count < want) {
         if (sink_count != last) {
             last = sink_count;
-            since = now_ns();
-        } else if (now_ns() - since > 3000000000u) {
+            since = bnet_now_ns();
+        } else if (bnet_now_ns() - since > 3000000000u) {
             break;
         }
         usleep(2000);
@@ -336,9 +306,9 @@ static double run_fast(struct blink *b)
 {
     memset(t_recv, 0, sizeof(*t_recv) * N_FAST);
     sink_count = 0;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = bnet_now_ns();
     for (int i = 0; i < N_FAST; i++) {
-        t_send[i] = now_ns();
+        t_send[i] = bnet_now_ns();
         if (send_packet(b, i) < 0 || ((i & 31) == 31 && blink_flush(b) < 0))
             return 0;
     }
@@ -351,22 +321,15 @@ static double run_fast(struct blink *b)
     return secs > 0 ? sink_count / secs : 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Send packets [from, to) (cycled modulo `cycle`) at `rate` per second for `secs`. */
 static int run_paced(struct blink *b, int from, int cycle, double rate, double secs)
 {
-    uint64_t t0 = now_ns(), dt = (uint64_t)(1e9 / rate);
+    uint64_t t0 = bnet_now_ns(), dt = (uint64_t)(1e9 / rate);
     int sent = 0;
     for (uint64_t next = t0; (double)(next - t0) / 1e9 < secs; next += dt, sent++) {
         /* Sleep to the send time, never spin: a spinning source would take a
          * whole CPU from the node it measures.  Each packet's send time is
          * taken when it really leaves, so sleep jitter does not count. */
-        if (now_ns() < next) {
+        if (bnet_now_ns() < next) {
             struct timespec ts = { (time_t)(next / 1000000000u), (long)(next % 1000000000u) };
             while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
                 ;
@@ -376,7 +339,7 @@ static int run_paced(struct blink *b, int from, int cycle, double rate, double s
          * receiver's socket when send() returns. */
         if (send_packet(b, i) < 0 || blink_flush(b) < 0)
             return -1;
-        t_send[i] = now_ns();
+        t_send[i] = bnet_now_ns();
     }
     return sent;
 }
@@ -395,24 +358,6 @@ static long rss_kb(pid_t pid)
     return kb;
 }
 
-/* CPU seconds (user + system) the process used so far. */
-static double cpu_s(pid_t pid)
-{
-    char p[64], buf[1024];
-    unsigned long ut = 0, st = 0;
-    snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-    FILE *f = fopen(p, "r");
-    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-    if (f)
-        fclose(f);
-    buf[n] = 0;
-    char *c = strrchr(buf, ')');
-    /* Fields after the command: state(3) ... utime(14) stime(15). */
-    if (!c || sscanf(c + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 static double last_cpu_pps;
 
 /* The node's hop-overhead histogram (cumulative counts per bucket bound, seconds). */
@@ -425,23 +370,10 @@ struct oh_hist {
 
 static int read_overhead(struct oh_hist *h)
 {
-    char req[] = "GET /metrics HTTP/1.0\r\n\r\n", *buf = malloc(1 << 20), *p;
-    size_t len = 0;
+    char *buf = bnet_metrics(metrics_port), *p;
     memset(h, 0, sizeof(*h));
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(metrics_port) };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        write(fd, req, sizeof(req) - 1) < 0) {
-        if (fd >= 0)
-            close(fd);
-        free(buf);
+    if (buf == NULL)
         return -1;
-    }
-    for (ssize_t r; (r = read(fd, buf + len, (1 << 20) - 1 - len)) > 0;)
-        len += (size_t)r;
-    close(fd);
-    buf[len] = 0;
     const char *key = "mixnode_hop_overhead_seconds_bucket{le=\"";
     for (p = strstr(buf, key); p && h->n < OH_BUCKETS; p = strstr(p + 1, key)) {
         char *q = p + strlen(key);
@@ -475,7 +407,7 @@ static void latency_quantiles(const uint64_t *t_at, int from, int n, uint64_t mi
             uint64_t us = t_at[i] > t_send[i] ? (t_at[i] - t_send[i]) / 1000 : 0;
             lat[k++] = us > minus_us ? us - minus_us : 0;
         }
-    qsort(lat, (size_t)k, sizeof(*lat), cmp_u64);
+    qsort(lat, (size_t)k, sizeof(*lat), bnet_cmp_u64);
     *p50 = k ? lat[k / 2] : 0;
     *p99 = k ? lat[(size_t)k * 99 / 100] : 0;
     free(lat);
@@ -542,12 +474,12 @@ static double one_run(unsigned workers, bool paced, bool memory, double capacity
     sink_count = 0;
     pthread_create(&st, NULL, sink_thread, &sa);
     if (connect_source(&b) < 0) {
-        stop_node(pid);
+        bnet_stop(pid);
         exit(1);
     }
-    double c0 = cpu_s(pid), s0 = cpu_s(getpid());
+    double c0 = bnet_cpu_s(pid, NULL, NULL), s0 = bnet_cpu_s(getpid(), NULL, NULL);
     double pps = run_fast(&b);
-    double c1 = cpu_s(pid), s1 = cpu_s(getpid());
+    double c1 = bnet_cpu_s(pid, NULL, NULL), s1 = bnet_cpu_s(getpid(), NULL, NULL);
     if (getenv("NODE_BENCH_DEBUG"))
         fprintf(stderr, "run workers=%u pps %.0f node cpu %.2f s bench cpu %.2f s\n", workers, pps,
                 c1 - c0, s1 - s0);
@@ -606,7 +538,7 @@ static double one_run(unsigned workers, bool paced, bool memory, double capacity
     blink_close(&b);
     sa.stop = 1;
     pthread_join(st, NULL);
-    stop_node(pid);
+    bnet_stop(pid);
     return pps;
 }
 
@@ -667,40 +599,20 @@ static void print_latency(void)
     printf("bench_link_app_p99_us %.0f us\n", LAT_MEDIAN(link_app_p99));
 }
 
-static void find_mixnode(int argc, char **argv)
-{
-    if (argc > 1) {
-        snprintf(mixnode_path, sizeof(mixnode_path), "%s", argv[1]);
-        return;
-    }
-    char self[500];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0)
-        exit(1);
-    self[n] = 0;
-    char *s = strrchr(self, '/');
-    if (s)
-        *s = 0;
-    s = strrchr(self, '/');
-    if (s)
-        *s = 0;
-    snprintf(mixnode_path, sizeof(mixnode_path), "%s/mixnode", self);
-}
-
 static double unwrap_us(void)
 {
     struct sphinx_result res;
     uint8_t *out = malloc(plen);
     uint64_t best[201];
     for (int i = 0; i < 201; i++) {
-        uint64_t t = now_ns();
+        uint64_t t = bnet_now_ns();
         if (sphinx_unwrap(&geom, net->nodes[idx_m].sphinx_sk[0], NULL, pkts + (size_t)i * plen,
                           plen, out, plen, &res) != SPHINX_OK_FORWARD)
             abort();
-        best[i] = now_ns() - t;
+        best[i] = bnet_now_ns() - t;
     }
     free(out);
-    qsort(best, 201, sizeof(best[0]), cmp_u64);
+    qsort(best, 201, sizeof(best[0]), bnet_cmp_u64);
     return (double)best[100] / 1000.0;
 }
 
@@ -746,46 +658,25 @@ static void kem_phase(int runs, double classic_pps1, bool pin, const cpu_set_t *
     printf("node_kem_vs_classic_per_core %.2f x\n", classic_pps1 > 0 ? pps1 / classic_pps1 : 0);
 }
 
-static void on_signal(int sig)
-{
-    char cmd[600];
-    /* The node child gets SIGTERM by PR_SET_PDEATHSIG; remove the network. */
-    if (net) {
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", net->dir);
-        if (system(cmd) != 0)
-            _exit(128 + sig);
-    }
-    _exit(128 + sig);
-}
-
 int main(int argc, char **argv)
 {
     uint16_t sport = 0;
     if (sodium_init() < 0)
         return 1;
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
-    find_mixnode(argc, argv);
+    bnet_catch_signals(&net);
+    bnet_find_mixnode(argc, argv, mixnode_path, sizeof(mixnode_path));
     mix_sched_short_slice(100);
     if (access(mixnode_path, X_OK) != 0) {
         fprintf(stderr, "bench: %s not found\n", mixnode_path);
         return 1;
     }
-    net = calloc(1, sizeof(*net));
-    snprintf(net->dir, sizeof(net->dir), "/tmp/bench_node.%d", (int)getpid());
-    tnet_params_default(&net->params, (uint64_t)time(NULL));
-    net->params.layers = 1;
-    geom = (struct sphinx_geometry){ net->params.max_hops, net->params.payload_len,
-                                    (enum sphinx_format)net->params.sphinx_format };
-    plen = sphinx_packet_len(&geom);
-    crypto_sign_keypair(net->auth_pk, net->auth_sk);
+    char dir[400];
+    snprintf(dir, sizeof(dir), "/tmp/bench_node.%d", (int)getpid());
+    net = bnet_new(dir);
+    bnet_geometry(net, &geom, &plen);
     lfd = tcp_listen_local(0, &sport);
-    uint16_t mport = 0;
-    int tfd = tcp_listen_local(0, &mport);
-    close(tfd);
-    tfd = tcp_listen_local(0, &metrics_port);
-    close(tfd);
+    uint16_t mport = bnet_free_port();
+    metrics_port = bnet_free_port();
     idx_m = tnet_add(net, 2 /* mix */, 1, mport, 0, false);
     idx_s = tnet_add(net, 5 /* gateway,provider */, 0, sport, 0, true);
     idx_x = tnet_add(net, 1 /* gateway */, 0, 9, 0, true);
@@ -848,9 +739,6 @@ int main(int argc, char **argv)
     printf("node_speedup_%ldcores %.2f x\n", ncpu, pps1 > 0 ? ppsn / pps1 : 0);
     fflush(stdout);
     kem_phase(runs, pps1, pin, &all, &others);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", net->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: cleanup failed\n");
+    bnet_remove(net);
     return 0;
 }
