@@ -7,6 +7,8 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,8 +156,15 @@ static int open_socket(const char *hostport, char *err, size_t errlen)
         return -1;
     }
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
+    } else if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
+        /* Without it Nagle holds a packet until the previous one is acknowledged:
+         * the streams would leave on the peer's ACKs, not on their own schedule. */
+        snprintf(err, errlen, "TCP_NODELAY: %s", strerror(errno));
+        close(fd);
+        fd = -1;
     } else if (connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS) {
         snprintf(err, errlen, "connect %s: %s", hostport, strerror(errno));
         close(fd);

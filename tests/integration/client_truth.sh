@@ -10,7 +10,10 @@
 #    cover; per client, lines == real + reply packets its stats count; times
 #    lie within the test's wall time and never go back; per connection the
 #    frame indexes strictly increase; every local address is a client's
-#    established TCP connection to the gateway.
+#    established TCP connection to the gateway;
+#  - where tcpdump can capture on lo: in the captured client streams, the
+#    transport message at each line's index has a Sphinx packet frame's size
+#    and was captured no later than the line's time (tests/lib/truth_pcap.py).
 TESTNAME=client_truth
 . "$TOP/tests/integration/client_net.inc"
 TRUTHBIN=$BUILD_ABS/test/mixclient-truth
@@ -41,6 +44,15 @@ TRUTH=$T/truth
 GWPORT=$(sed -n 's/^listen = 127.0.0.1://p' "$T/gw.ini")
 client_init a
 client_init b
+# The gateway links, captured from before the clients connect (optional).
+CAP=""
+if command -v tcpdump >/dev/null 2>&1; then
+    tcpdump -q -n -s 0 -U -Z root -i lo -w "$T/link.pcap" "tcp dst port $GWPORT" \
+        >"$T/tcpdump.log" 2>&1 &
+    CAP=$!
+    PIDS="$PIDS $CAP"
+    wait_until 10 "tcpdump to start" grep -q "listening on" "$T/tcpdump.log" || true
+fi
 MIXCLIENT=$TRUTHBIN
 export MIXCLIENT_TRUTH_FILE="$TRUTH"
 client_daemon a
@@ -105,6 +117,14 @@ for ep in $(grep -v '^#' "$TRUTH" | awk '{ print $2 }' | sort -u); do
     ss -Htn state established "( sport = :${ep##*:} )" | grep -q "127.0.0.1:$GWPORT" ||
         fail "$ep is not a connection to the gateway (port $GWPORT): $(ss -Htn "( sport = :${ep##*:} )")"
 done
+if [ -n "$CAP" ] && kill -0 "$CAP" 2>/dev/null; then
+    kill -INT "$CAP"
+    wait "$CAP"
+    /usr/bin/python3 "$TOP/tests/lib/truth_pcap.py" "$T/link.pcap" "$TRUTH" "$GWPORT" \
+        || fail "the capture does not match the truth file"
+else
+    echo "note: no capture on lo (tcpdump missing or not permitted): $(tail -n 1 "$T/tcpdump.log" 2>/dev/null)"
+fi
 echo "$(lines) lines: times within the test and monotone, indexes increasing per connection," \
      "$(grep -v '^#' "$TRUTH" | awk '{ print $2 }' | sort -u | wc -l) gateway connections"
 echo "PASS"
