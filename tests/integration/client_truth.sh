@@ -51,7 +51,10 @@ if command -v tcpdump >/dev/null 2>&1; then
         >"$T/tcpdump.log" 2>&1 &
     CAP=$!
     PIDS="$PIDS $CAP"
-    wait_until 10 "tcpdump to start" grep -q "listening on" "$T/tcpdump.log" || true
+    n=0
+    until grep -q "listening on" "$T/tcpdump.log" || [ $n -ge 100 ] || ! kill -0 "$CAP" 2>/dev/null; do
+        sleep 0.1; n=$((n + 1))
+    done
 fi
 MIXCLIENT=$TRUTHBIN
 export MIXCLIENT_TRUTH_FILE="$TRUTH"
