@@ -11,6 +11,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -44,14 +45,22 @@ static int truth_fd(void)
     g_fd = -1;
     if (path == NULL || path[0] == '\0')
         return g_fd;
-    /* Whoever creates the file writes the header, once. */
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    /*
+     * The file appears with its header already in it (written to a file of
+     * our own, then linked to the name, which fails if another client's
+     * file is there), so no writer's line can come before the header.
+     */
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd >= 0) {
-        if (write(fd, TRUTH_HEADER, strlen(TRUTH_HEADER)) < 0)
-            fprintf(stderr, "mixclient: %s: %s\n", path, strerror(errno));
-    } else if (errno == EEXIST) {
-        fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        bool ok = write(fd, TRUTH_HEADER, strlen(TRUTH_HEADER)) == (ssize_t)strlen(TRUTH_HEADER);
+        close(fd);
+        if (ok && link(tmp, path) != 0 && errno != EEXIST)
+            fprintf(stderr, "mixclient: truth: link %s: %s\n", path, strerror(errno));
+        unlink(tmp);
     }
+    fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0)
         fprintf(stderr, "mixclient: cannot open the truth file %s: %s\n", path, strerror(errno));
     g_fd = fd;
