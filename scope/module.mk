@@ -53,3 +53,8 @@ check-observe: all
 	    if [ $$r -eq 77 ]; then echo "SKIP $$t"; elif [ $$r -ne 0 ]; then echo "FAIL $$t"; rc=1; \
 	    else echo "PASS $$t"; fi; \
 	done; exit $$rc
+
+# `make scope-plots SCOPE_PLOT=DIR`: charts from `mixscope --plot DIR` (scope/plots.sh).
+.PHONY: scope-plots
+scope-plots: $(BUILD)/mixsim
+	sh scope/plots.sh $(SCOPE_PLOT) $(BUILD)
