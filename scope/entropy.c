@@ -13,11 +13,11 @@ struct vq {
 
 /* A mix's pool as the observer counts it. */
 struct pool {
-    int64_t nc, nc_min;         /* inputs - outputs so far, and its minimum */
+    int64_t nc, nc_min; /* inputs - outputs so far, and its minimum */
     int64_t t_first, t_last;
-    double area;                /* integral of nc over time, ns */
+    double area; /* integral of nc over time, ns */
     uint64_t inputs;
-    int64_t mean_delay;         /* this node's own, 0: the document's */
+    int64_t mean_delay; /* this node's own, 0: the document's */
     bool corrupt;
 };
 
@@ -28,8 +28,8 @@ struct entropy {
     bool started_any, truth;
     uint64_t msgs;
     struct pool *pool;
-    struct vq *mq, *gq;         /* per mix (corrupt ones), per gateway (truth mode) */
-    uint8_t *window;            /* per target: the windows it started in */
+    struct vq *mq, *gq; /* per mix (corrupt ones), per gateway (truth mode) */
+    uint8_t *window;    /* per target: the windows it started in */
     size_t window_cap;
     uint64_t started, dropped;
 };
@@ -122,7 +122,7 @@ static void vq_push(struct entropy *e, struct vq *q, struct engine_vec *v)
     }
     q->v[(q->head + q->n) % ENTROPY_QUEUE] = *v;
     q->n++;
-    *v = (struct engine_vec){0};
+    *v = (struct engine_vec){ 0 };
 }
 
 /* The oldest vector into v (empty if none). */
@@ -131,7 +131,7 @@ static void vq_pop(struct vq *q, struct engine_vec *v)
     if (q->n == 0)
         return;
     *v = q->v[q->head];
-    q->v[q->head] = (struct engine_vec){0};
+    q->v[q->head] = (struct engine_vec){ 0 };
     q->head = (q->head + 1) % ENTROPY_QUEUE;
     q->n--;
 }
@@ -214,7 +214,7 @@ void entropy_msg(struct entropy *e, int src_mix, int src_gw, int dst_mix, int ds
     if (src_mix >= (int)e->mixes || dst_mix >= (int)e->mixes || src_gw >= (int)e->gateways ||
         dst_gw >= (int)e->gateways)
         return;
-    struct engine_vec v = {0};
+    struct engine_vec v = { 0 };
     if (src_mix >= 0) {
         struct pool *p = &e->pool[src_mix];
         if (p->corrupt) {
@@ -245,7 +245,7 @@ void entropy_client_real(struct entropy *e, uint32_t gw, int64_t t, unsigned win
 {
     if (gw >= e->gateways)
         return;
-    struct engine_vec v = {0};
+    struct engine_vec v = { 0 };
     if (tag(e, &v, t, window))
         vq_push(e, &e->gq[gw], &v);
 }
@@ -262,7 +262,7 @@ int entropy_summarise(const struct entropy *e, struct entropy_result *r)
     r->dropped = e->dropped;
     if (engine_summarise(e->eng, ENTROPY_BATCHES, &r->all) < 0)
         return -1;
-    size_t n = engine_target_count(e->eng), k[2] = {0, 0};
+    size_t n = engine_target_count(e->eng), k[2] = { 0, 0 };
     double *v = malloc((n ? n : 1) * 8 * sizeof(double)), pruned = 0;
     if (v == NULL)
         return -1;
@@ -272,7 +272,7 @@ int entropy_summarise(const struct entropy *e, struct entropy_result *r)
         pruned += t->pruned;
         if (!t->finished)
             continue;
-        const double x[4] = {t->h_msg, t->hmin_msg, t->h_rcpt, t->hmin_rcpt};
+        const double x[4] = { t->h_msg, t->hmin_msg, t->h_rcpt, t->hmin_rcpt };
         for (int w = 0; w < 2; w++) {
             if (!(e->window[j] & (1u << w)))
                 continue;

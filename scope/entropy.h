@@ -47,9 +47,9 @@
 
 #define ENTROPY_MAX_MIXES 1024
 #define ENTROPY_MAX_GATEWAYS 1024
-#define ENTROPY_QUEUE 1024             /* vectors held per corrupt mix or gateway */
-#define ENTROPY_PRUNE 1e-9             /* probabilities below are dropped (counted as pruned) */
-#define ENTROPY_BATCHES 10             /* batch means for the standard error, as mixsim */
+#define ENTROPY_QUEUE 1024 /* vectors held per corrupt mix or gateway */
+#define ENTROPY_PRUNE 1e-9 /* probabilities below are dropped (counted as pruned) */
+#define ENTROPY_BATCHES 10 /* batch means for the standard error, as mixsim */
 
 struct entropy;
 
@@ -77,8 +77,8 @@ void entropy_client_real(struct entropy *e, uint32_t gw, int64_t t, unsigned win
 void entropy_finish(struct entropy *e);
 
 struct entropy_result {
-    uint64_t started, dropped;  /* dropped: no memory, or a full queue */
-    struct engine_summary all;  /* as mixsim reports it */
+    uint64_t started, dropped;    /* dropped: no memory, or a full queue */
+    struct engine_summary all;    /* as mixsim reports it */
     struct sim_summary win[2][4]; /* windows A and B: h_msg, hmin_msg, h_rcpt, hmin_rcpt */
     double mean_pruned;
 };

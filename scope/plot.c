@@ -28,8 +28,8 @@ static int close_out(FILE *f, const char *dir, const char *name, char *err, size
 
 int scope_mixsim_args(const struct scope *s, char *buf, size_t len)
 {
-    uint32_t layers = s->layers, per_layer[64] = {0}, clients = 0;
-    double l1_in = 0, T = (double)(s->t_last - s->t_first) / 1e9, layer_delay[64] = {0};
+    uint32_t layers = s->layers, per_layer[64] = { 0 }, clients = 0;
+    double l1_in = 0, T = (double)(s->t_last - s->t_first) / 1e9, layer_delay[64] = { 0 };
     char corrupt[512] = "", delays[512] = "";
     if (layers == 0 || layers > 64 || T <= 0)
         return -1;

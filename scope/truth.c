@@ -122,6 +122,6 @@ struct truth_ent *truth_find(struct truth *t, const struct cap_ep *ep, uint32_t 
         qsort(t->v, t->n, sizeof(*t->v), ent_cmp);
         t->sorted = true;
     }
-    struct truth_ent key = {.ep = *ep, .frame = frame};
+    struct truth_ent key = { .ep = *ep, .frame = frame };
     return bsearch(&key, t->v, t->n, sizeof(*t->v), ent_cmp);
 }
