@@ -108,6 +108,7 @@ struct scope {
     bool have_truth;
     struct scope_conn *conns;   /* SCOPE_MAX_CONNS slots, with --truth */
     uint64_t truth_matched, truth_uncounted, conns_dropped;
+    const char *mixsim;         /* --mixsim: run it for its figure beside the live one */
     int dlt;                    /* link type of the capture (set by the reader) */
     int64_t t_first, t_last;
     bool have_t;

@@ -31,7 +31,7 @@ static void usage(FILE *f)
             "usage: mixscope (-r FILE | -i IFACE [-t SECONDS]) [-d DOCUMENT] [-A HOST:PORT]...\n"
             "                [-c CONFIG]... [-p PEERS] [--window-a T0:T1 --window-b T2:T3]\n"
             "                [--corrupt ID[,ID...]] [--truth FILE]... [--node-delay ID=MS]...\n"
-            "                [--plot DIR] [--json | --csv]\n"
+            "                [--plot DIR] [--mixsim PATH] [--json | --csv]\n"
             "  -r FILE         read a pcap or pcapng capture (- for standard input)\n"
             "  -i IFACE        capture live on IFACE (needs the capture capability)\n"
             "  -t SECONDS      with -i: stop after this long (default: at SIGINT/SIGTERM)\n"
@@ -48,6 +48,8 @@ static void usage(FILE *f)
             "  --node-delay ID=MS\n"
             "                  this mix's mean delay, if not the document's (test setups)\n"
             "  --plot DIR      write the data of the charts into DIR (scope/plots.sh draws them)\n"
+            "  --mixsim PATH   run this mixsim for the same configuration and measured load and\n"
+            "                  report its entropies beside the live ones\n"
             "  --json, --csv   machine-readable report instead of the summary\n"
             "  -h, --help      this text;  -V, --version  the version\n");
 }
@@ -141,11 +143,13 @@ int main(int argc, char **argv)
         {"json", no_argument, NULL, 'J'},           {"csv", no_argument, NULL, 'C'},
         {"corrupt", required_argument, NULL, 'X'},  {"truth", required_argument, NULL, 'T'},
         {"node-delay", required_argument, NULL, 'D'}, {"plot", required_argument, NULL, 'P'},
+        {"mixsim", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *file = NULL, *iface = NULL, *doc = NULL, *peers = NULL;
-    const char *confs[16], *auths[64], *corrupt[64], *truths[64], *delays[64], *plot = NULL;
+    const char *confs[16], *auths[64], *corrupt[64], *truths[64], *delays[64], *plot = NULL,
+               *mixsim = NULL;
     size_t nconf = 0, nauth = 0, ncorrupt = 0, ntruth = 0, ndelay = 0;
     double seconds = 0;
     enum scope_format fmt = FMT_TEXT;
@@ -186,6 +190,7 @@ int main(int argc, char **argv)
             break;
         }
         case 'P': plot = optarg; break;
+        case 'M': mixsim = optarg; break;
         case 'J': fmt = FMT_JSON; break;
         case 'C': fmt = FMT_CSV; break;
         case 'h': usage(stdout); return 0;
@@ -204,6 +209,7 @@ int main(int argc, char **argv)
     }
     int rc = 1;
     char err[512];
+    s->mixsim = mixsim;
     s->win[0] = win[0];
     s->win[1] = win[1];
     if (doc && scope_load_doc(s, doc, err, sizeof(err))) {

@@ -8,6 +8,7 @@
 #include "report.h"
 
 #include "plot.h"
+#include "simcmp.h"
 
 #include <math.h>
 #include <string.h>
@@ -447,6 +448,25 @@ static void report_entropy(struct scope *s, struct out *o)
         val_str(o, "mixsim_args", args);
     }
     item_end(o);
+    if (s->mixsim != NULL) {
+        /* mixsim's figure for the same configuration and load, beside the live one. */
+        struct simcmp sc;
+        char err[256];
+        item_begin(o, "mixsim");
+        if (simcmp_run(s, s->mixsim, &sc, err, sizeof(err)) == 0) {
+            for (size_t i = 0; i < SIMCMP_FIELDS; i++) {
+                char key[64];
+                const char *n = simcmp_names[i];
+                size_t l = strlen(n);
+                bool bits = l > 5 && strncmp(n, "mean_", 5) != 0 && strcmp(n, "measured") != 0;
+                snprintf(key, sizeof(key), "%s%s", n, bits ? "_bits" : "");
+                val_num(o, key, sc.v[i]);
+            }
+        } else {
+            val_str(o, "error", err);
+        }
+        item_end(o);
+    }
     sec_end(o);
 }
 

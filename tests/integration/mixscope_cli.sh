@@ -94,6 +94,20 @@ assert "--layer_delays" in e["mixsim_args"] and "--corrupt_ids" in e["mixsim_arg
 for k in ("h_msg", "hmin_msg", "h_rcpt", "hmin_rcpt"):
     assert k + "_mean_bits" in e and k + "_p25_bits" in e and k + "_se_bits" in e, (k, e)
 PY
+# mixsim's figure beside the live one (a mixsim that cannot run: an error item, still a report).
+# shellcheck disable=SC2086
+"$M" -r "$C/slice40.pcap" $A --mixsim "$BUILD_ABS/mixsim" --json >"$T/s.json" || fail "--mixsim run"
+# shellcheck disable=SC2086
+"$M" -r "$C/slice40.pcap" $A --mixsim "$T/none" --json >"$T/s2.json" || fail "--mixsim none"
+python3 - "$T/s.json" "$T/s2.json" <<'PY' || fail "--mixsim report"
+import json, sys
+e = json.load(open(sys.argv[1]))["entropy"]
+sim = [x for x in e if x["subject"] == "mixsim"][0]
+assert sim["measured"] > 10 and 0 < sim["h_msg_mean_bits"] < 10, sim
+assert sim["hmin_msg_mean_bits"] <= sim["h_msg_mean_bits"], sim
+bad = [x for x in json.load(open(sys.argv[2]))["entropy"] if x["subject"] == "mixsim"][0]
+assert "exited" in bad["error"], bad
+PY
 for f in targets_live.csv delays.csv mixsim.args; do
     [ -f "$T/plot/$f" ] || fail "--plot wrote no $f"
 done

@@ -15,6 +15,7 @@
 #include "../../scope/capture.h"
 #include "../../scope/entropy.h"
 #include "../../scope/stats.h"
+#include "../../scope/simcmp.h"
 #include "../../scope/truth.h"
 
 #define MAXM 4096
@@ -432,6 +433,16 @@ static void test_truth_parse(void)
     truth_free(&t);
 }
 
+static void test_simcmp_parse(void)
+{
+    struct simcmp sc;
+    const char csv[] = "seed,measured,h_msg_mean,x,hmin_msg_mean,h_rcpt_p25\n1,30,2.5,,1.25,\n";
+    CHECK(simcmp_parse(csv, sizeof(csv) - 1, &sc));
+    CHECK(sc.v[0] == 30 && sc.v[1] == 2.5 && sc.v[6] == 1.25 && isnan(sc.v[13]) && isnan(sc.v[2]));
+    CHECK(!simcmp_parse("seed,h_msg_mean\n", 16, &sc));
+    CHECK(!simcmp_parse("usage: mixsim", 13, &sc));
+}
+
 /* An IPv4/TCP frame between 10.0.0.a:ap and 10.0.0.b:bp. */
 static size_t frame2(uint8_t *buf, uint8_t a, uint16_t ap, uint8_t b, uint16_t bp, uint32_t seq,
                      uint8_t flags, const uint8_t *pay, size_t n)
@@ -527,5 +538,6 @@ int main(void)
     RUN(test_entropy_truth);
     RUN(test_truth_parse);
     RUN(test_scope_truth);
+    RUN(test_simcmp_parse);
     return tap_done();
 }
