@@ -274,7 +274,7 @@ int entropy_summarise(const struct entropy *e, struct entropy_result *r)
             continue;
         const double x[4] = { t->h_msg, t->hmin_msg, t->h_rcpt, t->hmin_rcpt };
         for (int w = 0; w < 2; w++) {
-            if (!(e->window[j] & (1u << w)))
+            if (j >= e->window_cap || !(e->window[j] & (1u << w)))
                 continue;
             for (int m = 0; m < 4; m++)
                 v[((size_t)w * 4 + (size_t)m) * n + k[w]] = x[m];

@@ -418,6 +418,7 @@ static void report_entropy(struct scope *s, struct out *o)
         val_num(o, "truth_matched", (double)s->truth_matched);
         val_num(o, "truth_unmatched", (double)(s->truth.n - s->truth_matched));
         val_num(o, "frames_uncounted", (double)s->truth_uncounted);
+        val_num(o, "conns_untracked", (double)s->conns_dropped);
     }
     size_t corrupt = 0;
     for (size_t i = 0; i < s->n_ents; i++)
