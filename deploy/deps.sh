@@ -8,7 +8,7 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libsodium-dev libev-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 libcbor-dev libinih-dev liblmdb-dev lmdb-utils libmicrohttpd-dev libseccomp-dev
 python3 python3-dissononce python3-cbor2 python3-cryptography iproute2 procps psmisc curl prometheus
-libpcap-dev tcpdump clang-format
+libpcap-dev tcpdump clang-format gnuplot-nox
 debootstrap systemd-container"
 
 missing=""

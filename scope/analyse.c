@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
+#include "keyfile.h"
 #include "pki.h"
 
 #define PAIR_SLOTS (2 * SCOPE_MAX_PAIRS)
@@ -35,9 +37,7 @@ struct scope *scope_new(void)
     struct cap_hooks h = {.on_msg = on_msg, .on_conn = on_conn, .is_listener = is_listener,
                           .ctx = s};
     s->cap = cap_new(&h);
-    s->entropy = entropy_new(1000000000LL, 0);
-    if (s->ents == NULL || s->peers == NULL || s->pairs == NULL || s->cap == NULL ||
-        s->entropy == NULL) {
+    if (s->ents == NULL || s->peers == NULL || s->pairs == NULL || s->cap == NULL) {
         scope_free(s);
         return NULL;
     }
@@ -67,6 +67,8 @@ void scope_free(struct scope *s)
         }
     cap_free(s->cap);
     entropy_free(s->entropy);
+    truth_free(&s->truth);
+    free(s->conns);
     free(s->ents);
     free(s->peers);
     free(s->pairs);
@@ -88,6 +90,7 @@ static struct scope_ent *ent_add(struct scope *s, const char *name, enum scope_k
     e->kind = kind;
     e->layer = layer;
     e->mix_idx = kind == ENT_MIX ? s->n_mix++ : -1;
+    e->gw_idx = kind == ENT_GATEWAY ? s->n_gw++ : -1;
     return e;
 }
 
@@ -172,6 +175,9 @@ int scope_load_doc(struct scope *s, const char *path, char *err, size_t errlen)
             break;
         e->listens = true;
         e->listen = ep;
+        char id[KEY_B64_MAX];
+        key_to_b64(d->id, PKI_KEY_LEN, id);
+        snprintf(e->id, sizeof(e->id), "%s", id);
     }
     rc = 0;
 out:
@@ -179,6 +185,81 @@ out:
     free(sigs);
     free(buf);
     return rc;
+}
+
+static struct scope_ent *node_by_id(struct scope *s, const char *id)
+{
+    for (size_t i = 0; i < s->n_ents; i++) {
+        struct scope_ent *e = &s->ents[i];
+        if ((e->kind == ENT_MIX || e->kind == ENT_GATEWAY) &&
+            ((e->id[0] != 0 && strcmp(e->id, id) == 0) || strcmp(e->name, id) == 0))
+            return e;
+    }
+    return NULL;
+}
+
+int scope_set_corrupt(struct scope *s, const char *id)
+{
+    struct scope_ent *e = node_by_id(s, id);
+    if (e == NULL || e->kind != ENT_MIX)
+        return -1;
+    e->corrupt = true;
+    return 0;
+}
+
+int scope_set_node_delay(struct scope *s, const char *id, double mean_delay_ms)
+{
+    struct scope_ent *e = node_by_id(s, id);
+    if (e == NULL || e->kind != ENT_MIX || !(mean_delay_ms > 0))
+        return -1;
+    e->own_delay_ms = mean_delay_ms;
+    return 0;
+}
+
+int scope_load_truth(struct scope *s, const char *path, char *err, size_t errlen)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    char why[160];
+    enum fileio_err fe = fileio_read_file(path, (size_t)1 << 30, &buf, &len);
+    if (fe != FILEIO_OK) {
+        snprintf(err, errlen, "%s: %s", path,
+                 fe == FILEIO_ERR_OPEN ? strerror(errno) : "unreadable or too large");
+        free(buf);
+        return -1;
+    }
+    bool ok = truth_parse(&s->truth, (const char *)buf, len, why, sizeof(why));
+    free(buf);
+    if (!ok) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return -1;
+    }
+    if (s->conns == NULL && (s->conns = calloc(SCOPE_MAX_CONNS, sizeof(*s->conns))) == NULL) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    s->have_truth = true;
+    return 0;
+}
+
+/* The frame counter of a client connection (NULL if the table is full or it is unknown). */
+static struct scope_conn *conn_slot(struct scope *s, uint64_t conn_id, bool add)
+{
+    uint32_t h = (uint32_t)((conn_id * 0x9e3779b97f4a7c15ull) >> 40) % SCOPE_MAX_CONNS;
+    for (uint32_t k = 0; k < SCOPE_MAX_CONNS; k++) {
+        struct scope_conn *c = &s->conns[(h + k) % SCOPE_MAX_CONNS];
+        if (c->id == conn_id + 1)
+            return c;
+        if (c->id == 0) {
+            if (!add)
+                return NULL;
+            c->id = conn_id + 1;
+            return c;
+        }
+    }
+    if (add)
+        s->conns_dropped++;
+    return NULL;
 }
 
 int scope_add_node(struct scope *s, const char *name, enum scope_kind kind, uint32_t layer,
@@ -308,11 +389,16 @@ static uint64_t on_conn(void *ctx, uint64_t id, int64_t t, const struct cap_ep *
                         const struct cap_ep *resp, bool syn)
 {
     struct scope *s = ctx;
-    (void)id, (void)t, (void)syn;
+    (void)t;
     struct scope_ent *r = ent_listening(s, resp);
     struct scope_ent *i = initiator(s, init);
     if (r == NULL || i == NULL)
         return UINT64_MAX;
+    if (s->have_truth && r->kind == ENT_GATEWAY && i->kind != ENT_MIX && i->kind != ENT_GATEWAY) {
+        struct scope_conn *c = conn_slot(s, id, true);
+        if (c != NULL)
+            *c = (struct scope_conn){.id = id + 1, .counting = syn};
+    }
     if (r->kind == ENT_AUTH)
         i->auth_conns++;
     return (uint64_t)(i - s->ents) | (uint64_t)(r - s->ents) << 32;
@@ -523,6 +609,62 @@ static void gateway_msg(struct scope *s, struct scope_ent *src, struct scope_ent
     }
 }
 
+/* The entropy tracker, made at the first message, when every node is known. */
+static struct entropy *tracker(struct scope *s)
+{
+    if (s->entropy != NULL || s->entropy_failed)
+        return s->entropy;
+    s->entropy = entropy_new((uint32_t)s->n_mix, (uint32_t)s->n_gw, 1000000000LL,
+                             (int64_t)(s->mean_delay_ms * 1e6));
+    if (s->entropy == NULL) {
+        s->entropy_failed = true;
+        return NULL;
+    }
+    for (size_t i = 0; i < s->n_ents; i++) {
+        const struct scope_ent *e = &s->ents[i];
+        if (e->mix_idx < 0)
+            continue;
+        if (e->corrupt)
+            entropy_set_corrupt(s->entropy, (uint32_t)e->mix_idx);
+        if (e->own_delay_ms > 0)
+            entropy_set_node_delay(s->entropy, (uint32_t)e->mix_idx,
+                                   (int64_t)(e->own_delay_ms * 1e6));
+    }
+    entropy_set_truth(s->entropy, s->have_truth);
+    return s->entropy;
+}
+
+static void entropy_event(struct scope *s, const struct cap_msg *m, int k,
+                          const struct scope_ent *src, const struct scope_ent *dst)
+{
+    struct entropy *e = tracker(s);
+    if (e == NULL)
+        return;
+    entropy_set_mean_delay(e, (int64_t)(s->mean_delay_ms * 1e6));
+    unsigned win = (unsigned)window_of(s, m->t_ns, 0) | (unsigned)window_of(s, m->t_ns, 1) << 1;
+    if (k == KIND_CLIENT_GW && s->have_truth && m->from_initiator) {
+        /* A client's transport frame: a target if the ground truth names it. */
+        struct scope_conn *c = conn_slot(s, m->conn_id, false);
+        if (c == NULL || !c->counting) {
+            s->truth_uncounted++;
+            return;
+        }
+        uint32_t frame = c->frames++;
+        struct truth_ent *te = truth_find(&s->truth, m->init, frame);
+        if (te != NULL && !te->matched) {
+            te->matched = true;
+            s->truth_matched++;
+            entropy_client_real(e, (uint32_t)dst->gw_idx, m->t_ns, win);
+        }
+        return;
+    }
+    if (k == KIND_CLIENT_GW || k == KIND_GW_CLIENT)
+        return;
+    /* Targets start on a gateway's message to layer 1; a mix's message to a gateway is out. */
+    entropy_msg(e, src->mix_idx, dst->kind == ENT_MIX && dst->layer == 1 ? src->gw_idx : -1,
+                dst->mix_idx, src->kind == ENT_MIX ? dst->gw_idx : -1, m->t_ns, win);
+}
+
 static void on_msg(void *ctx, const struct cap_msg *m)
 {
     struct scope *s = ctx;
@@ -557,11 +699,7 @@ static void on_msg(void *ctx, const struct cap_msg *m)
         client_msg(s, dst, false, m);
     if (k == KIND_AUTH || k < 0)
         return;
-    entropy_set_mean_delay(s->entropy, (int64_t)(s->mean_delay_ms * 1e6));
-    unsigned win = (unsigned)window_of(s, m->t_ns, 0) | (unsigned)window_of(s, m->t_ns, 1) << 1;
-    entropy_msg(s->entropy, src->mix_idx, dst->mix_idx,
-                src->kind == ENT_MIX && dst->kind == ENT_GATEWAY,
-                src->kind == ENT_GATEWAY && dst->kind == ENT_MIX && dst->layer == 1, m->t_ns, win);
+    entropy_event(s, m, k, src, dst);
     if (dst->kind == ENT_MIX)
         mix_input(dst, m->t_ns);
     if (src->kind == ENT_MIX)
@@ -583,7 +721,8 @@ void scope_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data, si
 
 void scope_finish(struct scope *s)
 {
-    entropy_finish(s->entropy); /* the other figures are computed when reported */
+    if (s->entropy != NULL)
+        entropy_finish(s->entropy); /* the other figures are computed when reported */
 }
 
 void scope_class_name(const struct scope_class *c, char *buf, size_t len)

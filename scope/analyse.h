@@ -11,6 +11,7 @@
 #include "capture.h"
 #include "entropy.h"
 #include "stats.h"
+#include "truth.h"
 
 #define SCOPE_MAX_ENTS 4096
 #define SCOPE_MAX_PEERS 8192
@@ -21,6 +22,7 @@
 #define SCOPE_CLOSE_NS 1000000     /* "close" gateway lag: 1 ms */
 #define SCOPE_RING 512             /* recent inputs kept per mix */
 #define SCOPE_LAG_BINS 200
+#define SCOPE_MAX_CONNS 4096       /* client connections whose transport frames are counted */
 
 enum scope_kind { ENT_CLIENT, ENT_GATEWAY, ENT_MIX, ENT_AUTH, ENT_UNKNOWN };
 
@@ -45,6 +47,10 @@ struct scope_ent {
     enum scope_kind kind;
     uint32_t layer;
     int mix_idx;                /* mixes: 0.., for the entropy tracker; -1 otherwise */
+    int gw_idx;                 /* gateways: 0.., the recipients of the entropy tracker */
+    char id[96];                /* node id, base64url as the document prints it ("" if none) */
+    bool corrupt;               /* --corrupt: shows the adversary its mapping */
+    double own_delay_ms;        /* --node-delay: this mix's mean delay, if not the document's */
     bool listens;
     struct cap_ep listen;
     /* Client link (kind ENT_CLIENT): uplink and downlink on client -> gateway connections. */
@@ -85,10 +91,24 @@ struct scope_pair {
     uint64_t msgs, w[2];
 };
 
+/* A client connection's transport frames, counted to match the ground truth. */
+struct scope_conn {
+    uint64_t id;                /* conn_id + 1, 0: free slot */
+    uint32_t frames;
+    bool counting;              /* seen from its SYN, so the index is known */
+};
+
 struct scope {
     struct cap *cap;
-    struct entropy *entropy;    /* target packets' entropy (one target per second) */
-    int n_mix;
+    struct entropy *entropy;    /* target packets' entropy (made at the first message) */
+    bool entropy_failed;
+    int n_mix, n_gw;
+    /* --truth: targets are the client packets named there. */
+    struct truth truth;
+    bool have_truth;
+    struct scope_conn *conns;   /* SCOPE_MAX_CONNS slots, with --truth */
+    uint64_t truth_matched, truth_uncounted, conns_dropped;
+    const char *mixsim;         /* --mixsim: run it for its figure beside the live one */
     int dlt;                    /* link type of the capture (set by the reader) */
     int64_t t_first, t_last;
     bool have_t;
@@ -129,6 +149,12 @@ int scope_load_authorities(struct scope *s, const char *path, char *err, size_t 
    name; port 0 means any port of that IP); a listener's own address renames it NAME.  For
    captures where hosts share addresses (loopback), and for readable names. */
 int scope_load_peers(struct scope *s, const char *path, char *err, size_t errlen);
+/* Mark the node whose id (base64url, as the document prints it) or name is `id` corrupt. */
+int scope_set_corrupt(struct scope *s, const char *id);
+/* The mean delay of the node named by id or name, if not the document's (a test-only setup). */
+int scope_set_node_delay(struct scope *s, const char *id, double mean_delay_ms);
+/* Add a ground-truth target file (see truth.h); several may be given. */
+int scope_load_truth(struct scope *s, const char *path, char *err, size_t errlen);
 /* Feed one captured frame (the capture module and everything after it). */
 void scope_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data, size_t caplen,
                  size_t wirelen);

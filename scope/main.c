@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "analyse.h"
+#include "plot.h"
 #include "report.h"
 
 #define VERSION "0.1.0"
@@ -29,7 +30,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: mixscope (-r FILE | -i IFACE [-t SECONDS]) [-d DOCUMENT] [-A HOST:PORT]...\n"
             "                [-c CONFIG]... [-p PEERS] [--window-a T0:T1 --window-b T2:T3]\n"
-            "                [--json | --csv]\n"
+            "                [--corrupt ID[,ID...]] [--truth FILE]... [--node-delay ID=MS]...\n"
+            "                [--plot DIR] [--mixsim PATH] [--json | --csv]\n"
             "  -r FILE         read a pcap or pcapng capture (- for standard input)\n"
             "  -i IFACE        capture live on IFACE (needs the capture capability)\n"
             "  -t SECONDS      with -i: stop after this long (default: at SIGINT/SIGTERM)\n"
@@ -39,6 +41,15 @@ static void usage(FILE *f)
             "  -p PEERS        \"IP:PORT NAME\" lines naming endpoints (for shared addresses)\n"
             "  --window-a T0:T1, --window-b T2:T3\n"
             "                  two windows, in seconds from the first frame, to compare\n"
+            "  --corrupt ID[,ID...]\n"
+            "                  mixes (node ids in base64url, or names) that show the adversary\n"
+            "                  which input became which output (repeatable)\n"
+            "  --truth FILE    ground-truth targets a test-mode client wrote (repeatable)\n"
+            "  --node-delay ID=MS\n"
+            "                  this mix's mean delay, if not the document's (test setups)\n"
+            "  --plot DIR      write the data of the charts into DIR (scope/plots.sh draws them)\n"
+            "  --mixsim PATH   run this mixsim for the same configuration and measured load and\n"
+            "                  report its entropies beside the live ones\n"
             "  --json, --csv   machine-readable report instead of the summary\n"
             "  -h, --help      this text;  -V, --version  the version\n");
 }
@@ -130,12 +141,16 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"window-a", required_argument, NULL, 'a'}, {"window-b", required_argument, NULL, 'b'},
         {"json", no_argument, NULL, 'J'},           {"csv", no_argument, NULL, 'C'},
+        {"corrupt", required_argument, NULL, 'X'},  {"truth", required_argument, NULL, 'T'},
+        {"node-delay", required_argument, NULL, 'D'}, {"plot", required_argument, NULL, 'P'},
+        {"mixsim", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *file = NULL, *iface = NULL, *doc = NULL, *peers = NULL;
-    const char *confs[16], *auths[64];
-    size_t nconf = 0, nauth = 0;
+    const char *confs[16], *auths[64], *corrupt[64], *truths[64], *delays[64], *plot = NULL,
+               *mixsim = NULL;
+    size_t nconf = 0, nauth = 0, ncorrupt = 0, ntruth = 0, ndelay = 0;
     double seconds = 0;
     enum scope_format fmt = FMT_TEXT;
     struct scope_window win[2] = {{0, 0}, {0, 0}};
@@ -162,6 +177,20 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 'X':
+        case 'T':
+        case 'D': {
+            const char **list = c == 'X' ? corrupt : c == 'T' ? truths : delays;
+            size_t *n = c == 'X' ? &ncorrupt : c == 'T' ? &ntruth : &ndelay;
+            if (*n == 64) {
+                fprintf(stderr, "mixscope: too many %s options\n", c == 'X' ? "--corrupt" : c == 'T' ? "--truth" : "--node-delay");
+                return 2;
+            }
+            list[(*n)++] = optarg;
+            break;
+        }
+        case 'P': plot = optarg; break;
+        case 'M': mixsim = optarg; break;
         case 'J': fmt = FMT_JSON; break;
         case 'C': fmt = FMT_CSV; break;
         case 'h': usage(stdout); return 0;
@@ -180,6 +209,7 @@ int main(int argc, char **argv)
     }
     int rc = 1;
     char err[512];
+    s->mixsim = mixsim;
     s->win[0] = win[0];
     s->win[1] = win[1];
     if (doc && scope_load_doc(s, doc, err, sizeof(err))) {
@@ -200,6 +230,31 @@ int main(int argc, char **argv)
         fprintf(stderr, "mixscope: %s\n", err);
         goto out;
     }
+    for (size_t i = 0; i < ncorrupt; i++) {
+        char ids[512];
+        snprintf(ids, sizeof(ids), "%s", corrupt[i]);
+        for (char *sv = NULL, *id = strtok_r(ids, ",", &sv); id; id = strtok_r(NULL, ",", &sv))
+            if (scope_set_corrupt(s, id)) {
+                fprintf(stderr, "mixscope: --corrupt %s: no mix with that id or name\n", id);
+                goto out;
+            }
+    }
+    for (size_t i = 0; i < ndelay; i++) {
+        char id[256];
+        const char *eq = strchr(delays[i], '=');
+        double ms = eq ? strtod(eq + 1, NULL) : 0;
+        snprintf(id, sizeof(id), "%.*s", eq ? (int)(eq - delays[i]) : 0, delays[i]);
+        if (eq == NULL || scope_set_node_delay(s, id, ms)) {
+            fprintf(stderr, "mixscope: --node-delay %s: want ID=MS, a mix's id or name and a "
+                            "delay above 0 ms\n", delays[i]);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < ntruth; i++)
+        if (scope_load_truth(s, truths[i], err, sizeof(err))) {
+            fprintf(stderr, "mixscope: --truth %s\n", err);
+            goto out;
+        }
     if (s->n_ents == 0) {
         fprintf(stderr, "mixscope: no node or authority known: give -d, -A or -c\n");
         goto out;
@@ -208,6 +263,10 @@ int main(int argc, char **argv)
         goto out;
     scope_finish(s);
     scope_report(s, fmt, stdout);
+    if (plot && scope_plot(s, plot, err, sizeof(err))) {
+        fprintf(stderr, "mixscope: --plot %s\n", err);
+        goto out;
+    }
     rc = 0;
 out:
     scope_free(s);

@@ -3,7 +3,9 @@
 # it needs libpcap (Debian libpcap-dev) for reading captures.
 
 SCOPE_LIB_SRCS := $(filter-out scope/main.c,$(sort $(wildcard scope/*.c)))
-SCOPE_LIB_OBJS := $(SCOPE_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+# mixscope drives mixsim's event engine (sim/engine.c and what it needs).
+SCOPE_LIB_OBJS := $(SCOPE_LIB_SRCS:%.c=$(BUILD)/obj/%.o) \
+                  $(addprefix $(BUILD)/obj/sim/,engine.o rmap.o stats.o)
 LIBMIXSCOPE    := $(BUILD)/libmixscope.a
 SCOPE_LIBS     := -lpcap
 
@@ -18,7 +20,11 @@ PROGRAMS += $(BUILD)/mixscope
 
 # The fuzz target of the capture and stream parser (tests/fuzz/fuzz_scope_capture.c).
 FUZZ_LIBS_scope_capture := $(LIBMIXSCOPE) $(LIBMIX) $(SCOPE_LIBS)
-FUZZ_SRCS_scope_capture := $(SCOPE_LIB_SRCS)
+FUZZ_SRCS_scope_capture := $(SCOPE_LIB_SRCS) sim/engine.c sim/rmap.c sim/stats.c
+# The ground-truth target file parser (tests/fuzz/fuzz_scope_truth.c).
+FUZZ_LIBS_scope_truth := $(LIBMIXSCOPE) $(LIBMIX) $(SCOPE_LIBS)
+FUZZ_SRCS_scope_truth := scope/truth.c scope/capture.c
+$(BUILD)/tests/replay_scope_truth: $(LIBMIXSCOPE)
 $(BUILD)/tests/replay_scope_capture: $(LIBMIXSCOPE)
 
 # Unit tests of scope/ (tests/unit/test_scope_*.c) link its library.
@@ -47,3 +53,8 @@ check-observe: all
 	    if [ $$r -eq 77 ]; then echo "SKIP $$t"; elif [ $$r -ne 0 ]; then echo "FAIL $$t"; rc=1; \
 	    else echo "PASS $$t"; fi; \
 	done; exit $$rc
+
+# `make scope-plots SCOPE_PLOT=DIR`: charts from `mixscope --plot DIR` (scope/plots.sh).
+.PHONY: scope-plots
+scope-plots: $(BUILD)/mixsim
+	sh scope/plots.sh $(SCOPE_PLOT) $(BUILD)

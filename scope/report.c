@@ -7,6 +7,9 @@
  */
 #include "report.h"
 
+#include "plot.h"
+#include "simcmp.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -384,39 +387,87 @@ static void report_nodes(struct scope *s, struct out *o)
     sec_end(o);
 }
 
+static void summary_vals(struct out *o, const char *m, const struct sim_summary *x)
+{
+    char key[48];
+    static const char *const k[] = {"n", "mean_bits", "se_bits", "median_bits", "p5_bits",
+                                    "p25_bits"};
+    const double v[] = {(double)x->n, x->mean,   x->dof ? x->se : NAN,
+                        x->median,    x->p5,     x->p25};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        snprintf(key, sizeof(key), "%s_%s", m, k[i]);
+        val_num(o, key, x->n == 0 && i > 0 ? NAN : v[i]);
+    }
+}
+
 static void report_entropy(struct scope *s, struct out *o)
 {
-    struct entropy_result *r = entropy_result(s->entropy);
-    sec_begin(o, "entropy", "anonymity of target packets (entropy in bits, pool-average rule)");
-    item_begin(o, "targets");
-    val_num(o, "started", (double)r->started);
-    val_num(o, "finished", (double)r->finished);
-    val_num(o, "dropped", (double)r->dropped);
-    val_num(o, "mean_lost_mass", r->started ? r->lost_mass / (double)r->started : 0);
-    static const char *const k[3] = {"h", "h_a", "h_b"};
-    for (int w = 0; w < 3; w++) {
-        struct rsv *x = &r->h[w];
-        if (w > 0 && !windows_set(s))
-            break;
-        char key[32];
-        double mean = x->seen ? x->sum / (double)x->seen : 0, var = 0;
-        for (uint32_t i = 0; i < x->n; i++)
-            var += (x->v[i] - mean) * (x->v[i] - mean);
-        double se = x->n > 1 ? sqrt(var / (x->n - 1) / x->n) : 0;
-        snprintf(key, sizeof(key), "%s_n", k[w]);
-        val_num(o, key, (double)x->seen);
-        snprintf(key, sizeof(key), "%s_mean_bits", k[w]);
-        val_num(o, key, mean);
-        snprintf(key, sizeof(key), "%s_se_bits", k[w]);
-        val_num(o, key, se);
-        static const struct { const char *n; double q; } qs[] = {
-            {"p5", 0.05}, {"p25", 0.25}, {"median", 0.5}};
-        for (size_t i = 0; i < 3; i++) {
-            snprintf(key, sizeof(key), "%s_%s_bits", k[w], qs[i].n);
-            val_num(o, key, rsv_quantile(x, qs[i].q));
+    struct entropy_result r;
+    memset(&r, 0, sizeof(r));
+    if (s->entropy != NULL && entropy_summarise(s->entropy, &r) < 0)
+        fprintf(stderr, "mixscope: out of memory for the entropy statistics\n");
+    sec_begin(o, "entropy", "anonymity of target packets (entropy in bits, mixsim's engine)");
+    item_begin(o, s->have_truth ? "targets (ground truth)" : "targets");
+    val_num(o, "started", (double)r.started);
+    val_num(o, "finished", (double)r.all.measured);
+    val_num(o, "unfinished", (double)r.all.unfinished);
+    val_num(o, "dropped", (double)r.dropped);
+    val_num(o, "mean_pruned_mass", r.mean_pruned);
+    if (s->have_truth) {
+        val_num(o, "truth_entries", (double)s->truth.n);
+        val_num(o, "truth_matched", (double)s->truth_matched);
+        val_num(o, "truth_unmatched", (double)(s->truth.n - s->truth_matched));
+        val_num(o, "frames_uncounted", (double)s->truth_uncounted);
+        val_num(o, "conns_untracked", (double)s->conns_dropped);
+    }
+    size_t corrupt = 0;
+    for (size_t i = 0; i < s->n_ents; i++)
+        corrupt += s->ents[i].corrupt;
+    val_num(o, "corrupt_mixes", (double)corrupt);
+    /* h: message-level Shannon entropy, kept under its first name for older readers. */
+    summary_vals(o, "h", &r.all.h_msg);
+    static const char *const m[4] = {"h_msg", "hmin_msg", "h_rcpt", "hmin_rcpt"};
+    const struct sim_summary *all[4] = {&r.all.h_msg, &r.all.hmin_msg, &r.all.h_rcpt,
+                                        &r.all.hmin_rcpt};
+    for (int i = 0; i < 4; i++)
+        summary_vals(o, m[i], all[i]);
+    for (int w = 0; w < 2 && windows_set(s); w++) {
+        char name[32];
+        snprintf(name, sizeof(name), "h_%c", 'a' + w);
+        summary_vals(o, name, &r.win[w][0]);
+        for (int i = 0; i < 4; i++) {
+            snprintf(name, sizeof(name), "%s_%c", m[i], 'a' + w);
+            summary_vals(o, name, &r.win[w][i]);
         }
     }
+    /* mixsim's command for the same configuration and measured load, to run beside it. */
+    char args[2048];
+    if (scope_mixsim_args(s, args, sizeof(args)) == 0) {
+        for (char *p = args; *p; p++)
+            if (*p == '\n')
+                *p = p[1] ? ' ' : 0;
+        val_str(o, "mixsim_args", args);
+    }
     item_end(o);
+    if (s->mixsim != NULL) {
+        /* mixsim's figure for the same configuration and load, beside the live one. */
+        struct simcmp sc;
+        char err[256];
+        item_begin(o, "mixsim");
+        if (simcmp_run(s, s->mixsim, &sc, err, sizeof(err)) == 0) {
+            for (size_t i = 0; i < SIMCMP_FIELDS; i++) {
+                char key[64];
+                const char *n = simcmp_names[i];
+                size_t l = strlen(n);
+                bool bits = l > 5 && strncmp(n, "mean_", 5) != 0 && strcmp(n, "measured") != 0;
+                snprintf(key, sizeof(key), "%s%s", n, bits ? "_bits" : "");
+                val_num(o, key, sc.v[i]);
+            }
+        } else {
+            val_str(o, "error", err);
+        }
+        item_end(o);
+    }
     sec_end(o);
 }
 

@@ -268,6 +268,13 @@ void engine_arrive(struct engine *e, uint32_t node, struct engine_vec *v)
 /* out = S / k and S -= S / k, dropping finished targets and tiny masses. */
 void engine_depart(struct engine *e, uint32_t node, uint32_t k, struct engine_vec *out)
 {
+    engine_depart_est(e, node, (double)k, out);
+}
+
+void engine_depart_est(struct engine *e, uint32_t node, double k, struct engine_vec *out)
+{
+    if (!(k >= 1))
+        k = 1;
     struct engine_vec *S = &e->S[node];
     if (S->n == 0)
         return;

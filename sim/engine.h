@@ -95,6 +95,11 @@ int32_t engine_tag(struct engine *e, struct engine_vec *v, uint32_t sender, uint
 void engine_arrive(struct engine *e, uint32_t node, struct engine_vec *v);
 /* Honest node `node`, holding `held` >= 1 messages, emits one: v (empty) gets S/held. */
 void engine_depart(struct engine *e, uint32_t node, uint32_t held, struct engine_vec *v);
+/*
+ * Like engine_depart, for an observer that only estimates the pool: `held` (>= 1, values
+ * below are taken as 1) need not be a whole number (mixscope's Little's-law estimate).
+ */
+void engine_depart_est(struct engine *e, uint32_t node, double held, struct engine_vec *v);
 /* v reaches `recipient`; v is emptied. */
 void engine_deliver(struct engine *e, uint32_t recipient, struct engine_vec *v);
 /* v's mass leaves without an output: ruled out (true) or dropped (false); v is emptied. */

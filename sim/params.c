@@ -57,6 +57,8 @@ const struct sim_param_desc sim_param_table[] = {
     { "corrupt", SP_U32, OFF(corrupt), "0", NULL, "number of corrupt mixes, drawn at random" },
     { "corrupt_ids", SP_LIST, OFF(corrupt_ids), "", NULL,
       "explicit corrupt mixes: ids layer*W+position, comma separated" },
+    { "layer_delays", SP_LIST, OFF(layer_delays), "", NULL,
+      "s, per-layer Poisson means from layer 1, comma separated, replacing mean_delay" },
     { "duration", SP_DOUBLE, OFF(duration), "60", NULL, "s of simulated time" },
     { "warmup", SP_DOUBLE, OFF(warmup), "-1", NULL, "s before the first target, -1 = auto" },
     { "drain", SP_DOUBLE, OFF(drain), "-1", NULL, "s at the end without new targets, -1 = auto" },
@@ -231,6 +233,18 @@ void sim_params_mixim(struct sim_params *p)
  * authorities' own (authority lines, signature threshold, epoch schedule),
  * which a simulation does not need.
  */
+/* layer_delays: one value >= 0 per layer (tmp: scratch of SIM_MAX_WIDTH). */
+static bool layer_delays_ok(const char *list, uint32_t layers, double *tmp)
+{
+    int n = sim_parse_list(list, tmp, SIM_MAX_WIDTH);
+    if (n < 0 || (uint32_t)n != layers || layers > SIM_MAX_LAYERS)
+        return false;
+    for (int i = 0; i < n; i++)
+        if (!(tmp[i] >= 0))
+            return false;
+    return true;
+}
+
 static bool load_network(struct sim_params *p, const char *path, FILE *err)
 {
     char e[256];
@@ -381,6 +395,8 @@ bool sim_params_check(const struct sim_params *p, const char **why)
         w = "weighted routing needs exactly width comma-separated weights";
     else if (p->corrupt_ids[0] != '\0' && sim_parse_list(p->corrupt_ids, tmp, SIM_MAX_WIDTH) < 0)
         w = "corrupt_ids must be a comma-separated list of mix ids";
+    else if (p->layer_delays[0] != '\0' && !layer_delays_ok(p->layer_delays, p->layers, tmp))
+        w = "layer_delays must be one delay >= 0 per layer, comma separated";
     if (why != NULL)
         *why = w;
     return w == NULL;

@@ -51,6 +51,7 @@ struct sim_params {
     /* adversary */
     uint32_t corrupt;           /* that many mixes, drawn at random, are corrupt */
     char corrupt_ids[SIM_LIST_LEN]; /* or an explicit list "0,5,7" */
+    char layer_delays[SIM_LIST_LEN]; /* "d1,d2,...": per-layer Poisson means, s (mixscope) */
     /* run */
     double duration;            /* s of simulated time */
     double warmup;              /* s before the first target; < 0 = auto */

@@ -70,6 +70,7 @@ struct sim {
     struct xrng rng;
     uint32_t L, W, nmix;
     double mean_delay;
+    double layer_delay[SIM_MAX_LAYERS]; /* per layer (layer_delays), else mean_delay */
     double *cdf;                /* weighted routing: cumulative weights, W */
     struct mix *mix;
     struct client *cl;
@@ -363,7 +364,7 @@ static void push_into_mix(struct sim *s, uint32_t x, struct msg *m)
     struct mix *mx = &s->mix[x];
     uint64_t delay = 0;
     if (s->p.strategy == MIXQ_POISSON)
-        delay = secs_to_us(xrng_exp(&s->rng, s->mean_delay));
+        delay = secs_to_us(xrng_exp(&s->rng, s->layer_delay[(x / s->W) % SIM_MAX_LAYERS]));
     if (mixq_push(mx->q, s->now, delay, m) != MIXQ_OK) {
         /* Full: the mix drops it.  A corrupt mix knows which one it was. */
         s->r.c.mix_drops++;
@@ -660,6 +661,14 @@ struct sim *sim_new(const struct sim_params *p, const char **why)
     s->mean_delay = p->e2e > 0 ? (p->e2e - (s->L + 1) * link) / s->L : p->mean_delay;
     s->fifo_links = !(p->link_delay_max > p->link_delay);
     s->r.mean_delay = s->mean_delay;
+    for (uint32_t l = 0; l < SIM_MAX_LAYERS; l++)
+        s->layer_delay[l] = s->mean_delay;
+    if (p->layer_delays[0] != '\0') {
+        double ld[SIM_MAX_LAYERS];
+        int n = sim_parse_list(p->layer_delays, ld, SIM_MAX_LAYERS);
+        for (int l = 0; l < n && l < SIM_MAX_LAYERS; l++)
+            s->layer_delay[l] = ld[l];
+    }
     xrng_seed(&s->rng, p->seed);
     hist_init(&s->r.latency);
     hist_init(&s->r.e2e);

@@ -71,6 +71,46 @@ grep -q none.pcap "$T/e" || fail "missing file: no message"
 "$M" -r "$C/slice40.pcap" -d "$C/raw_frame" 2>"$T/e"; [ $? -eq 1 ] || fail "bad document"
 grep -q "not a signed directory document" "$T/e" || fail "bad document: no message"
 "$M" -r "$C/slice40.pcap" -A nothost 2>/dev/null; [ $? -eq 1 ] || fail "bad -A"
+# Corrupt mixes, ground truth, node delays and charts' data: names checked, files parsed.
+# shellcheck disable=SC2086
+"$M" -r "$C/slice40.pcap" $A --corrupt nosuchmix 2>"$T/e"; [ $? -eq 1 ] || fail "--corrupt unknown: want 1"
+grep -q "nosuchmix" "$T/e" || fail "--corrupt unknown: no message"
+# shellcheck disable=SC2086
+"$M" -r "$C/slice40.pcap" $A --node-delay x 2>"$T/e"; [ $? -eq 1 ] || fail "--node-delay x: want 1"
+printf '# mixscope-truth 1\n12 10.77.0.21:1 zero\n' >"$T/bad.truth"
+# shellcheck disable=SC2086
+"$M" -r "$C/slice40.pcap" $A --truth "$T/bad.truth" 2>"$T/e"; [ $? -eq 1 ] || fail "bad truth: want 1"
+grep -q "bad.truth: line 2" "$T/e" || fail "bad truth: no line number"
+mix=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['mixes'][0]['subject'])" "$T/r.json")
+printf '# mixscope-truth 1\n12 10.77.0.21:1 0\n' >"$T/ok.truth"
+# shellcheck disable=SC2086
+"$M" -r "$C/slice40.pcap" $A --corrupt "$mix" --node-delay "$mix=2" --truth "$T/ok.truth" \
+    --plot "$T/plot" --json >"$T/c.json" || fail "corrupt/truth/plot run"
+python3 - "$T/c.json" <<'PY' || fail "corrupt/truth report"
+import json, sys
+e = json.load(open(sys.argv[1]))["entropy"][0]
+assert e["corrupt_mixes"] == 1 and e["truth_entries"] == 1 and e["truth_unmatched"] == 1, e
+assert "--layer_delays" in e["mixsim_args"] and "--corrupt_ids" in e["mixsim_args"], e
+for k in ("h_msg", "hmin_msg", "h_rcpt", "hmin_rcpt"):
+    assert k + "_mean_bits" in e and k + "_p25_bits" in e and k + "_se_bits" in e, (k, e)
+PY
+# mixsim's figure beside the live one (a mixsim that cannot run: an error item, still a report).
+# shellcheck disable=SC2086
+"$M" -r "$C/slice40.pcap" $A --mixsim "$BUILD_ABS/mixsim" --json >"$T/s.json" || fail "--mixsim run"
+# shellcheck disable=SC2086
+"$M" -r "$C/slice40.pcap" $A --mixsim "$T/none" --json >"$T/s2.json" || fail "--mixsim none"
+python3 - "$T/s.json" "$T/s2.json" <<'PY' || fail "--mixsim report"
+import json, sys
+e = json.load(open(sys.argv[1]))["entropy"]
+sim = [x for x in e if x["subject"] == "mixsim"][0]
+assert sim["measured"] > 10 and 0 < sim["h_msg_mean_bits"] < 10, sim
+assert sim["hmin_msg_mean_bits"] <= sim["h_msg_mean_bits"], sim
+bad = [x for x in json.load(open(sys.argv[2]))["entropy"] if x["subject"] == "mixsim"][0]
+assert "exited" in bad["error"], bad
+PY
+for f in targets_live.csv delays.csv mixsim.args; do
+    [ -f "$T/plot/$f" ] || fail "--plot wrote no $f"
+done
 "$M" --help | grep -q -- "--window-a" || fail "help"
 "$M" --version | grep -q "^mixscope " || fail "version"
 echo "mixscope_cli: ok"

@@ -49,6 +49,8 @@ for k in ("gateway->mix", "mix->mix", "mix->gateway"):
 mixes = {m["subject"]: m for m in r["mixes"]}
 assert set(mixes) == {"mix1-1", "mix2-1", "mix3-1"}, list(mixes)
 assert all(m["inputs"] > 10 and m["outputs"] > 10 for m in mixes.values()), mixes
+sim = [x for x in r["entropy"] if x["subject"] == "mixsim"]
+assert sim and sim[0].get("h_msg_mean_bits") is not None, r["entropy"]
 print("measure: %d messages in %.0f s; alice %d up / %d down, bob %d up / %d down" % (
     cap["messages"], cap["duration_s"], clients["alice"]["up_messages"],
     clients["alice"]["down_messages"], clients["bob"]["up_messages"],

@@ -122,7 +122,7 @@ def properties(rep, epoch_len, n_auth, v):
                                                cap["window_b_s"]))
     e = rep["entropy"][0]
     print("anonymity (not a property): target entropy %.2f bits (se %.2f, n %d); "
-          "A %.2f, B %.2f" % (e["h_mean_bits"], e["h_se_bits"], e["h_n"],
+          "A %.2f, B %.2f" % (e["h_mean_bits"], e["h_se_bits"] or 0, e["h_n"],
                               e.get("h_a_mean_bits", 0), e.get("h_b_mean_bits", 0)))
     # P1: sizes per link kind.
     for k in rep["link_kinds"]:

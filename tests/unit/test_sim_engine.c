@@ -68,11 +68,34 @@ static void test_corrupt_and_lost(void)
     engine_free(e);
 }
 
+/* An estimated pool (mixscope): a departure gets S / held for a fractional held, and a held
+ * below 1 is taken as 1 (the whole pool leaves). */
+static void test_depart_estimated(void)
+{
+    struct engine *e = engine_new(1, 2, 1e-12);
+    if (e == NULL)
+        return;
+    struct engine_vec v = { 0 }, o1 = { 0 }, o2 = { 0 };
+    CHECK(engine_tag(e, &v, 1, 1) == 0);
+    engine_arrive(e, 0, &v);
+    engine_depart_est(e, 0, 2.5, &o1);
+    engine_depart_est(e, 0, 0.3, &o2);
+    engine_deliver(e, 0, &o1);
+    engine_deliver(e, 0, &o2);
+    engine_sweep(e, false);
+    const struct sim_target *t = engine_target(e, 0);
+    double h = -(0.4 * log2(0.4) + 0.6 * log2(0.6));
+    CHECKF(t && t->finished && fabs(t->h_msg - h) < 1e-12 && fabs(t->hmin_msg + log2(0.6)) < 1e-12,
+           "H %g", t ? t->h_msg : -1);
+    engine_free(e);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
         return 1;
     RUN(test_one_node_batch);
     RUN(test_corrupt_and_lost);
+    RUN(test_depart_estimated);
     return tap_done();
 }

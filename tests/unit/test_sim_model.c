@@ -478,6 +478,38 @@ static void test_xrng_vector(void)
     CHECKF(fabs(sum / 100000 - 0.5) < 0.01, "mean %g", sum / 100000);
 }
 
+/* layer_delays: the same delay in every layer is mean_delay (same seed, same results); a layer
+ * near 0 loses entropy; a list of the wrong length is refused. */
+static void test_layer_delays(void)
+{
+    struct sim_params p;
+    bare_defaults(&p);
+    p.layers = 3;
+    p.width = 2;
+    p.clients = 10;
+    p.rate_real = 20;
+    p.mean_delay = 0.1;
+    p.duration = 10;
+    p.warmup = 2;
+    p.drain = 3;
+    double h[3];
+    static const char *const ld[3] = {"", "0.1,0.1,0.1", "0.1,0.0001,0.1"};
+    for (int i = 0; i < 3; i++) {
+        struct sim_params q = p;
+        bool ok = sim_param_set(&q, "layer_delays", ld[i], NULL);
+        CHECK(ok);
+        struct sim *s = run(&q);
+        if (s == NULL)
+            return;
+        h[i] = sim_results(s)->h_msg.mean;
+        sim_free(s);
+    }
+    CHECKF(h[0] == h[1] && h[2] < h[0] - 0.2, "H %g %g %g", h[0], h[1], h[2]);
+    const char *why = NULL;
+    bool ok = sim_param_set(&p, "layer_delays", "0.1,0.1", NULL);
+    CHECK(ok && !sim_params_check(&p, &why) && why != NULL);
+}
+
 int main(void)
 {
     if (sodium_init() < 0)
@@ -494,5 +526,6 @@ int main(void)
     RUN(test_cover_and_routing);
     RUN(test_few_targets);
     RUN(test_recipient_entropy);
+    RUN(test_layer_delays);
     return tap_done();
 }
