@@ -977,3 +977,75 @@ fail:
         *why = reason;
     return false;
 }
+
+/* ------------------------------------------------------- sphinx fast path */
+
+/* Field 1, wire type 2 (length-delimited): Frame.sphinx_packet and SphinxPacket.packet. */
+#define SPHINX_FIELD_TAG 0x0a
+
+static size_t put_varint(uint8_t *out, size_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+/* A minimal varint of at most 5 bytes at p[0..len); its size, 0 if none. */
+static size_t get_varint(const uint8_t *p, size_t len, size_t *v)
+{
+    size_t x = 0;
+    for (size_t i = 0; i < len && i < 5; i++) {
+        x |= (size_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            if (i > 0 && p[i] == 0)
+                return 0; /* not minimal: left to protobuf-c */
+            *v = x;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+size_t frame_sphinx_encoded_len(size_t packet_len)
+{
+    size_t inner = 1 + varint_len(packet_len) + packet_len;
+    return 1 + varint_len(inner) + inner;
+}
+
+bool frame_sphinx_encode(const uint8_t *packet, size_t packet_len, uint8_t *out, size_t cap,
+                         size_t *out_len)
+{
+    if (packet == NULL || packet_len == 0 || out == NULL ||
+        packet_len > UINT32_MAX || frame_sphinx_encoded_len(packet_len) > cap)
+        return false;
+    size_t n = 0;
+    out[n++] = SPHINX_FIELD_TAG;
+    n += put_varint(out + n, 1 + varint_len(packet_len) + packet_len);
+    out[n++] = SPHINX_FIELD_TAG;
+    n += put_varint(out + n, packet_len);
+    memcpy(out + n, packet, packet_len);
+    *out_len = n + packet_len;
+    return true;
+}
+
+bool frame_sphinx_view(const uint8_t *buf, size_t len, size_t max_frame,
+                       struct frame_buf *packet)
+{
+    size_t outer, plen, a, b;
+    if (buf == NULL || len > max_frame || len < 5 || buf[0] != SPHINX_FIELD_TAG)
+        return false;
+    if ((a = get_varint(buf + 1, len - 1, &outer)) == 0 || outer != len - 1 - a)
+        return false;
+    if (buf[1 + a] != SPHINX_FIELD_TAG)
+        return false;
+    if ((b = get_varint(buf + 2 + a, len - 2 - a, &plen)) == 0 || plen == 0 ||
+        plen != len - 2 - a - b)
+        return false;
+    packet->ptr = buf + 2 + a + b;
+    packet->len = plen;
+    return true;
+}

@@ -244,4 +244,25 @@ bool frame_decode(const uint8_t *buf, size_t len, size_t max_frame, struct mix_f
 /* Release a frame from frame_decode(); NULL is a no-op. */
 void frame_free(struct mix_frame *f);
 
+/*
+ * The Sphinx packet frame without protobuf-c, for the per-packet paths (a
+ * node forwards one frame per packet; the general codec costs allocations
+ * and two copies of the packet).  The bytes are exactly frame_encode()'s
+ * for FRAME_SPHINX_PACKET: 0x0a (Frame.sphinx_packet), varint length, 0x0a
+ * (SphinxPacket.packet), varint length, the packet.
+ *
+ * frame_sphinx_encoded_len(): the size of that encoding (packet_len >= 1).
+ * frame_sphinx_encode(): writes it into out[0..cap); false if cap is short
+ * or packet_len is 0.
+ * frame_sphinx_view(): true if buf[0..len) is exactly that encoding (minimal
+ * varints, no other field) of a non-empty packet within max_frame; *packet
+ * then points into buf.  Such bytes decode with frame_decode() to the same
+ * packet.  false says only "not this form": decode with frame_decode().
+ */
+size_t frame_sphinx_encoded_len(size_t packet_len) MIX_WUR;
+bool frame_sphinx_encode(const uint8_t *packet, size_t packet_len, uint8_t *out, size_t cap,
+                         size_t *out_len) MIX_WUR;
+bool frame_sphinx_view(const uint8_t *buf, size_t len, size_t max_frame,
+                       struct frame_buf *packet) MIX_WUR;
+
 #endif

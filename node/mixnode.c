@@ -98,10 +98,13 @@ static void on_async(struct ev_loop *loop, ev_async *w, int revents)
     node_drain_done(w->data);
 }
 
+/* More tags durable: the results workers handed back without waking us
+ * (node_work.c hand_back), then the packets held for their tags. */
 static void on_journal(struct ev_loop *loop, ev_async *w, int revents)
 {
     (void)loop;
     (void)revents;
+    node_drain_done(w->data);
     node_fwd_release(w->data);
 }
 

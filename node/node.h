@@ -191,10 +191,11 @@ struct node {
     pthread_cond_t work_cv;
     struct job *work_head, *work_tail;
     size_t work_len;
-    bool reads_paused;               /* I/O thread: links not read, workers catching up */
+    bool reads_paused;               /* work_mu: links not read, workers catching up */
     bool stopping;
     pthread_mutex_t done_mu;
     struct job *done_head, *done_tail;
+    bool done_woken;                 /* done_mu: the I/O thread is woken to drain the list */
 
     /* outbound node links, by node id */
     struct peer **out;

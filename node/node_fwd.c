@@ -133,12 +133,21 @@ static void send_job(struct node *n, struct job *j)
         node_job_free(n, j);
         return;
     }
-    struct mix_frame f;
-    memset(&f, 0, sizeof(f));
-    f.type = FRAME_SPHINX_PACKET;
-    f.u.sphinx.packet.ptr = j->buf;
-    f.u.sphinx.packet.len = j->pkt_len;
-    if (node_send_frame(n, p, &f)) {
+    /* The Sphinx frame encoded directly (frame.h), not through protobuf-c;
+     * a packet larger than the scratch buffer takes the general way. */
+    size_t flen = 0;
+    bool sent;
+    if (frame_sphinx_encode(j->buf, j->pkt_len, n->scratch, n->scratch_len, &flen)) {
+        sent = n->ops->send(n, p, n->scratch, flen);
+    } else {
+        struct mix_frame f;
+        memset(&f, 0, sizeof(f));
+        f.type = FRAME_SPHINX_PACKET;
+        f.u.sphinx.packet.ptr = j->buf;
+        f.u.sphinx.packet.len = j->pkt_len;
+        sent = node_send_frame(n, p, &f);
+    }
+    if (sent) {
         metric_inc(&n->metrics.packets_out);
         uint64_t now = node_now_us(), due = j->arrival_us + j->delay_us;
         metrics_observe_overhead(&n->metrics, now > due ? (now - due) * 1000 : 0);

@@ -374,9 +374,22 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
 bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, size_t len)
 {
     struct mix_frame *f = NULL;
+    struct frame_buf pkt;
     const char *why = NULL;
     bool ok = true;
 
+    /* The common case, a Sphinx packet in its usual encoding, without the
+     * general decoder's allocations and copies (frame.h). */
+    if (p->kind != PEER_AUTHORITY && frame_sphinx_view(frame, len, n->conf.max_frame, &pkt)) {
+        struct mix_frame sf;
+        memset(&sf, 0, sizeof(sf));
+        sf.type = FRAME_SPHINX_PACKET;
+        sf.u.sphinx.packet = pkt;
+        if (p->kind == PEER_CLIENT)
+            return client_frame(n, p, &sf);
+        node_submit_packet(n, pkt.ptr, pkt.len, SRC_NODE, p->c ? conn_rx_time_us(p->c) : 0);
+        return true;
+    }
     if (!frame_decode(frame, len, n->conf.max_frame, &f, &why)) {
         log_debug("malformed frame (%s); closing the link", why ? why : "?");
         if (p->kind != PEER_AUTHORITY)

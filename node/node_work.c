@@ -435,12 +435,15 @@ static void queue_to_workers(struct node *n, struct job *j)
     n->work_tail = j;
     size_t depth = ++n->work_len;
     metric_set(&n->metrics.work_queue_depth, depth);
+    /* Stop reading: TCP pushes back on the senders rather than the queue
+     * (and the time packets wait in it) growing without bound.  Set under
+     * the lock, where the workers look at it (worker_main). */
+    bool pause = depth >= pause_mark(n) && !n->reads_paused;
+    if (pause)
+        n->reads_paused = true;
     pthread_cond_signal(&n->work_cv);
     pthread_mutex_unlock(&n->work_mu);
-    if (depth >= pause_mark(n) && !n->reads_paused) {
-        /* Stop reading: TCP pushes back on the senders rather than the queue
-         * (and the time packets wait in it) growing without bound. */
-        n->reads_paused = true;
+    if (pause) {
         metric_inc(&n->metrics.read_pauses);
         conn_mgr_pause_reads(n->cm, true);
     }
@@ -451,19 +454,31 @@ static void queue_to_workers(struct node *n, struct job *j)
 /* Under load, work (us) after which a worker hands its finished jobs back. */
 #define RETURN_CHUNK_US 1000
 
-/* Append finished jobs [head .. tail] to the done list for the I/O thread. */
-static void hand_back(struct node *n, struct job *head, struct job *tail)
+/*
+ * Append finished jobs [head .. tail] to the done list for the I/O thread,
+ * and wake it, once until it drains the whole list, unless the journal will:
+ * a packet whose replay tag is not durable yet cannot leave before the
+ * syncer's next round (node_journal.c), and that round's wake-up drains the
+ * done list too (mixnode.c on_journal), so waking the I/O thread now would only
+ * cost two context switches and move nothing.  The check comes after the
+ * append: a round that makes `seq` durable after it sees these jobs.
+ * `urgent`: something in the chunk must not wait for the journal (a job
+ * without a tag, or the work queue running low while reads may be paused).
+ */
+static void hand_back(struct node *n, struct job *head, struct job *tail, uint64_t seq,
+                      bool urgent)
 {
     pthread_mutex_lock(&n->done_mu);
-    bool was_empty = n->done_head == NULL;
     if (n->done_tail)
         n->done_tail->next = head;
     else
         n->done_head = head;
     n->done_tail = tail;
+    bool wake = !n->done_woken && (urgent || node_journal_durable(n, seq));
+    if (wake)
+        n->done_woken = true;
     pthread_mutex_unlock(&n->done_mu);
-    /* One wake-up until the I/O thread drains the whole list. */
-    if (was_empty)
+    if (wake)
         ev_async_send(n->loop, &n->async);
 }
 
@@ -498,6 +513,10 @@ static void *worker_main(void *arg)
         /* Light load (little left waiting): every result goes back at once.
          * Heavy load: in chunks, so the I/O thread is not woken for each. */
         uint64_t chunk_ns = n->work_len <= n->n_threads ? 0 : RETURN_CHUNK_US * 1000u;
+        /* Reads paused and the queue at or below the mark where they
+         * resume: the I/O thread must hear of every chunk (node_drain_done
+         * resumes them). */
+        bool low = n->reads_paused && n->work_len <= pause_mark(n) / 2;
         pthread_mutex_unlock(&n->work_mu);
 
         /* Results go back one by one or in chunks of about RETURN_CHUNK_US
@@ -506,7 +525,8 @@ static void *worker_main(void *arg)
          * every single one (on a shared CPU each wake-up costs two context
          * switches, about a tenth of an unwrap). */
         struct job *chunk = NULL, *chunk_tail = NULL;
-        uint64_t chunk_t0 = now_ns();
+        uint64_t chunk_t0 = now_ns(), chunk_seq = 0;
+        bool urgent = low;
         for (struct job *j = batch, *next; j; j = next) {
             next = j->next;
             j->next = NULL;
@@ -514,6 +534,11 @@ static void *worker_main(void *arg)
                 node_build_loop(n, j);
             else
                 node_process_job(n, j);
+            /* Sequence numbers grow: the chunk's last tag is its largest. */
+            if (j->jseq > chunk_seq)
+                chunk_seq = j->jseq;
+            if (j->jseq == 0)
+                urgent = true;
             if (chunk_tail)
                 chunk_tail->next = j;
             else
@@ -521,9 +546,11 @@ static void *worker_main(void *arg)
             chunk_tail = j;
             if (next && now_ns() - chunk_t0 < chunk_ns)
                 continue;
-            hand_back(n, chunk, chunk_tail);
+            hand_back(n, chunk, chunk_tail, chunk_seq, urgent);
             chunk = chunk_tail = NULL;
             chunk_t0 = now_ns();
+            chunk_seq = 0;
+            urgent = low;
         }
     }
     return NULL;
@@ -534,6 +561,7 @@ void node_drain_done(struct node *n)
     pthread_mutex_lock(&n->done_mu);
     struct job *j = n->done_head;
     n->done_head = n->done_tail = NULL;
+    n->done_woken = false;
     pthread_mutex_unlock(&n->done_mu);
     while (j) {
         struct job *next = j->next;
@@ -541,14 +569,15 @@ void node_drain_done(struct node *n)
         node_job_done(n, j);
         j = next;
     }
+    /* Only this thread sets reads_paused: reading it without the lock is safe here. */
     if (n->reads_paused) {
         pthread_mutex_lock(&n->work_mu);
-        size_t depth = n->work_len;
-        pthread_mutex_unlock(&n->work_mu);
-        if (depth <= pause_mark(n) / 2) {
+        bool resume = n->work_len <= pause_mark(n) / 2;
+        if (resume)
             n->reads_paused = false;
+        pthread_mutex_unlock(&n->work_mu);
+        if (resume)
             conn_mgr_pause_reads(n->cm, false);
-        }
     }
 }
 

@@ -52,7 +52,8 @@ void bnet_remove(const struct tnet *net);
 
 /* GET /metrics from 127.0.0.1:port: the text (malloc()ed, NUL-terminated), or NULL. */
 char *bnet_metrics(uint16_t port);
-/* CPU seconds (user + system) process pid used so far; user and sys apart when not NULL. */
+/* CPU seconds (user + system) process pid used so far, from the threads' schedstat (ns) when the
+ * kernel keeps it, else clock ticks; user and sys apart (in ticks) when not NULL. */
 double bnet_cpu_s(pid_t pid, double *user, double *sys);
 
 #endif
