@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -24,6 +25,8 @@ struct inbox_store {
     MDB_dbi box, msg;
     struct inbox_limits lim;
     _Atomic uint64_t reclaimed;  /* empty inboxes deleted to make room */
+    _Atomic uint64_t commits;    /* durable write transactions of puts and acks */
+    unsigned long commit_delay_us; /* test hook (inbox.h): sleep before each such commit */
 };
 
 const char *inbox_strerror(int e)
@@ -76,6 +79,9 @@ struct inbox_store *inbox_open(const char *dir, const struct inbox_limits *lim,
         s->lim = *lim;
     else
         inbox_limits_default(&s->lim);
+    const char *delay = getenv(INBOX_TEST_DELAY_ENV);
+    if (delay && *delay)
+        s->commit_delay_us = strtoul(delay, NULL, 10);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "inbox: cannot create %s: %s", dir, strerror(errno));
         goto fail;
@@ -256,56 +262,123 @@ bool inbox_exists(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN])
     return ok;
 }
 
-int inbox_put(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
-              const uint8_t *payload, size_t len, const uint8_t *surb_id, bool is_reply,
-              uint64_t now, uint64_t *seq_out)
+/*
+ * One message into the open write transaction.  Errors that concern only this
+ * message (its inbox is full or absent, bad arguments) leave txn usable and
+ * return the inbox_err; an LMDB error returns it as a positive MDB code (txn
+ * must then be aborted).
+ */
+static int put_in_txn(struct inbox_store *s, MDB_txn *txn, struct inbox_put_req *r)
 {
-    MDB_txn *txn;
     uint32_t count;
     uint64_t next, created;
     uint8_t key[MSG_KEY_LEN];
     MDB_val k, v;
     int rc;
 
-    if (!s || !payload || len == 0 || len > s->lim.max_payload)
+    if (!r->payload || r->len == 0 || r->len > s->lim.max_payload)
         return INBOX_ERR_ARG;
-    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-        return map_rc(rc, "begin");
-    if (!box_get(s, txn, id, &count, &next, &created)) {
-        mdb_txn_abort(txn);
+    if (!box_get(s, txn, r->id, &count, &next, &created))
         return INBOX_NO_INBOX;
-    }
-    if (count >= s->lim.max_per_inbox) {
-        mdb_txn_abort(txn);
+    if (count >= s->lim.max_per_inbox)
         return INBOX_FULL;
-    }
-    msg_key(key, id, next);
+    msg_key(key, r->id, next);
     k.mv_size = sizeof(key);
     k.mv_data = key;
-    v.mv_size = MSG_HDR_LEN + len;
+    v.mv_size = MSG_HDR_LEN + r->len;
     /* MDB_RESERVE: LMDB hands us the value's space; we fill it in place. */
-    if ((rc = mdb_put(txn, s->msg, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE)) != 0) {
-        mdb_txn_abort(txn);
-        return map_rc(rc, "put");
-    }
+    if ((rc = mdb_put(txn, s->msg, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE)) != 0)
+        return rc;
     uint8_t *p = v.mv_data;
-    mix_put_be64(p, now);
-    p[8] = is_reply ? 1 : 0;
-    if (surb_id)
-        memcpy(p + 9, surb_id, INBOX_SURB_ID_LEN);
+    mix_put_be64(p, r->now);
+    p[8] = r->is_reply ? 1 : 0;
+    if (r->surb_id)
+        memcpy(p + 9, r->surb_id, INBOX_SURB_ID_LEN);
     else
         memset(p + 9, 0, INBOX_SURB_ID_LEN);
-    memcpy(p + MSG_HDR_LEN, payload, len);
-    if ((rc = box_put(s, txn, id, count + 1, next + 1, created)) != 0) {
-        mdb_txn_abort(txn);
-        return map_rc(rc, "update");
-    }
-    /* The commit is durable (no MDB_NOSYNC): after it, a crash keeps the message. */
-    if ((rc = mdb_txn_commit(txn)) != 0)
-        return map_rc(rc, "commit");
-    if (seq_out)
-        *seq_out = next;
+    memcpy(p + MSG_HDR_LEN, r->payload, r->len);
+    if ((rc = box_put(s, txn, r->id, count + 1, next + 1, created)) != 0)
+        return rc;
+    r->seq = next;
     return INBOX_OK;
+}
+
+/* The test hook of inbox.h: a slow disk, for backpressure tests. */
+static void test_commit_delay(const struct inbox_store *s)
+{
+    if (s->commit_delay_us)
+        usleep((useconds_t)s->commit_delay_us);
+}
+
+int inbox_put_many(struct inbox_store *s, struct inbox_put_req *reqs, size_t n)
+{
+    MDB_txn *txn;
+    size_t stored = 0;
+    int rc;
+
+    if (!s || (n && !reqs))
+        return INBOX_ERR_ARG;
+    for (size_t i = 0; i < n; i++)
+        reqs[i].rc = INBOX_ERR_ARG;
+    if (n == 0)
+        return INBOX_OK;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
+        rc = map_rc(rc, "begin");
+        for (size_t i = 0; i < n; i++)
+            reqs[i].rc = rc;
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = put_in_txn(s, txn, &reqs[i]);
+        if (rc > 0)
+            break; /* an LMDB error: this transaction is lost */
+        reqs[i].rc = rc;
+        stored += rc == INBOX_OK;
+        rc = 0;
+    }
+    if (rc > 0) {
+        mdb_txn_abort(txn);
+        if (n == 1) {
+            reqs[0].rc = map_rc(rc, "put");
+            return reqs[0].rc;
+        }
+        /* One message broke the group (the map is full, say): each on its
+         * own, so that the others still get in and the error is its own. */
+        for (size_t i = 0; i < n; i++)
+            (void)inbox_put_many(s, &reqs[i], 1);
+        return INBOX_OK;
+    }
+    if (stored == 0) {
+        mdb_txn_abort(txn);
+        return INBOX_OK;
+    }
+    test_commit_delay(s);
+    /* The commit is durable (no MDB_NOSYNC): after it, a crash keeps every message. */
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        rc = map_rc(rc, "commit");
+        for (size_t i = 0; i < n; i++)
+            if (reqs[i].rc == INBOX_OK)
+                reqs[i].rc = rc;
+        return rc;
+    }
+    atomic_fetch_add(&s->commits, 1);
+    return INBOX_OK;
+}
+
+int inbox_put(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
+              const uint8_t *payload, size_t len, const uint8_t *surb_id, bool is_reply,
+              uint64_t now, uint64_t *seq_out)
+{
+    struct inbox_put_req r = {
+        .id = id, .payload = payload, .len = len, .surb_id = surb_id, .is_reply = is_reply,
+        .now = now,
+    };
+    if (!s)
+        return INBOX_ERR_ARG;
+    (void)inbox_put_many(s, &r, 1);
+    if (r.rc == INBOX_OK && seq_out)
+        *seq_out = r.seq;
+    return r.rc;
 }
 
 void inbox_msgs_free(struct inbox_msg *msgs, size_t n)
@@ -430,11 +503,18 @@ int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
         mdb_txn_abort(txn);
         return map_rc(rc, "update");
     }
+    test_commit_delay(s);
     if ((rc = mdb_txn_commit(txn)) != 0)
         return map_rc(rc, "commit");
+    atomic_fetch_add(&s->commits, 1);
     if (deleted)
         *deleted = del;
     return INBOX_OK;
+}
+
+uint64_t inbox_commits(const struct inbox_store *s)
+{
+    return s ? atomic_load(&s->commits) : 0;
 }
 
 /* Decrement the count of inbox `id` by one inside txn. */

@@ -86,6 +86,11 @@ struct job {
     uint8_t hop[MIX_NODE_ID_LEN];    /* next hop (FORWARD) or loop first hop */
     uint8_t *buf;                    /* packet to send (points into data) */
     size_t pkt_len;
+    /* Worker only: a payload waiting for the group commit (node_store_jobs()). */
+    bool store;                      /* to store; kind is JOB_DROP until it is done */
+    bool store_reply;                /* a SURB reply (stored with its SURB id) */
+    size_t store_len;                /* plaintext bytes at data + pkt_len */
+    uint8_t store_surb_id[INBOX_SURB_ID_LEN]; /* the inbox id is in hop */
     uint8_t data[];                  /* 2 * pkt_len: input packet, unwrap output */
 };
 
@@ -191,7 +196,9 @@ struct node {
     pthread_cond_t work_cv;
     struct job *work_head, *work_tail;
     size_t work_len;
-    bool reads_paused;               /* I/O thread: links not read, workers catching up */
+    /* I/O thread, backpressure by source (SRC_CLIENT, SRC_NODE; node_work.c): */
+    size_t queued_src[SRC__COUNT];   /* packets queued to or held by the workers */
+    bool paused_src[SRC__COUNT];     /* that source's links not read */
     bool stopping;
     pthread_mutex_t done_mu;
     struct job *done_head, *done_tail;
@@ -276,8 +283,11 @@ void node_workers_stop(struct node *n);
  * hold starts. */
 void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum metric_src src,
                         uint64_t arrival_us);
-/* Run one job synchronously (fuzz harness, no threads). */
+/* Unwrap one job; a payload to store is left marked (store) for node_store_jobs(). */
 void node_process_job(struct node *n, struct job *j);
+/* Group commit: store the payloads of the marked jobs of the list at head
+ * (linked by next) in one transaction, then finish each (SURB-ack or drop). */
+void node_store_jobs(struct node *n, struct job *head);
 /* Run a job now on this thread and finish it (no workers: the harness, n_threads 0). */
 void node_run_job_now(struct node *n, struct job *j);
 /* I/O thread: finish the jobs the workers handed back. */

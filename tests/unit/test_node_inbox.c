@@ -163,6 +163,61 @@ static void test_expiry_and_reopen(void)
     fresh_dir();
 }
 
+/*
+ * Group commit: one transaction for several messages; a message refused on
+ * its own (inbox full, no inbox, bad length) keeps its error and the others
+ * are stored, in order, and survive a reopen.
+ */
+static void test_put_many(void)
+{
+    uint8_t a[32], b[32], none[32], big[70000];
+    struct inbox_put_req r[6];
+    struct inbox_msg *m = NULL;
+    size_t n = 0;
+
+    fresh_dir();
+    struct inbox_store *s = open_store(10, 2, 3600);
+    CHECK(s != NULL);
+    memset(a, 1, 32);
+    memset(b, 2, 32);
+    memset(none, 3, 32);
+    memset(big, 0, sizeof(big));
+    CHECK(inbox_create(s, a, 100) == INBOX_OK);
+    CHECK(inbox_create(s, b, 100) == INBOX_OK);
+    uint64_t c0 = inbox_commits(s);
+    const uint8_t *ids[6] = { a, none, a, b, a, b };
+    const char *txt[6] = { "a1", "x", "a2", "b1", "a3", "b2" };
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < 6; i++) {
+        r[i].id = ids[i];
+        r[i].payload = (const uint8_t *)txt[i];
+        r[i].len = 2;
+        r[i].now = 100;
+    }
+    r[5].payload = big;
+    r[5].len = sizeof(big);
+    CHECK(inbox_put_many(s, r, 6) == INBOX_OK);
+    CHECK(r[0].rc == INBOX_OK && r[0].seq == 1);
+    CHECK(r[1].rc == INBOX_NO_INBOX);
+    CHECK(r[2].rc == INBOX_OK && r[2].seq == 2);
+    CHECK(r[3].rc == INBOX_OK && r[3].seq == 1);
+    CHECK(r[4].rc == INBOX_FULL);
+    CHECK(r[5].rc == INBOX_ERR_ARG);
+    CHECK(inbox_commits(s) == c0 + 1);
+    /* Nothing to store: no transaction committed. */
+    CHECK(inbox_put_many(s, &r[4], 1) == INBOX_OK && r[4].rc == INBOX_FULL);
+    CHECK(inbox_commits(s) == c0 + 1);
+    inbox_close(s);
+    s = open_store(10, 2, 3600);
+    CHECK(s != NULL);
+    CHECK(inbox_fetch(s, a, 10, &m, &n, NULL) == INBOX_OK);
+    CHECK(n == 2 && m[0].payload_len == 2 && memcmp(m[0].payload, "a1", 2) == 0 &&
+          memcmp(m[1].payload, "a2", 2) == 0);
+    inbox_msgs_free(m, n);
+    CHECK(inbox_count(s, b) == 1);
+    inbox_close(s);
+}
+
 static void test_open_error(void)
 {
     char err[256] = "";
@@ -180,6 +235,7 @@ int main(void)
     RUN(test_limits);
     RUN(test_expiry_and_reopen);
     RUN(test_unused_expiry);
+    RUN(test_put_many);
     RUN(test_open_error);
     return tap_done();
 }
