@@ -467,49 +467,89 @@ done:
     return ret;
 }
 
-int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
-              const uint64_t *seqs, size_t n, size_t *deleted)
+/* One inbox's acknowledgements inside txn: INBOX_OK, INBOX_NO_INBOX, or an LMDB code (> 0). */
+static int ack_in_txn(struct inbox_store *s, MDB_txn *txn, struct inbox_ack_req *r)
 {
-    MDB_txn *txn;
     uint32_t count;
     uint64_t next, created;
     uint8_t key[MSG_KEY_LEN];
     size_t del = 0;
     int rc;
 
-    if (deleted)
-        *deleted = 0;
-    if (!s || (n && !seqs))
-        return INBOX_ERR_ARG;
-    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-        return map_rc(rc, "begin");
-    if (!box_get(s, txn, id, &count, &next, &created)) {
-        mdb_txn_abort(txn);
+    if (!box_get(s, txn, r->id, &count, &next, &created))
         return INBOX_NO_INBOX;
-    }
-    for (size_t i = 0; i < n; i++) {
-        msg_key(key, id, seqs[i]);
+    for (size_t i = 0; i < r->n; i++) {
+        msg_key(key, r->id, r->seqs[i]);
         MDB_val k = { sizeof(key), key };
         rc = mdb_del(txn, s->msg, &k, NULL);
         if (rc == 0)
             del++;
-        else if (rc != MDB_NOTFOUND) {
-            mdb_txn_abort(txn);
-            return map_rc(rc, "delete");
-        }
+        else if (rc != MDB_NOTFOUND)
+            return rc;
     }
     count = count >= del ? count - (uint32_t)del : 0;
-    if ((rc = box_put(s, txn, id, count, next, created)) != 0) {
+    if ((rc = box_put(s, txn, r->id, count, next, created)) != 0)
+        return rc;
+    r->deleted = del;
+    return INBOX_OK;
+}
+
+int inbox_ack_many(struct inbox_store *s, struct inbox_ack_req *reqs, size_t n)
+{
+    MDB_txn *txn;
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].rc = INBOX_ERR_ARG;
+        reqs[i].deleted = 0;
+    }
+    if (!s || (n && !reqs))
+        return INBOX_ERR_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (reqs[i].n && !reqs[i].seqs)
+            return INBOX_ERR_ARG;
+    if (n == 0)
+        return INBOX_OK;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        goto fail;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = ack_in_txn(s, txn, &reqs[i]);
+        if (rc <= 0) {
+            reqs[i].rc = rc;
+            rc = 0;
+        }
+    }
+    if (rc != 0) {
         mdb_txn_abort(txn);
-        return map_rc(rc, "update");
+        goto fail;
     }
     test_commit_delay(s);
     if ((rc = mdb_txn_commit(txn)) != 0)
-        return map_rc(rc, "commit");
+        goto fail;
     atomic_fetch_add(&s->commits, 1);
-    if (deleted)
-        *deleted = del;
     return INBOX_OK;
+fail:
+    rc = map_rc(rc, "ack");
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].rc = rc;
+        reqs[i].deleted = 0;
+    }
+    return rc;
+}
+
+int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
+              const uint64_t *seqs, size_t n, size_t *deleted)
+{
+    struct inbox_ack_req r = { .id = id, .seqs = seqs, .n = n };
+
+    if (deleted)
+        *deleted = 0;
+    if (!s || (n && !seqs))
+        return INBOX_ERR_ARG;
+    (void)inbox_ack_many(s, &r, 1);
+    if (r.rc == INBOX_OK && deleted)
+        *deleted = r.deleted;
+    return r.rc;
 }
 
 uint64_t inbox_commits(const struct inbox_store *s)

@@ -129,6 +129,22 @@ void inbox_msgs_free(struct inbox_msg *msgs, size_t n);
 int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
               const uint64_t *seqs, size_t n, size_t *deleted) MIX_WUR;
 
+/* The acknowledgements of one inbox for inbox_ack_many(), and their outcome. */
+struct inbox_ack_req {
+    const uint8_t *id;           /* INBOX_ID_LEN bytes */
+    const uint64_t *seqs;
+    size_t n;
+    int rc;                      /* out: INBOX_OK, INBOX_NO_INBOX, or the group's error */
+    size_t deleted;              /* out: messages deleted */
+};
+
+/*
+ * Group commit of acknowledgements: the deletions of several inboxes in one
+ * transaction; returns after it committed (a fetch answered after that never
+ * returns them again).  An LMDB error fails the whole group (every rc).
+ */
+int inbox_ack_many(struct inbox_store *s, struct inbox_ack_req *reqs, size_t n);
+
 /* Delete messages stored before now - max_age_s.  *deleted may be NULL. */
 int inbox_expire(struct inbox_store *s, uint64_t now, size_t *deleted) MIX_WUR;
 

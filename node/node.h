@@ -115,6 +115,15 @@ struct peer {
     unsigned pending;                /* PEER_AUTHORITY: responses still expected */
     uint64_t dialled_us;             /* PEER_AUTHORITY: when we dialled */
     bool established;
+    bool fetch_waiting;              /* PEER_CLIENT: a fetch on n->fetch_q (node_link.c) */
+};
+
+/* A FetchRequest with acknowledgements waiting for their group commit (node_link.c). */
+struct fetch_wait {
+    struct peer *p;                  /* NULL once its link closed */
+    uint32_t want;
+    uint64_t *acks;
+    size_t n_acks;
 };
 
 /* ------------------------------------------------------------ the node */
@@ -196,6 +205,12 @@ struct node {
     pthread_cond_t work_cv;
     struct job *work_head, *work_tail;
     size_t work_len;
+    /* I/O thread: fetches with acknowledgements waiting for the group commit
+     * of their deletions at the end of this loop iteration (node_link.c) */
+    struct fetch_wait *fetch_q;
+    size_t fetch_q_len, fetch_q_cap;
+    ev_prepare fetch_flush;
+    bool fetch_flush_on;
     /* I/O thread, backpressure by source (SRC_CLIENT, SRC_NODE; node_work.c): */
     size_t queued_src[SRC__COUNT];   /* packets queued to or held by the workers */
     bool paused_src[SRC__COUNT];     /* that source's links not read */
@@ -336,6 +351,8 @@ bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LIN
 void node_clients_touch(struct node *n);
 /* A client peer is gone: off the client list and count. */
 void node_client_closed(struct node *n, struct peer *p);
+/* Answer the fetches still waiting (shutdown) and free their queue. */
+void node_fetch_queue_free(struct node *n);
 /* Send a frame on p's link (no-op without a conn); false if dropped. */
 bool node_send_frame(struct node *n, struct peer *p, const struct mix_frame *f);
 /* The daemon's send operation: the frame onto p's conn (true without one). */

@@ -115,6 +115,10 @@ static void client_unlink(struct node *n, struct peer *p)
 
 void node_client_closed(struct node *n, struct peer *p)
 {
+    /* A fetch of this link still waiting for the group commit: forget its peer. */
+    for (size_t i = 0; p->fetch_waiting && i < n->fetch_q_len; i++)
+        if (n->fetch_q[i].p == p)
+            n->fetch_q[i].p = NULL;
     client_unlink(n, p);
     n->n_clients--;
     metric_set(&n->metrics.links_client, n->n_clients);
@@ -252,7 +256,7 @@ static bool client_fetch_allowed(struct node *n, struct peer *p)
     p->fetch_at_us = now;
     if (p->fetch_tokens > (double)n->conf.fetch_burst)
         p->fetch_tokens = (double)n->conf.fetch_burst;
-    bool unread = p->c && conn_out_pending(p->c) > 0;
+    bool unread = p->fetch_waiting || (p->c && conn_out_pending(p->c) > 0);
     if (!unread && p->fetch_tokens >= 1.0) {
         p->fetch_tokens -= 1.0;
         return true;
@@ -313,6 +317,106 @@ static void client_fetch(struct node *n, struct peer *p, uint32_t want)
     inbox_msgs_free(msgs, cnt);
 }
 
+/*
+ * Group commit of fetch acknowledgements: a FetchRequest that acknowledges
+ * messages waits for the end of this loop iteration (an ev_prepare that runs
+ * before the links' output is flushed), when one store transaction deletes
+ * the acknowledged messages of every such request; each is answered after
+ * that commit, as before one commit per request.
+ */
+static void fetch_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    struct node *n = w->data;
+    (void)loop;
+    (void)revents;
+    if (n->fetch_q_len == 0)
+        return;
+    size_t k = n->fetch_q_len;
+    struct fetch_wait *q = n->fetch_q;
+    struct inbox_ack_req *r = calloc(k, sizeof(*r));
+    int rc = INBOX_ERR_IO;
+    if (r) {
+        for (size_t i = 0; i < k; i++) {
+            r[i].id = q[i].p ? q[i].p->inbox_id : NULL;
+            r[i].seqs = q[i].acks;
+            r[i].n = q[i].p ? q[i].n_acks : 0;
+        }
+        /* A closed link's entry acknowledges nothing: skip it. */
+        size_t m = 0;
+        for (size_t i = 0; i < k; i++)
+            if (r[i].id)
+                r[m++] = r[i];
+        rc = inbox_ack_many(n->inbox, r, m);
+    }
+    n->fetch_q_len = 0; /* answers below may not queue more (fetch_waiting) */
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++) {
+        struct peer *p = q[i].p;
+        free(q[i].acks);
+        if (!p)
+            continue;
+        p->fetch_waiting = false;
+        int prc = r ? r[m].rc : rc;
+        size_t deleted = r ? r[m].deleted : 0;
+        m++;
+        if (prc != INBOX_OK && prc != INBOX_NO_INBOX) {
+            send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
+            continue;
+        }
+        atomic_fetch_add(&n->metrics.acked_msgs, deleted);
+        client_fetch(n, p, q[i].want);
+    }
+    free(r);
+}
+
+/* Queue a FetchRequest with acks for fetch_flush_cb; false: answer it now. */
+static bool fetch_defer(struct node *n, struct peer *p, const struct mix_frame *f)
+{
+    if (!n->loop || !n->inbox)
+        return false;
+    if (!n->fetch_flush_on) {
+        ev_prepare_init(&n->fetch_flush, fetch_flush_cb);
+        n->fetch_flush.data = n;
+        ev_set_priority(&n->fetch_flush, EV_MAXPRI); /* before conn.c's output flush */
+        ev_prepare_start(n->loop, &n->fetch_flush);
+        n->fetch_flush_on = true;
+    }
+    if (n->fetch_q_len == n->fetch_q_cap) {
+        size_t cap = n->fetch_q_cap ? 2 * n->fetch_q_cap : 64;
+        struct fetch_wait *q = realloc(n->fetch_q, cap * sizeof(*q));
+        if (!q)
+            return false;
+        n->fetch_q = q;
+        n->fetch_q_cap = cap;
+    }
+    uint64_t *acks = malloc(f->u.fetch_req.n_acks * sizeof(*acks));
+    if (!acks)
+        return false;
+    memcpy(acks, f->u.fetch_req.acks, f->u.fetch_req.n_acks * sizeof(*acks));
+    n->fetch_q[n->fetch_q_len++] = (struct fetch_wait){
+        .p = p, .want = f->u.fetch_req.max_messages, .acks = acks,
+        .n_acks = f->u.fetch_req.n_acks,
+    };
+    p->fetch_waiting = true;
+    return true;
+}
+
+void node_fetch_queue_free(struct node *n)
+{
+    if (n->fetch_flush_on) {
+        ev_prepare_stop(n->loop, &n->fetch_flush);
+        n->fetch_flush_on = false;
+    }
+    for (size_t i = 0; i < n->fetch_q_len; i++) {
+        if (n->fetch_q[i].p)
+            n->fetch_q[i].p->fetch_waiting = false;
+        free(n->fetch_q[i].acks);
+    }
+    free(n->fetch_q);
+    n->fetch_q = NULL;
+    n->fetch_q_len = n->fetch_q_cap = 0;
+}
+
 static bool client_frame(struct node *n, struct peer *p, const struct mix_frame *f)
 {
     size_t deleted = 0;
@@ -341,7 +445,10 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
             send_error(n, p, FRAME_ERR_RATE_LIMITED, "inbox not created (limits), try later");
             return true;
         }
-        /* The seqs the client handled since its last request: deleted before answering. */
+        /* The seqs the client handled since its last request: deleted before answering
+         * (with other links' in one commit at the end of this loop iteration). */
+        if (f->u.fetch_req.n_acks > 0 && fetch_defer(n, p, f))
+            return true;
         if (f->u.fetch_req.n_acks > 0) {
             int rc = inbox_ack(n->inbox, p->inbox_id, f->u.fetch_req.acks, f->u.fetch_req.n_acks,
                                &deleted);

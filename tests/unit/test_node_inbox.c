@@ -218,6 +218,42 @@ static void test_put_many(void)
     inbox_close(s);
 }
 
+/* Acknowledgements of several inboxes in one commit; an unknown inbox is its own error. */
+static void test_ack_many(void)
+{
+    uint8_t a[32], b[32], none[32];
+    uint64_t sa[2] = { 1, 3 }, sb[1] = { 2 }, sn[1] = { 1 };
+    struct inbox_ack_req r[3];
+
+    fresh_dir();
+    struct inbox_store *s = open_store(10, 10, 3600);
+    CHECK(s != NULL);
+    memset(a, 1, 32);
+    memset(b, 2, 32);
+    memset(none, 3, 32);
+    CHECK(inbox_create(s, a, 100) == INBOX_OK);
+    CHECK(inbox_create(s, b, 100) == INBOX_OK);
+    for (int i = 0; i < 3; i++) {
+        CHECK(inbox_put(s, a, (const uint8_t *)"m", 1, NULL, false, 100, NULL) == INBOX_OK);
+        CHECK(inbox_put(s, b, (const uint8_t *)"m", 1, NULL, false, 100, NULL) == INBOX_OK);
+    }
+    uint64_t c0 = inbox_commits(s);
+    memset(r, 0, sizeof(r));
+    r[0] = (struct inbox_ack_req){ .id = a, .seqs = sa, .n = 2 };
+    r[1] = (struct inbox_ack_req){ .id = none, .seqs = sn, .n = 1 };
+    r[2] = (struct inbox_ack_req){ .id = b, .seqs = sb, .n = 1 };
+    CHECK(inbox_ack_many(s, r, 3) == INBOX_OK);
+    CHECK(r[0].rc == INBOX_OK && r[0].deleted == 2);
+    CHECK(r[1].rc == INBOX_NO_INBOX && r[1].deleted == 0);
+    CHECK(r[2].rc == INBOX_OK && r[2].deleted == 1);
+    CHECK(inbox_commits(s) == c0 + 1);
+    inbox_close(s);
+    s = open_store(10, 10, 3600);
+    CHECK(s != NULL);
+    CHECK(inbox_count(s, a) == 1 && inbox_count(s, b) == 2);
+    inbox_close(s);
+}
+
 static void test_open_error(void)
 {
     char err[256] = "";
@@ -236,6 +272,7 @@ int main(void)
     RUN(test_expiry_and_reopen);
     RUN(test_unused_expiry);
     RUN(test_put_many);
+    RUN(test_ack_many);
     RUN(test_open_error);
     return tap_done();
 }
