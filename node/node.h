@@ -120,10 +120,13 @@ struct peer {
 
 /* A FetchRequest with acknowledgements waiting for their group commit (node_link.c). */
 struct fetch_wait {
-    struct peer *p;                  /* NULL once its link closed */
+    struct peer *p;                  /* I/O thread; NULL once its link closed */
     uint32_t want;
+    uint8_t inbox_id[INBOX_ID_LEN];  /* copied: the store thread reads it */
     uint64_t *acks;
     size_t n_acks;
+    int rc;                          /* the store thread's outcome */
+    size_t deleted;
 };
 
 /* ------------------------------------------------------------ the node */
@@ -205,12 +208,17 @@ struct node {
     pthread_cond_t work_cv;
     struct job *work_head, *work_tail;
     size_t work_len;
-    /* I/O thread: fetches with acknowledgements waiting for the group commit
-     * of their deletions at the end of this loop iteration (node_link.c) */
-    struct fetch_wait *fetch_q;
-    size_t fetch_q_len, fetch_q_cap;
-    ev_prepare fetch_flush;
-    bool fetch_flush_on;
+    /* Fetches with acknowledgements (node_link.c): fetch_q waits for the next
+     * commit (I/O thread), fetch_run is being committed by the store thread
+     * (fetch_busy); fetch_mu guards fetch_go, fetch_done, fetch_stop. */
+    struct fetch_wait *fetch_q, *fetch_run;
+    size_t fetch_q_len, fetch_q_cap, fetch_run_len, fetch_run_cap;
+    bool fetch_thread_on, fetch_busy;
+    bool fetch_go, fetch_done, fetch_stop;
+    pthread_t fetch_thread;
+    pthread_mutex_t fetch_mu;
+    pthread_cond_t fetch_cv;
+    ev_async fetch_async;
     /* I/O thread, backpressure by source (SRC_CLIENT, SRC_NODE; node_work.c): */
     size_t queued_src[SRC__COUNT];   /* packets queued to or held by the workers */
     bool paused_src[SRC__COUNT];     /* that source's links not read */

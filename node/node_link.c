@@ -119,6 +119,9 @@ void node_client_closed(struct node *n, struct peer *p)
     for (size_t i = 0; p->fetch_waiting && i < n->fetch_q_len; i++)
         if (n->fetch_q[i].p == p)
             n->fetch_q[i].p = NULL;
+    for (size_t i = 0; p->fetch_waiting && i < n->fetch_run_len; i++)
+        if (n->fetch_run[i].p == p)
+            n->fetch_run[i].p = NULL;
     client_unlink(n, p);
     n->n_clients--;
     metric_set(&n->metrics.links_client, n->n_clients);
@@ -318,69 +321,123 @@ static void client_fetch(struct node *n, struct peer *p, uint32_t want)
 }
 
 /*
- * Group commit of fetch acknowledgements: a FetchRequest that acknowledges
- * messages waits for the end of this loop iteration (an ev_prepare that runs
- * before the links' output is flushed), when one store transaction deletes
- * the acknowledged messages of every such request; each is answered after
- * that commit, as before one commit per request.
+ * Group commit of fetch acknowledgements, off the I/O thread: a FetchRequest
+ * that acknowledges messages is queued (fetch_q); a store thread deletes the
+ * acknowledged messages of every queued request in one transaction, and the
+ * I/O thread answers each request once that commit is done.  Requests that
+ * arrive during a commit go into the next one, so the I/O thread never waits
+ * for the disk and a slow sync is paid once per group.
  */
-static void fetch_flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+static void *fetch_thread_main(void *arg)
+{
+    struct node *n = arg;
+    for (;;) {
+        pthread_mutex_lock(&n->fetch_mu);
+        while (!n->fetch_go && !n->fetch_stop)
+            pthread_cond_wait(&n->fetch_cv, &n->fetch_mu);
+        if (!n->fetch_go) {
+            pthread_mutex_unlock(&n->fetch_mu);
+            return NULL;
+        }
+        n->fetch_go = false;
+        pthread_mutex_unlock(&n->fetch_mu);
+        /* fetch_run is ours until fetch_done; the I/O thread touches only .p. */
+        size_t k = n->fetch_run_len;
+        struct inbox_ack_req *r = calloc(k, sizeof(*r));
+        if (r) {
+            for (size_t i = 0; i < k; i++) {
+                r[i].id = n->fetch_run[i].inbox_id;
+                r[i].seqs = n->fetch_run[i].acks;
+                r[i].n = n->fetch_run[i].n_acks;
+            }
+            (void)inbox_ack_many(n->inbox, r, k);
+            metric_inc(&n->metrics.ack_commits);
+        }
+        for (size_t i = 0; i < k; i++) {
+            n->fetch_run[i].rc = r ? r[i].rc : INBOX_ERR_IO;
+            n->fetch_run[i].deleted = r ? r[i].deleted : 0;
+        }
+        free(r);
+        pthread_mutex_lock(&n->fetch_mu);
+        n->fetch_done = true;
+        pthread_mutex_unlock(&n->fetch_mu);
+        ev_async_send(n->loop, &n->fetch_async);
+    }
+}
+
+/* Hand the queued requests to the store thread (I/O thread, not busy). */
+static void fetch_submit(struct node *n)
+{
+    struct fetch_wait *q = n->fetch_run;
+    size_t cap = n->fetch_run_cap;
+    n->fetch_run = n->fetch_q;
+    n->fetch_run_cap = n->fetch_q_cap;
+    n->fetch_run_len = n->fetch_q_len;
+    n->fetch_q = q;
+    n->fetch_q_cap = cap;
+    n->fetch_q_len = 0;
+    n->fetch_busy = true;
+    pthread_mutex_lock(&n->fetch_mu);
+    n->fetch_go = true;
+    pthread_cond_signal(&n->fetch_cv);
+    pthread_mutex_unlock(&n->fetch_mu);
+}
+
+/* The store thread committed fetch_run: answer each request, then submit the next group. */
+static void fetch_done_cb(struct ev_loop *loop, ev_async *w, int revents)
 {
     struct node *n = w->data;
     (void)loop;
     (void)revents;
-    if (n->fetch_q_len == 0)
+    pthread_mutex_lock(&n->fetch_mu);
+    bool done = n->fetch_done;
+    n->fetch_done = false;
+    pthread_mutex_unlock(&n->fetch_mu);
+    if (!done)
         return;
-    size_t k = n->fetch_q_len;
-    struct fetch_wait *q = n->fetch_q;
-    struct inbox_ack_req *r = calloc(k, sizeof(*r));
-    int rc = INBOX_ERR_IO;
-    if (r) {
-        for (size_t i = 0; i < k; i++) {
-            r[i].id = q[i].p ? q[i].p->inbox_id : NULL;
-            r[i].seqs = q[i].acks;
-            r[i].n = q[i].p ? q[i].n_acks : 0;
-        }
-        /* A closed link's entry acknowledges nothing: skip it. */
-        size_t m = 0;
-        for (size_t i = 0; i < k; i++)
-            if (r[i].id)
-                r[m++] = r[i];
-        rc = inbox_ack_many(n->inbox, r, m);
-    }
-    n->fetch_q_len = 0; /* answers below may not queue more (fetch_waiting) */
-    size_t m = 0;
-    for (size_t i = 0; i < k; i++) {
-        struct peer *p = q[i].p;
-        free(q[i].acks);
+    n->fetch_busy = false;
+    for (size_t i = 0; i < n->fetch_run_len; i++) {
+        struct fetch_wait *e = &n->fetch_run[i];
+        struct peer *p = e->p;
+        free(e->acks);
+        e->acks = NULL;
         if (!p)
             continue;
         p->fetch_waiting = false;
-        int prc = r ? r[m].rc : rc;
-        size_t deleted = r ? r[m].deleted : 0;
-        m++;
-        if (prc != INBOX_OK && prc != INBOX_NO_INBOX) {
+        if (e->rc != INBOX_OK && e->rc != INBOX_NO_INBOX) {
             send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
             continue;
         }
-        atomic_fetch_add(&n->metrics.acked_msgs, deleted);
-        client_fetch(n, p, q[i].want);
+        atomic_fetch_add(&n->metrics.acked_msgs, e->deleted);
+        client_fetch(n, p, e->want);
     }
-    free(r);
+    n->fetch_run_len = 0;
+    if (n->fetch_q_len > 0)
+        fetch_submit(n);
 }
 
-/* Queue a FetchRequest with acks for fetch_flush_cb; false: answer it now. */
+static bool fetch_thread_start(struct node *n)
+{
+    pthread_mutex_init(&n->fetch_mu, NULL);
+    pthread_cond_init(&n->fetch_cv, NULL);
+    n->fetch_go = n->fetch_done = n->fetch_stop = false;
+    if (pthread_create(&n->fetch_thread, NULL, fetch_thread_main, n) != 0) {
+        pthread_mutex_destroy(&n->fetch_mu);
+        pthread_cond_destroy(&n->fetch_cv);
+        return false;
+    }
+    ev_async_init(&n->fetch_async, fetch_done_cb);
+    n->fetch_async.data = n;
+    ev_async_start(n->loop, &n->fetch_async);
+    n->fetch_thread_on = true;
+    return true;
+}
+
+/* Queue a FetchRequest with acks for the store thread; false: answer it now. */
 static bool fetch_defer(struct node *n, struct peer *p, const struct mix_frame *f)
 {
-    if (!n->loop || !n->inbox)
+    if (!n->loop || !n->inbox || (!n->fetch_thread_on && !fetch_thread_start(n)))
         return false;
-    if (!n->fetch_flush_on) {
-        ev_prepare_init(&n->fetch_flush, fetch_flush_cb);
-        n->fetch_flush.data = n;
-        ev_set_priority(&n->fetch_flush, EV_MAXPRI); /* before conn.c's output flush */
-        ev_prepare_start(n->loop, &n->fetch_flush);
-        n->fetch_flush_on = true;
-    }
     if (n->fetch_q_len == n->fetch_q_cap) {
         size_t cap = n->fetch_q_cap ? 2 * n->fetch_q_cap : 64;
         struct fetch_wait *q = realloc(n->fetch_q, cap * sizeof(*q));
@@ -393,28 +450,48 @@ static bool fetch_defer(struct node *n, struct peer *p, const struct mix_frame *
     if (!acks)
         return false;
     memcpy(acks, f->u.fetch_req.acks, f->u.fetch_req.n_acks * sizeof(*acks));
-    n->fetch_q[n->fetch_q_len++] = (struct fetch_wait){
-        .p = p, .want = f->u.fetch_req.max_messages, .acks = acks,
-        .n_acks = f->u.fetch_req.n_acks,
-    };
+    struct fetch_wait *e = &n->fetch_q[n->fetch_q_len++];
+    memset(e, 0, sizeof(*e));
+    e->p = p;
+    e->want = f->u.fetch_req.max_messages;
+    memcpy(e->inbox_id, p->inbox_id, INBOX_ID_LEN);
+    e->acks = acks;
+    e->n_acks = f->u.fetch_req.n_acks;
     p->fetch_waiting = true;
+    if (!n->fetch_busy)
+        fetch_submit(n);
     return true;
 }
 
 void node_fetch_queue_free(struct node *n)
 {
-    if (n->fetch_flush_on) {
-        ev_prepare_stop(n->loop, &n->fetch_flush);
-        n->fetch_flush_on = false;
+    if (n->fetch_thread_on) {
+        /* A group being committed is finished first; nothing is answered now. */
+        pthread_mutex_lock(&n->fetch_mu);
+        n->fetch_stop = true;
+        pthread_cond_signal(&n->fetch_cv);
+        pthread_mutex_unlock(&n->fetch_mu);
+        pthread_join(n->fetch_thread, NULL);
+        ev_async_stop(n->loop, &n->fetch_async);
+        pthread_mutex_destroy(&n->fetch_mu);
+        pthread_cond_destroy(&n->fetch_cv);
+        n->fetch_thread_on = false;
     }
     for (size_t i = 0; i < n->fetch_q_len; i++) {
         if (n->fetch_q[i].p)
             n->fetch_q[i].p->fetch_waiting = false;
         free(n->fetch_q[i].acks);
     }
+    for (size_t i = 0; i < n->fetch_run_len; i++) {
+        if (n->fetch_run[i].p)
+            n->fetch_run[i].p->fetch_waiting = false;
+        free(n->fetch_run[i].acks);
+    }
     free(n->fetch_q);
-    n->fetch_q = NULL;
-    n->fetch_q_len = n->fetch_q_cap = 0;
+    free(n->fetch_run);
+    n->fetch_q = n->fetch_run = NULL;
+    n->fetch_q_len = n->fetch_q_cap = n->fetch_run_len = n->fetch_run_cap = 0;
+    n->fetch_busy = false;
 }
 
 static bool client_frame(struct node *n, struct peer *p, const struct mix_frame *f)
@@ -446,12 +523,13 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
             return true;
         }
         /* The seqs the client handled since its last request: deleted before answering
-         * (with other links' in one commit at the end of this loop iteration). */
+         * (with other links' in one commit, by the store thread). */
         if (f->u.fetch_req.n_acks > 0 && fetch_defer(n, p, f))
             return true;
         if (f->u.fetch_req.n_acks > 0) {
             int rc = inbox_ack(n->inbox, p->inbox_id, f->u.fetch_req.acks, f->u.fetch_req.n_acks,
                                &deleted);
+            metric_inc(&n->metrics.ack_commits);
             if (rc != INBOX_OK && rc != INBOX_NO_INBOX) {
                 send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
                 return true;

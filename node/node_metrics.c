@@ -222,6 +222,9 @@ char *metrics_render(struct node_metrics *m, size_t *len)
     counter(&b, "mixnode_store_commits_total",
             "Inbox store transactions of payloads (a group commit holds several).",
             &m->store_commits);
+    counter(&b, "mixnode_ack_commits_total",
+            "Inbox store transactions of fetch acknowledgements (one per loop round).",
+            &m->ack_commits);
     counter(&b, "mixnode_acks_sent_total", "SURB acknowledgements sent after a commit.",
             &m->acks_sent);
     counter(&b, "mixnode_drop_cover_total", "Drop cover packets received and discarded.",
