@@ -294,8 +294,8 @@ static void exit_hop(struct node *n, struct job *j, const struct sphinx_geometry
         job_drop(n, j, DROP_INBOX_RATE);
         return;
     }
-    /* Stored only once its replay tag is durable (a few ms, node_journal.c). */
-    node_journal_wait(n, j->jseq);
+    /* Stored only once its replay tag is durable (a few ms, node_journal.c):
+     * node_store_jobs() waits for that, once for the whole group. */
     if (!res->is_reply) {
         exit_deliver(n, j, res, plain);
         return;
@@ -343,11 +343,14 @@ static void store_group(struct node *n, struct job **cursor, const struct sphinx
     size_t k = 0;
     uint64_t now = node_wall_s();
     struct job *j = *cursor;
+    uint64_t jseq = 0;
 
     for (; j && k < STORE_GROUP_MAX; j = j->next) {
         if (!j->store)
             continue;
         j->store = false;
+        if (j->jseq > jseq)
+            jseq = j->jseq;
         uint8_t *plain = j->data + j->pkt_len;
         memset(&req[k], 0, sizeof(req[k]));
         req[k].id = j->hop;
@@ -368,6 +371,9 @@ static void store_group(struct node *n, struct job **cursor, const struct sphinx
     *cursor = j;
     if (k == 0)
         return;
+    /* One wait for the group's replay tags (the journal syncs every few ms):
+     * per packet, it bounded a worker to a few hundred stores a second. */
+    node_journal_wait(n, jseq);
     (void)inbox_put_many(n->inbox, req, k);
     metric_inc(&n->metrics.store_commits);
     for (size_t i = 0; i < k; i++)
