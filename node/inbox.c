@@ -505,14 +505,21 @@ int inbox_ack_many(struct inbox_store *s, struct inbox_ack_req *reqs, size_t n)
     }
     if (!s || (n && !reqs))
         return INBOX_ERR_ARG;
-    for (size_t i = 0; i < n; i++)
+    size_t with_seqs = 0;
+    for (size_t i = 0; i < n; i++) {
         if (reqs[i].n && !reqs[i].seqs)
             return INBOX_ERR_ARG;
-    if (n == 0)
+        with_seqs += reqs[i].n > 0;
+        if (reqs[i].n == 0)
+            reqs[i].rc = INBOX_OK; /* nothing to delete: no store access */
+    }
+    if (with_seqs == 0)
         return INBOX_OK;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         goto fail;
     for (size_t i = 0; i < n && rc == 0; i++) {
+        if (reqs[i].n == 0)
+            continue;
         rc = ack_in_txn(s, txn, &reqs[i]);
         if (rc <= 0) {
             reqs[i].rc = rc;

@@ -141,7 +141,9 @@ struct inbox_ack_req {
 /*
  * Group commit of acknowledgements: the deletions of several inboxes in one
  * transaction; returns after it committed (a fetch answered after that never
- * returns them again).  An LMDB error fails the whole group (every rc).
+ * returns them again).  An LMDB error fails the whole group (every rc).  An
+ * entry with no seqs touches nothing (rc INBOX_OK); with none at all, no
+ * transaction is made.
  */
 int inbox_ack_many(struct inbox_store *s, struct inbox_ack_req *reqs, size_t n);
 

@@ -321,8 +321,8 @@ static void client_fetch(struct node *n, struct peer *p, uint32_t want)
 }
 
 /*
- * Group commit of fetch acknowledgements, off the I/O thread: a FetchRequest
- * that acknowledges messages is queued (fetch_q); a store thread deletes the
+ * Group commit of fetch acknowledgements, off the I/O thread: every
+ * FetchRequest is queued (fetch_q); a store thread deletes the
  * acknowledged messages of every queued request in one transaction, and the
  * I/O thread answers each request once that commit is done.  Requests that
  * arrive during a commit go into the next one, so the I/O thread never waits
@@ -351,7 +351,11 @@ static void *fetch_thread_main(void *arg)
                 r[i].n = n->fetch_run[i].n_acks;
             }
             (void)inbox_ack_many(n->inbox, r, k);
-            metric_inc(&n->metrics.ack_commits);
+            size_t with_seqs = 0;
+            for (size_t i = 0; i < k; i++)
+                with_seqs += r[i].n > 0;
+            if (with_seqs)
+                metric_inc(&n->metrics.ack_commits);
         }
         for (size_t i = 0; i < k; i++) {
             n->fetch_run[i].rc = r ? r[i].rc : INBOX_ERR_IO;
@@ -433,7 +437,7 @@ static bool fetch_thread_start(struct node *n)
     return true;
 }
 
-/* Queue a FetchRequest with acks for the store thread; false: answer it now. */
+/* Queue a FetchRequest for the store thread; false: answer it now. */
 static bool fetch_defer(struct node *n, struct peer *p, const struct mix_frame *f)
 {
     if (!n->loop || !n->inbox || (!n->fetch_thread_on && !fetch_thread_start(n)))
@@ -446,10 +450,12 @@ static bool fetch_defer(struct node *n, struct peer *p, const struct mix_frame *
         n->fetch_q = q;
         n->fetch_q_cap = cap;
     }
-    uint64_t *acks = malloc(f->u.fetch_req.n_acks * sizeof(*acks));
-    if (!acks)
-        return false;
-    memcpy(acks, f->u.fetch_req.acks, f->u.fetch_req.n_acks * sizeof(*acks));
+    uint64_t *acks = NULL;
+    if (f->u.fetch_req.n_acks > 0) {
+        if (!(acks = malloc(f->u.fetch_req.n_acks * sizeof(*acks))))
+            return false;
+        memcpy(acks, f->u.fetch_req.acks, f->u.fetch_req.n_acks * sizeof(*acks));
+    }
     struct fetch_wait *e = &n->fetch_q[n->fetch_q_len++];
     memset(e, 0, sizeof(*e));
     e->p = p;
@@ -523,8 +529,10 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
             return true;
         }
         /* The seqs the client handled since its last request: deleted before answering
-         * (with other links' in one commit, by the store thread). */
-        if (f->u.fetch_req.n_acks > 0 && fetch_defer(n, p, f))
+         * (with other links' in one commit, by the store thread).  A request without
+         * acks takes the same way, so that its answer's timing does not say whether
+         * it carried any. */
+        if (fetch_defer(n, p, f))
             return true;
         if (f->u.fetch_req.n_acks > 0) {
             int rc = inbox_ack(n->inbox, p->inbox_id, f->u.fetch_req.acks, f->u.fetch_req.n_acks,
