@@ -150,6 +150,46 @@ static int box_put(struct inbox_store *s, MDB_txn *txn, const uint8_t *id, uint3
 }
 
 /*
+ * One walk of the inbox table over the empty inboxes last used before
+ * cutoff: with del, each is deleted (and counted in *del); without, the one
+ * used longest ago is copied to victim (*found).  0 or an LMDB code.
+ */
+static int sweep_unused(struct inbox_store *s, MDB_txn *txn, uint64_t cutoff, size_t *del,
+                        uint8_t victim[INBOX_ID_LEN], bool *found)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t oldest = UINT64_MAX;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, s->box, &cur)) != 0)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        const uint8_t *p = v.mv_data;
+        bool unused = k.mv_size == INBOX_ID_LEN && v.mv_size == BOX_VAL_LEN &&
+                      mix_get_be32(p) == 0 && mix_get_be64(p + 12) < cutoff;
+        if (unused && del) {
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+            (*del)++;
+            /* After a delete the cursor already sits on the next record. */
+            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+            continue;
+        }
+        if (unused && mix_get_be64(p + 12) < oldest) {
+            oldest = mix_get_be64(p + 12);
+            memcpy(victim, k.mv_data, INBOX_ID_LEN);
+            *found = true;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    /* EINVAL: MDB_GET_CURRENT after deleting the last record. */
+    return rc == MDB_NOTFOUND || rc == EINVAL ? 0 : rc;
+}
+
+/*
  * At max_inboxes: delete the empty inbox whose last use is oldest, if that is
  * more than reclaim_s ago, so that keys which made an inbox and went away
  * cannot keep new clients out for long.  An empty inbox holds nothing to
@@ -160,32 +200,13 @@ static int box_put(struct inbox_store *s, MDB_txn *txn, const uint8_t *id, uint3
  */
 static int reclaim_one(struct inbox_store *s, MDB_txn *txn, uint64_t now)
 {
-    MDB_cursor *cur;
-    MDB_val k, v;
     uint8_t victim[INBOX_ID_LEN];
-    uint64_t oldest = UINT64_MAX;
     bool found = false;
     int rc;
 
     if (s->lim.reclaim_s == 0 || now < s->lim.reclaim_s)
         return MDB_NOTFOUND;
-    uint64_t cutoff = now - s->lim.reclaim_s;
-    if ((rc = mdb_cursor_open(txn, s->box, &cur)) != 0)
-        return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const uint8_t *p = v.mv_data;
-        if (k.mv_size != INBOX_ID_LEN || v.mv_size != BOX_VAL_LEN || mix_get_be32(p) != 0)
-            continue;
-        uint64_t used = mix_get_be64(p + 12);
-        if (used < cutoff && used < oldest) {
-            oldest = used;
-            memcpy(victim, k.mv_data, INBOX_ID_LEN);
-            found = true;
-        }
-    }
-    mdb_cursor_close(cur);
-    if (rc != MDB_NOTFOUND)
+    if ((rc = sweep_unused(s, txn, now - s->lim.reclaim_s, NULL, victim, &found)) != 0)
         return rc;
     if (!found)
         return MDB_NOTFOUND;
@@ -625,8 +646,6 @@ int inbox_expire(struct inbox_store *s, uint64_t now, size_t *deleted)
 int inbox_expire_unused(struct inbox_store *s, uint64_t now, size_t *deleted)
 {
     MDB_txn *txn;
-    MDB_cursor *cur;
-    MDB_val k, v;
     size_t del = 0;
     int rc;
 
@@ -636,27 +655,9 @@ int inbox_expire_unused(struct inbox_store *s, uint64_t now, size_t *deleted)
         return INBOX_ERR_ARG;
     if (s->lim.unused_s == 0 || now < s->lim.unused_s)
         return INBOX_OK;
-    uint64_t cutoff = now - s->lim.unused_s;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         return map_rc(rc, "begin");
-    if ((rc = mdb_cursor_open(txn, s->box, &cur)) != 0) {
-        mdb_txn_abort(txn);
-        return map_rc(rc, "cursor");
-    }
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        const uint8_t *p = v.mv_data;
-        if (v.mv_size == BOX_VAL_LEN && mix_get_be32(p) == 0 && mix_get_be64(p + 12) < cutoff) {
-            if ((rc = mdb_cursor_del(cur, 0)) != 0)
-                break;
-            del++;
-            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
-            continue;
-        }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    if (rc != MDB_NOTFOUND && rc != 0 && rc != EINVAL) {
+    if ((rc = sweep_unused(s, txn, now - s->lim.unused_s, &del, NULL, NULL)) != 0) {
         mdb_txn_abort(txn);
         return map_rc(rc, "expire unused");
     }
