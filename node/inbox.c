@@ -232,15 +232,24 @@ int inbox_create(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], u
 
     if (!s)
         return INBOX_ERR_ARG;
+    /* Used again: its "last used" time moves on, once an hour at most. */
+    uint64_t every = TOUCH_EVERY_S;
+    if (s->lim.unused_s && s->lim.unused_s / 4 < every)
+        every = s->lim.unused_s / 4;
+    if (s->lim.reclaim_s && s->lim.reclaim_s / 4 < every)
+        every = s->lim.reclaim_s / 4;
+    /* Most calls find it there and recently used: a read-only look first, so
+     * that they do not wait for another thread's commit (the I/O thread calls
+     * this at a link's first fetch). */
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+        bool fresh = box_get(s, txn, id, &count, &next, &created) && created + every >= now;
+        mdb_txn_abort(txn);
+        if (fresh)
+            return INBOX_OK;
+    }
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         return map_rc(rc, "begin");
     if (box_get(s, txn, id, &count, &next, &created)) {
-        /* Used again: move its "last used" time on, once an hour at most. */
-        uint64_t every = TOUCH_EVERY_S;
-        if (s->lim.unused_s && s->lim.unused_s / 4 < every)
-            every = s->lim.unused_s / 4;
-        if (s->lim.reclaim_s && s->lim.reclaim_s / 4 < every)
-            every = s->lim.reclaim_s / 4;
         if (created + every >= now) {
             mdb_txn_abort(txn);
             return INBOX_OK;
