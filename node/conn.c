@@ -91,7 +91,7 @@ struct conn_mgr {
     struct conn *dead;
     struct conn *dirty;             /* conns with output written since the last flush */
     ev_prepare flusher;             /* flushes them once per loop iteration */
-    bool reads_paused;              /* conn_mgr_pause_reads(): the owner is saturated */
+    unsigned paused_roles;          /* conn_mgr_pause_role(): bit (1 << role) per paused role */
     ev_idle reaper;
     struct listener *listeners;
     struct conn_stats st;
@@ -257,11 +257,17 @@ static bool pausable(const struct conn *c)
     return c->inbound && c->state == CONN_STATE_ESTABLISHED;
 }
 
+/* Whether c's reads are paused now: pausable, and its peer's role paused. */
+static bool paused(const struct conn *c)
+{
+    return (c->m->paused_roles >> (unsigned)c->role & 1u) && pausable(c);
+}
+
 /* Read unless the manager pauses reads; the pause ends with conn_mgr_pause_reads(m, false). */
 static void start_reads(struct conn *c)
 {
     c->reading = true;
-    if (!c->m->reads_paused || !pausable(c))
+    if (!paused(c))
         ev_io_start(c->m->loop, &c->rio);
 }
 
@@ -406,20 +412,35 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
     }
 }
 
-void conn_mgr_pause_reads(struct conn_mgr *m, bool pause)
+/* Pause (or resume) the reads of the roles in mask; counts a pause that stops something. */
+static void pause_mask(struct conn_mgr *m, unsigned mask, bool pause)
 {
-    if (m == NULL || m->reads_paused == pause)
+    unsigned now = pause ? m->paused_roles | mask : m->paused_roles & ~mask;
+    if (now == m->paused_roles)
         return;
-    m->reads_paused = pause;
+    unsigned changed = now ^ m->paused_roles;
+    m->paused_roles = now;
     m->st.read_pauses += pause;
     for (struct conn *c = m->all; c != NULL; c = c->next) {
-        if (!c->reading || c->fd < 0 || !pausable(c))
+        if (!c->reading || c->fd < 0 || !pausable(c) || !(changed >> (unsigned)c->role & 1u))
             continue;
         if (pause)
             ev_io_stop(m->loop, &c->rio);
         else
             ev_io_start(m->loop, &c->rio);
     }
+}
+
+void conn_mgr_pause_reads(struct conn_mgr *m, bool pause)
+{
+    if (m != NULL)
+        pause_mask(m, ~0u, pause);
+}
+
+void conn_mgr_pause_role(struct conn_mgr *m, enum link_role role, bool pause)
+{
+    if (m != NULL && (unsigned)role < 32)
+        pause_mask(m, 1u << role, pause);
 }
 
 /*
@@ -462,7 +483,7 @@ static void became_established(struct conn *c)
     m->st.established++;
     arm_idle(c, c->idle_timeout);
     /* Paused while it was shaking hands: it pauses now like the others. */
-    if (m->reads_paused && c->reading && pausable(c))
+    if (c->reading && paused(c))
         ev_io_stop(m->loop, &c->rio);
     flush_pending(c);
     want_write(c);
@@ -581,7 +602,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
         if (c->state == CONN_STATE_HANDSHAKE && link_is_established(c->link))
             became_established(c);
         deliver_frames(c);
-        if ((size_t)n < sizeof buf || (c->m->reads_paused && pausable(c)))
+        if ((size_t)n < sizeof buf || paused(c))
             break;
     }
     if (c->link != NULL && link_output_pending(c->link) > 0)

@@ -146,6 +146,13 @@ void conn_mgr_free(struct conn_mgr *m);
  */
 void conn_mgr_pause_reads(struct conn_mgr *m, bool pause);
 /*
+ * The same for the inbound links of one role only (an inbound link's role is
+ * the one its peer announced): a node pauses its client links and its node
+ * links each on their own share of its work queue, so that one busy node link
+ * cannot stop every client's reads, nor the clients the node links.
+ */
+void conn_mgr_pause_role(struct conn_mgr *m, enum link_role role, bool pause);
+/*
  * Inside on_frame: when the kernel received the bytes now being delivered
  * (CLOCK_MONOTONIC, microseconds; SO_TIMESTAMPNS of the last TCP segment the
  * read reached, or the read time where the kernel gives no stamp).

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -24,6 +25,8 @@ struct inbox_store {
     MDB_dbi box, msg;
     struct inbox_limits lim;
     _Atomic uint64_t reclaimed;  /* empty inboxes deleted to make room */
+    _Atomic uint64_t commits;    /* durable write transactions of puts and acks */
+    unsigned long commit_delay_us; /* test hook (inbox.h): sleep before each such commit */
 };
 
 const char *inbox_strerror(int e)
@@ -76,6 +79,9 @@ struct inbox_store *inbox_open(const char *dir, const struct inbox_limits *lim,
         s->lim = *lim;
     else
         inbox_limits_default(&s->lim);
+    const char *delay = getenv(INBOX_TEST_DELAY_ENV);
+    if (delay && *delay)
+        s->commit_delay_us = strtoul(delay, NULL, 10);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "inbox: cannot create %s: %s", dir, strerror(errno));
         goto fail;
@@ -144,6 +150,46 @@ static int box_put(struct inbox_store *s, MDB_txn *txn, const uint8_t *id, uint3
 }
 
 /*
+ * One walk of the inbox table over the empty inboxes last used before
+ * cutoff: with del, each is deleted (and counted in *del); without, the one
+ * used longest ago is copied to victim (*found).  0 or an LMDB code.
+ */
+static int sweep_unused(struct inbox_store *s, MDB_txn *txn, uint64_t cutoff, size_t *del,
+                        uint8_t victim[INBOX_ID_LEN], bool *found)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    uint64_t oldest = UINT64_MAX;
+    int rc;
+
+    if ((rc = mdb_cursor_open(txn, s->box, &cur)) != 0)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (rc == 0) {
+        const uint8_t *p = v.mv_data;
+        bool unused = k.mv_size == INBOX_ID_LEN && v.mv_size == BOX_VAL_LEN &&
+                      mix_get_be32(p) == 0 && mix_get_be64(p + 12) < cutoff;
+        if (unused && del) {
+            if ((rc = mdb_cursor_del(cur, 0)) != 0)
+                break;
+            (*del)++;
+            /* After a delete the cursor already sits on the next record. */
+            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+            continue;
+        }
+        if (unused && mix_get_be64(p + 12) < oldest) {
+            oldest = mix_get_be64(p + 12);
+            memcpy(victim, k.mv_data, INBOX_ID_LEN);
+            *found = true;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    /* EINVAL: MDB_GET_CURRENT after deleting the last record. */
+    return rc == MDB_NOTFOUND || rc == EINVAL ? 0 : rc;
+}
+
+/*
  * At max_inboxes: delete the empty inbox whose last use is oldest, if that is
  * more than reclaim_s ago, so that keys which made an inbox and went away
  * cannot keep new clients out for long.  An empty inbox holds nothing to
@@ -154,32 +200,13 @@ static int box_put(struct inbox_store *s, MDB_txn *txn, const uint8_t *id, uint3
  */
 static int reclaim_one(struct inbox_store *s, MDB_txn *txn, uint64_t now)
 {
-    MDB_cursor *cur;
-    MDB_val k, v;
     uint8_t victim[INBOX_ID_LEN];
-    uint64_t oldest = UINT64_MAX;
     bool found = false;
     int rc;
 
     if (s->lim.reclaim_s == 0 || now < s->lim.reclaim_s)
         return MDB_NOTFOUND;
-    uint64_t cutoff = now - s->lim.reclaim_s;
-    if ((rc = mdb_cursor_open(txn, s->box, &cur)) != 0)
-        return rc;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const uint8_t *p = v.mv_data;
-        if (k.mv_size != INBOX_ID_LEN || v.mv_size != BOX_VAL_LEN || mix_get_be32(p) != 0)
-            continue;
-        uint64_t used = mix_get_be64(p + 12);
-        if (used < cutoff && used < oldest) {
-            oldest = used;
-            memcpy(victim, k.mv_data, INBOX_ID_LEN);
-            found = true;
-        }
-    }
-    mdb_cursor_close(cur);
-    if (rc != MDB_NOTFOUND)
+    if ((rc = sweep_unused(s, txn, now - s->lim.reclaim_s, NULL, victim, &found)) != 0)
         return rc;
     if (!found)
         return MDB_NOTFOUND;
@@ -205,15 +232,24 @@ int inbox_create(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], u
 
     if (!s)
         return INBOX_ERR_ARG;
+    /* Used again: its "last used" time moves on, once an hour at most. */
+    uint64_t every = TOUCH_EVERY_S;
+    if (s->lim.unused_s && s->lim.unused_s / 4 < every)
+        every = s->lim.unused_s / 4;
+    if (s->lim.reclaim_s && s->lim.reclaim_s / 4 < every)
+        every = s->lim.reclaim_s / 4;
+    /* Most calls find it there and recently used: a read-only look first, so
+     * that they do not wait for another thread's commit (the I/O thread calls
+     * this at a link's first fetch). */
+    if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) == 0) {
+        bool fresh = box_get(s, txn, id, &count, &next, &created) && created + every >= now;
+        mdb_txn_abort(txn);
+        if (fresh)
+            return INBOX_OK;
+    }
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         return map_rc(rc, "begin");
     if (box_get(s, txn, id, &count, &next, &created)) {
-        /* Used again: move its "last used" time on, once an hour at most. */
-        uint64_t every = TOUCH_EVERY_S;
-        if (s->lim.unused_s && s->lim.unused_s / 4 < every)
-            every = s->lim.unused_s / 4;
-        if (s->lim.reclaim_s && s->lim.reclaim_s / 4 < every)
-            every = s->lim.reclaim_s / 4;
         if (created + every >= now) {
             mdb_txn_abort(txn);
             return INBOX_OK;
@@ -256,56 +292,123 @@ bool inbox_exists(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN])
     return ok;
 }
 
-int inbox_put(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
-              const uint8_t *payload, size_t len, const uint8_t *surb_id, bool is_reply,
-              uint64_t now, uint64_t *seq_out)
+/*
+ * One message into the open write transaction.  Errors that concern only this
+ * message (its inbox is full or absent, bad arguments) leave txn usable and
+ * return the inbox_err; an LMDB error returns it as a positive MDB code (txn
+ * must then be aborted).
+ */
+static int put_in_txn(struct inbox_store *s, MDB_txn *txn, struct inbox_put_req *r)
 {
-    MDB_txn *txn;
     uint32_t count;
     uint64_t next, created;
     uint8_t key[MSG_KEY_LEN];
     MDB_val k, v;
     int rc;
 
-    if (!s || !payload || len == 0 || len > s->lim.max_payload)
+    if (!r->payload || r->len == 0 || r->len > s->lim.max_payload)
         return INBOX_ERR_ARG;
-    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-        return map_rc(rc, "begin");
-    if (!box_get(s, txn, id, &count, &next, &created)) {
-        mdb_txn_abort(txn);
+    if (!box_get(s, txn, r->id, &count, &next, &created))
         return INBOX_NO_INBOX;
-    }
-    if (count >= s->lim.max_per_inbox) {
-        mdb_txn_abort(txn);
+    if (count >= s->lim.max_per_inbox)
         return INBOX_FULL;
-    }
-    msg_key(key, id, next);
+    msg_key(key, r->id, next);
     k.mv_size = sizeof(key);
     k.mv_data = key;
-    v.mv_size = MSG_HDR_LEN + len;
+    v.mv_size = MSG_HDR_LEN + r->len;
     /* MDB_RESERVE: LMDB hands us the value's space; we fill it in place. */
-    if ((rc = mdb_put(txn, s->msg, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE)) != 0) {
-        mdb_txn_abort(txn);
-        return map_rc(rc, "put");
-    }
+    if ((rc = mdb_put(txn, s->msg, &k, &v, MDB_RESERVE | MDB_NOOVERWRITE)) != 0)
+        return rc;
     uint8_t *p = v.mv_data;
-    mix_put_be64(p, now);
-    p[8] = is_reply ? 1 : 0;
-    if (surb_id)
-        memcpy(p + 9, surb_id, INBOX_SURB_ID_LEN);
+    mix_put_be64(p, r->now);
+    p[8] = r->is_reply ? 1 : 0;
+    if (r->surb_id)
+        memcpy(p + 9, r->surb_id, INBOX_SURB_ID_LEN);
     else
         memset(p + 9, 0, INBOX_SURB_ID_LEN);
-    memcpy(p + MSG_HDR_LEN, payload, len);
-    if ((rc = box_put(s, txn, id, count + 1, next + 1, created)) != 0) {
-        mdb_txn_abort(txn);
-        return map_rc(rc, "update");
-    }
-    /* The commit is durable (no MDB_NOSYNC): after it, a crash keeps the message. */
-    if ((rc = mdb_txn_commit(txn)) != 0)
-        return map_rc(rc, "commit");
-    if (seq_out)
-        *seq_out = next;
+    memcpy(p + MSG_HDR_LEN, r->payload, r->len);
+    if ((rc = box_put(s, txn, r->id, count + 1, next + 1, created)) != 0)
+        return rc;
+    r->seq = next;
     return INBOX_OK;
+}
+
+/* The test hook of inbox.h: a slow disk, for backpressure tests. */
+static void test_commit_delay(const struct inbox_store *s)
+{
+    if (s->commit_delay_us)
+        usleep((useconds_t)s->commit_delay_us);
+}
+
+int inbox_put_many(struct inbox_store *s, struct inbox_put_req *reqs, size_t n)
+{
+    MDB_txn *txn;
+    size_t stored = 0;
+    int rc;
+
+    if (!s || (n && !reqs))
+        return INBOX_ERR_ARG;
+    for (size_t i = 0; i < n; i++)
+        reqs[i].rc = INBOX_ERR_ARG;
+    if (n == 0)
+        return INBOX_OK;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
+        rc = map_rc(rc, "begin");
+        for (size_t i = 0; i < n; i++)
+            reqs[i].rc = rc;
+        return rc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = put_in_txn(s, txn, &reqs[i]);
+        if (rc > 0)
+            break; /* an LMDB error: this transaction is lost */
+        reqs[i].rc = rc;
+        stored += rc == INBOX_OK;
+        rc = 0;
+    }
+    if (rc > 0) {
+        mdb_txn_abort(txn);
+        if (n == 1) {
+            reqs[0].rc = map_rc(rc, "put");
+            return reqs[0].rc;
+        }
+        /* One message broke the group (the map is full, say): each on its
+         * own, so that the others still get in and the error is its own. */
+        for (size_t i = 0; i < n; i++)
+            (void)inbox_put_many(s, &reqs[i], 1);
+        return INBOX_OK;
+    }
+    if (stored == 0) {
+        mdb_txn_abort(txn);
+        return INBOX_OK;
+    }
+    test_commit_delay(s);
+    /* The commit is durable (no MDB_NOSYNC): after it, a crash keeps every message. */
+    if ((rc = mdb_txn_commit(txn)) != 0) {
+        rc = map_rc(rc, "commit");
+        for (size_t i = 0; i < n; i++)
+            if (reqs[i].rc == INBOX_OK)
+                reqs[i].rc = rc;
+        return rc;
+    }
+    atomic_fetch_add(&s->commits, 1);
+    return INBOX_OK;
+}
+
+int inbox_put(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
+              const uint8_t *payload, size_t len, const uint8_t *surb_id, bool is_reply,
+              uint64_t now, uint64_t *seq_out)
+{
+    struct inbox_put_req r = {
+        .id = id, .payload = payload, .len = len, .surb_id = surb_id, .is_reply = is_reply,
+        .now = now,
+    };
+    if (!s)
+        return INBOX_ERR_ARG;
+    (void)inbox_put_many(s, &r, 1);
+    if (r.rc == INBOX_OK && seq_out)
+        *seq_out = r.seq;
+    return r.rc;
 }
 
 void inbox_msgs_free(struct inbox_msg *msgs, size_t n)
@@ -394,47 +497,101 @@ done:
     return ret;
 }
 
-int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
-              const uint64_t *seqs, size_t n, size_t *deleted)
+/* One inbox's acknowledgements inside txn: INBOX_OK, INBOX_NO_INBOX, or an LMDB code (> 0). */
+static int ack_in_txn(struct inbox_store *s, MDB_txn *txn, struct inbox_ack_req *r)
 {
-    MDB_txn *txn;
     uint32_t count;
     uint64_t next, created;
     uint8_t key[MSG_KEY_LEN];
     size_t del = 0;
     int rc;
 
-    if (deleted)
-        *deleted = 0;
-    if (!s || (n && !seqs))
-        return INBOX_ERR_ARG;
-    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
-        return map_rc(rc, "begin");
-    if (!box_get(s, txn, id, &count, &next, &created)) {
-        mdb_txn_abort(txn);
+    if (!box_get(s, txn, r->id, &count, &next, &created))
         return INBOX_NO_INBOX;
-    }
-    for (size_t i = 0; i < n; i++) {
-        msg_key(key, id, seqs[i]);
+    for (size_t i = 0; i < r->n; i++) {
+        msg_key(key, r->id, r->seqs[i]);
         MDB_val k = { sizeof(key), key };
         rc = mdb_del(txn, s->msg, &k, NULL);
         if (rc == 0)
             del++;
-        else if (rc != MDB_NOTFOUND) {
-            mdb_txn_abort(txn);
-            return map_rc(rc, "delete");
-        }
+        else if (rc != MDB_NOTFOUND)
+            return rc;
     }
     count = count >= del ? count - (uint32_t)del : 0;
-    if ((rc = box_put(s, txn, id, count, next, created)) != 0) {
-        mdb_txn_abort(txn);
-        return map_rc(rc, "update");
-    }
-    if ((rc = mdb_txn_commit(txn)) != 0)
-        return map_rc(rc, "commit");
-    if (deleted)
-        *deleted = del;
+    if ((rc = box_put(s, txn, r->id, count, next, created)) != 0)
+        return rc;
+    r->deleted = del;
     return INBOX_OK;
+}
+
+int inbox_ack_many(struct inbox_store *s, struct inbox_ack_req *reqs, size_t n)
+{
+    MDB_txn *txn;
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].rc = INBOX_ERR_ARG;
+        reqs[i].deleted = 0;
+    }
+    if (!s || (n && !reqs))
+        return INBOX_ERR_ARG;
+    size_t with_seqs = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (reqs[i].n && !reqs[i].seqs)
+            return INBOX_ERR_ARG;
+        with_seqs += reqs[i].n > 0;
+        if (reqs[i].n == 0)
+            reqs[i].rc = INBOX_OK; /* nothing to delete: no store access */
+    }
+    if (with_seqs == 0)
+        return INBOX_OK;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        goto fail;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (reqs[i].n == 0)
+            continue;
+        rc = ack_in_txn(s, txn, &reqs[i]);
+        if (rc <= 0) {
+            reqs[i].rc = rc;
+            rc = 0;
+        }
+    }
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    test_commit_delay(s);
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        goto fail;
+    atomic_fetch_add(&s->commits, 1);
+    return INBOX_OK;
+fail:
+    rc = map_rc(rc, "ack");
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].rc = rc;
+        reqs[i].deleted = 0;
+    }
+    return rc;
+}
+
+int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
+              const uint64_t *seqs, size_t n, size_t *deleted)
+{
+    struct inbox_ack_req r = { .id = id, .seqs = seqs, .n = n };
+
+    if (deleted)
+        *deleted = 0;
+    if (!s || (n && !seqs))
+        return INBOX_ERR_ARG;
+    (void)inbox_ack_many(s, &r, 1);
+    if (r.rc == INBOX_OK && deleted)
+        *deleted = r.deleted;
+    return r.rc;
+}
+
+uint64_t inbox_commits(const struct inbox_store *s)
+{
+    return s ? atomic_load(&s->commits) : 0;
 }
 
 /* Decrement the count of inbox `id` by one inside txn. */
@@ -498,8 +655,6 @@ int inbox_expire(struct inbox_store *s, uint64_t now, size_t *deleted)
 int inbox_expire_unused(struct inbox_store *s, uint64_t now, size_t *deleted)
 {
     MDB_txn *txn;
-    MDB_cursor *cur;
-    MDB_val k, v;
     size_t del = 0;
     int rc;
 
@@ -509,27 +664,9 @@ int inbox_expire_unused(struct inbox_store *s, uint64_t now, size_t *deleted)
         return INBOX_ERR_ARG;
     if (s->lim.unused_s == 0 || now < s->lim.unused_s)
         return INBOX_OK;
-    uint64_t cutoff = now - s->lim.unused_s;
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
         return map_rc(rc, "begin");
-    if ((rc = mdb_cursor_open(txn, s->box, &cur)) != 0) {
-        mdb_txn_abort(txn);
-        return map_rc(rc, "cursor");
-    }
-    rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (rc == 0) {
-        const uint8_t *p = v.mv_data;
-        if (v.mv_size == BOX_VAL_LEN && mix_get_be32(p) == 0 && mix_get_be64(p + 12) < cutoff) {
-            if ((rc = mdb_cursor_del(cur, 0)) != 0)
-                break;
-            del++;
-            rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
-            continue;
-        }
-        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    mdb_cursor_close(cur);
-    if (rc != MDB_NOTFOUND && rc != 0 && rc != EINVAL) {
+    if ((rc = sweep_unused(s, txn, now - s->lim.unused_s, &del, NULL, NULL)) != 0) {
         mdb_txn_abort(txn);
         return map_rc(rc, "expire unused");
     }

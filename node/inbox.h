@@ -84,6 +84,38 @@ int inbox_put(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
               const uint8_t *payload, size_t len, const uint8_t *surb_id, bool is_reply,
               uint64_t now, uint64_t *seq_out) MIX_WUR;
 
+/* One message of inbox_put_many(): the arguments of inbox_put(), and its outcome. */
+struct inbox_put_req {
+    const uint8_t *id;           /* INBOX_ID_LEN bytes */
+    const uint8_t *payload;
+    size_t len;
+    const uint8_t *surb_id;      /* may be NULL */
+    bool is_reply;
+    uint64_t now;
+    int rc;                      /* out: INBOX_OK or the inbox_err of this message */
+    uint64_t seq;                /* out: its sequence number when rc is INBOX_OK */
+};
+
+/*
+ * Group commit: store n messages in one LMDB transaction (one pair of syncs
+ * for all).  Returns after that commit; each reqs[i].rc is then INBOX_OK only
+ * if message i is durable, so its SURB-ack may leave.  A message refused on its
+ * own (inbox full or absent) does not hold the others back; if LMDB fails
+ * inside the group, each message is retried alone.  The return value is
+ * INBOX_OK unless the whole group failed (then also every rc).
+ */
+int inbox_put_many(struct inbox_store *s, struct inbox_put_req *reqs, size_t n);
+
+/* Durable write transactions of puts and acks so far (metrics, tests). */
+uint64_t inbox_commits(const struct inbox_store *s);
+
+/*
+ * Test hook: when this environment variable holds a number of microseconds at
+ * inbox_open(), every commit of puts or acks sleeps that long first (a slow
+ * disk).  Unset in production; the backpressure test sets it.
+ */
+#define INBOX_TEST_DELAY_ENV "MIXNODE_TEST_STORE_DELAY_US"
+
 /*
  * Up to max messages of inbox `id`, oldest first, into a new array *out
  * (*n of them; free with inbox_msgs_free).  *remaining (may be NULL) gets
@@ -96,6 +128,24 @@ void inbox_msgs_free(struct inbox_msg *msgs, size_t n);
 /* Delete acknowledged messages; unknown seqs are ignored.  *deleted may be NULL. */
 int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
               const uint64_t *seqs, size_t n, size_t *deleted) MIX_WUR;
+
+/* The acknowledgements of one inbox for inbox_ack_many(), and their outcome. */
+struct inbox_ack_req {
+    const uint8_t *id;           /* INBOX_ID_LEN bytes */
+    const uint64_t *seqs;
+    size_t n;
+    int rc;                      /* out: INBOX_OK, INBOX_NO_INBOX, or the group's error */
+    size_t deleted;              /* out: messages deleted */
+};
+
+/*
+ * Group commit of acknowledgements: the deletions of several inboxes in one
+ * transaction; returns after it committed (a fetch answered after that never
+ * returns them again).  An LMDB error fails the whole group (every rc).  An
+ * entry with no seqs touches nothing (rc INBOX_OK); with none at all, no
+ * transaction is made.
+ */
+int inbox_ack_many(struct inbox_store *s, struct inbox_ack_req *reqs, size_t n);
 
 /* Delete messages stored before now - max_age_s.  *deleted may be NULL. */
 int inbox_expire(struct inbox_store *s, uint64_t now, size_t *deleted) MIX_WUR;

@@ -344,6 +344,7 @@ static void node_shutdown(struct node *n)
         ev_async_stop(n->loop, &n->journal_async);
     node_job_pool_free(n);
     node_dir_free(n);
+    node_fetch_queue_free(n);
     conn_mgr_free(n->cm);
     n->cm = NULL;
     inbox_close(n->inbox);

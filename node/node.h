@@ -86,6 +86,11 @@ struct job {
     uint8_t hop[MIX_NODE_ID_LEN];    /* next hop (FORWARD) or loop first hop */
     uint8_t *buf;                    /* packet to send (points into data) */
     size_t pkt_len;
+    /* Worker only: a payload waiting for the group commit (node_store_jobs()). */
+    bool store;                      /* to store; kind is JOB_DROP until it is done */
+    bool store_reply;                /* a SURB reply (stored with its SURB id) */
+    size_t store_len;                /* plaintext bytes at data + pkt_len */
+    uint8_t store_surb_id[INBOX_SURB_ID_LEN]; /* the inbox id is in hop */
     uint8_t data[];                  /* 2 * pkt_len: input packet, unwrap output */
 };
 
@@ -110,6 +115,18 @@ struct peer {
     unsigned pending;                /* PEER_AUTHORITY: responses still expected */
     uint64_t dialled_us;             /* PEER_AUTHORITY: when we dialled */
     bool established;
+    bool fetch_waiting;              /* PEER_CLIENT: a fetch on n->fetch_q (node_link.c) */
+};
+
+/* A FetchRequest with acknowledgements waiting for their group commit (node_link.c). */
+struct fetch_wait {
+    struct peer *p;                  /* I/O thread; NULL once its link closed */
+    uint32_t want;
+    uint8_t inbox_id[INBOX_ID_LEN];  /* copied: the store thread reads it */
+    uint64_t *acks;
+    size_t n_acks;
+    int rc;                          /* the store thread's outcome */
+    size_t deleted;
 };
 
 /* ------------------------------------------------------------ the node */
@@ -191,7 +208,21 @@ struct node {
     pthread_cond_t work_cv;
     struct job *work_head, *work_tail;
     size_t work_len;
-    bool reads_paused;               /* work_mu: links not read, workers catching up */
+    bool reads_paused;               /* work_mu: some kind of link not read (paused_src) */
+    /* Fetches with acknowledgements (node_link.c): fetch_q waits for the next
+     * commit (I/O thread), fetch_run is being committed by the store thread
+     * (fetch_busy); fetch_mu guards fetch_go, fetch_done, fetch_stop. */
+    struct fetch_wait *fetch_q, *fetch_run;
+    size_t fetch_q_len, fetch_q_cap, fetch_run_len, fetch_run_cap;
+    bool fetch_thread_on, fetch_busy;
+    bool fetch_go, fetch_done, fetch_stop;
+    pthread_t fetch_thread;
+    pthread_mutex_t fetch_mu;
+    pthread_cond_t fetch_cv;
+    ev_async fetch_async;
+    /* I/O thread, backpressure by source (SRC_CLIENT, SRC_NODE; node_work.c): */
+    size_t queued_src[SRC__COUNT];   /* packets queued to or held by the workers */
+    bool paused_src[SRC__COUNT];     /* that source's links not read */
     bool stopping;
     pthread_mutex_t done_mu;
     struct job *done_head, *done_tail;
@@ -277,8 +308,11 @@ void node_workers_stop(struct node *n);
  * hold starts. */
 void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum metric_src src,
                         uint64_t arrival_us);
-/* Run one job synchronously (fuzz harness, no threads). */
+/* Unwrap one job; a payload to store is left marked (store) for node_store_jobs(). */
 void node_process_job(struct node *n, struct job *j);
+/* Group commit: store the payloads of the marked jobs of the list at head
+ * (linked by next) in one transaction, then finish each (SURB-ack or drop). */
+void node_store_jobs(struct node *n, struct job *head);
 /* Run a job now on this thread and finish it (no workers: the harness, n_threads 0). */
 void node_run_job_now(struct node *n, struct job *j);
 /* I/O thread: finish the jobs the workers handed back. */
@@ -327,6 +361,8 @@ bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LIN
 void node_clients_touch(struct node *n);
 /* A client peer is gone: off the client list and count. */
 void node_client_closed(struct node *n, struct peer *p);
+/* Answer the fetches still waiting (shutdown) and free their queue. */
+void node_fetch_queue_free(struct node *n);
 /* Send a frame on p's link (no-op without a conn); false if dropped. */
 bool node_send_frame(struct node *n, struct peer *p, const struct mix_frame *f);
 /* The daemon's send operation: the frame onto p's conn (true without one). */

@@ -115,6 +115,13 @@ static void client_unlink(struct node *n, struct peer *p)
 
 void node_client_closed(struct node *n, struct peer *p)
 {
+    /* A fetch of this link still waiting for the group commit: forget its peer. */
+    for (size_t i = 0; p->fetch_waiting && i < n->fetch_q_len; i++)
+        if (n->fetch_q[i].p == p)
+            n->fetch_q[i].p = NULL;
+    for (size_t i = 0; p->fetch_waiting && i < n->fetch_run_len; i++)
+        if (n->fetch_run[i].p == p)
+            n->fetch_run[i].p = NULL;
     client_unlink(n, p);
     n->n_clients--;
     metric_set(&n->metrics.links_client, n->n_clients);
@@ -252,7 +259,7 @@ static bool client_fetch_allowed(struct node *n, struct peer *p)
     p->fetch_at_us = now;
     if (p->fetch_tokens > (double)n->conf.fetch_burst)
         p->fetch_tokens = (double)n->conf.fetch_burst;
-    bool unread = p->c && conn_out_pending(p->c) > 0;
+    bool unread = p->fetch_waiting || (p->c && conn_out_pending(p->c) > 0);
     if (!unread && p->fetch_tokens >= 1.0) {
         p->fetch_tokens -= 1.0;
         return true;
@@ -313,6 +320,186 @@ static void client_fetch(struct node *n, struct peer *p, uint32_t want)
     inbox_msgs_free(msgs, cnt);
 }
 
+/*
+ * Group commit of fetch acknowledgements, off the I/O thread: every
+ * FetchRequest is queued (fetch_q); a store thread deletes the
+ * acknowledged messages of every queued request in one transaction, and the
+ * I/O thread answers each request once that commit is done.  Requests that
+ * arrive during a commit go into the next one, so the I/O thread never waits
+ * for the disk and a slow sync is paid once per group.
+ */
+static void *fetch_thread_main(void *arg)
+{
+    struct node *n = arg;
+    for (;;) {
+        pthread_mutex_lock(&n->fetch_mu);
+        while (!n->fetch_go && !n->fetch_stop)
+            pthread_cond_wait(&n->fetch_cv, &n->fetch_mu);
+        if (!n->fetch_go) {
+            pthread_mutex_unlock(&n->fetch_mu);
+            return NULL;
+        }
+        n->fetch_go = false;
+        pthread_mutex_unlock(&n->fetch_mu);
+        /* fetch_run is ours until fetch_done; the I/O thread touches only .p. */
+        size_t k = n->fetch_run_len;
+        struct inbox_ack_req *r = calloc(k, sizeof(*r));
+        if (r) {
+            for (size_t i = 0; i < k; i++) {
+                r[i].id = n->fetch_run[i].inbox_id;
+                r[i].seqs = n->fetch_run[i].acks;
+                r[i].n = n->fetch_run[i].n_acks;
+            }
+            (void)inbox_ack_many(n->inbox, r, k);
+            size_t with_seqs = 0;
+            for (size_t i = 0; i < k; i++)
+                with_seqs += r[i].n > 0;
+            if (with_seqs)
+                metric_inc(&n->metrics.ack_commits);
+        }
+        for (size_t i = 0; i < k; i++) {
+            n->fetch_run[i].rc = r ? r[i].rc : INBOX_ERR_IO;
+            n->fetch_run[i].deleted = r ? r[i].deleted : 0;
+        }
+        free(r);
+        pthread_mutex_lock(&n->fetch_mu);
+        n->fetch_done = true;
+        pthread_mutex_unlock(&n->fetch_mu);
+        ev_async_send(n->loop, &n->fetch_async);
+    }
+}
+
+/* Hand the queued requests to the store thread (I/O thread, not busy). */
+static void fetch_submit(struct node *n)
+{
+    struct fetch_wait *q = n->fetch_run;
+    size_t cap = n->fetch_run_cap;
+    n->fetch_run = n->fetch_q;
+    n->fetch_run_cap = n->fetch_q_cap;
+    n->fetch_run_len = n->fetch_q_len;
+    n->fetch_q = q;
+    n->fetch_q_cap = cap;
+    n->fetch_q_len = 0;
+    n->fetch_busy = true;
+    pthread_mutex_lock(&n->fetch_mu);
+    n->fetch_go = true;
+    pthread_cond_signal(&n->fetch_cv);
+    pthread_mutex_unlock(&n->fetch_mu);
+}
+
+/* The store thread committed fetch_run: answer each request, then submit the next group. */
+static void fetch_done_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+    struct node *n = w->data;
+    (void)loop;
+    (void)revents;
+    pthread_mutex_lock(&n->fetch_mu);
+    bool done = n->fetch_done;
+    n->fetch_done = false;
+    pthread_mutex_unlock(&n->fetch_mu);
+    if (!done)
+        return;
+    n->fetch_busy = false;
+    for (size_t i = 0; i < n->fetch_run_len; i++) {
+        struct fetch_wait *e = &n->fetch_run[i];
+        struct peer *p = e->p;
+        free(e->acks);
+        e->acks = NULL;
+        if (!p)
+            continue;
+        p->fetch_waiting = false;
+        if (e->rc != INBOX_OK && e->rc != INBOX_NO_INBOX) {
+            send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
+            continue;
+        }
+        atomic_fetch_add(&n->metrics.acked_msgs, e->deleted);
+        client_fetch(n, p, e->want);
+    }
+    n->fetch_run_len = 0;
+    if (n->fetch_q_len > 0)
+        fetch_submit(n);
+}
+
+static bool fetch_thread_start(struct node *n)
+{
+    pthread_mutex_init(&n->fetch_mu, NULL);
+    pthread_cond_init(&n->fetch_cv, NULL);
+    n->fetch_go = n->fetch_done = n->fetch_stop = false;
+    if (pthread_create(&n->fetch_thread, NULL, fetch_thread_main, n) != 0) {
+        pthread_mutex_destroy(&n->fetch_mu);
+        pthread_cond_destroy(&n->fetch_cv);
+        return false;
+    }
+    ev_async_init(&n->fetch_async, fetch_done_cb);
+    n->fetch_async.data = n;
+    ev_async_start(n->loop, &n->fetch_async);
+    n->fetch_thread_on = true;
+    return true;
+}
+
+/* Queue a FetchRequest for the store thread; false: answer it now. */
+static bool fetch_defer(struct node *n, struct peer *p, const struct mix_frame *f)
+{
+    if (!n->loop || !n->inbox || (!n->fetch_thread_on && !fetch_thread_start(n)))
+        return false;
+    if (n->fetch_q_len == n->fetch_q_cap) {
+        size_t cap = n->fetch_q_cap ? 2 * n->fetch_q_cap : 64;
+        struct fetch_wait *q = realloc(n->fetch_q, cap * sizeof(*q));
+        if (!q)
+            return false;
+        n->fetch_q = q;
+        n->fetch_q_cap = cap;
+    }
+    uint64_t *acks = NULL;
+    if (f->u.fetch_req.n_acks > 0) {
+        if (!(acks = malloc(f->u.fetch_req.n_acks * sizeof(*acks))))
+            return false;
+        memcpy(acks, f->u.fetch_req.acks, f->u.fetch_req.n_acks * sizeof(*acks));
+    }
+    struct fetch_wait *e = &n->fetch_q[n->fetch_q_len++];
+    memset(e, 0, sizeof(*e));
+    e->p = p;
+    e->want = f->u.fetch_req.max_messages;
+    memcpy(e->inbox_id, p->inbox_id, INBOX_ID_LEN);
+    e->acks = acks;
+    e->n_acks = f->u.fetch_req.n_acks;
+    p->fetch_waiting = true;
+    if (!n->fetch_busy)
+        fetch_submit(n);
+    return true;
+}
+
+void node_fetch_queue_free(struct node *n)
+{
+    if (n->fetch_thread_on) {
+        /* A group being committed is finished first; nothing is answered now. */
+        pthread_mutex_lock(&n->fetch_mu);
+        n->fetch_stop = true;
+        pthread_cond_signal(&n->fetch_cv);
+        pthread_mutex_unlock(&n->fetch_mu);
+        pthread_join(n->fetch_thread, NULL);
+        ev_async_stop(n->loop, &n->fetch_async);
+        pthread_mutex_destroy(&n->fetch_mu);
+        pthread_cond_destroy(&n->fetch_cv);
+        n->fetch_thread_on = false;
+    }
+    for (size_t i = 0; i < n->fetch_q_len; i++) {
+        if (n->fetch_q[i].p)
+            n->fetch_q[i].p->fetch_waiting = false;
+        free(n->fetch_q[i].acks);
+    }
+    for (size_t i = 0; i < n->fetch_run_len; i++) {
+        if (n->fetch_run[i].p)
+            n->fetch_run[i].p->fetch_waiting = false;
+        free(n->fetch_run[i].acks);
+    }
+    free(n->fetch_q);
+    free(n->fetch_run);
+    n->fetch_q = n->fetch_run = NULL;
+    n->fetch_q_len = n->fetch_q_cap = n->fetch_run_len = n->fetch_run_cap = 0;
+    n->fetch_busy = false;
+}
+
 static bool client_frame(struct node *n, struct peer *p, const struct mix_frame *f)
 {
     size_t deleted = 0;
@@ -341,10 +528,16 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
             send_error(n, p, FRAME_ERR_RATE_LIMITED, "inbox not created (limits), try later");
             return true;
         }
-        /* The seqs the client handled since its last request: deleted before answering. */
+        /* The seqs the client handled since its last request: deleted before answering
+         * (with other links' in one commit, by the store thread).  A request without
+         * acks takes the same way, so that its answer's timing does not say whether
+         * it carried any. */
+        if (fetch_defer(n, p, f))
+            return true;
         if (f->u.fetch_req.n_acks > 0) {
             int rc = inbox_ack(n->inbox, p->inbox_id, f->u.fetch_req.acks, f->u.fetch_req.n_acks,
                                &deleted);
+            metric_inc(&n->metrics.ack_commits);
             if (rc != INBOX_OK && rc != INBOX_NO_INBOX) {
                 send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
                 return true;

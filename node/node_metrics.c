@@ -219,6 +219,12 @@ char *metrics_render(struct node_metrics *m, size_t *len)
     counter(&b, "mixnode_delivered_total", "Payloads stored in an inbox.", &m->delivered);
     counter(&b, "mixnode_replies_stored_total", "SURB replies stored in an inbox.",
             &m->replies_stored);
+    counter(&b, "mixnode_store_commits_total",
+            "Inbox store transactions of payloads (a group commit holds several).",
+            &m->store_commits);
+    counter(&b, "mixnode_ack_commits_total",
+            "Inbox store transactions of fetch acknowledgements (one per loop round).",
+            &m->ack_commits);
     counter(&b, "mixnode_acks_sent_total", "SURB acknowledgements sent after a commit.",
             &m->acks_sent);
     counter(&b, "mixnode_drop_cover_total", "Drop cover packets received and discarded.",
@@ -264,6 +270,9 @@ char *metrics_render(struct node_metrics *m, size_t *len)
     counter(&b, "mixnode_read_pauses_total",
             "Times the node stopped reading its links because the crypto workers were behind.",
             &m->read_pauses);
+    counter(&b, "mixnode_node_read_pauses_total",
+            "Of those, times node links were paused (too many of their packets queued).",
+            &m->node_read_pauses);
     counter(&b, "mixnode_documents_accepted_total", "Directory documents verified.",
             &m->docs_accepted);
     counter(&b, "mixnode_documents_rejected_total", "Directory documents rejected.",

@@ -58,6 +58,8 @@ struct node_metrics {
     atomic_uint_fast64_t dropped[DROP__COUNT];
     atomic_uint_fast64_t delivered;          /* stored in an inbox */
     atomic_uint_fast64_t replies_stored;     /* SURB replies stored */
+    atomic_uint_fast64_t store_commits;      /* group commits of stored payloads */
+    atomic_uint_fast64_t ack_commits;        /* commits of fetch acknowledgements */
     atomic_uint_fast64_t acks_sent;          /* SURB-acks sent after a commit */
     atomic_uint_fast64_t drop_cover;         /* all-zero recipient, discarded */
     atomic_uint_fast64_t cover_acks_sent;    /* SURB-acks of drop cover sent back */
@@ -72,6 +74,7 @@ struct node_metrics {
     atomic_uint_fast64_t half_open_evicted;  /* at max_connections: oldest handshake closed */
     atomic_uint_fast64_t inboxes_created, inbox_creates_refused, inboxes_expired, inboxes_reclaimed;
     atomic_uint_fast64_t read_pauses;        /* backpressure: stopped reading links */
+    atomic_uint_fast64_t node_read_pauses;   /* of those: node links paused (their own quota) */
     atomic_uint_fast64_t docs_accepted, docs_rejected, uploads_ok, uploads_failed;
     atomic_uint_fast64_t key_rotations;
     /* gauges, set by the I/O loop */

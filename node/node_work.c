@@ -193,9 +193,12 @@ static void send_surb_ack(struct node *n, struct job *j, const struct sphinx_geo
         metric_inc(&n->metrics.acks_sent);
 }
 
-/* Exit hop for a forward message: store the body, commit, then build the SURB-ack. */
-static void exit_deliver(struct node *n, struct job *j, const struct sphinx_geometry *g,
-                         const struct sphinx_result *res, const uint8_t *plain)
+/*
+ * Exit hop for a forward message: the body is stored by the group commit
+ * (node_store_jobs()), which builds the SURB-ack only after that commit.
+ */
+static void exit_deliver(struct node *n, struct job *j, const struct sphinx_result *res,
+                         const uint8_t *plain)
 {
     struct payload_view v;
     enum payload_err pe = payload_parse(plain, res->out_len, &v);
@@ -204,19 +207,11 @@ static void exit_deliver(struct node *n, struct job *j, const struct sphinx_geom
         job_drop(n, j, DROP_BAD_PAYLOAD);
         return;
     }
-    int rc = inbox_put(n->inbox, res->node_id, v.body, v.body_len, NULL, false, node_wall_s(),
-                       NULL);
-    if (rc != INBOX_OK) {
-        count_store_error(n, j, rc);
-        return;
-    }
-    metric_inc(&n->metrics.delivered);
-    if (!v.surb_ack) {
-        j->kind = JOB_DROP;
-        return;
-    }
-    /* The commit above is durable: only now may the sender learn it arrived. */
-    send_surb_ack(n, j, g, &v);
+    j->kind = JOB_DROP;
+    j->store = true;
+    memcpy(j->hop, res->node_id, MIX_NODE_ID_LEN);
+    j->store_len = res->out_len;
+    j->store_reply = false;
 }
 
 /*
@@ -299,21 +294,106 @@ static void exit_hop(struct node *n, struct job *j, const struct sphinx_geometry
         job_drop(n, j, DROP_INBOX_RATE);
         return;
     }
-    /* Stored only once its replay tag is durable (a few ms, node_journal.c). */
-    node_journal_wait(n, j->jseq);
+    /* Stored only once its replay tag is durable (a few ms, node_journal.c):
+     * node_store_jobs() waits for that, once for the whole group. */
     if (!res->is_reply) {
-        exit_deliver(n, j, g, res, plain);
+        exit_deliver(n, j, res, plain);
         return;
     }
     /* A SURB reply: stored still encrypted, tagged with its SURB id for the creator. */
-    int rc = inbox_put(n->inbox, res->node_id, plain, res->out_len, res->surb_id, true,
-                       node_wall_s(), NULL);
+    j->kind = JOB_DROP;
+    j->store = true;
+    memcpy(j->hop, res->node_id, MIX_NODE_ID_LEN);
+    j->store_len = res->out_len;
+    j->store_reply = true;
+    memcpy(j->store_surb_id, res->surb_id, INBOX_SURB_ID_LEN);
+}
+
+/* Jobs stored per transaction at most (a worker's batch, WORKER_BATCH, fits). */
+#define STORE_GROUP_MAX 64
+
+/* One stored (or refused) job: count it, and build its SURB-ack if it has one. */
+static void store_done(struct node *n, struct job *j, const struct sphinx_geometry *g, int rc)
+{
+    uint8_t *plain = j->data + j->pkt_len;
+    struct payload_view v;
+
     if (rc != INBOX_OK) {
         count_store_error(n, j, rc);
-        return;
+    } else if (j->store_reply) {
+        metric_inc(&n->metrics.replies_stored);
+        j->kind = JOB_DROP;
+    } else {
+        metric_inc(&n->metrics.delivered);
+        j->kind = JOB_DROP;
+        /* The commit holding it is durable: only now may the sender learn it arrived. */
+        if (payload_parse(plain, j->store_len, &v) == PAYLOAD_OK && v.surb_ack)
+            send_surb_ack(n, j, g, &v);
     }
-    metric_inc(&n->metrics.replies_stored);
-    j->kind = JOB_DROP;
+    if (j->kind != JOB_FORWARD)
+        sodium_memzero(plain, j->pkt_len);
+}
+
+/* Store up to STORE_GROUP_MAX marked jobs from *cursor on; *cursor moves past them. */
+static void store_group(struct node *n, struct job **cursor, const struct sphinx_geometry *g)
+{
+    struct inbox_put_req req[STORE_GROUP_MAX];
+    struct job *jobs[STORE_GROUP_MAX];
+    struct payload_view v;
+    size_t k = 0;
+    uint64_t now = node_wall_s();
+    struct job *j = *cursor;
+    uint64_t jseq = 0;
+
+    for (; j && k < STORE_GROUP_MAX; j = j->next) {
+        if (!j->store)
+            continue;
+        j->store = false;
+        if (j->jseq > jseq)
+            jseq = j->jseq;
+        uint8_t *plain = j->data + j->pkt_len;
+        memset(&req[k], 0, sizeof(req[k]));
+        req[k].id = j->hop;
+        req[k].now = now;
+        req[k].is_reply = j->store_reply;
+        if (j->store_reply) {
+            req[k].payload = plain;
+            req[k].len = j->store_len;
+            req[k].surb_id = j->store_surb_id;
+        } else {
+            if (payload_parse(plain, j->store_len, &v) != PAYLOAD_OK)
+                v.body = NULL, v.body_len = 0; /* parsed before: cannot happen */
+            req[k].payload = v.body;
+            req[k].len = v.body_len;
+        }
+        jobs[k++] = j;
+    }
+    *cursor = j;
+    if (k == 0)
+        return;
+    /* One wait for the group's replay tags (the journal syncs every few ms):
+     * per packet, it bounded a worker to a few hundred stores a second. */
+    node_journal_wait(n, jseq);
+    (void)inbox_put_many(n->inbox, req, k);
+    metric_inc(&n->metrics.store_commits);
+    for (size_t i = 0; i < k; i++)
+        store_done(n, jobs[i], g, req[i].rc);
+}
+
+void node_store_jobs(struct node *n, struct job *head)
+{
+    struct sphinx_geometry g;
+    bool any = false;
+
+    for (struct job *j = head; j && !any; j = j->next)
+        any = j->store;
+    if (!any)
+        return;
+    pthread_rwlock_rdlock(&n->keys.lock);
+    g = n->keys.geom;
+    pthread_rwlock_unlock(&n->keys.lock);
+    while (head)
+        store_group(n, &head, &g);
 }
 
 void node_process_job(struct node *n, struct job *j)
@@ -354,7 +434,7 @@ void node_process_job(struct node *n, struct job *j)
         sodium_memzero(out, j->pkt_len);
     } else if (st == SPHINX_OK_DELIVER) {
         exit_hop(n, j, &g, &res, out);
-        if (j->kind != JOB_FORWARD)
+        if (j->kind != JOB_FORWARD && !j->store)
             sodium_memzero(out, j->pkt_len);
     } else {
         if (st == SPHINX_ERR_REPLAY)
@@ -365,13 +445,72 @@ void node_process_job(struct node *n, struct job *j)
     sodium_memzero(&res, sizeof(res));
 }
 
-/* Jobs queued per worker at which the I/O thread stops reading its links. */
+/*
+ * Backpressure: packets from one kind of link (client or node) queued to or
+ * held by the workers, per worker, at which the I/O thread stops reading the
+ * links of that kind, until they are down to half.  Each kind has its own
+ * quota: a node link delivering into a slow store pauses the node links, not
+ * the clients, whose fetches and packets go on (and the other way round).
+ */
 #define PAUSE_PER_WORKER 64
 
 static size_t pause_mark(const struct node *n)
 {
     size_t m = (size_t)PAUSE_PER_WORKER * (n->n_threads ? n->n_threads : 1);
     return m < n->conf.work_queue ? m : (size_t)n->conf.work_queue;
+}
+
+static enum link_role src_role(enum metric_src src)
+{
+    return src == SRC_CLIENT ? LINK_ROLE_CLIENT : LINK_ROLE_NODE;
+}
+
+/*
+ * Whether some kind of link is paused, where the workers look (worker_main:
+ * while it is, they wake the I/O thread for results that may let reads
+ * resume).  Only the I/O thread writes it, under work_mu.
+ */
+static void set_reads_paused(struct node *n, bool on)
+{
+    pthread_mutex_lock(&n->work_mu);
+    n->reads_paused = on;
+    pthread_mutex_unlock(&n->work_mu);
+}
+
+/* One more packet of src with the workers: pause its links at the mark. */
+static void backpressure_add(struct node *n, enum metric_src src)
+{
+    if (src != SRC_CLIENT && src != SRC_NODE)
+        return;
+    if (++n->queued_src[src] < pause_mark(n) || n->paused_src[src])
+        return;
+    /* Stop reading: TCP pushes back on the senders rather than the queue
+     * (and the time packets wait in it) growing without bound. */
+    n->paused_src[src] = true;
+    set_reads_paused(n, true);
+    metric_inc(&n->metrics.read_pauses);
+    if (src == SRC_NODE)
+        metric_inc(&n->metrics.node_read_pauses);
+    conn_mgr_pause_role(n->cm, src_role(src), true);
+}
+
+/* A packet of src back from the workers (node_drain_done). */
+static void backpressure_done(struct node *n, enum metric_src src)
+{
+    if ((src == SRC_CLIENT || src == SRC_NODE) && n->queued_src[src] > 0)
+        n->queued_src[src]--;
+}
+
+static void backpressure_resume(struct node *n)
+{
+    for (int src = SRC_CLIENT; src <= SRC_NODE; src++) {
+        if (n->paused_src[src] && n->queued_src[src] <= pause_mark(n) / 2) {
+            n->paused_src[src] = false;
+            conn_mgr_pause_role(n->cm, src_role((enum metric_src)src), false);
+        }
+    }
+    if (n->reads_paused && !n->paused_src[SRC_CLIENT] && !n->paused_src[SRC_NODE])
+        set_reads_paused(n, false);
 }
 
 void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum metric_src src,
@@ -405,6 +544,8 @@ void node_run_job_now(struct node *n, struct job *j)
         node_build_loop(n, j);
     else
         node_process_job(n, j);
+    j->next = NULL;
+    node_store_jobs(n, j);
     node_job_done(n, j);
 }
 
@@ -428,6 +569,7 @@ static void queue_to_workers(struct node *n, struct job *j)
         node_job_free(n, j);
         return;
     }
+    enum metric_src src = j->src; /* j belongs to the workers once queued */
     if (n->work_tail)
         n->work_tail->next = j;
     else
@@ -435,18 +577,9 @@ static void queue_to_workers(struct node *n, struct job *j)
     n->work_tail = j;
     size_t depth = ++n->work_len;
     metric_set(&n->metrics.work_queue_depth, depth);
-    /* Stop reading: TCP pushes back on the senders rather than the queue
-     * (and the time packets wait in it) growing without bound.  Set under
-     * the lock, where the workers look at it (worker_main). */
-    bool pause = depth >= pause_mark(n) && !n->reads_paused;
-    if (pause)
-        n->reads_paused = true;
     pthread_cond_signal(&n->work_cv);
     pthread_mutex_unlock(&n->work_mu);
-    if (pause) {
-        metric_inc(&n->metrics.read_pauses);
-        conn_mgr_pause_reads(n->cm, true);
-    }
+    backpressure_add(n, src);
 }
 
 /* Jobs a worker takes per lock round: fewer lock and wake-up round trips under load. */
@@ -524,9 +657,9 @@ static void *worker_main(void *arg)
          * unwraps are ~3 ms), and under load the I/O thread is not woken for
          * every single one (on a shared CPU each wake-up costs two context
          * switches, about a tenth of an unwrap). */
-        struct job *chunk = NULL, *chunk_tail = NULL;
-        uint64_t chunk_t0 = now_ns(), chunk_seq = 0;
-        bool urgent = low;
+        struct job *chunk = NULL, *chunk_tail = NULL, *stores = NULL, *stores_tail = NULL;
+        uint64_t chunk_t0 = now_ns(), chunk_seq = 0, stores_seq = 0;
+        bool urgent = low, stores_urgent = low;
         for (struct job *j = batch, *next; j; j = next) {
             next = j->next;
             j->next = NULL;
@@ -534,23 +667,35 @@ static void *worker_main(void *arg)
                 node_build_loop(n, j);
             else
                 node_process_job(n, j);
-            /* Sequence numbers grow: the chunk's last tag is its largest. */
-            if (j->jseq > chunk_seq)
-                chunk_seq = j->jseq;
+            /* Group commit: payloads to store wait for the end of the batch
+             * (at most WORKER_BATCH unwraps, a few ms) and go into one store
+             * transaction; their SURB-acks are built after it.  Sequence
+             * numbers grow: a list's last tag is its largest. */
+            bool st = j->store;
+            struct job **head = st ? &stores : &chunk;
+            struct job **tail = st ? &stores_tail : &chunk_tail;
+            uint64_t *seq = st ? &stores_seq : &chunk_seq;
+            if (j->jseq > *seq)
+                *seq = j->jseq;
             if (j->jseq == 0)
-                urgent = true;
-            if (chunk_tail)
-                chunk_tail->next = j;
+                *(st ? &stores_urgent : &urgent) = true;
+            if (*tail)
+                (*tail)->next = j;
             else
-                chunk = j;
-            chunk_tail = j;
+                *head = j;
+            *tail = j;
             if (next && now_ns() - chunk_t0 < chunk_ns)
                 continue;
-            hand_back(n, chunk, chunk_tail, chunk_seq, urgent);
+            if (chunk)
+                hand_back(n, chunk, chunk_tail, chunk_seq, urgent);
             chunk = chunk_tail = NULL;
             chunk_t0 = now_ns();
             chunk_seq = 0;
             urgent = low;
+        }
+        if (stores) {
+            node_store_jobs(n, stores);
+            hand_back(n, stores, stores_tail, stores_seq, stores_urgent);
         }
     }
     return NULL;
@@ -566,19 +711,11 @@ void node_drain_done(struct node *n)
     while (j) {
         struct job *next = j->next;
         j->next = NULL;
+        backpressure_done(n, j->src);
         node_job_done(n, j);
         j = next;
     }
-    /* Only this thread sets reads_paused: reading it without the lock is safe here. */
-    if (n->reads_paused) {
-        pthread_mutex_lock(&n->work_mu);
-        bool resume = n->work_len <= pause_mark(n) / 2;
-        if (resume)
-            n->reads_paused = false;
-        pthread_mutex_unlock(&n->work_mu);
-        if (resume)
-            conn_mgr_pause_reads(n->cm, false);
-    }
+    backpressure_resume(n);
 }
 
 int node_workers_start(struct node *n, char *err, size_t errlen)

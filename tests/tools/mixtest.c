@@ -29,6 +29,13 @@
  *       unwrap a saved packet with node I's Sphinx key: the packet I forwards.
  *   mixtest sendnode --net DIR --to I --node-key K --file F
  *       send a saved packet to node I over a node link with node K's link key.
+ *   mixtest flood --net DIR --to I --node-key K --to-pub B64 [--count N]
+ *       N packets for the inbox of B64 at gateway I (its last hop), sent at once
+ *       over a node link with node K's link key (a last-layer mix delivering).
+ *   mixtest fetchtime --net DIR --key FILE --via I [--count M] [--ack]
+ *       M fetches from gateway I, one every 100 ms (acknowledging what came
+ *       with --ack); prints the slowest answer's time "max_ms X"; 1 if an answer
+ *       took more than --wait S (default 10) seconds.
  * `send --count 0 --save F` builds one packet into F without sending it.
  */
 #include <errno.h>
@@ -522,6 +529,120 @@ static int cmd_sendnode(const struct opts *o)
     return 0;
 }
 
+static int cmd_flood(const struct opts *o)
+{
+    struct pki_doc *doc = load_doc(o);
+    const struct pki_params *pp = pki_doc_params(doc);
+    struct sphinx_geometry g = { pp->max_hops, pp->payload_len,
+                                 (enum sphinx_format)pp->sphinx_format };
+    const struct pki_descriptor *d = node_at(o, doc, o->to);
+    uint8_t sk[32], pk[32], to_pk[32], recipient[32];
+    char err[256], p[600];
+    struct blink b;
+    struct mix_rng rng = mix_rng_system();
+    struct sphinx_hop hop;
+    size_t plen = sphinx_packet_len(&g), tlen = sphinx_plaintext_len(&g);
+    uint8_t *pkt = malloc(plen), *plain = calloc(1, tlen);
+
+    snprintf(p, sizeof(p), "%s/node%d/link.key", o->net, o->node_key);
+    if (keyfile_read(p, KEYFILE_X25519_SECRET, sk, err, sizeof(err)) < 0)
+        die(err);
+    crypto_scalarmult_base(pk, sk);
+    if (!o->to_pub || !key_from_b64(o->to_pub, to_pk, 32))
+        die("--to-pub B64 is required");
+    payload_inbox_id(recipient, to_pk);
+    memset(&hop, 0, sizeof(hop));
+    memcpy(hop.node_id, d->id, 32);
+    memcpy(hop.public_key, pki_doc_sphinx_key(doc, d->id, pki_doc_epoch(doc)), 32);
+    if (!pkt || !plain || payload_build(plain, tlen, NULL, 0, (const uint8_t *)"flood", 5) !=
+                              PAYLOAD_OK)
+        die("payload_build failed");
+    if (blink_connect(&b, d->address, sk, pk, d->link_key, LINK_ROLE_NODE, &rng, 3000, err,
+                      sizeof(err)) < 0)
+        die(err);
+    /* Built and sent in rounds of 64: the writes block while the node does not read. */
+    for (unsigned i = 0; i < o->count; i++) {
+        if (sphinx_create(&g, &rng, &hop, 1, recipient, plain, tlen, pkt) != SPHINX_OK ||
+            queue_packet(&b, pkt, plen) < 0)
+            die("cannot build or queue a packet");
+        if ((i % 64 == 63 || i + 1 == o->count) && blink_flush(&b) < 0)
+            die("send failed");
+    }
+    usleep(200000);
+    blink_close(&b);
+    printf("sent %u\n", o->count);
+    free(pkt);
+    free(plain);
+    pki_doc_free(doc);
+    return 0;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmd_fetchtime(const struct opts *o)
+{
+    struct pki_doc *doc = load_doc(o);
+    uint8_t sk[32], pk[32];
+    struct blink b;
+    double worst = 0;
+    uint64_t *acks = NULL;
+    size_t n_acks = 0;
+
+    load_client_key(o->key, sk, pk);
+    if (connect_client(&b, node_at(o, doc, o->via), sk, pk) < 0)
+        return 2;
+    for (unsigned i = 0; i < o->count; i++) {
+        struct mix_frame req, *resp = NULL;
+        uint8_t *enc, *raw = NULL;
+        size_t elen, rlen;
+        memset(&req, 0, sizeof(req));
+        req.type = FRAME_FETCH_REQUEST;
+        req.u.fetch_req.max_messages = 4;
+        req.u.fetch_req.acks = acks;
+        req.u.fetch_req.n_acks = n_acks;
+        double t0 = mono_s();
+        if (!(enc = frame_encode_alloc(&req, &elen, NULL)) || blink_queue(&b, enc, elen) < 0 ||
+            blink_flush(&b) < 0)
+            die("fetch request failed");
+        free(enc);
+        free(acks);
+        acks = NULL;
+        n_acks = 0;
+        int rc = blink_recv(&b, &raw, &rlen, (int)(o->wait_s * 1000));
+        double dt = mono_s() - t0;
+        if (dt > worst)
+            worst = dt;
+        if (rc != 0) {
+            printf("fetch %u: no answer within %.1f s\n", i, o->wait_s);
+            worst = o->wait_s + 1;
+            break;
+        }
+        if (!frame_decode(raw, rlen, 1u << 24, &resp, NULL) || resp->type != FRAME_FETCH_RESPONSE)
+            die("bad fetch response");
+        free(raw);
+        if (o->ack && resp->u.fetch_resp.n_msgs) {
+            n_acks = resp->u.fetch_resp.n_msgs;
+            acks = calloc(n_acks, sizeof(*acks));
+            for (size_t k = 0; acks && k < n_acks; k++)
+                acks[k] = resp->u.fetch_resp.msgs[k].seq;
+            if (!acks)
+                n_acks = 0;
+        }
+        frame_free(resp);
+        usleep(100000);
+    }
+    free(acks);
+    blink_close(&b);
+    printf("max_ms %.1f\n", worst * 1000);
+    pki_doc_free(doc);
+    return worst <= o->wait_s ? 0 : 1;
+}
+
 static int cmd_garbage(const struct opts *o)
 {
     struct pki_doc *doc = load_doc(o);
@@ -643,6 +764,10 @@ int main(int argc, char **argv)
         return cmd_garbage(&o);
     if (strcmp(cmd, "sendnode") == 0)
         return cmd_sendnode(&o);
+    if (strcmp(cmd, "flood") == 0)
+        return cmd_flood(&o);
+    if (strcmp(cmd, "fetchtime") == 0)
+        return cmd_fetchtime(&o);
     if (strcmp(cmd, "unwrap") == 0 && optind < argc)
         return cmd_unwrap(&o, argv[optind]);
     die("unknown command");

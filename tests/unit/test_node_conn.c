@@ -407,6 +407,48 @@ static void test_pause_reads(void)
     teardown();
 }
 
+static bool two_established(void)
+{
+    return A.established == 2 && B.established == 2;
+}
+
+/*
+ * conn_mgr_pause_role() pauses the inbound links of one role only: with node
+ * links paused, a client link's frame is still read; the node link's waits
+ * until its role resumes.
+ */
+static void test_pause_role(void)
+{
+    setup(NULL, NULL);
+    conn_mgr_pause_role(A.m, LINK_ROLE_NODE, true);
+    struct conn *cn = conn_dial(B.m, addr, A.pk, LINK_ROLE_NODE, false, NULL);
+    struct conn *cc = conn_dial(B.m, addr, A.pk, LINK_ROLE_CLIENT, false, NULL);
+    CHECK(cn != NULL && cc != NULL);
+    run_until(two_established, 5);
+    CHECK(A.established == 2);
+    CHECK(conn_send(cn, (const uint8_t *)"node", 4) == CONN_OK);
+    run_until(never, 0.2);
+    CHECK(conn_send(cc, (const uint8_t *)"cli", 3) == CONN_OK);
+    run_until(a_got_frame, 5);
+    CHECK(A.frames == 1 && A.last_len == 3 && memcmp(A.last, "cli", 3) == 0);
+    run_until(never, 0.3);
+    CHECK(A.frames == 1);
+    /* Pausing the clients too, then resuming the nodes only. */
+    conn_mgr_pause_role(A.m, LINK_ROLE_CLIENT, true);
+    conn_mgr_pause_role(A.m, LINK_ROLE_NODE, false);
+    CHECK(conn_send(cc, (const uint8_t *)"cli2", 4) == CONN_OK);
+    A.frames = 0;
+    run_until(a_got_frame, 5);
+    CHECK(A.frames == 1 && A.last_len == 4 && memcmp(A.last, "node", 4) == 0);
+    run_until(never, 0.3);
+    CHECK(A.frames == 1);
+    conn_mgr_pause_reads(A.m, false);
+    A.frames = 0;
+    run_until(a_got_frame, 5);
+    CHECK(A.frames == 1 && A.last_len == 4 && memcmp(A.last, "cli2", 4) == 0);
+    teardown();
+}
+
 /*
  * conn_rx_time_us() is when the kernel received the bytes, not when the
  * loop read them: a frame left unread for 300 ms is 300 ms old at on_frame.
@@ -481,6 +523,7 @@ int main(void)
     RUN(test_idle_and_full);
     RUN(test_accept_emfile);
     RUN(test_pause_reads);
+    RUN(test_pause_role);
     RUN(test_rx_time);
     RUN(test_ipv6);
     return tap_done();

@@ -163,6 +163,97 @@ static void test_expiry_and_reopen(void)
     fresh_dir();
 }
 
+/*
+ * Group commit: one transaction for several messages; a message refused on
+ * its own (inbox full, no inbox, bad length) keeps its error and the others
+ * are stored, in order, and survive a reopen.
+ */
+static void test_put_many(void)
+{
+    uint8_t a[32], b[32], none[32], big[70000];
+    struct inbox_put_req r[6];
+    struct inbox_msg *m = NULL;
+    size_t n = 0;
+
+    fresh_dir();
+    struct inbox_store *s = open_store(10, 2, 3600);
+    CHECK(s != NULL);
+    memset(a, 1, 32);
+    memset(b, 2, 32);
+    memset(none, 3, 32);
+    memset(big, 0, sizeof(big));
+    CHECK(inbox_create(s, a, 100) == INBOX_OK);
+    CHECK(inbox_create(s, b, 100) == INBOX_OK);
+    uint64_t c0 = inbox_commits(s);
+    const uint8_t *ids[6] = { a, none, a, b, a, b };
+    const char *txt[6] = { "a1", "x", "a2", "b1", "a3", "b2" };
+    memset(r, 0, sizeof(r));
+    for (int i = 0; i < 6; i++) {
+        r[i].id = ids[i];
+        r[i].payload = (const uint8_t *)txt[i];
+        r[i].len = 2;
+        r[i].now = 100;
+    }
+    r[5].payload = big;
+    r[5].len = sizeof(big);
+    CHECK(inbox_put_many(s, r, 6) == INBOX_OK);
+    CHECK(r[0].rc == INBOX_OK && r[0].seq == 1);
+    CHECK(r[1].rc == INBOX_NO_INBOX);
+    CHECK(r[2].rc == INBOX_OK && r[2].seq == 2);
+    CHECK(r[3].rc == INBOX_OK && r[3].seq == 1);
+    CHECK(r[4].rc == INBOX_FULL);
+    CHECK(r[5].rc == INBOX_ERR_ARG);
+    CHECK(inbox_commits(s) == c0 + 1);
+    /* Nothing to store: no transaction committed. */
+    CHECK(inbox_put_many(s, &r[4], 1) == INBOX_OK && r[4].rc == INBOX_FULL);
+    CHECK(inbox_commits(s) == c0 + 1);
+    inbox_close(s);
+    s = open_store(10, 2, 3600);
+    CHECK(s != NULL);
+    CHECK(inbox_fetch(s, a, 10, &m, &n, NULL) == INBOX_OK);
+    CHECK(n == 2 && m[0].payload_len == 2 && memcmp(m[0].payload, "a1", 2) == 0 &&
+          memcmp(m[1].payload, "a2", 2) == 0);
+    inbox_msgs_free(m, n);
+    CHECK(inbox_count(s, b) == 1);
+    inbox_close(s);
+}
+
+/* Acknowledgements of several inboxes in one commit; an unknown inbox is its own error. */
+static void test_ack_many(void)
+{
+    uint8_t a[32], b[32], none[32];
+    uint64_t sa[2] = { 1, 3 }, sb[1] = { 2 }, sn[1] = { 1 };
+    struct inbox_ack_req r[3];
+
+    fresh_dir();
+    struct inbox_store *s = open_store(10, 10, 3600);
+    CHECK(s != NULL);
+    memset(a, 1, 32);
+    memset(b, 2, 32);
+    memset(none, 3, 32);
+    CHECK(inbox_create(s, a, 100) == INBOX_OK);
+    CHECK(inbox_create(s, b, 100) == INBOX_OK);
+    for (int i = 0; i < 3; i++) {
+        CHECK(inbox_put(s, a, (const uint8_t *)"m", 1, NULL, false, 100, NULL) == INBOX_OK);
+        CHECK(inbox_put(s, b, (const uint8_t *)"m", 1, NULL, false, 100, NULL) == INBOX_OK);
+    }
+    uint64_t c0 = inbox_commits(s);
+    memset(r, 0, sizeof(r));
+    r[0] = (struct inbox_ack_req){ .id = a, .seqs = sa, .n = 2 };
+    r[1] = (struct inbox_ack_req){ .id = none, .seqs = sn, .n = 1 };
+    r[2] = (struct inbox_ack_req){ .id = b, .seqs = sb, .n = 1 };
+    CHECK(inbox_ack_many(s, r, 3) == INBOX_OK);
+    CHECK(r[0].rc == INBOX_OK && r[0].deleted == 2);
+    CHECK(r[1].rc == INBOX_NO_INBOX && r[1].deleted == 0);
+    CHECK(r[2].rc == INBOX_OK && r[2].deleted == 1);
+    CHECK(inbox_commits(s) == c0 + 1);
+    inbox_close(s);
+    s = open_store(10, 10, 3600);
+    CHECK(s != NULL);
+    CHECK(inbox_count(s, a) == 1 && inbox_count(s, b) == 2);
+    inbox_close(s);
+}
+
 static void test_open_error(void)
 {
     char err[256] = "";
@@ -180,6 +271,8 @@ int main(void)
     RUN(test_limits);
     RUN(test_expiry_and_reopen);
     RUN(test_unused_expiry);
+    RUN(test_put_many);
+    RUN(test_ack_many);
     RUN(test_open_error);
     return tap_done();
 }

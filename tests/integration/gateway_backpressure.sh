@@ -1,0 +1,50 @@
+#!/bin/sh
+# Backpressure is fair between link kinds: gateway 1's inbox store is slow
+# (every commit sleeps 40 ms, the MIXNODE_TEST_STORE_DELAY_US hook of
+# node/inbox.h) and a last-layer mix floods it over a node link with packets
+# for one inbox, far more than the store takes.  The node links are paused
+# (mixnode_node_read_pauses_total) while a client keeps fetching (and
+# acknowledging) its own inbox: every fetch is answered within 1.5 s.  Before
+# the fix, the work queue's mark paused every inbound link; the flooding link
+# refilled the queue first each time reads resumed, and the client's fetches
+# waited for seconds.  Afterwards every flooded packet is stored (group
+# commits: fewer commits than packets) and nothing was dropped.
+set -u
+. "$(dirname "$0")/mixnode_lib.sh"
+
+FLOOD=3000
+BASE=$(pick_base); [ -n "$BASE" ] || fail "no free ports"
+"$MT" mknet "$NET" --base-port "$BASE" >/dev/null || fail "mknet"
+printf '%s\n' "[node]" "workers = 1" "[inbox]" "max_messages = 100000" "admit_rate = 1000000" \
+    "admit_burst = 1000000" "[limits]" "fetch_rate = 100" "fetch_burst = 100" \
+    >>"$NET/node1/node.ini"
+for i in 0 2 3 4; do start_node $i; done
+MIXNODE_TEST_STORE_DELAY_US=40000 "$MIXNODE" -c "$NET/node1/node.ini" >>"$T/node1.log" 2>&1 &
+PID_1=$!; PIDS="$PIDS $!"
+for i in 0 1 2 3 4; do wait_up $i; done
+PC=$("$MT" keygen "$T/c.key") || fail "keygen c"
+"$MT" keygen "$T/b.key" >/dev/null || fail "keygen b"
+for k in b c; do
+    "$MT" fetch --net "$NET" --key "$T/$k.key" --via 1 --min 0 --wait 0 >/dev/null ||
+        fail "register $k"
+done
+
+# The flood, in the background (its writes block while gateway 1 does not read).
+"$MT" flood --net "$NET" --to 1 --node-key 4 --to-pub "$PC" --count $FLOOD \
+    >"$T/flood.out" 2>&1 &
+FPID=$!; PIDS="$PIDS $FPID"
+wait_metric 1 mixnode_node_read_pauses_total 1 30
+out=$("$MT" fetchtime --net "$NET" --key "$T/b.key" --via 1 --count 20 --ack --wait 1.5) ||
+    fail "a fetch during the flood was slow: $out"
+stored=$(metric 1 mixnode_delivered_total)
+echo "fetches during the flood: $out; $stored of $FLOOD stored by then"
+[ "${stored%.*}" -lt $FLOOD ] || fail "the flood was over before the fetches (no contention)"
+wait "$FPID" || fail "flood: $(cat "$T/flood.out")"
+wait_metric 1 mixnode_delivered_total $FLOOD 120
+commits=$(metric 1 mixnode_store_commits_total)
+dropped=$(curl -s "http://127.0.0.1:$((BASE + 101))/metrics" |
+    awk '$1 ~ /^mixnode_packets_dropped_total/ { s += $2 } END { print s + 0 }')
+echo "stored $FLOOD in $commits commits; dropped $dropped"
+[ "${commits%.*}" -lt $FLOOD ] || fail "no group commit ($commits commits)"
+[ "$dropped" = 0 ] || fail "gateway 1 dropped $dropped packets"
+echo "PASS"
