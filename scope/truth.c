@@ -114,14 +114,48 @@ bool truth_parse(struct truth *t, const char *buf, size_t len, char *err, size_t
     return true;
 }
 
-struct truth_ent *truth_find(struct truth *t, const struct cap_ep *ep, uint32_t frame)
+static void truth_sort(struct truth *t)
 {
-    if (t->n == 0)
-        return NULL;
     if (!t->sorted) {
         qsort(t->v, t->n, sizeof(*t->v), ent_cmp);
         t->sorted = true;
     }
+}
+
+struct truth_ent *truth_find(struct truth *t, const struct cap_ep *ep, uint32_t frame)
+{
+    if (t->n == 0)
+        return NULL;
+    truth_sort(t);
     struct truth_ent key = { .ep = *ep, .frame = frame };
     return bsearch(&key, t->v, t->n, sizeof(*t->v), ent_cmp);
+}
+
+/* The first entry not before (ep, frame) in the sorted array. */
+static size_t lower_bound(const struct truth *t, const struct cap_ep *ep, uint32_t frame)
+{
+    struct truth_ent key = { .ep = *ep, .frame = frame };
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ent_cmp(&t->v[mid], &key) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+size_t truth_ep_entries(struct truth *t, const struct cap_ep *ep, struct truth_ent **first)
+{
+    *first = NULL;
+    if (t->n == 0)
+        return 0;
+    truth_sort(t);
+    size_t a = lower_bound(t, ep, 0), b = a;
+    while (b < t->n && cap_ep_equal(&t->v[b].ep, ep))
+        b++;
+    if (b > a)
+        *first = &t->v[a];
+    return b - a;
 }
