@@ -131,14 +131,17 @@ struct truth_ent *truth_find(struct truth *t, const struct cap_ep *ep, uint32_t 
     return bsearch(&key, t->v, t->n, sizeof(*t->v), ent_cmp);
 }
 
-/* The first entry not before (ep, frame) in the sorted array. */
-static size_t lower_bound(const struct truth *t, const struct cap_ep *ep, uint32_t frame)
+/* The first entry of the sorted array not before ep (after it, if past). */
+static size_t ep_bound(const struct truth *t, const struct cap_ep *ep, bool past)
 {
-    struct truth_ent key = { .ep = *ep, .frame = frame };
     size_t lo = 0, hi = t->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (ent_cmp(&t->v[mid], &key) < 0)
+        const struct cap_ep *x = &t->v[mid].ep;
+        int c = memcmp(x->ip, ep->ip, sizeof(x->ip));
+        if (c == 0)
+            c = x->port < ep->port ? -1 : x->port > ep->port;
+        if (c < 0 || (past && c == 0))
             lo = mid + 1;
         else
             hi = mid;
@@ -152,9 +155,7 @@ size_t truth_ep_entries(struct truth *t, const struct cap_ep *ep, struct truth_e
     if (t->n == 0)
         return 0;
     truth_sort(t);
-    size_t a = lower_bound(t, ep, 0), b = a;
-    while (b < t->n && cap_ep_equal(&t->v[b].ep, ep))
-        b++;
+    size_t a = ep_bound(t, ep, false), b = ep_bound(t, ep, true);
     if (b > a)
         *first = &t->v[a];
     return b - a;

@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (truth_find(&t, &e.ep, e.frame) == NULL || n == 0 || first == NULL)
             abort();
         for (size_t j = 0; j < n; j++)
-            if (!cap_ep_equal(&first[j].ep, &e.ep) || (j > 0 && first[j].frame < first[j - 1].frame))
+            if (!cap_ep_equal(&first[j].ep, &e.ep) ||
+                (j > 0 && first[j].frame < first[j - 1].frame))
                 abort();
     }
     truth_free(&t);

@@ -416,6 +416,15 @@ static void test_truth_parse(void)
     struct truth_ent *x = truth_find(&t, &ep, 1);
     CHECK(x != NULL && x->t_ns == 1700000000000000003LL);
     CHECK(truth_find(&t, &ep, 2) == NULL);
+    struct truth_ent *first;
+    size_t n_ep = truth_ep_entries(&t, &ep, &first);
+    CHECK(n_ep == 2 && first != NULL && cap_ep_equal(&first[0].ep, &ep) &&
+          first[0].frame == 1);
+    for (size_t i = 1; i < n_ep; i++)
+        CHECK(cap_ep_equal(&first[i].ep, &ep) && first[i].frame > first[i - 1].frame);
+    struct cap_ep none;
+    CHECK(cap_ep_parse("10.0.0.3:1", &none) && truth_ep_entries(&t, &none, &first) == 0 &&
+          first == NULL);
     CHECK(cap_ep_parse("[::1]:5000", &ep) && truth_find(&t, &ep, 0) != NULL);
     static const char *const bad[] = {
         "", "# mixscope-truth 2\n", "# mixscope-truth 1\n1 10.0.0.2:1\n",
