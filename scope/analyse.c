@@ -24,6 +24,7 @@ const char *const scope_kind_names[6] = {
 static uint64_t on_conn(void *ctx, uint64_t id, int64_t t, const struct cap_ep *init,
                         const struct cap_ep *resp, bool syn);
 static void on_msg(void *ctx, const struct cap_msg *m);
+static void align_msg(void *ctx, const struct cap_msg *m);
 static bool is_listener(void *ctx, const struct cap_ep *ep);
 
 struct scope *scope_new(void)
@@ -66,6 +67,8 @@ void scope_free(struct scope *s)
             free(s->ents[i].ring);
         }
     cap_free(s->cap);
+    cap_free(s->align_cap);
+    free(s->votes);
     entropy_free(s->entropy);
     truth_free(&s->truth);
     free(s->conns);
@@ -395,11 +398,14 @@ static uint64_t on_conn(void *ctx, uint64_t id, int64_t t, const struct cap_ep *
     if (r == NULL || i == NULL)
         return UINT64_MAX;
     if (s->have_truth && r->kind == ENT_GATEWAY && i->kind != ENT_MIX && i->kind != ENT_GATEWAY) {
+        /* The first pass numbered connections as this one does: an aligned slot is kept. */
         struct scope_conn *c = conn_slot(s, id, true);
-        if (c != NULL)
+        if (c != NULL && !c->aligned)
             *c = (struct scope_conn){.id = id + 1, .counting = syn};
+        if (c != NULL && !s->aligning && !syn)
+            s->conns_midstream++;
     }
-    if (r->kind == ENT_AUTH)
+    if (r->kind == ENT_AUTH && !s->aligning)
         i->auth_conns++;
     return (uint64_t)(i - s->ents) | (uint64_t)(r - s->ents) << 32;
 }
@@ -705,6 +711,128 @@ static void on_msg(void *ctx, const struct cap_msg *m)
     if (src->kind == ENT_MIX)
         mix_output(s, src, m->t_ns);
     gateway_msg(s, src, dst, m->t_ns);
+}
+
+/* ------------------------------------------------------------ truth alignment */
+
+static void vote(struct scope_votes *v, uint32_t k, uint32_t size)
+{
+    for (int i = 0; i < SCOPE_ALIGN_CANDS; i++) {
+        if (v->n[i] != 0 && v->k[i] == k && v->size[i] == size) {
+            v->n[i]++;
+            return;
+        }
+        if (v->n[i] == 0) {
+            v->k[i] = k;
+            v->size[i] = size;
+            v->n[i] = 1;
+            return;
+        }
+    }
+    v->other++;
+}
+
+/* First pass: a client's message on a connection seen mid-stream votes for the offsets that put
+   a truth entry of its endpoint at its captured time. */
+static void align_msg(void *ctx, const struct cap_msg *m)
+{
+    struct scope *s = ctx;
+    if (m->cookie == UINT64_MAX || m->handshake || !m->from_initiator)
+        return;
+    const struct scope_ent *src = &s->ents[(uint32_t)m->cookie];
+    const struct scope_ent *dst = &s->ents[(uint32_t)(m->cookie >> 32)];
+    if (kind_index(src, dst) != KIND_CLIENT_GW)
+        return;
+    sizes_add(&s->align_sizes, m->size);
+    struct scope_conn *c = conn_slot(s, m->conn_id, false);
+    if (c == NULL || c->counting || c->frames == UINT32_MAX)
+        return;
+    uint32_t j = c->frames++;
+    struct truth_ent *v;
+    size_t n = truth_ep_entries(&s->truth, m->init, &v);
+    /* Entries are in frame order, which is the order the client sent them: the first whose time
+       is late enough, then on while it is early enough. */
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid].t_ns < m->t_ns - SCOPE_ALIGN_LATE_NS)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < n && v[i].t_ns <= m->t_ns + SCOPE_ALIGN_EARLY_NS; i++) {
+        if (v[i].t_ns < m->t_ns - SCOPE_ALIGN_LATE_NS || v[i].frame < j)
+            continue; /* out of time order, or an offset below 0: not this connection's */
+        vote(&s->votes[c - s->conns], v[i].frame - j, m->size);
+        s->align_votes++;
+    }
+}
+
+void scope_align_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data,
+                       size_t caplen, size_t wirelen)
+{
+    if (!s->have_truth)
+        return;
+    if (s->align_cap == NULL) {
+        if (s->votes == NULL && (s->votes = calloc(SCOPE_MAX_CONNS, sizeof(*s->votes))) == NULL)
+            return;
+        struct cap_hooks h = {.on_msg = align_msg, .on_conn = on_conn,
+                              .is_listener = is_listener, .ctx = s};
+        if ((s->align_cap = cap_new(&h)) == NULL)
+            return;
+    }
+    s->aligning = true;
+    cap_frame(s->align_cap, dlt, t_ns, data, caplen, wirelen);
+    s->aligning = false;
+}
+
+void scope_align_finish(struct scope *s)
+{
+    if (s->votes == NULL)
+        return;
+    /* Real packets have the packet size: the most common client message size. */
+    uint32_t size = 0;
+    uint64_t most = 0;
+    for (int i = 0; i < SCOPE_MAX_SIZES; i++)
+        if (s->align_sizes.count[i] > most) {
+            most = s->align_sizes.count[i];
+            size = s->align_sizes.size[i];
+        }
+    for (size_t i = 0; i < SCOPE_MAX_CONNS; i++) {
+        struct scope_conn *c = &s->conns[i];
+        const struct scope_votes *v = &s->votes[i];
+        if (c->id == 0 || c->counting)
+            continue;
+        uint32_t best = 0, second = v->other, k = 0, any = v->other;
+        for (int j = 0; j < SCOPE_ALIGN_CANDS; j++) {
+            any += v->n[j];
+            if (v->n[j] == 0 || v->size[j] != size)
+                continue;
+            if (v->n[j] > best) {
+                second = second > best ? second : best;
+                best = v->n[j];
+                k = v->k[j];
+            } else if (v->n[j] > second) {
+                second = v->n[j];
+            }
+        }
+        c->frames = 0;
+        if (best >= SCOPE_ALIGN_MIN && best >= (uint64_t)SCOPE_ALIGN_RIVAL * second) {
+            c->aligned = true;
+            c->counting = true;
+            c->frames = k;
+            s->conns_aligned++;
+        } else if (best >= SCOPE_ALIGN_MIN) {
+            s->conns_ambiguous++;
+        } else if (any > 0) {
+            s->conns_unconfirmed++;
+        }
+    }
+    free(s->votes);
+    s->votes = NULL;
+    cap_free(s->align_cap);
+    s->align_cap = NULL;
+    s->conns_dropped = 0; /* the second pass counts them again */
 }
 
 void scope_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data, size_t caplen,

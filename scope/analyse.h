@@ -23,6 +23,12 @@
 #define SCOPE_RING 512             /* recent inputs kept per mix */
 #define SCOPE_LAG_BINS 200
 #define SCOPE_MAX_CONNS 4096       /* client connections whose transport frames are counted */
+/* Aligning the ground truth to a client connection captured mid-stream (scope_align_*). */
+#define SCOPE_ALIGN_MIN 3          /* truth entries that must agree on the offset */
+#define SCOPE_ALIGN_RIVAL 3        /* ... at least this many times more than any other offset */
+#define SCOPE_ALIGN_LATE_NS 10000000  /* a message captured at most 10 ms after its truth time */
+#define SCOPE_ALIGN_EARLY_NS 1000000  /* ... or 1 ms before it (clock granularity) */
+#define SCOPE_ALIGN_CANDS 8        /* offsets voted for, per connection */
 
 enum scope_kind { ENT_CLIENT, ENT_GATEWAY, ENT_MIX, ENT_AUTH, ENT_UNKNOWN };
 
@@ -95,7 +101,14 @@ struct scope_pair {
 struct scope_conn {
     uint64_t id;                /* conn_id + 1, 0: free slot */
     uint32_t frames;
-    bool counting;              /* seen from its SYN, so the index is known */
+    bool counting;              /* seen from its SYN, or aligned: the index is known */
+    bool aligned;               /* mid-stream, its first captured message is frame `frames` */
+};
+
+/* Offsets (truth frame index - captured message number) a mid-stream connection voted for. */
+struct scope_votes {
+    uint32_t k[SCOPE_ALIGN_CANDS], size[SCOPE_ALIGN_CANDS], n[SCOPE_ALIGN_CANDS];
+    uint32_t other;             /* votes that found no free candidate */
 };
 
 struct scope {
@@ -108,6 +121,12 @@ struct scope {
     bool have_truth;
     struct scope_conn *conns;   /* SCOPE_MAX_CONNS slots, with --truth */
     uint64_t truth_matched, truth_uncounted, conns_dropped;
+    /* The first pass over a capture file that aligns mid-stream client connections. */
+    struct cap *align_cap;
+    struct scope_votes *votes;  /* SCOPE_MAX_CONNS, parallel to conns, during that pass */
+    struct scope_sizes align_sizes; /* client -> gateway message sizes seen by it */
+    bool aligning;
+    uint64_t conns_midstream, conns_aligned, conns_ambiguous, conns_unconfirmed, align_votes;
     const char *mixsim;         /* --mixsim: run it for its figure beside the live one */
     int dlt;                    /* link type of the capture (set by the reader) */
     int64_t t_first, t_last;
@@ -155,6 +174,19 @@ int scope_set_corrupt(struct scope *s, const char *id);
 int scope_set_node_delay(struct scope *s, const char *id, double mean_delay_ms);
 /* Add a ground-truth target file (see truth.h); several may be given. */
 int scope_load_truth(struct scope *s, const char *path, char *err, size_t errlen);
+/*
+ * With --truth on a capture that can be read twice: a first pass that feeds every frame to
+ * scope_align_frame, then scope_align_finish, before the frames go to scope_frame.  A client
+ * connection seen mid-stream gets the offset k (truth frame index - captured message number)
+ * on which its truth entries' times agree with its captured messages of the packet size
+ * (captured SCOPE_ALIGN_EARLY_NS before to SCOPE_ALIGN_LATE_NS after the truth time), if at
+ * least SCOPE_ALIGN_MIN entries agree and SCOPE_ALIGN_RIVAL times more than on any other
+ * offset; otherwise it stays uncounted: conns_ambiguous if another offset came too close,
+ * conns_unconfirmed if fewer entries agreed.
+ */
+void scope_align_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data,
+                       size_t caplen, size_t wirelen);
+void scope_align_finish(struct scope *s);
 /* Feed one captured frame (the capture module and everything after it). */
 void scope_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data, size_t caplen,
                  size_t wirelen);

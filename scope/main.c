@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "analyse.h"
@@ -74,6 +75,29 @@ static void handler(u_char *user, const struct pcap_pkthdr *h, const u_char *byt
     /* Opened with nanosecond precision: tv_usec holds nanoseconds. */
     int64_t t = (int64_t)h->ts.tv_sec * 1000000000LL + (int64_t)h->ts.tv_usec;
     scope_frame(s, s->dlt, t, bytes, h->caplen, h->len);
+}
+
+static void align_handler(u_char *user, const struct pcap_pkthdr *h, const u_char *bytes)
+{
+    struct scope *s = (struct scope *)(void *)user;
+    int64_t t = (int64_t)h->ts.tv_sec * 1000000000LL + (int64_t)h->ts.tv_usec;
+    scope_align_frame(s, s->dlt, t, bytes, h->caplen, h->len);
+}
+
+/* --truth on a capture file: a first pass aligns the client connections seen mid-stream. */
+static int align(struct scope *s, const char *file)
+{
+    char err[PCAP_ERRBUF_SIZE] = "";
+    pcap_t *p = pcap_open_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, err);
+    if (p == NULL) {
+        fprintf(stderr, "mixscope: %s\n", err);
+        return -1;
+    }
+    s->dlt = pcap_datalink(p);
+    pcap_loop(p, -1, align_handler, (u_char *)(void *)s); /* a damaged record: said by run() */
+    pcap_close(p);
+    scope_align_finish(s);
+    return 0;
 }
 
 static pcap_t *open_live(const char *iface, char *err)
@@ -259,6 +283,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "mixscope: no node or authority known: give -d, -A or -c\n");
         goto out;
     }
+    struct stat st;
+    if (s->have_truth && file != NULL && strcmp(file, "-") != 0 && stat(file, &st) == 0 &&
+        S_ISREG(st.st_mode) && align(s, file))
+        goto out;
     if (run(s, file, iface, seconds))
         goto out;
     scope_finish(s);

@@ -419,6 +419,10 @@ static void report_entropy(struct scope *s, struct out *o)
         val_num(o, "truth_unmatched", (double)(s->truth.n - s->truth_matched));
         val_num(o, "frames_uncounted", (double)s->truth_uncounted);
         val_num(o, "conns_untracked", (double)s->conns_dropped);
+        val_num(o, "conns_midstream", (double)s->conns_midstream);
+        val_num(o, "conns_aligned", (double)s->conns_aligned);
+        val_num(o, "conns_ambiguous", (double)s->conns_ambiguous);
+        val_num(o, "conns_unconfirmed", (double)s->conns_unconfirmed);
     }
     size_t corrupt = 0;
     for (size_t i = 0; i < s->n_ents; i++)

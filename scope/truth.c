@@ -114,14 +114,49 @@ bool truth_parse(struct truth *t, const char *buf, size_t len, char *err, size_t
     return true;
 }
 
-struct truth_ent *truth_find(struct truth *t, const struct cap_ep *ep, uint32_t frame)
+static void truth_sort(struct truth *t)
 {
-    if (t->n == 0)
-        return NULL;
     if (!t->sorted) {
         qsort(t->v, t->n, sizeof(*t->v), ent_cmp);
         t->sorted = true;
     }
+}
+
+struct truth_ent *truth_find(struct truth *t, const struct cap_ep *ep, uint32_t frame)
+{
+    if (t->n == 0)
+        return NULL;
+    truth_sort(t);
     struct truth_ent key = { .ep = *ep, .frame = frame };
     return bsearch(&key, t->v, t->n, sizeof(*t->v), ent_cmp);
+}
+
+/* The first entry of the sorted array not before ep (after it, if past). */
+static size_t ep_bound(const struct truth *t, const struct cap_ep *ep, bool past)
+{
+    size_t lo = 0, hi = t->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct cap_ep *x = &t->v[mid].ep;
+        int c = memcmp(x->ip, ep->ip, sizeof(x->ip));
+        if (c == 0)
+            c = x->port < ep->port ? -1 : x->port > ep->port;
+        if (c < 0 || (past && c == 0))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+size_t truth_ep_entries(struct truth *t, const struct cap_ep *ep, struct truth_ent **first)
+{
+    *first = NULL;
+    if (t->n == 0)
+        return 0;
+    truth_sort(t);
+    size_t a = ep_bound(t, ep, false), b = ep_bound(t, ep, true);
+    if (b > a)
+        *first = &t->v[a];
+    return b - a;
 }

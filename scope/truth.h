@@ -45,5 +45,10 @@ void truth_free(struct truth *t);
 bool truth_parse(struct truth *t, const char *buf, size_t len, char *err, size_t errlen);
 /* The entry for (ep, frame), or NULL (sorts t at the first call after a parse). */
 struct truth_ent *truth_find(struct truth *t, const struct cap_ep *ep, uint32_t frame);
+/*
+ * The entries of endpoint ep, in frame order (sorts t like truth_find): the count, and the first
+ * at *first.  NULL first and 0 if there is none.
+ */
+size_t truth_ep_entries(struct truth *t, const struct cap_ep *ep, struct truth_ent **first);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * Fuzz mixscope's ground-truth target file parser (scope/truth.c): any bytes
  * give a parse or a clear error, never a crash; whatever was parsed can be
- * looked up.
+ * looked up, by entry and by endpoint (in frame order).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,8 +21,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     for (size_t i = 0; i < t.n && i < 64; i++) {
         struct truth_ent e = t.v[i];
-        if (truth_find(&t, &e.ep, e.frame) == NULL)
+        struct truth_ent *first;
+        size_t n = truth_ep_entries(&t, &e.ep, &first);
+        if (truth_find(&t, &e.ep, e.frame) == NULL || n == 0 || first == NULL)
             abort();
+        for (size_t j = 0; j < n; j++)
+            if (!cap_ep_equal(&first[j].ep, &e.ep) ||
+                (j > 0 && first[j].frame < first[j - 1].frame))
+                abort();
     }
     truth_free(&t);
     return 0;

@@ -416,6 +416,15 @@ static void test_truth_parse(void)
     struct truth_ent *x = truth_find(&t, &ep, 1);
     CHECK(x != NULL && x->t_ns == 1700000000000000003LL);
     CHECK(truth_find(&t, &ep, 2) == NULL);
+    struct truth_ent *first;
+    size_t n_ep = truth_ep_entries(&t, &ep, &first);
+    CHECK(n_ep == 2 && first != NULL && cap_ep_equal(&first[0].ep, &ep) &&
+          first[0].frame == 1);
+    for (size_t i = 1; i < n_ep; i++)
+        CHECK(cap_ep_equal(&first[i].ep, &ep) && first[i].frame > first[i - 1].frame);
+    struct cap_ep none;
+    CHECK(cap_ep_parse("10.0.0.3:1", &none) && truth_ep_entries(&t, &none, &first) == 0 &&
+          first == NULL);
     CHECK(cap_ep_parse("[::1]:5000", &ep) && truth_find(&t, &ep, 0) != NULL);
     static const char *const bad[] = {
         "", "# mixscope-truth 2\n", "# mixscope-truth 1\n1 10.0.0.2:1\n",
@@ -523,6 +532,154 @@ static void test_scope_truth(void)
     scope_free(s);
 }
 
+/* A capture that starts mid-stream on every link: the client 10.0.0.2:40020 sends frames 16
+   (its tail only) to 31 at irregular times; each goes on to the mix, which holds two. */
+static const int64_t mid_gap_ms[16] = {37, 121, 64, 158, 45, 93, 140, 71,
+                                       52, 167, 88, 33, 119, 76, 149, 58};
+
+static void mid_capture(struct scope *s, bool first_pass)
+{
+    const int64_t ms = 1000000;
+    struct flow cl = {2, 1, 40020, 7100, 100}, gm = {1, 3, 50000, 7100, 200};
+    struct flow out[2] = {{3, 1, 50001, 7100, 300}, {3, 4, 50002, 7100, 400}};
+    int64_t t = 1000 * ms;
+    for (int i = 0; i < 16; i++) {
+        uint32_t size = 2467;
+        size_t n = stream(sbuf, &size, 1), skip = i == 0 ? 1000 : 0;
+        size_t len = frame2(fbuf, cl.a, cl.ap, cl.b, cl.bp, cl.seq + (uint32_t)skip, 0x18,
+                            sbuf + skip, n - skip);
+        if (first_pass)
+            scope_align_frame(s, CAP_DLT_RAW, t, fbuf, len, len);
+        else
+            scope_frame(s, CAP_DLT_RAW, t, fbuf, len, len);
+        cl.seq += (uint32_t)n;
+        if (!first_pass && i > 0) {
+            flow_send(s, &gm, t + ms, 2467, 0x18);
+            if (i > 1)
+                flow_send(s, &out[i % 2], t + 2 * ms, 2467, 0x18);
+        }
+        t += mid_gap_ms[i] * ms;
+    }
+    if (!first_pass)
+        flow_send(s, &out[0], t, 2467, 0x18);
+}
+
+/* Truth entries for frames 18, 20, 23, 25 and 27 (captured at 0.3 ms after the truth time, plus
+   skew), frame 5 (before the capture), and one for a connection that was not captured. */
+static struct scope *mid_scope(int64_t skew_ns)
+{
+    const int64_t ms = 1000000;
+    struct scope *s = scope_new();
+    CHECK(s != NULL);
+    CHECK(scope_add_node(s, "gw", ENT_GATEWAY, 0, "10.0.0.1:7100") == 0);
+    CHECK(scope_add_node(s, "gw2", ENT_GATEWAY, 0, "10.0.0.4:7100") == 0);
+    CHECK(scope_add_node(s, "m", ENT_MIX, 1, "10.0.0.3:7100") == 0);
+    char path[] = "/tmp/mixscope-truth-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "# mixscope-truth 1\n");
+    int64_t t = 1000 * ms;
+    for (int i = 0; i < 16; i++) {
+        int frame = 16 + i;
+        if (frame == 18 || frame == 20 || frame == 23 || frame == 25 || frame == 27)
+            fprintf(f, "%lld 10.0.0.2:40020 %d\n", (long long)(t - 300000 + skew_ns), frame);
+        t += mid_gap_ms[i] * ms;
+    }
+    fprintf(f, "%lld 10.0.0.2:40020 5\n1 10.0.0.9:1 0\n", (long long)(900 * ms + skew_ns));
+    fclose(f);
+    char err[256];
+    CHECKF(scope_load_truth(s, path, err, sizeof(err)) == 0, "%s", err);
+    unlink(path);
+    mid_capture(s, true);
+    scope_align_finish(s);
+    mid_capture(s, false);
+    scope_finish(s);
+    return s;
+}
+
+/* A connection captured mid-stream: the truth's frame indexes are aligned by time. */
+static void test_scope_truth_mid_stream(void)
+{
+    struct scope *s = mid_scope(0);
+    CHECKF(s->conns_midstream == 1 && s->conns_aligned == 1 && s->conns_ambiguous == 0,
+           "mid-stream %llu aligned %llu ambiguous %llu",
+           (unsigned long long)s->conns_midstream, (unsigned long long)s->conns_aligned,
+           (unsigned long long)s->conns_ambiguous);
+    CHECKF(s->truth_matched == 5 && s->truth_uncounted == 0, "matched %llu uncounted %llu",
+           (unsigned long long)s->truth_matched, (unsigned long long)s->truth_uncounted);
+    CHECK(s->entropy != NULL && entropy_targets(s->entropy) == 5);
+    for (size_t j = 0; s->entropy != NULL && j < 5; j++)
+        CHECKF(tg(s->entropy, j)->finished, "target %zu unfinished", j);
+    scope_free(s);
+
+    /* 8 ms late is within the window; a clock 40 ms, 0.7 s or 1.3 s off is not: no match. */
+    s = mid_scope(-8000000);
+    CHECKF(s->conns_aligned == 1 && s->truth_matched == 5, "aligned %llu matched %llu",
+           (unsigned long long)s->conns_aligned, (unsigned long long)s->truth_matched);
+    scope_free(s);
+    const int64_t skews[] = {40000000, -40000000, 1300000000, -700000000};
+    for (size_t i = 0; i < sizeof(skews) / sizeof(skews[0]); i++) {
+        s = mid_scope(skews[i]);
+        CHECKF(s->conns_aligned == 0 && s->truth_matched == 0 &&
+                   s->truth_uncounted == 15 && s->conns_midstream == 1,
+               "skew %lld: aligned %llu matched %llu uncounted %llu", (long long)skews[i],
+               (unsigned long long)s->conns_aligned, (unsigned long long)s->truth_matched,
+               (unsigned long long)s->truth_uncounted);
+        CHECK(s->entropy == NULL || entropy_targets(s->entropy) == 0);
+        scope_free(s);
+    }
+}
+
+/* Fewer agreeing entries than SCOPE_ALIGN_MIN, or a rival offset, leave the connection out. */
+static void test_scope_align_votes(void)
+{
+    struct scope *s = scope_new();
+    CHECK(s != NULL);
+    CHECK(scope_add_node(s, "gw", ENT_GATEWAY, 0, "10.0.0.1:7100") == 0);
+    char path[] = "/tmp/mixscope-truth-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    /* Client port 40030: two entries agree.  Port 40031: three say offset 10, three offset 11
+       (two entries per captured message). */
+    fprintf(f, "# mixscope-truth 1\n1000000000 10.0.0.2:40030 10\n"
+               "1200000000 10.0.0.2:40030 12\n");
+    for (int i = 0; i < 3; i++)
+        fprintf(f, "%d 10.0.0.2:40031 %d\n%d 10.0.0.2:40031 %d\n", 1000000000 + i * 100000000,
+                10 + i, 1000000000 + i * 100000000, 11 + i);
+    fclose(f);
+    char err[256];
+    CHECKF(scope_load_truth(s, path, err, sizeof(err)) == 0, "%s", err);
+    unlink(path);
+    for (int pass = 0; pass < 2; pass++) {
+        struct flow a = {2, 1, 40030, 7100, 100}, b = {2, 1, 40031, 7100, 100};
+        for (int i = 0; i < 3; i++) {
+            uint32_t size = 2467;
+            size_t n = stream(sbuf, &size, 1);
+            int64_t t = 1000000000 + i * 100000000 + 200000;
+            struct flow *fl[2] = {&a, &b};
+            for (int j = 0; j < 2; j++) {
+                size_t len = frame2(fbuf, fl[j]->a, fl[j]->ap, fl[j]->b, fl[j]->bp, fl[j]->seq,
+                                    0x18, sbuf, n);
+                if (pass == 0)
+                    scope_align_frame(s, CAP_DLT_RAW, t, fbuf, len, len);
+                else
+                    scope_frame(s, CAP_DLT_RAW, t, fbuf, len, len);
+                fl[j]->seq += (uint32_t)n;
+            }
+        }
+        if (pass == 0)
+            scope_align_finish(s);
+    }
+    CHECKF(s->conns_midstream == 2 && s->conns_aligned == 0 && s->conns_unconfirmed == 1 &&
+               s->conns_ambiguous == 1 && s->truth_matched == 0,
+           "mid-stream %llu aligned %llu unconfirmed %llu ambiguous %llu",
+           (unsigned long long)s->conns_midstream, (unsigned long long)s->conns_aligned,
+           (unsigned long long)s->conns_unconfirmed, (unsigned long long)s->conns_ambiguous);
+    scope_free(s);
+}
+
 int main(void)
 {
     RUN(test_in_order_split_and_merged);
@@ -538,6 +695,8 @@ int main(void)
     RUN(test_entropy_truth);
     RUN(test_truth_parse);
     RUN(test_scope_truth);
+    RUN(test_scope_truth_mid_stream);
+    RUN(test_scope_align_votes);
     RUN(test_simcmp_parse);
     return tap_done();
 }
