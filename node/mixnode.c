@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dir_fetch.h"
+#include "dir_exchange.h"
 #include "dirlock.h"
 #include "keyfile.h"
 #include "log.h"

@@ -1,7 +1,7 @@
 /*
  * node: the internals of the mixnode daemon, shared by node/node_*.c.
  *
- * Threads.  One I/O thread runs the libev loop: connections (node/conn),
+ * Threads.  One I/O thread runs the libev loop: connections (net/conn),
  * frame handling, the mixing queue (lib/mixq), timers and the directory.
  * N crypto workers (one per CPU by default) take received packets from a
  * bounded job queue, run sphinx_unwrap() and, at the exit, the inbox commit
