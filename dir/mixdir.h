@@ -113,6 +113,11 @@ struct mixdir {
     int lock_fd; /* flock on data_dir, -1 = none */
 };
 
+/*
+ * The functions one file of dir/ calls in another, by file.  Their contracts
+ * are written at their definitions.  All run on the loop's thread.
+ */
+
 /* peers.c */
 uint64_t now_s(const struct mixdir *d);
 uint64_t cur_epoch(const struct mixdir *d);
