@@ -1,5 +1,5 @@
 /*
- * node_work: the crypto worker pool and what happens to one packet.
+ * unwrap: the crypto worker pool and what happens to one packet.
  *
  * The I/O thread copies each received packet into a job and queues it
  * (bounded by limits.work_queue).  A worker unwraps it with the current
@@ -22,7 +22,7 @@
 #include "payload.h"
 #include "sched_hint.h"
 
-/* Plaintext prefix of our own loop cover packets (node_fwd.c builds them). */
+/* Plaintext prefix of our own loop cover packets (mix.c builds them). */
 #define NODE_LOOP_MAGIC "mixnet-mixloop-v1"
 
 uint64_t node_now_us(void)
