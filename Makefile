@@ -28,7 +28,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 ifneq ($(WERROR),)
 WARN    += -Werror
 endif
-CPPFLAGS_ALL := -D_GNU_SOURCE -Ilib -Isys -Iproto -Inode -Iclient -Isim
+CPPFLAGS_ALL := -D_GNU_SOURCE -Ilib -Isys -Iproto -Inet -Inode -Idir -Iclient -Isim
 CFLAGS_ALL   := -std=c11 $(WARN) $(CFLAGS) -pthread -fno-strict-aliasing
 LDFLAGS_ALL  := $(LDFLAGS) -pthread
 ifneq ($(SANITIZE),)
@@ -61,14 +61,17 @@ LIBMIX   := $(BUILD)/libmix.a
 # Layering, enforced by include paths: a source file sees its own folder and
 # the folders below it, so an include across a forbidden line fails to compile.
 # lib/ (pure) sees lib/ and proto/; sys/ (files, logs, config files,
-# scheduling) sees lib/ and sys/; sim/ and scope/ see lib/ and sys/; node/ and
-# client/ see lib/, sys/ and proto/ but not each other.  Tests, tools and
-# benchmarks see all.
+# scheduling) sees lib/ and sys/; sim/ and scope/ see lib/ and sys/; net/ (the
+# daemons' connection layer) sees lib/, sys/ and proto/; node/ and dir/ (one
+# folder per daemon) see those and net/ but not each other; client/ sees lib/,
+# sys/ and proto/.  Tests, tools and benchmarks see all.
 INC_lib    := -Ilib -Iproto
 INC_sys    := -Ilib -Isys
 INC_sim    := -Ilib -Isys -Isim
 INC_scope  := -Ilib -Isys -Iscope -Isim
-INC_node   := -Ilib -Isys -Iproto -Inode
+INC_net    := -Ilib -Isys -Iproto -Inet
+INC_node   := -Ilib -Isys -Iproto -Inet -Inode
+INC_dir    := -Ilib -Isys -Iproto -Inet -Idir
 INC_client := -Ilib -Isys -Iproto -Iclient
 layer_inc   = $(if $(INC_$(firstword $(subst /, ,$(1)))),-D_GNU_SOURCE $(INC_$(firstword $(subst /, ,$(1)))),$(CPPFLAGS_ALL))
 
@@ -89,8 +92,10 @@ TEST_PROGRAMS :=
 BENCH_PROGRAMS :=
 INSTALL_TARGETS :=
 
-# --- folder fragments (node/, client/, sim/ ... each may define programs)
-include $(sort $(wildcard */module.mk))
+# --- folder fragments (node/, client/, sim/ ... each may define programs);
+# net/ first: the daemons' fragments list its objects as prerequisites
+include net/module.mk
+include $(sort $(filter-out net/module.mk,$(wildcard */module.mk)))
 
 # --- unit tests: tests/unit/test_*.c, each its own program over libmix
 UNIT_SRCS  := $(sort $(wildcard tests/unit/test_*.c))
@@ -175,9 +180,11 @@ format-check:
 # (and, as a control, an allowed one compiles with the same command).
 LAYER_DENY  := client:conn.h client:node.h node:cconn.h node:core.h lib:conn.h lib:cconf.h \
                lib:log.h lib:fileio.h lib:conf.h sys:conn.h sys:core.h sim:conn.h sim:core.h \
-               scope:node.h
+               scope:node.h node:dir_conf.h node:mixdir.h dir:node.h dir:node_conf.h \
+               net:node.h net:mixdir.h net:dir_conf.h client:dir_exchange.h
 LAYER_ALLOW := client:pki.h client:cconn.h client:log.h node:pki.h node:conn.h node:fileio.h \
-               lib:pki.h sys:pki.h sys:log.h sim:mixq.h sim:conf.h
+               lib:pki.h sys:pki.h sys:log.h sim:mixq.h sim:conf.h dir:conn.h dir:dir_exchange.h \
+               dir:mixdir.h node:dir_exchange.h net:log.h
 layer_probe = echo '\#include "$(word 2,$(subst :, ,$(1)))"' | \
     $(CC) $(call layer_inc,$(word 1,$(subst :, ,$(1)))/x.c) -fsyntax-only -x c - 2>/dev/null
 .PHONY: layering-check

@@ -1,6 +1,6 @@
 /*
  * cconn: the client's one outbound TCP connection carrying a Noise link
- * (lib/link), driven by libev.  The client may not use node/conn
+ * (lib/link), driven by libev.  The client does not use net/conn
  * (docs/design.md layering), and needs far less: one dial, no listening, no
  * backoff (the owner redials from a timer).
  *

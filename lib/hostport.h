@@ -1,6 +1,6 @@
 /*
  * The one parser of "HOST:PORT" and "[V6]:PORT" addresses, shared by the
- * daemons' connection layer (node/conn.c), their configuration files and
+ * daemons' connection layer (net/conn.c), their configuration files and
  * the client (client/cconn.c).
  */
 #ifndef MIX_HOSTPORT_H

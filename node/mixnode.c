@@ -18,7 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dir_fetch.h"
+#include "dir_exchange.h"
 #include "dirlock.h"
 #include "keyfile.h"
 #include "log.h"
@@ -99,7 +99,7 @@ static void on_async(struct ev_loop *loop, ev_async *w, int revents)
 }
 
 /* More tags durable: the results workers handed back without waking us
- * (node_work.c hand_back), then the packets held for their tags. */
+ * (unwrap.c hand_back), then the packets held for their tags. */
 static void on_journal(struct ev_loop *loop, ev_async *w, int revents)
 {
     (void)loop;

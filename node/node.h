@@ -1,7 +1,7 @@
 /*
  * node: the internals of the mixnode daemon, shared by node/node_*.c.
  *
- * Threads.  One I/O thread runs the libev loop: connections (node/conn),
+ * Threads.  One I/O thread runs the libev loop: connections (net/conn),
  * frame handling, the mixing queue (lib/mixq), timers and the directory.
  * N crypto workers (one per CPU by default) take received packets from a
  * bounded job queue, run sphinx_unwrap() and, at the exit, the inbox commit
@@ -12,9 +12,9 @@
  * (LMDB, thread safe) and atomic metrics.
  *
  * Files: node_keys.c (identity, link and Sphinx keys, replay caches,
- * rotation), node_journal.c (replay tags durable before a packet leaves),
- * node_work.c (workers, unwrap, exit handling), node_fwd.c
- * (mixing queue, next-hop links, loop cover), node_link.c (connection
+ * rotation), replay_journal.c (replay tags durable before a packet leaves),
+ * unwrap.c (workers, unwrap, exit handling), mix.c
+ * (mixing queue, next-hop links, loop cover), receive.c (connection
  * callbacks, frames, fetch), node_dir.c (descriptor upload, documents),
  * mixnode.c (command line, setup, signals), node_harness.c (in-process node
  * for tests and fuzzing).
@@ -42,7 +42,7 @@
 #define NODE_KEY_SLOTS 3 /* previous (grace), current, next */
 
 struct node_journal;
-/* What the replay journal hook of one slot's cache gets (node_journal.c). */
+/* What the replay journal hook of one slot's cache gets (replay_journal.c). */
 struct node_jref {
     struct node_journal *j;
     uint64_t epoch;
@@ -81,7 +81,7 @@ struct job {
     uint64_t jseq;                   /* replay journal record that must be durable first */
     enum metric_src src;
     enum job_kind kind;
-    uint8_t build_hops;              /* > 0: a loop to build (node_fwd.c), not a packet */
+    uint8_t build_hops;              /* > 0: a loop to build (mix.c), not a packet */
     bool direct;                     /* send at once, past the mixing queue (own loops) */
     uint8_t hop[MIX_NODE_ID_LEN];    /* next hop (FORWARD) or loop first hop */
     uint8_t *buf;                    /* packet to send (points into data) */
@@ -115,10 +115,10 @@ struct peer {
     unsigned pending;                /* PEER_AUTHORITY: responses still expected */
     uint64_t dialled_us;             /* PEER_AUTHORITY: when we dialled */
     bool established;
-    bool fetch_waiting;              /* PEER_CLIENT: a fetch on n->fetch_q (node_link.c) */
+    bool fetch_waiting;              /* PEER_CLIENT: a fetch on n->fetch_q (receive.c) */
 };
 
-/* A FetchRequest with acknowledgements waiting for their group commit (node_link.c). */
+/* A FetchRequest with acknowledgements waiting for their group commit (receive.c). */
 struct fetch_wait {
     struct peer *p;                  /* I/O thread; NULL once its link closed */
     uint32_t want;
@@ -136,7 +136,7 @@ struct node;
 
 /*
  * What the node does to the world outside its own state, as a table of
- * operations.  The daemon's (node_daemon_ops, node_work.c) use the wall
+ * operations.  The daemon's (node_daemon_ops, unwrap.c) use the wall
  * clock, the links, the worker threads, the event loop's timers and the
  * data directory; the harness's (node_harness.c) a fixed clock, frames kept
  * instead of sent, jobs run at once, no timers and nothing saved.  The
@@ -187,7 +187,7 @@ struct node {
     /* mixing */
     struct mixq *mq;
     struct mixq_params mqp;
-    ev_io mq_io;                     /* timerfd of the mixing queue (node_fwd.c) */
+    ev_io mq_io;                     /* timerfd of the mixing queue (mix.c) */
     int mq_tfd;                      /* -1 = not open yet */
     bool mq_armed;
     uint64_t mq_timer_at;            /* deadline the timerfd is armed for */
@@ -209,7 +209,7 @@ struct node {
     struct job *work_head, *work_tail;
     size_t work_len;
     bool reads_paused;               /* work_mu: some kind of link not read (paused_src) */
-    /* Fetches with acknowledgements (node_link.c): fetch_q waits for the next
+    /* Fetches with acknowledgements (receive.c): fetch_q waits for the next
      * commit (I/O thread), fetch_run is being committed by the store thread
      * (fetch_busy); fetch_mu guards fetch_go, fetch_done, fetch_stop. */
     struct fetch_wait *fetch_q, *fetch_run;
@@ -220,7 +220,7 @@ struct node {
     pthread_mutex_t fetch_mu;
     pthread_cond_t fetch_cv;
     ev_async fetch_async;
-    /* I/O thread, backpressure by source (SRC_CLIENT, SRC_NODE; node_work.c): */
+    /* I/O thread, backpressure by source (SRC_CLIENT, SRC_NODE; unwrap.c): */
     size_t queued_src[SRC__COUNT];   /* packets queued to or held by the workers */
     bool paused_src[SRC__COUNT];     /* that source's links not read */
     bool stopping;
@@ -234,12 +234,12 @@ struct node {
     size_t n_clients;
     struct peer *clients;            /* client links, newest first */
     struct node_bucket { double tokens; uint64_t at_us; } create_all, create_prefix[1024];
-    /* Per-inbox admission (node_work.c, any worker): buckets by hashed inbox id. */
+    /* Per-inbox admission (unwrap.c, any worker): buckets by hashed inbox id. */
     atomic_flag admit_lock;
     atomic_uint_fast64_t admit_auto;  /* per second, from the document (inbox.admit_rate 0) */
     struct node_bucket admit[4096];
 
-    /* replay tags durable before a packet leaves (node_journal.c) */
+    /* replay tags durable before a packet leaves (replay_journal.c) */
     struct node_journal *journal;
     ev_async journal_async;          /* the syncer made more tags durable */
     struct job *held_head, *held_tail; /* due packets waiting for their tag */
@@ -283,7 +283,7 @@ void node_keys_free(struct node *n);
 /* The public Sphinx key this node holds for epoch (false if none). */
 bool node_keys_public(struct node *n, uint64_t epoch, uint8_t pk[static SPHINX_KEY_LEN]);
 
-/* node_journal.c */
+/* replay_journal.c */
 int node_journal_start(struct node *n, char *err, size_t errlen) MIX_WUR;
 void node_journal_stop(struct node *n);
 /* The lib/replay hook (arg: a struct node_jref). */
@@ -300,7 +300,7 @@ void node_journal_retire(struct node *n, uint64_t gen);
 /* Insert the journaled tags of epoch into c; returns how many were new. */
 size_t node_journal_load(struct node *n, uint64_t epoch, struct replay_cache *c);
 
-/* node_work.c */
+/* unwrap.c */
 int node_workers_start(struct node *n, char *err, size_t errlen) MIX_WUR;
 void node_workers_stop(struct node *n);
 /* Queue a packet (pkt_len bytes) for unwrapping; counts the drop if full.
@@ -335,7 +335,7 @@ struct job *node_job_alloc(struct node *n, size_t plen);
 void node_job_free(struct node *n, struct job *j);
 void node_job_pool_free(struct node *n);
 
-/* node_fwd.c */
+/* mix.c */
 int node_mixq_setup(struct node *n, const struct pki_params *p) MIX_WUR;
 void node_job_done(struct node *n, struct job *j);
 void node_mixq_run(struct node *n);
@@ -351,7 +351,7 @@ void node_out_closed(struct node *n, struct peer *p);
 /* Close links to nodes no longer in any held document. */
 void node_out_prune(struct node *n);
 
-/* node_link.c */
+/* receive.c */
 extern const struct conn_callbacks node_conn_callbacks;
 /* Handle one received frame from peer p.  false: malformed, close the link. */
 bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, size_t len);

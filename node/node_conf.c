@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "conf.h"
-#include "conn.h"
+#include "hostport.h"
 #include "keyfile.h"
 #include "log.h"
 #include "replay.h"
@@ -72,14 +72,14 @@ static int load_node(struct conf *c, struct node_conf *o, char *err, size_t errl
     s = conf_get_str(c, "node", "listen", NULL);
     char host[NODE_ADDR_MAX];
     uint16_t port;
-    if (!s || !conn_parse_hostport(s, host, sizeof(host), &port)) {
+    if (!s || !hostport_parse(s, host, sizeof(host), &port)) {
         conf_error(c, "node.listen: required, as HOST:PORT");
         bad = 1;
     } else {
         bad |= copy_str(c, o->listen, sizeof(o->listen), s, "node.listen") < 0;
     }
     s = conf_get_str(c, "node", "address", o->listen);
-    if (!conn_parse_hostport(s, host, sizeof(host), &port) || port == 0) {
+    if (!hostport_parse(s, host, sizeof(host), &port) || port == 0) {
         if (conf_count(c, "node", "address") || o->listen[0]) {
             conf_error(c, "node.address: HOST:PORT with a non-zero port is required");
             bad = 1;
@@ -125,7 +125,7 @@ static int load_node(struct conf *c, struct node_conf *o, char *err, size_t errl
                     "node.log_file") < 0;
     s = conf_get_str(c, "node", "metrics_listen", "");
     struct in_addr ip4;
-    if (*s && (!conn_parse_hostport(s, host, sizeof(host), &port) ||
+    if (*s && (!hostport_parse(s, host, sizeof(host), &port) ||
                inet_pton(AF_INET, host, &ip4) != 1)) {
         /* What the metrics endpoint can bind: checked here so -n sees it. */
         conf_error(c, "node.metrics_listen: \"%s\": a numeric IPv4 HOST:PORT such as "

@@ -30,7 +30,7 @@ const uint8_t *node_harness_last_sent(const struct node *n, size_t *len);
 struct peer *node_harness_peer(struct node *n, int kind, const uint8_t client_pk[static 32]);
 void node_harness_peer_free(struct node *n, struct peer *p);
 
-/* The daemon's frame handler (node_link.c). */
+/* The daemon's frame handler (receive.c). */
 bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, size_t len);
 
 #endif

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "hostport.h"
 #include "log.h"
 #include "keyfile.h"
 
@@ -387,7 +387,7 @@ struct metrics_http *metrics_http_start_limited(struct node_metrics *m, const ch
     uint16_t port;
     struct sockaddr_in sa;
 
-    if (!conn_parse_hostport(hostport, host, sizeof(host), &port)) {
+    if (!hostport_parse(hostport, host, sizeof(host), &port)) {
         snprintf(err, errlen, "metrics: bad address '%s'", hostport);
         return NULL;
     }

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "conn.h"
+#include "hostport.h"
 #include "keyfile.h"
 #include "node.h"
 
@@ -34,7 +34,7 @@ static char *fetch_metrics(const char *hostport, char *err, size_t errlen)
 
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
-    if (!conn_parse_hostport(hostport, host, sizeof(host), &port) ||
+    if (!hostport_parse(hostport, host, sizeof(host), &port) ||
         inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
         snprintf(err, errlen, "metrics_listen \"%s\" is not a numeric IPv4 HOST:PORT", hostport);
         return NULL;

@@ -2,7 +2,7 @@
  * File I/O written once: whole-buffer reads and writes on a descriptor,
  * reading a whole file with a size bound, and replacing a file atomically
  * and durably.  Used by the replay snapshots (lib/replay.c), mixdir's store
- * (node/dir_store.c), mixnode's saved document (node/node_dir.c) and the
+ * (dir/dir_store.c), mixnode's saved document (node/node_dir.c) and the
  * client's files (client/init.c, client/cli.c).
  */
 #ifndef MIX_FILEIO_H

@@ -4,7 +4,7 @@
  * every directory document) and by mixsim (which simulates that network).
  * docs/man/mixdir.conf.5 describes the keys; deploy/examples/dir.ini shows
  * them.  The authority list and the epoch schedule in the same section are
- * the authorities' own business (node/dir_conf.c).
+ * the authorities' own business (dir/dir_conf.c).
  */
 #ifndef MIX_NETCONF_H
 #define MIX_NETCONF_H

@@ -1,6 +1,6 @@
 /*
  * Fuzz target: arbitrary frames into mixnode's live link handler
- * (node_handle_frame, node/node_link.c) on an in-process node
+ * (node_handle_frame, node/receive.c) on an in-process node
  * (node/node_harness.c): frame decode, the per-peer rules, the packet
  * pipeline (unwrap, exit, inbox store, SURB-ack, mixing queue), fetch and
  * ack, and document handling on authority links.

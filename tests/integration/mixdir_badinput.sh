@@ -92,7 +92,7 @@ out=$("$MIXDIR" -n -c "$T/missing.ini" 2>&1); [ $? -eq 1 ] || fail "missing conf
 # ---- the daemon with bad uploads
 "$MIXDIR" -c "$T/good.ini" >"$T/a.log" 2>&1 &
 PID=$!
-sleep 0.5
+wait_log 10 "$T/a.log" "listening on"
 up() { "$TOOL" upload -A "127.0.0.1:$PORT" -K "$X" -g "$GENESIS" -l 60 "$@"; }
 
 out=$(up -k "$T/n1" --bad-sig); rc=$?
@@ -116,7 +116,9 @@ out=$("$TOOL" fetch -A "127.0.0.1:$PORT" -K "$X" -a "$ED" -t 1 -e 999); rc=$?
 [ "$rc" -eq 1 ] || fail "document for a far epoch: rc $rc $out"
 echo "far epoch: $out"
 
-sleep 1.5
+# The far-epoch fetch was the last event: once a counters line (logged each
+# stats_interval when they changed) counts it, it counts everything before.
+wait_log 10 "$T/a.log" "counters:.* doc_not_found=1 "
 kill -0 "$PID" || fail "mixdir died"
 L=$(grep "counters:" "$T/a.log" | tail -n 1)
 # Two good uploads: the second is "stored" or "unchanged" (fixed order of

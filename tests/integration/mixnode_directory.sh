@@ -118,7 +118,12 @@ deliver first
 # Through an epoch change: keys rotate, the next document takes over.
 wait_metric 0 mixnode_epoch $((E0 + 1)) 15
 for i in 0 1 2 3 4; do wait_metric $i mixnode_epoch $((E0 + 1)) 5; done
-sleep 1
+# A node without the new epoch's document at the boundary fetches it after:
+# wait until every node holds a verified document of the epoch, listing it.
+for i in 0 1 2 3 4; do
+    wait_metric $i mixnode_document 1 10
+    wait_metric $i mixnode_listed 1 10
+done
 deliver second
 ls "$NET/node2/sphinx-$((E0 + 2)).key" >/dev/null || fail "no key generated ahead"
 [ "$(metric 2 mixnode_key_rotations_total)" -ge 1 ] || fail "no key rotation counted"

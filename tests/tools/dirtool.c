@@ -34,7 +34,7 @@
 #include <sodium.h>
 
 #include "conn.h"
-#include "dir_fetch.h"
+#include "dir_exchange.h"
 #include "frame.h"
 #include "keyfile.h"
 #include "log.h"

@@ -1,5 +1,5 @@
 /*
- * node_link: what mixnode does with its links: who may connect, and the
+ * receive: what mixnode does with its links: who may connect, and the
  * frames each kind of peer may send.
  *
  *   client (LINK_ROLE_CLIENT, gateways only, any key): Sphinx packets

@@ -1,5 +1,5 @@
 /*
- * node_journal: replay tags made durable before their packet leaves.
+ * replay_journal: replay tags made durable before their packet leaves.
  *
  * Every fresh replay tag (lib/replay calls node_journal_append through the
  * cache's journal hook, in the worker that unwrapped the packet) is appended
@@ -8,7 +8,7 @@
  * fdatasync()s it every node.journal_interval (2 ms by default), in one
  * group for every tag that came in meanwhile, then publishes the highest
  * durable sequence number.  A packet whose tag is not durable yet does not
- * leave: the I/O thread holds it (node_fwd.c) until the syncer's ev_async,
+ * leave: the I/O thread holds it (mix.c) until the syncer's ev_async,
  * and a worker waits before storing into an inbox.  The mixing delay is
  * usually longer than the group interval, so forwarding is not slowed.
  *

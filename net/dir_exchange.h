@@ -1,10 +1,10 @@
 /*
- * One request, one answer, over a Noise link to an authority; and the
- * `mixdir fetch` command built on it, which lets an operator see the
- * document the authorities serve and whether it verifies.
+ * One request, one answer, over a Noise link to an authority: how mixnode
+ * fetches its document, `mixdir fetch` and the test tools talk to the
+ * directory.
  */
-#ifndef MIX_DIR_FETCH_H
-#define MIX_DIR_FETCH_H
+#ifndef MIX_NET_DIR_EXCHANGE_H
+#define MIX_NET_DIR_EXCHANGE_H
 
 #include "common.h"
 #include "frame.h"
@@ -18,8 +18,5 @@
 int dir_exchange(const char *addr, const uint8_t auth_link[static 32], int role,
                  const uint8_t *frame, size_t len, double timeout_s,
                  struct mix_frame **out) MIX_WUR;
-
-/* `mixdir fetch -c FILE [-e EPOCH] [-o FILE] [-v]`; argv[0] is "fetch". */
-int dir_fetch_main(int argc, char **argv);
 
 #endif

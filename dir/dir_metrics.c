@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "hostport.h"
 
 struct dir_metrics {
     struct MHD_Daemon *d;
@@ -60,7 +60,7 @@ struct dir_metrics *dir_metrics_start(const char *hostport, char *err, size_t er
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
-    if (!conn_parse_hostport(hostport, host, sizeof(host), &port) ||
+    if (!hostport_parse(hostport, host, sizeof(host), &port) ||
         inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
         snprintf(err, errlen, "metrics_listen \"%s\": a numeric IPv4 HOST:PORT", hostport);
         return NULL;

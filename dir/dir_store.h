@@ -12,8 +12,8 @@
  *     descriptors/<hex node id>   signed descriptor bytes
  *     documents/<epoch>           a published signed document
  */
-#ifndef MIX_NODE_DIR_STORE_H
-#define MIX_NODE_DIR_STORE_H
+#ifndef MIX_DIR_STORE_H
+#define MIX_DIR_STORE_H
 
 #include "common.h"
 #include "pki.h"

@@ -1,5 +1,5 @@
 /*
- * node/conn over real loopback sockets: handshake and frames both ways,
+ * net/conn over real loopback sockets: handshake and frames both ways,
  * frames queued before the link is up, authorisation refusal, a wrong pinned
  * key, per-address and total limits, handshake timeout, persistent
  * reconnect with backoff, safe close from inside a callback, paused reads
@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "conn.h"
+#include "hostport.h"
 #include "log.h"
 #include "tap.h"
 
@@ -131,17 +132,17 @@ static void test_hostport(void)
 {
     char h[64];
     uint16_t p;
-    CHECK(conn_parse_hostport("127.0.0.1:7000", h, sizeof h, &p) && p == 7000 && !strcmp(h, "127.0.0.1"));
-    CHECK(conn_parse_hostport("[::1]:9", h, sizeof h, &p) && p == 9 && !strcmp(h, "::1"));
-    CHECK(conn_parse_hostport("localhost:0", h, sizeof h, &p) && p == 0);
-    CHECK(!conn_parse_hostport("127.0.0.1", h, sizeof h, &p));
-    CHECK(!conn_parse_hostport(":80", h, sizeof h, &p));
-    CHECK(!conn_parse_hostport("h:70000", h, sizeof h, &p));
-    CHECK(!conn_parse_hostport("h:-1", h, sizeof h, &p));
-    CHECK(!conn_parse_hostport("h:", h, sizeof h, &p));
-    CHECK(!conn_parse_hostport("::1:80", h, sizeof h, &p));
-    CHECK(!conn_parse_hostport("[::1]80", h, sizeof h, &p));
-    CHECK(!conn_parse_hostport(NULL, h, sizeof h, &p));
+    CHECK(hostport_parse("127.0.0.1:7000", h, sizeof h, &p) && p == 7000 && !strcmp(h, "127.0.0.1"));
+    CHECK(hostport_parse("[::1]:9", h, sizeof h, &p) && p == 9 && !strcmp(h, "::1"));
+    CHECK(hostport_parse("localhost:0", h, sizeof h, &p) && p == 0);
+    CHECK(!hostport_parse("127.0.0.1", h, sizeof h, &p));
+    CHECK(!hostport_parse(":80", h, sizeof h, &p));
+    CHECK(!hostport_parse("h:70000", h, sizeof h, &p));
+    CHECK(!hostport_parse("h:-1", h, sizeof h, &p));
+    CHECK(!hostport_parse("h:", h, sizeof h, &p));
+    CHECK(!hostport_parse("::1:80", h, sizeof h, &p));
+    CHECK(!hostport_parse("[::1]80", h, sizeof h, &p));
+    CHECK(!hostport_parse(NULL, h, sizeof h, &p));
 }
 
 static void test_echo(void)
@@ -505,7 +506,7 @@ int main(void)
 {
     if (sodium_init() < 0)
         return 1;
-    mix_log_init("test_node_conn", MIX_LOG_WARN, false);
+    mix_log_init("test_net_conn", MIX_LOG_WARN, false);
     loop = ev_default_loop(0);
     /* A small descriptor limit keeps test_accept_emfile quick. */
     struct rlimit rl;

@@ -12,8 +12,8 @@
 
 #include "authority.h"
 #include "conf.h"
-#include "conn.h"
 #include "frame.h"
+#include "hostport.h"
 #include "keyfile.h"
 #include "log.h"
 #include "netconf.h"
@@ -48,7 +48,7 @@ static int load_main(struct conf *cf, struct dir_conf *c, char *err, size_t errl
         conf_error(cf, "[mixdir] listen is required");
         bad = 1;
     } else if (strlen(listen) > PKI_ADDR_MAX
-               || !conn_parse_hostport(listen, host, sizeof host, &port)) {
+               || !hostport_parse(listen, host, sizeof host, &port)) {
         conf_error(cf, "[mixdir] listen: bad address \"%s\" (want HOST:PORT)", listen);
         bad = 1;
     } else {
@@ -79,7 +79,7 @@ static int load_main(struct conf *cf, struct dir_conf *c, char *err, size_t errl
     const char *ml = conf_get_str(cf, "mixdir", "metrics_listen", "");
     struct in_addr ip4;
     if (*ml && (strlen(ml) >= sizeof c->metrics_listen
-                || !conn_parse_hostport(ml, host, sizeof host, &port)
+                || !hostport_parse(ml, host, sizeof host, &port)
                 || inet_pton(AF_INET, host, &ip4) != 1)) {
         conf_error(cf, "[mixdir] metrics_listen: \"%s\": a numeric IPv4 HOST:PORT such "
                    "as 127.0.0.1:9200", ml);

@@ -1,5 +1,5 @@
 /*
- * node_work: the crypto worker pool and what happens to one packet.
+ * unwrap: the crypto worker pool and what happens to one packet.
  *
  * The I/O thread copies each received packet into a job and queues it
  * (bounded by limits.work_queue).  A worker unwraps it with the current
@@ -22,7 +22,7 @@
 #include "payload.h"
 #include "sched_hint.h"
 
-/* Plaintext prefix of our own loop cover packets (node_fwd.c builds them). */
+/* Plaintext prefix of our own loop cover packets (mix.c builds them). */
 #define NODE_LOOP_MAGIC "mixnet-mixloop-v1"
 
 uint64_t node_now_us(void)
@@ -294,7 +294,7 @@ static void exit_hop(struct node *n, struct job *j, const struct sphinx_geometry
         job_drop(n, j, DROP_INBOX_RATE);
         return;
     }
-    /* Stored only once its replay tag is durable (a few ms, node_journal.c):
+    /* Stored only once its replay tag is durable (a few ms, replay_journal.c):
      * node_store_jobs() waits for that, once for the whole group. */
     if (!res->is_reply) {
         exit_deliver(n, j, res, plain);
@@ -591,7 +591,7 @@ static void queue_to_workers(struct node *n, struct job *j)
  * Append finished jobs [head .. tail] to the done list for the I/O thread,
  * and wake it, once until it drains the whole list, unless the journal will:
  * a packet whose replay tag is not durable yet cannot leave before the
- * syncer's next round (node_journal.c), and that round's wake-up drains the
+ * syncer's next round (replay_journal.c), and that round's wake-up drains the
  * done list too (mixnode.c on_journal), so waking the I/O thread now would only
  * cost two context switches and move nothing.  The check comes after the
  * append: a round that makes `seq` durable after it sees these jobs.

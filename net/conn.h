@@ -32,11 +32,10 @@
  * address together with anything about its traffic: addresses are logged at
  * debug level only, in lines about connecting and accepting.
  */
-#ifndef MIX_NODE_CONN_H
-#define MIX_NODE_CONN_H
+#ifndef MIX_NET_CONN_H
+#define MIX_NET_CONN_H
 
 #include "common.h"
-#include "hostport.h"
 #include "link.h"
 
 struct ev_loop;
@@ -167,16 +166,6 @@ void conn_mgr_get_stats(const struct conn_mgr *m, struct conn_stats *out);
  */
 int conn_listen(struct conn_mgr *m, const char *hostport, uint16_t *bound_port,
                 char *err, size_t errlen) MIX_WUR;
-
-/*
- * Split "host:port" / "[v6]:port" into host (cap bytes) and port: the one
- * parser, lib/hostport.h, under the name the daemons' config checks use.
- */
-static inline MIX_WUR bool conn_parse_hostport(const char *hostport, char *host, size_t cap,
-                                               uint16_t *port)
-{
-    return hostport_parse(hostport, host, cap, port);
-}
 
 /*
  * Open an outbound link to the responder with static key remote_pk at

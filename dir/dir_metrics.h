@@ -6,8 +6,8 @@
  * mutex, so no counter is read from two threads.  /health answers 200 when
  * the authority holds a published document of the current epoch.
  */
-#ifndef MIX_NODE_DIR_METRICS_H
-#define MIX_NODE_DIR_METRICS_H
+#ifndef MIX_DIR_METRICS_H
+#define MIX_DIR_METRICS_H
 
 #include "common.h"
 

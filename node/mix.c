@@ -1,5 +1,5 @@
 /*
- * node_fwd: the mixing queue (lib/mixq, strategy from the document), the
+ * mix: the mixing queue (lib/mixq, strategy from the document), the
  * links to next hops, and mix loop cover.
  *
  * Every packet a node sends, forwards and SURB-acks alike, passes through
@@ -111,7 +111,7 @@ struct peer *node_out_peer(struct node *n, const uint8_t id[static MIX_NODE_ID_L
 static void send_job(struct node *n, struct job *j)
 {
     /* Its replay tag must be durable before the packet leaves: else a
-     * replay after a crash would be forwarded again (node_journal.c). */
+     * replay after a crash would be forwarded again (replay_journal.c). */
     if (!node_journal_durable(n, j->jseq)) {
         j->next = NULL;
         if (n->held_tail)

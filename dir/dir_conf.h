@@ -5,8 +5,8 @@
  * keys, so `mixdir -n` and the daemon see exactly the same configuration.
  * It does not read key files (dir_conf_load_keys() does).
  */
-#ifndef MIX_NODE_DIR_CONF_H
-#define MIX_NODE_DIR_CONF_H
+#ifndef MIX_DIR_CONF_H
+#define MIX_DIR_CONF_H
 
 #include "common.h"
 #include "authority.h"
