@@ -169,12 +169,14 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-# make format-check: the files listed in .clang-format-files follow
-# .clang-format (docs/style.md).  The list grows as files are reformatted.
+# make format-check: every C file of the repository follows .clang-format
+# (docs/style.md); CI runs it.
+FORMAT_DIRS := lib sys proto net node dir client scope sim bench tests examples
 .PHONY: format-check
 format-check:
-	@clang-format --dry-run -Werror $$(grep -v '^#' .clang-format-files) && \
-	    echo "format-check: $$(grep -vc '^#' .clang-format-files) files follow .clang-format"
+	@files=$$(find $(FORMAT_DIRS) -name '*.[ch]' ! -name '*.pb-c.[ch]' 2>/dev/null | sort) && \
+	    clang-format --dry-run -Werror $$files && \
+	    echo "format-check: $$(echo "$$files" | wc -l) files follow .clang-format"
 
 # make layering-check: an include across a forbidden line fails to compile
 # (and, as a control, an allowed one compiles with the same command).

@@ -55,9 +55,17 @@ int main(void)
     struct mix_rng rng = mix_rng_det(&det);
 
     struct pki_params p = {
-        .epoch = 100, .timing = { 1700000000, 1200, 60 }, .max_hops = 5, .payload_len = 2048,
-        .layers = 3, .mean_delay_us = 50000, .max_delay_us = 2000000, .lambda_p_mhz = 2000,
-        .lambda_l_mhz = 500, .lambda_d_mhz = 500, .lambda_m_mhz = 1000,
+        .epoch = 100,
+        .timing = { 1700000000, 1200, 60 },
+        .max_hops = 5,
+        .payload_len = 2048,
+        .layers = 3,
+        .mean_delay_us = 50000,
+        .max_delay_us = 2000000,
+        .lambda_p_mhz = 2000,
+        .lambda_l_mhz = 500,
+        .lambda_d_mhz = 500,
+        .lambda_m_mhz = 1000,
         .strategy = PKI_STRATEGY_POISSON,
     };
     struct pki_doc *doc = pki_doc_new(&p);

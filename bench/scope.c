@@ -33,7 +33,7 @@ struct ev {
     double t;
     uint16_t src, dst; /* endpoint indexes: 0..NODES-1 nodes, NODES.. clients */
     uint16_t size;
-    uint8_t reverse;   /* responder -> initiator on the src->dst connection (downlink) */
+    uint8_t reverse; /* responder -> initiator on the src->dst connection (downlink) */
 };
 
 static struct ev *evs;
@@ -48,7 +48,10 @@ static double uni(void)
     return (double)(rng >> 11) / 9007199254740992.0;
 }
 
-static double expo(double mean) { return -mean * log(1 - uni()); }
+static double expo(double mean)
+{
+    return -mean * log(1 - uni());
+}
 
 static void add(double t, int src, int dst, int size, int reverse)
 {
@@ -60,10 +63,13 @@ static void add(double t, int src, int dst, int size, int reverse)
         if (evs == NULL)
             exit(1);
     }
-    evs[nev++] = (struct ev){t, (uint16_t)src, (uint16_t)dst, (uint16_t)size, (uint8_t)reverse};
+    evs[nev++] = (struct ev){ t, (uint16_t)src, (uint16_t)dst, (uint16_t)size, (uint8_t)reverse };
 }
 
-static int mix(int layer) { return GATEWAYS + (layer - 1) * WIDTH + (int)(uni() * WIDTH); }
+static int mix(int layer)
+{
+    return GATEWAYS + (layer - 1) * WIDTH + (int)(uni() * WIDTH);
+}
 
 /* A packet entering the mix layers at t from node `from`, ending at a random gateway. */
 static void path(double t, int from)
@@ -164,8 +170,8 @@ int main(void)
         return 1;
     }
     close(fd);
-    pcap_t *dead = pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 262144,
-                                                        PCAP_TSTAMP_PRECISION_NANO);
+    pcap_t *dead =
+        pcap_open_dead_with_tstamp_precision(DLT_EN10MB, 262144, PCAP_TSTAMP_PRECISION_NANO);
     pcap_dumper_t *d = dead ? pcap_dump_open(dead, path_tmpl) : NULL;
     if (d == NULL) {
         fprintf(stderr, "bench/scope: cannot write %s\n", path_tmpl);
@@ -177,7 +183,7 @@ int main(void)
     for (size_t i = 0; i < nev; i++) {
         size_t len = build(frame, &evs[i]);
         double t = t0 + evs[i].t;
-        struct pcap_pkthdr h = {.caplen = (bpf_u_int32)len, .len = (bpf_u_int32)len};
+        struct pcap_pkthdr h = { .caplen = (bpf_u_int32)len, .len = (bpf_u_int32)len };
         h.ts.tv_sec = (time_t)t;
         h.ts.tv_usec = (suseconds_t)((t - floor(t)) * 1e9);
         pcap_dump((u_char *)d, &h, frame);
@@ -189,8 +195,7 @@ int main(void)
     double start = now_s();
     struct scope *s = scope_new();
     char err[PCAP_ERRBUF_SIZE];
-    pcap_t *p = pcap_open_offline_with_tstamp_precision(path_tmpl, PCAP_TSTAMP_PRECISION_NANO,
-                                                        err);
+    pcap_t *p = pcap_open_offline_with_tstamp_precision(path_tmpl, PCAP_TSTAMP_PRECISION_NANO, err);
     if (s == NULL || p == NULL) {
         fprintf(stderr, "bench/scope: %s\n", p ? "out of memory" : err);
         unlink(path_tmpl);
@@ -205,14 +210,14 @@ int main(void)
             return 1;
     }
     s->mean_delay_ms = 50;
-    s->win[0] = (struct scope_window){0, 60000000000LL};
-    s->win[1] = (struct scope_window){60000000000LL, 120000000000LL};
+    s->win[0] = (struct scope_window){ 0, 60000000000LL };
+    s->win[1] = (struct scope_window){ 60000000000LL, 120000000000LL };
     struct pcap_pkthdr *h;
     const u_char *bytes;
     int dlt = pcap_datalink(p);
     while (pcap_next_ex(p, &h, &bytes) == 1)
-        scope_frame(s, dlt, (int64_t)h->ts.tv_sec * 1000000000LL + h->ts.tv_usec, bytes,
-                    h->caplen, h->len);
+        scope_frame(s, dlt, (int64_t)h->ts.tv_sec * 1000000000LL + h->ts.tv_usec, bytes, h->caplen,
+                    h->len);
     pcap_close(p);
     scope_finish(s);
     FILE *null = fopen("/dev/null", "w");
@@ -225,7 +230,9 @@ int main(void)
     uint64_t msgs = cap_stats(s->cap)->messages;
     scope_free(s);
     unlink(path_tmpl);
-    fprintf(stderr, "bench/scope: %zu frames, %llu messages, %.0f s of traffic, analysed in %.3f s\n", nev, (unsigned long long)msgs, span, wall);
+    fprintf(stderr,
+            "bench/scope: %zu frames, %llu messages, %.0f s of traffic, analysed in %.3f s\n", nev,
+            (unsigned long long)msgs, span, wall);
     if (msgs < nev / 2) {
         fprintf(stderr, "bench/scope: only %llu messages framed\n", (unsigned long long)msgs);
         return 1;

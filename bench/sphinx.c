@@ -55,7 +55,7 @@ static int time_primitives(int i, uint8_t sk[32], uint8_t pk[32], uint8_t *buf)
     double t2 = now_us();
     tx[i] = t1 - t0;
     tl[i] = t2 - t1;
-    sk[0] ^= out[0];  /* depend on the result */
+    sk[0] ^= out[0]; /* depend on the result */
     return 0;
 }
 
@@ -90,8 +90,8 @@ static int bench_kem(const struct sphinx_geometry *g, const struct sphinx_hop *p
         if (time_primitives(i, xsk, xpk, lbuf) != 0)
             goto done;
         double t0 = now_us();
-        enum sphinx_status st = sphinx_unwrap(g, sk0, cache, pkts + i * plen, plen, out, plen,
-                                              &res);
+        enum sphinx_status st =
+            sphinx_unwrap(g, sk0, cache, pkts + i * plen, plen, out, plen, &res);
         t[i] = now_us() - t0;
         if (st != SPHINX_OK_FORWARD)
             goto done;
@@ -155,8 +155,8 @@ int main(void)
         if (time_primitives(i, xsk, xpk, lbuf) != 0)
             return 1;
         double t0 = now_us();
-        enum sphinx_status st = sphinx_unwrap(&g, sk[0], cache, pkts + i * plen, plen, out,
-                                              plen, &res);
+        enum sphinx_status st =
+            sphinx_unwrap(&g, sk[0], cache, pkts + i * plen, plen, out, plen, &res);
         t[i] = now_us() - t0;
         if (st != SPHINX_OK_FORWARD)
             return 1;

@@ -57,17 +57,16 @@ static int load_client(struct conf *cf, struct cconf *o, char *err, size_t errle
         o->log_level = (enum mix_log_level)lvl;
     }
     bad |= conf_get_bool(cf, "client", "syslog", false, &sl, err, errlen) < 0;
-    bad |= conf_get_duration_us(cf, "client", "fetch_interval", 1000000, &o->fetch_interval_us,
+    bad |= conf_get_duration_us(cf, "client", "fetch_interval", 1000000, &o->fetch_interval_us, err,
+                                errlen) < 0;
+    bad |= conf_get_duration_us(cf, "client", "retransmit_slack", 2000000, &o->retransmit_slack_us,
                                 err, errlen) < 0;
-    bad |= conf_get_duration_us(cf, "client", "retransmit_slack", 2000000,
-                                &o->retransmit_slack_us, err, errlen) < 0;
-    bad |= conf_get_duration_us(cf, "client", "connect_timeout", 10000000,
-                                &o->connect_timeout_us, err, errlen) < 0;
+    bad |= conf_get_duration_us(cf, "client", "connect_timeout", 10000000, &o->connect_timeout_us,
+                                err, errlen) < 0;
     bad |= conf_get_duration_us(cf, "client", "stats_interval", 60000000, &o->stats_interval_us,
                                 err, errlen) < 0;
     bad |= conf_get_u64(cf, "client", "fetch_max", 0, 0, 256, &o->fetch_max, err, errlen) < 0;
-    bad |= conf_get_u64(cf, "client", "max_attempts", 5, 1, 255, &o->max_attempts, err,
-                        errlen) < 0;
+    bad |= conf_get_u64(cf, "client", "max_attempts", 5, 1, 255, &o->max_attempts, err, errlen) < 0;
     o->use_syslog = sl;
     if (o->fetch_interval_us < 10000)
         o->fetch_interval_us = 10000;
@@ -92,8 +91,8 @@ static int load_directory(struct conf *cf, struct cconf *o, char *err, size_t er
     bad |= conf_get_duration_us(cf, "directory", "poll_interval", 30000000, &o->poll_us, err,
                                 errlen) < 0;
     bad |= conf_get_u64(cf, "directory", "genesis", 0, 0, UINT64_MAX, &ignored, err, errlen) < 0;
-    bad |= conf_get_u64(cf, "directory", "epoch_length", 0, 0, UINT64_MAX, &ignored, err,
-                        errlen) < 0;
+    bad |=
+        conf_get_u64(cf, "directory", "epoch_length", 0, 0, UINT64_MAX, &ignored, err, errlen) < 0;
     bad |= conf_get_u64(cf, "directory", "grace", 0, 0, UINT64_MAX, &ignored, err, errlen) < 0;
     (void)conf_get_str(cf, "directory", "document_file", "");
     return bad ? -1 : 0;

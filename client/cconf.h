@@ -31,7 +31,6 @@
 #define CCONF_MAX_AUTH 16
 #define CCONF_PATH_MAX 1024
 
-
 struct cconf {
     char data_dir[CCONF_PATH_MAX];
     char socket[CCONF_PATH_MAX];

@@ -175,7 +175,8 @@ static int open_socket(const char *hostport, char *err, size_t errlen)
 }
 
 struct cconn *cconn_dial(struct ev_loop *loop, const char *hostport,
-                         const uint8_t sk[static LINK_KEY_LEN], const uint8_t pk[static LINK_KEY_LEN],
+                         const uint8_t sk[static LINK_KEY_LEN],
+                         const uint8_t pk[static LINK_KEY_LEN],
                          const uint8_t remote_pk[static LINK_KEY_LEN], enum link_role role,
                          size_t max_frame, uint32_t timeout_ms, const struct mix_rng *rng,
                          const struct cconn_cbs *cbs, char *err, size_t errlen)

@@ -32,31 +32,31 @@
 static const struct {
     const char *name, *synopsis, *help;
 } commands[] = {
-    {"init", "init [--timeout SECONDS]",
-     "create the key, register an inbox at a gateway, print the address\n"
-     "      --timeout SECONDS   give up after SECONDS (1-3600, default 30)\n"},
-    {"daemon", "daemon", "run the client: cover traffic, inbox fetches, the local socket\n"},
-    {"address", "address", "print this client's address\n"},
-    {"send", "send ADDRESS (-m TEXT | -f FILE) [--reply-surbs N] [--wait SECONDS]",
-     "queue a message for ADDRESS and print its id\n"
-     "  -m, --message TEXT      the message\n"
-     "  -f, --file FILE         the message is FILE (- = standard input)\n"
-     "  -r, --reply-surbs N     attach N reply blocks (0 or 1, default 0)\n"
-     "  -w, --wait SECONDS      wait until acknowledged, showing progress (0-86400,\n"
-     "                          0 = do not wait)\n"},
-    {"recv", "recv [--follow] [-o DIR] [--max N]",
-     "print the received messages not taken yet\n"
-     "      --follow            keep waiting for new messages\n"
-     "  -o, --output DIR        write each body to DIR/ID instead\n"
-     "      --max N             take at most N messages (1-100000)\n"},
-    {"reply", "reply ID (-m TEXT | -f FILE)",
-     "answer received message ID through its reply block (once)\n"
-     "  -m, --message TEXT      the reply\n"
-     "  -f, --file FILE         the reply is FILE (- = standard input)\n"},
-    {"status", "status [--follow] [ID]",
-     "the link, the directory epoch, the queue, and each message: id, state,\n"
-     "fragments done, direction, size, peer, time, percent\n"
-     "      --follow            show ID's progress until it is complete\n"},
+    { "init", "init [--timeout SECONDS]",
+      "create the key, register an inbox at a gateway, print the address\n"
+      "      --timeout SECONDS   give up after SECONDS (1-3600, default 30)\n" },
+    { "daemon", "daemon", "run the client: cover traffic, inbox fetches, the local socket\n" },
+    { "address", "address", "print this client's address\n" },
+    { "send", "send ADDRESS (-m TEXT | -f FILE) [--reply-surbs N] [--wait SECONDS]",
+      "queue a message for ADDRESS and print its id\n"
+      "  -m, --message TEXT      the message\n"
+      "  -f, --file FILE         the message is FILE (- = standard input)\n"
+      "  -r, --reply-surbs N     attach N reply blocks (0 or 1, default 0)\n"
+      "  -w, --wait SECONDS      wait until acknowledged, showing progress (0-86400,\n"
+      "                          0 = do not wait)\n" },
+    { "recv", "recv [--follow] [-o DIR] [--max N]",
+      "print the received messages not taken yet\n"
+      "      --follow            keep waiting for new messages\n"
+      "  -o, --output DIR        write each body to DIR/ID instead\n"
+      "      --max N             take at most N messages (1-100000)\n" },
+    { "reply", "reply ID (-m TEXT | -f FILE)",
+      "answer received message ID through its reply block (once)\n"
+      "  -m, --message TEXT      the reply\n"
+      "  -f, --file FILE         the reply is FILE (- = standard input)\n" },
+    { "status", "status [--follow] [ID]",
+      "the link, the directory epoch, the queue, and each message: id, state,\n"
+      "fragments done, direction, size, peer, time, percent\n"
+      "      --follow            show ID's progress until it is complete\n" },
 };
 
 /* Print text with every line indented. */
@@ -88,11 +88,12 @@ void cli_usage(FILE *f, const char *cmd)
         fprintf(f, "  %s\n", commands[i].synopsis);
         indented(f, "      ", commands[i].help);
     }
-    fprintf(f, "\noptions (before or after the command):\n"
-               "  -c, --config CONFIG     config file (default $MIXCLIENT_CONFIG or ./mixclient.conf)\n"
-               "  -n, --check             check the config file and exit (before the command)\n"
-               "  -h, --help              this help; after a command, that command's\n"
-               "  -V, --version           print the version\n");
+    fprintf(
+        f, "\noptions (before or after the command):\n"
+           "  -c, --config CONFIG     config file (default $MIXCLIENT_CONFIG or ./mixclient.conf)\n"
+           "  -n, --check             check the config file and exit (before the command)\n"
+           "  -h, --help              this help; after a command, that command's\n"
+           "  -V, --version           print the version\n");
 }
 
 void cli_version(void)
@@ -115,15 +116,9 @@ int cli_common_opt(int ch, const char *cmd, char **argv, const char **config)
     char name[64];
     const char *who = cmd ? cmd : "";
     switch (ch) {
-    case 'c':
-        *config = optarg;
-        return -1;
-    case 'h':
-        cli_usage(stdout, cmd);
-        return 0;
-    case 'V':
-        cli_version();
-        return 0;
+    case 'c': *config = optarg; return -1;
+    case 'h': cli_usage(stdout, cmd); return 0;
+    case 'V': cli_version(); return 0;
     case ':':
         opt_name(argv, name, sizeof(name));
         fprintf(stderr, "mixclient%s%s: option %s needs a value\n", cmd ? " " : "", who, name);
@@ -201,7 +196,8 @@ static int lconnect(const char *path)
     }
     strcpy(sa.sun_path, path);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        fprintf(stderr, "mixclient: cannot reach the daemon at %s: %s (is `mixclient daemon` running?)\n",
+        fprintf(stderr,
+                "mixclient: cannot reach the daemon at %s: %s (is `mixclient daemon` running?)\n",
                 path, strerror(errno));
         close(fd);
         return -1;
@@ -239,7 +235,8 @@ static struct mix_frame *lrecv_frame(int fd)
     if (len == 0 || len > LOCAL_MAX_FRAME)
         return NULL;
     uint8_t *buf = malloc(len);
-    if (buf == NULL || fileio_read_all(fd, buf, len) != 0 || !frame_decode(buf, len, LOCAL_MAX_FRAME, &f, &why))
+    if (buf == NULL || fileio_read_all(fd, buf, len) != 0 ||
+        !frame_decode(buf, len, LOCAL_MAX_FRAME, &f, &why))
         f = NULL;
     free(buf);
     return f;
@@ -324,7 +321,7 @@ static struct mix_frame *query_status(const char *sock, const uint8_t *id)
     int fd = lconnect(sock);
     if (fd < 0)
         return NULL;
-    struct mix_frame q = {.type = FRAME_LOCAL_STATUS};
+    struct mix_frame q = { .type = FRAME_LOCAL_STATUS };
     if (id != NULL) {
         q.u.local_status.message_id.ptr = id;
         q.u.local_status.message_id.len = 16;
@@ -453,7 +450,8 @@ static int follow_progress(const char *sock, const uint8_t id[16], unsigned time
             bar[30] = '\0';
             fprintf(stderr, "\r[%s] %3u%% %u/%u %s, ETA %s   ", bar, pct, m.acked, m.fragments,
                     state_name(m.state), done ? "0s" : etas);
-        } else if (done || failed || (m.acked != last_done && now - last_line >= 5) || last_line == 0) {
+        } else if (done || failed || (m.acked != last_done && now - last_line >= 5) ||
+                   last_line == 0) {
             fprintf(stderr, "progress %u/%u %u%% %s eta %s\n", m.acked, m.fragments, pct,
                     state_name(m.state), done ? "0s" : etas);
             last_line = now;
@@ -492,9 +490,10 @@ static void announce(const char *sock, const uint8_t id[16], size_t len)
         fmt_size(len, size, sizeof(size));
         if (t >= 0)
             fmt_dur(t, dur, sizeof(dur));
-        fprintf(stderr, "mixclient: %s in %u fragments: about %s at the network's payload rate "
-                "(%.2f packets/s; longer while other messages share it)\n", size, m->fragments,
-                dur, (double)lp / 1000.0);
+        fprintf(stderr,
+                "mixclient: %s in %u fragments: about %s at the network's payload rate "
+                "(%.2f packets/s; longer while other messages share it)\n",
+                size, m->fragments, dur, (double)lp / 1000.0);
     }
     frame_free(r);
 }
@@ -523,10 +522,12 @@ static int await_send_reply(int fd, uint8_t id_out[16])
 
 int cli_send(const char *config, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"message", required_argument, NULL, 'm'}, {"file", required_argument, NULL, 'f'},
-        {"reply-surbs", required_argument, NULL, 'r'}, {"wait", required_argument, NULL, 'w'},
-        CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = { { "message", required_argument, NULL, 'm' },
+                                          { "file", required_argument, NULL, 'f' },
+                                          { "reply-surbs", required_argument, NULL, 'r' },
+                                          { "wait", required_argument, NULL, 'w' },
+                                          CLI_COMMON_LONG,
+                                          { NULL, 0, NULL, 0 } };
     const char *text = NULL, *file = NULL;
     unsigned long surbs = 0, wait_s = 0;
     char sock[CCONF_PATH_MAX];
@@ -582,7 +583,7 @@ int cli_send(const char *config, int argc, char **argv)
     }
     int fd = lconnect(sock), rc = 1;
     if (fd >= 0) {
-        struct mix_frame f = {.type = FRAME_LOCAL_SEND};
+        struct mix_frame f = { .type = FRAME_LOCAL_SEND };
         f.u.local_send.address = argv[optind];
         f.u.local_send.message.ptr = body;
         f.u.local_send.message.len = len;
@@ -601,9 +602,10 @@ int cli_send(const char *config, int argc, char **argv)
 
 int cli_reply(const char *config, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"message", required_argument, NULL, 'm'}, {"file", required_argument, NULL, 'f'},
-        CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = { { "message", required_argument, NULL, 'm' },
+                                          { "file", required_argument, NULL, 'f' },
+                                          CLI_COMMON_LONG,
+                                          { NULL, 0, NULL, 0 } };
     const char *text = NULL, *file = NULL;
     char sock[CCONF_PATH_MAX];
     int ch, r;
@@ -624,7 +626,8 @@ int cli_reply(const char *config, int argc, char **argv)
         return 2;
     }
     if (!parse_id(argv[optind], id)) {
-        fprintf(stderr, "mixclient reply: '%s' is not a message id (32 hex digits, as recv prints)\n",
+        fprintf(stderr,
+                "mixclient reply: '%s' is not a message id (32 hex digits, as recv prints)\n",
                 argv[optind]);
         return 2;
     }
@@ -643,7 +646,7 @@ int cli_reply(const char *config, int argc, char **argv)
     }
     int fd = lconnect(sock), rc = 1;
     if (fd >= 0) {
-        struct mix_frame f = {.type = FRAME_LOCAL_REPLY};
+        struct mix_frame f = { .type = FRAME_LOCAL_REPLY };
         f.u.local_reply.message_id.ptr = id;
         f.u.local_reply.message_id.len = 16;
         f.u.local_reply.body.ptr = body;
@@ -695,9 +698,11 @@ static int show_message(const struct mix_frame *f, const char *dir)
 
 int cli_recv(const char *config, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"follow", no_argument, NULL, 'F'}, {"output", required_argument, NULL, 'o'},
-        {"max", required_argument, NULL, 'M'}, CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = { { "follow", no_argument, NULL, 'F' },
+                                          { "output", required_argument, NULL, 'o' },
+                                          { "max", required_argument, NULL, 'M' },
+                                          CLI_COMMON_LONG,
+                                          { NULL, 0, NULL, 0 } };
     bool follow = false;
     const char *dir = NULL;
     unsigned long max = 0;
@@ -728,7 +733,7 @@ int cli_recv(const char *config, int argc, char **argv)
     int fd = lconnect(sock);
     if (fd < 0)
         return 1;
-    struct mix_frame q = {.type = FRAME_LOCAL_RECV};
+    struct mix_frame q = { .type = FRAME_LOCAL_RECV };
     q.u.local_recv.follow = follow;
     q.u.local_recv.max = (uint32_t)max;
     int rc = lsend_frame(fd, &q) == 0 ? 0 : 1;
@@ -756,8 +761,9 @@ int cli_recv(const char *config, int argc, char **argv)
 
 int cli_status(const char *config, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"follow", no_argument, NULL, 'F'}, CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = { { "follow", no_argument, NULL, 'F' },
+                                          CLI_COMMON_LONG,
+                                          { NULL, 0, NULL, 0 } };
     char sock[CCONF_PATH_MAX];
     uint8_t id[16];
     bool follow = false;
@@ -776,12 +782,14 @@ int cli_status(const char *config, int argc, char **argv)
     }
     bool one = optind + 1 == argc;
     if (one && !parse_id(argv[optind], id)) {
-        fprintf(stderr, "mixclient status: '%s' is not a message id (32 hex digits, as send prints)\n",
+        fprintf(stderr,
+                "mixclient status: '%s' is not a message id (32 hex digits, as send prints)\n",
                 argv[optind]);
         return 2;
     }
     if (follow && !one) {
-        fprintf(stderr, "mixclient status: --follow needs a message ID\ntry 'mixclient status --help'\n");
+        fprintf(stderr,
+                "mixclient status: --follow needs a message ID\ntry 'mixclient status --help'\n");
         return 2;
     }
     if (!cli_socket(config, sock, sizeof(sock)))

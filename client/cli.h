@@ -18,9 +18,11 @@
 
 /* The options every command takes (getopt_long; ':' first to tell a missing value). */
 #define CLI_COMMON_SHORT ":c:hV"
-#define CLI_COMMON_LONG \
-    {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, \
-    {"version", no_argument, NULL, 'V'}
+#define CLI_COMMON_LONG                                                                            \
+    { "config", required_argument, NULL, 'c' }, { "help", no_argument, NULL, 'h' },                \
+    {                                                                                              \
+        "version", no_argument, NULL, 'V'                                                          \
+    }
 
 /*
  * Handle an option every command takes, or a bad one, for command cmd

@@ -161,7 +161,7 @@ static double stream_mean_s(uint64_t mhz)
 static enum core_stream stream_of(const struct mixclient *mc, const ev_timer *t)
 {
     return t == &mc->t_payload ? CORE_STREAM_PAYLOAD
-         : t == &mc->t_loop    ? CORE_STREAM_LOOP
+           : t == &mc->t_loop  ? CORE_STREAM_LOOP
                                : CORE_STREAM_DROP;
 }
 
@@ -188,7 +188,7 @@ static void stream_fire(struct mixclient *mc, enum core_stream s)
         return;
     int r = core_next_packet(mc->core, s, mc_mono_us(mc), mc_unix_now(), pkt);
     if (r >= 0) {
-        struct mix_frame f = {.type = FRAME_SPHINX_PACKET};
+        struct mix_frame f = { .type = FRAME_SPHINX_PACKET };
         f.u.sphinx.packet.ptr = pkt;
         f.u.sphinx.packet.len = plen;
         if (!gw_send(mc, &f, r == 1))
@@ -282,7 +282,7 @@ static void on_fetch_timer(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     uint32_t batch = fetch_batch(mc);
     size_t k = mc->n_acks < MC_MAX_ACKS ? mc->n_acks : MC_MAX_ACKS;
-    struct mix_frame f = {.type = FRAME_FETCH_REQUEST};
+    struct mix_frame f = { .type = FRAME_FETCH_REQUEST };
     f.u.fetch_req.max_messages = batch;
     f.u.fetch_req.acks = mc->acks;
     f.u.fetch_req.n_acks = k;
@@ -315,8 +315,8 @@ static void span_end(struct mixclient *mc, const struct mc_span *sp)
     struct timespec now;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
     double wall = (ev_time() - sp->wall) * 1e6;
-    double cpu = (double)(now.tv_sec - sp->cpu.tv_sec) * 1e6 +
-                 (double)(now.tv_nsec - sp->cpu.tv_nsec) / 1e3;
+    double cpu =
+        (double)(now.tv_sec - sp->cpu.tv_sec) * 1e6 + (double)(now.tv_nsec - sp->cpu.tv_nsec) / 1e3;
     if (wall > (double)mc->handle_max_us)
         mc->handle_max_us = (uint64_t)wall;
     if (cpu > (double)mc->handle_cpu_max_us)
@@ -414,7 +414,7 @@ static void h_setup(struct mixclient *mc)
     ev_async_init(&mc->h_async, on_handled);
     mc->h_async.data = mc;
     ev_async_start(mc->loop, &mc->h_async);
-    ev_unref(mc->loop);   /* it alone does not keep the loop running */
+    ev_unref(mc->loop); /* it alone does not keep the loop running */
     mc->h_init = true;
 }
 
@@ -430,7 +430,7 @@ static void h_fini(struct mixclient *mc)
         pthread_mutex_unlock(&mc->h_mu);
         pthread_join(mc->h_thread, NULL);
     }
-    struct mc_jobnode *lists[2] = {mc->h_todo, mc->h_done};
+    struct mc_jobnode *lists[2] = { mc->h_todo, mc->h_done };
     for (size_t i = 0; i < 2; i++)
         while (lists[i] != NULL) {
             struct mc_jobnode *next = lists[i]->next;
@@ -459,7 +459,7 @@ static void h_start(struct mixclient *mc)
 static void h_submit(struct mixclient *mc, const struct frame_inbox_msg *m)
 {
     if (mc->n_pend == MC_MAX_ACKS)
-        return;   /* not acknowledged: fetched again */
+        return; /* not acknowledged: fetched again */
     struct core_job *j = core_inbox_job(mc->core, m, mc_unix_now());
     struct mc_jobnode *n = j != NULL ? malloc(sizeof(*n)) : NULL;
     if (n == NULL) {
@@ -579,8 +579,7 @@ static void gw_frame(void *ctx, struct cconn *c, const uint8_t *buf, size_t len)
                  f->u.error.reason ? f->u.error.reason : "");
         if (mc->on_fetched)
             mc->on_fetched(mc, false);
-    }
-    else
+    } else
         log_debug("client: unexpected %s from the gateway", frame_type_name(f->type));
     frame_free(f);
 }
@@ -612,11 +611,11 @@ void mc_dial_gateway(struct mixclient *mc)
                 (unsigned long long)pki_doc_epoch(doc));
         return;
     }
-    struct cconn_cbs cbs = {gw_up, gw_frame, gw_down, mc};
-    mc->gw = cconn_dial(mc->loop, d->address, mc->keys, mc->keys + 32, d->link_key,
-                        LINK_ROLE_CLIENT, FRAME_MAX_DEFAULT * 4,
-                        (uint32_t)(mc->conf.connect_timeout_us / 1000), &mc->rng, &cbs, err,
-                        sizeof(err));
+    struct cconn_cbs cbs = { gw_up, gw_frame, gw_down, mc };
+    mc->gw =
+        cconn_dial(mc->loop, d->address, mc->keys, mc->keys + 32, d->link_key, LINK_ROLE_CLIENT,
+                   FRAME_MAX_DEFAULT * 4, (uint32_t)(mc->conf.connect_timeout_us / 1000), &mc->rng,
+                   &cbs, err, sizeof(err));
     if (mc->gw == NULL) {
         log_err("client: gateway: %s", err);
         gw_down(mc, NULL, err);
@@ -652,19 +651,19 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
         mc->last_stats_us = mc_mono_us(mc);
         core_get_stats(mc->core, &st);
         log_info("client: stats real=%llu drop=%llu loop=%llu reply=%llu acks=%llu "
-                 "loop_acks=%llu cover_acks=%llu loops_back=%llu retransmits=%llu failed=%llu frags_in=%llu "
+                 "loop_acks=%llu cover_acks=%llu loops_back=%llu retransmits=%llu failed=%llu "
+                 "frags_in=%llu "
                  "dups=%llu msgs_in=%llu bad_in=%llu queue=%zu late_max_us=%llu "
                  "handle_max_us=%llu handle_cpu_max_us=%llu",
                  (unsigned long long)st.real_sent, (unsigned long long)st.drop_sent,
                  (unsigned long long)st.loop_sent, (unsigned long long)st.reply_sent,
                  (unsigned long long)st.acks, (unsigned long long)st.loop_acks,
-                 (unsigned long long)st.cover_acks,
-                 (unsigned long long)st.loops_back, (unsigned long long)st.retransmits,
-                 (unsigned long long)st.failed_msgs, (unsigned long long)st.received_frags,
-                 (unsigned long long)st.duplicates, (unsigned long long)st.received_msgs,
-                 (unsigned long long)st.bad_in, core_queue_len(mc->core),
-                 (unsigned long long)mc->late_max_us, (unsigned long long)mc->handle_max_us,
-                 (unsigned long long)mc->handle_cpu_max_us);
+                 (unsigned long long)st.cover_acks, (unsigned long long)st.loops_back,
+                 (unsigned long long)st.retransmits, (unsigned long long)st.failed_msgs,
+                 (unsigned long long)st.received_frags, (unsigned long long)st.duplicates,
+                 (unsigned long long)st.received_msgs, (unsigned long long)st.bad_in,
+                 core_queue_len(mc->core), (unsigned long long)mc->late_max_us,
+                 (unsigned long long)mc->handle_max_us, (unsigned long long)mc->handle_cpu_max_us);
     }
 }
 
@@ -765,8 +764,7 @@ struct mixclient *mixclient_new(const char *config_path, struct ev_loop *loop, c
 }
 
 struct mixclient *mixclient_new_opts(const char *config_path, struct ev_loop *loop,
-                                     const struct mixclient_options *opts, char *err,
-                                     size_t errlen)
+                                     const struct mixclient_options *opts, char *err, size_t errlen)
 {
     if (mc_lib_setup(err, errlen) < 0)
         return NULL;
@@ -821,8 +819,11 @@ void mixclient_free(struct mixclient *mc)
 void mc_core_recv(void *ctx, const struct core_received *m)
 {
     struct mixclient *mc = ctx;
-    struct mixclient_message out = {.body = m->body, .len = m->len, .can_reply = m->can_reply,
-                                    .is_reply = m->is_reply, .received_at = m->received_at};
+    struct mixclient_message out = { .body = m->body,
+                                     .len = m->len,
+                                     .can_reply = m->can_reply,
+                                     .is_reply = m->is_reply,
+                                     .received_at = m->received_at };
     memcpy(out.id, m->id, MIXCLIENT_ID_LEN);
     memcpy(out.in_reply_to, m->in_reply_to, MIXCLIENT_ID_LEN);
     if (mc->recv_fn)
@@ -866,13 +867,16 @@ int mixclient_send(struct mixclient *mc, const char *address, const void *msg, s
     if (ae != ADDRESS_OK)
         return mc_fail(mc, MIXCLIENT_E_ADDRESS, "bad address: %s", address_strerror(ae));
     if (len > core_max_message())
-        return mc_fail(mc, MIXCLIENT_E_TOO_BIG, "message too large: %zu bytes, the limit is %zu bytes",
-                       len, core_max_message());
+        return mc_fail(mc, MIXCLIENT_E_TOO_BIG,
+                       "message too large: %zu bytes, the limit is %zu bytes", len,
+                       core_max_message());
     core_set_clock(mc->core, mc_unix_now());
     int e = mc_err_from_core(core_send(mc->core, &a, msg, len, reply_surbs, id_out));
     if (e == MIXCLIENT_E_UNKNOWN_GATEWAY)
-        return mc_fail(mc, e, "the recipient's gateway is not a gateway with inboxes in the "
-                       "directory (epoch %llu)", (unsigned long long)mixclient_epoch(mc));
+        return mc_fail(mc, e,
+                       "the recipient's gateway is not a gateway with inboxes in the "
+                       "directory (epoch %llu)",
+                       (unsigned long long)mixclient_epoch(mc));
     return e == 0 ? 0 : mc_fail(mc, e, "%s", mixclient_strerror(e));
 }
 
@@ -881,19 +885,17 @@ int mixclient_reply(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID_LEN], co
 {
     int e = mc_err_from_core(core_reply(mc->core, id, body, len, id_out));
     switch (e) {
-    case MIXCLIENT_OK:
-        return 0;
+    case MIXCLIENT_OK: return 0;
     case MIXCLIENT_E_TOO_BIG:
         return mc_fail(mc, e, "reply too large: %zu bytes, a reply holds at most %zu bytes", len,
                        mixclient_max_reply(mc));
-    case MIXCLIENT_E_UNKNOWN_ID:
-        return mc_fail(mc, e, "no received message with that id");
+    case MIXCLIENT_E_UNKNOWN_ID: return mc_fail(mc, e, "no received message with that id");
     case MIXCLIENT_E_NO_SURB:
-        return mc_fail(mc, e, "that message carried no reply block (its sender asked for no reply)");
+        return mc_fail(mc, e,
+                       "that message carried no reply block (its sender asked for no reply)");
     case MIXCLIENT_E_SURB_USED:
         return mc_fail(mc, e, "reply block already used (a message can be answered once)");
-    default:
-        return mc_fail(mc, e, "%s", mixclient_strerror(e));
+    default: return mc_fail(mc, e, "%s", mixclient_strerror(e));
     }
 }
 
@@ -932,8 +934,8 @@ int mixclient_message_status(struct mixclient *mc, const uint8_t id[MIXCLIENT_ID
     struct core_status s;
     struct mixclient_status st;
     if (out == NULL || out_size < MC_STATUS_V1_SIZE)
-        return mc_fail(mc, MIXCLIENT_E_INTERNAL, "status struct of %zu bytes (want %zu)",
-                       out_size, sizeof(st));
+        return mc_fail(mc, MIXCLIENT_E_INTERNAL, "status struct of %zu bytes (want %zu)", out_size,
+                       sizeof(st));
     int e = status_of(mc, id, &s);
     if (e != 0)
         return e;
@@ -964,8 +966,11 @@ struct take_ctx {
 static void take_one(void *ctx, const struct core_received *m)
 {
     struct take_ctx *t = ctx;
-    struct mixclient_message out = {.body = m->body, .len = m->len, .can_reply = m->can_reply,
-                                    .is_reply = m->is_reply, .received_at = m->received_at};
+    struct mixclient_message out = { .body = m->body,
+                                     .len = m->len,
+                                     .can_reply = m->can_reply,
+                                     .is_reply = m->is_reply,
+                                     .received_at = m->received_at };
     memcpy(out.id, m->id, MIXCLIENT_ID_LEN);
     memcpy(out.in_reply_to, m->in_reply_to, MIXCLIENT_ID_LEN);
     t->fn(t->ctx, &out);
@@ -974,7 +979,7 @@ static void take_one(void *ctx, const struct core_received *m)
 size_t mixclient_take(struct mixclient *mc, size_t max, mixclient_recv_fn fn, void *ctx,
                       size_t *remaining)
 {
-    struct take_ctx t = {fn, ctx};
+    struct take_ctx t = { fn, ctx };
     return core_take_received(mc->core, max, take_one, &t, remaining);
 }
 

@@ -22,7 +22,7 @@
 
 struct mixclient {
     struct cconf conf;
-    uint8_t *keys;                      /* sodium_malloc: sk[32] || pk[32] */
+    uint8_t *keys; /* sodium_malloc: sk[32] || pk[32] */
     uint8_t gateway_id[32];
     struct cstore *store;
     struct core *core;
@@ -32,10 +32,10 @@ struct mixclient {
     struct cconn *gw, *auth;
     size_t auth_idx;
     bool dir_running, auth_answered, dir_have_timing;
-    struct pki_timing dir_timing;       /* of the last verified document */
+    struct pki_timing dir_timing; /* of the last verified document */
     ev_timer t_payload, t_loop, t_drop, t_fetch, t_tick, t_redial, t_dir, t_reap;
-    double due[3];                      /* when each stream timer is due (ev_now clock) */
-    uint64_t late_max_us;               /* the latest a stream timer ran after its time */
+    double due[3];        /* when each stream timer is due (ev_now clock) */
+    uint64_t late_max_us; /* the latest a stream timer ran after its time */
     /* The longest the loop thread spent on one received entry (passing it on,
      * applying its result): wall clock, and its own CPU time (what the
      * handling cost, without the time other processes had the CPU). */
@@ -66,15 +66,15 @@ struct mixclient {
     mixclient_recv_fn recv_fn;
     void *recv_ctx;
     /* Hooks for init and the daemon. */
-    void (*on_doc)(struct mixclient *mc, struct pki_doc *doc);   /* takes ownership */
+    void (*on_doc)(struct mixclient *mc, struct pki_doc *doc); /* takes ownership */
     void (*on_gateway_up)(struct mixclient *mc);
     /* A fetch was answered (ok) or refused with an error (!ok). */
     void (*on_fetched)(struct mixclient *mc, bool ok);
     void (*on_new_message)(struct mixclient *mc);
     void *hook_ctx;
     const char *last_dir_error;
-    char errmsg[256];                   /* mixclient_errmsg() */
-    bool log_owner;                     /* its options set the process's log sink */
+    char errmsg[256]; /* mixclient_errmsg() */
+    bool log_owner;   /* its options set the process's log sink */
 };
 
 int mc_err_from_core(int e);

@@ -71,8 +71,8 @@ bool core_qpop(struct qvec *q, struct qent *out)
     return true;
 }
 
-int core_flight_add(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx, uint64_t deadline,
-               const struct pathrec *path)
+int core_flight_add(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx,
+                    uint64_t deadline, const struct pathrec *path)
 {
     if (c->n_fl == c->cap_fl) {
         size_t ncap = c->cap_fl ? c->cap_fl * 2 : 64;
@@ -207,7 +207,8 @@ static int load_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v
             l->c->queue_frags++;
             if (first_new == count)
                 first_new = i;
-        } else if ((val[i] == FS_QUEUED || val[i] == FS_SENT) && core_qpush(&l->c->retx, key, i) != 0) {
+        } else if ((val[i] == FS_QUEUED || val[i] == FS_SENT) &&
+                   core_qpush(&l->c->retx, key, i) != 0) {
             l->err = -1;
             return 1;
         }
@@ -233,7 +234,8 @@ static int load_raw(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v
     return 0;
 }
 
-struct core *core_new(const struct core_config *cfg, struct cstore *store, const struct mix_rng *rng)
+struct core *core_new(const struct core_config *cfg, struct cstore *store,
+                      const struct mix_rng *rng)
 {
     struct core *c = calloc(1, sizeof(*c));
     if (c == NULL)
@@ -245,7 +247,7 @@ struct core *core_new(const struct core_config *cfg, struct cstore *store, const
     payload_inbox_id(c->inbox_id, c->pk);
     c->store = store;
     c->rng = *rng;
-    struct load_ctx l = {c, 0};
+    struct load_ctx l = { c, 0 };
     if (cstore_iter(store, CSTORE_FSTATE, NULL, 0, load_one, &l) != 0 || l.err != 0 ||
         cstore_iter(store, CSTORE_RAW, NULL, 0, load_raw, c) != 0) {
         core_free(c);
@@ -271,8 +273,8 @@ void core_free(struct core *c)
 void core_set_doc(struct core *c, struct pki_doc *doc)
 {
     const struct pki_params *p = pki_doc_params(doc);
-    struct sphinx_geometry g = {p->max_hops, p->payload_len,
-                                (enum sphinx_format)p->sphinx_format};
+    struct sphinx_geometry g = { p->max_hops, p->payload_len,
+                                 (enum sphinx_format)p->sphinx_format };
     if (!sphinx_geometry_valid(&g, NULL) || p->layers + 2 > p->max_hops) {
         log_warn("directory geometry unusable for clients; keeping the previous one");
         pki_doc_free(doc);

@@ -25,15 +25,15 @@
 
 enum core_err {
     CORE_OK = 0,
-    CORE_ERR_ADDRESS = -1,   /* recipient's gateway not in the directory */
-    CORE_ERR_TOO_BIG = -2,   /* message above the maximum size */
-    CORE_ERR_NO_DOC = -3,    /* no verified directory yet */
-    CORE_ERR_STORE = -4,     /* the store failed: nothing was accepted */
-    CORE_ERR_UNKNOWN = -5,   /* no such message id */
-    CORE_ERR_NO_SURB = -6,   /* the message carried no (unused) reply SURB */
+    CORE_ERR_ADDRESS = -1, /* recipient's gateway not in the directory */
+    CORE_ERR_TOO_BIG = -2, /* message above the maximum size */
+    CORE_ERR_NO_DOC = -3,  /* no verified directory yet */
+    CORE_ERR_STORE = -4,   /* the store failed: nothing was accepted */
+    CORE_ERR_UNKNOWN = -5, /* no such message id */
+    CORE_ERR_NO_SURB = -6, /* the message carried no (unused) reply SURB */
     CORE_ERR_NOMEM = -7,
-    CORE_ERR_PATH = -8,      /* the directory cannot give a path (empty layer) */
-    CORE_ERR_CRYPTO = -9,    /* packet construction failed */
+    CORE_ERR_PATH = -8,       /* the directory cannot give a path (empty layer) */
+    CORE_ERR_CRYPTO = -9,     /* packet construction failed */
     CORE_ERR_SURB_USED = -10, /* the message's reply SURB was used already */
 };
 const char *core_strerror(int err);
@@ -43,35 +43,35 @@ enum core_msg_state {
     CORE_MSG_SENT = 2,
     CORE_MSG_ACKNOWLEDGED = 3,
     CORE_MSG_FAILED = 4,
-    CORE_MSG_RECEIVING = 6,   /* incoming, fragments still missing */
-    CORE_MSG_RECEIVED = 7,    /* incoming, complete */
+    CORE_MSG_RECEIVING = 6, /* incoming, fragments still missing */
+    CORE_MSG_RECEIVED = 7,  /* incoming, complete */
 };
 
 struct core_config {
-    uint8_t sk[PAYLOAD_KEY_LEN];        /* the client key K (copied, wiped on free) */
+    uint8_t sk[PAYLOAD_KEY_LEN]; /* the client key K (copied, wiped on free) */
     uint8_t gateway_id[MIX_NODE_ID_LEN];
-    uint32_t max_attempts;              /* sends per fragment before failing (>= 1) */
-    uint64_t fetch_interval_us;         /* used in the retransmit timeout */
-    uint64_t timeout_slack_us;          /* added to every retransmit timeout */
+    uint32_t max_attempts;      /* sends per fragment before failing (>= 1) */
+    uint64_t fetch_interval_us; /* used in the retransmit timeout */
+    uint64_t timeout_slack_us;  /* added to every retransmit timeout */
 };
 
 struct core_stats {
     uint64_t real_sent, drop_sent, loop_sent, reply_sent;
     uint64_t acks, loop_acks, loops_back;
-    uint64_t cover_acks;                /* SURB-acks of drop cover, discarded */
+    uint64_t cover_acks; /* SURB-acks of drop cover, discarded */
     uint64_t retransmits, failed_msgs;
     uint64_t received_frags, duplicates, received_msgs, replies_received;
-    uint64_t bad_in;                    /* inbox entries that did not open or parse */
+    uint64_t bad_in; /* inbox entries that did not open or parse */
 };
 
 struct core_status {
     uint8_t id[CORE_MSG_ID_LEN];
     enum core_msg_state state;
-    uint32_t fragments, acked;          /* incoming: acked = fragments received */
+    uint32_t fragments, acked; /* incoming: acked = fragments received */
     bool incoming;
-    uint64_t time;                      /* Unix s: accepted; incoming: first fragment / received */
-    uint64_t size;                      /* bytes */
-    bool have_peer;                     /* outgoing: the recipient */
+    uint64_t time;  /* Unix s: accepted; incoming: first fragment / received */
+    uint64_t size;  /* bytes */
+    bool have_peer; /* outgoing: the recipient */
     struct mix_address peer;
 };
 
@@ -82,7 +82,7 @@ struct core_received {
     size_t len;
     bool can_reply;
     bool is_reply;
-    uint64_t received_at;               /* Unix seconds */
+    uint64_t received_at;                 /* Unix seconds */
     uint8_t in_reply_to[CORE_MSG_ID_LEN]; /* is_reply: the id of our message it answers */
 };
 typedef void (*core_recv_fn)(void *ctx, const struct core_received *m);
@@ -184,7 +184,8 @@ size_t core_gc(struct core *c, uint64_t unix_now);
 size_t core_queue_len(const struct core *c);
 
 /* The status of message id: one we sent, else one we receive(d). */
-int core_status(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], struct core_status *out) MIX_WUR;
+int core_status(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN],
+                struct core_status *out) MIX_WUR;
 /* Call fn for every message known: outgoing, then incoming (partial, then complete). */
 void core_status_all(struct core *c, void (*fn)(void *ctx, const struct core_status *s), void *ctx);
 

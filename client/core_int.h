@@ -20,7 +20,7 @@ _Static_assert(REC_ID_LEN == CORE_MSG_ID_LEN, "records hold message ids");
 /* A partly received message is dropped this long after its first fragment. */
 #define CORE_PARTIAL_MAX_AGE 86400
 /* The largest SURB of any valid geometry. */
-#define CORE_SURB_MAX \
+#define CORE_SURB_MAX                                                                              \
     (64 + 32 + SPHINX_MAC_LEN + SPHINX_MAX_HOPS_LIMIT * (SPHINX_SLOT_LEN + SPHINX_KEM_MAX_CT))
 
 struct qent {
@@ -30,7 +30,7 @@ struct qent {
 
 struct qvec {
     struct qent *v;
-    size_t head, len, cap;   /* live entries are v[head .. head+len) */
+    size_t head, len, cap; /* live entries are v[head .. head+len) */
 };
 
 /* Nodes on both paths of one packet (forward and SURB-ack), as health indices. */
@@ -85,13 +85,13 @@ struct core {
      */
     struct qvec retx, queue;
     size_t queue_frags;
-    bool retx_turn;             /* retx and queue alternate when both wait */
+    bool retx_turn; /* retx and queue alternate when both wait */
     struct flight *fl;
     size_t n_fl, cap_fl;
     struct health *hl;
     size_t n_hl, cap_hl;
-    uint64_t unix_now;          /* of the packet being built (key epoch) */
-    uint64_t clock;             /* Unix seconds, as core_set_clock() last said (status times) */
+    uint64_t unix_now; /* of the packet being built (key epoch) */
+    uint64_t clock;    /* Unix seconds, as core_set_clock() last said (status times) */
     uint64_t raw_seq;
     size_t n_raw;
     /* The last outgoing message read from the store (a 1 MiB message is not re-read per packet). */
@@ -103,8 +103,8 @@ struct core {
 
 int core_qpush(struct qvec *q, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx);
 bool core_qpop(struct qvec *q, struct qent *out);
-int core_flight_add(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx, uint64_t deadline,
-               const struct pathrec *path);
+int core_flight_add(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx,
+                    uint64_t deadline, const struct pathrec *path);
 /* Remove the flight of (id, idx) and clear the strikes of its nodes; false if none. */
 bool core_flight_acked(struct core *c, const uint8_t id[CORE_MSG_ID_LEN], uint32_t idx);
 /* The health index of a node (added if new); UINT16_MAX if the table is full. */

@@ -55,7 +55,7 @@ enum job_act { ACT_NONE = 0, ACT_ACKED, ACT_LOOP_ACKED, ACT_DELIVER };
 struct core_job {
     /* In: copies, so the job outlives the frame; keys and geometry as they were. */
     struct cstore *store;
-    const uint8_t *pk, *sk;             /* the core's own (the core outlives its jobs) */
+    const uint8_t *pk, *sk; /* the core's own (the core outlives its jobs) */
     struct sphinx_geometry g;
     size_t plain_len;
     uint64_t seq, unix_now;
@@ -64,12 +64,12 @@ struct core_job {
     uint8_t surb_id[SPHINX_SURB_ID_LEN];
     bool has_surb_id;
     /* Out. */
-    int ret;                            /* 0 handled (acknowledge), -1 fetch again */
-    struct core_stats st;               /* counted by this entry */
+    int ret;              /* 0 handled (acknowledge), -1 fetch again */
+    struct core_stats st; /* counted by this entry */
     enum job_act act;
-    uint8_t id[CORE_MSG_ID_LEN];        /* ACKED / LOOP_ACKED: ours; DELIVER: the message's */
+    uint8_t id[CORE_MSG_ID_LEN]; /* ACKED / LOOP_ACKED: ours; DELIVER: the message's */
     uint32_t idx;
-    uint8_t *rec;                       /* DELIVER: the stored IN record */
+    uint8_t *rec; /* DELIVER: the stored IN record */
     size_t surb_len;
 };
 
@@ -93,9 +93,12 @@ static uint8_t *in_rec_new(const uint8_t *surb, size_t surb_len, size_t len, boo
     uint8_t *rec = malloc(REC_IN_HDR + surb_len + len + 1);
     if (rec == NULL)
         return NULL;
-    struct rec_in h = {.flags = (uint8_t)(is_reply ? REC_IN_IS_REPLY : surb_len ? REC_IN_CAN_REPLY : 0),
-                       .surb_len = (uint16_t)surb_len, .received_at = unix_now,
-                       .body_len = (uint32_t)len};
+    struct rec_in h = { .flags = (uint8_t)(is_reply   ? REC_IN_IS_REPLY
+                                           : surb_len ? REC_IN_CAN_REPLY
+                                                      : 0),
+                        .surb_len = (uint16_t)surb_len,
+                        .received_at = unix_now,
+                        .body_len = (uint32_t)len };
     rec_in_pack(&h, rec);
     if (surb_len)
         memcpy(rec + REC_IN_HDR, surb, surb_len);
@@ -114,7 +117,8 @@ static int store_received(struct core_job *j, const uint8_t id[CORE_MSG_ID_LEN],
         return -1;
     }
     size_t surb_len = h.surb_len, len = h.body_len;
-    if (cstore_put(j->store, CSTORE_IN, id, CORE_MSG_ID_LEN, rec, REC_IN_HDR + surb_len + len) != 0 ||
+    if (cstore_put(j->store, CSTORE_IN, id, CORE_MSG_ID_LEN, rec, REC_IN_HDR + surb_len + len) !=
+            0 ||
         cstore_sync(j->store) != 0) {
         free(rec);
         return -1;
@@ -162,7 +166,7 @@ static int assemble(struct core_job *j, const uint8_t id[CORE_MSG_ID_LEN], const
     uint8_t *rec = in_rec_new(meta + REC_PMETA_HDR, surb_len, total, false, j->unix_now);
     if (rec == NULL)
         return -1;
-    struct gather g = {rec + REC_IN_HDR + surb_len, 0, total, 0, false};
+    struct gather g = { rec + REC_IN_HDR + surb_len, 0, total, 0, false };
     if (cstore_iter(j->store, CSTORE_PART, id, CORE_MSG_ID_LEN, gather_part, &g) != 0) {
         free(rec);
         return -1;
@@ -230,7 +234,9 @@ static int on_fragment(struct core_job *j, const struct payload_frag *f)
         meta = calloc(1, REC_PMETA_HDR + CORE_SURB_MAX);
         if (meta == NULL)
             return -1;
-        h = (struct rec_pmeta){.count = f->count, .total = f->total_len, .first_seen = j->unix_now};
+        h = (struct rec_pmeta){ .count = f->count,
+                                .total = f->total_len,
+                                .first_seen = j->unix_now };
     }
     int ret = 0;
     if (h.count != f->count || h.total != f->total_len || f->surb_len > CORE_SURB_MAX) {
@@ -271,9 +277,9 @@ static int on_surb_reply(struct core_job *j)
     if (got < 0)
         return -1;
     struct rec_surb h;
-    if (got == 0 || rlen != SREC_LEN || !rec_surb_unpack(rec, rlen, &h)
-        || j->payload_len != j->g.payload_len) {
-        j->st.bad_in++;   /* unknown, used already, or another geometry */
+    if (got == 0 || rlen != SREC_LEN || !rec_surb_unpack(rec, rlen, &h) ||
+        j->payload_len != j->g.payload_len) {
+        j->st.bad_in++; /* unknown, used already, or another geometry */
         goto out;
     }
     plain = malloc(j->plain_len);
@@ -281,7 +287,8 @@ static int on_surb_reply(struct core_job *j)
         ret = -1;
         goto out;
     }
-    if (sphinx_surb_open(&j->g, rec + REC_SURB_HDR, j->payload, j->payload_len, plain) != SPHINX_OK) {
+    if (sphinx_surb_open(&j->g, rec + REC_SURB_HDR, j->payload, j->payload_len, plain) !=
+        SPHINX_OK) {
         j->st.bad_in++;
         goto out;
     }
@@ -302,7 +309,8 @@ static int on_surb_reply(struct core_job *j)
         j->st.cover_acks++;
         break;
     case SK_REPLY:
-        if (payload_frag_parse(plain, j->plain_len, &f) != PAYLOAD_OK || f.kind != PAYLOAD_FRAG_REPLY) {
+        if (payload_frag_parse(plain, j->plain_len, &f) != PAYLOAD_OK ||
+            f.kind != PAYLOAD_FRAG_REPLY) {
             j->st.bad_in++;
             break;
         }
@@ -320,8 +328,7 @@ static int on_surb_reply(struct core_job *j)
         }
         j->st.replies_received++;
         break;
-    default:
-        j->st.bad_in++;
+    default: j->st.bad_in++;
     }
     /* A SURB is single use: forget its keys once its answer is handled. */
     if (cstore_del(j->store, CSTORE_SURB, j->surb_id, SPHINX_SURB_ID_LEN) != 0)
@@ -449,8 +456,9 @@ int core_job_done(struct core *c, struct core_job *j)
         struct rec_in h;
         c->st.received_msgs++;
         if (c->recv_fn != NULL && rec_in_unpack(rec, REC_IN_HDR, &h)) {
-            struct core_received m = {.body = rec + REC_IN_HDR + h.surb_len, .len = h.body_len,
-                                      .received_at = h.received_at};
+            struct core_received m = { .body = rec + REC_IN_HDR + h.surb_len,
+                                       .len = h.body_len,
+                                       .received_at = h.received_at };
             in_reply_fields(&h, rec, &m);
             memcpy(m.id, j->id, CORE_MSG_ID_LEN);
             c->recv_fn(c->recv_ctx, &m);
@@ -594,7 +602,7 @@ static int status_in(void *ctx, const uint8_t *key, size_t klen, const uint8_t *
 
 void core_status_all(struct core *c, void (*fn)(void *ctx, const struct core_status *s), void *ctx)
 {
-    struct status_list l = {NULL, 0, 0, false};
+    struct status_list l = { NULL, 0, 0, false };
     if (cstore_iter(c->store, CSTORE_FSTATE, NULL, 0, status_out, &l) != 0)
         log_err("client: status listing failed");
     size_t n_out = l.n;
@@ -638,7 +646,7 @@ static int collect_undelivered(void *ctx, const uint8_t *key, size_t klen, const
 
 size_t core_take_received(struct core *c, size_t max, core_recv_fn fn, void *ctx, size_t *remaining)
 {
-    struct pending p = {NULL, 0, 0};
+    struct pending p = { NULL, 0, 0 };
     size_t done = 0;
     if (cstore_iter(c->store, CSTORE_IN, NULL, 0, collect_undelivered, &p) != 0)
         p.n = 0;
@@ -650,16 +658,18 @@ size_t core_take_received(struct core *c, size_t max, core_recv_fn fn, void *ctx
         struct rec_in h;
         if (rec_in_unpack(rec, rlen, &h) && rlen >= REC_IN_HDR + (size_t)h.surb_len + h.body_len) {
             size_t surb_len = h.surb_len;
-            struct core_received m = {.body = rec + REC_IN_HDR + surb_len, .len = h.body_len,
-                                      .received_at = h.received_at};
+            struct core_received m = { .body = rec + REC_IN_HDR + surb_len,
+                                       .len = h.body_len,
+                                       .received_at = h.received_at };
             in_reply_fields(&h, rec, &m);
             memcpy(m.id, p.ids[i], CORE_MSG_ID_LEN);
             fn(ctx, &m);
             done++;
             /* Delivered: keep a small tombstone (for duplicates and replies), drop the body. */
-            h.flags |= REC_IN_DELIVERED;   /* body_len stays: status shows the size */
+            h.flags |= REC_IN_DELIVERED; /* body_len stays: status shows the size */
             rec_in_pack(&h, rec);
-            if (cstore_put(c->store, CSTORE_IN, p.ids[i], CORE_MSG_ID_LEN, rec, REC_IN_HDR + surb_len) != 0)
+            if (cstore_put(c->store, CSTORE_IN, p.ids[i], CORE_MSG_ID_LEN, rec,
+                           REC_IN_HDR + surb_len) != 0)
                 log_err("client: could not mark a message delivered");
         }
         free(rec);
@@ -717,8 +727,8 @@ static int gc_partial(void *ctx, const uint8_t *key, size_t klen, const uint8_t 
 /* Partly received messages whose sender gave up long ago: drop their parts. */
 static size_t gc_partials(struct core *c, uint64_t unix_now)
 {
-    struct gc_ctx g = {unix_now > CORE_PARTIAL_MAX_AGE ? unix_now - CORE_PARTIAL_MAX_AGE : 0,
-                       CORE_MSG_ID_LEN, NULL, 0, 0};
+    struct gc_ctx g = { unix_now > CORE_PARTIAL_MAX_AGE ? unix_now - CORE_PARTIAL_MAX_AGE : 0,
+                        CORE_MSG_ID_LEN, NULL, 0, 0 };
     if (g.cutoff == 0 || cstore_iter(c->store, CSTORE_PMETA, NULL, 0, gc_partial, &g) != 0)
         g.n = 0;
     for (size_t i = 0; i < g.n; i++)
@@ -737,7 +747,7 @@ size_t core_gc(struct core *c, uint64_t unix_now)
     uint64_t age = 2 * pki_doc_params(c->doc)->timing.epoch_len;
     if (age < 600)
         age = 600;
-    struct gc_ctx g = {unix_now > age ? unix_now - age : 0, SPHINX_SURB_ID_LEN, NULL, 0, 0};
+    struct gc_ctx g = { unix_now > age ? unix_now - age : 0, SPHINX_SURB_ID_LEN, NULL, 0, 0 };
     if (g.cutoff == 0 || cstore_iter(c->store, CSTORE_SURB, NULL, 0, gc_surb, &g) != 0)
         g.n = 0;
     for (size_t i = 0; i < g.n; i++)

@@ -128,7 +128,7 @@ static int make_surb(struct core *c, int kind, const uint8_t *entry, const uint8
     int e = make_route(c, entry, c->cfg.gateway_id, entry == NULL, avoid, &r);
     if (e != CORE_OK)
         return e;
-    struct rec_surb h = {.kind = (uint8_t)kind, .index = idx, .created = unix_now};
+    struct rec_surb h = { .kind = (uint8_t)kind, .index = idx, .created = unix_now };
     mix_rng_bytes(&c->rng, surb_id, sizeof(surb_id));
     if (msg_id != NULL)
         memcpy(h.msg_id, msg_id, CORE_MSG_ID_LEN);
@@ -147,8 +147,8 @@ static int make_surb(struct core *c, int kind, const uint8_t *entry, const uint8
 struct e2e {
     const uint8_t *to_gw, *to_pk;
     struct payload_frag frag;
-    int ack_kind;                 /* SK_ACK or SK_LOOP_ACK */
-    bool avoid;                   /* steer clear of suspect nodes */
+    int ack_kind; /* SK_ACK or SK_LOOP_ACK */
+    bool avoid;   /* steer clear of suspect nodes */
 };
 
 /*
@@ -201,8 +201,13 @@ out:
 static void put_out_header(uint8_t *rec, const struct mix_address *to, bool reply, uint64_t now,
                            uint32_t total, uint32_t count, uint32_t cap0, uint32_t cap)
 {
-    struct rec_out h = {.version = 1, .reply = reply, .created = now, .total = total,
-                        .count = count, .cap0 = cap0, .cap = cap};
+    struct rec_out h = { .version = 1,
+                         .reply = reply,
+                         .created = now,
+                         .total = total,
+                         .count = count,
+                         .cap0 = cap0,
+                         .cap = cap };
     memcpy(h.gateway_id, to->gateway_id, MIX_NODE_ID_LEN);
     memcpy(h.public_key, to->public_key, ADDRESS_KEY_LEN);
     rec_out_pack(&h, rec);
@@ -279,13 +284,15 @@ static int drop_packet(struct core *c, bool with_ack, uint64_t unix_now, uint8_t
         mix_rng_bytes(&c->rng, body, body_len);
         e = make_surb(c, SK_COVER_ACK, r.hops[r.n - 1].node_id, msg_id, 0, unix_now, false, surb,
                       NULL);
-        if (e == CORE_OK && payload_build(plain, c->plain_len, surb, c->surb_len, body,
-                                          body_len) != PAYLOAD_OK)
+        if (e == CORE_OK &&
+            payload_build(plain, c->plain_len, surb, c->surb_len, body, body_len) != PAYLOAD_OK)
             e = CORE_ERR_CRYPTO;
     }
     if (e == CORE_OK)
         e = sphinx_create(&c->g, &c->rng, r.hops, r.n, zero_id, plain, c->plain_len, out) ==
-                    SPHINX_OK ? CORE_OK : CORE_ERR_CRYPTO;
+                    SPHINX_OK
+                ? CORE_OK
+                : CORE_ERR_CRYPTO;
     free(plain);
     c->st.drop_sent += e == CORE_OK;
     return e;
@@ -328,7 +335,8 @@ static int send_raw(struct core *c, uint8_t *out)
 {
     uint8_t key[8], *kp = key, *v;
     size_t vlen;
-    if (c->n_raw == 0 || cstore_iter(c->store, CSTORE_RAW, NULL, 0, raw_first, &kp) != 0 || kp != NULL)
+    if (c->n_raw == 0 || cstore_iter(c->store, CSTORE_RAW, NULL, 0, raw_first, &kp) != 0 ||
+        kp != NULL)
         return 0;
     int got = cstore_get(c->store, CSTORE_RAW, key, 8, &v, &vlen);
     if (got != 1 || vlen != c->pkt_len) {
@@ -364,8 +372,8 @@ static int send_fragment(struct core *c, const struct qent *q, bool fresh, uint6
     int ret = 0;
     *count_out = rec != NULL ? count : 0;
     /* SENT here means it was in flight when the daemon stopped (queued again at load). */
-    if (rec == NULL || !rec_out_unpack(rec, rlen, &h) || q->idx >= count
-        || (fs[q->idx] != FS_QUEUED && fs[q->idx] != FS_SENT))
+    if (rec == NULL || !rec_out_unpack(rec, rlen, &h) || q->idx >= count ||
+        (fs[q->idx] != FS_QUEUED && fs[q->idx] != FS_SENT))
         goto out;
     if (fresh && (fs[q->idx] != FS_QUEUED || fs[count + q->idx] != 0))
         goto out;
@@ -525,8 +533,8 @@ int core_reply(struct core *c, const uint8_t id[static CORE_MSG_ID_LEN], const u
     }
     /* A SURB works once: its bytes stay in the record, the flag says it is spent.
      * (A reply's record holds the id it answers there instead: no SURB.) */
-    if (rlen >= REC_IN_HDR + surb_len && surb_len > 0
-        && !(in.flags & (REC_IN_CAN_REPLY | REC_IN_IS_REPLY)))
+    if (rlen >= REC_IN_HDR + surb_len && surb_len > 0 &&
+        !(in.flags & (REC_IN_CAN_REPLY | REC_IN_IS_REPLY)))
         e = CORE_ERR_SURB_USED;
     if (rlen < REC_IN_HDR + surb_len || !(in.flags & REC_IN_CAN_REPLY) || surb_len != c->surb_len)
         goto out;

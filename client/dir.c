@@ -66,8 +66,8 @@ static void reap_soon(struct mixclient *mc)
 
 static void install(struct mixclient *mc, struct pki_doc *doc)
 {
-    double next = mc_dir_next_refresh_s(&pki_doc_params(doc)->timing, pki_doc_epoch(doc),
-                                        ev_time(), &mc->rng);
+    double next = mc_dir_next_refresh_s(&pki_doc_params(doc)->timing, pki_doc_epoch(doc), ev_time(),
+                                        &mc->rng);
     mc->dir_timing = pki_doc_params(doc)->timing;
     mc->dir_have_timing = true;
     const struct pki_doc *old = mc->core ? core_doc(mc->core) : NULL;
@@ -88,7 +88,7 @@ static void install(struct mixclient *mc, struct pki_doc *doc)
 static void auth_up(void *ctx, struct cconn *c)
 {
     struct mixclient *mc = ctx;
-    struct mix_frame f = {.type = FRAME_DOCUMENT_REQUEST};
+    struct mix_frame f = { .type = FRAME_DOCUMENT_REQUEST };
     uint8_t buf[64];
     size_t len;
     const char *why;
@@ -115,10 +115,10 @@ static void auth_frame(void *ctx, struct cconn *c, const uint8_t *buf, size_t le
         uint8_t keys[CCONF_MAX_AUTH][PKI_KEY_LEN];
         for (size_t i = 0; i < mc->conf.n_auth; i++)
             memcpy(keys[i], mc->conf.auth[i].sign_pk, PKI_KEY_LEN);
-        struct pki_verify_opts o = {.authorities = (const uint8_t(*)[PKI_KEY_LEN])keys,
-                                    .n_authorities = mc->conf.n_auth,
-                                    .threshold = mc->conf.threshold,
-                                    .now = mc_unix_now()};
+        struct pki_verify_opts o = { .authorities = (const uint8_t(*)[PKI_KEY_LEN])keys,
+                                     .n_authorities = mc->conf.n_auth,
+                                     .threshold = mc->conf.threshold,
+                                     .now = mc_unix_now() };
         struct pki_doc *doc = NULL;
         enum pki_err e = pki_verify(f->u.doc_resp.signed_document.ptr,
                                     f->u.doc_resp.signed_document.len, &o, &doc);
@@ -150,7 +150,8 @@ static void auth_down(void *ctx, struct cconn *c, const char *why)
         /* A refusal by another authority says more: keep it. */
         if (mc->last_dir_error == NULL)
             mc->last_dir_error = "authority unreachable";
-        log_warn("client: authority %s: %s", mc->conf.auth[mc->auth_idx % mc->conf.n_auth].addr, why);
+        log_warn("client: authority %s: %s", mc->conf.auth[mc->auth_idx % mc->conf.n_auth].addr,
+                 why);
         mc->auth_idx++;
         dir_schedule(mc, mc->auth_idx % mc->conf.n_auth == 0 ? retry_s(mc) : 0.2);
     }
@@ -166,7 +167,7 @@ static void on_dir_timer(struct ev_loop *loop, ev_timer *w, int revents)
     cconn_free(mc->auth);
     mc->auth = NULL;
     const struct authority *a = &mc->conf.auth[mc->auth_idx % mc->conf.n_auth];
-    struct cconn_cbs cbs = {auth_up, auth_frame, auth_down, mc};
+    struct cconn_cbs cbs = { auth_up, auth_frame, auth_down, mc };
     /* Ask again later in any case (no answer at all); a reply re-arms this. */
     dir_schedule(mc, (double)mc->conf.connect_timeout_us / 1e6 + retry_s(mc));
     mc->auth_answered = false;
@@ -178,10 +179,9 @@ static void on_dir_timer(struct ev_loop *loop, ev_timer *w, int revents)
     }
     randombytes_buf(eph, 32);
     crypto_scalarmult_base(eph + 32, eph);
-    mc->auth = cconn_dial(mc->loop, a->addr, eph, eph + 32, a->link_pk, LINK_ROLE_CLIENT,
-                          PKI_MAX_DOCUMENT_LEN + 4096,
-                          (uint32_t)(mc->conf.connect_timeout_us / 1000), &mc->rng, &cbs, err,
-                          sizeof(err));
+    mc->auth = cconn_dial(
+        mc->loop, a->addr, eph, eph + 32, a->link_pk, LINK_ROLE_CLIENT, PKI_MAX_DOCUMENT_LEN + 4096,
+        (uint32_t)(mc->conf.connect_timeout_us / 1000), &mc->rng, &cbs, err, sizeof(err));
     sodium_free(eph);
     if (mc->auth == NULL) {
         mc->last_dir_error = "authority address unusable";

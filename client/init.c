@@ -142,8 +142,10 @@ static int check_gateway(const struct pki_doc *doc, const uint8_t id[32], char *
         snprintf(err, errlen, "the configured gateway is not in the directory (epoch %llu)",
                  (unsigned long long)pki_doc_epoch(doc));
     else if ((d->roles & PKI_ROLE_GATEWAY) == 0)
-        snprintf(err, errlen, "the configured gateway (%s) is not a gateway: the directory "
-                 "lists it as a layer-%u mix", d->address, (unsigned)d->layer);
+        snprintf(err, errlen,
+                 "the configured gateway (%s) is not a gateway: the directory "
+                 "lists it as a layer-%u mix",
+                 d->address, (unsigned)d->layer);
     else if ((d->roles & PKI_ROLE_PROVIDER) == 0)
         snprintf(err, errlen, "the configured gateway (%s) holds no inboxes (not a provider)",
                  d->address);
@@ -152,14 +154,14 @@ static int check_gateway(const struct pki_doc *doc, const uint8_t id[32], char *
     return MIXCLIENT_E_CONFIG;
 }
 
-static int pick_gateway(const char *config_path, struct cconf *conf, unsigned timeout_s,
-                        char *err, size_t errlen)
+static int pick_gateway(const char *config_path, struct cconf *conf, unsigned timeout_s, char *err,
+                        size_t errlen)
 {
     uint8_t id[32];
     bool configured = conf->have_gateway;
     if (!configured && mc_read_gateway_file(conf, id, err, errlen) == 0)
         return 0;
-    struct init_state st = {NULL, false, false};
+    struct init_state st = { NULL, false, false };
     struct mixclient *mc = mc_new_common(config_path, NULL, false, err, errlen);
     if (mc == NULL)
         return MIXCLIENT_E_CONFIG;
@@ -199,7 +201,7 @@ int mixclient_init(const char *config_path, unsigned timeout_s,
     if (rc != 0)
         return rc;
     /* Connect and fetch once: the gateway creates our inbox at the first fetch. */
-    struct init_state st = {NULL, false, false};
+    struct init_state st = { NULL, false, false };
     struct mixclient *mc = mixclient_new(config_path, NULL, err, errlen);
     if (mc == NULL)
         return MIXCLIENT_E_CONFIG;

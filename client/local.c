@@ -90,7 +90,7 @@ static bool lsend(struct lconn *c, const struct mix_frame *f)
 
 static void send_result(struct lconn *c, const uint8_t *id, int code, const char *reason)
 {
-    struct mix_frame f = {.type = FRAME_LOCAL_SEND_REPLY};
+    struct mix_frame f = { .type = FRAME_LOCAL_SEND_REPLY };
     f.u.local_send_reply.message_id.ptr = code == 0 ? id : NULL;
     f.u.local_send_reply.message_id.len = code == 0 ? FRAME_MSG_ID_LEN : 0;
     f.u.local_send_reply.code = (uint32_t)code;
@@ -103,20 +103,20 @@ static void send_result(struct lconn *c, const uint8_t *id, int code, const char
 static int frame_code(int e)
 {
     switch (e) {
-    case MIXCLIENT_E_ADDRESS: case MIXCLIENT_E_TOO_BIG: case MIXCLIENT_E_UNKNOWN_GATEWAY:
-        return FRAME_ERR_BAD_FRAME;
-    case MIXCLIENT_E_UNKNOWN_ID: case MIXCLIENT_E_NO_SURB: case MIXCLIENT_E_SURB_USED:
-        return FRAME_ERR_NOT_FOUND;
-    case MIXCLIENT_E_NO_DIRECTORY:
-        return FRAME_ERR_UNEXPECTED;
-    default:
-        return FRAME_ERR_INTERNAL;
+    case MIXCLIENT_E_ADDRESS:
+    case MIXCLIENT_E_TOO_BIG:
+    case MIXCLIENT_E_UNKNOWN_GATEWAY: return FRAME_ERR_BAD_FRAME;
+    case MIXCLIENT_E_UNKNOWN_ID:
+    case MIXCLIENT_E_NO_SURB:
+    case MIXCLIENT_E_SURB_USED: return FRAME_ERR_NOT_FOUND;
+    case MIXCLIENT_E_NO_DIRECTORY: return FRAME_ERR_UNEXPECTED;
+    default: return FRAME_ERR_INTERNAL;
     }
 }
 
 static void do_send(struct lconn *c, const struct mix_frame *f)
 {
-    uint8_t id[MIXCLIENT_ID_LEN] = {0};
+    uint8_t id[MIXCLIENT_ID_LEN] = { 0 };
     char why[160];
     const char *addr = f->u.local_send.address;
     if (mixclient_check_address(addr, why, sizeof(why)) != 0) {
@@ -130,7 +130,7 @@ static void do_send(struct lconn *c, const struct mix_frame *f)
 
 static void do_reply(struct lconn *c, const struct mix_frame *f)
 {
-    uint8_t rid[MIXCLIENT_ID_LEN] = {0};
+    uint8_t rid[MIXCLIENT_ID_LEN] = { 0 };
     int e = mixclient_reply(c->srv->mc, f->u.local_reply.message_id.ptr, f->u.local_reply.body.ptr,
                             f->u.local_reply.body.len, rid);
     /* The answer carries the reply's own id (the one the other side sees). */
@@ -140,7 +140,7 @@ static void do_reply(struct lconn *c, const struct mix_frame *f)
 static void push_msg(void *ctx, const struct mixclient_message *m)
 {
     struct lconn *c = ctx;
-    struct mix_frame f = {.type = FRAME_LOCAL_MESSAGE};
+    struct mix_frame f = { .type = FRAME_LOCAL_MESSAGE };
     f.u.local_msg.message_id.ptr = m->id;
     f.u.local_msg.message_id.len = MIXCLIENT_ID_LEN;
     f.u.local_msg.body.ptr = m->len ? m->body : (const uint8_t *)"";
@@ -163,7 +163,7 @@ static void do_recv(struct lconn *c, const struct mix_frame *f)
         c->follow = true;
         return;
     }
-    struct mix_frame e = {.type = FRAME_LOCAL_RECV_END};
+    struct mix_frame e = { .type = FRAME_LOCAL_RECV_END };
     e.u.local_recv_end.count = (uint32_t)n;
     e.u.local_recv_end.remaining = (uint32_t)remaining;
     if (!lsend(c, &e))
@@ -214,7 +214,7 @@ static void add_status(void *ctx, const struct core_status *s)
 static void do_status(struct lconn *c, const struct mix_frame *f)
 {
     struct mixclient *mc = c->srv->mc;
-    struct status_acc a = {NULL, NULL, NULL, 0, 0};
+    struct status_acc a = { NULL, NULL, NULL, 0, 0 };
     char addr[MIXCLIENT_ADDRESS_SIZE];
     if (f->u.local_status.message_id.len == FRAME_MSG_ID_LEN) {
         struct core_status s;
@@ -229,7 +229,7 @@ static void do_status(struct lconn *c, const struct mix_frame *f)
         a.v[i].peer = a.peers[i];
     }
     mixclient_address(mc, addr);
-    struct mix_frame r = {.type = FRAME_LOCAL_STATUS_REPLY};
+    struct mix_frame r = { .type = FRAME_LOCAL_STATUS_REPLY };
     r.u.local_status_reply.msgs = a.v;
     r.u.local_status_reply.n_msgs = a.n;
     r.u.local_status_reply.address = addr;

@@ -55,7 +55,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 /* A command with no options of its own: only the common ones, no arguments. */
 static int plain_command(const char *cmd, int argc, char **argv, const char **config)
 {
-    static const struct option opts[] = {CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = { CLI_COMMON_LONG, { NULL, 0, NULL, 0 } };
     int ch, r;
     optind = 0;
     opterr = 0;
@@ -118,8 +118,8 @@ static int run_daemon(const char *config, int argc, char **argv)
     if (lock_fd == -1)
         return 1;
     mix_log_init("mixclient", conf.log_level, conf.use_syslog);
-    struct mixclient_options opts = {daemon_log, NULL,
-                                     (enum mixclient_log_level)(conf.log_level + 1)};
+    struct mixclient_options opts = { daemon_log, NULL,
+                                      (enum mixclient_log_level)(conf.log_level + 1) };
     g_mc = mixclient_new_opts(config, NULL, &opts, err, sizeof(err));
     /* lock_fd stays open (the lock held) until the process exits. */
     (void)lock_fd;
@@ -151,8 +151,9 @@ static int run_daemon(const char *config, int argc, char **argv)
 
 static int run_init(const char *config, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"timeout", required_argument, NULL, 't'}, CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = { { "timeout", required_argument, NULL, 't' },
+                                          CLI_COMMON_LONG,
+                                          { NULL, 0, NULL, 0 } };
     char err[512], addr[MIXCLIENT_ADDRESS_SIZE];
     unsigned long timeout = 30;
     int ch, r;
@@ -201,14 +202,16 @@ static int run_address(const char *config, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"check", no_argument, NULL, 'n'}, CLI_COMMON_LONG, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = { { "check", no_argument, NULL, 'n' },
+                                          CLI_COMMON_LONG,
+                                          { NULL, 0, NULL, 0 } };
     static const struct {
         const char *name;
         int (*fn)(const char *config, int argc, char **argv);
     } cmds[] = {
-        {"init", run_init}, {"daemon", run_daemon}, {"address", run_address},
-        {"send", cli_send}, {"recv", cli_recv}, {"reply", cli_reply}, {"status", cli_status},
+        { "init", run_init },     { "daemon", run_daemon }, { "address", run_address },
+        { "send", cli_send },     { "recv", cli_recv },     { "reply", cli_reply },
+        { "status", cli_status },
     };
     const char *config = getenv("MIXCLIENT_CONFIG");
     bool check = false;
@@ -245,7 +248,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < MIX_ARRAY_LEN(cmds); i++)
         if (strcmp(cmd, cmds[i].name) == 0)
             return cmds[i].fn(config, argc - optind, argv + optind);
-    fprintf(stderr, "mixclient: unknown command '%s' (one of init, daemon, address, send, recv, "
-            "reply, status)\ntry 'mixclient --help'\n", cmd);
+    fprintf(stderr,
+            "mixclient: unknown command '%s' (one of init, daemon, address, send, recv, "
+            "reply, status)\ntry 'mixclient --help'\n",
+            cmd);
     return 2;
 }

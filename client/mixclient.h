@@ -52,20 +52,20 @@
 extern "C" {
 #endif
 
-#define MIXCLIENT_ID_LEN 16          /* message ids */
-#define MIXCLIENT_ADDRESS_SIZE 114   /* printable address + NUL */
+#define MIXCLIENT_ID_LEN 16        /* message ids */
+#define MIXCLIENT_ADDRESS_SIZE 114 /* printable address + NUL */
 
 enum mixclient_err {
     MIXCLIENT_OK = 0,
-    MIXCLIENT_E_ADDRESS = -1,    /* malformed or mistyped address (checksum) */
-    MIXCLIENT_E_TOO_BIG = -2,    /* message above mixclient_max_message() */
-    MIXCLIENT_E_NO_DIRECTORY = -3, /* no verified directory yet (authorities unreachable?) */
+    MIXCLIENT_E_ADDRESS = -1,         /* malformed or mistyped address (checksum) */
+    MIXCLIENT_E_TOO_BIG = -2,         /* message above mixclient_max_message() */
+    MIXCLIENT_E_NO_DIRECTORY = -3,    /* no verified directory yet (authorities unreachable?) */
     MIXCLIENT_E_UNKNOWN_GATEWAY = -4, /* the address's gateway is not in the directory */
-    MIXCLIENT_E_STORE = -5,      /* the local store failed; nothing was accepted */
-    MIXCLIENT_E_UNKNOWN_ID = -6, /* no message with that id */
-    MIXCLIENT_E_NO_SURB = -7,    /* the message cannot be replied to */
-    MIXCLIENT_E_CONFIG = -8,     /* bad configuration or key files */
-    MIXCLIENT_E_NETWORK = -9,    /* directory or gateway unreachable */
+    MIXCLIENT_E_STORE = -5,           /* the local store failed; nothing was accepted */
+    MIXCLIENT_E_UNKNOWN_ID = -6,      /* no message with that id */
+    MIXCLIENT_E_NO_SURB = -7,         /* the message cannot be replied to */
+    MIXCLIENT_E_CONFIG = -8,          /* bad configuration or key files */
+    MIXCLIENT_E_NETWORK = -9,         /* directory or gateway unreachable */
     MIXCLIENT_E_INTERNAL = -10,
     MIXCLIENT_E_SURB_USED = -11, /* the message's reply block was used already */
     MIXCLIENT_E_PATH = -12,      /* the directory gives no usable path right now */
@@ -73,7 +73,7 @@ enum mixclient_err {
 
 /* Log levels of struct mixclient_options: a line is passed on if its level <= the option. */
 enum mixclient_log_level {
-    MIXCLIENT_LOG_QUIET = 0,     /* nothing (the default) */
+    MIXCLIENT_LOG_QUIET = 0, /* nothing (the default) */
     MIXCLIENT_LOG_ERROR = 1,
     MIXCLIENT_LOG_WARN = 2,
     MIXCLIENT_LOG_INFO = 3,
@@ -85,18 +85,18 @@ typedef void (*mixclient_log_fn)(void *ctx, enum mixclient_log_level level, cons
 
 /* Options of mixclient_new_opts(); zero-initialised means the defaults. */
 struct mixclient_options {
-    mixclient_log_fn log_fn;     /* NULL: no log lines */
+    mixclient_log_fn log_fn; /* NULL: no log lines */
     void *log_ctx;
     enum mixclient_log_level log_level;
 };
 
 enum mixclient_state {
-    MIXCLIENT_QUEUED = 1,        /* accepted, not sent yet */
-    MIXCLIENT_SENT = 2,          /* some fragments sent, not all acknowledged */
-    MIXCLIENT_ACKNOWLEDGED = 3,  /* every fragment stored at the recipient's gateway */
-    MIXCLIENT_FAILED = 4,        /* a fragment ran out of attempts */
-    MIXCLIENT_RECEIVING = 6,     /* incoming, fragments still missing */
-    MIXCLIENT_RECEIVED = 7,      /* incoming, complete */
+    MIXCLIENT_QUEUED = 1,       /* accepted, not sent yet */
+    MIXCLIENT_SENT = 2,         /* some fragments sent, not all acknowledged */
+    MIXCLIENT_ACKNOWLEDGED = 3, /* every fragment stored at the recipient's gateway */
+    MIXCLIENT_FAILED = 4,       /* a fragment ran out of attempts */
+    MIXCLIENT_RECEIVING = 6,    /* incoming, fragments still missing */
+    MIXCLIENT_RECEIVED = 7,     /* incoming, complete */
 };
 
 /*
@@ -107,11 +107,11 @@ enum mixclient_state {
  */
 struct mixclient_status {
     enum mixclient_state state;
-    unsigned fragments;          /* outgoing: fragments; incoming: the count, 1 once complete */
-    unsigned acked;              /* outgoing: acknowledged; incoming: fragments received */
-    bool incoming;               /* direction: a message we receive(d), else one we sent */
-    uint64_t time;               /* Unix s: outgoing accepted; incoming first fragment / complete */
-    uint64_t size;               /* message bytes */
+    unsigned fragments; /* outgoing: fragments; incoming: the count, 1 once complete */
+    unsigned acked;     /* outgoing: acknowledged; incoming: fragments received */
+    bool incoming;      /* direction: a message we receive(d), else one we sent */
+    uint64_t time;      /* Unix s: outgoing accepted; incoming first fragment / complete */
+    uint64_t size;      /* message bytes */
     /* Outgoing: the recipient's address; incoming: "" (a sender is never known). */
     char peer[MIXCLIENT_ADDRESS_SIZE];
 };
@@ -120,9 +120,9 @@ struct mixclient_message {
     uint8_t id[MIXCLIENT_ID_LEN];
     const uint8_t *body;
     size_t len;
-    bool can_reply;              /* carries an unused reply SURB: mixclient_reply() works */
-    bool is_reply;               /* a reply to one of our messages */
-    uint64_t received_at;        /* Unix seconds */
+    bool can_reply;       /* carries an unused reply SURB: mixclient_reply() works */
+    bool is_reply;        /* a reply to one of our messages */
+    uint64_t received_at; /* Unix seconds */
     uint8_t in_reply_to[MIXCLIENT_ID_LEN]; /* is_reply: the id of our message it answers */
 };
 
@@ -140,8 +140,8 @@ const char *mixclient_version(void);
  * NULL (the client makes its own).  Starts fetching the directory and
  * connecting once the loop runs.  NULL with err set on failure.
  */
-struct mixclient *mixclient_new(const char *config_path, struct ev_loop *loop,
-                                char *err, size_t errlen);
+struct mixclient *mixclient_new(const char *config_path, struct ev_loop *loop, char *err,
+                                size_t errlen);
 /*
  * The same with options (NULL = defaults: no log lines).  The log callback
  * is called on the loop's thread, from inside library calls; it must not

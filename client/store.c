@@ -68,11 +68,11 @@ void cstore_close(struct cstore *s)
     free(s);
 }
 
-int cstore_put(struct cstore *s, enum cstore_table t, const void *key, size_t klen,
-               const void *val, size_t vlen)
+int cstore_put(struct cstore *s, enum cstore_table t, const void *key, size_t klen, const void *val,
+               size_t vlen)
 {
     MDB_txn *txn;
-    MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+    MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc != 0)
         goto fail;
@@ -88,11 +88,11 @@ fail:
     return -1;
 }
 
-int cstore_get(struct cstore *s, enum cstore_table t, const void *key, size_t klen,
-               uint8_t **val, size_t *vlen)
+int cstore_get(struct cstore *s, enum cstore_table t, const void *key, size_t klen, uint8_t **val,
+               size_t *vlen)
 {
     MDB_txn *txn;
-    MDB_val k = {klen, (void *)key}, v;
+    MDB_val k = { klen, (void *)key }, v;
     *val = NULL;
     *vlen = 0;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
@@ -117,7 +117,7 @@ int cstore_get(struct cstore *s, enum cstore_table t, const void *key, size_t kl
 int cstore_has(struct cstore *s, enum cstore_table t, const void *key, size_t klen)
 {
     MDB_txn *txn;
-    MDB_val k = {klen, (void *)key}, v;
+    MDB_val k = { klen, (void *)key }, v;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
         return -1;
     int rc = mdb_get(txn, s->dbi[t], &k, &v);
@@ -128,7 +128,7 @@ int cstore_has(struct cstore *s, enum cstore_table t, const void *key, size_t kl
 int cstore_del(struct cstore *s, enum cstore_table t, const void *key, size_t klen)
 {
     MDB_txn *txn;
-    MDB_val k = {klen, (void *)key};
+    MDB_val k = { klen, (void *)key };
     if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
         return -1;
     int rc = mdb_del(txn, s->dbi[t], &k, NULL);
@@ -143,7 +143,7 @@ int cstore_del_prefix(struct cstore *s, enum cstore_table t, const void *prefix,
 {
     MDB_txn *txn;
     MDB_cursor *cur;
-    MDB_val k = {plen, (void *)prefix}, v;
+    MDB_val k = { plen, (void *)prefix }, v;
     if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0)
         return -1;
     if (mdb_cursor_open(txn, s->dbi[t], &cur) != 0) {
@@ -167,7 +167,7 @@ int cstore_iter(struct cstore *s, enum cstore_table t, const void *prefix, size_
 {
     MDB_txn *txn;
     MDB_cursor *cur;
-    MDB_val k = {plen, (void *)prefix}, v;
+    MDB_val k = { plen, (void *)prefix }, v;
     if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn) != 0)
         return -1;
     if (mdb_cursor_open(txn, s->dbi[t], &cur) != 0) {

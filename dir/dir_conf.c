@@ -47,8 +47,7 @@ static int load_main(struct conf *cf, struct dir_conf *c, char *err, size_t errl
     if (listen == NULL) {
         conf_error(cf, "[mixdir] listen is required");
         bad = 1;
-    } else if (strlen(listen) > PKI_ADDR_MAX
-               || !hostport_parse(listen, host, sizeof host, &port)) {
+    } else if (strlen(listen) > PKI_ADDR_MAX || !hostport_parse(listen, host, sizeof host, &port)) {
         conf_error(cf, "[mixdir] listen: bad address \"%s\" (want HOST:PORT)", listen);
         bad = 1;
     } else {
@@ -64,8 +63,8 @@ static int load_main(struct conf *cf, struct dir_conf *c, char *err, size_t errl
         snprintf(c->data_dir, sizeof c->data_dir, "%s", dd);
         bad |= get_path(cf, "identity_key", dd, "identity.key", c->identity_key_path,
                         sizeof c->identity_key_path) < 0;
-        bad |= get_path(cf, "link_key", dd, "link.key", c->link_key_path,
-                        sizeof c->link_key_path) < 0;
+        bad |=
+            get_path(cf, "link_key", dd, "link.key", c->link_key_path, sizeof c->link_key_path) < 0;
     }
     const char *lvl = conf_get_str(cf, "mixdir", "log_level", "info");
     c->log_level = mix_log_parse_level(lvl);
@@ -78,11 +77,13 @@ static int load_main(struct conf *cf, struct dir_conf *c, char *err, size_t errl
                         errlen) < 0;
     const char *ml = conf_get_str(cf, "mixdir", "metrics_listen", "");
     struct in_addr ip4;
-    if (*ml && (strlen(ml) >= sizeof c->metrics_listen
-                || !hostport_parse(ml, host, sizeof host, &port)
-                || inet_pton(AF_INET, host, &ip4) != 1)) {
-        conf_error(cf, "[mixdir] metrics_listen: \"%s\": a numeric IPv4 HOST:PORT such "
-                   "as 127.0.0.1:9200", ml);
+    if (*ml &&
+        (strlen(ml) >= sizeof c->metrics_listen || !hostport_parse(ml, host, sizeof host, &port) ||
+         inet_pton(AF_INET, host, &ip4) != 1)) {
+        conf_error(cf,
+                   "[mixdir] metrics_listen: \"%s\": a numeric IPv4 HOST:PORT such "
+                   "as 127.0.0.1:9200",
+                   ml);
         bad = 1;
     } else {
         snprintf(c->metrics_listen, sizeof c->metrics_listen, "%s", ml);
@@ -101,8 +102,7 @@ static int load_authorities(struct conf *cf, struct dir_conf *c, char *err, size
 {
     size_t n;
     uint64_t k;
-    int bad = authority_read_list(cf, "network", c->auth, DIR_MAX_AUTHORITIES, &n, err,
-                                  errlen) < 0;
+    int bad = authority_read_list(cf, "network", c->auth, DIR_MAX_AUTHORITIES, &n, err, errlen) < 0;
     if (n == 0)
         return -1;
     c->n_auth = n;
@@ -115,10 +115,10 @@ static int load_timing(struct conf *cf, struct dir_conf *c, char *err, size_t er
 {
     uint64_t len_us, grace_us, lead_us, win_us;
     int bad = 0;
-    bad |= conf_get_u64(cf, "network", "genesis", 0, 0, UINT64_C(1) << 40, &c->timing.genesis,
-                        err, errlen) < 0;
-    if (conf_get_duration_us(cf, "network", "epoch_length", 20 * 60 * US, &len_us, err,
-                             errlen) < 0) {
+    bad |= conf_get_u64(cf, "network", "genesis", 0, 0, UINT64_C(1) << 40, &c->timing.genesis, err,
+                        errlen) < 0;
+    if (conf_get_duration_us(cf, "network", "epoch_length", 20 * 60 * US, &len_us, err, errlen) <
+        0) {
         bad = 1;
     } else if (len_us < 4 * US || len_us % US != 0 || len_us > 7 * 24 * 3600 * US) {
         conf_error(cf, "[network] epoch_length: whole seconds from 4s to 7 days");
@@ -133,8 +133,8 @@ static int load_timing(struct conf *cf, struct dir_conf *c, char *err, size_t er
     }
     uint64_t len = len_us / US;
     c->timing.epoch_len = len;
-    bad |= conf_get_duration_us(cf, "network", "grace", (len / 10) * US, &grace_us, err,
-                                errlen) < 0;
+    bad |=
+        conf_get_duration_us(cf, "network", "grace", (len / 10) * US, &grace_us, err, errlen) < 0;
     bad |= conf_get_duration_us(cf, "network", "vote_lead", (len / 4 > 0 ? len / 4 : 1) * US,
                                 &lead_us, err, errlen) < 0;
     c->timing.grace = grace_us / US;
@@ -150,8 +150,8 @@ static int load_timing(struct conf *cf, struct dir_conf *c, char *err, size_t er
     uint64_t def_win = c->vote_lead_s / 3 > 0 ? c->vote_lead_s / 3 : 1;
     if (def_win > 30)
         def_win = 30;
-    if (conf_get_duration_us(cf, "network", "exchange_window", def_win * US, &win_us, err,
-                             errlen) < 0) {
+    if (conf_get_duration_us(cf, "network", "exchange_window", def_win * US, &win_us, err, errlen) <
+        0) {
         bad = 1;
     } else {
         c->exchange_window_s = win_us / US;
@@ -197,17 +197,17 @@ static int parse_node_line(const char *v, uint8_t key[static PKI_KEY_LEN], struc
             return -1;
     }
     b->layer = layer;
-    if ((b->roles & PKI_ROLE_MIX) ? (b->roles != PKI_ROLE_MIX || layer == 0 ||
-                                     layer > PKI_MAX_LAYERS)
-                                  : layer != 0)
+    if ((b->roles & PKI_ROLE_MIX)
+            ? (b->roles != PKI_ROLE_MIX || layer == 0 || layer > PKI_MAX_LAYERS)
+            : layer != 0)
         return -1;
     return 0;
 }
 
 static int load_registration(struct conf *cf, struct dir_conf *c, char *err, size_t errlen)
 {
-    int bad = conf_get_bool(cf, "registration", "open", false, &c->open_registration, err,
-                            errlen) < 0;
+    int bad =
+        conf_get_bool(cf, "registration", "open", false, &c->open_registration, err, errlen) < 0;
     size_t n = conf_count(cf, "registration", "node");
     if (n > DIR_MAX_ALLOWED) {
         snprintf(err, errlen, "[registration] too many node lines (max %d)", DIR_MAX_ALLOWED);
@@ -222,8 +222,10 @@ static int load_registration(struct conf *cf, struct dir_conf *c, char *err, siz
     for (size_t i = 0; i < n; i++) {
         const char *v = conf_get_nth(cf, "registration", "node", i);
         if (parse_node_line(v, c->allowed[i], &c->binding[i]) < 0) {
-            conf_error(cf, "[registration] node: expected 'ED25519_KEY [ROLES [LAYER]]' "
-                       "(roles mix or gateway,provider; a mix needs its layer): \"%s\"", v);
+            conf_error(cf,
+                       "[registration] node: expected 'ED25519_KEY [ROLES [LAYER]]' "
+                       "(roles mix or gateway,provider; a mix needs its layer): \"%s\"",
+                       v);
             bad = 1;
         }
     }
@@ -239,8 +241,8 @@ static int load_limits(struct conf *cf, struct dir_conf *c, char *err, size_t er
 {
     uint64_t hs, idle, anon, evict;
     int bad = 0;
-    bad |= conf_get_u64(cf, "limits", "max_connections", 512, 4, 100000, &c->max_connections,
-                        err, errlen) < 0;
+    bad |= conf_get_u64(cf, "limits", "max_connections", 512, 4, 100000, &c->max_connections, err,
+                        errlen) < 0;
     bad |= conf_get_u64(cf, "limits", "max_per_address", 32, 1, 100000, &c->max_per_address, err,
                         errlen) < 0;
     bad |= conf_get_u64(cf, "limits", "max_frame", FRAME_MAX_DEFAULT, 16384, 16u << 20,
@@ -249,11 +251,10 @@ static int load_limits(struct conf *cf, struct dir_conf *c, char *err, size_t er
                         &c->max_descriptors, err, errlen) < 0;
     bad |= conf_get_duration_us(cf, "limits", "handshake_timeout", 5 * US, &hs, err, errlen) < 0;
     bad |= conf_get_duration_us(cf, "limits", "idle_timeout", 120 * US, &idle, err, errlen) < 0;
-    bad |= conf_get_duration_us(cf, "limits", "anon_idle_timeout", 10 * US, &anon, err,
-                                errlen) < 0;
+    bad |= conf_get_duration_us(cf, "limits", "anon_idle_timeout", 10 * US, &anon, err, errlen) < 0;
     bad |= conf_get_duration_us(cf, "limits", "evict_idle", 2 * US, &evict, err, errlen) < 0;
-    bad |= conf_get_u64(cf, "limits", "accept_rate", 50, 0, 1000000, &c->accept_rate, err,
-                        errlen) < 0;
+    bad |=
+        conf_get_u64(cf, "limits", "accept_rate", 50, 0, 1000000, &c->accept_rate, err, errlen) < 0;
     bad |= conf_get_u64(cf, "limits", "accept_burst", 100, 1, 1000000, &c->accept_burst, err,
                         errlen) < 0;
     c->handshake_timeout = (double)hs / 1e6;
@@ -283,14 +284,17 @@ static struct dir_conf *finish(struct conf *cf, char *err, size_t errlen)
     }
     /* Every section is read to its end even after an error: one run reports
      * the unknown keys and every error (conf_report). */
-    conf_known(cf, "mixdir", "listen data_dir identity_key link_key log_level syslog log_file "
+    conf_known(cf, "mixdir",
+               "listen data_dir identity_key link_key log_level syslog log_file "
                "stats_interval metrics_listen");
-    conf_known(cf, "network", "authority threshold epoch_length genesis grace vote_lead "
+    conf_known(cf, "network",
+               "authority threshold epoch_length genesis grace vote_lead "
                "exchange_window key_ahead_epochs max_hops payload_len layers mean_delay "
                "max_delay lambda_p lambda_l lambda_d lambda_m strategy pool_interval pool_keep "
                "threshold_n");
     conf_known(cf, "registration", "open node");
-    conf_known(cf, "limits", "max_connections max_per_address max_frame max_descriptors "
+    conf_known(cf, "limits",
+               "max_connections max_per_address max_frame max_descriptors "
                "handshake_timeout idle_timeout");
     char e[6][512];
     const char *errs[6] = { e[0], e[1], e[2], e[3], e[4], e[5] };

@@ -15,42 +15,41 @@
 #define DIR_MAX_AUTHORITIES PKI_MAX_SIGNATURES
 #define DIR_MAX_ALLOWED 4096
 
-
 struct dir_conf {
     /* [mixdir] */
     char listen[PKI_ADDR_MAX + 1];
     char data_dir[1024];
-    char identity_key_path[1100];       /* default DATA/identity.key */
-    char link_key_path[1100];           /* default DATA/link.key */
-    int log_level;                      /* enum mix_log_level */
+    char identity_key_path[1100]; /* default DATA/identity.key */
+    char link_key_path[1100];     /* default DATA/link.key */
+    int log_level;                /* enum mix_log_level */
     bool use_syslog;
-    char log_file[1024];                /* "" = stderr; reopened on SIGHUP */
+    char log_file[1024];                   /* "" = stderr; reopened on SIGHUP */
     char metrics_listen[PKI_ADDR_MAX + 1]; /* "" = no /metrics endpoint */
-    uint64_t stats_interval_s;          /* counters logged at most this often */
+    uint64_t stats_interval_s;             /* counters logged at most this often */
 
     /* [network]: the authorities (ourself included) and the schedule */
     struct authority auth[DIR_MAX_AUTHORITIES];
     size_t n_auth;
     size_t threshold;
     struct pki_timing timing;
-    uint64_t vote_lead_s;               /* build the next document this long before the boundary */
-    uint64_t exchange_window_s;         /* descriptor exchange before signing */
-    uint64_t key_ahead_epochs;          /* a descriptor may carry keys this far ahead */
-    struct pki_params params;           /* epoch and timing filled per document */
+    uint64_t vote_lead_s;       /* build the next document this long before the boundary */
+    uint64_t exchange_window_s; /* descriptor exchange before signing */
+    uint64_t key_ahead_epochs;  /* a descriptor may carry keys this far ahead */
+    struct pki_params params;   /* epoch and timing filled per document */
 
     /* [registration] */
     bool open_registration;
-    uint8_t (*allowed)[PKI_KEY_LEN];    /* Ed25519 identity keys (malloc) */
-    struct dir_binding {                /* per allowed key: role and layer, if given */
-        uint32_t roles, layer;          /* roles 0 = not bound in the config */
-    } *binding;
+    uint8_t (*allowed)[PKI_KEY_LEN]; /* Ed25519 identity keys (malloc) */
+    struct dir_binding {             /* per allowed key: role and layer, if given */
+        uint32_t roles, layer;       /* roles 0 = not bound in the config */
+    } * binding;
     size_t n_allowed;
 
     /* [limits] */
     uint64_t max_connections, max_per_address, max_frame, max_descriptors;
     double handshake_timeout, idle_timeout;
-    double anon_idle_timeout;           /* links from anyone but an authority */
-    double evict_idle;                  /* at max_connections: an anonymous link idle this long goes */
+    double anon_idle_timeout; /* links from anyone but an authority */
+    double evict_idle;        /* at max_connections: an anonymous link idle this long goes */
     uint64_t accept_rate, accept_burst; /* new connections per second per address */
 };
 

@@ -54,14 +54,17 @@ static void print_nodes(const struct pki_doc *d)
 static int verify_doc(const struct dir_conf *dc, const uint8_t *doc, size_t len, uint64_t epoch,
                       const char *from, bool verbose)
 {
-    uint8_t (*keys)[PKI_KEY_LEN] = calloc(dc->n_auth, PKI_KEY_LEN);
+    uint8_t(*keys)[PKI_KEY_LEN] = calloc(dc->n_auth, PKI_KEY_LEN);
     if (keys == NULL)
         return 1;
     for (size_t i = 0; i < dc->n_auth; i++)
         memcpy(keys[i], dc->auth[i].sign_pk, PKI_KEY_LEN);
     struct pki_verify_opts vo = {
-        .authorities = (const uint8_t (*)[PKI_KEY_LEN])keys, .n_authorities = dc->n_auth,
-        .threshold = dc->threshold, .now = (uint64_t)time(NULL), .want_epoch = epoch,
+        .authorities = (const uint8_t(*)[PKI_KEY_LEN])keys,
+        .n_authorities = dc->n_auth,
+        .threshold = dc->threshold,
+        .now = (uint64_t)time(NULL),
+        .want_epoch = epoch,
     };
     struct pki_doc *d = NULL;
     enum pki_err e = pki_verify(doc, len, &vo, &d);
@@ -169,10 +172,13 @@ fail:
 int dir_fetch_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' }, { "epoch", required_argument, NULL, 'e' },
-        { "output", required_argument, NULL, 'o' }, { "verbose", no_argument, NULL, 'v' },
+        { "config", required_argument, NULL, 'c' },
+        { "epoch", required_argument, NULL, 'e' },
+        { "output", required_argument, NULL, 'o' },
+        { "verbose", no_argument, NULL, 'v' },
         { "authority", required_argument, NULL, 'A' },
-        { "help", no_argument, NULL, 'h' },         { NULL, 0, NULL, 0 },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     const char *config = NULL, *out = NULL, *only = NULL;
     uint64_t epoch = 0;

@@ -72,10 +72,10 @@ struct dir_metrics *dir_metrics_start(const char *hostport, char *err, size_t er
         return NULL;
     }
     pthread_mutex_init(&m->mu, NULL);
-    m->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, port, NULL, NULL, on_request, m,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)16,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+    m->d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, port, NULL, NULL, on_request, m,
+                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
+                         (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
     if (!m->d) {
         snprintf(err, errlen, "metrics: cannot listen on %s", hostport);
         pthread_mutex_destroy(&m->mu);

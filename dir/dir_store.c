@@ -63,8 +63,8 @@ const struct dir_desc *dir_set_find(const struct dir_set *s, const uint8_t id[st
     return found ? &s->v[i] : NULL;
 }
 
-int dir_set_put(struct dir_set *s, const uint8_t *bytes, size_t len,
-                const struct pki_descriptor *d, size_t max)
+int dir_set_put(struct dir_set *s, const uint8_t *bytes, size_t len, const struct pki_descriptor *d,
+                size_t max)
 {
     bool found;
     size_t i = find_pos(s, d->id, &found);

@@ -19,13 +19,13 @@
 #include "pki.h"
 
 struct dir_desc {
-    uint8_t *bytes;            /* the signed descriptor as uploaded (malloc) */
+    uint8_t *bytes; /* the signed descriptor as uploaded (malloc) */
     size_t len;
-    struct pki_descriptor d;   /* its verified content */
+    struct pki_descriptor d; /* its verified content */
 };
 
 struct dir_set {
-    struct dir_desc *v;        /* sorted by d.id */
+    struct dir_desc *v; /* sorted by d.id */
     size_t n, cap;
 };
 
@@ -47,8 +47,8 @@ bool dir_desc_better(const uint8_t *a_bytes, size_t a_len, const struct pki_desc
  * 0 if the present descriptor was kept, -1 if the set is full (max entries)
  * or memory is short.
  */
-int dir_set_put(struct dir_set *s, const uint8_t *bytes, size_t len,
-                const struct pki_descriptor *d, size_t max) MIX_WUR;
+int dir_set_put(struct dir_set *s, const uint8_t *bytes, size_t len, const struct pki_descriptor *d,
+                size_t max) MIX_WUR;
 const struct dir_desc *dir_set_find(const struct dir_set *s, const uint8_t id[static PKI_KEY_LEN]);
 /* Copy into dst (cleared first) the entries having a Sphinx key for `epoch`. */
 int dir_set_copy_for_epoch(struct dir_set *dst, const struct dir_set *src, uint64_t epoch) MIX_WUR;

@@ -20,13 +20,13 @@
 
 #include "common.h"
 
-#define ADDRESS_PREFIX      "mix1"
-#define ADDRESS_KEY_LEN     32
-#define ADDRESS_CHECK_LEN   4
-#define ADDRESS_RAW_LEN     (MIX_NODE_ID_LEN + ADDRESS_KEY_LEN + ADDRESS_CHECK_LEN)
-#define ADDRESS_STR_LEN     (4 + (ADDRESS_RAW_LEN * 8 + 4) / 5)
+#define ADDRESS_PREFIX "mix1"
+#define ADDRESS_KEY_LEN 32
+#define ADDRESS_CHECK_LEN 4
+#define ADDRESS_RAW_LEN (MIX_NODE_ID_LEN + ADDRESS_KEY_LEN + ADDRESS_CHECK_LEN)
+#define ADDRESS_STR_LEN (4 + (ADDRESS_RAW_LEN * 8 + 4) / 5)
 /* Buffer size for the printable form including the NUL. */
-#define ADDRESS_STR_SIZE    (ADDRESS_STR_LEN + 1)
+#define ADDRESS_STR_SIZE (ADDRESS_STR_LEN + 1)
 
 struct mix_address {
     uint8_t gateway_id[MIX_NODE_ID_LEN];
@@ -35,10 +35,10 @@ struct mix_address {
 
 enum address_err {
     ADDRESS_OK = 0,
-    ADDRESS_ERR_PREFIX,     /* does not start with "mix1" */
-    ADDRESS_ERR_LENGTH,     /* wrong number of characters */
-    ADDRESS_ERR_CHAR,       /* a character outside the base32 alphabet */
-    ADDRESS_ERR_CHECKSUM,   /* a typo: the checksum does not match */
+    ADDRESS_ERR_PREFIX,   /* does not start with "mix1" */
+    ADDRESS_ERR_LENGTH,   /* wrong number of characters */
+    ADDRESS_ERR_CHAR,     /* a character outside the base32 alphabet */
+    ADDRESS_ERR_CHECKSUM, /* a typo: the checksum does not match */
 };
 
 const char *address_strerror(enum address_err e);

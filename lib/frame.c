@@ -18,7 +18,7 @@
 struct frame_holder {
     struct mix_frame f;
     Mixnet__Frame *pb;
-    void *array;    /* converted repeated field (inbox msgs, descs, statuses), or NULL */
+    void *array; /* converted repeated field (inbox msgs, descs, statuses), or NULL */
 };
 
 /* The protobuf-c structs for one frame being encoded. */
@@ -47,9 +47,9 @@ struct pb_build {
         Mixnet__LocalStatus local_status;
         Mixnet__LocalStatusReply local_status_reply;
     } m;
-    void *ptrs;     /* array of sub-message pointers for a repeated message field */
-    void *items;    /* the sub-messages themselves */
-    uint8_t *pad;   /* zero bytes for a padding field */
+    void *ptrs;   /* array of sub-message pointers for a repeated message field */
+    void *items;  /* the sub-messages themselves */
+    uint8_t *pad; /* zero bytes for a padding field */
     ProtobufCBinaryData pads[3];
 };
 
@@ -150,7 +150,12 @@ static bool str_ok(const char *s, bool nonempty)
     return n <= FRAME_STR_MAX && (!nonempty || n > 0) && utf8_ok((const uint8_t *)s, n);
 }
 
-#define FAIL(msg) do { if (why) *why = (msg); return false; } while (0)
+#define FAIL(msg)                                                                                  \
+    do {                                                                                           \
+        if (why)                                                                                   \
+            *why = (msg);                                                                          \
+        return false;                                                                              \
+    } while (0)
 
 static bool check_fetch_resp(const struct mix_frame *f, const char **why)
 {
@@ -234,8 +239,7 @@ static bool check_local(const struct mix_frame *f, const char **why)
         return true;
     }
     case FRAME_LOCAL_RECV:
-    case FRAME_LOCAL_RECV_END:
-        return true;
+    case FRAME_LOCAL_RECV_END: return true;
     case FRAME_LOCAL_MESSAGE:
         if (!buf_len_is(f->u.local_msg.message_id, FRAME_MSG_ID_LEN))
             FAIL("local_message: message_id must be 16 bytes");
@@ -256,10 +260,8 @@ static bool check_local(const struct mix_frame *f, const char **why)
             !buf_len_is(f->u.local_status.message_id, FRAME_MSG_ID_LEN))
             FAIL("local_status: message_id must be 0 or 16 bytes");
         return true;
-    case FRAME_LOCAL_STATUS_REPLY:
-        return check_status_reply(f, why);
-    default:
-        FAIL("unknown frame type");
+    case FRAME_LOCAL_STATUS_REPLY: return check_status_reply(f, why);
+    default: FAIL("unknown frame type");
     }
 }
 
@@ -278,10 +280,8 @@ bool frame_check(const struct mix_frame *f, const char **why)
         return true;
     case FRAME_DOCUMENT_REQUEST:
     case FRAME_DESCRIPTOR_SET_REQUEST:
-    case FRAME_SIGNATURE_REQUEST:
-        return true;
-    case FRAME_FETCH_RESPONSE:
-        return check_fetch_resp(f, why);
+    case FRAME_SIGNATURE_REQUEST: return true;
+    case FRAME_FETCH_RESPONSE: return check_fetch_resp(f, why);
     case FRAME_FETCH_ACK:
         if (f->u.fetch_ack.n_seqs > 0 && f->u.fetch_ack.seqs == NULL)
             FAIL("fetch_ack: sequence numbers missing");
@@ -298,20 +298,16 @@ bool frame_check(const struct mix_frame *f, const char **why)
         if (!buf_len_in(f->u.doc_resp.signed_document, 1, SIZE_MAX))
             FAIL("document_response: empty document");
         return true;
-    case FRAME_DESCRIPTOR_SET:
-        return check_desc_set(f, why);
-    case FRAME_SIGNATURE_EXCHANGE:
-        return check_sig(f, why);
+    case FRAME_DESCRIPTOR_SET: return check_desc_set(f, why);
+    case FRAME_SIGNATURE_EXCHANGE: return check_sig(f, why);
     case FRAME_ERROR:
         if (f->u.error.code == 0)
             FAIL("error: code 0");
         if (!str_ok(f->u.error.reason, false))
             FAIL("error: reason too long or not UTF-8");
         return true;
-    case FRAME_NONE:
-        FAIL("frame has no body");
-    default:
-        return check_local(f, why);
+    case FRAME_NONE: FAIL("frame has no body");
+    default: return check_local(f, why);
     }
 }
 
@@ -430,9 +426,7 @@ static bool build_link(const struct mix_frame *f, struct pb_build *b)
         b->m.fetch_req.ack = (uint64_t *)(uintptr_t)f->u.fetch_req.acks;
         fr->fetch_request = &b->m.fetch_req;
         return true;
-    case FRAME_FETCH_RESPONSE:
-        fr->fetch_response = &b->m.fetch_resp;
-        return build_fetch_resp(f, b);
+    case FRAME_FETCH_RESPONSE: fr->fetch_response = &b->m.fetch_resp; return build_fetch_resp(f, b);
     case FRAME_FETCH_ACK:
         mixnet__fetch_ack__init(&b->m.fetch_ack);
         b->m.fetch_ack.n_seq = f->u.fetch_ack.n_seqs;
@@ -466,9 +460,7 @@ static bool build_link(const struct mix_frame *f, struct pb_build *b)
         b->m.desc_set_req.epoch = f->u.desc_set_req.epoch;
         fr->descriptor_set_request = &b->m.desc_set_req;
         return true;
-    case FRAME_DESCRIPTOR_SET:
-        fr->descriptor_set = &b->m.desc_set;
-        return build_desc_set(f, b);
+    case FRAME_DESCRIPTOR_SET: fr->descriptor_set = &b->m.desc_set; return build_desc_set(f, b);
     case FRAME_SIGNATURE_REQUEST:
         mixnet__signature_request__init(&b->m.sig_req);
         b->m.sig_req.epoch = f->u.sig_req.epoch;
@@ -488,8 +480,7 @@ static bool build_link(const struct mix_frame *f, struct pb_build *b)
         b->m.error.reason = pbstr(f->u.error.reason);
         fr->error = &b->m.error;
         return true;
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -548,8 +539,7 @@ static bool build_local(const struct mix_frame *f, struct pb_build *b)
     case FRAME_LOCAL_STATUS_REPLY:
         fr->local_status_reply = &b->m.local_status_reply;
         return build_status_reply(f, b);
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -831,8 +821,7 @@ static bool conv_link(const Mixnet__Frame *pb, struct frame_holder *h)
         f->u.fetch_req.acks = pb->fetch_request->ack;
         f->u.fetch_req.n_acks = pb->fetch_request->n_ack;
         return true;
-    case MIXNET__FRAME__BODY_FETCH_RESPONSE:
-        return conv_fetch_resp(pb->fetch_response, h);
+    case MIXNET__FRAME__BODY_FETCH_RESPONSE: return conv_fetch_resp(pb->fetch_response, h);
     case MIXNET__FRAME__BODY_FETCH_ACK:
         f->u.fetch_ack.seqs = pb->fetch_ack->seq;
         f->u.fetch_ack.n_seqs = pb->fetch_ack->n_seq;
@@ -854,8 +843,7 @@ static bool conv_link(const Mixnet__Frame *pb, struct frame_holder *h)
     case MIXNET__FRAME__BODY_DESCRIPTOR_SET_REQUEST:
         f->u.desc_set_req.epoch = pb->descriptor_set_request->epoch;
         return true;
-    case MIXNET__FRAME__BODY_DESCRIPTOR_SET:
-        return conv_desc_set(pb->descriptor_set, h);
+    case MIXNET__FRAME__BODY_DESCRIPTOR_SET: return conv_desc_set(pb->descriptor_set, h);
     case MIXNET__FRAME__BODY_SIGNATURE_REQUEST:
         f->u.sig_req.epoch = pb->signature_request->epoch;
         return true;
@@ -869,8 +857,7 @@ static bool conv_link(const Mixnet__Frame *pb, struct frame_holder *h)
         f->u.error.code = pb->error->code;
         f->u.error.reason = pb->error->reason;
         return true;
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -914,8 +901,7 @@ static bool conv_local(const Mixnet__Frame *pb, struct frame_holder *h)
         return true;
     case MIXNET__FRAME__BODY_LOCAL_STATUS_REPLY:
         return conv_status_reply(pb->local_status_reply, h);
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -1019,8 +1005,8 @@ size_t frame_sphinx_encoded_len(size_t packet_len)
 bool frame_sphinx_encode(const uint8_t *packet, size_t packet_len, uint8_t *out, size_t cap,
                          size_t *out_len)
 {
-    if (packet == NULL || packet_len == 0 || out == NULL ||
-        packet_len > UINT32_MAX || frame_sphinx_encoded_len(packet_len) > cap)
+    if (packet == NULL || packet_len == 0 || out == NULL || packet_len > UINT32_MAX ||
+        frame_sphinx_encoded_len(packet_len) > cap)
         return false;
     size_t n = 0;
     out[n++] = SPHINX_FIELD_TAG;
@@ -1032,8 +1018,7 @@ bool frame_sphinx_encode(const uint8_t *packet, size_t packet_len, uint8_t *out,
     return true;
 }
 
-bool frame_sphinx_view(const uint8_t *buf, size_t len, size_t max_frame,
-                       struct frame_buf *packet)
+bool frame_sphinx_view(const uint8_t *buf, size_t len, size_t max_frame, struct frame_buf *packet)
 {
     size_t outer, plen, a, b;
     if (buf == NULL || len > max_frame || len < 5 || buf[0] != SPHINX_FIELD_TAG)

@@ -68,12 +68,12 @@ enum frame_type {
 
 /* Error.code values (a receiver treats an unknown code like FRAME_ERR_INTERNAL). */
 enum frame_err_code {
-    FRAME_ERR_BAD_FRAME = 1,     /* could not decode / invalid field */
-    FRAME_ERR_UNEXPECTED = 2,    /* valid frame, not allowed here / now */
-    FRAME_ERR_NOT_FOUND = 3,     /* e.g. no document for that epoch */
+    FRAME_ERR_BAD_FRAME = 1,  /* could not decode / invalid field */
+    FRAME_ERR_UNEXPECTED = 2, /* valid frame, not allowed here / now */
+    FRAME_ERR_NOT_FOUND = 3,  /* e.g. no document for that epoch */
     FRAME_ERR_RATE_LIMITED = 4,
     FRAME_ERR_UNAUTHORIZED = 5,
-    FRAME_ERR_FULL = 6,          /* queue / inbox / store full */
+    FRAME_ERR_FULL = 6, /* queue / inbox / store full */
     FRAME_ERR_INTERNAL = 7,
 };
 
@@ -84,8 +84,8 @@ enum frame_msg_state {
     FRAME_MSG_ACKNOWLEDGED = 3,
     FRAME_MSG_FAILED = 4,
     FRAME_MSG_DELIVERED = 5,
-    FRAME_MSG_RECEIVING = 6,   /* incoming, fragments missing */
-    FRAME_MSG_RECEIVED = 7,    /* incoming, complete */
+    FRAME_MSG_RECEIVING = 6, /* incoming, fragments missing */
+    FRAME_MSG_RECEIVED = 7,  /* incoming, complete */
 };
 
 /* A byte field: pointer + length.  len == 0 means absent/empty (ptr may be NULL). */
@@ -96,22 +96,22 @@ struct frame_buf {
 
 /* One stored message handed from a gateway's inbox to its client. */
 struct frame_inbox_msg {
-    uint64_t seq;              /* gateway-assigned, echoed in the next FetchRequest's acks */
-    struct frame_buf payload;  /* non-empty */
-    struct frame_buf surb_id;  /* 0 or FRAME_SURB_ID_LEN bytes */
-    bool is_reply;             /* arrived through one of the client's SURBs */
+    uint64_t seq;             /* gateway-assigned, echoed in the next FetchRequest's acks */
+    struct frame_buf payload; /* non-empty */
+    struct frame_buf surb_id; /* 0 or FRAME_SURB_ID_LEN bytes */
+    bool is_reply;            /* arrived through one of the client's SURBs */
 };
 
 /* The state of one message the client daemon knows about. */
 struct frame_msg_status {
-    struct frame_buf id;       /* FRAME_MSG_ID_LEN bytes */
-    uint32_t state;            /* enum frame_msg_state */
+    struct frame_buf id; /* FRAME_MSG_ID_LEN bytes */
+    uint32_t state;      /* enum frame_msg_state */
     uint32_t fragments;
-    uint32_t acked;            /* fragments acknowledged (incoming: received) so far, <= fragments */
-    uint64_t time;             /* Unix seconds: accepted, or (incoming) first fragment / received */
-    uint64_t size;             /* bytes */
-    uint32_t direction;        /* FRAME_DIR_OUT or FRAME_DIR_IN */
-    const char *peer;          /* outgoing: recipient address; NULL or "" otherwise */
+    uint32_t acked;     /* fragments acknowledged (incoming: received) so far, <= fragments */
+    uint64_t time;      /* Unix seconds: accepted, or (incoming) first fragment / received */
+    uint64_t size;      /* bytes */
+    uint32_t direction; /* FRAME_DIR_OUT or FRAME_DIR_IN */
+    const char *peer;   /* outgoing: recipient address; NULL or "" otherwise */
 };
 enum { FRAME_DIR_OUT = 1, FRAME_DIR_IN = 2 };
 
@@ -122,77 +122,104 @@ enum { FRAME_DIR_OUT = 1, FRAME_DIR_IN = 2 };
 struct mix_frame {
     enum frame_type type;
     union {
-        struct { struct frame_buf packet; } sphinx;               /* non-empty */
         struct {
-            uint32_t max_messages;                                /* 0 = gateway's default */
-            const uint64_t *acks;                                 /* seqs handled, may be none */
+            struct frame_buf packet;
+        } sphinx; /* non-empty */
+        struct {
+            uint32_t max_messages; /* 0 = gateway's default */
+            const uint64_t *acks;  /* seqs handled, may be none */
             size_t n_acks;
-            size_t pad_to;     /* encode only: whole frame padded to this length (0 = none) */
+            size_t pad_to; /* encode only: whole frame padded to this length (0 = none) */
         } fetch_req;
         struct {
             const struct frame_inbox_msg *msgs;
             size_t n_msgs;
-            uint32_t remaining;                                   /* still in the inbox after these */
-            size_t pad_to;     /* encode only: whole frame padded to this length (0 = none) */
+            uint32_t remaining; /* still in the inbox after these */
+            size_t pad_to;      /* encode only: whole frame padded to this length (0 = none) */
         } fetch_resp;
         struct {
             const uint64_t *seqs;
-            size_t n_seqs;                                        /* 0 is allowed (cover ack) */
-            size_t pad_to;     /* encode only: whole frame padded to this length (0 = none) */
+            size_t n_seqs; /* 0 is allowed (cover ack) */
+            size_t pad_to; /* encode only: whole frame padded to this length (0 = none) */
         } fetch_ack;
-        struct { struct frame_buf signed_descriptor; } desc_upload; /* 1..FRAME_DESCRIPTOR_MAX */
-        struct { bool accepted; const char *reason; } desc_reply;
-        struct { uint64_t epoch; } doc_req;                       /* 0 = current */
-        struct { uint64_t epoch; struct frame_buf signed_document; } doc_resp; /* non-empty */
-        struct { uint64_t epoch; } desc_set_req;
+        struct {
+            struct frame_buf signed_descriptor;
+        } desc_upload; /* 1..FRAME_DESCRIPTOR_MAX */
+        struct {
+            bool accepted;
+            const char *reason;
+        } desc_reply;
         struct {
             uint64_t epoch;
-            const struct frame_buf *descs;                        /* signed descriptors, each 1..DESCRIPTOR_MAX */
+        } doc_req; /* 0 = current */
+        struct {
+            uint64_t epoch;
+            struct frame_buf signed_document;
+        } doc_resp; /* non-empty */
+        struct {
+            uint64_t epoch;
+        } desc_set_req;
+        struct {
+            uint64_t epoch;
+            const struct frame_buf *descs; /* signed descriptors, each 1..DESCRIPTOR_MAX */
             size_t n_descs;
         } desc_set;
-        struct { uint64_t epoch; } sig_req;
         struct {
             uint64_t epoch;
-            struct frame_buf document_hash;                       /* FRAME_HASH_LEN */
-            struct frame_buf signature;                           /* FRAME_SIG_LEN */
-            struct frame_buf authority_key;                       /* FRAME_KEY_LEN */
-        } sig;
-        struct { uint32_t code; const char *reason; } error;      /* code != 0 */
+        } sig_req;
         struct {
-            const char *address;                                  /* non-empty */
-            struct frame_buf message;                             /* non-empty */
+            uint64_t epoch;
+            struct frame_buf document_hash; /* FRAME_HASH_LEN */
+            struct frame_buf signature;     /* FRAME_SIG_LEN */
+            struct frame_buf authority_key; /* FRAME_KEY_LEN */
+        } sig;
+        struct {
+            uint32_t code;
+            const char *reason;
+        } error; /* code != 0 */
+        struct {
+            const char *address;      /* non-empty */
+            struct frame_buf message; /* non-empty */
             uint32_t reply_surbs;
         } local_send;
         struct {
-            struct frame_buf message_id;                          /* 0 or FRAME_MSG_ID_LEN (0 on failure) */
-            uint32_t code;                                        /* 0 = accepted, else enum frame_err_code */
+            struct frame_buf message_id; /* 0 or FRAME_MSG_ID_LEN (0 on failure) */
+            uint32_t code;               /* 0 = accepted, else enum frame_err_code */
             const char *reason;
         } local_send_reply;
-        struct { bool follow; uint32_t max; } local_recv;         /* max 0 = all */
         struct {
-            struct frame_buf message_id;                          /* FRAME_MSG_ID_LEN */
+            bool follow;
+            uint32_t max;
+        } local_recv; /* max 0 = all */
+        struct {
+            struct frame_buf message_id; /* FRAME_MSG_ID_LEN */
             struct frame_buf body;
             bool can_reply;
-            uint64_t received_at;                                 /* Unix seconds */
+            uint64_t received_at; /* Unix seconds */
             bool is_reply;
-            struct frame_buf in_reply_to;                         /* 0, or FRAME_MSG_ID_LEN if is_reply */
+            struct frame_buf in_reply_to; /* 0, or FRAME_MSG_ID_LEN if is_reply */
         } local_msg;
-        struct { uint32_t count; uint32_t remaining; } local_recv_end;
         struct {
-            struct frame_buf message_id;                          /* FRAME_MSG_ID_LEN: the message answered */
-            struct frame_buf body;                                /* non-empty */
+            uint32_t count;
+            uint32_t remaining;
+        } local_recv_end;
+        struct {
+            struct frame_buf message_id; /* FRAME_MSG_ID_LEN: the message answered */
+            struct frame_buf body;       /* non-empty */
         } local_reply;
-        struct { struct frame_buf message_id; } local_status;     /* 0 (all) or FRAME_MSG_ID_LEN */
+        struct {
+            struct frame_buf message_id;
+        } local_status; /* 0 (all) or FRAME_MSG_ID_LEN */
         struct {
             const struct frame_msg_status *msgs;
             size_t n_msgs;
-            const char *address;                                  /* this client's address */
-            uint64_t epoch;                                       /* current directory epoch, 0 = none */
-            bool connected;                                       /* link to the gateway is up */
-            struct frame_buf gateway_id;                          /* 0 or FRAME_NODE_ID_LEN */
-            uint32_t queue_len;                                   /* real packets waiting to be sent */
-            uint64_t lambda_p_mhz;                                /* payload rate, 0 = no directory */
-            uint32_t fragment_len;                                /* message bytes per fragment */
+            const char *address;         /* this client's address */
+            uint64_t epoch;              /* current directory epoch, 0 = none */
+            bool connected;              /* link to the gateway is up */
+            struct frame_buf gateway_id; /* 0 or FRAME_NODE_ID_LEN */
+            uint32_t queue_len;          /* real packets waiting to be sent */
+            uint64_t lambda_p_mhz;       /* payload rate, 0 = no directory */
+            uint32_t fragment_len;       /* message bytes per fragment */
         } local_status_reply;
     } u;
 };

@@ -12,7 +12,7 @@
 /* Handshake payloads (wire.md): msg1 = version, role; msg2 = version. */
 #define MSG1_PAYLOAD_LEN 2
 #define MSG2_PAYLOAD_LEN 1
-#define FRAME_HDR_LEN    4
+#define FRAME_HDR_LEN 4
 
 /* A byte buffer whose live data is p[off..len). */
 struct buf {
@@ -31,10 +31,10 @@ struct link {
     uint8_t rs[LINK_KEY_LEN];
     bool has_rs;
     uint8_t hash[NOISE_HASHLEN];
-    struct buf in;      /* an incomplete Noise message (with its length prefix) */
-    struct buf plain;   /* decrypted stream; p[off..scan) holds complete frames */
-    size_t scan;        /* start of the first frame not yet complete */
-    struct buf out;     /* bytes waiting for the socket */
+    struct buf in;    /* an incomplete Noise message (with its length prefix) */
+    struct buf plain; /* decrypted stream; p[off..scan) holds complete frames */
+    size_t scan;      /* start of the first frame not yet complete */
+    struct buf out;   /* bytes waiting for the socket */
     const char *reason;
     struct link_stats st;
 };
@@ -42,18 +42,18 @@ struct link {
 const char *link_strerror(int err)
 {
     switch (err) {
-    case LINK_OK:            return "ok";
+    case LINK_OK: return "ok";
     case LINK_ERR_HANDSHAKE: return "handshake failed";
-    case LINK_ERR_MAC:       return "transport message failed authentication";
+    case LINK_ERR_MAC: return "transport message failed authentication";
     case LINK_ERR_OVERSIZED: return "peer announced an oversized frame";
-    case LINK_ERR_PAYLOAD:   return "bad handshake payload";
-    case LINK_ERR_STATE:     return "not allowed in this link state";
-    case LINK_ERR_FULL:      return "output buffer full";
-    case LINK_ERR_TOO_BIG:   return "frame larger than the maximum";
-    case LINK_ERR_NOMEM:     return "out of memory";
-    case LINK_ERR_NONCE:     return "nonce exhausted";
-    case LINK_ERR_FAILED:    return "link already failed";
-    default:                 return "unknown link error";
+    case LINK_ERR_PAYLOAD: return "bad handshake payload";
+    case LINK_ERR_STATE: return "not allowed in this link state";
+    case LINK_ERR_FULL: return "output buffer full";
+    case LINK_ERR_TOO_BIG: return "frame larger than the maximum";
+    case LINK_ERR_NOMEM: return "out of memory";
+    case LINK_ERR_NONCE: return "nonce exhausted";
+    case LINK_ERR_FAILED: return "link already failed";
+    default: return "unknown link error";
     }
 }
 
@@ -143,9 +143,8 @@ static struct link *link_alloc(const uint8_t *sk, const uint8_t *pk, const uint8
 
 struct link *link_new_initiator(const uint8_t static_sk[static LINK_KEY_LEN],
                                 const uint8_t static_pk[static LINK_KEY_LEN],
-                                const uint8_t remote_pk[static LINK_KEY_LEN],
-                                enum link_role role, size_t max_frame,
-                                const struct mix_rng *rng)
+                                const uint8_t remote_pk[static LINK_KEY_LEN], enum link_role role,
+                                size_t max_frame, const struct mix_rng *rng)
 {
     if (remote_pk == NULL || role < LINK_ROLE_CLIENT || role > LINK_ROLE_AUTHORITY)
         return NULL;
@@ -156,8 +155,8 @@ struct link *link_new_initiator(const uint8_t static_sk[static LINK_KEY_LEN],
 }
 
 struct link *link_new_responder(const uint8_t static_sk[static LINK_KEY_LEN],
-                                const uint8_t static_pk[static LINK_KEY_LEN],
-                                size_t max_frame, const struct mix_rng *rng)
+                                const uint8_t static_pk[static LINK_KEY_LEN], size_t max_frame,
+                                const struct mix_rng *rng)
 {
     return link_alloc(static_sk, static_pk, NULL, false, max_frame, rng);
 }
@@ -329,7 +328,7 @@ static int transport_recv(struct link *l, const uint8_t *msg, size_t len)
     size_t scan_rel = l->scan - l->plain.off;
     if (!buf_reserve(&l->plain, plen + 1))
         return link_fail(l, LINK_ERR_NOMEM, "out of memory");
-    l->scan = l->plain.off + scan_rel;   /* buf_reserve may have moved the data */
+    l->scan = l->plain.off + scan_rel; /* buf_reserve may have moved the data */
     int rc = noise_cipher_decrypt(l->recv, NULL, 0, msg, len, l->plain.p + l->plain.len);
     if (rc == NOISE_ERR_NONCE)
         return link_fail(l, LINK_ERR_NONCE, "receive nonce exhausted");
@@ -461,7 +460,7 @@ int link_send_frame(struct link *l, const uint8_t *bytes, size_t len)
         return LINK_ERR_FULL;
     }
     if (!buf_reserve(&l->out, wire))
-        return LINK_ERR_NOMEM;   /* not fatal: nothing was encrypted */
+        return LINK_ERR_NOMEM; /* not fatal: nothing was encrypted */
     uint8_t hdr[FRAME_HDR_LEN];
     mix_put_be32(hdr, (uint32_t)len);
     for (size_t pos = 0; pos < total;) {

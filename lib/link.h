@@ -36,55 +36,55 @@
 #include "noise.h"
 #include "rng.h"
 
-#define LINK_PROLOGUE          "mixnet-link-v1"
-#define LINK_PROTO_VERSION     1
-#define LINK_KEY_LEN           32
+#define LINK_PROLOGUE "mixnet-link-v1"
+#define LINK_PROTO_VERSION 1
+#define LINK_KEY_LEN 32
 /* Default maximum application frame (the 4-byte length excluded). */
 #define LINK_DEFAULT_MAX_FRAME (1u << 20)
 /* Default cap on queued, not yet written output bytes. */
-#define LINK_DEFAULT_OUT_CAP   (4u << 20)
+#define LINK_DEFAULT_OUT_CAP (4u << 20)
 /* Largest plaintext carried in one transport message (65535 - 16). */
-#define LINK_MAX_CHUNK         (NOISE_MAX_MSG - NOISE_TAGLEN)
+#define LINK_MAX_CHUNK (NOISE_MAX_MSG - NOISE_TAGLEN)
 /* Each direction rekeys after every this many transport messages (wire.md). */
-#define LINK_REKEY_INTERVAL    (UINT64_C(1) << 20)
+#define LINK_REKEY_INTERVAL (UINT64_C(1) << 20)
 
 /* What the initiator says it is, in handshake message 1. */
 enum link_role {
-    LINK_ROLE_NONE      = 0, /* not known yet (responder before msg1) */
-    LINK_ROLE_CLIENT    = 1,
-    LINK_ROLE_NODE      = 2, /* a gateway, mix or provider */
+    LINK_ROLE_NONE = 0, /* not known yet (responder before msg1) */
+    LINK_ROLE_CLIENT = 1,
+    LINK_ROLE_NODE = 2,      /* a gateway, mix or provider */
     LINK_ROLE_AUTHORITY = 3, /* a directory authority */
 };
 
 enum link_err {
-    LINK_OK              = 0,
-    LINK_ERR_HANDSHAKE   = -1, /* a handshake message failed (bad length, MAC, key) */
-    LINK_ERR_MAC         = -2, /* a transport message failed authentication */
-    LINK_ERR_OVERSIZED   = -3, /* the peer announced a frame above max_frame */
-    LINK_ERR_PAYLOAD     = -4, /* bad handshake payload (version, role) */
-    LINK_ERR_STATE       = -5, /* call not allowed in this state (e.g. send before established) */
-    LINK_ERR_FULL        = -6, /* not fatal: output cap reached, frame not queued (count a drop) */
-    LINK_ERR_TOO_BIG     = -7, /* not fatal: link_send_frame() with len > max_frame */
-    LINK_ERR_NOMEM       = -8,
-    LINK_ERR_NONCE       = -9, /* nonce exhausted (never in practice) */
-    LINK_ERR_FAILED      = -10, /* the link already failed earlier; see link_error_reason() */
+    LINK_OK = 0,
+    LINK_ERR_HANDSHAKE = -1, /* a handshake message failed (bad length, MAC, key) */
+    LINK_ERR_MAC = -2,       /* a transport message failed authentication */
+    LINK_ERR_OVERSIZED = -3, /* the peer announced a frame above max_frame */
+    LINK_ERR_PAYLOAD = -4,   /* bad handshake payload (version, role) */
+    LINK_ERR_STATE = -5,     /* call not allowed in this state (e.g. send before established) */
+    LINK_ERR_FULL = -6,      /* not fatal: output cap reached, frame not queued (count a drop) */
+    LINK_ERR_TOO_BIG = -7,   /* not fatal: link_send_frame() with len > max_frame */
+    LINK_ERR_NOMEM = -8,
+    LINK_ERR_NONCE = -9,   /* nonce exhausted (never in practice) */
+    LINK_ERR_FAILED = -10, /* the link already failed earlier; see link_error_reason() */
 };
 
 const char *link_strerror(int err);
 
 enum link_state {
-    LINK_STATE_NEW = 0,      /* created; initiator must call link_start() */
-    LINK_STATE_HANDSHAKE,    /* msg1 sent (initiator) or awaited (responder) */
-    LINK_STATE_ESTABLISHED,  /* transport keys in place */
-    LINK_STATE_FAILED,       /* a fatal error happened */
+    LINK_STATE_NEW = 0,     /* created; initiator must call link_start() */
+    LINK_STATE_HANDSHAKE,   /* msg1 sent (initiator) or awaited (responder) */
+    LINK_STATE_ESTABLISHED, /* transport keys in place */
+    LINK_STATE_FAILED,      /* a fatal error happened */
 };
 
 struct link_stats {
-    uint64_t frames_in, frames_out;     /* application frames */
-    uint64_t bytes_in, bytes_out;       /* TCP bytes fed / consumed as written */
-    uint64_t msgs_in, msgs_out;         /* Noise transport messages */
-    uint64_t rekeys_in, rekeys_out;     /* receive / send CipherState rekeys */
-    uint64_t drops_full;                /* link_send_frame() refused: output cap */
+    uint64_t frames_in, frames_out; /* application frames */
+    uint64_t bytes_in, bytes_out;   /* TCP bytes fed / consumed as written */
+    uint64_t msgs_in, msgs_out;     /* Noise transport messages */
+    uint64_t rekeys_in, rekeys_out; /* receive / send CipherState rekeys */
+    uint64_t drops_full;            /* link_send_frame() refused: output cap */
 };
 
 struct link;
@@ -99,13 +99,12 @@ struct link;
  */
 struct link *link_new_initiator(const uint8_t static_sk[static LINK_KEY_LEN],
                                 const uint8_t static_pk[static LINK_KEY_LEN],
-                                const uint8_t remote_pk[static LINK_KEY_LEN],
-                                enum link_role role, size_t max_frame,
-                                const struct mix_rng *rng);
+                                const uint8_t remote_pk[static LINK_KEY_LEN], enum link_role role,
+                                size_t max_frame, const struct mix_rng *rng);
 /* A responder link; the initiator's key and role are learnt from msg1. */
 struct link *link_new_responder(const uint8_t static_sk[static LINK_KEY_LEN],
-                                const uint8_t static_pk[static LINK_KEY_LEN],
-                                size_t max_frame, const struct mix_rng *rng);
+                                const uint8_t static_pk[static LINK_KEY_LEN], size_t max_frame,
+                                const struct mix_rng *rng);
 void link_free(struct link *l);
 
 /* Cap on pending output bytes (default LINK_DEFAULT_OUT_CAP). */

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sodium.h>
 
-#define LIONESS_L 32  /* left half: one BLAKE2b-256 output / one ChaCha20 key */
+#define LIONESS_L 32 /* left half: one BLAKE2b-256 output / one ChaCha20 key */
 
 /* Round keys K1..K4 from the 32-byte key, one BLAKE2b label each. */
 struct lioness_rounds {
@@ -17,12 +17,14 @@ struct lioness_rounds {
 static void lioness_expand(const uint8_t key[LIONESS_KEY_LEN], struct lioness_rounds *rk)
 {
     static const char *const labels[4] = {
-        "mixnet-lioness-v1 round 1", "mixnet-lioness-v1 round 2",
-        "mixnet-lioness-v1 round 3", "mixnet-lioness-v1 round 4",
+        "mixnet-lioness-v1 round 1",
+        "mixnet-lioness-v1 round 2",
+        "mixnet-lioness-v1 round 3",
+        "mixnet-lioness-v1 round 4",
     };
     for (int i = 0; i < 4; i++)
-        crypto_generichash(rk->k[i], 32, (const uint8_t *)labels[i], strlen(labels[i]),
-                           key, LIONESS_KEY_LEN);
+        crypto_generichash(rk->k[i], 32, (const uint8_t *)labels[i], strlen(labels[i]), key,
+                           LIONESS_KEY_LEN);
 }
 
 /* R ^= ChaCha20(key = BLAKE2b-256(key rk, L), nonce 0, counter 0). */

@@ -10,7 +10,7 @@
 
 struct heap_ent {
     uint64_t deadline;
-    uint64_t seq;       /* arrival order: equal deadlines leave FIFO */
+    uint64_t seq; /* arrival order: equal deadlines leave FIFO */
     void *item;
 };
 
@@ -26,10 +26,10 @@ struct mixq {
     /* TIMED_POOL and THRESHOLD */
     void **held;
     size_t held_n, held_cap;
-    void **ready;           /* ready[ready_head .. ready_n) are due */
+    void **ready; /* ready[ready_head .. ready_n) are due */
     size_t ready_head, ready_n, ready_cap;
-    uint64_t ready_at;      /* time the oldest ready item became due */
-    uint64_t next_round;    /* TIMED_POOL: next round time; 0 = not yet set */
+    uint64_t ready_at;   /* time the oldest ready item became due */
+    uint64_t next_round; /* TIMED_POOL: next round time; 0 = not yet set */
 };
 
 bool mixq_params_valid(const struct mixq_params *p, const char **why)
@@ -44,8 +44,7 @@ bool mixq_params_valid(const struct mixq_params *p, const char **why)
     else if (p->strategy != MIXQ_POISSON && p->strategy != MIXQ_TIMED_POOL &&
              p->strategy != MIXQ_THRESHOLD)
         w = "unknown strategy";
-    else if (p->capacity != 0 && p->strategy == MIXQ_THRESHOLD &&
-             p->capacity < p->threshold)
+    else if (p->capacity != 0 && p->strategy == MIXQ_THRESHOLD && p->capacity < p->threshold)
         w = "capacity below the threshold: no batch could ever fill";
     if (why != NULL)
         *why = w;
@@ -142,7 +141,7 @@ static int push_poisson(struct mixq *q, uint64_t now_us, uint64_t delay_us, void
     if (q->p.max_delay_us != 0 && delay_us > q->p.max_delay_us)
         delay_us = q->p.max_delay_us;
     uint64_t dl = now_us + delay_us;
-    if (dl < now_us)                    /* saturate instead of wrapping */
+    if (dl < now_us) /* saturate instead of wrapping */
         dl = UINT64_MAX - 1;
     q->heap[q->heap_n] = (struct heap_ent){ dl, q->seq++, item };
     heap_sift_up(q->heap, q->heap_n);
@@ -311,9 +310,12 @@ const char *mixq_strategy_name(enum mixq_strategy s)
 
 bool mixq_strategy_parse(const char *s, enum mixq_strategy *out)
 {
-    static const struct { const char *name; enum mixq_strategy s; } names[] = {
-        { "poisson", MIXQ_POISSON }, { "timed_pool", MIXQ_TIMED_POOL },
-        { "pool", MIXQ_TIMED_POOL }, { "timed", MIXQ_TIMED_POOL },
+    static const struct {
+        const char *name;
+        enum mixq_strategy s;
+    } names[] = {
+        { "poisson", MIXQ_POISSON },     { "timed_pool", MIXQ_TIMED_POOL },
+        { "pool", MIXQ_TIMED_POOL },     { "timed", MIXQ_TIMED_POOL },
         { "threshold", MIXQ_THRESHOLD },
     };
     if (s == NULL || out == NULL)

@@ -46,18 +46,18 @@ enum mixq_strategy {
 /* Results of mixq_push(). */
 enum mixq_result {
     MIXQ_OK = 0,
-    MIXQ_FULL = -1,     /* at capacity: the item was NOT taken; count the drop */
-    MIXQ_EINVAL = -2,   /* NULL queue or item */
-    MIXQ_ENOMEM = -3,   /* could not grow internal arrays: item NOT taken */
+    MIXQ_FULL = -1,   /* at capacity: the item was NOT taken; count the drop */
+    MIXQ_EINVAL = -2, /* NULL queue or item */
+    MIXQ_ENOMEM = -3, /* could not grow internal arrays: item NOT taken */
 };
 
 struct mixq_params {
     enum mixq_strategy strategy;
-    uint64_t max_delay_us;  /* POISSON: cap on an item's delay; 0 = no cap */
-    uint64_t period_us;     /* TIMED_POOL: round period T (> 0) */
-    uint32_t pool_keep;     /* TIMED_POOL: f, items kept back each round */
-    uint32_t threshold;     /* THRESHOLD: batch size n (>= 1) */
-    size_t capacity;        /* most items held (incl. ready ones); 0 = unbounded */
+    uint64_t max_delay_us; /* POISSON: cap on an item's delay; 0 = no cap */
+    uint64_t period_us;    /* TIMED_POOL: round period T (> 0) */
+    uint32_t pool_keep;    /* TIMED_POOL: f, items kept back each round */
+    uint32_t threshold;    /* THRESHOLD: batch size n (>= 1) */
+    size_t capacity;       /* most items held (incl. ready ones); 0 = unbounded */
 };
 
 struct mixq;

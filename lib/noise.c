@@ -14,15 +14,15 @@
 const char *noise_strerror(int err)
 {
     switch (err) {
-    case NOISE_OK:           return "ok";
-    case NOISE_ERR_LENGTH:   return "bad message or buffer length";
-    case NOISE_ERR_DECRYPT:  return "decryption failed (bad tag)";
-    case NOISE_ERR_BAD_KEY:  return "invalid public key";
+    case NOISE_OK: return "ok";
+    case NOISE_ERR_LENGTH: return "bad message or buffer length";
+    case NOISE_ERR_DECRYPT: return "decryption failed (bad tag)";
+    case NOISE_ERR_BAD_KEY: return "invalid public key";
     case NOISE_ERR_FINISHED: return "handshake pattern finished (or not finished)";
-    case NOISE_ERR_NONCE:    return "nonce exhausted";
-    case NOISE_ERR_STATE:    return "call not valid in this handshake state";
-    case NOISE_ERR_ARG:      return "bad argument";
-    default:                 return "unknown noise error";
+    case NOISE_ERR_NONCE: return "nonce exhausted";
+    case NOISE_ERR_STATE: return "call not valid in this handshake state";
+    case NOISE_ERR_ARG: return "bad argument";
+    default: return "unknown noise error";
     }
 }
 
@@ -30,7 +30,7 @@ const char *noise_strerror(int err)
 
 enum token { T_END = 0, T_E, T_S, T_EE, T_ES, T_SE, T_SS };
 
-#define MAX_MSGS   3
+#define MAX_MSGS 3
 #define MAX_TOKENS 5
 
 /*
@@ -46,14 +46,18 @@ struct pattern {
 };
 
 static const struct pattern patterns[] = {
-    [NOISE_PATTERN_NK] = { "NK", false, true, 2,
-        { { T_E, T_ES }, { T_E, T_EE } } },
-    [NOISE_PATTERN_KK] = { "KK", true, true, 2,
-        { { T_E, T_ES, T_SS }, { T_E, T_EE, T_SE } } },
-    [NOISE_PATTERN_IK] = { "IK", false, true, 2,
-        { { T_E, T_ES, T_S, T_SS }, { T_E, T_EE, T_SE } } },
-    [NOISE_PATTERN_XX] = { "XX", false, false, 3,
-        { { T_E }, { T_E, T_EE, T_S, T_ES }, { T_S, T_SE } } },
+    [NOISE_PATTERN_NK] = { "NK", false, true, 2, { { T_E, T_ES }, { T_E, T_EE } } },
+    [NOISE_PATTERN_KK] = { "KK", true, true, 2, { { T_E, T_ES, T_SS }, { T_E, T_EE, T_SE } } },
+    [NOISE_PATTERN_IK] = { "IK",
+                           false,
+                           true,
+                           2,
+                           { { T_E, T_ES, T_S, T_SS }, { T_E, T_EE, T_SE } } },
+    [NOISE_PATTERN_XX] = { "XX",
+                           false,
+                           false,
+                           3,
+                           { { T_E }, { T_E, T_EE, T_S, T_ES }, { T_S, T_SE } } },
 };
 
 #define SUITE "_25519_ChaChaPoly_BLAKE2b"
@@ -64,8 +68,7 @@ bool noise_pattern_from_name(const char *name, enum noise_pattern *out)
         return false;
     for (size_t i = 0; i < MIX_ARRAY_LEN(patterns); i++) {
         size_t pl = strlen(patterns[i].name);
-        if (strncmp(name + 6, patterns[i].name, pl) == 0 &&
-            strcmp(name + 6 + pl, SUITE) == 0) {
+        if (strncmp(name + 6, patterns[i].name, pl) == 0 && strcmp(name + 6 + pl, SUITE) == 0) {
             *out = (enum noise_pattern)i;
             return true;
         }
@@ -85,8 +88,8 @@ static bool pattern_sends_s(const struct pattern *p, bool initiator)
 
 /* ------------------------------------------------- hash, HMAC, HKDF */
 
-static void hash2(uint8_t out[NOISE_HASHLEN], const uint8_t *a, size_t alen,
-                  const uint8_t *b, size_t blen)
+static void hash2(uint8_t out[NOISE_HASHLEN], const uint8_t *a, size_t alen, const uint8_t *b,
+                  size_t blen)
 {
     crypto_generichash_blake2b_state st;
     crypto_generichash_blake2b_init(&st, NULL, 0, NOISE_HASHLEN);
@@ -185,13 +188,13 @@ static void aead_encrypt(const uint8_t k[NOISE_KEYLEN], uint64_t n, const uint8_
     crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, pt, len, ad, ad_len, NULL, nonce, k);
 }
 
-static int aead_decrypt(const uint8_t k[NOISE_KEYLEN], uint64_t n, const uint8_t *ad,
-                        size_t ad_len, const uint8_t *ct, size_t len, uint8_t *out)
+static int aead_decrypt(const uint8_t k[NOISE_KEYLEN], uint64_t n, const uint8_t *ad, size_t ad_len,
+                        const uint8_t *ct, size_t len, uint8_t *out)
 {
     uint8_t nonce[12];
     chacha_nonce(nonce, n);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, ct, len, ad, ad_len,
-                                                  nonce, k) != 0) {
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(out, NULL, NULL, ct, len, ad, ad_len, nonce, k) !=
+        0) {
         sodium_memzero(out, len - NOISE_TAGLEN);
         return NOISE_ERR_DECRYPT;
     }
@@ -276,7 +279,7 @@ struct noise_hs {
     const struct pattern *pat;
     bool initiator, failed, split_done;
     bool has_s, has_e, has_rs, has_re;
-    unsigned msg_idx;               /* next message of the pattern */
+    unsigned msg_idx; /* next message of the pattern */
     uint8_t s_sk[NOISE_DHLEN], s_pk[NOISE_DHLEN];
     uint8_t e_sk[NOISE_DHLEN], e_pk[NOISE_DHLEN];
     uint8_t rs[NOISE_DHLEN], re[NOISE_DHLEN];
@@ -355,7 +358,7 @@ static void hs_init_symmetric(struct noise_hs *hs, const uint8_t *prologue, size
     char name[64];
     size_t n = (size_t)snprintf(name, sizeof name, "Noise_%s" SUITE, hs->pat->name);
     memset(hs->h, 0, sizeof hs->h);
-    memcpy(hs->h, name, n);   /* every name here is shorter than HASHLEN */
+    memcpy(hs->h, name, n); /* every name here is shorter than HASHLEN */
     memcpy(hs->ck, hs->h, NOISE_HASHLEN);
     memset(&hs->cs, 0, sizeof hs->cs);
     mix_hash(hs, prologue, plen);
@@ -366,17 +369,15 @@ static void hs_init_symmetric(struct noise_hs *hs, const uint8_t *prologue, size
         mix_hash(hs, hs->initiator ? hs->rs : hs->s_pk, NOISE_DHLEN);
 }
 
-struct noise_hs *noise_hs_new(enum noise_pattern pattern, bool initiator,
-                              const uint8_t *prologue, size_t prologue_len,
-                              const uint8_t *s_sk, const uint8_t *s_pk,
+struct noise_hs *noise_hs_new(enum noise_pattern pattern, bool initiator, const uint8_t *prologue,
+                              size_t prologue_len, const uint8_t *s_sk, const uint8_t *s_pk,
                               const uint8_t *rs, const struct mix_rng *rng)
 {
     if ((unsigned)pattern >= MIX_ARRAY_LEN(patterns) || rng == NULL ||
         (prologue == NULL && prologue_len > 0))
         return NULL;
     const struct pattern *p = &patterns[pattern];
-    bool need_s = pattern_sends_s(p, initiator) ||
-                  (initiator ? p->pre_init_s : p->pre_resp_s);
+    bool need_s = pattern_sends_s(p, initiator) || (initiator ? p->pre_init_s : p->pre_resp_s);
     bool need_rs = initiator ? p->pre_resp_s : p->pre_init_s;
     if ((need_s && s_sk == NULL) || (need_rs && rs == NULL))
         return NULL;
@@ -426,8 +427,7 @@ int noise_hs_set_ephemeral(struct noise_hs *hs, const uint8_t e_sk[static NOISE_
 
 bool noise_hs_is_my_turn(const struct noise_hs *hs)
 {
-    return !hs->failed && hs->msg_idx < hs->pat->nmsgs &&
-           ((hs->msg_idx % 2 == 0) == hs->initiator);
+    return !hs->failed && hs->msg_idx < hs->pat->nmsgs && ((hs->msg_idx % 2 == 0) == hs->initiator);
 }
 
 bool noise_hs_is_finished(const struct noise_hs *hs)
@@ -440,7 +440,7 @@ size_t noise_hs_message_len(const struct noise_hs *hs, size_t payload_len)
     if (hs->msg_idx >= hs->pat->nmsgs)
         return 0;
     const uint8_t *toks = hs->pat->msgs[hs->msg_idx];
-    bool k = hs->cs.has_key;   /* whether a key is set at each token */
+    bool k = hs->cs.has_key; /* whether a key is set at each token */
     size_t len = 0;
     for (unsigned i = 0; i < MAX_TOKENS && toks[i] != T_END; i++) {
         if (toks[i] == T_E)
@@ -448,7 +448,7 @@ size_t noise_hs_message_len(const struct noise_hs *hs, size_t payload_len)
         else if (toks[i] == T_S)
             len += NOISE_DHLEN + (k ? NOISE_TAGLEN : 0);
         else
-            k = true;   /* every DH token ends in MixKey */
+            k = true; /* every DH token ends in MixKey */
     }
     return len + payload_len + (k ? NOISE_TAGLEN : 0);
 }
@@ -515,7 +515,7 @@ int noise_hs_write_message(struct noise_hs *hs, const uint8_t *payload, size_t p
         return NOISE_ERR_STATE;
     size_t need = noise_hs_message_len(hs, payload_len);
     if (need > NOISE_MAX_MSG || need > out_cap || (payload == NULL && payload_len > 0))
-        return NOISE_ERR_LENGTH;   /* no state changed: the caller may retry */
+        return NOISE_ERR_LENGTH; /* no state changed: the caller may retry */
     size_t pos = 0;
     int rc = hs_write_tokens(hs, out, &pos);
     if (rc != NOISE_OK)

@@ -20,24 +20,24 @@
 #include "common.h"
 #include "rng.h"
 
-#define NOISE_DHLEN    32
-#define NOISE_KEYLEN   32
-#define NOISE_HASHLEN  64
-#define NOISE_TAGLEN   16
+#define NOISE_DHLEN 32
+#define NOISE_KEYLEN 32
+#define NOISE_HASHLEN 64
+#define NOISE_TAGLEN 16
 /* The largest Noise message, in bytes, including tags and keys. */
-#define NOISE_MAX_MSG  65535
+#define NOISE_MAX_MSG 65535
 /* The nonce value 2^64-1 is reserved by the spec (used only by REKEY). */
 #define NOISE_MAX_NONCE UINT64_MAX
 
 enum noise_err {
-    NOISE_OK            = 0,
-    NOISE_ERR_LENGTH    = -1, /* a message is too short, too long, or a buffer too small */
-    NOISE_ERR_DECRYPT   = -2, /* authentication tag did not verify */
-    NOISE_ERR_BAD_KEY   = -3, /* invalid public key (DH output all zero) */
-    NOISE_ERR_FINISHED  = -4, /* the handshake pattern is finished (or not finished, for split) */
-    NOISE_ERR_NONCE     = -5, /* nonce exhausted: the CipherState may not be used again */
-    NOISE_ERR_STATE     = -6, /* wrong turn, missing key, or the handshake already failed */
-    NOISE_ERR_ARG       = -7, /* bad argument (unknown pattern, NULL where a key is needed) */
+    NOISE_OK = 0,
+    NOISE_ERR_LENGTH = -1,   /* a message is too short, too long, or a buffer too small */
+    NOISE_ERR_DECRYPT = -2,  /* authentication tag did not verify */
+    NOISE_ERR_BAD_KEY = -3,  /* invalid public key (DH output all zero) */
+    NOISE_ERR_FINISHED = -4, /* the handshake pattern is finished (or not finished, for split) */
+    NOISE_ERR_NONCE = -5,    /* nonce exhausted: the CipherState may not be used again */
+    NOISE_ERR_STATE = -6,    /* wrong turn, missing key, or the handshake already failed */
+    NOISE_ERR_ARG = -7,      /* bad argument (unknown pattern, NULL where a key is needed) */
 };
 
 /* A static string naming the error; never NULL. */
@@ -59,8 +59,7 @@ bool noise_pattern_from_name(const char *name, enum noise_pattern *out) MIX_WUR;
 /* ---------------------------------------------------------------- keys */
 
 /* Derive the X25519 public key of a private key (crypto_scalarmult_base). */
-int noise_dh_pubkey(uint8_t pk[static NOISE_DHLEN],
-                    const uint8_t sk[static NOISE_DHLEN]) MIX_WUR;
+int noise_dh_pubkey(uint8_t pk[static NOISE_DHLEN], const uint8_t sk[static NOISE_DHLEN]) MIX_WUR;
 /* Generate a fresh X25519 key pair from the caller's RNG. */
 int noise_dh_keygen(uint8_t pk[static NOISE_DHLEN], uint8_t sk[static NOISE_DHLEN],
                     const struct mix_rng *rng) MIX_WUR;
@@ -110,9 +109,8 @@ struct noise_hs;
  * needs it.  Returns NULL if a required key is missing, the pattern is
  * unknown, or memory is short.  The keys are copied.
  */
-struct noise_hs *noise_hs_new(enum noise_pattern pattern, bool initiator,
-                              const uint8_t *prologue, size_t prologue_len,
-                              const uint8_t *s_sk, const uint8_t *s_pk,
+struct noise_hs *noise_hs_new(enum noise_pattern pattern, bool initiator, const uint8_t *prologue,
+                              size_t prologue_len, const uint8_t *s_sk, const uint8_t *s_pk,
                               const uint8_t *rs, const struct mix_rng *rng);
 void noise_hs_free(struct noise_hs *hs);
 
@@ -141,8 +139,7 @@ int noise_hs_write_message(struct noise_hs *hs, const uint8_t *payload, size_t p
  * suffice), setting *payload_len.
  */
 int noise_hs_read_message(struct noise_hs *hs, const uint8_t *msg, size_t msg_len,
-                          uint8_t *payload_out, size_t payload_cap,
-                          size_t *payload_len) MIX_WUR;
+                          uint8_t *payload_out, size_t payload_cap, size_t *payload_len) MIX_WUR;
 
 /* The remote static key once known (pre-known or received); false if not yet. */
 bool noise_hs_remote_static(const struct noise_hs *hs, uint8_t out[static NOISE_DHLEN]);

@@ -39,27 +39,27 @@
 
 #include "common.h"
 
-#define PAYLOAD_VERSION        1
-#define PAYLOAD_HDR_LEN        8
-#define PAYLOAD_FLAG_SURB_ACK  0x01
+#define PAYLOAD_VERSION 1
+#define PAYLOAD_HDR_LEN 8
+#define PAYLOAD_FLAG_SURB_ACK 0x01
 
 /* The fixed bytes the provider puts in every SURB-ack packet's payload. */
-#define PAYLOAD_ACK_MAGIC      "mixnet-ack-v1"
+#define PAYLOAD_ACK_MAGIC "mixnet-ack-v1"
 
 /* Inbox id = BLAKE2b-256("mixnet-inbox-v1" || client X25519 public key). */
-#define PAYLOAD_INBOX_ID_LEN   32
-#define PAYLOAD_KEY_LEN        32
+#define PAYLOAD_INBOX_ID_LEN 32
+#define PAYLOAD_KEY_LEN 32
 
 enum payload_err {
     PAYLOAD_OK = 0,
-    PAYLOAD_ERR_SHORT,     /* shorter than the fixed header */
-    PAYLOAD_ERR_VERSION,   /* unknown version */
-    PAYLOAD_ERR_FLAGS,     /* unknown flag bits, or flag and length disagree */
-    PAYLOAD_ERR_LENGTH,    /* lengths do not fit in the buffer */
-    PAYLOAD_ERR_PADDING,   /* non-zero bytes after the declared content */
-    PAYLOAD_ERR_KIND,      /* unknown fragment kind */
-    PAYLOAD_ERR_FRAGMENT,  /* index/count/total_len inconsistent */
-    PAYLOAD_ERR_ARG,       /* builder: content does not fit / bad argument */
+    PAYLOAD_ERR_SHORT,    /* shorter than the fixed header */
+    PAYLOAD_ERR_VERSION,  /* unknown version */
+    PAYLOAD_ERR_FLAGS,    /* unknown flag bits, or flag and length disagree */
+    PAYLOAD_ERR_LENGTH,   /* lengths do not fit in the buffer */
+    PAYLOAD_ERR_PADDING,  /* non-zero bytes after the declared content */
+    PAYLOAD_ERR_KIND,     /* unknown fragment kind */
+    PAYLOAD_ERR_FRAGMENT, /* index/count/total_len inconsistent */
+    PAYLOAD_ERR_ARG,      /* builder: content does not fit / bad argument */
 };
 
 const char *payload_strerror(enum payload_err e);
@@ -67,7 +67,7 @@ const char *payload_strerror(enum payload_err e);
 /* A parsed envelope; pointers point into the parsed buffer. */
 struct payload_view {
     uint8_t flags;
-    const uint8_t *surb_ack;   /* NULL when absent */
+    const uint8_t *surb_ack; /* NULL when absent */
     size_t surb_ack_len;
     const uint8_t *body;
     size_t body_len;
@@ -92,26 +92,26 @@ void payload_inbox_id(uint8_t out[static PAYLOAD_INBOX_ID_LEN],
 
 /* ------------------------------------------------------------ fragments */
 
-#define PAYLOAD_FRAG_HDR_LEN     34
-#define PAYLOAD_MSG_ID_LEN       16
-#define PAYLOAD_FRAG_FLAG_SURB   0x01
+#define PAYLOAD_FRAG_HDR_LEN 34
+#define PAYLOAD_MSG_ID_LEN 16
+#define PAYLOAD_FRAG_FLAG_SURB 0x01
 /* Largest message a sender accepts (fragments * data capacity may allow more). */
-#define PAYLOAD_MAX_MESSAGE      (4u << 20)
+#define PAYLOAD_MAX_MESSAGE (4u << 20)
 
 enum payload_frag_kind {
-    PAYLOAD_FRAG_DATA  = 1,  /* a fragment of a user message */
-    PAYLOAD_FRAG_LOOP  = 2,  /* client loop cover, sent to the sender's own inbox */
-    PAYLOAD_FRAG_REPLY = 3,  /* a reply carried by a SURB (single fragment) */
+    PAYLOAD_FRAG_DATA = 1,  /* a fragment of a user message */
+    PAYLOAD_FRAG_LOOP = 2,  /* client loop cover, sent to the sender's own inbox */
+    PAYLOAD_FRAG_REPLY = 3, /* a reply carried by a SURB (single fragment) */
 };
 
 struct payload_frag {
-    uint8_t kind;                            /* enum payload_frag_kind */
+    uint8_t kind; /* enum payload_frag_kind */
     uint8_t flags;
     uint8_t msg_id[PAYLOAD_MSG_ID_LEN];
     uint32_t index, count, total_len;
-    const uint8_t *data;                     /* data_len bytes */
+    const uint8_t *data; /* data_len bytes */
     size_t data_len;
-    const uint8_t *surb;                     /* reply SURB or NULL */
+    const uint8_t *surb; /* reply SURB or NULL */
     size_t surb_len;
 };
 
@@ -123,9 +123,11 @@ uint32_t payload_frag_count(size_t msg_len, size_t frag_cap);
  * index < count, data_len <= total_len, count <= PAYLOAD_MAX_MESSAGE and
  * zero padding.  Pointers point into buf.
  */
-enum payload_err payload_frag_parse(const uint8_t *buf, size_t len, struct payload_frag *out) MIX_WUR;
+enum payload_err payload_frag_parse(const uint8_t *buf, size_t len,
+                                    struct payload_frag *out) MIX_WUR;
 
 /* Encode a fragment into out[0..out_len), zero padded.  PAYLOAD_ERR_ARG if it does not fit. */
-enum payload_err payload_frag_build(uint8_t *out, size_t out_len, const struct payload_frag *f) MIX_WUR;
+enum payload_err payload_frag_build(uint8_t *out, size_t out_len,
+                                    const struct payload_frag *f) MIX_WUR;
 
 #endif

@@ -32,16 +32,41 @@ static const char DOC_CONTEXT[] = "mixnet-document-v1";
 
 /* Descriptor map keys. */
 enum {
-    DK_ID = 1, DK_IDENTITY_KEY, DK_LINK_KEY, DK_ROLES, DK_LAYER, DK_ADDRESS, DK_SPHINX_KEYS,
+    DK_ID = 1,
+    DK_IDENTITY_KEY,
+    DK_LINK_KEY,
+    DK_ROLES,
+    DK_LAYER,
+    DK_ADDRESS,
+    DK_SPHINX_KEYS,
     DK_LAST = DK_SPHINX_KEYS
 };
 
 /* Document map keys. */
 enum {
-    K_VERSION = 1, K_EPOCH, K_GENESIS, K_EPOCH_LEN, K_GRACE, K_VALID_FROM, K_VALID_UNTIL,
-    K_MAX_HOPS, K_PAYLOAD_LEN, K_LAYERS, K_MEAN_DELAY, K_MAX_DELAY, K_LAMBDA_P, K_LAMBDA_L,
-    K_LAMBDA_D, K_LAMBDA_M, K_STRATEGY, K_POOL_INTERVAL, K_POOL_KEEP, K_THRESHOLD_N,
-    K_NODES, K_GATEWAYS, K_PROVIDERS,
+    K_VERSION = 1,
+    K_EPOCH,
+    K_GENESIS,
+    K_EPOCH_LEN,
+    K_GRACE,
+    K_VALID_FROM,
+    K_VALID_UNTIL,
+    K_MAX_HOPS,
+    K_PAYLOAD_LEN,
+    K_LAYERS,
+    K_MEAN_DELAY,
+    K_MAX_DELAY,
+    K_LAMBDA_P,
+    K_LAMBDA_L,
+    K_LAMBDA_D,
+    K_LAMBDA_M,
+    K_STRATEGY,
+    K_POOL_INTERVAL,
+    K_POOL_KEEP,
+    K_THRESHOLD_N,
+    K_NODES,
+    K_GATEWAYS,
+    K_PROVIDERS,
     /* Optional: present only when not 0 (classic), so classic documents keep their bytes. */
     K_SPHINX_FORMAT,
     K_LAST = K_SPHINX_FORMAT
@@ -49,7 +74,7 @@ enum {
 
 struct pki_doc {
     struct pki_params params;
-    struct pki_descriptor *nodes;   /* sorted by id, strictly */
+    struct pki_descriptor *nodes; /* sorted by id, strictly */
     size_t n_nodes, cap_nodes;
     /* Index into nodes[], rebuilt whenever nodes change: gateways, providers,
      * then mixes grouped by layer (layer l at layer_off[l] .. layer_off[l+1]). */
@@ -209,8 +234,8 @@ enum tok_kind { T_OTHER, T_UINT, T_NEGINT, T_BYTES, T_TEXT, T_ARRAY, T_MAP, T_IN
 
 struct tok {
     enum tok_kind kind;
-    uint64_t val;           /* integer value, or element count of an array / map */
-    const uint8_t *data;    /* bytes / text */
+    uint64_t val;        /* integer value, or element count of an array / map */
+    const uint8_t *data; /* bytes / text */
     size_t len;
 };
 
@@ -219,14 +244,46 @@ struct creader {
     size_t len, off;
 };
 
-static void on_u8(void *c, uint8_t v) { ((struct tok *)c)->kind = T_UINT; ((struct tok *)c)->val = v; }
-static void on_u16(void *c, uint16_t v) { ((struct tok *)c)->kind = T_UINT; ((struct tok *)c)->val = v; }
-static void on_u32(void *c, uint32_t v) { ((struct tok *)c)->kind = T_UINT; ((struct tok *)c)->val = v; }
-static void on_u64(void *c, uint64_t v) { ((struct tok *)c)->kind = T_UINT; ((struct tok *)c)->val = v; }
-static void on_n8(void *c, uint8_t v) { ((struct tok *)c)->kind = T_NEGINT; ((struct tok *)c)->val = v; }
-static void on_n16(void *c, uint16_t v) { ((struct tok *)c)->kind = T_NEGINT; ((struct tok *)c)->val = v; }
-static void on_n32(void *c, uint32_t v) { ((struct tok *)c)->kind = T_NEGINT; ((struct tok *)c)->val = v; }
-static void on_n64(void *c, uint64_t v) { ((struct tok *)c)->kind = T_NEGINT; ((struct tok *)c)->val = v; }
+static void on_u8(void *c, uint8_t v)
+{
+    ((struct tok *)c)->kind = T_UINT;
+    ((struct tok *)c)->val = v;
+}
+static void on_u16(void *c, uint16_t v)
+{
+    ((struct tok *)c)->kind = T_UINT;
+    ((struct tok *)c)->val = v;
+}
+static void on_u32(void *c, uint32_t v)
+{
+    ((struct tok *)c)->kind = T_UINT;
+    ((struct tok *)c)->val = v;
+}
+static void on_u64(void *c, uint64_t v)
+{
+    ((struct tok *)c)->kind = T_UINT;
+    ((struct tok *)c)->val = v;
+}
+static void on_n8(void *c, uint8_t v)
+{
+    ((struct tok *)c)->kind = T_NEGINT;
+    ((struct tok *)c)->val = v;
+}
+static void on_n16(void *c, uint16_t v)
+{
+    ((struct tok *)c)->kind = T_NEGINT;
+    ((struct tok *)c)->val = v;
+}
+static void on_n32(void *c, uint32_t v)
+{
+    ((struct tok *)c)->kind = T_NEGINT;
+    ((struct tok *)c)->val = v;
+}
+static void on_n64(void *c, uint64_t v)
+{
+    ((struct tok *)c)->kind = T_NEGINT;
+    ((struct tok *)c)->val = v;
+}
 
 static void on_bytes(void *c, cbor_data d, size_t n)
 {
@@ -244,25 +301,70 @@ static void on_text(void *c, cbor_data d, size_t n)
     t->len = n;
 }
 
-static void on_array(void *c, size_t n) { ((struct tok *)c)->kind = T_ARRAY; ((struct tok *)c)->val = n; }
-static void on_map(void *c, size_t n) { ((struct tok *)c)->kind = T_MAP; ((struct tok *)c)->val = n; }
-static void on_indef(void *c) { ((struct tok *)c)->kind = T_INDEF; }
-static void on_tag(void *c, uint64_t v) { ((struct tok *)c)->kind = T_TAG; ((struct tok *)c)->val = v; }
-static void on_other(void *c) { ((struct tok *)c)->kind = T_OTHER; }
-static void on_float(void *c, float v) { (void)v; on_other(c); }
-static void on_double(void *c, double v) { (void)v; on_other(c); }
-static void on_bool(void *c, bool v) { (void)v; on_other(c); }
+static void on_array(void *c, size_t n)
+{
+    ((struct tok *)c)->kind = T_ARRAY;
+    ((struct tok *)c)->val = n;
+}
+static void on_map(void *c, size_t n)
+{
+    ((struct tok *)c)->kind = T_MAP;
+    ((struct tok *)c)->val = n;
+}
+static void on_indef(void *c)
+{
+    ((struct tok *)c)->kind = T_INDEF;
+}
+static void on_tag(void *c, uint64_t v)
+{
+    ((struct tok *)c)->kind = T_TAG;
+    ((struct tok *)c)->val = v;
+}
+static void on_other(void *c)
+{
+    ((struct tok *)c)->kind = T_OTHER;
+}
+static void on_float(void *c, float v)
+{
+    (void)v;
+    on_other(c);
+}
+static void on_double(void *c, double v)
+{
+    (void)v;
+    on_other(c);
+}
+static void on_bool(void *c, bool v)
+{
+    (void)v;
+    on_other(c);
+}
 
 static const struct cbor_callbacks tok_callbacks = {
-    .uint8 = on_u8, .uint16 = on_u16, .uint32 = on_u32, .uint64 = on_u64,
-    .negint8 = on_n8, .negint16 = on_n16, .negint32 = on_n32, .negint64 = on_n64,
-    .byte_string = on_bytes, .byte_string_start = on_indef,
-    .string = on_text, .string_start = on_indef,
-    .array_start = on_array, .indef_array_start = on_indef,
-    .map_start = on_map, .indef_map_start = on_indef,
+    .uint8 = on_u8,
+    .uint16 = on_u16,
+    .uint32 = on_u32,
+    .uint64 = on_u64,
+    .negint8 = on_n8,
+    .negint16 = on_n16,
+    .negint32 = on_n32,
+    .negint64 = on_n64,
+    .byte_string = on_bytes,
+    .byte_string_start = on_indef,
+    .string = on_text,
+    .string_start = on_indef,
+    .array_start = on_array,
+    .indef_array_start = on_indef,
+    .map_start = on_map,
+    .indef_map_start = on_indef,
     .tag = on_tag,
-    .float2 = on_float, .float4 = on_float, .float8 = on_double,
-    .undefined = on_other, .null = on_other, .boolean = on_bool, .indef_break = on_other,
+    .float2 = on_float,
+    .float4 = on_float,
+    .float8 = on_double,
+    .undefined = on_other,
+    .null = on_other,
+    .boolean = on_bool,
+    .indef_break = on_other,
 };
 
 /* Size of the shortest CBOR head carrying argument v. */
@@ -286,14 +388,15 @@ static enum pki_err rd_tok(struct creader *r, struct tok *t)
         return PKI_ERR_MALFORMED;
     r->off += res.read;
     switch (t->kind) {
-    case T_INDEF:
-        return PKI_ERR_NONCANONICAL;
-    case T_UINT: case T_NEGINT: case T_ARRAY: case T_MAP: case T_TAG:
-        return res.read == head_len(t->val) ? PKI_OK : PKI_ERR_NONCANONICAL;
-    case T_BYTES: case T_TEXT:
-        return res.read - t->len == head_len(t->len) ? PKI_OK : PKI_ERR_NONCANONICAL;
-    case T_OTHER:
-        break;
+    case T_INDEF: return PKI_ERR_NONCANONICAL;
+    case T_UINT:
+    case T_NEGINT:
+    case T_ARRAY:
+    case T_MAP:
+    case T_TAG: return res.read == head_len(t->val) ? PKI_OK : PKI_ERR_NONCANONICAL;
+    case T_BYTES:
+    case T_TEXT: return res.read - t->len == head_len(t->len) ? PKI_OK : PKI_ERR_NONCANONICAL;
+    case T_OTHER: break;
     }
     return PKI_OK;
 }
@@ -527,7 +630,7 @@ static uint8_t *sig_input(const char *context, const uint8_t *b, size_t n, size_
     uint8_t *m = malloc(cl + n);
     if (m == NULL)
         return NULL;
-    memcpy(m, context, cl);     /* includes the terminating zero byte */
+    memcpy(m, context, cl); /* includes the terminating zero byte */
     if (n)
         memcpy(m + cl, b, n);
     *out_len = cl + n;
@@ -554,8 +657,8 @@ static bool verify_bytes(const uint8_t *m, size_t mlen, const uint8_t pk[static 
 }
 
 enum pki_err pki_descriptor_sign(const struct pki_descriptor *d,
-                                 const uint8_t sk[static PKI_SECRET_KEY_LEN],
-                                 uint8_t **out, size_t *out_len)
+                                 const uint8_t sk[static PKI_SECRET_KEY_LEN], uint8_t **out,
+                                 size_t *out_len)
 {
     uint8_t pk[PKI_KEY_LEN], sig[PKI_SIG_LEN];
     struct cwriter body = { 0 }, outer = { 0 };
@@ -599,13 +702,14 @@ static enum pki_err rd_signed_pair(const uint8_t *buf, size_t len, struct tok *b
 }
 
 /* Compare a parsed descriptor's canonical encoding with the bytes it came from. */
-static enum pki_err descriptor_reencode_matches(const struct pki_descriptor *d,
-                                                const uint8_t *b, size_t n)
+static enum pki_err descriptor_reencode_matches(const struct pki_descriptor *d, const uint8_t *b,
+                                                size_t n)
 {
     struct cwriter w = { 0 };
     cw_descriptor(&w, d);
-    enum pki_err e = w.nomem ? PKI_ERR_NOMEM :
-                     (w.len == n && memcmp(w.p, b, n) == 0) ? PKI_OK : PKI_ERR_NONCANONICAL;
+    enum pki_err e = w.nomem                                  ? PKI_ERR_NOMEM
+                     : (w.len == n && memcmp(w.p, b, n) == 0) ? PKI_OK
+                                                              : PKI_ERR_NONCANONICAL;
     free(w.p);
     return e;
 }
@@ -661,7 +765,8 @@ enum pki_err pki_params_check(const struct pki_params *p)
     /* The geometry must be one every node can build and unwrap (sphinx.md). */
     if (p->sphinx_format > SPHINX_FORMAT_LAST)
         return PKI_ERR_BAD_VALUE;
-    const struct sphinx_geometry g = { .max_hops = p->max_hops, .payload_len = p->payload_len,
+    const struct sphinx_geometry g = { .max_hops = p->max_hops,
+                                       .payload_len = p->payload_len,
                                        .format = (enum sphinx_format)p->sphinx_format };
     const char *why;
     if (!sphinx_geometry_valid(&g, &why) || p->payload_len > PKI_MAX_DOCUMENT_LEN)
@@ -669,8 +774,7 @@ enum pki_err pki_params_check(const struct pki_params *p)
     if (p->mean_delay_us == 0 || p->max_delay_us < p->mean_delay_us)
         return PKI_ERR_BAD_VALUE;
     switch (p->strategy) {
-    case PKI_STRATEGY_POISSON:
-        break;
+    case PKI_STRATEGY_POISSON: break;
     case PKI_STRATEGY_TIMED_POOL:
         if (p->pool_interval_us == 0)
             return PKI_ERR_BAD_VALUE;
@@ -679,8 +783,7 @@ enum pki_err pki_params_check(const struct pki_params *p)
         if (p->threshold_n == 0)
             return PKI_ERR_BAD_VALUE;
         break;
-    default:
-        return PKI_ERR_BAD_VALUE;
+    default: return PKI_ERR_BAD_VALUE;
     }
     return PKI_OK;
 }
@@ -822,16 +925,26 @@ static void cw_doc(struct cwriter *w, const struct pki_doc *doc)
 {
     const struct pki_params *p = &doc->params;
     const uint64_t vals[K_NODES] = {
-        [K_VERSION] = PKI_DOC_VERSION, [K_EPOCH] = p->epoch,
-        [K_GENESIS] = p->timing.genesis, [K_EPOCH_LEN] = p->timing.epoch_len,
-        [K_GRACE] = p->timing.grace, [K_VALID_FROM] = pki_doc_valid_from(doc),
-        [K_VALID_UNTIL] = pki_doc_valid_until(doc), [K_MAX_HOPS] = p->max_hops,
-        [K_PAYLOAD_LEN] = p->payload_len, [K_LAYERS] = p->layers,
-        [K_MEAN_DELAY] = p->mean_delay_us, [K_MAX_DELAY] = p->max_delay_us,
-        [K_LAMBDA_P] = p->lambda_p_mhz, [K_LAMBDA_L] = p->lambda_l_mhz,
-        [K_LAMBDA_D] = p->lambda_d_mhz, [K_LAMBDA_M] = p->lambda_m_mhz,
-        [K_STRATEGY] = p->strategy, [K_POOL_INTERVAL] = p->pool_interval_us,
-        [K_POOL_KEEP] = p->pool_keep, [K_THRESHOLD_N] = p->threshold_n,
+        [K_VERSION] = PKI_DOC_VERSION,
+        [K_EPOCH] = p->epoch,
+        [K_GENESIS] = p->timing.genesis,
+        [K_EPOCH_LEN] = p->timing.epoch_len,
+        [K_GRACE] = p->timing.grace,
+        [K_VALID_FROM] = pki_doc_valid_from(doc),
+        [K_VALID_UNTIL] = pki_doc_valid_until(doc),
+        [K_MAX_HOPS] = p->max_hops,
+        [K_PAYLOAD_LEN] = p->payload_len,
+        [K_LAYERS] = p->layers,
+        [K_MEAN_DELAY] = p->mean_delay_us,
+        [K_MAX_DELAY] = p->max_delay_us,
+        [K_LAMBDA_P] = p->lambda_p_mhz,
+        [K_LAMBDA_L] = p->lambda_l_mhz,
+        [K_LAMBDA_D] = p->lambda_d_mhz,
+        [K_LAMBDA_M] = p->lambda_m_mhz,
+        [K_STRATEGY] = p->strategy,
+        [K_POOL_INTERVAL] = p->pool_interval_us,
+        [K_POOL_KEEP] = p->pool_keep,
+        [K_THRESHOLD_N] = p->threshold_n,
     };
     cw_map(w, p->sphinx_format != SPHINX_FORMAT_CLASSIC ? K_SPHINX_FORMAT : K_PROVIDERS);
     for (uint64_t k = K_VERSION; k < K_NODES; k++) {
@@ -935,8 +1048,8 @@ static enum pki_err doc_set_params(struct pki_doc *doc, const uint64_t v[K_LAST 
     if (v[K_VERSION] != PKI_DOC_VERSION)
         return PKI_ERR_BAD_VALUE;
     if (v[K_MAX_HOPS] > UINT32_MAX || v[K_PAYLOAD_LEN] > UINT32_MAX || v[K_LAYERS] > UINT32_MAX ||
-        v[K_STRATEGY] > UINT32_MAX || v[K_POOL_KEEP] > UINT32_MAX || v[K_THRESHOLD_N] > UINT32_MAX ||
-        v[K_SPHINX_FORMAT] > UINT32_MAX)
+        v[K_STRATEGY] > UINT32_MAX || v[K_POOL_KEEP] > UINT32_MAX ||
+        v[K_THRESHOLD_N] > UINT32_MAX || v[K_SPHINX_FORMAT] > UINT32_MAX)
         return PKI_ERR_BAD_VALUE;
     p->epoch = v[K_EPOCH];
     p->timing.genesis = v[K_GENESIS];
@@ -964,8 +1077,8 @@ static enum pki_err doc_set_params(struct pki_doc *doc, const uint64_t v[K_LAST 
     return PKI_OK;
 }
 
-static bool id_list_matches(const struct pki_doc *doc, size_t first, size_t n,
-                            const uint8_t *ids, size_t n_ids)
+static bool id_list_matches(const struct pki_doc *doc, size_t first, size_t n, const uint8_t *ids,
+                            size_t n_ids)
 {
     if (n != n_ids)
         return false;
@@ -1055,8 +1168,14 @@ void pki_doc_hash(const uint8_t *doc_bytes, size_t len, uint8_t out[static PKI_H
 
 /* ------------------------------------------------------------------ look-ups */
 
-const struct pki_params *pki_doc_params(const struct pki_doc *doc) { return &doc->params; }
-uint64_t pki_doc_epoch(const struct pki_doc *doc) { return doc->params.epoch; }
+const struct pki_params *pki_doc_params(const struct pki_doc *doc)
+{
+    return &doc->params;
+}
+uint64_t pki_doc_epoch(const struct pki_doc *doc)
+{
+    return doc->params.epoch;
+}
 
 uint64_t pki_doc_valid_from(const struct pki_doc *doc)
 {
@@ -1068,7 +1187,10 @@ uint64_t pki_doc_valid_until(const struct pki_doc *doc)
     return pki_epoch_end(&doc->params.timing, doc->params.epoch);
 }
 
-size_t pki_doc_node_count(const struct pki_doc *doc) { return doc->n_nodes; }
+size_t pki_doc_node_count(const struct pki_doc *doc)
+{
+    return doc->n_nodes;
+}
 
 const struct pki_descriptor *pki_doc_node(const struct pki_doc *doc, size_t i)
 {
@@ -1106,14 +1228,20 @@ const struct pki_descriptor *pki_doc_layer_node(const struct pki_doc *doc, uint3
     return &doc->nodes[doc->index[doc->layer_off[layer] + i]];
 }
 
-size_t pki_doc_gateway_count(const struct pki_doc *doc) { return doc->n_gw; }
+size_t pki_doc_gateway_count(const struct pki_doc *doc)
+{
+    return doc->n_gw;
+}
 
 const struct pki_descriptor *pki_doc_gateway(const struct pki_doc *doc, size_t i)
 {
     return i < doc->n_gw ? &doc->nodes[doc->index[i]] : NULL;
 }
 
-size_t pki_doc_provider_count(const struct pki_doc *doc) { return doc->n_prov; }
+size_t pki_doc_provider_count(const struct pki_doc *doc)
+{
+    return doc->n_prov;
+}
 
 const struct pki_descriptor *pki_doc_provider(const struct pki_doc *doc, size_t i)
 {
@@ -1127,9 +1255,8 @@ const uint8_t *pki_doc_sphinx_key(const struct pki_doc *doc, const uint8_t id[st
     return d ? pki_descriptor_sphinx_key(d, epoch) : NULL;
 }
 
-int pki_random_path(const struct pki_doc *doc, const struct mix_rng *rng,
-                    const uint8_t *entry_id, const uint8_t *dest_id,
-                    const struct pki_descriptor **out, size_t cap)
+int pki_random_path(const struct pki_doc *doc, const struct mix_rng *rng, const uint8_t *entry_id,
+                    const uint8_t *dest_id, const struct pki_descriptor **out, size_t cap)
 {
     uint32_t layers = doc->params.layers;
     if (cap < (size_t)layers + 2)
@@ -1143,8 +1270,8 @@ int pki_random_path(const struct pki_doc *doc, const struct mix_rng *rng,
         dest = pki_doc_find(doc, dest_id);
     else
         dest = doc->n_prov ? pki_doc_provider(doc, mix_rng_below(rng, doc->n_prov)) : NULL;
-    if (entry == NULL || !(entry->roles & PKI_ROLE_GATEWAY) ||
-        dest == NULL || !(dest->roles & PKI_ROLE_PROVIDER))
+    if (entry == NULL || !(entry->roles & PKI_ROLE_GATEWAY) || dest == NULL ||
+        !(dest->roles & PKI_ROLE_PROVIDER))
         return -1;
     out[0] = entry;
     for (uint32_t l = 1; l <= layers; l++) {
@@ -1185,8 +1312,8 @@ static int sig_cmp(const void *a, const void *b)
 }
 
 enum pki_err pki_signed_doc_encode(const uint8_t *doc_bytes, size_t doc_len,
-                                   const struct pki_sig *sigs, size_t n_sigs,
-                                   uint8_t **out, size_t *out_len)
+                                   const struct pki_sig *sigs, size_t n_sigs, uint8_t **out,
+                                   size_t *out_len)
 {
     struct cwriter w = { 0 };
     struct pki_sig *sorted = NULL;
@@ -1251,9 +1378,8 @@ static enum pki_err rd_sig_list(struct creader *r, struct pki_sig **sigs, size_t
     return PKI_OK;
 }
 
-enum pki_err pki_signed_doc_parse(const uint8_t *buf, size_t len,
-                                  const uint8_t **doc_bytes, size_t *doc_len,
-                                  struct pki_sig **sigs, size_t *n_sigs)
+enum pki_err pki_signed_doc_parse(const uint8_t *buf, size_t len, const uint8_t **doc_bytes,
+                                  size_t *doc_len, struct pki_sig **sigs, size_t *n_sigs)
 {
     struct creader r = { buf, len, 0 };
     struct tok body;

@@ -24,15 +24,15 @@
 #include "common.h"
 #include "rng.h"
 
-#define PKI_KEY_LEN 32            /* Ed25519 public key, X25519 key, Sphinx key */
-#define PKI_SECRET_KEY_LEN 64     /* Ed25519 secret key as libsodium stores it */
+#define PKI_KEY_LEN 32        /* Ed25519 public key, X25519 key, Sphinx key */
+#define PKI_SECRET_KEY_LEN 64 /* Ed25519 secret key as libsodium stores it */
 #define PKI_SIG_LEN 64
-#define PKI_HASH_LEN 32           /* BLAKE2b-256 of document bytes */
-#define PKI_ADDR_MAX 255          /* "host:port", printable ASCII, bytes */
-#define PKI_MAX_SPHINX_KEYS 8     /* per descriptor: current and coming epochs */
+#define PKI_HASH_LEN 32       /* BLAKE2b-256 of document bytes */
+#define PKI_ADDR_MAX 255      /* "host:port", printable ASCII, bytes */
+#define PKI_MAX_SPHINX_KEYS 8 /* per descriptor: current and coming epochs */
 #define PKI_MAX_LAYERS 16
 #define PKI_MAX_NODES 4096
-#define PKI_MAX_SIGNATURES 32     /* in one signed document */
+#define PKI_MAX_SIGNATURES 32 /* in one signed document */
 #define PKI_MAX_DESCRIPTOR_LEN 8192
 #define PKI_MAX_DOCUMENT_LEN (1u << 20)
 #define PKI_DOC_VERSION 1
@@ -92,18 +92,18 @@ size_t pki_accepted_epochs(const struct pki_timing *t, uint64_t now, uint64_t ou
 
 struct pki_sphinx_key {
     uint64_t epoch;
-    uint8_t key[PKI_KEY_LEN];   /* X25519 public key for Sphinx in that epoch */
+    uint8_t key[PKI_KEY_LEN]; /* X25519 public key for Sphinx in that epoch */
 };
 
 /* A node's self-description.  Plain data: copy freely. */
 struct pki_descriptor {
-    uint8_t id[PKI_KEY_LEN];            /* BLAKE2b-256(identity_key) */
-    uint8_t identity_key[PKI_KEY_LEN];  /* Ed25519 public key; signs the descriptor */
-    uint8_t link_key[PKI_KEY_LEN];      /* X25519 Noise static public key */
-    uint32_t roles;                     /* PKI_ROLE_* bits */
-    uint32_t layer;                     /* 1..layers for a mix, 0 otherwise */
-    char address[PKI_ADDR_MAX + 1];     /* "host:port", NUL-terminated */
-    size_t n_sphinx_keys;               /* 1..PKI_MAX_SPHINX_KEYS, epochs strictly increasing */
+    uint8_t id[PKI_KEY_LEN];           /* BLAKE2b-256(identity_key) */
+    uint8_t identity_key[PKI_KEY_LEN]; /* Ed25519 public key; signs the descriptor */
+    uint8_t link_key[PKI_KEY_LEN];     /* X25519 Noise static public key */
+    uint32_t roles;                    /* PKI_ROLE_* bits */
+    uint32_t layer;                    /* 1..layers for a mix, 0 otherwise */
+    char address[PKI_ADDR_MAX + 1];    /* "host:port", NUL-terminated */
+    size_t n_sphinx_keys;              /* 1..PKI_MAX_SPHINX_KEYS, epochs strictly increasing */
     struct pki_sphinx_key sphinx_keys[PKI_MAX_SPHINX_KEYS];
 };
 
@@ -119,8 +119,8 @@ enum pki_err pki_descriptor_check(const struct pki_descriptor *d) MIX_WUR;
  * form) whose public half must equal d->identity_key.
  */
 enum pki_err pki_descriptor_sign(const struct pki_descriptor *d,
-                                 const uint8_t sk[static PKI_SECRET_KEY_LEN],
-                                 uint8_t **out, size_t *out_len) MIX_WUR;
+                                 const uint8_t sk[static PKI_SECRET_KEY_LEN], uint8_t **out,
+                                 size_t *out_len) MIX_WUR;
 
 /* Parse a signed descriptor, check canonical form, fields and self-signature. */
 enum pki_err pki_descriptor_verify(const uint8_t *buf, size_t len,
@@ -143,22 +143,22 @@ enum pki_strategy {
  * seconds), delays in microseconds.
  */
 struct pki_params {
-    uint64_t epoch;              /* >= 1 */
-    struct pki_timing timing;    /* valid_from/until follow from these and epoch */
-    uint32_t max_hops;           /* Sphinx geometry */
-    uint32_t payload_len;        /* Sphinx geometry, bytes */
-    uint32_t layers;             /* mix layers, 1..PKI_MAX_LAYERS */
-    uint64_t mean_delay_us;      /* 1/mu: mean per-hop Poisson delay, > 0 */
-    uint64_t max_delay_us;       /* cap on any per-hop delay, >= mean_delay_us */
-    uint64_t lambda_p_mhz;       /* client payload stream (lambda_P) */
-    uint64_t lambda_l_mhz;       /* client loop cover (lambda_L) */
-    uint64_t lambda_d_mhz;       /* client drop cover (lambda_D) */
-    uint64_t lambda_m_mhz;       /* mix loop cover (lambda_M) */
-    uint32_t strategy;           /* enum pki_strategy */
-    uint64_t pool_interval_us;   /* timed pool: T (> 0 for that strategy) */
-    uint32_t pool_keep;          /* timed pool: f packets kept back */
-    uint32_t threshold_n;        /* threshold: n (> 0 for that strategy) */
-    uint32_t sphinx_format;      /* enum sphinx_format: 0 classic, 1 KEM (X25519) */
+    uint64_t epoch;            /* >= 1 */
+    struct pki_timing timing;  /* valid_from/until follow from these and epoch */
+    uint32_t max_hops;         /* Sphinx geometry */
+    uint32_t payload_len;      /* Sphinx geometry, bytes */
+    uint32_t layers;           /* mix layers, 1..PKI_MAX_LAYERS */
+    uint64_t mean_delay_us;    /* 1/mu: mean per-hop Poisson delay, > 0 */
+    uint64_t max_delay_us;     /* cap on any per-hop delay, >= mean_delay_us */
+    uint64_t lambda_p_mhz;     /* client payload stream (lambda_P) */
+    uint64_t lambda_l_mhz;     /* client loop cover (lambda_L) */
+    uint64_t lambda_d_mhz;     /* client drop cover (lambda_D) */
+    uint64_t lambda_m_mhz;     /* mix loop cover (lambda_M) */
+    uint32_t strategy;         /* enum pki_strategy */
+    uint64_t pool_interval_us; /* timed pool: T (> 0 for that strategy) */
+    uint32_t pool_keep;        /* timed pool: f packets kept back */
+    uint32_t threshold_n;      /* threshold: n (> 0 for that strategy) */
+    uint32_t sphinx_format;    /* enum sphinx_format: 0 classic, 1 KEM (X25519) */
 };
 
 /* Check params for sanity (ranges above).  pki_doc_new() and decode use it. */
@@ -210,8 +210,9 @@ const struct pki_descriptor *pki_doc_find(const struct pki_doc *doc,
 /* Find by Noise link key (for authorising an incoming node link). */
 const struct pki_descriptor *pki_doc_find_link_key(const struct pki_doc *doc,
                                                    const uint8_t link_key[static PKI_KEY_LEN]);
-size_t pki_doc_layer_count(const struct pki_doc *doc, uint32_t layer);      /* layer 1..layers */
-const struct pki_descriptor *pki_doc_layer_node(const struct pki_doc *doc, uint32_t layer, size_t i);
+size_t pki_doc_layer_count(const struct pki_doc *doc, uint32_t layer); /* layer 1..layers */
+const struct pki_descriptor *pki_doc_layer_node(const struct pki_doc *doc, uint32_t layer,
+                                                size_t i);
 size_t pki_doc_gateway_count(const struct pki_doc *doc);
 const struct pki_descriptor *pki_doc_gateway(const struct pki_doc *doc, size_t i);
 size_t pki_doc_provider_count(const struct pki_doc *doc);
@@ -228,15 +229,14 @@ const uint8_t *pki_doc_sphinx_key(const struct pki_doc *doc, const uint8_t id[st
  * too small, a layer is empty, or entry/destination is missing or lacks
  * the role.
  */
-int pki_random_path(const struct pki_doc *doc, const struct mix_rng *rng,
-                    const uint8_t *entry_id, const uint8_t *dest_id,
-                    const struct pki_descriptor **out, size_t cap) MIX_WUR;
+int pki_random_path(const struct pki_doc *doc, const struct mix_rng *rng, const uint8_t *entry_id,
+                    const uint8_t *dest_id, const struct pki_descriptor **out, size_t cap) MIX_WUR;
 
 /* ------------------------------------------------------------------ signatures */
 
 /* One authority's signature over a document's bytes. */
 struct pki_sig {
-    uint8_t key[PKI_KEY_LEN];   /* the authority's Ed25519 public key */
+    uint8_t key[PKI_KEY_LEN]; /* the authority's Ed25519 public key */
     uint8_t sig[PKI_SIG_LEN];
 };
 
@@ -253,27 +253,26 @@ bool pki_sig_valid(const uint8_t *doc_bytes, size_t len, const struct pki_sig *s
  * by the same key give PKI_ERR_DUPLICATE.  The signatures are not checked.
  */
 enum pki_err pki_signed_doc_encode(const uint8_t *doc_bytes, size_t doc_len,
-                                   const struct pki_sig *sigs, size_t n_sigs,
-                                   uint8_t **out, size_t *out_len) MIX_WUR;
+                                   const struct pki_sig *sigs, size_t n_sigs, uint8_t **out,
+                                   size_t *out_len) MIX_WUR;
 
 /*
  * Split a signed document into its document bytes (pointing into buf) and
  * a malloc()ed array of signatures (the caller frees *sigs).  Checks the
  * outer structure only: canonical CBOR, sizes, keys sorted and distinct.
  */
-enum pki_err pki_signed_doc_parse(const uint8_t *buf, size_t len,
-                                  const uint8_t **doc_bytes, size_t *doc_len,
-                                  struct pki_sig **sigs, size_t *n_sigs) MIX_WUR;
+enum pki_err pki_signed_doc_parse(const uint8_t *buf, size_t len, const uint8_t **doc_bytes,
+                                  size_t *doc_len, struct pki_sig **sigs, size_t *n_sigs) MIX_WUR;
 
 /* What a verifier trusts and when it is. */
 struct pki_verify_opts {
     const uint8_t (*authorities)[PKI_KEY_LEN]; /* the n configured authority keys */
     size_t n_authorities;
-    size_t threshold;          /* k: 1 <= k <= n */
-    uint64_t now;              /* Unix seconds; 0 skips the time checks */
-    uint64_t max_ahead;        /* accept an epoch starting up to this many seconds after now;
+    size_t threshold;    /* k: 1 <= k <= n */
+    uint64_t now;        /* Unix seconds; 0 skips the time checks */
+    uint64_t max_ahead;  /* accept an epoch starting up to this many seconds after now;
                                   0 means one epoch length (the next document) */
-    uint64_t want_epoch;       /* if non-zero, the document must be for this epoch */
+    uint64_t want_epoch; /* if non-zero, the document must be for this epoch */
 };
 
 /*

@@ -24,12 +24,12 @@
 
 static const uint8_t file_magic[8] = { 'M', 'I', 'X', 'R', 'P', 'L', 'A', 'Y' };
 #define FILE_VERSION 1u
-#define FILE_HDR_LEN 80  /* magic 8, version 4, reserved 4, key id 32, 4 x u64 */
-#define FILE_SUM_LEN 32  /* BLAKE2b-256 of everything before it */
+#define FILE_HDR_LEN 80 /* magic 8, version 4, reserved 4, key id 32, 4 x u64 */
+#define FILE_SUM_LEN 32 /* BLAKE2b-256 of everything before it */
 
 struct entry {
     uint8_t tag[REPLAY_TAG_LEN];
-    uint32_t next;  /* next entry in the same bucket, or NIL */
+    uint32_t next; /* next entry in the same bucket, or NIL */
 };
 
 struct replay_cache {
@@ -37,7 +37,7 @@ struct replay_cache {
     size_t capacity, size, head;
     struct entry *ents;
     uint32_t *buckets;
-    size_t mask;  /* number of buckets - 1 (a power of two minus one) */
+    size_t mask; /* number of buckets - 1 (a power of two minus one) */
     uint8_t hkey[crypto_shorthash_KEYBYTES];
     uint8_t key_id[REPLAY_KEY_ID_LEN];
     uint64_t inserts, hits, evictions;
@@ -136,7 +136,8 @@ static bool add_locked(struct replay_cache *c, size_t b, const uint8_t tag[REPLA
     return evicted;
 }
 
-enum replay_status replay_cache_insert(struct replay_cache *c, const uint8_t tag[static REPLAY_TAG_LEN])
+enum replay_status replay_cache_insert(struct replay_cache *c,
+                                       const uint8_t tag[static REPLAY_TAG_LEN])
 {
     size_t b = bucket_of(c, tag);
     enum replay_status st;
@@ -253,7 +254,8 @@ static uint8_t *serialise(struct replay_cache *c, size_t *len_out)
     pthread_mutex_unlock(&c->mu);
     /* Hashing megabytes must not hold up the workers' replay checks. */
     if (buf != NULL)
-        crypto_generichash(buf + len - FILE_SUM_LEN, FILE_SUM_LEN, buf, len - FILE_SUM_LEN, NULL, 0);
+        crypto_generichash(buf + len - FILE_SUM_LEN, FILE_SUM_LEN, buf, len - FILE_SUM_LEN, NULL,
+                           0);
     *len_out = len;
     return buf;
 }
@@ -311,7 +313,7 @@ enum replay_io replay_cache_from_image(const uint8_t *buf, size_t len,
     for (size_t k = skip; k < count; k++) {
         const uint8_t *tag = buf + FILE_HDR_LEN + k * REPLAY_TAG_LEN;
         size_t b = bucket_of(c, tag);
-        if (!find_locked(c, b, tag))  /* single-threaded here: no lock needed */
+        if (!find_locked(c, b, tag)) /* single-threaded here: no lock needed */
             (void)add_locked(c, b, tag);
     }
     *out = c;

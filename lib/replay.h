@@ -31,28 +31,28 @@
 struct replay_cache;
 
 enum replay_status {
-    REPLAY_FRESH = 0,          /* not seen before; now recorded */
-    REPLAY_FRESH_EVICTED = 1,  /* not seen before; recorded; the oldest tag was evicted */
-    REPLAY_SEEN = 2,           /* already recorded: a replay */
+    REPLAY_FRESH = 0,         /* not seen before; now recorded */
+    REPLAY_FRESH_EVICTED = 1, /* not seen before; recorded; the oldest tag was evicted */
+    REPLAY_SEEN = 2,          /* already recorded: a replay */
 };
 
 enum replay_io {
     REPLAY_IO_OK = 0,
-    REPLAY_IO_ERR_OPEN,      /* cannot open / create the file (errno is set) */
-    REPLAY_IO_ERR_IO,        /* read, write, fsync or rename failed, or short file */
-    REPLAY_IO_ERR_FORMAT,    /* bad magic, unknown version, or impossible counts */
-    REPLAY_IO_ERR_CHECKSUM,  /* content does not match its checksum: corrupt */
-    REPLAY_IO_ERR_KEY,       /* the file belongs to another Sphinx key */
+    REPLAY_IO_ERR_OPEN,     /* cannot open / create the file (errno is set) */
+    REPLAY_IO_ERR_IO,       /* read, write, fsync or rename failed, or short file */
+    REPLAY_IO_ERR_FORMAT,   /* bad magic, unknown version, or impossible counts */
+    REPLAY_IO_ERR_CHECKSUM, /* content does not match its checksum: corrupt */
+    REPLAY_IO_ERR_KEY,      /* the file belongs to another Sphinx key */
     REPLAY_IO_ERR_NOMEM,
-    REPLAY_IO_ERR_ARG,       /* bad capacity or arguments */
+    REPLAY_IO_ERR_ARG, /* bad capacity or arguments */
 };
 
 struct replay_stats {
-    size_t size;         /* tags held now */
+    size_t size; /* tags held now */
     size_t capacity;
-    uint64_t inserts;    /* fresh tags recorded */
-    uint64_t hits;       /* replays detected */
-    uint64_t evictions;  /* tags dropped because the cache was full */
+    uint64_t inserts;   /* fresh tags recorded */
+    uint64_t hits;      /* replays detected */
+    uint64_t evictions; /* tags dropped because the cache was full */
 };
 
 /*

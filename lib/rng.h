@@ -25,9 +25,9 @@ struct mix_rng mix_rng_system(void);
  */
 struct mix_rng_det {
     uint8_t key[32];
-    uint64_t block;     /* next 64-byte keystream block */
+    uint64_t block; /* next 64-byte keystream block */
     uint8_t buf[64];
-    size_t used;        /* bytes of buf already handed out */
+    size_t used; /* bytes of buf already handed out */
 };
 void mix_rng_det_init(struct mix_rng_det *d, const uint8_t seed[static 32]);
 struct mix_rng mix_rng_det(struct mix_rng_det *d);

@@ -42,17 +42,17 @@ _Static_assert(SPHINX_KEM_MAX_CT <= ALPHA_LEN, "alpha buffers hold an encapsulat
  * slot length, and where the MAC and beta start in the header.
  */
 struct layout {
-    const struct sphinx_kem *kem;  /* NULL: classic */
+    const struct sphinx_kem *kem; /* NULL: classic */
     size_t r, elen, slot, mac_off, beta_off, beta_len, hdr_len;
 };
 
 /* Every secret one hop's processing needs, derived from the shared secret. */
 struct hop_keys {
-    uint8_t s[32];        /* X25519 shared secret (KEM: the KEM's secret) */
-    uint8_t stream[32];   /* header ChaCha20 key */
-    uint8_t mac[32];      /* header MAC key */
-    uint8_t payload[32];  /* Lioness key */
-    uint8_t blind[32];    /* blinding scalar (clamped by X25519) */
+    uint8_t s[32];       /* X25519 shared secret (KEM: the KEM's secret) */
+    uint8_t stream[32];  /* header ChaCha20 key */
+    uint8_t mac[32];     /* header MAC key */
+    uint8_t payload[32]; /* Lioness key */
+    uint8_t blind[32];   /* blinding scalar (clamped by X25519) */
     uint8_t tag[SPHINX_TAG_LEN];
 };
 
@@ -206,7 +206,10 @@ static int kem_x25519_decap(const uint8_t sk[SPHINX_KEY_LEN], const uint8_t *ct,
 }
 
 static const struct sphinx_kem kem_x25519 = {
-    "x25519", 32, kem_x25519_encap, kem_x25519_decap,
+    "x25519",
+    32,
+    kem_x25519_encap,
+    kem_x25519_decap,
 };
 
 const struct sphinx_kem *sphinx_kem_of(enum sphinx_format f)
@@ -260,9 +263,8 @@ static void derive_keys(struct hop_keys *k, const uint8_t alpha[ALPHA_LEN], bool
 }
 
 /* gamma = BLAKE2b-128(key = mac key, message = alpha | beta). */
-static void header_mac(uint8_t out[SPHINX_MAC_LEN], const uint8_t key[32],
-                       const uint8_t *alpha, size_t alpha_len, const uint8_t *beta,
-                       size_t beta_len)
+static void header_mac(uint8_t out[SPHINX_MAC_LEN], const uint8_t key[32], const uint8_t *alpha,
+                       size_t alpha_len, const uint8_t *beta, size_t beta_len)
 {
     crypto_generichash_state st;
     crypto_generichash_init(&st, key, 32, SPHINX_MAC_LEN);
@@ -306,7 +308,7 @@ static void payload_dec(const uint8_t key[LIONESS_KEY_LEN], uint8_t *buf, size_t
 struct final_route {
     uint8_t cmd;
     const uint8_t *recipient;
-    const uint8_t *surb_id;  /* NULL: zero */
+    const uint8_t *surb_id; /* NULL: zero */
 };
 
 /* Secrets of one header construction, wiped once at the end. */
@@ -315,8 +317,8 @@ struct build_state {
     uint8_t alpha[SPHINX_MAX_HOPS_LIMIT][ALPHA_LEN];
     uint8_t x[32];
     uint8_t t[32];
-    uint8_t c[32];   /* product of the clamped factors so far, mod L */
-    uint8_t kc[32];  /* its clamped representative */
+    uint8_t c[32];  /* product of the clamped factors so far, mod L */
+    uint8_t kc[32]; /* its clamped representative */
     uint8_t rho[MAX_STREAM];
     uint8_t phi[MAX_BETA];
     uint8_t beta[MAX_BETA];
@@ -360,13 +362,13 @@ static int clamped_rep(uint8_t k[32], const uint8_t c[32])
     uint8_t q[32], m[2][32], two251[32] = { 0 };
     two251[31] = 0x08;
     crypto_core_ed25519_scalar_mul(q, c, inv8_mod_l);
-    crypto_core_ed25519_scalar_sub(m[0], q, two251);   /* k = +c */
+    crypto_core_ed25519_scalar_sub(m[0], q, two251); /* k = +c */
     crypto_core_ed25519_scalar_negate(q, q);
-    crypto_core_ed25519_scalar_sub(m[1], q, two251);   /* k = -c */
+    crypto_core_ed25519_scalar_sub(m[1], q, two251); /* k = -c */
     /* m < 2^251 iff its top byte is below 8. */
     uint8_t ok0 = (uint8_t)(((unsigned)m[0][31] - 8u) >> 8 & 1);
     uint8_t ok1 = (uint8_t)(((unsigned)m[1][31] - 8u) >> 8 & 1);
-    uint8_t mask = (uint8_t)(0u - ok0);  /* 0xff: take m[0] */
+    uint8_t mask = (uint8_t)(0u - ok0); /* 0xff: take m[0] */
     uint8_t prev = 0;
     for (size_t i = 0; i < 32; i++) {
         uint8_t b = (uint8_t)((m[0][i] & mask) | (m[1][i] & (uint8_t)~mask));
@@ -429,8 +431,8 @@ static int build_secrets(struct build_state *st, const struct sphinx_hop *path, 
  * Spec section 15.2: every hop's own encapsulation; ct_i goes to
  * st->alpha[i], the KEM's secret to s_i.  Returns -1 for an invalid key.
  */
-static int kem_secrets(const struct layout *l, struct build_state *st,
-                       const struct mix_rng *rng, const struct sphinx_hop *path, size_t nhops)
+static int kem_secrets(const struct layout *l, struct build_state *st, const struct mix_rng *rng,
+                       const struct sphinx_hop *path, size_t nhops)
 {
     for (size_t i = 0; i < nhops; i++) {
         if (l->kem->encap(rng, path[i].public_key, st->alpha[i], st->k[i].s) != 0)
@@ -525,8 +527,7 @@ static enum sphinx_status build_header(const struct sphinx_geometry *g, const st
 
 static bool path_ok(const struct sphinx_geometry *g, const struct sphinx_hop *path, size_t nhops)
 {
-    return sphinx_geometry_valid(g, NULL) && path != NULL && nhops >= 1 &&
-           nhops <= g->max_hops;
+    return sphinx_geometry_valid(g, NULL) && path != NULL && nhops >= 1 && nhops <= g->max_hops;
 }
 
 /* payload = 0^16 | plaintext | zero padding, payload_len bytes. */
@@ -571,7 +572,7 @@ struct unwrap_state {
     uint8_t next_alpha[ALPHA_LEN];
     uint8_t gamma[SPHINX_MAC_LEN];
     uint8_t beta[MAX_BETA];
-    uint8_t b[MAX_STREAM];  /* (beta | 0^SLOT) ^ rho: routing slot, then next beta */
+    uint8_t b[MAX_STREAM]; /* (beta | 0^SLOT) ^ rho: routing slot, then next beta */
     uint8_t mac[SPHINX_MAC_LEN];
 };
 
@@ -625,8 +626,7 @@ static enum sphinx_status unwrap_route(const struct sphinx_geometry *g, const st
         res->is_reply = true;
         res->out_len = g->payload_len;
         return SPHINX_OK_DELIVER;
-    default:
-        return SPHINX_ERR_COMMAND;
+    default: return SPHINX_ERR_COMMAND;
     }
 }
 
@@ -716,8 +716,8 @@ enum sphinx_status sphinx_surb_create(const struct sphinx_geometry *g, const str
     mix_rng_bytes(rng, keys_out + KEYS_OFF_KT, LIONESS_KEY_LEN);
     memcpy(surb_out, path[0].node_id, MIX_NODE_ID_LEN);
     memcpy(surb_out + MIX_NODE_ID_LEN, keys_out + KEYS_OFF_KT, LIONESS_KEY_LEN);
-    enum sphinx_status rc = build_header(g, rng, path, nhops, &fin, &st,
-                                         surb_out + MIX_NODE_ID_LEN + LIONESS_KEY_LEN);
+    enum sphinx_status rc =
+        build_header(g, rng, path, nhops, &fin, &st, surb_out + MIX_NODE_ID_LEN + LIONESS_KEY_LEN);
     if (rc == SPHINX_OK) {
         for (size_t i = 0; i < nhops; i++)
             memcpy(keys_out + KEYS_OFF_HOPS + 32 * i, st.k[i].payload, 32);
@@ -729,9 +729,8 @@ enum sphinx_status sphinx_surb_create(const struct sphinx_geometry *g, const str
     return rc;
 }
 
-enum sphinx_status sphinx_surb_pack(const struct sphinx_geometry *g,
-                                    const uint8_t *surb, size_t surb_len,
-                                    const uint8_t *plaintext, size_t len,
+enum sphinx_status sphinx_surb_pack(const struct sphinx_geometry *g, const uint8_t *surb,
+                                    size_t surb_len, const uint8_t *plaintext, size_t len,
                                     uint8_t *packet_out,
                                     uint8_t first_hop_out[static MIX_NODE_ID_LEN])
 {

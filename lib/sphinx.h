@@ -37,15 +37,15 @@
 #include "replay.h"
 #include "rng.h"
 
-#define SPHINX_KEY_LEN 32          /* X25519 private and public keys */
+#define SPHINX_KEY_LEN 32 /* X25519 private and public keys */
 #define SPHINX_MAC_LEN 16
 #define SPHINX_SURB_ID_LEN 16
 #define SPHINX_TAG_LEN REPLAY_TAG_LEN
-#define SPHINX_ZERO_LEN 16         /* zero block that checks payload integrity */
+#define SPHINX_ZERO_LEN 16 /* zero block that checks payload integrity */
 /* Per-hop routing slot: cmd 1 + node id 32 + delay 4 + SURB id 16 + MAC 16. */
 #define SPHINX_SLOT_LEN 69
-#define SPHINX_MAX_HOPS_LIMIT 10   /* largest max_hops a geometry may have */
-#define SPHINX_MIN_PAYLOAD 64      /* smallest payload_len (Lioness minimum) */
+#define SPHINX_MAX_HOPS_LIMIT 10 /* largest max_hops a geometry may have */
+#define SPHINX_MIN_PAYLOAD 64    /* smallest payload_len (Lioness minimum) */
 #define SPHINX_MAX_PAYLOAD (1u << 20)
 #define SPHINX_DEFAULT_HOPS 5
 #define SPHINX_DEFAULT_PAYLOAD 2048
@@ -54,15 +54,15 @@
 
 /* Packet formats (the directory's sphinx_format, docs/spec/directory.md). */
 enum sphinx_format {
-    SPHINX_FORMAT_CLASSIC = 0,     /* blinded group element, spec sections 3-9 */
-    SPHINX_FORMAT_KEM_X25519 = 1,  /* one encapsulation per hop, spec section 15 */
+    SPHINX_FORMAT_CLASSIC = 0,    /* blinded group element, spec sections 3-9 */
+    SPHINX_FORMAT_KEM_X25519 = 1, /* one encapsulation per hop, spec section 15 */
 };
 #define SPHINX_FORMAT_LAST SPHINX_FORMAT_KEM_X25519
 
 struct sphinx_geometry {
-    uint32_t max_hops;          /* 1..SPHINX_MAX_HOPS_LIMIT */
-    uint32_t payload_len;       /* whole Sphinx payload, zero block included */
-    enum sphinx_format format;  /* CLASSIC (0) unless the directory says otherwise */
+    uint32_t max_hops;         /* 1..SPHINX_MAX_HOPS_LIMIT */
+    uint32_t payload_len;      /* whole Sphinx payload, zero block included */
+    enum sphinx_format format; /* CLASSIC (0) unless the directory says otherwise */
 };
 
 /*
@@ -70,10 +70,10 @@ struct sphinx_geometry {
  * that another KEM (a post-quantum or hybrid one) is one more instance and
  * one more format number.  Shared secrets are 32 bytes.
  */
-#define SPHINX_KEM_MAX_CT 32  /* largest encapsulation the layout has room for */
+#define SPHINX_KEM_MAX_CT 32 /* largest encapsulation the layout has room for */
 struct sphinx_kem {
     const char *name;
-    size_t ct_len;  /* encapsulation bytes carried per hop, <= SPHINX_KEM_MAX_CT */
+    size_t ct_len; /* encapsulation bytes carried per hop, <= SPHINX_KEM_MAX_CT */
     /* ct and ss for public key pk, randomness from rng; 0, or -1 for an invalid pk. */
     int (*encap)(const struct mix_rng *rng, const uint8_t pk[SPHINX_KEY_LEN], uint8_t *ct,
                  uint8_t ss[32]);
@@ -90,9 +90,9 @@ bool sphinx_format_parse(const char *s, enum sphinx_format *out) MIX_WUR;
 
 /* Routing commands (first byte of a decrypted routing slot). */
 enum sphinx_cmd {
-    SPHINX_CMD_FORWARD = 1,  /* relay to node_id after delay_us */
-    SPHINX_CMD_DELIVER = 2,  /* exit: forward message for inbox node_id; payload checked */
-    SPHINX_CMD_REPLY = 3,    /* exit: SURB reply for inbox node_id; payload still encrypted */
+    SPHINX_CMD_FORWARD = 1, /* relay to node_id after delay_us */
+    SPHINX_CMD_DELIVER = 2, /* exit: forward message for inbox node_id; payload checked */
+    SPHINX_CMD_REPLY = 3,   /* exit: SURB reply for inbox node_id; payload still encrypted */
 };
 
 enum sphinx_status {
@@ -112,17 +112,17 @@ enum sphinx_status {
 struct sphinx_hop {
     uint8_t node_id[MIX_NODE_ID_LEN];
     uint8_t public_key[SPHINX_KEY_LEN];
-    uint32_t delay_us;  /* how long this node holds the packet */
+    uint32_t delay_us; /* how long this node holds the packet */
 };
 
 /* What sphinx_unwrap() learned (valid when it returns SPHINX_OK_*). */
 struct sphinx_result {
     enum sphinx_cmd cmd;
-    uint8_t node_id[MIX_NODE_ID_LEN];       /* next node (FORWARD) or recipient inbox id */
-    uint32_t delay_us;                      /* delay the sender chose for this node */
-    uint8_t surb_id[SPHINX_SURB_ID_LEN];    /* REPLY: which SURB; zero for DELIVER */
-    bool is_reply;                          /* REPLY: out holds encrypted payload */
-    size_t out_len;                         /* bytes written to out */
+    uint8_t node_id[MIX_NODE_ID_LEN];    /* next node (FORWARD) or recipient inbox id */
+    uint32_t delay_us;                   /* delay the sender chose for this node */
+    uint8_t surb_id[SPHINX_SURB_ID_LEN]; /* REPLY: which SURB; zero for DELIVER */
+    bool is_reply;                       /* REPLY: out holds encrypted payload */
+    size_t out_len;                      /* bytes written to out */
     /* Always filled once the MAC verified, also on SPHINX_ERR_REPLAY and
      * later errors: for callers that check the cache themselves. */
     uint8_t replay_tag[SPHINX_TAG_LEN];
@@ -157,8 +157,7 @@ void sphinx_key_id(const uint8_t pk[static SPHINX_KEY_LEN], uint8_t id[static RE
 enum sphinx_status sphinx_create(const struct sphinx_geometry *g, const struct mix_rng *rng,
                                  const struct sphinx_hop *path, size_t nhops,
                                  const uint8_t recipient_id[static MIX_NODE_ID_LEN],
-                                 const uint8_t *plaintext, size_t len,
-                                 uint8_t *packet_out) MIX_WUR;
+                                 const uint8_t *plaintext, size_t len, uint8_t *packet_out) MIX_WUR;
 
 /*
  * Process one packet at a node with Sphinx private key node_sk.
@@ -185,10 +184,8 @@ enum sphinx_status sphinx_create(const struct sphinx_geometry *g, const struct m
  */
 enum sphinx_status sphinx_unwrap(const struct sphinx_geometry *g,
                                  const uint8_t node_sk[static SPHINX_KEY_LEN],
-                                 struct replay_cache *cache,
-                                 const uint8_t *pkt, size_t len,
-                                 uint8_t *out, size_t out_cap,
-                                 struct sphinx_result *res) MIX_WUR;
+                                 struct replay_cache *cache, const uint8_t *pkt, size_t len,
+                                 uint8_t *out, size_t out_cap, struct sphinx_result *res) MIX_WUR;
 
 const char *sphinx_strerror(enum sphinx_status s);
 
@@ -213,9 +210,8 @@ enum sphinx_status sphinx_surb_create(const struct sphinx_geometry *g, const str
  * (sphinx_packet_len(g) bytes) and the node to send it to into first_hop_out.
  * Returns SPHINX_OK, SPHINX_ERR_LENGTH (surb_len wrong) or SPHINX_ERR_ARG.
  */
-enum sphinx_status sphinx_surb_pack(const struct sphinx_geometry *g,
-                                    const uint8_t *surb, size_t surb_len,
-                                    const uint8_t *plaintext, size_t len,
+enum sphinx_status sphinx_surb_pack(const struct sphinx_geometry *g, const uint8_t *surb,
+                                    size_t surb_len, const uint8_t *plaintext, size_t len,
                                     uint8_t *packet_out,
                                     uint8_t first_hop_out[static MIX_NODE_ID_LEN]) MIX_WUR;
 

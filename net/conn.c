@@ -28,13 +28,13 @@
 #include "log.h"
 #include "rng.h"
 
-#define CONN_READ_BUF    65536
-#define CONN_READS_PER_CB 8      /* fairness: at most this many reads per wakeup */
+#define CONN_READ_BUF 65536
+#define CONN_READS_PER_CB 8 /* fairness: at most this many reads per wakeup */
 #define CONN_ACCEPTS_PER_CB 32
-#define CONN_ADDRSTR     64
-#define CONN_RATE_BUCKETS 4096   /* accept_rate buckets (hashed source addresses) */
+#define CONN_ADDRSTR 64
+#define CONN_RATE_BUCKETS 4096 /* accept_rate buckets (hashed source addresses) */
 
-#define CONTAINER_OF(p, type, field) ((type *)(void *)((char *)(p) - offsetof(type, field)))
+#define CONTAINER_OF(p, type, field) ((type *)(void *)((char *)(p)-offsetof(type, field)))
 
 struct pending_frame {
     struct pending_frame *next;
@@ -44,30 +44,30 @@ struct pending_frame {
 
 struct conn {
     struct conn_mgr *m;
-    struct conn *prev, *next;       /* every allocated conn */
-    struct conn *dead_next;         /* on the reaper's list once closed */
+    struct conn *prev, *next; /* every allocated conn */
+    struct conn *dead_next;   /* on the reaper's list once closed */
     enum conn_state state;
     bool inbound, persistent, owner_closed, authorized, connect_failed;
-    bool dirty;                     /* on m->dirty: output to flush before the loop sleeps */
-    bool reading;                   /* rio belongs on (unless the manager pauses reads) */
+    bool dirty;   /* on m->dirty: output to flush before the loop sleeps */
+    bool reading; /* rio belongs on (unless the manager pauses reads) */
     struct conn *dirty_next;
     int fd;
     ev_io rio, wio;
-    ev_timer timer;                 /* connect/handshake, idle, or backoff */
+    ev_timer timer; /* connect/handshake, idle, or backoff */
     struct link *link;
     uint8_t remote_pk[LINK_KEY_LEN];
     bool have_remote;
-    enum link_role role;            /* inbound: announced by peer; outbound: ours */
+    enum link_role role; /* inbound: announced by peer; outbound: ours */
     struct sockaddr_storage addr;
     socklen_t addrlen;
     char addrstr[CONN_ADDRSTR];
     uint64_t id;
     double backoff;
     ev_tstamp last_rx;
-    ev_tstamp started;              /* inbound: accept time (oldest half-open goes first) */
-    double idle_timeout;            /* inbound: this conn's (conn_set_limits), 0 = never */
-    bool evictable;                 /* conn_set_evictable(): may make room at max_conns */
-    uint64_t rx_us;                 /* kernel receive time of the read being delivered */
+    ev_tstamp started;   /* inbound: accept time (oldest half-open goes first) */
+    double idle_timeout; /* inbound: this conn's (conn_set_limits), 0 = never */
+    bool evictable;      /* conn_set_evictable(): may make room at max_conns */
+    uint64_t rx_us;      /* kernel receive time of the read being delivered */
     struct pending_frame *pend_head, *pend_tail;
     size_t pend_bytes;
     void *user;
@@ -78,27 +78,30 @@ struct listener {
     struct conn_mgr *m;
     int fd;
     ev_io io;
-    ev_timer pause;   /* out of file descriptors: stop accepting for a while */
+    ev_timer pause; /* out of file descriptors: stop accepting for a while */
 };
 
 struct conn_mgr {
     struct ev_loop *loop;
-    uint8_t *keys;                  /* sodium_malloc: sk || pk */
+    uint8_t *keys; /* sodium_malloc: sk || pk */
     struct conn_limits lim;
     struct conn_callbacks cb;
     void *arg;
     struct conn *all;
     struct conn *dead;
-    struct conn *dirty;             /* conns with output written since the last flush */
-    ev_prepare flusher;             /* flushes them once per loop iteration */
-    unsigned paused_roles;          /* conn_mgr_pause_role(): bit (1 << role) per paused role */
+    struct conn *dirty;    /* conns with output written since the last flush */
+    ev_prepare flusher;    /* flushes them once per loop iteration */
+    unsigned paused_roles; /* conn_mgr_pause_role(): bit (1 << role) per paused role */
     ev_idle reaper;
     struct listener *listeners;
     struct conn_stats st;
     uint64_t next_id;
     struct mix_rng rng;
     /* accept_rate: token buckets by hashed source address (collisions share one) */
-    struct accept_bucket { double tokens; ev_tstamp at; } buckets[CONN_RATE_BUCKETS];
+    struct accept_bucket {
+        double tokens;
+        ev_tstamp at;
+    } buckets[CONN_RATE_BUCKETS];
     uint8_t bucket_key[crypto_shorthash_KEYBYTES];
 };
 
@@ -136,8 +139,8 @@ void conn_limits_default(struct conn_limits *l)
 
 /* ------------------------------------------------------------ addresses */
 
-static int resolve(const char *hostport, bool passive, struct sockaddr_storage *ss,
-                   socklen_t *len, char *err, size_t errlen)
+static int resolve(const char *hostport, bool passive, struct sockaddr_storage *ss, socklen_t *len,
+                   char *err, size_t errlen)
 {
     char host[256], portstr[8];
     uint16_t port;
@@ -616,8 +619,8 @@ static void connected(struct conn *c)
     socklen_t sl = sizeof soerr;
     if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr != 0) {
         m->st.connect_failures++;
-        log_debug("conn %llu: connect to %s failed: %s", (unsigned long long)c->id,
-                  c->addrstr, strerror(soerr ? soerr : errno));
+        log_debug("conn %llu: connect to %s failed: %s", (unsigned long long)c->id, c->addrstr,
+                  strerror(soerr ? soerr : errno));
         conn_shutdown(c, CONN_CLOSE_IO);
         return;
     }
@@ -651,17 +654,13 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     struct conn *c = CONTAINER_OF(w, struct conn, timer);
     (void)revents;
     switch (c->state) {
-    case CONN_STATE_BACKOFF:
-        start_connect(c);
-        break;
+    case CONN_STATE_BACKOFF: start_connect(c); break;
     case CONN_STATE_CONNECTING:
         if (!c->connect_failed)
             c->m->st.connect_failures++;
         conn_shutdown(c, c->connect_failed ? CONN_CLOSE_IO : CONN_CLOSE_HS_TIMEOUT);
         break;
-    case CONN_STATE_HANDSHAKE:
-        conn_shutdown(c, CONN_CLOSE_HS_TIMEOUT);
-        break;
+    case CONN_STATE_HANDSHAKE: conn_shutdown(c, CONN_CLOSE_HS_TIMEOUT); break;
     case CONN_STATE_ESTABLISHED: {
         double left = c->last_rx + c->idle_timeout - ev_now(loop);
         if (left <= 0)
@@ -670,8 +669,7 @@ static void timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
             arm_idle(c, left);
         break;
     }
-    case CONN_STATE_CLOSED:
-        break;
+    case CONN_STATE_CLOSED: break;
     }
 }
 
@@ -707,8 +705,8 @@ static void start_connect(struct conn *c)
     c->state = CONN_STATE_CONNECTING;
     m->st.dialled++;
     c->fd = make_socket(c->addr.ss_family);
-    if (c->fd >= 0 && (connect(c->fd, (struct sockaddr *)&c->addr, c->addrlen) == 0
-                       || errno == EINPROGRESS)) {
+    if (c->fd >= 0 &&
+        (connect(c->fd, (struct sockaddr *)&c->addr, c->addrlen) == 0 || errno == EINPROGRESS)) {
         init_watchers(c);
         ev_io_start(m->loop, &c->wio);
         ev_timer_set(&c->timer, m->lim.handshake_timeout, 0.0);
@@ -721,8 +719,8 @@ static void start_connect(struct conn *c)
 }
 
 struct conn *conn_dial(struct conn_mgr *m, const char *hostport,
-                       const uint8_t remote_pk[static LINK_KEY_LEN],
-                       enum link_role role, bool persistent, void *user)
+                       const uint8_t remote_pk[static LINK_KEY_LEN], enum link_role role,
+                       bool persistent, void *user)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -883,8 +881,7 @@ static bool evict_half_open(struct conn_mgr *m)
     return true;
 }
 
-static void accept_one(struct conn_mgr *m, int fd, const struct sockaddr_storage *ss,
-                       socklen_t sl)
+static void accept_one(struct conn_mgr *m, int fd, const struct sockaddr_storage *ss, socklen_t sl)
 {
     /* The per-address checks come first: a connection over its address's
      * limits must not push out anyone's half-open one. */
@@ -962,8 +959,8 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
-int conn_listen(struct conn_mgr *m, const char *hostport, uint16_t *bound_port,
-                char *err, size_t errlen)
+int conn_listen(struct conn_mgr *m, const char *hostport, uint16_t *bound_port, char *err,
+                size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sl;
@@ -992,9 +989,9 @@ int conn_listen(struct conn_mgr *m, const char *hostport, uint16_t *bound_port,
         socklen_t bl = sizeof b;
         *bound_port = 0;
         if (getsockname(fd, (struct sockaddr *)&b, &bl) == 0)
-            *bound_port = ntohs(b.ss_family == AF_INET6
-                                ? ((struct sockaddr_in6 *)(void *)&b)->sin6_port
-                                : ((struct sockaddr_in *)(void *)&b)->sin_port);
+            *bound_port =
+                ntohs(b.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)(void *)&b)->sin6_port
+                                              : ((struct sockaddr_in *)(void *)&b)->sin_port);
     }
     l->m = m;
     l->fd = fd;
@@ -1013,26 +1010,36 @@ static void fill_limits(struct conn_limits *out, const struct conn_limits *in)
     conn_limits_default(out);
     if (in == NULL)
         return;
-    if (in->max_conns) out->max_conns = in->max_conns;
-    if (in->max_per_addr) out->max_per_addr = in->max_per_addr;
-    if (in->max_frame) out->max_frame = in->max_frame;
-    if (in->max_out_bytes) out->max_out_bytes = in->max_out_bytes;
-    if (in->handshake_timeout > 0) out->handshake_timeout = in->handshake_timeout;
-    if (in->idle_timeout > 0) out->idle_timeout = in->idle_timeout;
-    if (in->accept_rate > 0) out->accept_rate = in->accept_rate;
-    if (in->accept_burst > 0) out->accept_burst = in->accept_burst;
-    if (in->evict_idle > 0) out->evict_idle = in->evict_idle;
-    if (in->backoff_min > 0) out->backoff_min = in->backoff_min;
-    if (in->backoff_max > 0) out->backoff_max = in->backoff_max;
+    if (in->max_conns)
+        out->max_conns = in->max_conns;
+    if (in->max_per_addr)
+        out->max_per_addr = in->max_per_addr;
+    if (in->max_frame)
+        out->max_frame = in->max_frame;
+    if (in->max_out_bytes)
+        out->max_out_bytes = in->max_out_bytes;
+    if (in->handshake_timeout > 0)
+        out->handshake_timeout = in->handshake_timeout;
+    if (in->idle_timeout > 0)
+        out->idle_timeout = in->idle_timeout;
+    if (in->accept_rate > 0)
+        out->accept_rate = in->accept_rate;
+    if (in->accept_burst > 0)
+        out->accept_burst = in->accept_burst;
+    if (in->evict_idle > 0)
+        out->evict_idle = in->evict_idle;
+    if (in->backoff_min > 0)
+        out->backoff_min = in->backoff_min;
+    if (in->backoff_max > 0)
+        out->backoff_max = in->backoff_max;
     if (out->backoff_max < out->backoff_min)
         out->backoff_max = out->backoff_min;
 }
 
-struct conn_mgr *conn_mgr_new(struct ev_loop *loop,
-                              const uint8_t link_sk[static LINK_KEY_LEN],
+struct conn_mgr *conn_mgr_new(struct ev_loop *loop, const uint8_t link_sk[static LINK_KEY_LEN],
                               const uint8_t link_pk[static LINK_KEY_LEN],
-                              const struct conn_limits *lim,
-                              const struct conn_callbacks *cb, void *cb_arg)
+                              const struct conn_limits *lim, const struct conn_callbacks *cb,
+                              void *cb_arg)
 {
     struct conn_mgr *m = calloc(1, sizeof *m);
     if (m == NULL)
@@ -1089,14 +1096,38 @@ void conn_mgr_get_stats(const struct conn_mgr *m, struct conn_stats *out)
 
 /* ------------------------------------------------------------ accessors */
 
-enum conn_state conn_get_state(const struct conn *c) { return c->state; }
-bool conn_is_inbound(const struct conn *c) { return c->inbound; }
-enum link_role conn_remote_role(const struct conn *c) { return c->inbound ? c->role : LINK_ROLE_NONE; }
-uint64_t conn_id(const struct conn *c) { return c->id; }
-const char *conn_peer_addr(const struct conn *c) { return c->addrstr; }
-void *conn_get_user(const struct conn *c) { return c->user; }
-void conn_set_user(struct conn *c, void *user) { c->user = user; }
-struct conn_mgr *conn_get_mgr(const struct conn *c) { return c->m; }
+enum conn_state conn_get_state(const struct conn *c)
+{
+    return c->state;
+}
+bool conn_is_inbound(const struct conn *c)
+{
+    return c->inbound;
+}
+enum link_role conn_remote_role(const struct conn *c)
+{
+    return c->inbound ? c->role : LINK_ROLE_NONE;
+}
+uint64_t conn_id(const struct conn *c)
+{
+    return c->id;
+}
+const char *conn_peer_addr(const struct conn *c)
+{
+    return c->addrstr;
+}
+void *conn_get_user(const struct conn *c)
+{
+    return c->user;
+}
+void conn_set_user(struct conn *c, void *user)
+{
+    c->user = user;
+}
+struct conn_mgr *conn_get_mgr(const struct conn *c)
+{
+    return c->m;
+}
 
 bool conn_remote_key(const struct conn *c, uint8_t out[static LINK_KEY_LEN])
 {
@@ -1126,11 +1157,13 @@ uint32_t conn_peer_prefix_hash(const struct conn *c)
     uint8_t h[crypto_shorthash_BYTES];
     const struct sockaddr_storage *ss = &c->addr;
     if (ss->ss_family == AF_INET)
-        crypto_shorthash(h, (const uint8_t *)&((const struct sockaddr_in *)(const void *)ss)->sin_addr,
+        crypto_shorthash(h,
+                         (const uint8_t *)&((const struct sockaddr_in *)(const void *)ss)->sin_addr,
                          3, c->m->bucket_key);
     else if (ss->ss_family == AF_INET6)
-        crypto_shorthash(h, (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr,
-                         6, c->m->bucket_key);
+        crypto_shorthash(
+            h, (const uint8_t *)&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr, 6,
+            c->m->bucket_key);
     else
         return 0;
     return (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;

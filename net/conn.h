@@ -43,11 +43,11 @@ struct conn;
 struct conn_mgr;
 
 enum conn_state {
-    CONN_STATE_BACKOFF = 0,  /* persistent dial waiting to retry */
-    CONN_STATE_CONNECTING,   /* TCP connect in progress */
-    CONN_STATE_HANDSHAKE,    /* TCP up, Noise handshake running */
-    CONN_STATE_ESTABLISHED,  /* frames flow both ways */
-    CONN_STATE_CLOSED,       /* waiting to be freed at a safe point */
+    CONN_STATE_BACKOFF = 0, /* persistent dial waiting to retry */
+    CONN_STATE_CONNECTING,  /* TCP connect in progress */
+    CONN_STATE_HANDSHAKE,   /* TCP up, Noise handshake running */
+    CONN_STATE_ESTABLISHED, /* frames flow both ways */
+    CONN_STATE_CLOSED,      /* waiting to be freed at a safe point */
 };
 
 enum conn_close_reason {
@@ -64,26 +64,26 @@ const char *conn_close_reason_str(enum conn_close_reason r);
 
 enum conn_err {
     CONN_OK = 0,
-    CONN_ERR_FULL = -1,      /* output queue full: frame dropped, caller counts */
-    CONN_ERR_TOO_BIG = -2,   /* frame larger than max_frame */
-    CONN_ERR_CLOSED = -3,    /* conn is closed */
+    CONN_ERR_FULL = -1,    /* output queue full: frame dropped, caller counts */
+    CONN_ERR_TOO_BIG = -2, /* frame larger than max_frame */
+    CONN_ERR_CLOSED = -3,  /* conn is closed */
     CONN_ERR_NOMEM = -4,
 };
 
 struct conn_limits {
-    size_t max_conns;          /* all conns (inbound + outbound); default 1024 */
-    size_t max_per_addr;       /* inbound conns from one IP address; default 16 */
-    size_t max_frame;          /* largest frame either way; default LINK_DEFAULT_MAX_FRAME */
-    size_t max_out_bytes;      /* queued output per conn; default LINK_DEFAULT_OUT_CAP */
-    double handshake_timeout;  /* seconds from TCP start to established; default 10 */
-    double idle_timeout;       /* inbound only: seconds without a received frame; 0 = never (default) */
-    double accept_rate;        /* inbound handshakes per second from one source address
+    size_t max_conns;         /* all conns (inbound + outbound); default 1024 */
+    size_t max_per_addr;      /* inbound conns from one IP address; default 16 */
+    size_t max_frame;         /* largest frame either way; default LINK_DEFAULT_MAX_FRAME */
+    size_t max_out_bytes;     /* queued output per conn; default LINK_DEFAULT_OUT_CAP */
+    double handshake_timeout; /* seconds from TCP start to established; default 10 */
+    double idle_timeout; /* inbound only: seconds without a received frame; 0 = never (default) */
+    double accept_rate;  /* inbound handshakes per second from one source address
                                   (IPv6: one /64); 0 = unlimited (default) */
-    double accept_burst;       /* bucket size for accept_rate; default 1 */
-    double evict_idle;         /* at max_conns, an evictable conn idle this long (seconds)
+    double accept_burst; /* bucket size for accept_rate; default 1 */
+    double evict_idle;   /* at max_conns, an evictable conn idle this long (seconds)
                                   makes room for a new one; 0 = never (default) */
-    double backoff_min;        /* first reconnect delay, seconds; default 0.5 */
-    double backoff_max;        /* reconnect delay cap, seconds; default 30 */
+    double backoff_min;  /* first reconnect delay, seconds; default 0.5 */
+    double backoff_max;  /* reconnect delay cap, seconds; default 30 */
 };
 /* Fill *l with the defaults above. */
 void conn_limits_default(struct conn_limits *l);
@@ -105,20 +105,20 @@ struct conn_callbacks {
 
 struct conn_stats {
     uint64_t accepted, dialled, established;
-    uint64_t refused_max_conns;   /* accept or dial refused: max_conns */
-    uint64_t refused_per_addr;    /* accept refused: max_per_addr */
-    uint64_t refused_rate;        /* accept refused: accept_rate */
-    uint64_t evicted_half_open;   /* at max_conns: oldest half-open closed for a new conn */
-    uint64_t evicted_idle;        /* at max_conns: longest-idle evictable conn closed */
-    uint64_t refused_auth;        /* authorize() said no */
+    uint64_t refused_max_conns; /* accept or dial refused: max_conns */
+    uint64_t refused_per_addr;  /* accept refused: max_per_addr */
+    uint64_t refused_rate;      /* accept refused: accept_rate */
+    uint64_t evicted_half_open; /* at max_conns: oldest half-open closed for a new conn */
+    uint64_t evicted_idle;      /* at max_conns: longest-idle evictable conn closed */
+    uint64_t refused_auth;      /* authorize() said no */
     uint64_t hs_timeouts, idle_timeouts;
-    uint64_t link_errors;         /* closed for CONN_CLOSE_LINK */
+    uint64_t link_errors; /* closed for CONN_CLOSE_LINK */
     uint64_t io_errors, connect_failures;
     uint64_t frames_in, frames_out;
     uint64_t send_full, send_too_big;
-    uint64_t open;                /* gauge: conns currently allocated */
-    uint64_t accept_errors;       /* accept() out of fds/memory (listener paused 1 s) */
-    uint64_t read_pauses;         /* times conn_mgr_pause_reads() stopped reading */
+    uint64_t open;          /* gauge: conns currently allocated */
+    uint64_t accept_errors; /* accept() out of fds/memory (listener paused 1 s) */
+    uint64_t read_pauses;   /* times conn_mgr_pause_reads() stopped reading */
 };
 
 /*
@@ -126,11 +126,10 @@ struct conn_stats {
  * sodium_malloc memory).  lim may be NULL for the defaults; zero fields of
  * *lim also take the default.  Returns NULL on no memory.
  */
-struct conn_mgr *conn_mgr_new(struct ev_loop *loop,
-                              const uint8_t link_sk[static LINK_KEY_LEN],
+struct conn_mgr *conn_mgr_new(struct ev_loop *loop, const uint8_t link_sk[static LINK_KEY_LEN],
                               const uint8_t link_pk[static LINK_KEY_LEN],
-                              const struct conn_limits *lim,
-                              const struct conn_callbacks *cb, void *cb_arg);
+                              const struct conn_limits *lim, const struct conn_callbacks *cb,
+                              void *cb_arg);
 /* New limits (a configuration reload): connection counts and timeouts apply
  * from now on, frame and queue sizes to links set up from now on. */
 void conn_mgr_set_limits(struct conn_mgr *m, const struct conn_limits *lim);
@@ -164,8 +163,8 @@ void conn_mgr_get_stats(const struct conn_mgr *m, struct conn_stats *out);
  * port 0 picks a free one).  May be called several times.  Returns 0 or -1
  * with err set.  If bound_port is not NULL it receives the actual port.
  */
-int conn_listen(struct conn_mgr *m, const char *hostport, uint16_t *bound_port,
-                char *err, size_t errlen) MIX_WUR;
+int conn_listen(struct conn_mgr *m, const char *hostport, uint16_t *bound_port, char *err,
+                size_t errlen) MIX_WUR;
 
 /*
  * Open an outbound link to the responder with static key remote_pk at
@@ -177,8 +176,8 @@ int conn_listen(struct conn_mgr *m, const char *hostport, uint16_t *bound_port,
  * parse, max_conns is reached, or memory is short.
  */
 struct conn *conn_dial(struct conn_mgr *m, const char *hostport,
-                       const uint8_t remote_pk[static LINK_KEY_LEN],
-                       enum link_role role, bool persistent, void *user);
+                       const uint8_t remote_pk[static LINK_KEY_LEN], enum link_role role,
+                       bool persistent, void *user);
 
 /*
  * Queue one frame.  Before the link is up frames wait in the conn (counted

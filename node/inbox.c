@@ -14,8 +14,9 @@
 
 #include "log.h"
 
-#define BOX_VAL_LEN 20          /* count 4, next_seq 8, last used 8 (set at creation) */
-#define TOUCH_EVERY_S 3600      /* inbox_create() rewrites "last used" at most this often
+#define BOX_VAL_LEN 20 /* count 4, next_seq 8, last used 8 (set at creation) */
+#define TOUCH_EVERY_S                                                                              \
+    3600 /* inbox_create() rewrites "last used" at most this often
                                    (or a quarter of unused_s if shorter) */
 #define MSG_KEY_LEN (INBOX_ID_LEN + 8)
 #define MSG_HDR_LEN (8 + 1 + INBOX_SURB_ID_LEN)
@@ -24,8 +25,8 @@ struct inbox_store {
     MDB_env *env;
     MDB_dbi box, msg;
     struct inbox_limits lim;
-    _Atomic uint64_t reclaimed;  /* empty inboxes deleted to make room */
-    _Atomic uint64_t commits;    /* durable write transactions of puts and acks */
+    _Atomic uint64_t reclaimed;    /* empty inboxes deleted to make room */
+    _Atomic uint64_t commits;      /* durable write transactions of puts and acks */
     unsigned long commit_delay_us; /* test hook (inbox.h): sleep before each such commit */
 };
 
@@ -64,8 +65,8 @@ static int map_rc(int rc, const char *what)
     return INBOX_ERR_IO;
 }
 
-struct inbox_store *inbox_open(const char *dir, const struct inbox_limits *lim,
-                               char *err, size_t errlen)
+struct inbox_store *inbox_open(const char *dir, const struct inbox_limits *lim, char *err,
+                               size_t errlen)
 {
     struct inbox_store *s = calloc(1, sizeof(*s));
     MDB_txn *txn = NULL;
@@ -86,8 +87,7 @@ struct inbox_store *inbox_open(const char *dir, const struct inbox_limits *lim,
         snprintf(err, errlen, "inbox: cannot create %s: %s", dir, strerror(errno));
         goto fail;
     }
-    if ((rc = mdb_env_create(&s->env)) != 0 ||
-        (rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
+    if ((rc = mdb_env_create(&s->env)) != 0 || (rc = mdb_env_set_maxdbs(s->env, 4)) != 0 ||
         (rc = mdb_env_set_mapsize(s->env, (size_t)s->lim.map_size)) != 0 ||
         (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600)) != 0) {
         snprintf(err, errlen, "inbox: cannot open LMDB store in %s: %s", dir, mdb_strerror(rc));
@@ -395,12 +395,15 @@ int inbox_put_many(struct inbox_store *s, struct inbox_put_req *reqs, size_t n)
     return INBOX_OK;
 }
 
-int inbox_put(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
-              const uint8_t *payload, size_t len, const uint8_t *surb_id, bool is_reply,
-              uint64_t now, uint64_t *seq_out)
+int inbox_put(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], const uint8_t *payload,
+              size_t len, const uint8_t *surb_id, bool is_reply, uint64_t now, uint64_t *seq_out)
 {
     struct inbox_put_req r = {
-        .id = id, .payload = payload, .len = len, .surb_id = surb_id, .is_reply = is_reply,
+        .id = id,
+        .payload = payload,
+        .len = len,
+        .surb_id = surb_id,
+        .is_reply = is_reply,
         .now = now,
     };
     if (!s)
@@ -574,8 +577,8 @@ fail:
     return rc;
 }
 
-int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
-              const uint64_t *seqs, size_t n, size_t *deleted)
+int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], const uint64_t *seqs,
+              size_t n, size_t *deleted)
 {
     struct inbox_ack_req r = { .id = id, .seqs = seqs, .n = n };
 

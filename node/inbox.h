@@ -32,24 +32,24 @@
 
 enum inbox_err {
     INBOX_OK = 0,
-    INBOX_FULL = -1,         /* this inbox holds its limit of messages */
-    INBOX_NO_INBOX = -2,     /* no such inbox (the client never connected) */
-    INBOX_TOO_MANY = -3,     /* inbox_create(): the store holds max_inboxes */
-    INBOX_STORE_FULL = -4,   /* the LMDB map is full */
-    INBOX_ERR_IO = -5,       /* any other LMDB error (logged) */
+    INBOX_FULL = -1,       /* this inbox holds its limit of messages */
+    INBOX_NO_INBOX = -2,   /* no such inbox (the client never connected) */
+    INBOX_TOO_MANY = -3,   /* inbox_create(): the store holds max_inboxes */
+    INBOX_STORE_FULL = -4, /* the LMDB map is full */
+    INBOX_ERR_IO = -5,     /* any other LMDB error (logged) */
     INBOX_ERR_ARG = -6,
 };
 const char *inbox_strerror(int e);
 
 struct inbox_limits {
-    uint32_t max_inboxes;    /* default 10000 */
-    uint32_t max_per_inbox;  /* messages per inbox; default 1000 */
-    uint64_t max_age_s;      /* expiry in seconds; default 7 days */
-    uint64_t map_size;       /* LMDB map size in bytes; default 1 GiB */
-    size_t max_payload;      /* largest stored payload; default 64 KiB */
-    uint64_t unused_s;       /* an empty inbox unused this long is deleted; 0 = never;
+    uint32_t max_inboxes;   /* default 10000 */
+    uint32_t max_per_inbox; /* messages per inbox; default 1000 */
+    uint64_t max_age_s;     /* expiry in seconds; default 7 days */
+    uint64_t map_size;      /* LMDB map size in bytes; default 1 GiB */
+    size_t max_payload;     /* largest stored payload; default 64 KiB */
+    uint64_t unused_s;      /* an empty inbox unused this long is deleted; 0 = never;
                                 default 30 days */
-    uint64_t reclaim_s;      /* at max_inboxes, the empty inbox unused longest is deleted
+    uint64_t reclaim_s;     /* at max_inboxes, the empty inbox unused longest is deleted
                                 to make room if unused this long; 0 = never; default 10 min */
 };
 void inbox_limits_default(struct inbox_limits *l);
@@ -67,33 +67,34 @@ struct inbox_msg {
 struct inbox_store;
 
 /* Open (creating) the store in directory `dir`.  NULL with err set. */
-struct inbox_store *inbox_open(const char *dir, const struct inbox_limits *lim,
-                               char *err, size_t errlen) MIX_WUR;
+struct inbox_store *inbox_open(const char *dir, const struct inbox_limits *lim, char *err,
+                               size_t errlen) MIX_WUR;
 void inbox_close(struct inbox_store *s);
 
 /* Create the inbox if absent (INBOX_OK also when it existed; its "last used"
  * time then moves to now, rewritten once an hour at most). */
-int inbox_create(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], uint64_t now) MIX_WUR;
+int inbox_create(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
+                 uint64_t now) MIX_WUR;
 bool inbox_exists(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN]);
 
 /*
  * Store one message durably; returns after the commit.  surb_id may be NULL
  * (stored as zeros).  *seq_out (may be NULL) receives its sequence number.
  */
-int inbox_put(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
-              const uint8_t *payload, size_t len, const uint8_t *surb_id, bool is_reply,
-              uint64_t now, uint64_t *seq_out) MIX_WUR;
+int inbox_put(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], const uint8_t *payload,
+              size_t len, const uint8_t *surb_id, bool is_reply, uint64_t now,
+              uint64_t *seq_out) MIX_WUR;
 
 /* One message of inbox_put_many(): the arguments of inbox_put(), and its outcome. */
 struct inbox_put_req {
-    const uint8_t *id;           /* INBOX_ID_LEN bytes */
+    const uint8_t *id; /* INBOX_ID_LEN bytes */
     const uint8_t *payload;
     size_t len;
-    const uint8_t *surb_id;      /* may be NULL */
+    const uint8_t *surb_id; /* may be NULL */
     bool is_reply;
     uint64_t now;
-    int rc;                      /* out: INBOX_OK or the inbox_err of this message */
-    uint64_t seq;                /* out: its sequence number when rc is INBOX_OK */
+    int rc;       /* out: INBOX_OK or the inbox_err of this message */
+    uint64_t seq; /* out: its sequence number when rc is INBOX_OK */
 };
 
 /*
@@ -126,16 +127,16 @@ int inbox_fetch(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], si
 void inbox_msgs_free(struct inbox_msg *msgs, size_t n);
 
 /* Delete acknowledged messages; unknown seqs are ignored.  *deleted may be NULL. */
-int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN],
-              const uint64_t *seqs, size_t n, size_t *deleted) MIX_WUR;
+int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], const uint64_t *seqs,
+              size_t n, size_t *deleted) MIX_WUR;
 
 /* The acknowledgements of one inbox for inbox_ack_many(), and their outcome. */
 struct inbox_ack_req {
-    const uint8_t *id;           /* INBOX_ID_LEN bytes */
+    const uint8_t *id; /* INBOX_ID_LEN bytes */
     const uint64_t *seqs;
     size_t n;
-    int rc;                      /* out: INBOX_OK, INBOX_NO_INBOX, or the group's error */
-    size_t deleted;              /* out: messages deleted */
+    int rc;         /* out: INBOX_OK, INBOX_NO_INBOX, or the group's error */
+    size_t deleted; /* out: messages deleted */
 };
 
 /*

@@ -25,8 +25,9 @@
 
 static enum mixq_strategy strategy_of(uint32_t s)
 {
-    return s == PKI_STRATEGY_TIMED_POOL ? MIXQ_TIMED_POOL
-         : s == PKI_STRATEGY_THRESHOLD ? MIXQ_THRESHOLD : MIXQ_POISSON;
+    return s == PKI_STRATEGY_TIMED_POOL  ? MIXQ_TIMED_POOL
+           : s == PKI_STRATEGY_THRESHOLD ? MIXQ_THRESHOLD
+                                         : MIXQ_POISSON;
 }
 
 static void send_job(struct node *n, struct job *j);
@@ -43,8 +44,8 @@ int node_mixq_setup(struct node *n, const struct pki_params *p)
 
     memset(&q, 0, sizeof(q));
     q.strategy = strategy_of(p->strategy);
-    q.max_delay_us = p->max_delay_us < n->conf.max_delay_us ? p->max_delay_us
-                                                            : n->conf.max_delay_us;
+    q.max_delay_us =
+        p->max_delay_us < n->conf.max_delay_us ? p->max_delay_us : n->conf.max_delay_us;
     q.period_us = p->pool_interval_us;
     q.pool_keep = p->pool_keep;
     q.threshold = p->threshold_n;
@@ -271,11 +272,8 @@ void node_job_done(struct node *n, struct job *j)
         /* Only the push that makes something due sooner needs the timer moved. */
         node_mixq_run(n);
         return;
-    case JOB_LOOP_RETURNED:
-        metrics_loop_returned(&n->metrics, j->hop);
-        break;
-    case JOB_DROP:
-        break;
+    case JOB_LOOP_RETURNED: metrics_loop_returned(&n->metrics, j->hop); break;
+    case JOB_DROP: break;
     }
     node_job_free(n, j);
 }
@@ -297,8 +295,8 @@ struct loop_build {
 };
 
 int node_loop_path(const struct pki_doc *doc, const struct mix_rng *rng,
-                   const uint8_t self_id[static MIX_NODE_ID_LEN],
-                   const struct pki_descriptor **out, size_t cap)
+                   const uint8_t self_id[static MIX_NODE_ID_LEN], const struct pki_descriptor **out,
+                   size_t cap)
 {
     const struct pki_descriptor *self = pki_doc_find(doc, self_id);
     uint32_t layers = pki_doc_params(doc)->layers;

@@ -27,21 +27,20 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: mixnode -c FILE        run a mix node (gateway, mix or provider)\n"
-            "       mixnode -n -c FILE     check the configuration and keys, then exit\n"
-            "       mixnode keygen -d DIR  create identity.key and link.key in DIR (and DIR),\n"
-            "                              print the public keys and the authorities' line\n"
-            "       mixnode status -c FILE state at a glance: document, links, packets,\n"
-            "                              drops, queues (from the node's metrics_listen)\n"
-            "       mixnode pubkey -d DIR | -c FILE\n"
-            "                              print them again from the key files\n"
-            "                              (fingerprint is the same command)\n"
-            "options:\n"
-            "  -c, --config FILE   configuration (see mixnode.conf(5))\n"
-            "  -n, --check         check only\n"
-            "  -h, --help          this help\n"
-            "  -V, --version       print the version\n");
+    fprintf(f, "usage: mixnode -c FILE        run a mix node (gateway, mix or provider)\n"
+               "       mixnode -n -c FILE     check the configuration and keys, then exit\n"
+               "       mixnode keygen -d DIR  create identity.key and link.key in DIR (and DIR),\n"
+               "                              print the public keys and the authorities' line\n"
+               "       mixnode status -c FILE state at a glance: document, links, packets,\n"
+               "                              drops, queues (from the node's metrics_listen)\n"
+               "       mixnode pubkey -d DIR | -c FILE\n"
+               "                              print them again from the key files\n"
+               "                              (fingerprint is the same command)\n"
+               "options:\n"
+               "  -c, --config FILE   configuration (see mixnode.conf(5))\n"
+               "  -n, --check         check only\n"
+               "  -h, --help          this help\n"
+               "  -V, --version       print the version\n");
 }
 
 /* keygen -d DIR; pubkey (or fingerprint) -d DIR | -c FILE. */
@@ -57,8 +56,8 @@ static int cmd_keys(int argc, char **argv)
                  i + 1 < argc)
             cfg = argv[++i];
         else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf(gen ? "usage: mixnode keygen -d DIR\n"
-                       : "usage: mixnode %s -d DIR | -c FILE\n", cmd);
+            printf(gen ? "usage: mixnode keygen -d DIR\n" : "usage: mixnode %s -d DIR | -c FILE\n",
+                   cmd);
             return 0;
         } else {
             fprintf(stderr, "mixnode %s: unexpected argument '%s'\n", cmd, argv[i]);
@@ -141,7 +140,8 @@ static void on_hup(struct ev_loop *loop, ev_signal *w, int revents)
     /* The line is written at info whatever the new level is. */
     mix_log_set_level(MIX_LOG_INFO > c->log_level ? MIX_LOG_INFO : c->log_level);
     log_info("SIGHUP: %s reloaded: log level %s, log reopened; other changes take effect at "
-             "the next start", n->conf_path, names[c->log_level]);
+             "the next start",
+             n->conf_path, names[c->log_level]);
     mix_log_set_level((enum mix_log_level)c->log_level);
     n->conf.log_level = c->log_level;
     free(c);
@@ -385,8 +385,9 @@ static int check_network(struct node *n)
             continue;
         if (ans->type == FRAME_DOCUMENT_RESPONSE) {
             struct pki_verify_opts o = {
-                .authorities = (const uint8_t (*)[PKI_KEY_LEN])keys,
-                .n_authorities = n->conf.n_auth, .threshold = n->conf.threshold,
+                .authorities = (const uint8_t(*)[PKI_KEY_LEN])keys,
+                .n_authorities = n->conf.n_auth,
+                .threshold = n->conf.threshold,
                 .now = node_wall_s(),
             };
             const struct frame_buf *sd = &ans->u.doc_resp.signed_document;
@@ -436,8 +437,10 @@ static int check_only(struct node *n)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "config", required_argument, NULL, 'c' }, { "check", no_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+        { "config", required_argument, NULL, 'c' },
+        { "check", no_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
     const char *cfg = NULL;

@@ -49,49 +49,49 @@ struct node_jref {
 };
 
 struct node_key_slot {
-    uint64_t epoch;                  /* 0 = empty */
-    struct node_jref jref;           /* the journal hook's argument */
-    uint8_t *sk;                     /* sodium_malloc()ed SPHINX_KEY_LEN */
+    uint64_t epoch;        /* 0 = empty */
+    struct node_jref jref; /* the journal hook's argument */
+    uint8_t *sk;           /* sodium_malloc()ed SPHINX_KEY_LEN */
     uint8_t pk[SPHINX_KEY_LEN];
     struct replay_cache *replay;
-    uint64_t saved_inserts;          /* inserts count at the last save */
+    uint64_t saved_inserts; /* inserts count at the last save */
 };
 
 struct node_keys {
-    pthread_rwlock_t lock;           /* workers read; rotation writes */
+    pthread_rwlock_t lock; /* workers read; rotation writes */
     struct node_key_slot slot[NODE_KEY_SLOTS];
-    uint64_t cur_epoch;              /* epoch whose key is tried first */
-    uint64_t grace_epoch;            /* previous epoch still accepted, or 0 */
-    struct sphinx_geometry geom;     /* of the current document */
+    uint64_t cur_epoch;          /* epoch whose key is tried first */
+    uint64_t grace_epoch;        /* previous epoch still accepted, or 0 */
+    struct sphinx_geometry geom; /* of the current document */
     bool have_geom;
 };
 
 /* ------------------------------------------------------------ jobs */
 
 enum job_kind {
-    JOB_DROP = 0,        /* dropped (reason counted) or finished: free */
-    JOB_FORWARD,         /* send buf to hop after delay_us */
-    JOB_LOOP_RETURNED,   /* one of our loops came back via hop */
+    JOB_DROP = 0,      /* dropped (reason counted) or finished: free */
+    JOB_FORWARD,       /* send buf to hop after delay_us */
+    JOB_LOOP_RETURNED, /* one of our loops came back via hop */
 };
 
 struct job {
     struct job *next;
-    uint64_t arrival_us;             /* monotonic, when the frame was read */
-    uint64_t delay_us;               /* hold time chosen by the sender (capped) */
-    uint64_t jseq;                   /* replay journal record that must be durable first */
+    uint64_t arrival_us; /* monotonic, when the frame was read */
+    uint64_t delay_us;   /* hold time chosen by the sender (capped) */
+    uint64_t jseq;       /* replay journal record that must be durable first */
     enum metric_src src;
     enum job_kind kind;
-    uint8_t build_hops;              /* > 0: a loop to build (mix.c), not a packet */
-    bool direct;                     /* send at once, past the mixing queue (own loops) */
-    uint8_t hop[MIX_NODE_ID_LEN];    /* next hop (FORWARD) or loop first hop */
-    uint8_t *buf;                    /* packet to send (points into data) */
+    uint8_t build_hops;           /* > 0: a loop to build (mix.c), not a packet */
+    bool direct;                  /* send at once, past the mixing queue (own loops) */
+    uint8_t hop[MIX_NODE_ID_LEN]; /* next hop (FORWARD) or loop first hop */
+    uint8_t *buf;                 /* packet to send (points into data) */
     size_t pkt_len;
     /* Worker only: a payload waiting for the group commit (node_store_jobs()). */
-    bool store;                      /* to store; kind is JOB_DROP until it is done */
-    bool store_reply;                /* a SURB reply (stored with its SURB id) */
-    size_t store_len;                /* plaintext bytes at data + pkt_len */
+    bool store;                               /* to store; kind is JOB_DROP until it is done */
+    bool store_reply;                         /* a SURB reply (stored with its SURB id) */
+    size_t store_len;                         /* plaintext bytes at data + pkt_len */
     uint8_t store_surb_id[INBOX_SURB_ID_LEN]; /* the inbox id is in hop */
-    uint8_t data[];                  /* 2 * pkt_len: input packet, unwrap output */
+    uint8_t data[];                           /* 2 * pkt_len: input packet, unwrap output */
 };
 
 /* ------------------------------------------------------------ links */
@@ -101,31 +101,31 @@ enum peer_kind { PEER_CLIENT = 1, PEER_NODE_IN, PEER_NODE_OUT, PEER_AUTHORITY };
 /* What we know about one connection (conn_get_user()). */
 struct peer {
     enum peer_kind kind;
-    struct conn *c;                  /* NULL in the fuzz harness */
-    uint8_t inbox_id[INBOX_ID_LEN];  /* PEER_CLIENT: the inbox it may fetch */
-    double tokens;                   /* PEER_CLIENT: packet rate bucket */
+    struct conn *c;                 /* NULL in the fuzz harness */
+    uint8_t inbox_id[INBOX_ID_LEN]; /* PEER_CLIENT: the inbox it may fetch */
+    double tokens;                  /* PEER_CLIENT: packet rate bucket */
     uint64_t tokens_at_us;
-    double fetch_tokens;             /* PEER_CLIENT: FetchRequest rate bucket */
+    double fetch_tokens; /* PEER_CLIENT: FetchRequest rate bucket */
     uint64_t fetch_at_us;
-    struct peer *cl_prev, *cl_next;  /* PEER_CLIENT: on n->clients (eviction at max_clients) */
-    bool inbox_ok;                   /* PEER_CLIENT: its inbox exists (created on first use) */
-    uint32_t prefix;                 /* PEER_CLIENT: conn_peer_prefix_hash() */
+    struct peer *cl_prev, *cl_next;   /* PEER_CLIENT: on n->clients (eviction at max_clients) */
+    bool inbox_ok;                    /* PEER_CLIENT: its inbox exists (created on first use) */
+    uint32_t prefix;                  /* PEER_CLIENT: conn_peer_prefix_hash() */
     uint8_t node_id[MIX_NODE_ID_LEN]; /* PEER_NODE_OUT: which node */
-    size_t auth_idx;                 /* PEER_AUTHORITY */
-    unsigned pending;                /* PEER_AUTHORITY: responses still expected */
-    uint64_t dialled_us;             /* PEER_AUTHORITY: when we dialled */
+    size_t auth_idx;                  /* PEER_AUTHORITY */
+    unsigned pending;                 /* PEER_AUTHORITY: responses still expected */
+    uint64_t dialled_us;              /* PEER_AUTHORITY: when we dialled */
     bool established;
-    bool fetch_waiting;              /* PEER_CLIENT: a fetch on n->fetch_q (receive.c) */
+    bool fetch_waiting; /* PEER_CLIENT: a fetch on n->fetch_q (receive.c) */
 };
 
 /* A FetchRequest with acknowledgements waiting for their group commit (receive.c). */
 struct fetch_wait {
-    struct peer *p;                  /* I/O thread; NULL once its link closed */
+    struct peer *p; /* I/O thread; NULL once its link closed */
     uint32_t want;
-    uint8_t inbox_id[INBOX_ID_LEN];  /* copied: the store thread reads it */
+    uint8_t inbox_id[INBOX_ID_LEN]; /* copied: the store thread reads it */
     uint64_t *acks;
     size_t n_acks;
-    int rc;                          /* the store thread's outcome */
+    int rc; /* the store thread's outcome */
     size_t deleted;
 };
 
@@ -167,38 +167,38 @@ struct node {
     struct ev_loop *loop;
     struct conn_mgr *cm;
     struct mix_rng rng;
-    const struct node_ops *ops;      /* the outside world: node_daemon_ops or the harness's */
+    const struct node_ops *ops; /* the outside world: node_daemon_ops or the harness's */
 
-    uint8_t *id_sk;                  /* Ed25519, sodium_malloc()ed */
+    uint8_t *id_sk; /* Ed25519, sodium_malloc()ed */
     uint8_t id_pk[PKI_KEY_LEN];
     uint8_t node_id[MIX_NODE_ID_LEN];
-    uint8_t *link_sk;                /* X25519, sodium_malloc()ed */
+    uint8_t *link_sk; /* X25519, sodium_malloc()ed */
     uint8_t link_pk[PKI_KEY_LEN];
 
     struct node_keys keys;
-    atomic_bool replay_saving;       /* a helper thread is writing replay caches */
-    struct pki_timing timing;        /* the network's, from a signed document */
-    bool have_timing;                /* false until a document was verified */
+    atomic_bool replay_saving; /* a helper thread is writing replay caches */
+    struct pki_timing timing;  /* the network's, from a signed document */
+    bool have_timing;          /* false until a document was verified */
 
     /* documents: by epoch (I/O thread only) */
     struct pki_doc *doc_prev, *doc_cur, *doc_next;
-    uint64_t epoch;                  /* current epoch by the clock */
+    uint64_t epoch; /* current epoch by the clock */
 
     /* mixing */
     struct mixq *mq;
     struct mixq_params mqp;
-    ev_io mq_io;                     /* timerfd of the mixing queue (mix.c) */
-    int mq_tfd;                      /* -1 = not open yet */
+    ev_io mq_io; /* timerfd of the mixing queue (mix.c) */
+    int mq_tfd;  /* -1 = not open yet */
     bool mq_armed;
-    uint64_t mq_timer_at;            /* deadline the timerfd is armed for */
+    uint64_t mq_timer_at; /* deadline the timerfd is armed for */
     ev_timer loop_timer;
     ev_timer tick_timer;
     ev_timer poll_timer;
     ev_timer save_timer;
     ev_timer expire_timer;
     ev_signal sig_term, sig_int, sig_hup;
-    const char *conf_path;           /* re-read on SIGHUP */
-    int lock_fd;                     /* flock on data_dir (sys/dirlock.h), -1 = none */
+    const char *conf_path; /* re-read on SIGHUP */
+    int lock_fd;           /* flock on data_dir (sys/dirlock.h), -1 = none */
     ev_async async;
 
     /* workers */
@@ -208,7 +208,7 @@ struct node {
     pthread_cond_t work_cv;
     struct job *work_head, *work_tail;
     size_t work_len;
-    bool reads_paused;               /* work_mu: some kind of link not read (paused_src) */
+    bool reads_paused; /* work_mu: some kind of link not read (paused_src) */
     /* Fetches with acknowledgements (receive.c): fetch_q waits for the next
      * commit (I/O thread), fetch_run is being committed by the store thread
      * (fetch_busy); fetch_mu guards fetch_go, fetch_done, fetch_stop. */
@@ -221,32 +221,35 @@ struct node {
     pthread_cond_t fetch_cv;
     ev_async fetch_async;
     /* I/O thread, backpressure by source (SRC_CLIENT, SRC_NODE; unwrap.c): */
-    size_t queued_src[SRC__COUNT];   /* packets queued to or held by the workers */
-    bool paused_src[SRC__COUNT];     /* that source's links not read */
+    size_t queued_src[SRC__COUNT]; /* packets queued to or held by the workers */
+    bool paused_src[SRC__COUNT];   /* that source's links not read */
     bool stopping;
     pthread_mutex_t done_mu;
     struct job *done_head, *done_tail;
-    bool done_woken;                 /* done_mu: the I/O thread is woken to drain the list */
+    bool done_woken; /* done_mu: the I/O thread is woken to drain the list */
 
     /* outbound node links, by node id */
     struct peer **out;
     size_t n_out, cap_out;
     size_t n_clients;
-    struct peer *clients;            /* client links, newest first */
-    struct node_bucket { double tokens; uint64_t at_us; } create_all, create_prefix[1024];
+    struct peer *clients; /* client links, newest first */
+    struct node_bucket {
+        double tokens;
+        uint64_t at_us;
+    } create_all, create_prefix[1024];
     /* Per-inbox admission (unwrap.c, any worker): buckets by hashed inbox id. */
     atomic_flag admit_lock;
-    atomic_uint_fast64_t admit_auto;  /* per second, from the document (inbox.admit_rate 0) */
+    atomic_uint_fast64_t admit_auto; /* per second, from the document (inbox.admit_rate 0) */
     struct node_bucket admit[4096];
 
     /* replay tags durable before a packet leaves (replay_journal.c) */
     struct node_journal *journal;
-    ev_async journal_async;          /* the syncer made more tags durable */
+    ev_async journal_async;            /* the syncer made more tags durable */
     struct job *held_head, *held_tail; /* due packets waiting for their tag */
 
-    struct job *job_pool;            /* I/O thread free list of jobs */
+    struct job *job_pool; /* I/O thread free list of jobs */
     size_t job_pool_len;
-    uint8_t *scratch;                /* I/O thread frame encoding buffer */
+    uint8_t *scratch; /* I/O thread frame encoding buffer */
     size_t scratch_len;
 
     struct inbox_store *inbox;
@@ -254,8 +257,8 @@ struct node {
     struct metrics_http *http;
     /* directory */
     uint8_t auth_keys[NODE_MAX_AUTH][PKI_KEY_LEN];
-    struct peer *auth_peer[NODE_MAX_AUTH];   /* open link to each authority, or NULL */
-    uint64_t auth_uploaded[NODE_MAX_AUTH];   /* epoch of our last accepted upload */
+    struct peer *auth_peer[NODE_MAX_AUTH]; /* open link to each authority, or NULL */
+    uint64_t auth_uploaded[NODE_MAX_AUTH]; /* epoch of our last accepted upload */
     uint8_t doc_cur_hash[PKI_HASH_LEN], doc_next_hash[PKI_HASH_LEN];
     bool in_doc_logged;
 };
@@ -327,8 +330,8 @@ void node_build_loop(struct node *n, struct job *j);
  * Returns the number of hops, or -1 (self not listed, an empty layer, cap).
  */
 int node_loop_path(const struct pki_doc *doc, const struct mix_rng *rng,
-                   const uint8_t self_id[static MIX_NODE_ID_LEN],
-                   const struct pki_descriptor **out, size_t cap);
+                   const uint8_t self_id[static MIX_NODE_ID_LEN], const struct pki_descriptor **out,
+                   size_t cap);
 void node_drain_done(struct node *n);
 struct job *node_job_alloc(struct node *n, size_t plen);
 /* Back to the I/O thread's free list (or free()). */

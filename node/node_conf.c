@@ -24,7 +24,8 @@ bool node_parse_roles(const char *s, uint32_t *roles)
     if (strlen(s) >= sizeof(buf))
         return false;
     strcpy(buf, s);
-    for (char *save = NULL, *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+    for (char *save = NULL, *t = strtok_r(buf, ", \t", &save); t;
+         t = strtok_r(NULL, ", \t", &save)) {
         if (strcmp(t, "gateway") == 0)
             r |= PKI_ROLE_GATEWAY;
         else if (strcmp(t, "mix") == 0)
@@ -125,15 +126,17 @@ static int load_node(struct conf *c, struct node_conf *o, char *err, size_t errl
                     "node.log_file") < 0;
     s = conf_get_str(c, "node", "metrics_listen", "");
     struct in_addr ip4;
-    if (*s && (!hostport_parse(s, host, sizeof(host), &port) ||
-               inet_pton(AF_INET, host, &ip4) != 1)) {
+    if (*s &&
+        (!hostport_parse(s, host, sizeof(host), &port) || inet_pton(AF_INET, host, &ip4) != 1)) {
         /* What the metrics endpoint can bind: checked here so -n sees it. */
-        conf_error(c, "node.metrics_listen: \"%s\": a numeric IPv4 HOST:PORT such as "
-                   "127.0.0.1:9100", s);
+        conf_error(c,
+                   "node.metrics_listen: \"%s\": a numeric IPv4 HOST:PORT such as "
+                   "127.0.0.1:9100",
+                   s);
         bad = 1;
     } else {
-        bad |= copy_str(c, o->metrics_listen, sizeof(o->metrics_listen), s,
-                        "node.metrics_listen") < 0;
+        bad |=
+            copy_str(c, o->metrics_listen, sizeof(o->metrics_listen), s, "node.metrics_listen") < 0;
     }
     return bad ? -1 : 0;
 }
@@ -146,8 +149,7 @@ static int load_directory(struct conf *c, struct node_conf *o, char *err, size_t
 
     if (n > 0) {
         o->n_auth = n;
-        bad |= conf_get_u64(c, "directory", "threshold", (n / 2) + 1, 1, n, &v, err,
-                            errlen) < 0;
+        bad |= conf_get_u64(c, "directory", "threshold", (n / 2) + 1, 1, n, &v, err, errlen) < 0;
         o->threshold = (uint32_t)v;
     }
     /* The epoch timing comes from the signed document; these optional keys
@@ -182,19 +184,19 @@ static int load_directory(struct conf *c, struct node_conf *o, char *err, size_t
                                 errlen) < 0;
     if (o->poll_us < 100000)
         o->poll_us = 100000;
-    bad |= copy_str(c, o->document_file, sizeof(o->document_file),
-                    conf_get_str(c, "directory", "document_file", ""),
-                    "directory.document_file") < 0;
+    bad |=
+        copy_str(c, o->document_file, sizeof(o->document_file),
+                 conf_get_str(c, "directory", "document_file", ""), "directory.document_file") < 0;
     return bad ? -1 : 0;
 }
 
 static int load_limits(struct conf *c, struct node_conf *o, char *err, size_t errlen)
 {
     int bad = 0;
-    bad |= conf_get_u64(c, "limits", "max_connections", 1024, 4, 1000000, &o->max_connections,
+    bad |= conf_get_u64(c, "limits", "max_connections", 1024, 4, 1000000, &o->max_connections, err,
+                        errlen) < 0;
+    bad |= conf_get_u64(c, "limits", "max_connections_per_addr", 64, 1, 1000000, &o->max_per_addr,
                         err, errlen) < 0;
-    bad |= conf_get_u64(c, "limits", "max_connections_per_addr", 64, 1, 1000000,
-                        &o->max_per_addr, err, errlen) < 0;
     bad |= conf_get_u64(c, "limits", "max_frame", 1 << 20, 4096, 16 << 20, &o->max_frame, err,
                         errlen) < 0;
     bad |= conf_get_u64(c, "limits", "peer_queue_bytes", 8 << 20, 65536, (uint64_t)1 << 32,
@@ -205,29 +207,29 @@ static int load_limits(struct conf *c, struct node_conf *o, char *err, size_t er
                         errlen) < 0;
     bad |= conf_get_u64(c, "limits", "max_clients", 1000, 0, 1000000, &o->max_clients, err,
                         errlen) < 0;
-    bad |= conf_get_u64(c, "limits", "client_rate", 200, 1, 1000000, &o->client_rate, err,
-                        errlen) < 0;
+    bad |=
+        conf_get_u64(c, "limits", "client_rate", 200, 1, 1000000, &o->client_rate, err, errlen) < 0;
     bad |= conf_get_u64(c, "limits", "client_burst", 400, 1, 10000000, &o->client_burst, err,
                         errlen) < 0;
-    bad |= conf_get_duration_us(c, "limits", "max_delay", 60000000, &o->max_delay_us, err,
-                                errlen) < 0;
+    bad |=
+        conf_get_duration_us(c, "limits", "max_delay", 60000000, &o->max_delay_us, err, errlen) < 0;
     bad |= conf_get_u64(c, "limits", "fetch_max", 32, 1, 256, &o->fetch_max, err, errlen) < 0;
     /* Abuse limits (docs/abuse.md): what one client link or one address may hold. */
     bad |= conf_get_u64(c, "limits", "client_queue_bytes", 256 << 10, 16384, 64 << 20,
                         &o->client_queue_bytes, err, errlen) < 0;
     bad |= conf_get_duration_us(c, "limits", "client_idle_timeout", 10000000, &o->client_idle_us,
                                 err, errlen) < 0;
-    bad |= conf_get_duration_us(c, "limits", "client_evict_idle", 2000000,
-                                &o->client_evict_idle_us, err, errlen) < 0;
+    bad |= conf_get_duration_us(c, "limits", "client_evict_idle", 2000000, &o->client_evict_idle_us,
+                                err, errlen) < 0;
     bad |= conf_get_u64(c, "limits", "fetch_rate", 10, 1, 1000000, &o->fetch_rate, err, errlen) < 0;
-    bad |= conf_get_u64(c, "limits", "fetch_burst", 10, 1, 1000000, &o->fetch_burst, err,
-                        errlen) < 0;
-    bad |= conf_get_duration_us(c, "limits", "handshake_timeout", 5000000,
-                                &o->handshake_timeout_us, err, errlen) < 0;
+    bad |=
+        conf_get_u64(c, "limits", "fetch_burst", 10, 1, 1000000, &o->fetch_burst, err, errlen) < 0;
+    bad |= conf_get_duration_us(c, "limits", "handshake_timeout", 5000000, &o->handshake_timeout_us,
+                                err, errlen) < 0;
     bad |= conf_get_u64(c, "limits", "handshake_rate", 50, 0, 1000000, &o->handshake_rate, err,
                         errlen) < 0;
-    bad |= conf_get_u64(c, "limits", "handshake_burst", 100, 1, 1000000, &o->handshake_burst,
-                        err, errlen) < 0;
+    bad |= conf_get_u64(c, "limits", "handshake_burst", 100, 1, 1000000, &o->handshake_burst, err,
+                        errlen) < 0;
     uint64_t mc, mp, mt;
     bad |= conf_get_u64(c, "limits", "metrics_connections", 256, 1, 100000, &mc, err, errlen) < 0;
     bad |= conf_get_u64(c, "limits", "metrics_connections_per_addr", 8, 1, 100000, &mp, err,
@@ -242,7 +244,7 @@ static int load_limits(struct conf *c, struct node_conf *o, char *err, size_t er
     o->metrics_limits.timeout_s = (unsigned)(mt / 1000000);
     if (o->client_idle_us < 1000000 || o->handshake_timeout_us < 100000) {
         conf_error(c, "limits.client_idle_timeout must be >= 1s, "
-                              "limits.handshake_timeout >= 100ms");
+                      "limits.handshake_timeout >= 100ms");
         bad = 1;
     }
     return bad ? -1 : 0;
@@ -265,10 +267,10 @@ static int load_store(struct conf *c, struct node_conf *o, char *err, size_t err
     bad |= conf_get_u64(c, "inbox", "map_size_mb", o->inbox.map_size >> 20, 1, 1 << 20, &v, err,
                         errlen) < 0;
     o->inbox.map_size = v << 20;
-    bad |= conf_get_duration_us(c, "inbox", "unused_expiry", o->inbox.unused_s * 1000000, &v,
-                                err, errlen) < 0;
-    bad |= conf_get_u64(c, "inbox", "create_per_minute", 600, 1, 100000000, &o->create_per_min,
-                        err, errlen) < 0;
+    bad |= conf_get_duration_us(c, "inbox", "unused_expiry", o->inbox.unused_s * 1000000, &v, err,
+                                errlen) < 0;
+    bad |= conf_get_u64(c, "inbox", "create_per_minute", 600, 1, 100000000, &o->create_per_min, err,
+                        errlen) < 0;
     bad |= conf_get_u64(c, "inbox", "create_burst", 100, 1, 100000000, &o->create_burst, err,
                         errlen) < 0;
     bad |= conf_get_u64(c, "inbox", "create_per_minute_per_prefix", 6, 1, 100000000,
@@ -279,8 +281,8 @@ static int load_store(struct conf *c, struct node_conf *o, char *err, size_t err
     bad |= conf_get_u64(c, "inbox", "admit_burst", 100, 1, 100000000, &o->admit_burst, err,
                         errlen) < 0;
     o->inbox.unused_s = v / 1000000;
-    bad |= conf_get_duration_us(c, "inbox", "reclaim_idle", o->inbox.reclaim_s * 1000000, &v,
-                                err, errlen) < 0;
+    bad |= conf_get_duration_us(c, "inbox", "reclaim_idle", o->inbox.reclaim_s * 1000000, &v, err,
+                                errlen) < 0;
     o->inbox.reclaim_s = v / 1000000;
     bad |= conf_get_duration_us(c, "inbox", "expire_interval", 60000000, &o->expire_interval_us,
                                 err, errlen) < 0;
@@ -304,11 +306,14 @@ static int load_store(struct conf *c, struct node_conf *o, char *err, size_t err
  * error, its later keys are not reported as unknown. */
 static void known_keys(struct conf *c)
 {
-    conf_known(c, "node", "data_dir listen address roles layer workers io_slice log_level "
+    conf_known(c, "node",
+               "data_dir listen address roles layer workers io_slice log_level "
                "syslog log_file metrics_listen mix_loops");
-    conf_known(c, "directory", "authority threshold genesis epoch_length grace poll_interval "
+    conf_known(c, "directory",
+               "authority threshold genesis epoch_length grace poll_interval "
                "document_file");
-    conf_known(c, "limits", "max_connections max_connections_per_addr max_frame "
+    conf_known(c, "limits",
+               "max_connections max_connections_per_addr max_frame "
                "peer_queue_bytes total_queue work_queue max_clients client_rate client_burst "
                "max_delay fetch_max");
     conf_known(c, "inbox", "max_inboxes max_messages expiry expire_interval map_size_mb");

@@ -114,7 +114,8 @@ void node_dir_disagreement(const struct node_conf *c, const struct pki_params *p
             (unsigned long long)c->timing.grace, (unsigned long long)p->timing.grace);
     if ((c->roles & PKI_ROLE_MIX) && c->layer > p->layers)
         SAY("%s[node] layer = %u but the network has %u layers: the authorities will not list "
-            "this node", o ? "; " : "", c->layer, p->layers);
+            "this node",
+            o ? "; " : "", c->layer, p->layers);
 #undef SAY
     if (o >= len && len > 4)
         memcpy(out + len - 4, "...", 4);
@@ -130,7 +131,7 @@ static int learn_timing(struct node *n, const uint8_t *buf, size_t len, bool qui
     char why[512];
 
     memset(&o, 0, sizeof(o));
-    o.authorities = (const uint8_t (*)[PKI_KEY_LEN])n->auth_keys;
+    o.authorities = (const uint8_t(*)[PKI_KEY_LEN])n->auth_keys;
     o.n_authorities = n->conf.n_auth;
     o.threshold = n->conf.threshold;
     enum pki_err rc = pki_verify(buf, len, &o, &doc);
@@ -145,8 +146,9 @@ static int learn_timing(struct node *n, const uint8_t *buf, size_t len, bool qui
     n->timing = p->timing;
     n->have_timing = true;
     log_info("network timing from the signed document: genesis %llu, epoch_length %llus, "
-             "grace %llus", (unsigned long long)p->timing.genesis,
-             (unsigned long long)p->timing.epoch_len, (unsigned long long)p->timing.grace);
+             "grace %llus",
+             (unsigned long long)p->timing.genesis, (unsigned long long)p->timing.epoch_len,
+             (unsigned long long)p->timing.grace);
     node_dir_disagreement(&n->conf, p, why, sizeof(why));
     if (why[0])
         log_warn("this node disagrees with the network: %s", why);
@@ -195,7 +197,7 @@ int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t wa
     }
 
     memset(&o, 0, sizeof(o));
-    o.authorities = (const uint8_t (*)[PKI_KEY_LEN])n->auth_keys;
+    o.authorities = (const uint8_t(*)[PKI_KEY_LEN])n->auth_keys;
     o.n_authorities = n->conf.n_auth;
     o.threshold = n->conf.threshold;
     o.now = n->ops->wall_s();
@@ -211,8 +213,9 @@ int node_dir_install(struct node *n, const uint8_t *buf, size_t len, uint64_t wa
         /* A current document (pki_verify checked its age) with other timing
          * than the saved copy gave: the network was set up again.  Follow it. */
         log_warn("the network's epoch timing is now genesis %llu, epoch_length %llus, grace "
-                 "%llus; following the document", (unsigned long long)dt->genesis,
-                 (unsigned long long)dt->epoch_len, (unsigned long long)dt->grace);
+                 "%llus; following the document",
+                 (unsigned long long)dt->genesis, (unsigned long long)dt->epoch_len,
+                 (unsigned long long)dt->grace);
         n->timing = *dt;
         n->ops->dir_tick(n);
     }

@@ -18,9 +18,9 @@
 
 /* The node and what the harness's operations keep beside it. */
 struct harness {
-    struct node n;                  /* first: a struct node * is a struct harness * */
-    struct peer out;                /* every next hop: a link-less PEER_NODE_OUT */
-    uint8_t *sent;                  /* the last frame "sent" */
+    struct node n;   /* first: a struct node * is a struct harness * */
+    struct peer out; /* every next hop: a link-less PEER_NODE_OUT */
+    uint8_t *sent;   /* the last frame "sent" */
     size_t sent_len;
 };
 

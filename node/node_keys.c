@@ -57,8 +57,7 @@ int node_pubkey(const char *dir, char *err, size_t errlen)
     if (keyfile_read(path, KEYFILE_ED25519_SECRET, sk, err, errlen) < 0)
         goto out;
     key_path(path, sizeof(path), dir, "link.key");
-    if (keyfile_read(path, KEYFILE_X25519_SECRET, sk + crypto_sign_SECRETKEYBYTES, err,
-                     errlen) < 0)
+    if (keyfile_read(path, KEYFILE_X25519_SECRET, sk + crypto_sign_SECRETKEYBYTES, err, errlen) < 0)
         goto out;
     crypto_scalarmult_base(lpk, sk + crypto_sign_SECRETKEYBYTES);
     node_print_public(sk + 32, lpk);
@@ -200,8 +199,7 @@ static int slot_load(struct node *n, struct node_key_slot *s, uint64_t e, bool c
         /* Tags journaled since the last snapshot (a crash before the next save). */
         size_t added = node_journal_load(n, e, s->replay);
         if (added)
-            log_info("replay journal: %zu more tags for epoch %llu", added,
-                     (unsigned long long)e);
+            log_info("replay journal: %zu more tags for epoch %llu", added, (unsigned long long)e);
         s->jref.j = n->journal;
         s->jref.epoch = e;
         replay_cache_set_journal(s->replay, node_journal_append, &s->jref);
@@ -254,8 +252,8 @@ int node_keys_rotate(struct node *n, uint64_t now_s)
         return 0;
     /* Only the I/O thread writes the key set, so it may look without the
      * lock; the write lock is taken only when something changes. */
-    bool change = k->cur_epoch != cur || k->grace_epoch != grace ||
-                  !slot_find(k, cur) || !slot_find(k, cur + 1);
+    bool change = k->cur_epoch != cur || k->grace_epoch != grace || !slot_find(k, cur) ||
+                  !slot_find(k, cur + 1);
     for (int i = 0; i < NODE_KEY_SLOTS && !change; i++) {
         uint64_t e = k->slot[i].epoch;
         change = e && e != cur && e != cur + 1 && e != grace;
@@ -298,7 +296,7 @@ struct replay_save {
 struct replay_saver {
     struct node *n;
     struct replay_save *list;
-    uint64_t journal_gen;            /* journal files up to it are covered once all are written */
+    uint64_t journal_gen; /* journal files up to it are covered once all are written */
 };
 
 /* true if every snapshot was written. */

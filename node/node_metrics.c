@@ -20,22 +20,33 @@
  * around 1 ms, the hop-overhead target, so the node's own view can tell.
  */
 static const uint64_t bucket_ns[METRIC_UNWRAP_BUCKETS - 1] = {
-    10000, 25000, 50000, 75000, 100000, 150000, 250000, 500000, 750000, 1000000,
-    2500000, 5000000, 10000000, 100000000,
+    10000,  25000,  50000,   75000,   100000,  150000,   250000,
+    500000, 750000, 1000000, 2500000, 5000000, 10000000, 100000000,
 };
 
 static const char *const drop_names[DROP__COUNT] = {
-    [DROP_BAD_FRAME] = "bad_frame",     [DROP_LENGTH] = "bad_length",
-    [DROP_MAC] = "bad_mac",             [DROP_REPLAY] = "replay",
-    [DROP_INTEGRITY] = "bad_integrity", [DROP_COMMAND] = "bad_command",
-    [DROP_KEY] = "bad_key",             [DROP_NO_KEY] = "no_key",
-    [DROP_NO_DOCUMENT] = "no_document", [DROP_UNKNOWN_HOP] = "unknown_next_hop",
-    [DROP_WORK_QUEUE] = "work_queue_full", [DROP_MIX_QUEUE] = "mix_queue_full",
-    [DROP_PEER_QUEUE] = "peer_queue_full", [DROP_RATE_LIMIT] = "rate_limited",
-    [DROP_NOT_PROVIDER] = "not_provider", [DROP_INBOX_FULL] = "inbox_full",
-    [DROP_NO_INBOX] = "no_inbox",       [DROP_STORE_ERROR] = "store_error",
-    [DROP_BAD_PAYLOAD] = "bad_payload", [DROP_SHUTDOWN] = "shutdown",
-    [DROP_CLIENT_HOP] = "client_next_hop", [DROP_INBOX_RATE] = "inbox_rate",
+    [DROP_BAD_FRAME] = "bad_frame",
+    [DROP_LENGTH] = "bad_length",
+    [DROP_MAC] = "bad_mac",
+    [DROP_REPLAY] = "replay",
+    [DROP_INTEGRITY] = "bad_integrity",
+    [DROP_COMMAND] = "bad_command",
+    [DROP_KEY] = "bad_key",
+    [DROP_NO_KEY] = "no_key",
+    [DROP_NO_DOCUMENT] = "no_document",
+    [DROP_UNKNOWN_HOP] = "unknown_next_hop",
+    [DROP_WORK_QUEUE] = "work_queue_full",
+    [DROP_MIX_QUEUE] = "mix_queue_full",
+    [DROP_PEER_QUEUE] = "peer_queue_full",
+    [DROP_RATE_LIMIT] = "rate_limited",
+    [DROP_NOT_PROVIDER] = "not_provider",
+    [DROP_INBOX_FULL] = "inbox_full",
+    [DROP_NO_INBOX] = "no_inbox",
+    [DROP_STORE_ERROR] = "store_error",
+    [DROP_BAD_PAYLOAD] = "bad_payload",
+    [DROP_SHUTDOWN] = "shutdown",
+    [DROP_CLIENT_HOP] = "client_next_hop",
+    [DROP_INBOX_RATE] = "inbox_rate",
 };
 
 const char *metric_drop_name(enum metric_drop d)
@@ -109,8 +120,7 @@ struct tbuf {
     bool oom;
 };
 
-__attribute__((format(printf, 2, 3)))
-static void tb_printf(struct tbuf *b, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void tb_printf(struct tbuf *b, const char *fmt, ...)
 {
     va_list ap;
     for (;;) {
@@ -285,9 +295,10 @@ char *metrics_render(struct node_metrics *m, size_t *len)
     gauge(&b, "mixnode_queue_depth", "Packets held by the mixing queue.", &m->queue_depth);
     gauge(&b, "mixnode_work_queue_depth", "Packets waiting for a crypto worker.",
           &m->work_queue_depth);
-    tb_printf(&b, "# HELP mixnode_links Open links, by kind.\n# TYPE mixnode_links gauge\n"
-                  "mixnode_links{kind=\"client\"} %llu\nmixnode_links{kind=\"node_in\"} %llu\n"
-                  "mixnode_links{kind=\"node_out\"} %llu\n",
+    tb_printf(&b,
+              "# HELP mixnode_links Open links, by kind.\n# TYPE mixnode_links gauge\n"
+              "mixnode_links{kind=\"client\"} %llu\nmixnode_links{kind=\"node_in\"} %llu\n"
+              "mixnode_links{kind=\"node_out\"} %llu\n",
               (unsigned long long)ld(&m->links_client), (unsigned long long)ld(&m->links_node_in),
               (unsigned long long)ld(&m->links_out));
     gauge(&b, "mixnode_inboxes", "Inboxes in the store.", &m->inboxes);
@@ -297,8 +308,9 @@ char *metrics_render(struct node_metrics *m, size_t *len)
     gauge(&b, "mixnode_document", "1 if a verified document of the current epoch is held.",
           &m->have_document);
     gauge(&b, "mixnode_start_time_seconds", "Unix time the process started.", &m->start_time);
-    tb_printf(&b, "# HELP mixnode_build_info The running version.\n"
-                  "# TYPE mixnode_build_info gauge\nmixnode_build_info{version=\"%s\"} 1\n",
+    tb_printf(&b,
+              "# HELP mixnode_build_info The running version.\n"
+              "# TYPE mixnode_build_info gauge\nmixnode_build_info{version=\"%s\"} 1\n",
               MIX_VERSION);
     render_loops(&b, m);
     histogram(&b, "mixnode_unwrap_seconds", "Time of one Sphinx unwrap.", m->unwrap_bucket,
@@ -319,14 +331,15 @@ struct metrics_http {
 };
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct metrics_http *h = cls;
     struct MHD_Response *r;
     enum MHD_Result ret;
-    (void)version; (void)upload_data; (void)con_cls;
+    (void)version;
+    (void)upload_data;
+    (void)con_cls;
 
     if (*upload_data_size)
         return MHD_NO;
@@ -370,15 +383,15 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("metrics: %s", line);
 }
 
-struct metrics_http *metrics_http_start(struct node_metrics *m, const char *hostport,
-                                        char *err, size_t errlen)
+struct metrics_http *metrics_http_start(struct node_metrics *m, const char *hostport, char *err,
+                                        size_t errlen)
 {
     return metrics_http_start_limited(m, hostport, NULL, err, errlen);
 }
 
 struct metrics_http *metrics_http_start_limited(struct node_metrics *m, const char *hostport,
-                                                const struct metrics_http_limits *lim,
-                                                char *err, size_t errlen)
+                                                const struct metrics_http_limits *lim, char *err,
+                                                size_t errlen)
 {
     unsigned conns = lim && lim->max_conns ? lim->max_conns : 256;
     unsigned per_addr = lim && lim->max_per_addr ? lim->max_per_addr : 8;
@@ -406,12 +419,10 @@ struct metrics_http *metrics_http_start_limited(struct node_metrics *m, const ch
     h->m = m;
     /* poll/epoll (MHD_USE_AUTO): select() would cap the connections at FD_SETSIZE. */
     h->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG,
-                            port, NULL, NULL, on_request, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_CONNECTION_LIMIT, conns,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_addr,
-                            MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_END);
+                            port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+                            NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_CONNECTION_LIMIT, conns, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                            per_addr, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_END);
     if (!h->d) {
         snprintf(err, errlen, "metrics: cannot listen on %s", hostport);
         free(h);

@@ -20,24 +20,24 @@ enum metric_drop {
     DROP_LENGTH,        /* packet of another geometry */
     DROP_MAC,           /* header MAC failed (also: unknown/expired key) */
     DROP_REPLAY,
-    DROP_INTEGRITY,     /* payload tampered (exit zero block) */
-    DROP_COMMAND,       /* bad routing command */
-    DROP_KEY,           /* invalid group element */
-    DROP_NO_KEY,        /* no Sphinx key for the current epoch */
-    DROP_NO_DOCUMENT,   /* nothing to route by yet */
-    DROP_UNKNOWN_HOP,   /* next hop not in the directory */
-    DROP_WORK_QUEUE,    /* crypto work queue full */
-    DROP_MIX_QUEUE,     /* mixing queue full (total queue limit) */
-    DROP_PEER_QUEUE,    /* per-peer output queue full */
-    DROP_RATE_LIMIT,    /* client over its packet rate */
-    DROP_NOT_PROVIDER,  /* DELIVER at a node without the provider role */
+    DROP_INTEGRITY,    /* payload tampered (exit zero block) */
+    DROP_COMMAND,      /* bad routing command */
+    DROP_KEY,          /* invalid group element */
+    DROP_NO_KEY,       /* no Sphinx key for the current epoch */
+    DROP_NO_DOCUMENT,  /* nothing to route by yet */
+    DROP_UNKNOWN_HOP,  /* next hop not in the directory */
+    DROP_WORK_QUEUE,   /* crypto work queue full */
+    DROP_MIX_QUEUE,    /* mixing queue full (total queue limit) */
+    DROP_PEER_QUEUE,   /* per-peer output queue full */
+    DROP_RATE_LIMIT,   /* client over its packet rate */
+    DROP_NOT_PROVIDER, /* DELIVER at a node without the provider role */
     DROP_INBOX_FULL,
     DROP_NO_INBOX,
     DROP_STORE_ERROR,
-    DROP_BAD_PAYLOAD,   /* provider could not parse the envelope */
+    DROP_BAD_PAYLOAD, /* provider could not parse the envelope */
     DROP_SHUTDOWN,
-    DROP_CLIENT_HOP,    /* from a client link: next hop not a layer-1 mix */
-    DROP_INBOX_RATE,    /* over the inbox's admission rate */
+    DROP_CLIENT_HOP, /* from a client link: next hop not a layer-1 mix */
+    DROP_INBOX_RATE, /* over the inbox's admission rate */
     DROP__COUNT
 };
 const char *metric_drop_name(enum metric_drop d);
@@ -48,7 +48,7 @@ enum metric_src { SRC_CLIENT = 0, SRC_NODE, SRC_LOCAL, SRC__COUNT };
 #define METRIC_LOOP_PEERS 64
 
 struct metric_loop_peer {
-    char label[48];          /* the node id in base64url, as logs and documents print it */
+    char label[48]; /* the node id in base64url, as logs and documents print it */
     atomic_uint_fast64_t sent, returned;
 };
 
@@ -56,13 +56,13 @@ struct node_metrics {
     atomic_uint_fast64_t packets_in[SRC__COUNT];
     atomic_uint_fast64_t packets_out;
     atomic_uint_fast64_t dropped[DROP__COUNT];
-    atomic_uint_fast64_t delivered;          /* stored in an inbox */
-    atomic_uint_fast64_t replies_stored;     /* SURB replies stored */
-    atomic_uint_fast64_t store_commits;      /* group commits of stored payloads */
-    atomic_uint_fast64_t ack_commits;        /* commits of fetch acknowledgements */
-    atomic_uint_fast64_t acks_sent;          /* SURB-acks sent after a commit */
-    atomic_uint_fast64_t drop_cover;         /* all-zero recipient, discarded */
-    atomic_uint_fast64_t cover_acks_sent;    /* SURB-acks of drop cover sent back */
+    atomic_uint_fast64_t delivered;       /* stored in an inbox */
+    atomic_uint_fast64_t replies_stored;  /* SURB replies stored */
+    atomic_uint_fast64_t store_commits;   /* group commits of stored payloads */
+    atomic_uint_fast64_t ack_commits;     /* commits of fetch acknowledgements */
+    atomic_uint_fast64_t acks_sent;       /* SURB-acks sent after a commit */
+    atomic_uint_fast64_t drop_cover;      /* all-zero recipient, discarded */
+    atomic_uint_fast64_t cover_acks_sent; /* SURB-acks of drop cover sent back */
     atomic_uint_fast64_t fetches, fetched_msgs, acked_msgs, expired_msgs;
     atomic_uint_fast64_t fetch_ack_frames;   /* deprecated FetchAck frames (old clients) */
     atomic_uint_fast64_t bad_frames;         /* links closed for a malformed frame */
@@ -73,8 +73,8 @@ struct node_metrics {
     atomic_uint_fast64_t links_rate_limited; /* handshakes refused: per-address accept rate */
     atomic_uint_fast64_t half_open_evicted;  /* at max_connections: oldest handshake closed */
     atomic_uint_fast64_t inboxes_created, inbox_creates_refused, inboxes_expired, inboxes_reclaimed;
-    atomic_uint_fast64_t read_pauses;        /* backpressure: stopped reading links */
-    atomic_uint_fast64_t node_read_pauses;   /* of those: node links paused (their own quota) */
+    atomic_uint_fast64_t read_pauses;      /* backpressure: stopped reading links */
+    atomic_uint_fast64_t node_read_pauses; /* of those: node links paused (their own quota) */
     atomic_uint_fast64_t docs_accepted, docs_rejected, uploads_ok, uploads_failed;
     atomic_uint_fast64_t key_rotations;
     /* gauges, set by the I/O loop */
@@ -83,9 +83,9 @@ struct node_metrics {
     atomic_uint_fast64_t replay_hits, replay_size;
     atomic_uint_fast64_t inboxes, inbox_messages;
     atomic_uint_fast64_t epoch;
-    atomic_uint_fast64_t listed;             /* 1 if the current document lists this node */
-    atomic_uint_fast64_t have_document;      /* 1 if a verified current document is held */
-    atomic_uint_fast64_t start_time;         /* Unix seconds the process started */
+    atomic_uint_fast64_t listed;        /* 1 if the current document lists this node */
+    atomic_uint_fast64_t have_document; /* 1 if a verified current document is held */
+    atomic_uint_fast64_t start_time;    /* Unix seconds the process started */
     /* unwrap time histogram (seconds buckets below) */
     atomic_uint_fast64_t unwrap_bucket[METRIC_UNWRAP_BUCKETS];
     atomic_uint_fast64_t unwrap_count, unwrap_sum_ns;
@@ -131,11 +131,11 @@ struct metrics_http_limits {
 /* Serve /metrics on "host:port" in a libmicrohttpd thread.  NULL with err. */
 struct metrics_http;
 struct metrics_http *metrics_http_start_limited(struct node_metrics *m, const char *hostport,
-                                                const struct metrics_http_limits *lim,
-                                                char *err, size_t errlen) MIX_WUR;
+                                                const struct metrics_http_limits *lim, char *err,
+                                                size_t errlen) MIX_WUR;
 /* The same with the default limits. */
-struct metrics_http *metrics_http_start(struct node_metrics *m, const char *hostport,
-                                        char *err, size_t errlen) MIX_WUR;
+struct metrics_http *metrics_http_start(struct node_metrics *m, const char *hostport, char *err,
+                                        size_t errlen) MIX_WUR;
 void metrics_http_stop(struct metrics_http *h);
 
 #endif

@@ -164,8 +164,10 @@ int node_status_main(const char *cfg)
         goto out;
     }
     if (!c->metrics_listen[0]) {
-        fprintf(stderr, "mixnode status: %s has no metrics_listen: status reads the node's "
-                "/metrics\n", cfg);
+        fprintf(stderr,
+                "mixnode status: %s has no metrics_listen: status reads the node's "
+                "/metrics\n",
+                cfg);
         goto out;
     }
     snprintf(err, sizeof(err), "%s/identity.key", c->data_dir);
@@ -186,13 +188,14 @@ int node_status_main(const char *cfg)
     }
     uptime(sample(m, "mixnode_start_time_seconds"), up, sizeof(up));
     const char *v = strstr(m, "mixnode_build_info{version=\"");
-    printf("  running: mixnode %.*s, up %s\n", v ? (int)strcspn(v + 28, "\"") : 1,
-           v ? v + 28 : "?", up);
+    printf("  running: mixnode %.*s, up %s\n", v ? (int)strcspn(v + 28, "\"") : 1, v ? v + 28 : "?",
+           up);
     printf("  epoch: %.0f   document: %s   listed: %s\n", sample(m, "mixnode_epoch"),
            sample(m, "mixnode_document") > 0 ? "yes" : "NO",
            sample(m, "mixnode_listed") > 0 ? "yes" : "NO");
     printf("  links: clients %.0f, nodes in %.0f, nodes out %.0f\n",
-           sample(m, "mixnode_links{kind=\"client\"}"), sample(m, "mixnode_links{kind=\"node_in\"}"),
+           sample(m, "mixnode_links{kind=\"client\"}"),
+           sample(m, "mixnode_links{kind=\"node_in\"}"),
            sample(m, "mixnode_links{kind=\"node_out\"}"));
     double pin = family(m, "mixnode_packets_in_total", "source", in, sizeof(in));
     printf("  packets: in %.0f%s%s%s, out %.0f\n", pin, in[0] ? " (" : "", in, in[0] ? ")" : "",

@@ -552,8 +552,8 @@ static bool client_frame(struct node *n, struct peer *p, const struct mix_frame 
         metric_inc(&n->metrics.fetch_ack_frames);
         if (!(n->conf.roles & PKI_ROLE_PROVIDER) || f->u.fetch_ack.n_seqs == 0)
             return true;
-        int rc = inbox_ack(n->inbox, p->inbox_id, f->u.fetch_ack.seqs, f->u.fetch_ack.n_seqs,
-                           &deleted);
+        int rc =
+            inbox_ack(n->inbox, p->inbox_id, f->u.fetch_ack.seqs, f->u.fetch_ack.n_seqs, &deleted);
         if (rc != INBOX_OK && rc != INBOX_NO_INBOX)
             send_error(n, p, FRAME_ERR_INTERNAL, "inbox unavailable");
         atomic_fetch_add(&n->metrics.acked_msgs, deleted);
@@ -590,9 +590,7 @@ bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, siz
         return false;
     }
     switch (p->kind) {
-    case PEER_CLIENT:
-        ok = client_frame(n, p, f);
-        break;
+    case PEER_CLIENT: ok = client_frame(n, p, f); break;
     case PEER_NODE_IN:
     case PEER_NODE_OUT:
         if (f->type == FRAME_SPHINX_PACKET)
@@ -601,9 +599,7 @@ bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, siz
         else if (f->type != FRAME_ERROR)
             ok = false;
         break;
-    case PEER_AUTHORITY:
-        node_dir_on_frame(n, p, f);
-        break;
+    case PEER_AUTHORITY: node_dir_on_frame(n, p, f); break;
     }
     frame_free(f);
     return ok;
@@ -660,12 +656,8 @@ static void cb_close(struct conn *c, enum conn_close_reason why, void *arg)
     if (!p)
         return;
     switch (p->kind) {
-    case PEER_CLIENT:
-        node_client_closed(n, p);
-        break;
-    case PEER_NODE_IN:
-        atomic_fetch_sub(&n->metrics.links_node_in, 1);
-        break;
+    case PEER_CLIENT: node_client_closed(n, p); break;
+    case PEER_NODE_IN: atomic_fetch_sub(&n->metrics.links_node_in, 1); break;
     case PEER_NODE_OUT:
         /* A persistent link redials by itself; only our own close ends it. */
         if (why != CONN_CLOSE_LOCAL) {
@@ -675,9 +667,7 @@ static void cb_close(struct conn *c, enum conn_close_reason why, void *arg)
         conn_set_user(c, NULL);
         node_out_closed(n, p);
         return;
-    case PEER_AUTHORITY:
-        node_dir_on_close(n, p);
-        break;
+    case PEER_AUTHORITY: node_dir_on_close(n, p); break;
     }
     conn_set_user(c, NULL);
     free(p);

@@ -37,15 +37,15 @@
 struct node_journal {
     struct node *n;
     pthread_mutex_t mu;
-    pthread_cond_t cv;             /* durable moved on, or stop */
-    int fd;                        /* current file (mu) */
-    uint64_t gen;                  /* its generation (mu) */
-    int retired[8];                /* fds left by rotations, closed by the syncer (mu) */
+    pthread_cond_t cv; /* durable moved on, or stop */
+    int fd;            /* current file (mu) */
+    uint64_t gen;      /* its generation (mu) */
+    int retired[8];    /* fds left by rotations, closed by the syncer (mu) */
     size_t n_retired;
-    uint8_t *buf;                  /* records not written yet (mu) */
+    uint8_t *buf; /* records not written yet (mu) */
     size_t len, cap;
-    uint64_t appended;             /* sequence of the last record appended (mu) */
-    atomic_uint_fast64_t durable;  /* sequence of the last record synced */
+    uint64_t appended;            /* sequence of the last record appended (mu) */
+    atomic_uint_fast64_t durable; /* sequence of the last record synced */
     bool stop, failed;
     unsigned interval_us;
     pthread_t thr;
@@ -259,7 +259,8 @@ uint64_t node_journal_rotate(struct node *n)
     uint64_t old = j->gen;
     journal_path(n, old + 1, p, sizeof(p));
     int fd = j->n_retired < MIX_ARRAY_LEN(j->retired)
-                 ? open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+                 ? open(p, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)
+                 : -1;
     if (fd < 0) {
         /* Keep the current file: nothing is retired this round. */
         pthread_mutex_unlock(&j->mu);
@@ -304,8 +305,7 @@ static void replay_cb(struct node *n, uint64_t gen, void *arg)
         return;
     /* A torn last record (a crash mid-write) is ignored: it was never durable. */
     while (fread(rec, 1, sizeof(rec), f) == sizeof(rec))
-        if (mix_get_be64(rec) == a->epoch &&
-            replay_cache_insert(a->c, rec + 8) != REPLAY_SEEN)
+        if (mix_get_be64(rec) == a->epoch && replay_cache_insert(a->c, rec + 8) != REPLAY_SEEN)
             a->added++;
     fclose(f);
 }

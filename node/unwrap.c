@@ -176,8 +176,8 @@ static void send_surb_ack(struct node *n, struct job *j, const struct sphinx_geo
                           const struct payload_view *v)
 {
     static const char ack[] = PAYLOAD_ACK_MAGIC;
-    enum sphinx_status st = sphinx_surb_pack(g, v->surb_ack, v->surb_ack_len,
-                                             (const uint8_t *)ack, sizeof(ack) - 1, j->data, j->hop);
+    enum sphinx_status st = sphinx_surb_pack(g, v->surb_ack, v->surb_ack_len, (const uint8_t *)ack,
+                                             sizeof(ack) - 1, j->data, j->hop);
     if (st != SPHINX_OK) {
         log_debug("exit: SURB-ack refused: %s", sphinx_strerror(st));
         job_drop(n, j, DROP_BAD_PAYLOAD);
@@ -598,8 +598,7 @@ static void queue_to_workers(struct node *n, struct job *j)
  * `urgent`: something in the chunk must not wait for the journal (a job
  * without a tag, or the work queue running low while reads may be paused).
  */
-static void hand_back(struct node *n, struct job *head, struct job *tail, uint64_t seq,
-                      bool urgent)
+static void hand_back(struct node *n, struct job *head, struct job *tail, uint64_t seq, bool urgent)
 {
     pthread_mutex_lock(&n->done_mu);
     if (n->done_tail)

@@ -17,8 +17,7 @@
 #define PAIR_SLOTS (2 * SCOPE_MAX_PAIRS)
 
 const char *const scope_kind_names[6] = {
-    "client->gateway", "gateway->client", "gateway->mix", "mix->mix", "mix->gateway",
-    "authority",
+    "client->gateway", "gateway->client", "gateway->mix", "mix->mix", "mix->gateway", "authority",
 };
 
 static uint64_t on_conn(void *ctx, uint64_t id, int64_t t, const struct cap_ep *init,
@@ -35,8 +34,9 @@ struct scope *scope_new(void)
     s->ents = calloc(SCOPE_MAX_ENTS, sizeof(*s->ents));
     s->peers = calloc(SCOPE_MAX_PEERS, sizeof(*s->peers));
     s->pairs = calloc(PAIR_SLOTS, sizeof(*s->pairs));
-    struct cap_hooks h = {.on_msg = on_msg, .on_conn = on_conn, .is_listener = is_listener,
-                          .ctx = s};
+    struct cap_hooks h = {
+        .on_msg = on_msg, .on_conn = on_conn, .is_listener = is_listener, .ctx = s
+    };
     s->cap = cap_new(&h);
     if (s->ents == NULL || s->peers == NULL || s->pairs == NULL || s->cap == NULL) {
         scope_free(s);
@@ -120,7 +120,7 @@ static bool is_listener(void *ctx, const struct cap_ep *ep)
 
 const char *scope_ent_kind(const struct scope_ent *e)
 {
-    static const char *const n[] = {"client", "gateway", "mix", "authority", "unidentified"};
+    static const char *const n[] = { "client", "gateway", "mix", "authority", "unidentified" };
     return n[e->kind];
 }
 
@@ -169,8 +169,7 @@ int scope_load_doc(struct scope *s, const char *path, char *err, size_t errlen)
                      d->id[2], d->id[3]);
         struct cap_ep ep;
         if (!cap_ep_parse(d->address, &ep)) {
-            snprintf(err, errlen, "%s: node address %s is not a numeric IP:port", path,
-                     d->address);
+            snprintf(err, errlen, "%s: node address %s is not a numeric IP:port", path, d->address);
             goto out;
         }
         struct scope_ent *e = ent_add(s, name, gw ? ENT_GATEWAY : ENT_MIX, gw ? 0 : d->layer);
@@ -401,7 +400,7 @@ static uint64_t on_conn(void *ctx, uint64_t id, int64_t t, const struct cap_ep *
         /* The first pass numbered connections as this one does: an aligned slot is kept. */
         struct scope_conn *c = conn_slot(s, id, true);
         if (c != NULL && !c->aligned)
-            *c = (struct scope_conn){.id = id + 1, .counting = syn};
+            *c = (struct scope_conn){ .id = id + 1, .counting = syn };
         if (c != NULL && !s->aligning && !syn)
             s->conns_midstream++;
     }
@@ -489,8 +488,8 @@ static void class_add(struct scope *s, const struct scope_ent *a, const struct s
     }
     if (s->n_classes == SCOPE_MAX_CLASSES)
         return;
-    s->classes[s->n_classes++] = (struct scope_class){a->kind, b->kind, a->layer, b->layer,
-                                                      reverse, 1};
+    s->classes[s->n_classes++] =
+        (struct scope_class){ a->kind, b->kind, a->layer, b->layer, reverse, 1 };
 }
 
 static void pair_add(struct scope *s, uint32_t a, uint32_t b, bool reverse, int64_t t)
@@ -504,7 +503,7 @@ static void pair_add(struct scope *s, uint32_t a, uint32_t b, bool reverse, int6
                 return;
             }
             s->n_pairs++;
-            *p = (struct scope_pair){.src = a, .dst = b, .reverse = reverse};
+            *p = (struct scope_pair){ .src = a, .dst = b, .reverse = reverse };
         } else if (p->src != a || p->dst != b || p->reverse != reverse) {
             continue;
         }
@@ -768,16 +767,17 @@ static void align_msg(void *ctx, const struct cap_msg *m)
     }
 }
 
-void scope_align_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data,
-                       size_t caplen, size_t wirelen)
+void scope_align_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data, size_t caplen,
+                       size_t wirelen)
 {
     if (!s->have_truth)
         return;
     if (s->align_cap == NULL) {
         if (s->votes == NULL && (s->votes = calloc(SCOPE_MAX_CONNS, sizeof(*s->votes))) == NULL)
             return;
-        struct cap_hooks h = {.on_msg = align_msg, .on_conn = on_conn,
-                              .is_listener = is_listener, .ctx = s};
+        struct cap_hooks h = {
+            .on_msg = align_msg, .on_conn = on_conn, .is_listener = is_listener, .ctx = s
+        };
         if ((s->align_cap = cap_new(&h)) == NULL)
             return;
     }
@@ -860,7 +860,7 @@ void scope_class_name(const struct scope_class *c, char *buf, size_t len)
         enum scope_kind k;
         uint32_t l;
         char *out;
-    } side[2] = {{c->sk, c->sl, a}, {c->dk, c->dl, b}};
+    } side[2] = { { c->sk, c->sl, a }, { c->dk, c->dl, b } };
     for (int i = 0; i < 2; i++) {
         if (side[i].k == ENT_MIX)
             snprintf(side[i].out, 32, "layer%u", side[i].l);

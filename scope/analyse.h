@@ -17,18 +17,18 @@
 #define SCOPE_MAX_PEERS 8192
 #define SCOPE_MAX_PAIRS 8192
 #define SCOPE_MAX_CLASSES 256
-#define SCOPE_MAX_SIZES 8          /* distinct message sizes kept per table, the rest is "other" */
-#define SCOPE_RSV 8192             /* samples kept per series */
-#define SCOPE_CLOSE_NS 1000000     /* "close" gateway lag: 1 ms */
-#define SCOPE_RING 512             /* recent inputs kept per mix */
+#define SCOPE_MAX_SIZES 8      /* distinct message sizes kept per table, the rest is "other" */
+#define SCOPE_RSV 8192         /* samples kept per series */
+#define SCOPE_CLOSE_NS 1000000 /* "close" gateway lag: 1 ms */
+#define SCOPE_RING 512         /* recent inputs kept per mix */
 #define SCOPE_LAG_BINS 200
-#define SCOPE_MAX_CONNS 4096       /* client connections whose transport frames are counted */
+#define SCOPE_MAX_CONNS 4096 /* client connections whose transport frames are counted */
 /* Aligning the ground truth to a client connection captured mid-stream (scope_align_*). */
-#define SCOPE_ALIGN_MIN 3          /* truth entries that must agree on the offset */
-#define SCOPE_ALIGN_RIVAL 3        /* ... at least this many times more than any other offset */
-#define SCOPE_ALIGN_LATE_NS 10000000  /* a message captured at most 10 ms after its truth time */
-#define SCOPE_ALIGN_EARLY_NS 1000000  /* ... or 1 ms before it (clock granularity) */
-#define SCOPE_ALIGN_CANDS 8        /* offsets voted for, per connection */
+#define SCOPE_ALIGN_MIN 3            /* truth entries that must agree on the offset */
+#define SCOPE_ALIGN_RIVAL 3          /* ... at least this many times more than any other offset */
+#define SCOPE_ALIGN_LATE_NS 10000000 /* a message captured at most 10 ms after its truth time */
+#define SCOPE_ALIGN_EARLY_NS 1000000 /* ... or 1 ms before it (clock granularity) */
+#define SCOPE_ALIGN_CANDS 8          /* offsets voted for, per connection */
 
 enum scope_kind { ENT_CLIENT, ENT_GATEWAY, ENT_MIX, ENT_AUTH, ENT_UNKNOWN };
 
@@ -52,11 +52,11 @@ struct scope_ent {
     char name[128];
     enum scope_kind kind;
     uint32_t layer;
-    int mix_idx;                /* mixes: 0.., for the entropy tracker; -1 otherwise */
-    int gw_idx;                 /* gateways: 0.., the recipients of the entropy tracker */
-    char id[96];                /* node id, base64url as the document prints it ("" if none) */
-    bool corrupt;               /* --corrupt: shows the adversary its mapping */
-    double own_delay_ms;        /* --node-delay: this mix's mean delay, if not the document's */
+    int mix_idx;         /* mixes: 0.., for the entropy tracker; -1 otherwise */
+    int gw_idx;          /* gateways: 0.., the recipients of the entropy tracker */
+    char id[96];         /* node id, base64url as the document prints it ("" if none) */
+    bool corrupt;        /* --corrupt: shows the adversary its mapping */
+    double own_delay_ms; /* --node-delay: this mix's mean delay, if not the document's */
     bool listens;
     struct cap_ep listen;
     /* Client link (kind ENT_CLIENT): uplink and downlink on client -> gateway connections. */
@@ -64,13 +64,13 @@ struct scope_ent {
     struct scope_sizes up_sizes, down_sizes;
     int64_t last_up, last_down;
     bool down_since_up;
-    struct scope_series *gaps, *resp;   /* allocated for clients that use a gateway */
+    struct scope_series *gaps, *resp; /* allocated for clients that use a gateway */
     /* Mixes: every (input, later output) pair closer than the window, by lag; the excess over
        chance gives the delay distribution (see scope_mix_delay). */
     uint64_t in, out;
     uint32_t ring_n, ring_pos;
-    int64_t *ring;              /* SCOPE_RING entries, allocated at the first input */
-    uint64_t *lag_hist;         /* SCOPE_LAG_BINS bins over the lag window */
+    int64_t *ring;      /* SCOPE_RING entries, allocated at the first input */
+    uint64_t *lag_hist; /* SCOPE_LAG_BINS bins over the lag window */
     /* Gateways: outputs to layer 1 against the latest input from the last layer. */
     int64_t last_from_exit;
     uint64_t gw_in_exit[3], gw_out_l1[3], gw_close[3]; /* [0] all, [1] window a, [2] window b */
@@ -87,60 +87,63 @@ struct scope_kindstat {
 struct scope_class {
     enum scope_kind sk, dk;
     uint32_t sl, dl;
-    bool reverse;               /* responder -> initiator */
+    bool reverse; /* responder -> initiator */
     uint64_t msgs;
 };
 
 struct scope_pair {
-    uint32_t src, dst;          /* entity indexes */
+    uint32_t src, dst; /* entity indexes */
     bool reverse;
     uint64_t msgs, w[2];
 };
 
 /* A client connection's transport frames, counted to match the ground truth. */
 struct scope_conn {
-    uint64_t id;                /* conn_id + 1, 0: free slot */
+    uint64_t id; /* conn_id + 1, 0: free slot */
     uint32_t frames;
-    bool counting;              /* seen from its SYN, or aligned: the index is known */
-    bool aligned;               /* mid-stream, its first captured message is frame `frames` */
+    bool counting; /* seen from its SYN, or aligned: the index is known */
+    bool aligned;  /* mid-stream, its first captured message is frame `frames` */
 };
 
 /* Offsets (truth frame index - captured message number) a mid-stream connection voted for. */
 struct scope_votes {
     uint32_t k[SCOPE_ALIGN_CANDS], size[SCOPE_ALIGN_CANDS], n[SCOPE_ALIGN_CANDS];
-    uint32_t other;             /* votes that found no free candidate */
+    uint32_t other; /* votes that found no free candidate */
 };
 
 struct scope {
     struct cap *cap;
-    struct entropy *entropy;    /* target packets' entropy (made at the first message) */
+    struct entropy *entropy; /* target packets' entropy (made at the first message) */
     bool entropy_failed;
     int n_mix, n_gw;
     /* --truth: targets are the client packets named there. */
     struct truth truth;
     bool have_truth;
-    struct scope_conn *conns;   /* SCOPE_MAX_CONNS slots, with --truth */
+    struct scope_conn *conns; /* SCOPE_MAX_CONNS slots, with --truth */
     uint64_t truth_matched, truth_uncounted, conns_dropped;
     /* The first pass over a capture file that aligns mid-stream client connections. */
     struct cap *align_cap;
-    struct scope_votes *votes;  /* SCOPE_MAX_CONNS, parallel to conns, during that pass */
+    struct scope_votes *votes;      /* SCOPE_MAX_CONNS, parallel to conns, during that pass */
     struct scope_sizes align_sizes; /* client -> gateway message sizes seen by it */
     bool aligning;
     uint64_t conns_midstream, conns_aligned, conns_ambiguous, conns_unconfirmed, align_votes;
-    const char *mixsim;         /* --mixsim: run it for its figure beside the live one */
-    int dlt;                    /* link type of the capture (set by the reader) */
+    const char *mixsim; /* --mixsim: run it for its figure beside the live one */
+    int dlt;            /* link type of the capture (set by the reader) */
     int64_t t_first, t_last;
     bool have_t;
     struct scope_window win[2];
     /* Configuration from the document (zero without one). */
     double mean_delay_ms;
-    int64_t lag_window_ns;      /* input-to-output lags considered: 10 mean delays, at most 2 s */
+    int64_t lag_window_ns; /* input-to-output lags considered: 10 mean delays, at most 2 s */
     uint32_t layers;
     uint64_t epoch;
     size_t n_ents;
     struct scope_ent *ents;
     size_t n_peers;
-    struct { struct cap_ep ep; uint32_t ent; } *peers;
+    struct {
+        struct cap_ep ep;
+        uint32_t ent;
+    } * peers;
     struct scope_kindstat kinds[6];
     size_t n_classes;
     struct scope_class classes[SCOPE_MAX_CLASSES];
@@ -184,8 +187,8 @@ int scope_load_truth(struct scope *s, const char *path, char *err, size_t errlen
  * offset; otherwise it stays uncounted: conns_ambiguous if another offset came too close,
  * conns_unconfirmed if fewer entries agreed.
  */
-void scope_align_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data,
-                       size_t caplen, size_t wirelen);
+void scope_align_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data, size_t caplen,
+                       size_t wirelen);
 void scope_align_finish(struct scope *s);
 /* Feed one captured frame (the capture module and everything after it). */
 void scope_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data, size_t caplen,

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NOISE_MIN_MSG 16          /* a transport message is at least its tag */
-#define CAP_MAX_HELD (64u << 20)  /* all reorder buffers together */
+#define NOISE_MIN_MSG 16         /* a transport message is at least its tag */
+#define CAP_MAX_HELD (64u << 20) /* all reorder buffers together */
 #define NBUCKETS (2 * CAP_MAX_CONNS)
 
 struct seg {
@@ -22,12 +22,12 @@ struct seg {
 /* One direction of a connection. */
 struct dir {
     bool seq_known, synced, fin;
-    uint32_t next;              /* next expected sequence number */
-    uint32_t msgs;              /* messages delivered */
+    uint32_t next; /* next expected sequence number */
+    uint32_t msgs; /* messages delivered */
     uint8_t hdr[2];
-    uint8_t hdr_have;           /* length bytes collected (0..2) */
-    uint32_t remain;            /* body bytes of the current message still to come */
-    uint32_t size;              /* its length */
+    uint8_t hdr_have; /* length bytes collected (0..2) */
+    uint32_t remain;  /* body bytes of the current message still to come */
+    uint32_t size;    /* its length */
     int64_t msg_t;
     size_t npend;
     struct seg pend[CAP_MAX_PENDING];
@@ -38,8 +38,8 @@ struct conn {
     int32_t next_in_bucket;
     uint64_t id, cookie;
     int64_t last_t;
-    struct cap_ep ep[2];        /* [0] initiator, [1] responder */
-    struct dir d[2];            /* [0] initiator -> responder */
+    struct cap_ep ep[2]; /* [0] initiator, [1] responder */
+    struct dir d[2];     /* [0] initiator -> responder */
 };
 
 struct cap {
@@ -47,10 +47,10 @@ struct cap {
     struct cap_stats st;
     uint64_t next_id;
     size_t held;
-    size_t nused, nconns;       /* slots in use, slots allocated (grown up to CAP_MAX_CONNS) */
-    size_t hint;                /* where the search for a free slot starts */
+    size_t nused, nconns; /* slots in use, slots allocated (grown up to CAP_MAX_CONNS) */
+    size_t hint;          /* where the search for a free slot starts */
     int32_t bucket[NBUCKETS];
-    struct conn *conns;         /* indexed by the buckets, so growing it moves nothing */
+    struct conn *conns; /* indexed by the buckets, so growing it moves nothing */
 };
 
 struct cap *cap_new(const struct cap_hooks *hooks)
@@ -85,8 +85,14 @@ void cap_free(struct cap *c)
     free(c);
 }
 
-const struct cap_stats *cap_stats(const struct cap *c) { return &c->st; }
-size_t cap_held_bytes(const struct cap *c) { return c->held; }
+const struct cap_stats *cap_stats(const struct cap *c)
+{
+    return &c->st;
+}
+size_t cap_held_bytes(const struct cap *c)
+{
+    return c->held;
+}
 
 bool cap_ip_equal(const struct cap_ep *a, const struct cap_ep *b)
 {
@@ -98,7 +104,7 @@ bool cap_ep_equal(const struct cap_ep *a, const struct cap_ep *b)
     return a->port == b->port && cap_ip_equal(a, b);
 }
 
-static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+static const uint8_t v4_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 void cap_ep_format(const struct cap_ep *ep, char *buf, size_t len)
 {
@@ -255,9 +261,16 @@ static struct conn *conn_add(struct cap *c, int64_t now, const struct cap_ep *in
 static void emit(struct cap *c, struct conn *k, int di, struct dir *d)
 {
     struct cap_msg m = {
-        .t_ns = d->msg_t, .src = &k->ep[di], .dst = &k->ep[!di], .init = &k->ep[0],
-        .resp = &k->ep[1], .from_initiator = di == 0, .size = d->size,
-        .handshake = k->syn && d->msgs == 0, .conn_id = k->id, .cookie = k->cookie,
+        .t_ns = d->msg_t,
+        .src = &k->ep[di],
+        .dst = &k->ep[!di],
+        .init = &k->ep[0],
+        .resp = &k->ep[1],
+        .from_initiator = di == 0,
+        .size = d->size,
+        .handshake = k->syn && d->msgs == 0,
+        .conn_id = k->id,
+        .cookie = k->cookie,
     };
     d->msgs++;
     c->st.messages++;
@@ -329,7 +342,10 @@ static void stream_bytes(struct cap *c, struct conn *k, int di, const uint8_t *p
 
 /* ------------------------------------------------------------ reassembly */
 
-static int32_t seq_diff(uint32_t a, uint32_t b) { return (int32_t)(a - b); }
+static int32_t seq_diff(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b);
+}
 
 /* Deliver what is now in order from the pending segments. */
 static void drain(struct cap *c, struct conn *k, int di)
@@ -374,8 +390,8 @@ static void skip_hole(struct cap *c, struct conn *k, int di)
     drain(c, k, di);
 }
 
-static void segment(struct cap *c, struct conn *k, int di, uint32_t seq, const uint8_t *p,
-                    size_t n, int64_t t)
+static void segment(struct cap *c, struct conn *k, int di, uint32_t seq, const uint8_t *p, size_t n,
+                    int64_t t)
 {
     struct dir *d = &k->d[di];
     if (!d->seq_known) {
@@ -410,7 +426,7 @@ static void segment(struct cap *c, struct conn *k, int di, uint32_t seq, const u
                 return;
             }
             memcpy(copy, p, n);
-            d->pend[d->npend++] = (struct seg){seq, (uint32_t)n, t, copy};
+            d->pend[d->npend++] = (struct seg){ seq, (uint32_t)n, t, copy };
             c->held += n;
             return;
         }
@@ -453,8 +469,7 @@ static void tcp(struct cap *c, int64_t t, const struct cap_ep *src0, const struc
     int di = 0;
     struct conn *k = conn_find(c, &src, &dst, &di);
     bool syn = (fl & TH_SYN) != 0, ack = (fl & TH_ACK) != 0;
-    if (k != NULL && syn && !ack && di == 0 && k->d[0].seq_known &&
-        k->d[0].next != seq + 1) {
+    if (k != NULL && syn && !ack && di == 0 && k->d[0].seq_known && k->d[0].next != seq + 1) {
         conn_remove(c, k); /* the 4-tuple is reused by a new connection */
         k = NULL;
     }
@@ -515,7 +530,7 @@ static void ip(struct cap *c, int64_t t, const uint8_t *p, size_t n)
         c->st.truncated++;
         return;
     }
-    struct cap_ep src = {0}, dst = {0};
+    struct cap_ep src = { 0 }, dst = { 0 };
     int v = p[0] >> 4;
     if (v == 4) {
         if (n < 20) {
@@ -592,15 +607,11 @@ void cap_frame(struct cap *c, int dlt, int64_t t_ns, const uint8_t *data, size_t
         }
         break;
     case CAP_DLT_NULL:
-    case CAP_DLT_LOOP:
-        off = 4;
-        break;
+    case CAP_DLT_LOOP: off = 4; break;
     case CAP_DLT_RAW:
     case CAP_DLT_RAW2:
     case CAP_DLT_IPV4:
-    case CAP_DLT_IPV6:
-        off = 0;
-        break;
+    case CAP_DLT_IPV6: off = 0; break;
     case CAP_DLT_LINUX_SLL:
         off = 16;
         if (caplen >= 16)
@@ -611,9 +622,7 @@ void cap_frame(struct cap *c, int dlt, int64_t t_ns, const uint8_t *data, size_t
         if (caplen >= 20)
             proto = (uint16_t)(data[0] << 8 | data[1]);
         break;
-    default:
-        c->st.not_ip++;
-        return;
+    default: c->st.not_ip++; return;
     }
     if (caplen < off) {
         c->st.truncated++;

@@ -37,7 +37,7 @@ enum {
     CAP_DLT_NULL = 0,
     CAP_DLT_EN10MB = 1,
     CAP_DLT_RAW = 12,
-    CAP_DLT_RAW2 = 101,      /* LINKTYPE_RAW */
+    CAP_DLT_RAW2 = 101, /* LINKTYPE_RAW */
     CAP_DLT_LOOP = 108,
     CAP_DLT_LINUX_SLL = 113,
     CAP_DLT_IPV4 = 228,
@@ -47,36 +47,36 @@ enum {
 
 /* Counters of everything seen and skipped. */
 struct cap_stats {
-    uint64_t frames;          /* link-layer frames handed in */
-    uint64_t truncated;       /* shorter than their headers say (snaplen or corrupt) */
-    uint64_t not_ip;          /* not IPv4/IPv6, or a link type we do not decode */
-    uint64_t not_tcp;         /* IP but not TCP, or an IP fragment */
-    uint64_t unrelated;       /* TCP with neither end a known listener */
-    uint64_t segments;        /* TCP segments of tracked connections */
-    uint64_t payload_bytes;   /* their payload bytes */
-    uint64_t retransmitted;   /* segments wholly or partly seen before */
-    uint64_t out_of_order;    /* segments that arrived ahead of a hole */
-    uint64_t gaps;            /* holes never filled: the bytes were skipped */
+    uint64_t frames;        /* link-layer frames handed in */
+    uint64_t truncated;     /* shorter than their headers say (snaplen or corrupt) */
+    uint64_t not_ip;        /* not IPv4/IPv6, or a link type we do not decode */
+    uint64_t not_tcp;       /* IP but not TCP, or an IP fragment */
+    uint64_t unrelated;     /* TCP with neither end a known listener */
+    uint64_t segments;      /* TCP segments of tracked connections */
+    uint64_t payload_bytes; /* their payload bytes */
+    uint64_t retransmitted; /* segments wholly or partly seen before */
+    uint64_t out_of_order;  /* segments that arrived ahead of a hole */
+    uint64_t gaps;          /* holes never filled: the bytes were skipped */
     uint64_t gap_bytes;
-    uint64_t resyncs;         /* message framing found again mid-stream */
-    uint64_t unsynced_bytes;  /* bytes skipped while looking for message framing */
-    uint64_t bad_length;      /* a length prefix below the Noise minimum (framing lost) */
-    uint64_t table_full;      /* segments of connections not tracked for lack of room */
-    uint64_t conns;           /* connections tracked */
-    uint64_t conns_syn;       /* of which seen from their SYN */
-    uint64_t messages;        /* Noise messages delivered */
+    uint64_t resyncs;        /* message framing found again mid-stream */
+    uint64_t unsynced_bytes; /* bytes skipped while looking for message framing */
+    uint64_t bad_length;     /* a length prefix below the Noise minimum (framing lost) */
+    uint64_t table_full;     /* segments of connections not tracked for lack of room */
+    uint64_t conns;          /* connections tracked */
+    uint64_t conns_syn;      /* of which seen from their SYN */
+    uint64_t messages;       /* Noise messages delivered */
 };
 
 /* One Noise message, as the observer sees it. */
 struct cap_msg {
-    int64_t t_ns;             /* capture time of the segment carrying its first byte */
+    int64_t t_ns; /* capture time of the segment carrying its first byte */
     const struct cap_ep *src, *dst;
     const struct cap_ep *init, *resp; /* the connection's initiator and responder */
     bool from_initiator;
-    uint32_t size;            /* Noise message bytes, the 2-byte length not counted */
-    bool handshake;           /* first message of its direction on a connection seen from SYN */
-    uint64_t conn_id;         /* a number unique to the connection within this capture */
-    uint64_t cookie;          /* what on_conn returned for the connection */
+    uint32_t size;    /* Noise message bytes, the 2-byte length not counted */
+    bool handshake;   /* first message of its direction on a connection seen from SYN */
+    uint64_t conn_id; /* a number unique to the connection within this capture */
+    uint64_t cookie;  /* what on_conn returned for the connection */
 };
 
 struct cap_hooks {

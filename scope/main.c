@@ -28,31 +28,32 @@ static void on_signal(int sig)
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: mixscope (-r FILE | -i IFACE [-t SECONDS]) [-d DOCUMENT] [-A HOST:PORT]...\n"
-            "                [-c CONFIG]... [-p PEERS] [--window-a T0:T1 --window-b T2:T3]\n"
-            "                [--corrupt ID[,ID...]] [--truth FILE]... [--node-delay ID=MS]...\n"
-            "                [--plot DIR] [--mixsim PATH] [--json | --csv]\n"
-            "  -r FILE         read a pcap or pcapng capture (- for standard input)\n"
-            "  -i IFACE        capture live on IFACE (needs the capture capability)\n"
-            "  -t SECONDS      with -i: stop after this long (default: at SIGINT/SIGTERM)\n"
-            "  -d DOCUMENT     signed directory document (mixdir fetch -o): nodes, layers, gateways\n"
-            "  -A HOST:PORT    a directory authority's address (repeatable)\n"
-            "  -c CONFIG       read the \"authority = HOST:PORT ...\" lines of a configuration\n"
-            "  -p PEERS        \"IP:PORT NAME\" lines naming endpoints (for shared addresses)\n"
-            "  --window-a T0:T1, --window-b T2:T3\n"
-            "                  two windows, in seconds from the first frame, to compare\n"
-            "  --corrupt ID[,ID...]\n"
-            "                  mixes (node ids in base64url, or names) that show the adversary\n"
-            "                  which input became which output (repeatable)\n"
-            "  --truth FILE    ground-truth targets a test-mode client wrote (repeatable)\n"
-            "  --node-delay ID=MS\n"
-            "                  this mix's mean delay, if not the document's (test setups)\n"
-            "  --plot DIR      write the data of the charts into DIR (scope/plots.sh draws them)\n"
-            "  --mixsim PATH   run this mixsim for the same configuration and measured load and\n"
-            "                  report its entropies beside the live ones\n"
-            "  --json, --csv   machine-readable report instead of the summary\n"
-            "  -h, --help      this text;  -V, --version  the version\n");
+    fprintf(
+        f,
+        "usage: mixscope (-r FILE | -i IFACE [-t SECONDS]) [-d DOCUMENT] [-A HOST:PORT]...\n"
+        "                [-c CONFIG]... [-p PEERS] [--window-a T0:T1 --window-b T2:T3]\n"
+        "                [--corrupt ID[,ID...]] [--truth FILE]... [--node-delay ID=MS]...\n"
+        "                [--plot DIR] [--mixsim PATH] [--json | --csv]\n"
+        "  -r FILE         read a pcap or pcapng capture (- for standard input)\n"
+        "  -i IFACE        capture live on IFACE (needs the capture capability)\n"
+        "  -t SECONDS      with -i: stop after this long (default: at SIGINT/SIGTERM)\n"
+        "  -d DOCUMENT     signed directory document (mixdir fetch -o): nodes, layers, gateways\n"
+        "  -A HOST:PORT    a directory authority's address (repeatable)\n"
+        "  -c CONFIG       read the \"authority = HOST:PORT ...\" lines of a configuration\n"
+        "  -p PEERS        \"IP:PORT NAME\" lines naming endpoints (for shared addresses)\n"
+        "  --window-a T0:T1, --window-b T2:T3\n"
+        "                  two windows, in seconds from the first frame, to compare\n"
+        "  --corrupt ID[,ID...]\n"
+        "                  mixes (node ids in base64url, or names) that show the adversary\n"
+        "                  which input became which output (repeatable)\n"
+        "  --truth FILE    ground-truth targets a test-mode client wrote (repeatable)\n"
+        "  --node-delay ID=MS\n"
+        "                  this mix's mean delay, if not the document's (test setups)\n"
+        "  --plot DIR      write the data of the charts into DIR (scope/plots.sh draws them)\n"
+        "  --mixsim PATH   run this mixsim for the same configuration and measured load and\n"
+        "                  report its entropies beside the live ones\n"
+        "  --json, --csv   machine-readable report instead of the summary\n"
+        "  -h, --help      this text;  -V, --version  the version\n");
 }
 
 static int parse_window(const char *arg, struct scope_window *w)
@@ -127,9 +128,9 @@ static pcap_t *open_live(const char *iface, char *err)
 static int run(struct scope *s, const char *file, const char *iface, double seconds)
 {
     char err[PCAP_ERRBUF_SIZE] = "";
-    pcap_t *p = file ? pcap_open_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO,
-                                                               err)
-                     : open_live(iface, err);
+    pcap_t *p = file
+                    ? pcap_open_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, err)
+                    : open_live(iface, err);
     if (p == NULL) {
         fprintf(stderr, "mixscope: %s\n", err);
         return -1;
@@ -151,8 +152,9 @@ static int run(struct scope *s, const char *file, const char *iface, double seco
                 break;
             }
             clock_gettime(CLOCK_MONOTONIC, &now);
-            if (seconds > 0 && (double)(now.tv_sec - t0.tv_sec) +
-                                       (double)(now.tv_nsec - t0.tv_nsec) / 1e9 >= seconds)
+            if (seconds > 0 &&
+                (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9 >=
+                    seconds)
                 break;
         }
     }
@@ -163,21 +165,26 @@ static int run(struct scope *s, const char *file, const char *iface, double seco
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"window-a", required_argument, NULL, 'a'}, {"window-b", required_argument, NULL, 'b'},
-        {"json", no_argument, NULL, 'J'},           {"csv", no_argument, NULL, 'C'},
-        {"corrupt", required_argument, NULL, 'X'},  {"truth", required_argument, NULL, 'T'},
-        {"node-delay", required_argument, NULL, 'D'}, {"plot", required_argument, NULL, 'P'},
-        {"mixsim", required_argument, NULL, 'M'},
-        {"help", no_argument, NULL, 'h'},           {"version", no_argument, NULL, 'V'},
-        {NULL, 0, NULL, 0},
+        { "window-a", required_argument, NULL, 'a' },
+        { "window-b", required_argument, NULL, 'b' },
+        { "json", no_argument, NULL, 'J' },
+        { "csv", no_argument, NULL, 'C' },
+        { "corrupt", required_argument, NULL, 'X' },
+        { "truth", required_argument, NULL, 'T' },
+        { "node-delay", required_argument, NULL, 'D' },
+        { "plot", required_argument, NULL, 'P' },
+        { "mixsim", required_argument, NULL, 'M' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
     };
     const char *file = NULL, *iface = NULL, *doc = NULL, *peers = NULL;
     const char *confs[16], *auths[64], *corrupt[64], *truths[64], *delays[64], *plot = NULL,
-               *mixsim = NULL;
+                                                                               *mixsim = NULL;
     size_t nconf = 0, nauth = 0, ncorrupt = 0, ntruth = 0, ndelay = 0;
     double seconds = 0;
     enum scope_format fmt = FMT_TEXT;
-    struct scope_window win[2] = {{0, 0}, {0, 0}};
+    struct scope_window win[2] = { { 0, 0 }, { 0, 0 } };
     int c;
     while ((c = getopt_long(argc, argv, "r:i:t:d:A:c:p:hV", longopts, NULL)) != -1) {
         switch (c) {
@@ -207,7 +214,10 @@ int main(int argc, char **argv)
             const char **list = c == 'X' ? corrupt : c == 'T' ? truths : delays;
             size_t *n = c == 'X' ? &ncorrupt : c == 'T' ? &ntruth : &ndelay;
             if (*n == 64) {
-                fprintf(stderr, "mixscope: too many %s options\n", c == 'X' ? "--corrupt" : c == 'T' ? "--truth" : "--node-delay");
+                fprintf(stderr, "mixscope: too many %s options\n",
+                        c == 'X'   ? "--corrupt"
+                        : c == 'T' ? "--truth"
+                                   : "--node-delay");
                 return 2;
             }
             list[(*n)++] = optarg;
@@ -269,8 +279,10 @@ int main(int argc, char **argv)
         double ms = eq ? strtod(eq + 1, NULL) : 0;
         snprintf(id, sizeof(id), "%.*s", eq ? (int)(eq - delays[i]) : 0, delays[i]);
         if (eq == NULL || scope_set_node_delay(s, id, ms)) {
-            fprintf(stderr, "mixscope: --node-delay %s: want ID=MS, a mix's id or name and a "
-                            "delay above 0 ms\n", delays[i]);
+            fprintf(stderr,
+                    "mixscope: --node-delay %s: want ID=MS, a mix's id or name and a "
+                    "delay above 0 ms\n",
+                    delays[i]);
             goto out;
         }
     }

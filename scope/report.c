@@ -17,7 +17,7 @@ struct out {
     enum scope_format fmt;
     FILE *f;
     int nsec, nitem, nval;
-    size_t col;                 /* text: the current line's width, to wrap long items */
+    size_t col; /* text: the current line's width, to wrap long items */
     const char *sec;
     char subj[260];
 };
@@ -173,8 +173,10 @@ static void val_series(struct out *o, const char *key, struct rsv *r)
     val_num(o, k, (double)r->seen);
     snprintf(k, sizeof(k), "%s_mean_ms", key);
     val_num(o, k, r->seen ? r->sum / (double)r->seen : 0);
-    static const struct { const char *n; double q; } qs[] = {
-        {"p5", 0.05}, {"median", 0.5}, {"p95", 0.95}};
+    static const struct {
+        const char *n;
+        double q;
+    } qs[] = { { "p5", 0.05 }, { "median", 0.5 }, { "p95", 0.95 } };
     for (size_t i = 0; i < 3; i++) {
         snprintf(k, sizeof(k), "%s_%s_ms", key, qs[i].n);
         val_num(o, k, rsv_quantile(r, qs[i].q));
@@ -193,17 +195,32 @@ static void report_capture(struct scope *s, struct out *o)
     item_begin(o, "capture");
     val_num(o, "duration_s", scope_duration_s(s));
     val_num(o, "start_unix_s", (double)s->t_first / 1e9);
-    const struct { const char *k; uint64_t v; } f[] = {
-        {"frames", c->frames}, {"truncated", c->truncated}, {"not_ip", c->not_ip},
-        {"not_tcp", c->not_tcp}, {"unrelated", c->unrelated}, {"segments", c->segments},
-        {"payload_bytes", c->payload_bytes}, {"retransmitted", c->retransmitted},
-        {"out_of_order", c->out_of_order}, {"gaps", c->gaps}, {"gap_bytes", c->gap_bytes},
-        {"resyncs", c->resyncs}, {"unsynced_bytes", c->unsynced_bytes},
-        {"bad_length", c->bad_length}, {"table_full", c->table_full},
-        {"connections", c->conns}, {"connections_from_syn", c->conns_syn},
-        {"messages", c->messages}, {"handshake_messages", s->handshake_msgs},
-        {"transport_messages", s->transport_msgs}, {"entities_dropped", s->ents_dropped},
-        {"links_dropped", s->pairs_dropped},
+    const struct {
+        const char *k;
+        uint64_t v;
+    } f[] = {
+        { "frames", c->frames },
+        { "truncated", c->truncated },
+        { "not_ip", c->not_ip },
+        { "not_tcp", c->not_tcp },
+        { "unrelated", c->unrelated },
+        { "segments", c->segments },
+        { "payload_bytes", c->payload_bytes },
+        { "retransmitted", c->retransmitted },
+        { "out_of_order", c->out_of_order },
+        { "gaps", c->gaps },
+        { "gap_bytes", c->gap_bytes },
+        { "resyncs", c->resyncs },
+        { "unsynced_bytes", c->unsynced_bytes },
+        { "bad_length", c->bad_length },
+        { "table_full", c->table_full },
+        { "connections", c->conns },
+        { "connections_from_syn", c->conns_syn },
+        { "messages", c->messages },
+        { "handshake_messages", s->handshake_msgs },
+        { "transport_messages", s->transport_msgs },
+        { "entities_dropped", s->ents_dropped },
+        { "links_dropped", s->pairs_dropped },
     };
     for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++)
         val_num(o, f[i].k, (double)f[i].v);
@@ -243,8 +260,7 @@ static void report_kinds(struct scope *s, struct out *o)
         item_end(o);
     }
     sec_end(o);
-    sec_begin(o, "link_classes",
-              "link classes (real=no: traffic where real packets never travel)");
+    sec_begin(o, "link_classes", "link classes (real=no: traffic where real packets never travel)");
     for (size_t i = 0; i < s->n_classes; i++) {
         char name[128];
         scope_class_name(&s->classes[i], name, sizeof(name));
@@ -282,8 +298,9 @@ static void report_clients(struct scope *s, struct out *o)
                 val_num(o, w ? "up_rate_b" : "up_rate_a",
                         scope_window_s(s, w) > 0 ? (double)e->w_up[w] / scope_window_s(s, w) : 0);
             }
-            val_num(o, "up_rate_p", poisson_rate_p(e->w_up[0], scope_window_s(s, 0), e->w_up[1],
-                                                   scope_window_s(s, 1)));
+            val_num(
+                o, "up_rate_p",
+                poisson_rate_p(e->w_up[0], scope_window_s(s, 0), e->w_up[1], scope_window_s(s, 1)));
             val_series(o, "gap_a", &e->gaps->w[0]);
             val_series(o, "gap_b", &e->gaps->w[1]);
             ks_2samp(&e->gaps->w[0], &e->gaps->w[1], &d, &p);
@@ -311,7 +328,7 @@ static void report_links(struct scope *s, struct out *o)
         const struct scope_ent *a = &s->ents[p->src], *b = &s->ents[p->dst];
         char subj[260], cls[128];
         snprintf(subj, sizeof(subj), "%s->%s", a->name, b->name);
-        struct scope_class c = {a->kind, b->kind, a->layer, b->layer, p->reverse, 0};
+        struct scope_class c = { a->kind, b->kind, a->layer, b->layer, p->reverse, 0 };
         scope_class_name(&c, cls, sizeof(cls));
         item_begin(o, subj);
         val_str(o, "class", cls);
@@ -354,7 +371,7 @@ static void report_nodes(struct scope *s, struct out *o)
     sec_end(o);
     sec_begin(o, "gateways",
               "gateways: outputs to layer 1 within 1 ms of an input from the last layer");
-    static const char *const wn[3] = {"", "_a", "_b"};
+    static const char *const wn[3] = { "", "_a", "_b" };
     for (size_t i = 0; i < s->n_ents; i++) {
         struct scope_ent *e = &s->ents[i];
         if (e->kind != ENT_GATEWAY)
@@ -390,10 +407,9 @@ static void report_nodes(struct scope *s, struct out *o)
 static void summary_vals(struct out *o, const char *m, const struct sim_summary *x)
 {
     char key[48];
-    static const char *const k[] = {"n", "mean_bits", "se_bits", "median_bits", "p5_bits",
-                                    "p25_bits"};
-    const double v[] = {(double)x->n, x->mean,   x->dof ? x->se : NAN,
-                        x->median,    x->p5,     x->p25};
+    static const char *const k[] = { "n",           "mean_bits", "se_bits",
+                                     "median_bits", "p5_bits",   "p25_bits" };
+    const double v[] = { (double)x->n, x->mean, x->dof ? x->se : NAN, x->median, x->p5, x->p25 };
     for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
         snprintf(key, sizeof(key), "%s_%s", m, k[i]);
         val_num(o, key, x->n == 0 && i > 0 ? NAN : v[i]);
@@ -430,9 +446,9 @@ static void report_entropy(struct scope *s, struct out *o)
     val_num(o, "corrupt_mixes", (double)corrupt);
     /* h: message-level Shannon entropy, kept under its first name for older readers. */
     summary_vals(o, "h", &r.all.h_msg);
-    static const char *const m[4] = {"h_msg", "hmin_msg", "h_rcpt", "hmin_rcpt"};
-    const struct sim_summary *all[4] = {&r.all.h_msg, &r.all.hmin_msg, &r.all.h_rcpt,
-                                        &r.all.hmin_rcpt};
+    static const char *const m[4] = { "h_msg", "hmin_msg", "h_rcpt", "hmin_rcpt" };
+    const struct sim_summary *all[4] = { &r.all.h_msg, &r.all.hmin_msg, &r.all.h_rcpt,
+                                         &r.all.hmin_rcpt };
     for (int i = 0; i < 4; i++)
         summary_vals(o, m[i], all[i]);
     for (int w = 0; w < 2 && windows_set(s); w++) {
@@ -494,7 +510,7 @@ static void report_authorities(struct scope *s, struct out *o)
 
 void scope_report(struct scope *s, enum scope_format fmt, FILE *f)
 {
-    struct out o = {.fmt = fmt, .f = f};
+    struct out o = { .fmt = fmt, .f = f };
     report_capture(s, &o);
     report_kinds(s, &o);
     report_clients(s, &o);

@@ -6,7 +6,7 @@
 
 int rsv_init(struct rsv *r, uint32_t cap, uint64_t seed)
 {
-    *r = (struct rsv){.cap = cap, .rng = seed | 1};
+    *r = (struct rsv){ .cap = cap, .rng = seed | 1 };
     r->v = malloc(sizeof(double) * cap);
     return r->v == NULL ? -1 : 0;
 }

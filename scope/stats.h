@@ -14,7 +14,7 @@ struct rsv {
     uint64_t seen;
     uint32_t n, cap;
     uint64_t rng;
-    double sum;                 /* of every value added, for an exact mean */
+    double sum; /* of every value added, for an exact mean */
     double *v;
 };
 

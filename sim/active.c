@@ -49,10 +49,24 @@ const size_t active_opt_count = sizeof active_opts / sizeof active_opts[0];
 void active_params_default(struct active_params *p)
 {
     *p = (struct active_params){
-        .seed = 1, .users = 100, .rate = 1, .loop_rate = 0.1, .mix_loop = 0,
-        .loop_timeout = 10, .link = 0.05, .loop_path = 0.5, .strategy = MIXQ_POISSON,
-        .threshold = 10, .period = 1, .pool_keep = 0, .mean_delay = 0.5, .attack_rate = 100,
-        .warmup = 20, .duration = 300, .interval = 1, .runs = 100,
+        .seed = 1,
+        .users = 100,
+        .rate = 1,
+        .loop_rate = 0.1,
+        .mix_loop = 0,
+        .loop_timeout = 10,
+        .link = 0.05,
+        .loop_path = 0.5,
+        .strategy = MIXQ_POISSON,
+        .threshold = 10,
+        .period = 1,
+        .pool_keep = 0,
+        .mean_delay = 0.5,
+        .attack_rate = 100,
+        .warmup = 20,
+        .duration = 300,
+        .interval = 1,
+        .runs = 100,
     };
 }
 
@@ -83,15 +97,16 @@ bool active_params_check(const struct active_params *p, const char **why)
 double active_flood_threshold_entropy(uint32_t n, double h, double a)
 {
     double q = h / (h + a), e = 0;
-    for (uint32_t j = 0; j < n; j++)    /* j other unexplained messages */
+    for (uint32_t j = 0; j < n; j++) /* j other unexplained messages */
         e += exp(lgamma(n) - lgamma(j + 1.0) - lgamma((double)(n - j)) + j * log(q) +
-                 (n - 1 - j) * log1p(-q)) * log2(j + 1.0);
+                 (n - 1 - j) * log1p(-q)) *
+             log2(j + 1.0);
     return e;
 }
 
 struct item {
-    uint8_t kind, pre;          /* pre: inside before the attack began */
-    double sent;                /* us: loops, when they were sent */
+    uint8_t kind, pre; /* pre: inside before the attack began */
+    double sent;       /* us: loops, when they were sent */
     uint32_t next_free;
 };
 
@@ -105,15 +120,15 @@ struct act {
     struct mixq *q;
     struct item *it;
     uint32_t nit, cap_it, free_head;
-    struct ring to_mix;         /* clients' messages and loops on the link */
-    struct ring back;           /* mix loops on their way back */
-    int blocking;               /* the attacker holds back honest inputs */
-    double t_attack;            /* us */
-    uint64_t unexplained;       /* held messages that are not the attacker's */
+    struct ring to_mix;   /* clients' messages and loops on the link */
+    struct ring back;     /* mix loops on their way back */
+    int blocking;         /* the attacker holds back honest inputs */
+    double t_attack;      /* us */
+    uint64_t unexplained; /* held messages that are not the attacker's */
     uint64_t pre_inside;
     struct target *tg;
     size_t ntg, cap_tg;
-    double best_detect;         /* us: earliest sent + timeout of a held-back loop */
+    double best_detect; /* us: earliest sent + timeout of a held-back loop */
     double sum_h, sum_h2, min_h;
     uint64_t done, events;
 };
@@ -256,7 +271,7 @@ static void start_attack(struct act *s, double now)
     s->blocking = 1;
     s->t_attack = now;
     for (uint32_t i = 0; i < s->nit; i++)
-        s->it[i].pre = 1;       /* free slots are reset when reused */
+        s->it[i].pre = 1; /* free slots are reset when reused */
     s->pre_inside = mixq_len(s->q);
 }
 
@@ -338,7 +353,7 @@ static int act_loop(struct act *s, int n1, double *attack_s, double *detect_s)
                 t_ml = next_after(s, now, p->mix_loop);
             if (new_item(s, k, now, &id) < 0)
                 return -1;
-            if (k == K_MLOOP) {         /* made inside the mix */
+            if (k == K_MLOOP) { /* made inside the mix */
                 if (enter_mix(s, now, id) < 0)
                     return -1;
             } else if (ring_push(&s->to_mix, now + p->link * us, id) < 0) {
@@ -348,7 +363,7 @@ static int act_loop(struct act *s, int n1, double *attack_s, double *detect_s)
         if (!n1 || !s->blocking)
             continue;
         if (!released && s->pre_inside == 0) {
-            released = 1;       /* flushed: the attacker lets one target in */
+            released = 1; /* flushed: the attacker lets one target in */
             if (new_item(s, K_TARGET, now, &id) < 0 || enter_mix(s, now, id) < 0)
                 return -1;
         }
@@ -368,8 +383,8 @@ static void summarise(struct active_result *r, double sum, double sum2, uint64_t
 {
     r->targets = n;
     r->h_mean = n ? sum / (double)n : NAN;
-    r->h_se = n > 1 ? sqrt(fmax(0, sum2 / (double)n - r->h_mean * r->h_mean) / (double)(n - 1))
-                    : NAN;
+    r->h_se =
+        n > 1 ? sqrt(fmax(0, sum2 / (double)n - r->h_mean * r->h_mean) / (double)(n - 1)) : NAN;
 }
 
 int active_n1_run(const struct active_params *p, struct active_result *r)
@@ -441,7 +456,8 @@ static int cmd_active(int argc, char **argv, int n1)
     char usage[256];
     snprintf(usage, sizeof usage,
              "usage: mixsim %s [--FLAG VALUE ...] [--csv [--no-header]]\n%s\n"
-             "See mixsim(1).  Flags and defaults:\n", name,
+             "See mixsim(1).  Flags and defaults:\n",
+             name,
              n1 ? "The n-1 attack: hold back honest inputs, flush, let one target in."
                 : "The flooding attack: the attacker adds its own messages.");
     struct aopt_out o;
@@ -464,8 +480,8 @@ static int cmd_active(int argc, char **argv, int n1)
                    "h_se,h_min,attack_s,detected,detect_s,detect_se\n");
         printf("%s,%llu,%u,%s,%g,%g,%g,%llu,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", name,
                (unsigned long long)p.seed, p.users, aopt_strategy_name(p.strategy), p.loop_rate,
-               p.mix_loop, p.attack_rate, (unsigned long long)r.targets, r.h_mean, r.h_se,
-               r.h_min, r.attack_s, r.detected, r.detect_s, r.detect_se);
+               p.mix_loop, p.attack_rate, (unsigned long long)r.targets, r.h_mean, r.h_se, r.h_min,
+               r.attack_s, r.detected, r.detect_s, r.detect_se);
     } else {
         printf("%s attack: N=%u strategy=%s loop_rate=%g mix_loop=%g attack_rate=%g\n", name,
                p.users, aopt_strategy_name(p.strategy), p.loop_rate, p.mix_loop, p.attack_rate);

@@ -16,33 +16,33 @@
 
 struct active_params {
     uint64_t seed;
-    uint32_t users;         /* N honest clients */
-    double rate;            /* real messages per client per s */
-    double loop_rate;       /* lambda_L, loops per client per s */
-    double mix_loop;        /* lambda_M, loops of the mix per s */
-    double loop_timeout;    /* s after sending that a loop not back counts as lost */
-    double link;            /* s, client <-> mix links */
-    double loop_path;       /* s a mix loop spends outside the mix */
-    int strategy;           /* enum mixq_strategy */
+    uint32_t users;      /* N honest clients */
+    double rate;         /* real messages per client per s */
+    double loop_rate;    /* lambda_L, loops per client per s */
+    double mix_loop;     /* lambda_M, loops of the mix per s */
+    double loop_timeout; /* s after sending that a loop not back counts as lost */
+    double link;         /* s, client <-> mix links */
+    double loop_path;    /* s a mix loop spends outside the mix */
+    int strategy;        /* enum mixq_strategy */
     uint32_t threshold;
     double period;
     uint32_t pool_keep;
     double mean_delay;
-    double attack_rate;     /* attacker's own messages per s */
-    double warmup;          /* s of normal traffic first */
-    double duration;        /* flood: s of attack; n-1: longest a run may take */
-    double interval;        /* flood: mean s between targets */
-    uint32_t runs;          /* n-1: attacks, one per seed */
+    double attack_rate; /* attacker's own messages per s */
+    double warmup;      /* s of normal traffic first */
+    double duration;    /* flood: s of attack; n-1: longest a run may take */
+    double interval;    /* flood: mean s between targets */
+    uint32_t runs;      /* n-1: attacks, one per seed */
 };
 
 struct active_result {
-    uint64_t targets;       /* measured targets (n-1: finished attacks) */
-    double h_mean, h_se;    /* bits: the target's entropy over outputs the attacker cannot explain */
-    double h_min;           /* smallest of them */
-    double attack_s;        /* n-1: mean s from the start of the attack to the target's mass out */
-    double detected;        /* n-1: fraction of attacks a lost loop revealed before they ended */
+    uint64_t targets;    /* measured targets (n-1: finished attacks) */
+    double h_mean, h_se; /* bits: the target's entropy over outputs the attacker cannot explain */
+    double h_min;        /* smallest of them */
+    double attack_s;     /* n-1: mean s from the start of the attack to the target's mass out */
+    double detected;     /* n-1: fraction of attacks a lost loop revealed before they ended */
     double detect_s, detect_se; /* n-1: mean s from the start to the first loss, attack sustained */
-    uint64_t undetected_sustained;  /* n-1: runs where no loop was lost before the cap */
+    uint64_t undetected_sustained; /* n-1: runs where no loop was lost before the cap */
     uint64_t events;
 };
 

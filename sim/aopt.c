@@ -49,8 +49,7 @@ static bool set_value(const struct aopt *o, void *base, const char *v)
         *(int *)field = (int)s;
         return true;
     }
-    case AOPT_FLAG:
-        break;
+    case AOPT_FLAG: break;
     }
     return false;
 }
@@ -92,8 +91,7 @@ int aopt_parse(const struct aopt *t, size_t n, void *base, int argc, char **argv
 }
 
 int aopt_cli(const char *cmd, const char *usage, const struct aopt *t, size_t n, void *base,
-             const char *extra, const char **extra_val, int argc, char **argv,
-             struct aopt_out *o)
+             const char *extra, const char **extra_val, int argc, char **argv, struct aopt_out *o)
 {
     o->csv = 0;
     o->header = 1;
@@ -127,21 +125,15 @@ void aopt_print(FILE *f, const struct aopt *t, size_t n, const void *base)
         const void *field = (const char *)base + t[k].offset;
         char v[64];
         switch (t[k].type) {
-        case AOPT_U32:
-            snprintf(v, sizeof v, "%u", *(const uint32_t *)field);
-            break;
+        case AOPT_U32: snprintf(v, sizeof v, "%u", *(const uint32_t *)field); break;
         case AOPT_U64:
             snprintf(v, sizeof v, "%llu", (unsigned long long)*(const uint64_t *)field);
             break;
-        case AOPT_DOUBLE:
-            snprintf(v, sizeof v, "%g", *(const double *)field);
-            break;
+        case AOPT_DOUBLE: snprintf(v, sizeof v, "%g", *(const double *)field); break;
         case AOPT_STRATEGY:
             snprintf(v, sizeof v, "%s", aopt_strategy_name(*(const int *)field));
             break;
-        case AOPT_FLAG:
-            snprintf(v, sizeof v, "%s", *(const int *)field ? "on" : "off");
-            break;
+        case AOPT_FLAG: snprintf(v, sizeof v, "%s", *(const int *)field ? "on" : "off"); break;
         }
         fprintf(f, "  --%-16s %-10s %s\n", t[k].name, v, t[k].help);
     }

@@ -17,9 +17,9 @@
 enum aopt_type { AOPT_U32, AOPT_U64, AOPT_DOUBLE, AOPT_STRATEGY, AOPT_FLAG };
 
 struct aopt {
-    const char *name;       /* flag without the dashes, words joined by '-' */
+    const char *name; /* flag without the dashes, words joined by '-' */
     enum aopt_type type;
-    size_t offset;          /* of the field in the command's struct */
+    size_t offset; /* of the field in the command's struct */
     const char *help;
 };
 
@@ -28,8 +28,7 @@ struct aopt {
  * past a separate value), 0 if it is not a flag of the table, -1 after
  * printing a reason to stderr (bad number, missing value).
  */
-int aopt_parse(const struct aopt *t, size_t n, void *base, int argc, char **argv,
-               int *i) MIX_WUR;
+int aopt_parse(const struct aopt *t, size_t n, void *base, int argc, char **argv, int *i) MIX_WUR;
 
 /* One line per flag with its current value (the default, before parsing). */
 void aopt_print(FILE *f, const struct aopt *t, size_t n, const void *base);

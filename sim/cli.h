@@ -19,7 +19,7 @@ int cli_param_flag(struct sim_params *p, int argc, char **argv, int *i);
 /* Print every parameter as a flag, so the line reruns the exact point. */
 void cli_print_flags(FILE *f, const struct sim_params *p);
 
-extern const char *cli_argv0;  /* how to call mixsim in --jobs lines */
+extern const char *cli_argv0; /* how to call mixsim in --jobs lines */
 void usage(FILE *f);
 int cmd_sweep(int argc, char **argv);
 int cmd_merge(int argc, char **argv);

@@ -13,24 +13,24 @@
 
 #include "rmap.h"
 
-#define FINISH_EPS 1e-9         /* a target is done when this little mass is left */
+#define FINISH_EPS 1e-9 /* a target is done when this little mass is left */
 #define NCLS 24
 
 struct arena {
     struct arena *next;
 };
 
-struct tstate {          /* per target, while it is active */
-    double hraw, maxp;   /* -sum p log2 p and max p over outputs */
-    struct rmap rcpt;    /* mass per recipient, sparse */
-    uint32_t sender;     /* the adversary knows it, and that it is not the recipient */
-    bool active;         /* still collecting mass (rcpt is freed when it finishes) */
+struct tstate {        /* per target, while it is active */
+    double hraw, maxp; /* -sum p log2 p and max p over outputs */
+    struct rmap rcpt;  /* mass per recipient, sparse */
+    uint32_t sender;   /* the adversary knows it, and that it is not the recipient */
+    bool active;       /* still collecting mass (rcpt is freed when it finishes) */
 };
 
 struct engine {
     uint32_t nodes, recipients;
     double prune;
-    struct engine_vec *S;       /* pool sum per node */
+    struct engine_vec *S; /* pool sum per node */
     struct arena *arenas;
     struct engine_ent *free_ent[NCLS];
     struct sim_target *tg;

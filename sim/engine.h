@@ -53,16 +53,16 @@
 
 /* What the adversary learned about one tagged target message. */
 struct sim_target {
-    double h_msg;       /* Shannon entropy (bits) over output messages */
-    double hmin_msg;    /* min-entropy over output messages */
-    double h_rcpt;      /* Shannon entropy over recipients (sender excluded) */
-    double hmin_rcpt;   /* min-entropy over recipients */
-    double delivered;   /* probability mass that reached outputs */
-    double pruned;      /* mass dropped below the prune threshold */
-    double ruled_out;   /* mass a corrupt mix showed was not the target */
-    double latency;     /* s, the target's own network latency (set by the caller) */
-    uint64_t t_tag_us;  /* when it left its sender */
-    bool finished;      /* all its mass accounted for before the run ended */
+    double h_msg;      /* Shannon entropy (bits) over output messages */
+    double hmin_msg;   /* min-entropy over output messages */
+    double h_rcpt;     /* Shannon entropy over recipients (sender excluded) */
+    double hmin_rcpt;  /* min-entropy over recipients */
+    double delivered;  /* probability mass that reached outputs */
+    double pruned;     /* mass dropped below the prune threshold */
+    double ruled_out;  /* mass a corrupt mix showed was not the target */
+    double latency;    /* s, the target's own network latency (set by the caller) */
+    uint64_t t_tag_us; /* when it left its sender */
+    bool finished;     /* all its mass accounted for before the run ended */
 };
 
 /* One (target, probability) entry; vectors are sorted by target. */

@@ -20,7 +20,8 @@
 void usage(FILE *f)
 {
     fputs("usage: mixsim [run] [-c FILE] [--PARAM VALUE ...] [--csv [--no-header] | --json]\n"
-          "              [--targets-csv FILE] [--latency-csv FILE] [--progress | --no-progress] [-q]\n"
+          "              [--targets-csv FILE] [--latency-csv FILE] [--progress | --no-progress] "
+          "[-q]\n"
           "       mixsim sweep [-c FILE] [--PARAM VALUE ...] --vary PARAM=LIST ...\n"
           "              [--repeat N] [-j N] [-o OUT.csv] [--jobs]\n"
           "       mixsim merge [--allow-duplicates] [--allow-missing] FILE.csv ... [-o OUT.csv]\n"
@@ -162,7 +163,7 @@ static int cmd_run(int argc, char **argv, int first)
     struct progress pr = { .enabled = o.progress };
     clock_gettime(CLOCK_MONOTONIC, &pr.t0);
     struct sim *s = NULL;
-    static struct sim_results agg;     /* big (histograms): not on the stack */
+    static struct sim_results agg; /* big (histograms): not on the stack */
     const struct sim_results *r = &agg;
     int rc;
     if (p.repeat > 1) {

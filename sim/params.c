@@ -26,7 +26,8 @@ const struct sim_param_desc sim_param_table[] = {
       "stratified (L x W), cascade (W chains of L), single (one mix)" },
     { "layers", SP_U32, OFF(layers), "3", NULL, "L, mix layers (cascade length)" },
     { "width", SP_U32, OFF(width), "10", NULL, "W, mixes per layer (number of cascades)" },
-    { "link_delay", SP_DOUBLE, OFF(link_delay), "0.05", NULL, "s, link delay (low end if uniform)" },
+    { "link_delay", SP_DOUBLE, OFF(link_delay), "0.05", NULL,
+      "s, link delay (low end if uniform)" },
     { "link_delay_max", SP_DOUBLE, OFF(link_delay_max), "0", NULL,
       "s, > link_delay: link delay uniform in [link_delay, link_delay_max]" },
     { "routing", SP_ENUM, OFF(routing), "uniform", route_names, "uniform or weighted mix choice" },
@@ -34,7 +35,8 @@ const struct sim_param_desc sim_param_table[] = {
       "weighted routing: w1,...,wW, the weight of each position in every layer" },
     { "strategy", SP_ENUM, OFF(strategy), "poisson", strat_names,
       "mixing: poisson, timed_pool, threshold (lib/mixq)" },
-    { "mean_delay", SP_DOUBLE, OFF(mean_delay), "0.05", NULL, "s, Poisson mean per-hop delay 1/mu" },
+    { "mean_delay", SP_DOUBLE, OFF(mean_delay), "0.05", NULL,
+      "s, Poisson mean per-hop delay 1/mu" },
     { "e2e", SP_DOUBLE, OFF(e2e), "0", NULL,
       "s, > 0: set mean_delay = (e2e - (L+1) link_delay) / L as MiXiM does" },
     { "max_delay", SP_DOUBLE, OFF(max_delay), "2", NULL, "s, cap on a Poisson delay, 0 = none" },
@@ -47,9 +49,12 @@ const struct sim_param_desc sim_param_table[] = {
     { "rate_payload", SP_DOUBLE, OFF(rate_payload), "2", NULL,
       "lambda_P per client; a tick sends a queued real message or a drop cover. 0 = no payload "
       "stream: real messages leave as soon as they are written" },
-    { "rate_loop", SP_DOUBLE, OFF(rate_loop), "0.5", NULL, "lambda_L, loop cover per client per s" },
-    { "rate_drop", SP_DOUBLE, OFF(rate_drop), "0.5", NULL, "lambda_D, drop cover per client per s" },
-    { "rate_mix_loop", SP_DOUBLE, OFF(rate_mix_loop), "0.5", NULL, "lambda_M, loop cover per mix per s" },
+    { "rate_loop", SP_DOUBLE, OFF(rate_loop), "0.5", NULL,
+      "lambda_L, loop cover per client per s" },
+    { "rate_drop", SP_DOUBLE, OFF(rate_drop), "0.5", NULL,
+      "lambda_D, drop cover per client per s" },
+    { "rate_mix_loop", SP_DOUBLE, OFF(rate_mix_loop), "0.5", NULL,
+      "lambda_M, loop cover per mix per s" },
     { "arrivals", SP_ENUM, OFF(arrivals), "poisson", arrival_names,
       "real messages are written as a Poisson process or at regular intervals" },
     { "client_queue", SP_U32, OFF(client_queue), "100000", NULL,
@@ -64,7 +69,8 @@ const struct sim_param_desc sim_param_table[] = {
     { "drain", SP_DOUBLE, OFF(drain), "-1", NULL, "s at the end without new targets, -1 = auto" },
     { "target_interval", SP_DOUBLE, OFF(target_interval), "0", NULL,
       "s between tagged targets, 0 = auto (one per expected latency)" },
-    { "max_targets", SP_U32, OFF(max_targets), "0", NULL, "stop tagging after this many, 0 = no limit" },
+    { "max_targets", SP_U32, OFF(max_targets), "0", NULL,
+      "stop tagging after this many, 0 = no limit" },
     { "prune", SP_DOUBLE, OFF(prune), "1e-12", NULL,
       "probabilities below this are dropped (their mass is reported as pruned)" },
     { "early_stop", SP_U32, OFF(early_stop), "1", NULL,
@@ -109,8 +115,7 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-bool sim_param_set(struct sim_params *p, const char *name, const char *value,
-                   const char **why)
+bool sim_param_set(struct sim_params *p, const char *name, const char *value, const char **why)
 {
     const struct sim_param_desc *d = sim_param_find(name);
     const char *w = NULL;
@@ -164,8 +169,8 @@ bool sim_param_set(struct sim_params *p, const char *name, const char *value,
     return w == NULL;
 }
 
-void sim_param_format(const struct sim_params *p, const struct sim_param_desc *d,
-                      char *buf, size_t len)
+void sim_param_format(const struct sim_params *p, const struct sim_param_desc *d, char *buf,
+                      size_t len)
 {
     const char *field = (const char *)p + d->offset;
     switch (d->type) {
@@ -186,12 +191,8 @@ void sim_param_format(const struct sim_params *p, const struct sim_param_desc *d
             snprintf(buf, len, "%.17g", v);
         break;
     }
-    case SP_ENUM:
-        snprintf(buf, len, "%s", d->enums[*(const int *)(const void *)field]);
-        break;
-    case SP_LIST:
-        snprintf(buf, len, "%s", field);
-        break;
+    case SP_ENUM: snprintf(buf, len, "%s", d->enums[*(const int *)(const void *)field]); break;
+    case SP_LIST: snprintf(buf, len, "%s", field); break;
     }
 }
 
@@ -200,7 +201,7 @@ void sim_params_default(struct sim_params *p)
     memset(p, 0, sizeof *p);
     for (size_t i = 0; i < sim_param_count; i++) {
         bool ok = sim_param_set(p, sim_param_table[i].name, sim_param_table[i].def, NULL);
-        (void)ok;   /* the table's own defaults always parse (test_sim_params checks) */
+        (void)ok; /* the table's own defaults always parse (test_sim_params checks) */
     }
 }
 
@@ -276,9 +277,9 @@ static bool load_network(struct sim_params *p, const char *path, FILE *err)
     if (HAS("lambda_m"))
         p->rate_mix_loop = (double)np.lambda_m_mhz / 1000.0;
     if (HAS("strategy"))
-        p->strategy = np.strategy == PKI_STRATEGY_TIMED_POOL ? MIXQ_TIMED_POOL
+        p->strategy = np.strategy == PKI_STRATEGY_TIMED_POOL  ? MIXQ_TIMED_POOL
                       : np.strategy == PKI_STRATEGY_THRESHOLD ? MIXQ_THRESHOLD
-                                                               : MIXQ_POISSON;
+                                                              : MIXQ_POISSON;
     if (HAS("pool_interval"))
         p->period = (double)np.pool_interval_us / 1e6;
     if (HAS("pool_keep"))
@@ -312,7 +313,7 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
         return 1;
     if (strcmp(section, NETCONF_SECTION) == 0 &&
         (netconf_is_param_key(name) || netconf_is_authority_key(name)))
-        return 1;       /* read by load_network, or the authorities' own */
+        return 1; /* read by load_network, or the authorities' own */
     if (!sim_param_set(c->p, name, value, &why)) {
         fprintf(c->err, "mixsim: %s: [%s] %s = %s: %s\n", c->path, section, name, value, why);
         c->ok = false;
@@ -379,8 +380,7 @@ bool sim_params_check(const struct sim_params *p, const char **why)
         w = "timed_pool needs period > 0";
     else if (p->strategy == MIXQ_THRESHOLD && p->threshold < 1)
         w = "threshold must be >= 1";
-    else if (p->strategy == MIXQ_POISSON && p->e2e > 0 &&
-             p->e2e <= (p->layers + 1) * p->link_delay)
+    else if (p->strategy == MIXQ_POISSON && p->e2e > 0 && p->e2e <= (p->layers + 1) * p->link_delay)
         w = "e2e must exceed (layers + 1) * link_delay";
     else if (p->duration <= 0 || p->duration > 1e7)
         w = "duration must be in (0, 1e7] s";

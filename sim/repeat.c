@@ -54,8 +54,8 @@ static void fold(struct sim_results *out, const struct sim_results *r, bool firs
     out->unfinished += r->unfinished;
     out->measured += r->measured;
     out->few_targets = out->few_targets || r->few_targets;
-    out->max_mass_error = out->max_mass_error > r->max_mass_error ? out->max_mass_error
-                                                                  : r->max_mass_error;
+    out->max_mass_error =
+        out->max_mass_error > r->max_mass_error ? out->max_mass_error : r->max_mass_error;
     out->max_pruned = out->max_pruned > r->max_pruned ? out->max_pruned : r->max_pruned;
     if (r->rcpt_bytes_peak > out->rcpt_bytes_peak)
         out->rcpt_bytes_peak = r->rcpt_bytes_peak;
@@ -103,8 +103,8 @@ int sim_run_repeat(const struct sim_params *p, struct sim_results *out, sim_prog
         out->eff_set_msg = exp2(out->h_msg.mean);
         out->eff_set_rcpt = exp2(out->h_rcpt.mean);
         out->degree = p->clients > 2 ? out->h_rcpt.mean / log2((double)p->clients - 1) : 0;
-        uint64_t cover = out->c.payload_cover + out->c.loop_cover + out->c.drop_cover +
-                         out->c.mix_loop_cover;
+        uint64_t cover =
+            out->c.payload_cover + out->c.loop_cover + out->c.drop_cover + out->c.mix_loop_cover;
         out->overhead = out->c.real_sent ? (double)cover / (double)out->c.real_sent : 0;
         out->overhead_hops =
             out->c.hops_real ? (double)out->c.hops_cover / (double)out->c.hops_real : 0;

@@ -13,7 +13,11 @@ struct rcol {
     bool integer;
 };
 
-#define RC(nm, expr) static double rc_##nm(const struct sim_results *r) { return (double)(expr); }
+#define RC(nm, expr)                                                                               \
+    static double rc_##nm(const struct sim_results *r)                                             \
+    {                                                                                              \
+        return (double)(expr);                                                                     \
+    }
 RC(targets, r->targets)
 RC(unfinished, r->unfinished)
 RC(measured, r->measured)
@@ -72,24 +76,68 @@ RC(sim_s, r->sim_s)
 RC(wall_s, r->wall_s)
 RC(events, r->events)
 
-#define C(nm, i) { #nm, rc_##nm, i }
+#define C(nm, i)                                                                                   \
+    {                                                                                              \
+#nm, rc_##nm, i                                                                            \
+    }
 static const struct rcol cols[] = {
-    C(targets, true), C(unfinished, true), C(measured, true), C(few_targets, true),
-    C(h_msg_mean, false), C(h_msg_se, false), C(h_msg_ci95, false),
-    C(h_msg_median, false), C(h_msg_p5, false), C(h_msg_p25, false), C(h_msg_min, false),
-    C(hmin_msg_mean, false), C(hmin_msg_median, false), C(hmin_msg_p5, false),
-    C(h_rcpt_mean, false), C(h_rcpt_se, false), C(h_rcpt_ci95, false), C(ci_dof, true),
-    C(batches, true), C(seeds, true), C(h_rcpt_median, false), C(h_rcpt_p5, false),
-    C(h_rcpt_p25, false), C(hmin_rcpt_mean, false), C(hmin_rcpt_median, false),
-    C(eff_set_msg, false), C(eff_set_rcpt, false), C(degree, false),
-    C(lat_mean, false), C(lat_p5, false), C(lat_p25, false), C(lat_median, false),
-    C(lat_p95, false), C(lat_p99, false), C(e2e_mean, false), C(e2e_median, false),
-    C(e2e_p95, false), C(overhead, false), C(overhead_hops, false), C(real_sent, true),
-    C(real_delivered, true), C(cover_sent, true), C(mix_drops, true), C(client_drops, true),
-    C(max_mass_error, false), C(max_pruned, false), C(mean_delay_eff, false),
-    C(warmup_eff, false), C(drain_eff, false), C(target_interval_eff, false),
-    C(tag_prob, false), C(mixes, true), C(corrupt_mixes, true), C(rcpt_mb_peak, false),
-    C(sim_s, false), C(wall_s, false), C(events, true),
+    C(targets, true),
+    C(unfinished, true),
+    C(measured, true),
+    C(few_targets, true),
+    C(h_msg_mean, false),
+    C(h_msg_se, false),
+    C(h_msg_ci95, false),
+    C(h_msg_median, false),
+    C(h_msg_p5, false),
+    C(h_msg_p25, false),
+    C(h_msg_min, false),
+    C(hmin_msg_mean, false),
+    C(hmin_msg_median, false),
+    C(hmin_msg_p5, false),
+    C(h_rcpt_mean, false),
+    C(h_rcpt_se, false),
+    C(h_rcpt_ci95, false),
+    C(ci_dof, true),
+    C(batches, true),
+    C(seeds, true),
+    C(h_rcpt_median, false),
+    C(h_rcpt_p5, false),
+    C(h_rcpt_p25, false),
+    C(hmin_rcpt_mean, false),
+    C(hmin_rcpt_median, false),
+    C(eff_set_msg, false),
+    C(eff_set_rcpt, false),
+    C(degree, false),
+    C(lat_mean, false),
+    C(lat_p5, false),
+    C(lat_p25, false),
+    C(lat_median, false),
+    C(lat_p95, false),
+    C(lat_p99, false),
+    C(e2e_mean, false),
+    C(e2e_median, false),
+    C(e2e_p95, false),
+    C(overhead, false),
+    C(overhead_hops, false),
+    C(real_sent, true),
+    C(real_delivered, true),
+    C(cover_sent, true),
+    C(mix_drops, true),
+    C(client_drops, true),
+    C(max_mass_error, false),
+    C(max_pruned, false),
+    C(mean_delay_eff, false),
+    C(warmup_eff, false),
+    C(drain_eff, false),
+    C(target_interval_eff, false),
+    C(tag_prob, false),
+    C(mixes, true),
+    C(corrupt_mixes, true),
+    C(rcpt_mb_peak, false),
+    C(sim_s, false),
+    C(wall_s, false),
+    C(events, true),
 };
 
 static void put_num(FILE *f, double v, bool integer)
@@ -103,8 +151,7 @@ static void put_num(FILE *f, double v, bool integer)
 }
 
 /* CSV/JSON text of a list parameter: commas would break CSV, so use ';'. */
-static void put_param(FILE *f, const struct sim_params *p, const struct sim_param_desc *d,
-                      bool csv)
+static void put_param(FILE *f, const struct sim_params *p, const struct sim_param_desc *d, bool csv)
 {
     char buf[SIM_LIST_LEN + 32];
     sim_param_format(p, d, buf, sizeof buf);
@@ -154,7 +201,7 @@ void report_json(FILE *f, const struct sim_params *p, const struct sim_results *
     }
     char why[512];
     if (sim_few_targets_why(p, r, why, sizeof why))
-        fprintf(f, ", \"warning\": \"%s\"", why);   /* no quotes or backslashes in it */
+        fprintf(f, ", \"warning\": \"%s\"", why); /* no quotes or backslashes in it */
     fputs("}}\n", f);
 }
 
@@ -180,8 +227,8 @@ void report_human(FILE *f, const struct sim_params *p, const struct sim_results 
             p->corrupt_ids[0] ? " + " : "", p->corrupt_ids);
     fprintf(f, "  simulated %.2f s in %.2f s wall (%.3g events/s); warm-up %.3g s\n", r->sim_s,
             r->wall_s, r->wall_s > 0 ? (double)r->events / r->wall_s : 0, r->warmup);
-    fprintf(f, "targets: %u measured, %u unfinished (every %.3g s)\n", r->measured,
-            r->unfinished, r->target_interval);
+    fprintf(f, "targets: %u measured, %u unfinished (every %.3g s)\n", r->measured, r->unfinished,
+            r->target_interval);
     char why[512];
     if (sim_few_targets_why(p, r, why, sizeof why))
         fprintf(f, "WARNING: too few targets, the figures below are not reliable: %s\n", why);
@@ -189,10 +236,10 @@ void report_human(FILE *f, const struct sim_params *p, const struct sim_results 
         fprintf(f, "  +- : 95 %% confidence interval across %u seeds (t, %u dof)%s\n", r->seeds,
                 r->h_msg.dof, p->corrupt ? ", random corrupt placement included" : "");
     else if (r->batches)
-        fprintf(f, "  +- : 95 %% confidence interval by batch means (%u batches)%s\n",
-                r->batches,
+        fprintf(f, "  +- : 95 %% confidence interval by batch means (%u batches)%s\n", r->batches,
                 p->corrupt ? "; one random corrupt placement: its variance is NOT included "
-                             "(use --repeat)" : "");
+                             "(use --repeat)"
+                           : "");
     else if (r->measured)
         fputs("  +- : no interval (fewer than 20 targets)\n", f);
     if (r->measured == 0) {
@@ -224,7 +271,8 @@ void report_human(FILE *f, const struct sim_params *p, const struct sim_results 
 void report_targets_csv(FILE *f, const struct sim *s)
 {
     fputs("target,t_tag,finished,h_msg,hmin_msg,h_rcpt,hmin_rcpt,delivered,pruned,ruled_out,"
-          "latency\n", f);
+          "latency\n",
+          f);
     for (size_t i = 0; i < sim_target_count(s); i++) {
         const struct sim_target *t = sim_target_get(s, i);
         fprintf(f, "%zu,%.6f,%d,%.10g,%.10g,%.10g,%.10g,%.12g,%.3g,%.3g,%.6f\n", i,

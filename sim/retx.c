@@ -13,8 +13,8 @@
 #include "xrng.h"
 
 #define POP_MAX 1024
-#define MAX_COPIES 9            /* retx_max <= 8 */
-#define TARGET_MAX_USERS 20000  /* a target keeps one vector of N per copy */
+#define MAX_COPIES 9           /* retx_max <= 8 */
+#define TARGET_MAX_USERS 20000 /* a target keeps one vector of N per copy */
 
 #define OFF(f) offsetof(struct retx_params, f)
 const struct aopt retx_opts[] = {
@@ -42,9 +42,22 @@ const size_t retx_opt_count = sizeof retx_opts / sizeof retx_opts[0];
 void retx_params_default(struct retx_params *p)
 {
     *p = (struct retx_params){
-        .seed = 1, .users = 1000, .rate = 1, .mixes = 3, .strategy = MIXQ_POISSON,
-        .threshold = 10, .period = 1, .pool_keep = 0, .mean_delay = 0.2, .loss = 0.1,
-        .mtbf = 0, .mttr = 10, .timeout = 2, .retx_max = 3, .interval = 1, .warmup = 10,
+        .seed = 1,
+        .users = 1000,
+        .rate = 1,
+        .mixes = 3,
+        .strategy = MIXQ_POISSON,
+        .threshold = 10,
+        .period = 1,
+        .pool_keep = 0,
+        .mean_delay = 0.2,
+        .loss = 0.1,
+        .mtbf = 0,
+        .mttr = 10,
+        .timeout = 2,
+        .retx_max = 3,
+        .interval = 1,
+        .warmup = 10,
         .duration = 500,
     };
 }
@@ -78,15 +91,15 @@ bool retx_params_check(const struct retx_params *p, const char **why)
 struct msg {
     uint32_t from, rcpt;
     uint32_t tries, delivered, inside, last_mix;
-    int32_t target;             /* index into tg, or -1 */
-    int timer;                  /* a retransmission timer is pending */
+    int32_t target; /* index into tg, or -1 */
+    int timer;      /* a retransmission timer is pending */
     uint32_t next_free;
 };
 
 struct copy {
     uint32_t mix;
-    double s;                   /* mass still inside the mix */
-    double *p;                  /* over recipients: mass that left to each */
+    double s;  /* mass still inside the mix */
+    double *p; /* over recipients: mass that left to each */
     int delivered;
 };
 
@@ -94,7 +107,7 @@ struct tgt {
     uint32_t msg;
     uint32_t ncopy;
     struct copy c[MAX_COPIES];
-    int first_delivered;        /* copy index, or -1 */
+    int first_delivered; /* copy index, or -1 */
     int live;
 };
 
@@ -113,7 +126,7 @@ struct rx {
     uint32_t nm, cap_m, free_head;
     struct tgt *tg;
     size_t ntg, cap_tg, nlive;
-    struct ring tq;             /* retransmission timers: one fixed timeout, so in time order */
+    struct ring tq; /* retransmission timers: one fixed timeout, so in time order */
     double sum_hs, sum_hs2, sum_hl, sum_hl2, copies, dups;
     uint64_t done, lost, delivered_done, events;
 };
@@ -379,8 +392,7 @@ static int retx_loop(struct rx *x)
                 return -1;
             uint32_t u = xrng_below(&x->rng, x->n), v = xrng_below(&x->rng, x->n - 1);
             x->m[id - 1] = (struct msg){ .from = u, .rcpt = v >= u ? v + 1 : v, .target = -1 };
-            if (now >= tag_from && now < tag_until && xrng_unit(&x->rng) <= p_tag &&
-                tag(x, id) < 0)
+            if (now >= tag_from && now < tag_until && xrng_unit(&x->rng) <= p_tag && tag(x, id) < 0)
                 return -1;
             if (send_copy(x, now, id) < 0 || sweep(x) < 0)
                 return -1;
@@ -408,7 +420,7 @@ int retx_run(const struct retx_params *p, struct retx_result *r)
         x.mx[i].q = mixq_new(&mp, xrng_as_mix_rng(&x.rng));
         if (x.mx[i].q == NULL)
             goto out;
-        if (p->mtbf > 0) {      /* the stationary state */
+        if (p->mtbf > 0) { /* the stationary state */
             x.mx[i].up = xrng_unit(&x.rng) <= p->mtbf / (p->mtbf + p->mttr);
             x.mx[i].toggle = xrng_exp(&x.rng, (x.mx[i].up ? p->mtbf : p->mttr) * 1e6);
         }
@@ -422,10 +434,10 @@ int retx_run(const struct retx_params *p, struct retx_result *r)
     r->duplicates = n > 0 ? x.dups / n : NAN;
     r->h_single = n > 0 ? x.sum_hs / n : NAN;
     r->h_linked = n > 0 ? x.sum_hl / n : NAN;
-    r->h_single_se = n > 1 ? sqrt(fmax(0, x.sum_hs2 / n - r->h_single * r->h_single) / (n - 1))
-                           : NAN;
-    r->h_linked_se = n > 1 ? sqrt(fmax(0, x.sum_hl2 / n - r->h_linked * r->h_linked) / (n - 1))
-                           : NAN;
+    r->h_single_se =
+        n > 1 ? sqrt(fmax(0, x.sum_hs2 / n - r->h_single * r->h_single) / (n - 1)) : NAN;
+    r->h_linked_se =
+        n > 1 ? sqrt(fmax(0, x.sum_hl2 / n - r->h_linked * r->h_linked) / (n - 1)) : NAN;
     r->events = x.events;
     rc = 0;
 out:
@@ -468,8 +480,8 @@ int cmd_retx(int argc, char **argv)
             printf("seed,users,mixes,strategy,loss,mtbf,timeout,retx_max,targets,lost,"
                    "copies_per_msg,duplicates,h_single,h_single_se,h_linked,h_linked_se\n");
         printf("%llu,%u,%u,%s,%g,%g,%g,%u,%llu,%llu,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n",
-               (unsigned long long)p.seed, p.users, p.mixes, aopt_strategy_name(p.strategy),
-               p.loss, p.mtbf, p.timeout, p.retx_max, (unsigned long long)r.targets,
+               (unsigned long long)p.seed, p.users, p.mixes, aopt_strategy_name(p.strategy), p.loss,
+               p.mtbf, p.timeout, p.retx_max, (unsigned long long)r.targets,
                (unsigned long long)r.lost, r.copies_per_msg, r.duplicates, r.h_single,
                r.h_single_se, r.h_linked, r.h_linked_se);
     } else {

@@ -15,29 +15,29 @@
 
 struct retx_params {
     uint64_t seed;
-    uint32_t users;         /* N senders and recipients */
-    double rate;            /* messages per user per s */
-    uint32_t mixes;         /* W mixes; a retransmission avoids the last one used */
+    uint32_t users; /* N senders and recipients */
+    double rate;    /* messages per user per s */
+    uint32_t mixes; /* W mixes; a retransmission avoids the last one used */
     int strategy;
     uint32_t threshold;
     double period;
     uint32_t pool_keep;
     double mean_delay;
-    double loss;            /* probability a copy is dropped on its way in */
-    double mtbf, mttr;      /* mean s up and down of each mix; mtbf 0 = never fails */
-    double timeout;         /* s: a copy not delivered by then is sent again */
-    uint32_t retx_max;      /* most retransmissions of one message */
-    double interval;        /* mean s between tagged messages */
+    double loss;       /* probability a copy is dropped on its way in */
+    double mtbf, mttr; /* mean s up and down of each mix; mtbf 0 = never fails */
+    double timeout;    /* s: a copy not delivered by then is sent again */
+    uint32_t retx_max; /* most retransmissions of one message */
+    double interval;   /* mean s between tagged messages */
     double warmup, duration;
 };
 
 struct retx_result {
-    uint64_t targets;           /* tagged messages resolved */
-    uint64_t lost;              /* of them, never delivered */
-    double copies_per_msg;      /* sends per tagged message */
-    double duplicates;          /* share of tagged messages delivered more than once */
-    double h_single, h_single_se;   /* bits over recipients, first delivered copy alone */
-    double h_linked, h_linked_se;   /* the same, all copies combined */
+    uint64_t targets;             /* tagged messages resolved */
+    uint64_t lost;                /* of them, never delivered */
+    double copies_per_msg;        /* sends per tagged message */
+    double duplicates;            /* share of tagged messages delivered more than once */
+    double h_single, h_single_se; /* bits over recipients, first delivered copy alone */
+    double h_linked, h_linked_se; /* the same, all copies combined */
     uint64_t events;
 };
 

@@ -100,7 +100,7 @@ bool rmap_add(struct rmap *m, uint32_t c, double p)
     if (4 * (m->n + 1) > 3 * m->cap) {
         if (!grow(m))
             return false;
-        return rmap_add(m, c, p);       /* into the bigger table, or the dense array */
+        return rmap_add(m, c, p); /* into the bigger table, or the dense array */
     }
     m->e[i].client = c;
     m->e[i].p = p;

@@ -12,14 +12,14 @@
 #include "common.h"
 
 struct rmap_ent {
-    uint32_t client;    /* RMAP_EMPTY: free slot */
+    uint32_t client; /* RMAP_EMPTY: free slot */
     double p;
 };
 #define RMAP_EMPTY UINT32_MAX
 
 struct rmap {
-    struct rmap_ent *e;  /* hash slots (cap, a power of two), or NULL once dense */
-    double *dense;       /* mass per client (nclients), or NULL while sparse */
+    struct rmap_ent *e; /* hash slots (cap, a power of two), or NULL once dense */
+    double *dense;      /* mass per client (nclients), or NULL while sparse */
     uint32_t cap, n, nclients;
 };
 

@@ -18,7 +18,7 @@
 #include "sda.h"
 #include "xrng.h"
 
-#define SDA_K 128               /* rounds of delay the attacker models */
+#define SDA_K 128 /* rounds of delay the attacker models */
 #define POP_MAX 1024
 
 #define OFF(f) offsetof(struct sda_params, f)
@@ -53,10 +53,25 @@ const size_t sda_opt_count = sizeof sda_opts / sizeof sda_opts[0];
 void sda_params_default(struct sda_params *p)
 {
     *p = (struct sda_params){
-        .seed = 1, .users = 1000, .contacts = 10, .contacts_max = 20, .size_zipf = 1,
-        .zipf = 0, .popularity = 0, .rate = 1, .rate_spread = 0, .cover = 0,
-        .strategy = MIXQ_THRESHOLD, .threshold = 100, .period = 1, .pool_keep = 0,
-        .mean_delay = 1, .window = 0, .calibrate = 100, .duration = 3600, .repeat = 1,
+        .seed = 1,
+        .users = 1000,
+        .contacts = 10,
+        .contacts_max = 20,
+        .size_zipf = 1,
+        .zipf = 0,
+        .popularity = 0,
+        .rate = 1,
+        .rate_spread = 0,
+        .cover = 0,
+        .strategy = MIXQ_THRESHOLD,
+        .threshold = 100,
+        .period = 1,
+        .pool_keep = 0,
+        .mean_delay = 1,
+        .window = 0,
+        .calibrate = 100,
+        .duration = 3600,
+        .repeat = 1,
     };
 }
 
@@ -191,31 +206,31 @@ struct sda {
     struct xrng rng;
     struct mixq *q;
     uint32_t n;
-    double *rate_cum;           /* cumulative user rates, for picking a sender */
-    uint32_t *cont_off;         /* user u's contacts: cont[cont_off[u] .. cont_off[u+1]) */
+    double *rate_cum;   /* cumulative user rates, for picking a sender */
+    uint32_t *cont_off; /* user u's contacts: cont[cont_off[u] .. cont_off[u+1]) */
     uint32_t *cont;
-    double *cont_cum;           /* cumulative contact weights, per list */
-    uint64_t *queued;           /* real messages waiting (cover mode) */
-    uint8_t *is_contact;        /* of the target */
-    double *true_w;             /* the target's true profile (unnormalised) */
+    double *cont_cum;    /* cumulative contact weights, per list */
+    uint64_t *queued;    /* real messages waiting (cover mode) */
+    uint8_t *is_contact; /* of the target */
+    double *true_w;      /* the target's true profile (unnormalised) */
     uint32_t target;
-    uint8_t *on;                /* churn: online now */
-    double *toggle;             /* churn: us, when the state changes next */
+    uint8_t *on;    /* churn: online now */
+    double *toggle; /* churn: us, when the state changes next */
     size_t trace_pos;
     struct msg *msg;
     uint32_t nmsg, cap_msg, free_head;
     /* observer */
     uint32_t round;
-    double ring[SDA_K];         /* target's sends per round */
-    double d[SDA_K];            /* P(leaves j rounds after entering) */
+    double ring[SDA_K]; /* target's sends per round */
+    double d[SDA_K];    /* P(leaves j rounds after entering) */
     uint64_t hist[SDA_K + 1];
-    uint32_t kd;                /* rounds of d in use */
+    uint32_t kd; /* rounds of d in use */
     int attacking, stopped;
-    double t_last;              /* us, the last round's end */
-    double t0;                  /* us, start of the attack */
-    uint32_t *out;              /* recipients output in the current round */
+    double t_last; /* us, the last round's end */
+    double t0;     /* us, start of the attack */
+    uint32_t *out; /* recipients output in the current round */
     uint32_t nout, cap_out;
-    double *A, *B, *C;          /* weighted, background and all outputs */
+    double *A, *B, *C; /* weighted, background and all outputs */
     double sa, san, nb, nc;
     uint64_t target_msgs, rounds, events;
     struct attacker at[SDA_ATTACKERS];
@@ -270,8 +285,9 @@ static int build_contacts(struct sda *s)
     uint64_t total = 0;
     s->cont_off[0] = 0;
     for (uint32_t u = 0; u < n; u++) {
-        uint32_t k = u == 0 ? p->contacts
-                   : p->contacts_max ? 1 + pick(size_cum, p->contacts_max, xrng_unit(&s->rng)) : 0;
+        uint32_t k = u == 0            ? p->contacts
+                     : p->contacts_max ? 1 + pick(size_cum, p->contacts_max, xrng_unit(&s->rng))
+                                       : 0;
         total += k;
         if (total > UINT32_MAX / 2)
             goto out;
@@ -288,7 +304,7 @@ static int build_contacts(struct sda *s)
             uint32_t v;
             bool dup;
             uint32_t tries = 0;
-            do {        /* k < n, so a free contact always exists */
+            do { /* k < n, so a free contact always exists */
                 /* A steep popularity makes the few popular users come up
                  * again and again: after 64 repeats draw uniformly. */
                 v = ++tries <= 64 ? pick(pop, n, xrng_unit(&s->rng)) : xrng_below(&s->rng, n);
@@ -328,7 +344,7 @@ static int init_population(struct sda *s)
         if (!s->on || !s->toggle)
             return -1;
         double frac = p->online / (p->online + p->offline);
-        for (uint32_t u = 0; u < s->n; u++) {   /* the stationary state */
+        for (uint32_t u = 0; u < s->n; u++) { /* the stationary state */
             s->on[u] = xrng_unit(&s->rng) <= frac;
             s->toggle[u] = xrng_exp(&s->rng, (s->on[u] ? p->online : p->offline) * 1e6);
         }
@@ -611,7 +627,7 @@ static int sda_loop(struct sda *s)
             uint32_t u = pick(s->rate_cum, s->n, xrng_unit(&s->rng));
             t_gen += xrng_exp(&s->rng, us / total_rate);
             if (!online(s, u, now))
-                continue;       /* offline users write nothing */
+                continue; /* offline users write nothing */
             if (p->cover > 0)
                 s->queued[u]++;
             else if (send_msg(s, now, u, draw_rcpt(s, u)) < 0)
@@ -620,12 +636,12 @@ static int sda_loop(struct sda *s)
             uint32_t u = xrng_below(&s->rng, s->n);
             t_pay += xrng_exp(&s->rng, us / (p->cover * s->n));
             if (!online(s, u, now))
-                continue;       /* and send no cover */
+                continue; /* and send no cover */
             uint32_t v;
             if (s->queued[u] > 0) {
                 s->queued[u]--;
                 v = draw_rcpt(s, u);
-            } else {    /* drop cover to a uniformly chosen other user */
+            } else { /* drop cover to a uniformly chosen other user */
                 v = xrng_below(&s->rng, s->n - 1);
                 v = v >= u ? v + 1 : v;
             }
@@ -663,8 +679,10 @@ int sda_run(const struct sda_params *p, struct sda_result *r)
                 for (uint32_t v = 0; v < s.n; v++)
                     w[v] = estimate(&s, k, v);
                 r->a[k] = (struct sda_outcome){
-                    .success = s.at[k].ok, .time_s = s.at[k].ok ? s.at[k].t_ok : NAN,
-                    .target_msgs = s.at[k].msgs_ok, .rounds = s.at[k].rounds_ok,
+                    .success = s.at[k].ok,
+                    .time_s = s.at[k].ok ? s.at[k].t_ok : NAN,
+                    .target_msgs = s.at[k].msgs_ok,
+                    .rounds = s.at[k].rounds_ok,
                     .h_profile = profile_entropy(w, s.n),
                 };
             }

@@ -18,47 +18,47 @@
 
 struct sda_params {
     uint64_t seed;
-    uint32_t users;         /* N; user 0 is the target */
-    uint32_t contacts;      /* m, size of the target's contact list */
-    uint32_t contacts_max;  /* others' list sizes in 1..this; 0 = others send uniformly */
-    double size_zipf;       /* others' list size k drawn with weight k^-size_zipf */
-    double zipf;            /* weight of a list's r-th contact ~ r^-zipf; 0 = equal */
-    double popularity;      /* contacts picked with weight rank^-popularity; 0 = uniform */
-    double rate;            /* mean real messages per user per s */
-    double rate_spread;     /* sigma of lognormal per-user rates; 0 = equal (target: rate) */
-    double cover;           /* lambda_P per user: send real-or-drop at this rate; 0 = none */
-    int strategy;           /* enum mixq_strategy of the mix */
-    uint32_t threshold;     /* threshold n */
-    double period;          /* timed pool T, s */
-    uint32_t pool_keep;     /* timed pool f */
-    double mean_delay;      /* Poisson mean delay, s */
-    double window;          /* Poisson: observation round, s; 0 = mean_delay */
-    double calibrate;       /* s the attacker spends learning the round-delay law */
-    double duration;        /* s of attack (after calibration) at most */
-    uint32_t repeat;        /* runs, seeds seed .. seed+repeat-1 */
-    uint64_t stop_msgs;     /* end the attack once the target sent this many; 0 = never */
-    double online, offline; /* churn: mean s of online and offline periods; 0 = always on */
-    uint32_t target;        /* with a trace: the target's id */
-    const struct trace *trace;  /* send events instead of generated traffic, or NULL */
+    uint32_t users;            /* N; user 0 is the target */
+    uint32_t contacts;         /* m, size of the target's contact list */
+    uint32_t contacts_max;     /* others' list sizes in 1..this; 0 = others send uniformly */
+    double size_zipf;          /* others' list size k drawn with weight k^-size_zipf */
+    double zipf;               /* weight of a list's r-th contact ~ r^-zipf; 0 = equal */
+    double popularity;         /* contacts picked with weight rank^-popularity; 0 = uniform */
+    double rate;               /* mean real messages per user per s */
+    double rate_spread;        /* sigma of lognormal per-user rates; 0 = equal (target: rate) */
+    double cover;              /* lambda_P per user: send real-or-drop at this rate; 0 = none */
+    int strategy;              /* enum mixq_strategy of the mix */
+    uint32_t threshold;        /* threshold n */
+    double period;             /* timed pool T, s */
+    uint32_t pool_keep;        /* timed pool f */
+    double mean_delay;         /* Poisson mean delay, s */
+    double window;             /* Poisson: observation round, s; 0 = mean_delay */
+    double calibrate;          /* s the attacker spends learning the round-delay law */
+    double duration;           /* s of attack (after calibration) at most */
+    uint32_t repeat;           /* runs, seeds seed .. seed+repeat-1 */
+    uint64_t stop_msgs;        /* end the attack once the target sent this many; 0 = never */
+    double online, offline;    /* churn: mean s of online and offline periods; 0 = always on */
+    uint32_t target;           /* with a trace: the target's id */
+    const struct trace *trace; /* send events instead of generated traffic, or NULL */
 };
 
 /* Outcome of one attacker in one run. */
 struct sda_outcome {
-    int success;            /* the target's contacts are on top at the end */
-    double time_s;          /* since the attack began, when they came on top for good */
-    uint64_t target_msgs;   /* messages the target had sent by then (cover included) */
-    uint64_t rounds;        /* observation rounds by then */
-    double h_profile;       /* bits: entropy of the normalised estimated profile at the end */
+    int success;          /* the target's contacts are on top at the end */
+    double time_s;        /* since the attack began, when they came on top for good */
+    uint64_t target_msgs; /* messages the target had sent by then (cover included) */
+    uint64_t rounds;      /* observation rounds by then */
+    double h_profile;     /* bits: entropy of the normalised estimated profile at the end */
 };
 
 enum { SDA_BASIC = 0, SDA_MD = 1, SDA_ATTACKERS = 2 };
 
 struct sda_result {
     struct sda_outcome a[SDA_ATTACKERS];
-    double h_true;          /* bits: entropy of the target's true profile */
+    double h_true; /* bits: entropy of the target's true profile */
     uint64_t events;
-    uint64_t target_msgs, rounds;   /* over the whole attack */
-    double attack_s;                /* s the attack ran */
+    uint64_t target_msgs, rounds; /* over the whole attack */
+    double attack_s;              /* s the attack ran */
 };
 
 extern const struct aopt sda_opts[];

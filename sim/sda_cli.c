@@ -23,10 +23,10 @@ static double median(double *v, size_t n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-#define SDA_USAGE                                                                       \
-    "usage: mixsim sda [--FLAG VALUE ...] [--trace FILE.csv] [--csv [--no-header]]\n"      \
-    "Statistical disclosure (Danezis) and Mathewson-Dingledine attacks on user 0's\n"      \
-    "contacts; see mixsim(1) and docs/sim.md.  --trace replays send events\n"             \
+#define SDA_USAGE                                                                                  \
+    "usage: mixsim sda [--FLAG VALUE ...] [--trace FILE.csv] [--csv [--no-header]]\n"              \
+    "Statistical disclosure (Danezis) and Mathewson-Dingledine attacks on user 0's\n"              \
+    "contacts; see mixsim(1) and docs/sim.md.  --trace replays send events\n"                      \
     "(time,sender,recipient) against --target instead.  Flags and defaults:\n"
 
 static void print_summary(const struct sda_params *p, struct sda_result *res)
@@ -50,8 +50,9 @@ static void print_summary(const struct sda_params *p, struct sda_result *res)
             ok++;
         }
         printf("  %-4s success %zu/%u  median time %.6g s  target messages %.6g  rounds %.6g"
-               "  profile entropy %.3f bits\n", attacker_name[k], ok, p->repeat, median(v, ok),
-               median(v + p->repeat, ok), median(v + 2 * p->repeat, ok), h);
+               "  profile entropy %.3f bits\n",
+               attacker_name[k], ok, p->repeat, median(v, ok), median(v + p->repeat, ok),
+               median(v + 2 * p->repeat, ok), h);
     }
     printf("  true profile entropy %.3f bits\n", res[0].h_true);
     if (p->strategy == MIXQ_THRESHOLD && p->zipf == 0 && p->trace == NULL)
@@ -86,7 +87,7 @@ int cmd_sda(int argc, char **argv)
         trace_free(&tr);
         return 2;
     }
-    if (p.trace != NULL) {      /* the contacts are the trace's */
+    if (p.trace != NULL) { /* the contacts are the trace's */
         p.users = tr.users;
         p.contacts = sda_trace_contacts(&tr, p.target);
     }
@@ -108,9 +109,8 @@ int cmd_sda(int argc, char **argv)
             break;
         }
         for (int k = 0; o.csv && k < SDA_ATTACKERS; k++)
-            printf("%llu,%u,%u,%s,%g,%s,%d,%.6g,%llu,%llu,%.4f,%.4f\n",
-                   (unsigned long long)q.seed, q.users, q.contacts,
-                   aopt_strategy_name(q.strategy), q.cover, attacker_name[k],
+            printf("%llu,%u,%u,%s,%g,%s,%d,%.6g,%llu,%llu,%.4f,%.4f\n", (unsigned long long)q.seed,
+                   q.users, q.contacts, aopt_strategy_name(q.strategy), q.cover, attacker_name[k],
                    res[i].a[k].success, res[i].a[k].time_s,
                    (unsigned long long)res[i].a[k].target_msgs,
                    (unsigned long long)res[i].a[k].rounds, res[i].a[k].h_profile, res[i].h_true);

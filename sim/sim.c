@@ -24,22 +24,31 @@
 
 #define US 1e6
 #define POP_BATCH 256
-#define SIM_AGG UINT32_MAX      /* client index of a stream merged over all clients */
+#define SIM_AGG UINT32_MAX /* client index of a stream merged over all clients */
 
-enum ev_type { EV_ARRIVE, EV_MIXDL, EV_DELIVER, EV_C_REAL, EV_C_PAYLOAD, EV_C_LOOP,
-               EV_C_DROP, EV_M_LOOP, EV_TICK };
+enum ev_type {
+    EV_ARRIVE,
+    EV_MIXDL,
+    EV_DELIVER,
+    EV_C_REAL,
+    EV_C_PAYLOAD,
+    EV_C_LOOP,
+    EV_C_DROP,
+    EV_M_LOOP,
+    EV_TICK
+};
 enum msg_kind { K_REAL, K_PAYLOAD_COVER, K_LOOP, K_DROP, K_MIX_LOOP };
 
 struct ev {
     uint64_t t;
-    uint64_t seq;       /* FIFO among equal times: determinism */
+    uint64_t seq; /* FIFO among equal times: determinism */
     void *p;
     uint32_t type;
     uint32_t idx;
 };
 
 struct msg {
-    struct engine_vec v;    /* its probability of being each target (engine.h) */
+    struct engine_vec v; /* its probability of being each target (engine.h) */
     struct msg *next_free;
     uint64_t t_written, t_sent;
     uint32_t dst;       /* client, or the origin mix of a mix loop */
@@ -52,12 +61,12 @@ struct msg {
 
 struct mix {
     struct mixq *q;
-    uint64_t sched;     /* time of our pending EV_MIXDL, UINT64_MAX if none */
+    uint64_t sched; /* time of our pending EV_MIXDL, UINT64_MAX if none */
     bool corrupt;
 };
 
 struct client {
-    uint64_t *queue;    /* ring of write times of waiting real messages */
+    uint64_t *queue; /* ring of write times of waiting real messages */
     uint32_t qhead, qlen, qcap;
 };
 
@@ -71,14 +80,14 @@ struct sim {
     uint32_t L, W, nmix;
     double mean_delay;
     double layer_delay[SIM_MAX_LAYERS]; /* per layer (layer_delays), else mean_delay */
-    double *cdf;                /* weighted routing: cumulative weights, W */
+    double *cdf;                        /* weighted routing: cumulative weights, W */
     struct mix *mix;
     struct client *cl;
 
     struct ev *heap;
     size_t hn, hcap;
     uint64_t seq, now, end;
-    double agg_t[4];            /* exact time (us) of the merged client streams */
+    double agg_t[4]; /* exact time (us) of the merged client streams */
     /*
      * With a fixed link delay, link events (arrivals, deliveries) are made
      * in time order, so a FIFO ring holds them instead of the heap: same
@@ -95,7 +104,7 @@ struct sim {
     /* targets: the adversary's bookkeeping */
     struct engine *eng;
     uint64_t tag_end, warmup_us;
-    double tag_prob;            /* chance that a real message becomes a target */
+    double tag_prob; /* chance that a real message becomes a target */
 
     struct sim_results r;
     bool oom;
@@ -450,8 +459,10 @@ static uint64_t agg_next(struct sim *s, uint32_t type, double rate)
 
 static double stream_rate(const struct sim_params *p, uint32_t type)
 {
-    return type == EV_C_REAL ? p->rate_real : type == EV_C_PAYLOAD ? p->rate_payload
-                             : type == EV_C_LOOP ? p->rate_loop : p->rate_drop;
+    return type == EV_C_REAL      ? p->rate_real
+           : type == EV_C_PAYLOAD ? p->rate_payload
+           : type == EV_C_LOOP    ? p->rate_loop
+                                  : p->rate_drop;
 }
 
 /*
@@ -532,8 +543,8 @@ static void on_mix_loop(struct sim *s, uint32_t x)
 static double hop_time(const struct sim *s)
 {
     const struct sim_params *p = &s->p;
-    double per_client = (p->rate_payload > 0 ? p->rate_payload : p->rate_real) + p->rate_loop +
-                        p->rate_drop;
+    double per_client =
+        (p->rate_payload > 0 ? p->rate_payload : p->rate_real) + p->rate_loop + p->rate_drop;
     double per_mix = (per_client * p->clients) / s->W + p->rate_mix_loop;
     if (per_mix <= 0)
         per_mix = 1;
@@ -542,10 +553,8 @@ static double hop_time(const struct sim *s)
         double n = per_mix * p->period;
         return p->period * (0.5 + (n > 0 ? p->pool_keep / n : p->pool_keep));
     }
-    case MIXQ_THRESHOLD:
-        return p->threshold / per_mix;
-    default:
-        return s->mean_delay;
+    case MIXQ_THRESHOLD: return p->threshold / per_mix;
+    default: return s->mean_delay;
     }
 }
 
@@ -620,8 +629,8 @@ static bool setup_routing(struct sim *s)
 static void setup_times(struct sim *s)
 {
     struct sim_params *p = &s->p;
-    double link = p->link_delay_max > p->link_delay ? (p->link_delay + p->link_delay_max) / 2
-                                                    : p->link_delay;
+    double link =
+        p->link_delay_max > p->link_delay ? (p->link_delay + p->link_delay_max) / 2 : p->link_delay;
     double hop = hop_time(s);
     double lat = s->L * (hop + link) + link;
     double warm = p->warmup >= 0 ? p->warmup : fmax(1.0, 5 * lat);
@@ -656,8 +665,8 @@ struct sim *sim_new(const struct sim_params *p, const char **why)
     s->L = s->p.layers;
     s->W = s->p.width;
     s->nmix = s->L * s->W;
-    double link = p->link_delay_max > p->link_delay ? (p->link_delay + p->link_delay_max) / 2
-                                                    : p->link_delay;
+    double link =
+        p->link_delay_max > p->link_delay ? (p->link_delay + p->link_delay_max) / 2 : p->link_delay;
     s->mean_delay = p->e2e > 0 ? (p->e2e - (s->L + 1) * link) / s->L : p->mean_delay;
     s->fifo_links = !(p->link_delay_max > p->link_delay);
     s->r.mean_delay = s->mean_delay;
@@ -717,12 +726,11 @@ static void start_streams(struct sim *s)
 {
     const struct sim_params *p = &s->p;
     /* Regular writers start at a random phase so they do not all collide. */
-    for (uint32_t c = 0; p->arrivals == SIM_ARRIVALS_REGULAR && p->rate_real > 0 &&
-                         c < p->clients; c++)
+    for (uint32_t c = 0; p->arrivals == SIM_ARRIVALS_REGULAR && p->rate_real > 0 && c < p->clients;
+         c++)
         ev_push(s, secs_to_us(xrng_unit(&s->rng) / p->rate_real), EV_C_REAL, c, NULL);
     for (uint32_t type = EV_C_REAL; type <= EV_C_DROP; type++) {
-        if (stream_rate(p, type) <= 0 ||
-            (type == EV_C_REAL && p->arrivals == SIM_ARRIVALS_REGULAR))
+        if (stream_rate(p, type) <= 0 || (type == EV_C_REAL && p->arrivals == SIM_ARRIVALS_REGULAR))
             continue;
         ev_push(s, agg_next(s, type, stream_rate(p, type)), type, SIM_AGG, NULL);
     }
@@ -740,21 +748,15 @@ static uint64_t tick_us(const struct sim *s)
 static bool dispatch(struct sim *s, const struct ev *e, sim_progress_fn progress, void *arg)
 {
     switch (e->type) {
-    case EV_ARRIVE:
-        on_arrive(s, e->idx, e->p);
-        break;
+    case EV_ARRIVE: on_arrive(s, e->idx, e->p); break;
     case EV_MIXDL:
-        if (s->mix[e->idx].sched == e->t) {     /* else superseded */
+        if (s->mix[e->idx].sched == e->t) { /* else superseded */
             s->mix[e->idx].sched = UINT64_MAX;
             run_mix(s, e->idx);
         }
         break;
-    case EV_DELIVER:
-        on_deliver(s, e->idx, e->p);
-        break;
-    case EV_M_LOOP:
-        on_mix_loop(s, e->idx);
-        break;
+    case EV_DELIVER: on_deliver(s, e->idx, e->p); break;
+    case EV_M_LOOP: on_mix_loop(s, e->idx); break;
     case EV_TICK:
         engine_sweep(s->eng, false);
         if (progress != NULL)
@@ -767,9 +769,7 @@ static bool dispatch(struct sim *s, const struct ev *e, sim_progress_fn progress
             return false;
         ev_push(s, s->now + tick_us(s), EV_TICK, 0, NULL);
         break;
-    default:
-        on_client(s, e->type, e->idx);
-        break;
+    default: on_client(s, e->type, e->idx); break;
     }
     return true;
 }

@@ -14,8 +14,8 @@
 struct sim_counts {
     uint64_t real_written, real_sent, real_delivered;
     uint64_t payload_cover, loop_cover, drop_cover, mix_loop_cover;
-    uint64_t hops_real, hops_cover;     /* link transmissions by kind */
-    uint64_t mix_drops, client_drops;   /* mixq full, client queue full */
+    uint64_t hops_real, hops_cover;   /* link transmissions by kind */
+    uint64_t mix_drops, client_drops; /* mixq full, client queue full */
 };
 
 /*
@@ -33,30 +33,30 @@ struct sim_counts {
 #define SIM_BATCHES 10
 
 struct sim_results {
-    double sim_s;               /* simulated seconds actually run */
+    double sim_s; /* simulated seconds actually run */
     double wall_s;
     uint64_t events;
-    double mean_delay;          /* s, effective per-hop mean (after e2e) */
-    double warmup, drain, target_interval;   /* s, effective values */
-    double tag_prob;            /* chance that a real message in the window is tagged */
-    uint32_t mixes, corrupt_mixes;          /* effective: topology and corrupt_ids applied */
+    double mean_delay;                     /* s, effective per-hop mean (after e2e) */
+    double warmup, drain, target_interval; /* s, effective values */
+    double tag_prob;                       /* chance that a real message in the window is tagged */
+    uint32_t mixes, corrupt_mixes;         /* effective: topology and corrupt_ids applied */
     uint32_t targets, unfinished;
-    uint32_t measured;          /* targets - unfinished: what the statistics use */
-    uint32_t batches;           /* se by batch means over this many batches (0: none) */
-    uint32_t seeds;             /* > 1: aggregated over seeds, se across per-seed means */
-    bool few_targets;           /* measured < SIM_MIN_TARGETS: see sim_few_targets_why */
+    uint32_t measured; /* targets - unfinished: what the statistics use */
+    uint32_t batches;  /* se by batch means over this many batches (0: none) */
+    uint32_t seeds;    /* > 1: aggregated over seeds, se across per-seed means */
+    bool few_targets;  /* measured < SIM_MIN_TARGETS: see sim_few_targets_why */
     struct sim_summary h_msg, hmin_msg, h_rcpt, hmin_rcpt;
-    double eff_set_msg;         /* 2^(mean h_msg) */
-    double eff_set_rcpt;        /* 2^(mean h_rcpt) */
-    double degree;              /* mean h_rcpt / log2 (N - 1): the sender never receives */
-    double max_mass_error;      /* max |1 - delivered - pruned - ruled_out| */
-    double max_pruned;          /* largest pruned mass of any target */
-    double rcpt_bytes_peak;     /* most memory the per-target recipient maps held at once */
-    struct sim_hist latency;    /* network latency of real messages (s) */
-    struct sim_hist e2e;        /* writing to delivery, incl. client queue */
+    double eff_set_msg;      /* 2^(mean h_msg) */
+    double eff_set_rcpt;     /* 2^(mean h_rcpt) */
+    double degree;           /* mean h_rcpt / log2 (N - 1): the sender never receives */
+    double max_mass_error;   /* max |1 - delivered - pruned - ruled_out| */
+    double max_pruned;       /* largest pruned mass of any target */
+    double rcpt_bytes_peak;  /* most memory the per-target recipient maps held at once */
+    struct sim_hist latency; /* network latency of real messages (s) */
+    struct sim_hist e2e;     /* writing to delivery, incl. client queue */
     struct sim_counts c;
-    double overhead;            /* cover messages sent per real message */
-    double overhead_hops;       /* cover link transmissions per real one */
+    double overhead;      /* cover messages sent per real message */
+    double overhead_hops; /* cover link transmissions per real one */
 };
 
 struct sim;

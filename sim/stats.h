@@ -17,7 +17,7 @@ struct sim_summary {
      * by batch means, stats_across over per-seed means.
      */
     double se, ci95;
-    uint32_t dof;               /* degrees of freedom of se (0: none) */
+    uint32_t dof; /* degrees of freedom of se (0: none) */
     double min, p5, p25, median, p75, p95, max;
 };
 

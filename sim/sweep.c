@@ -436,9 +436,9 @@ static bool merge_add(struct merge *mg, const char *line, const char *file)
     char *text = strdup(line);
     if (text == NULL)
         return false;
-    mg->rows[mg->nrows] = (struct row){ mg->pcol >= 0 ? field_long(line, mg->pcol) : 0,
-                                        mg->ncol >= 0 ? field_long(line, mg->ncol) : 0,
-                                        mg->nrows, file, text };
+    mg->rows[mg->nrows] =
+        (struct row){ mg->pcol >= 0 ? field_long(line, mg->pcol) : 0,
+                      mg->ncol >= 0 ? field_long(line, mg->ncol) : 0, mg->nrows, file, text };
     mg->nrows++;
     return true;
 }
@@ -460,7 +460,7 @@ static int merge_file(struct merge *mg, const char *path)
             fprintf(stderr, "mixsim merge: %s: truncated last line\n", path);
             rc = -1;
         } else if (line[0] == '\n' || (mg->header && strcmp(line, mg->header) == 0)) {
-            continue;       /* blank, or one header per job output */
+            continue; /* blank, or one header per job output */
         } else if (mg->header == NULL) {
             mg->header = strdup(line);
             mg->pcol = mg->header ? column_of(mg->header, "point") : -1;
@@ -522,8 +522,10 @@ static bool merge_check(const struct merge *mg)
         if (!mg->allow_missing && bad++ < 20)
             fprintf(stderr, "mixsim merge: point %ld missing\n", next);
     if (bad > 0)
-        fprintf(stderr, "mixsim merge: %d problem(s); --allow-duplicates and --allow-missing "
-                "merge anyway\n", bad);
+        fprintf(stderr,
+                "mixsim merge: %d problem(s); --allow-duplicates and --allow-missing "
+                "merge anyway\n",
+                bad);
     return bad == 0;
 }
 

@@ -33,8 +33,8 @@ static bool parse_double(const char *p, const char *e, double *out)
     tmp[n] = '\0';
     /* Decimal only: no hex floats, inf or nan, no leading space or sign. */
     for (size_t i = 0; i < n; i++)
-        if (!((tmp[i] >= '0' && tmp[i] <= '9') || tmp[i] == '.' || tmp[i] == 'e' ||
-              tmp[i] == 'E' || ((tmp[i] == '-' || tmp[i] == '+') && i > 0)))
+        if (!((tmp[i] >= '0' && tmp[i] <= '9') || tmp[i] == '.' || tmp[i] == 'e' || tmp[i] == 'E' ||
+              ((tmp[i] == '-' || tmp[i] == '+') && i > 0)))
             return false;
     char *end = NULL;
     errno = 0;
@@ -154,8 +154,7 @@ bool trace_parse(const char *buf, size_t len, struct trace *out, char *why, size
                 size_t hi = lo + 2 * w < out->n ? lo + 2 * w : out->n;
                 size_t a = lo, b = mid, k = lo;
                 while (a < mid && b < hi)
-                    tmp[k++] = cmp_time(&out->ev[b], &out->ev[a]) < 0 ? out->ev[b++]
-                                                                        : out->ev[a++];
+                    tmp[k++] = cmp_time(&out->ev[b], &out->ev[a]) < 0 ? out->ev[b++] : out->ev[a++];
                 while (a < mid)
                     tmp[k++] = out->ev[a++];
                 while (b < hi)

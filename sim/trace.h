@@ -17,8 +17,8 @@
 #include "common.h"
 
 #define TRACE_MAX_EVENTS 100000000u
-#define TRACE_MAX_USERS 10000000u       /* ids are below this */
-#define TRACE_MAX_TIME 1e9              /* s */
+#define TRACE_MAX_USERS 10000000u /* ids are below this */
+#define TRACE_MAX_TIME 1e9        /* s */
 
 struct trace_event {
     double t;
@@ -28,7 +28,7 @@ struct trace_event {
 struct trace {
     struct trace_event *ev;
     size_t n;
-    uint32_t users;             /* 1 + the largest id */
+    uint32_t users; /* 1 + the largest id */
 };
 
 /*
@@ -36,8 +36,7 @@ struct trace {
  * Returns true, or false with a reason ("line 7: recipient is not a
  * number") in why[0..whylen) and *out empty.
  */
-bool trace_parse(const char *buf, size_t len, struct trace *out, char *why, size_t whylen)
-    MIX_WUR;
+bool trace_parse(const char *buf, size_t len, struct trace *out, char *why, size_t whylen) MIX_WUR;
 
 /* Read and parse a file (at most 4 GiB); false with a reason as above. */
 bool trace_load(const char *path, struct trace *out, char *why, size_t whylen) MIX_WUR;

@@ -21,8 +21,8 @@
 #include "xrng.h"
 
 #define POP_MAX 1024
-#define PAIR_DONE 1e-9          /* mass left when a pair counts as out */
-#define MATRIX_MAX_USERS 2000   /* the pair matrix is N^2 doubles */
+#define PAIR_DONE 1e-9        /* mass left when a pair counts as out */
+#define MATRIX_MAX_USERS 2000 /* the pair matrix is N^2 doubles */
 
 static const double eps_values[UNLINK_EPS] = { 0, 0.5, 1, 2, 4 };
 
@@ -47,9 +47,18 @@ const size_t unlink_opt_count = sizeof unlink_opts / sizeof unlink_opts[0];
 void unlink_params_default(struct unlink_params *p)
 {
     *p = (struct unlink_params){
-        .seed = 1, .users = 100, .rate = 1, .strategy = MIXQ_POISSON, .threshold = 10,
-        .period = 1, .pool_keep = 0, .mean_delay = 1, .gap = 0, .interval = 1,
-        .warmup = 10, .duration = 1000,
+        .seed = 1,
+        .users = 100,
+        .rate = 1,
+        .strategy = MIXQ_POISSON,
+        .threshold = 10,
+        .period = 1,
+        .pool_keep = 0,
+        .mean_delay = 1,
+        .gap = 0,
+        .interval = 1,
+        .warmup = 10,
+        .duration = 1000,
     };
 }
 
@@ -73,8 +82,8 @@ bool unlink_params_check(const struct unlink_params *p, const char **why)
 }
 
 struct pair {
-    double s0, s1;              /* mass of each challenge message still inside */
-    int have1;                  /* the second one was sent */
+    double s0, s1; /* mass of each challenge message still inside */
+    int have1;     /* the second one was sent */
     double fwd[UNLINK_EPS], bwd[UNLINK_EPS];
     double eps_max;
 };
@@ -86,13 +95,13 @@ struct unlink {
     uint32_t n;
     struct pair *pair;
     size_t npair, cap_pair;
-    int armed;                  /* the next message starts a pair */
-    int want1;                  /* pair[want_idx] waits for its second message */
+    int armed; /* the next message starts a pair */
+    int want1; /* pair[want_idx] waits for its second message */
     size_t want_idx;
     uint32_t sender0;
-    double t_c1;                /* gap > 0: when the second one is sent */
-    double *w;                  /* per sender, mass of its messages inside (NULL: no matrix) */
-    double *m, *t;              /* observed and true sender-recipient matrices */
+    double t_c1;   /* gap > 0: when the second one is sent */
+    double *w;     /* per sender, mass of its messages inside (NULL: no matrix) */
+    double *m, *t; /* observed and true sender-recipient matrices */
     double sum_d[UNLINK_EPS], sum_d2[UNLINK_EPS];
     double *eps_max;
     size_t neps, cap_eps;
@@ -321,11 +330,12 @@ int cmd_unlink(int argc, char **argv)
     struct unlink_params p;
     unlink_params_default(&p);
     struct aopt_out o;
-    int go = aopt_cli("unlink",
-                      "usage: mixsim unlink [--FLAG VALUE ...] [--csv [--no-header]]\n"
-                      "Sender unlinkability (epsilon, delta) over challenge pairs and the entropy of\n"
-                      "the who-talks-to-whom matrix; see mixsim(1).  Flags and defaults:\n",
-                      unlink_opts, unlink_opt_count, &p, NULL, NULL, argc, argv, &o);
+    int go =
+        aopt_cli("unlink",
+                 "usage: mixsim unlink [--FLAG VALUE ...] [--csv [--no-header]]\n"
+                 "Sender unlinkability (epsilon, delta) over challenge pairs and the entropy of\n"
+                 "the who-talks-to-whom matrix; see mixsim(1).  Flags and defaults:\n",
+                 unlink_opts, unlink_opt_count, &p, NULL, NULL, argc, argv, &o);
     if (go <= 0)
         return go < 0 ? 2 : 0;
     const char *why = NULL;

@@ -13,32 +13,32 @@
 
 #include "aopt.h"
 
-#define UNLINK_EPS 5            /* epsilon values reported: 0, 0.5, 1, 2, 4 */
+#define UNLINK_EPS 5 /* epsilon values reported: 0, 0.5, 1, 2, 4 */
 
 struct unlink_params {
     uint64_t seed;
-    uint32_t users;         /* N senders and recipients */
-    double rate;            /* messages per user per s (Poisson) */
-    int strategy;           /* enum mixq_strategy */
+    uint32_t users; /* N senders and recipients */
+    double rate;    /* messages per user per s (Poisson) */
+    int strategy;   /* enum mixq_strategy */
     uint32_t threshold;
     double period;
     uint32_t pool_keep;
-    double mean_delay;      /* Poisson mix, s; 0 = no delay at all */
-    double gap;             /* s from the first challenge message to the second; 0 = the next message */
-    double interval;        /* mean s between challenge pairs */
-    double warmup;          /* s before the first challenge */
-    double duration;        /* s of simulated time */
+    double mean_delay; /* Poisson mix, s; 0 = no delay at all */
+    double gap;        /* s from the first challenge message to the second; 0 = the next message */
+    double interval;   /* mean s between challenge pairs */
+    double warmup;     /* s before the first challenge */
+    double duration;   /* s of simulated time */
 };
 
 struct unlink_result {
-    uint64_t pairs;                 /* challenge pairs measured */
-    uint64_t unfinished;            /* pairs whose mass was still in the mix at the end */
-    double eps[UNLINK_EPS];         /* the epsilon values */
-    double delta[UNLINK_EPS];       /* mean delta(epsilon) over pairs */
-    double delta_se[UNLINK_EPS];    /* its standard error */
-    double eps_max_median;          /* median over pairs of max |ln(p0/p1)| where both > 0 */
-    double h_pairs;                 /* bits: entropy of the observer's sender-recipient matrix */
-    double h_pairs_true;            /* bits: entropy of the true matrix */
+    uint64_t pairs;              /* challenge pairs measured */
+    uint64_t unfinished;         /* pairs whose mass was still in the mix at the end */
+    double eps[UNLINK_EPS];      /* the epsilon values */
+    double delta[UNLINK_EPS];    /* mean delta(epsilon) over pairs */
+    double delta_se[UNLINK_EPS]; /* its standard error */
+    double eps_max_median;       /* median over pairs of max |ln(p0/p1)| where both > 0 */
+    double h_pairs;              /* bits: entropy of the observer's sender-recipient matrix */
+    double h_pairs_true;         /* bits: entropy of the true matrix */
     uint64_t events;
 };
 

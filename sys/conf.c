@@ -18,15 +18,15 @@ struct conf {
     struct conf_entry *v;
     size_t n, cap;
     bool oom;
-    char file[256];          /* for messages: the path, or "config text" */
-    int line;                /* the line the reader is at */
-    FILE *in;                /* conf_load's stream */
-    const char *text;        /* conf_parse_string's text, and how far it got */
-    char **known;            /* conf_known(): "section key" strings */
+    char file[256];   /* for messages: the path, or "config text" */
+    int line;         /* the line the reader is at */
+    FILE *in;         /* conf_load's stream */
+    const char *text; /* conf_parse_string's text, and how far it got */
+    char **known;     /* conf_known(): "section key" strings */
     size_t n_known;
-    struct conf_err {        /* every error found by a getter or conf_error() */
-        char *msg;           /* without FILE:LINE */
-        int line;            /* 0: none */
+    struct conf_err { /* every error found by a getter or conf_error() */
+        char *msg;    /* without FILE:LINE */
+        int line;     /* 0: none */
     } errs[CONF_MAX_ERRORS];
     size_t n_errs;
 };
@@ -189,9 +189,9 @@ void conf_free(struct conf *c)
 }
 
 /* An error about section.key, prefixed with where its last value was set. */
-__attribute__((format(printf, 6, 7)))
-static void bad(struct conf *c, const char *section, const char *key, char *err, size_t errlen,
-                const char *fmt, ...)
+__attribute__((format(printf, 6, 7))) static void bad(struct conf *c, const char *section,
+                                                      const char *key, char *err, size_t errlen,
+                                                      const char *fmt, ...)
 {
     char where[300];
     va_list ap;
@@ -213,7 +213,8 @@ static void bad(struct conf *c, const char *section, const char *key, char *err,
     keep_error(c, line, msg);
 }
 
-static struct conf_entry *conf_find(struct conf *c, const char *section, const char *key, size_t nth)
+static struct conf_entry *conf_find(struct conf *c, const char *section, const char *key,
+                                    size_t nth)
 {
     struct conf_entry *last = NULL;
     size_t seen = 0;
@@ -252,8 +253,8 @@ const char *conf_get_nth(struct conf *c, const char *section, const char *key, s
     return e ? e->value : NULL;
 }
 
-int conf_get_u64(struct conf *c, const char *section, const char *key, uint64_t def,
-                 uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen)
+int conf_get_u64(struct conf *c, const char *section, const char *key, uint64_t def, uint64_t min,
+                 uint64_t max, uint64_t *out, char *err, size_t errlen)
 {
     const char *s = conf_get_str(c, section, key, NULL);
     if (s == NULL) {
@@ -274,8 +275,8 @@ int conf_get_u64(struct conf *c, const char *section, const char *key, uint64_t 
     return 0;
 }
 
-int conf_get_double(struct conf *c, const char *section, const char *key, double def,
-                    double min, double max, double *out, char *err, size_t errlen)
+int conf_get_double(struct conf *c, const char *section, const char *key, double def, double min,
+                    double max, double *out, char *err, size_t errlen)
 {
     const char *s = conf_get_str(c, section, key, NULL);
     if (s == NULL) {
@@ -295,8 +296,8 @@ int conf_get_double(struct conf *c, const char *section, const char *key, double
     return 0;
 }
 
-int conf_get_bool(struct conf *c, const char *section, const char *key, bool def,
-                  bool *out, char *err, size_t errlen)
+int conf_get_bool(struct conf *c, const char *section, const char *key, bool def, bool *out,
+                  char *err, size_t errlen)
 {
     const char *s = conf_get_str(c, section, key, NULL);
     if (s == NULL) {
@@ -328,7 +329,10 @@ int conf_get_duration_us(struct conf *c, const char *section, const char *key, u
         *out = def;
         return 0;
     }
-    static const struct { const char *suffix; double us; } units[] = {
+    static const struct {
+        const char *suffix;
+        double us;
+    } units[] = {
         { "us", 1 }, { "ms", 1e3 }, { "s", 1e6 }, { "m", 60e6 }, { "h", 3600e6 }, { "", 1e6 },
     };
     char *end;
@@ -376,8 +380,8 @@ static bool is_known(const struct conf *c, const struct conf_entry *e)
 {
     size_t ls = strlen(e->section);
     for (size_t i = 0; i < c->n_known; i++)
-        if (strncmp(c->known[i], e->section, ls) == 0 && c->known[i][ls] == ' '
-            && strcmp(c->known[i] + ls + 1, e->key) == 0)
+        if (strncmp(c->known[i], e->section, ls) == 0 && c->known[i][ls] == ' ' &&
+            strcmp(c->known[i] + ls + 1, e->key) == 0)
             return true;
     return false;
 }

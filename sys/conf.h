@@ -26,12 +26,12 @@ size_t conf_count(struct conf *c, const char *section, const char *key);
 const char *conf_get_nth(struct conf *c, const char *section, const char *key, size_t n);
 
 /* Typed getters: 0 on success (absent -> def), -1 with `err` naming the key. */
-int conf_get_u64(struct conf *c, const char *section, const char *key, uint64_t def,
-                 uint64_t min, uint64_t max, uint64_t *out, char *err, size_t errlen) MIX_WUR;
-int conf_get_double(struct conf *c, const char *section, const char *key, double def,
-                    double min, double max, double *out, char *err, size_t errlen) MIX_WUR;
-int conf_get_bool(struct conf *c, const char *section, const char *key, bool def,
-                  bool *out, char *err, size_t errlen) MIX_WUR;
+int conf_get_u64(struct conf *c, const char *section, const char *key, uint64_t def, uint64_t min,
+                 uint64_t max, uint64_t *out, char *err, size_t errlen) MIX_WUR;
+int conf_get_double(struct conf *c, const char *section, const char *key, double def, double min,
+                    double max, double *out, char *err, size_t errlen) MIX_WUR;
+int conf_get_bool(struct conf *c, const char *section, const char *key, bool def, bool *out,
+                  char *err, size_t errlen) MIX_WUR;
 /* Durations such as "500ms", "2s", "20m", "1h", or a plain number of seconds, in microseconds. */
 int conf_get_duration_us(struct conf *c, const char *section, const char *key, uint64_t def,
                          uint64_t *out, char *err, size_t errlen) MIX_WUR;

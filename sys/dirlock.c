@@ -30,11 +30,15 @@ int mix_dir_lock(const char *dir, const char *prog, char *err, size_t errlen)
         if (e != EWOULDBLOCK)
             snprintf(err, errlen, "cannot lock %.900s: %s", path, strerror(e));
         else if (pid > 0)
-            snprintf(err, errlen, "%.900s is in use by another %s (pid %ld): one process per "
-                     "data directory", dir, prog, pid);
+            snprintf(err, errlen,
+                     "%.900s is in use by another %s (pid %ld): one process per "
+                     "data directory",
+                     dir, prog, pid);
         else
-            snprintf(err, errlen, "%.900s is in use by another %s: one process per data "
-                     "directory", dir, prog);
+            snprintf(err, errlen,
+                     "%.900s is in use by another %s: one process per data "
+                     "directory",
+                     dir, prog);
         return -1;
     }
     int n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());

@@ -70,8 +70,8 @@ bool key_from_b64(const char *text, uint8_t *key, size_t len)
     return got == len && end != NULL && *end == '\0';
 }
 
-int keyfile_write(const char *path, enum keyfile_type type, const uint8_t *key,
-                  bool overwrite, char *err, size_t errlen)
+int keyfile_write(const char *path, enum keyfile_type type, const uint8_t *key, bool overwrite,
+                  char *err, size_t errlen)
 {
     /* The text buffer holds key material; it is wiped before returning. */
     char text[sizeof KEYFILE_MAGIC + 32 + KEY_B64_MAX + 4];
@@ -106,8 +106,7 @@ out:
     return rc;
 }
 
-int keyfile_read(const char *path, enum keyfile_type type, uint8_t *key,
-                 char *err, size_t errlen)
+int keyfile_read(const char *path, enum keyfile_type type, uint8_t *key, char *err, size_t errlen)
 {
     char text[256];
     int rc = -1;
@@ -123,8 +122,10 @@ int keyfile_read(const char *path, enum keyfile_type type, uint8_t *key,
         goto out;
     }
     if (key_types[type].secret && (st.st_mode & 077) != 0) {
-        snprintf(err, errlen, "secret key file %s is readable by others (mode %03o); "
-                 "run chmod 600 on it", path, (unsigned)(st.st_mode & 0777));
+        snprintf(err, errlen,
+                 "secret key file %s is readable by others (mode %03o); "
+                 "run chmod 600 on it",
+                 path, (unsigned)(st.st_mode & 0777));
         goto out;
     }
     ssize_t got = read(fd, text, sizeof text - 1);
@@ -139,8 +140,8 @@ int keyfile_read(const char *path, enum keyfile_type type, uint8_t *key,
     snprintf(header, sizeof header, "%s %s", KEYFILE_MAGIC, key_types[type].name);
     if (nl == NULL || (size_t)(nl - text) != strlen(header) ||
         memcmp(text, header, strlen(header)) != 0) {
-        snprintf(err, errlen, "key file %s is not a %s key (expected first line \"%s\")",
-                 path, key_types[type].name, header);
+        snprintf(err, errlen, "key file %s is not a %s key (expected first line \"%s\")", path,
+                 key_types[type].name, header);
         goto out;
     }
     char *b64 = nl + 1;

@@ -14,10 +14,10 @@
 #include "common.h"
 
 enum keyfile_type {
-    KEYFILE_ED25519_SECRET,  /* 64 bytes: libsodium's crypto_sign secret key */
-    KEYFILE_ED25519_PUBLIC,  /* 32 bytes */
-    KEYFILE_X25519_SECRET,   /* 32 bytes */
-    KEYFILE_X25519_PUBLIC,   /* 32 bytes */
+    KEYFILE_ED25519_SECRET, /* 64 bytes: libsodium's crypto_sign secret key */
+    KEYFILE_ED25519_PUBLIC, /* 32 bytes */
+    KEYFILE_X25519_SECRET,  /* 32 bytes */
+    KEYFILE_X25519_PUBLIC,  /* 32 bytes */
 };
 
 /* Longest encoded key (64 bytes) plus the terminating NUL. */
@@ -30,12 +30,12 @@ const char *keyfile_type_name(enum keyfile_type type);
  * Write `key` to `path`.  With overwrite false an existing file is an error
  * (keys are never replaced by accident).  Returns 0 or -1 with `err` set.
  */
-int keyfile_write(const char *path, enum keyfile_type type, const uint8_t *key,
-                  bool overwrite, char *err, size_t errlen) MIX_WUR;
+int keyfile_write(const char *path, enum keyfile_type type, const uint8_t *key, bool overwrite,
+                  char *err, size_t errlen) MIX_WUR;
 
 /* Read a key of `type` into `key` (keyfile_key_len bytes).  0 or -1 with `err`. */
-int keyfile_read(const char *path, enum keyfile_type type, uint8_t *key,
-                 char *err, size_t errlen) MIX_WUR;
+int keyfile_read(const char *path, enum keyfile_type type, uint8_t *key, char *err,
+                 size_t errlen) MIX_WUR;
 
 /* Create `dir` and any missing parent (mode 0700, as key directories want).
  * 0, or -1 with err. */

@@ -14,8 +14,8 @@ static struct {
     const char *ident;
     enum mix_log_level level;
     bool syslog;
-    bool journal;        /* stderr is the journal: "<N>" prefixes, no time */
-    char path[1024];     /* log file, "" = stderr as inherited */
+    bool journal;    /* stderr is the journal: "<N>" prefixes, no time */
+    char path[1024]; /* log file, "" = stderr as inherited */
     mix_log_sink_fn sink;
     void *sink_ctx;
 } log_state = { "mix", MIX_LOG_INFO, false, false, "", NULL, NULL };

@@ -35,8 +35,7 @@ enum mix_log_level mix_log_get_level(void);
 /* Parse "error", "warn", "info", "debug"; returns -1 if unknown. */
 int mix_log_parse_level(const char *s) MIX_WUR;
 
-void mix_log(enum mix_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void mix_log(enum mix_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * An embedding application's sink (libmixclient's log option): when set,
@@ -48,10 +47,13 @@ typedef void (*mix_log_sink_fn)(void *ctx, enum mix_log_level level, const char 
 void mix_log_set_sink(mix_log_sink_fn fn, void *ctx);
 void mix_log_write(enum mix_log_level level, const char *line);
 
-#define log_err(...)   mix_log(MIX_LOG_ERR, __VA_ARGS__)
-#define log_warn(...)  mix_log(MIX_LOG_WARN, __VA_ARGS__)
-#define log_info(...)  mix_log(MIX_LOG_INFO, __VA_ARGS__)
-#define log_debug(...) do { if (mix_log_get_level() >= MIX_LOG_DEBUG) \
-    mix_log(MIX_LOG_DEBUG, __VA_ARGS__); } while (0)
+#define log_err(...) mix_log(MIX_LOG_ERR, __VA_ARGS__)
+#define log_warn(...) mix_log(MIX_LOG_WARN, __VA_ARGS__)
+#define log_info(...) mix_log(MIX_LOG_INFO, __VA_ARGS__)
+#define log_debug(...)                                                                             \
+    do {                                                                                           \
+        if (mix_log_get_level() >= MIX_LOG_DEBUG)                                                  \
+            mix_log(MIX_LOG_DEBUG, __VA_ARGS__);                                                   \
+    } while (0)
 
 #endif

@@ -12,14 +12,14 @@
 #define US 1000000ULL
 
 static const char *const param_keys[] = {
-    "max_hops", "payload_len", "layers", "mean_delay", "max_delay", "lambda_p", "lambda_l",
-    "lambda_d", "lambda_m", "strategy", "pool_interval", "pool_keep", "threshold_n",
-    "sphinx_format",
+    "max_hops",      "payload_len", "layers",      "mean_delay",    "max_delay",
+    "lambda_p",      "lambda_l",    "lambda_d",    "lambda_m",      "strategy",
+    "pool_interval", "pool_keep",   "threshold_n", "sphinx_format",
 };
 
 static const char *const authority_keys[] = {
-    "authority", "threshold", "epoch_length", "genesis", "grace", "vote_lead",
-    "exchange_window", "key_ahead_epochs",
+    "authority", "threshold", "epoch_length",    "genesis",
+    "grace",     "vote_lead", "exchange_window", "key_ahead_epochs",
 };
 
 static bool in(const char *key, const char *const *list, size_t n)
@@ -80,8 +80,8 @@ static int get_u32(struct conf *cf, const char *key, uint32_t def, uint64_t min,
     return 0;
 }
 
-int netconf_read(struct conf *cf, const struct pki_timing *timing, struct pki_params *p,
-                 char *err, size_t errlen)
+int netconf_read(struct conf *cf, const struct pki_timing *timing, struct pki_params *p, char *err,
+                 size_t errlen)
 {
     struct pki_params d;
     netconf_defaults(&d);
@@ -95,8 +95,8 @@ int netconf_read(struct conf *cf, const struct pki_timing *timing, struct pki_pa
     bad |= get_u32(cf, "layers", d.layers, 1, PKI_MAX_LAYERS, &p->layers, err, errlen) < 0;
     bad |= conf_get_duration_us(cf, NETCONF_SECTION, "mean_delay", d.mean_delay_us,
                                 &p->mean_delay_us, err, errlen) < 0;
-    bad |= conf_get_duration_us(cf, NETCONF_SECTION, "max_delay", d.max_delay_us,
-                                &p->max_delay_us, err, errlen) < 0;
+    bad |= conf_get_duration_us(cf, NETCONF_SECTION, "max_delay", d.max_delay_us, &p->max_delay_us,
+                                err, errlen) < 0;
     bad |= get_rate(cf, "lambda_p", d.lambda_p_mhz, &p->lambda_p_mhz, err, errlen) < 0;
     bad |= get_rate(cf, "lambda_l", d.lambda_l_mhz, &p->lambda_l_mhz, err, errlen) < 0;
     bad |= get_rate(cf, "lambda_d", d.lambda_d_mhz, &p->lambda_d_mhz, err, errlen) < 0;
@@ -117,8 +117,7 @@ int netconf_read(struct conf *cf, const struct pki_timing *timing, struct pki_pa
         bad = 1;
     }
     bad |= get_u32(cf, "pool_keep", d.pool_keep, 0, 1000000, &p->pool_keep, err, errlen) < 0;
-    bad |= get_u32(cf, "threshold_n", d.threshold_n, 1, 1000000, &p->threshold_n, err,
-                   errlen) < 0;
+    bad |= get_u32(cf, "threshold_n", d.threshold_n, 1, 1000000, &p->threshold_n, err, errlen) < 0;
     enum sphinx_format f;
     const char *fs = conf_get_str(cf, NETCONF_SECTION, "sphinx_format", "classic");
     if (!sphinx_format_parse(fs, &f)) {
@@ -131,8 +130,10 @@ int netconf_read(struct conf *cf, const struct pki_timing *timing, struct pki_pa
     p->sphinx_format = (uint32_t)f;
     /* Name the usual mistakes; pki_params_check below has the last word. */
     if (p->max_hops < p->layers + 2) {
-        snprintf(err, errlen, "[network] max_hops (%u) must be at least layers + 2 (%u): the "
-                 "gateways take two hops", p->max_hops, p->layers + 2);
+        snprintf(err, errlen,
+                 "[network] max_hops (%u) must be at least layers + 2 (%u): the "
+                 "gateways take two hops",
+                 p->max_hops, p->layers + 2);
         return -1;
     }
     if (p->mean_delay_us == 0 || p->max_delay_us < p->mean_delay_us) {

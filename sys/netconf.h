@@ -29,8 +29,8 @@ void netconf_defaults(struct pki_params *p);
  * whole with pki_params_check.  0, or -1 with err naming the key or the
  * rejected combination.  The keys read are marked used in cf.
  */
-int netconf_read(struct conf *cf, const struct pki_timing *timing, struct pki_params *p,
-                 char *err, size_t errlen) MIX_WUR;
+int netconf_read(struct conf *cf, const struct pki_timing *timing, struct pki_params *p, char *err,
+                 size_t errlen) MIX_WUR;
 
 /* True if key is one of the keys netconf_read reads. */
 bool netconf_is_param_key(const char *key);

@@ -104,7 +104,7 @@ static struct tnet *net;
 static int idx_g, idx_s, idx_y;
 static struct sphinx_geometry geom;
 static size_t plen;
-static uint8_t *up_pool;        /* UP_POOL * plen, path G -> S */
+static uint8_t *up_pool; /* UP_POOL * plen, path G -> S */
 static char mixnode_path[600];
 static uint16_t metrics_port;
 static pid_t gw_pid;
@@ -126,20 +126,20 @@ struct client {
     struct link *l;
     ev_io io;
     uint8_t sk[32], pk[32];
-    uint8_t *deliver;           /* n_deliver packets for its inbox */
+    uint8_t *deliver;                 /* n_deliver packets for its inbox */
     unsigned n_deliver, next_deliver; /* next_deliver: used by Y's thread */
     uint64_t acks[MAX_ACKS];
     size_t n_acks;
-    uint64_t fetch_sent;        /* 0 = none outstanding */
+    uint64_t fetch_sent; /* 0 = none outstanding */
     uint64_t next_send, next_fetch;
     bool alive, established;
-    volatile int ready;         /* first fetch answered: its inbox exists */
+    volatile int ready; /* first fetch answered: its inbox exists */
 };
 
 static struct client *clients;
-static int n_clients;           /* slots in use: [0, n_clients) */
+static int n_clients; /* slots in use: [0, n_clients) */
 static int cap_clients;
-static volatile int n_ready_clients; /* Y delivers to [0, this) */
+static volatile int n_ready_clients;              /* Y delivers to [0, this) */
 static volatile int y_pause, y_paused, y_running; /* set_clients() holds Y */
 static struct ev_loop *loop;
 static ev_timer tick;
@@ -150,10 +150,10 @@ static struct {
     uint64_t link_failures, pad_bytes, max_pending, ack_fetches;
 } cs;
 static volatile uint64_t sink_count, sink_bytes, y_sent, y_bytes;
-static uint64_t *lat_us;        /* fetch latencies of the window */
+static uint64_t *lat_us; /* fetch latencies of the window */
 static size_t n_lat, cap_lat;
 static bool in_window;
-static bool quiet;              /* clients hold their streams (see quiesce()) */
+static bool quiet; /* clients hold their streams (see quiesce()) */
 /* Moments this program did not run (the loop's tick came STALL_NS late or
  * more: other work on the shared machine): a fetch over the bar that would
  * have been under it without the stalls it spans is not counted in the
@@ -334,7 +334,7 @@ static void client_fetch(struct client *c)
         return;
     }
     size_t k = c->n_acks < batch ? c->n_acks : batch;
-    struct mix_frame f = {.type = FRAME_FETCH_REQUEST};
+    struct mix_frame f = { .type = FRAME_FETCH_REQUEST };
     f.u.fetch_req.max_messages = batch;
     f.u.fetch_req.acks = c->acks;
     f.u.fetch_req.n_acks = k;
@@ -351,7 +351,7 @@ static unsigned up_next;
 
 static void client_send(struct client *c)
 {
-    struct mix_frame f = {.type = FRAME_SPHINX_PACKET};
+    struct mix_frame f = { .type = FRAME_SPHINX_PACKET };
     f.u.sphinx.packet.ptr = up_pool + (size_t)(up_next++ % UP_POOL) * plen;
     f.u.sphinx.packet.len = plen;
     if (client_send_frame(c, &f) == 0)
@@ -581,7 +581,7 @@ static void *y_thread(void *a)
             next = t; /* a stall (new clients being built): do not burst */
         }
         struct client *c = &clients[rr++ % (unsigned)n];
-        struct mix_frame f = {.type = FRAME_SPHINX_PACKET};
+        struct mix_frame f = { .type = FRAME_SPHINX_PACKET };
         f.u.sphinx.packet.ptr = c->deliver + (size_t)(c->next_deliver++ % c->n_deliver) * plen;
         f.u.sphinx.packet.len = plen;
         size_t len;
@@ -829,7 +829,7 @@ static double window_s = 4, warmup_s = 2, aead_cost;
 
 static struct step run_step(int n)
 {
-    struct step st = {.n = n, .pass = true, .why = "-"};
+    struct step st = { .n = n, .pass = true, .why = "-" };
     if (set_clients(n) < 0) {
         st.pass = false;
         st.why = "clients could not connect";
@@ -906,12 +906,15 @@ static struct step run_step(int n)
         fprintf(stderr,
                 "step %d clients: %s (%s); up %.2f/s down %.2f/s per client, sunk %.0f of %.0f, "
                 "stored %.0f of %.0f, dropped %.0f, fetch p50 %.1f p99 %.1f ms (%zu, late %llu), "
-                "stalls %zu (%.0f ms, %llu fetches left out), backlog %.0f -> %.0f, max pending %llu B; G in %.0f out %.0f; G run-queue wait %.2f; G cpu %.2f (user %.2f sys %.2f sphinx %.2f crypto %.2f)\n",
+                "stalls %zu (%.0f ms, %llu fetches left out), backlog %.0f -> %.0f, max pending "
+                "%llu B; G in %.0f out %.0f; G run-queue wait %.2f; G cpu %.2f (user %.2f sys %.2f "
+                "sphinx %.2f crypto %.2f)\n",
                 n, st.pass ? "pass" : "FAIL", st.why, st.up_rate, st.down_rate, sunk, up_sent,
                 stored, ysent, m1.dropped - m0.dropped, st.p50_ms, st.p99_ms, n_lat,
                 (unsigned long long)(cs.late_fetches - c0.late_fetches), n_stalls,
-                (double)stall_ns_total / 1e6, (unsigned long long)stall_excluded, backlog0, backlog1,
-                (unsigned long long)cs.max_pending, m1.pin - m0.pin, m1.pout - m0.pout, st.rq_wait, st.cpu, st.user, st.sys, st.sphinx, st.crypto);
+                (double)stall_ns_total / 1e6, (unsigned long long)stall_excluded, backlog0,
+                backlog1, (unsigned long long)cs.max_pending, m1.pin - m0.pin, m1.pout - m0.pout,
+                st.rq_wait, st.cpu, st.user, st.sys, st.sphinx, st.crypto);
     return st;
 }
 
@@ -991,8 +994,9 @@ int main(int argc, char **argv)
     net->params.lambda_p_mhz = 2000;
     net->params.lambda_l_mhz = 500;
     net->params.lambda_d_mhz = 500;
-    rate_up = (double)(net->params.lambda_p_mhz + net->params.lambda_l_mhz +
-                       net->params.lambda_d_mhz) / 1000.0;
+    rate_up =
+        (double)(net->params.lambda_p_mhz + net->params.lambda_l_mhz + net->params.lambda_d_mhz) /
+        1000.0;
     rate_down = (double)(net->params.lambda_p_mhz + net->params.lambda_l_mhz) / 1000.0;
     double nb = ceil(2.0 * rate_down * (double)fetch_ns / 1e9);
     batch = nb < 4 ? 4 : nb > 256 ? 256 : (uint32_t)nb;
@@ -1056,7 +1060,7 @@ int main(int argc, char **argv)
     wait_gateway();
 
     /* Double while passing, then bisect twice. */
-    struct step best = {0}, st, fail = {0};
+    struct step best = { 0 }, st, fail = { 0 };
     int lo = 0, hi = 0, n = n0;
     uint64_t t_start = bnet_now_ns();
     double budget = env_d("GATEWAY_BENCH_BUDGET", 70);

@@ -76,13 +76,14 @@ static struct tnet *net;
 static int idx_m, idx_s, idx_x;
 static struct sphinx_geometry geom;
 static size_t plen;
-static uint8_t *pkts;           /* (N_FAST + N_PACED) * plen */
-static uint64_t *keys;          /* expected output prefix per packet */
-static int32_t *table;          /* open addressing: prefix -> index */
-static uint64_t *t_send, *t_recv, *t_wake; /* t_recv: kernel receive stamp; t_wake: read by the sink */
+static uint8_t *pkts;  /* (N_FAST + N_PACED) * plen */
+static uint64_t *keys; /* expected output prefix per packet */
+static int32_t *table; /* open addressing: prefix -> index */
+static uint64_t *t_send, *t_recv,
+    *t_wake; /* t_recv: kernel receive stamp; t_wake: read by the sink */
 static int lfd;
 static char mixnode_path[600];
-static uint16_t metrics_port;   /* the node's /metrics, for its own overhead view */
+static uint16_t metrics_port; /* the node's /metrics, for its own overhead view */
 
 static void table_put(uint64_t k, int32_t v)
 {
@@ -208,8 +209,8 @@ static void *sink_thread(void *a)
                 __atomic_add_fetch(&sink_frames, 1, __ATOMIC_RELAXED);
             memcpy(&k, f->u.sphinx.packet.ptr, sizeof(k));
             memcpy(&di, f->u.sphinx.packet.ptr, sizeof(di));
-            int32_t i = sa->direct ? (di < (uint32_t)(N_FAST + N_PACED) ? (int32_t)di : -1)
-                                   : table_get(k);
+            int32_t i =
+                sa->direct ? (di < (uint32_t)(N_FAST + N_PACED) ? (int32_t)di : -1) : table_get(k);
             if (i >= 0 && t_recv[i] == 0) {
                 /* Arrival = when the bytes reached this socket (kernel stamp):
                  * how late this thread wakes to read them is not the node's. */
@@ -444,8 +445,8 @@ static void run_baseline(double rate, int n, struct lat_run *lr)
     sink_count = 0;
     pthread_create(&st, NULL, sink_thread, &sa);
     snprintf(addr, sizeof(addr), "127.0.0.1:%u", port);
-    if (blink_connect(&b, addr, x->link_sk, x->link_pk, s->link_pk, LINK_ROLE_NODE, &rng, 3000,
-                      err, sizeof(err)) == 0) {
+    if (blink_connect(&b, addr, x->link_sk, x->link_pk, s->link_pk, LINK_ROLE_NODE, &rng, 3000, err,
+                      sizeof(err)) == 0) {
         send_direct = true;
         int sent = run_paced(&b, N_FAST, N_PACED, rate, (double)n / rate);
         send_direct = false;
@@ -461,7 +462,6 @@ static void run_baseline(double rate, int n, struct lat_run *lr)
     pthread_join(st, NULL);
     close(fd);
 }
-
 
 /* One node run: phase 1; with `paced`, phase 2 against the best capacity
  * seen (`capacity` or this run's, whichever is larger); with `memory`,
@@ -610,8 +610,8 @@ static double unwrap_us(void)
     for (int r = 0; r < 3; r++) {
         for (int i = 0; i < 201; i++) {
             uint64_t t = bnet_now_ns();
-            if (sphinx_unwrap(&geom, net->nodes[idx_m].sphinx_sk[0], NULL,
-                              pkts + (size_t)i * plen, plen, out, plen, &res) != SPHINX_OK_FORWARD)
+            if (sphinx_unwrap(&geom, net->nodes[idx_m].sphinx_sk[0], NULL, pkts + (size_t)i * plen,
+                              plen, out, plen, &res) != SPHINX_OK_FORWARD)
                 abort();
             best[i] = bnet_now_ns() - t;
         }
@@ -652,8 +652,7 @@ static double aead_us(void)
     for (int r = 0; r < 3; r++) {
         for (int i = 0; i < 201; i++) {
             uint64_t t = bnet_now_ns();
-            crypto_aead_chacha20poly1305_ietf_encrypt(ct, NULL, pt, len, NULL, 0, NULL, nonce,
-                                                      key);
+            crypto_aead_chacha20poly1305_ietf_encrypt(ct, NULL, pt, len, NULL, 0, NULL, nonce, key);
             t_enc[i] = bnet_now_ns() - t;
             t = bnet_now_ns();
             if (crypto_aead_chacha20poly1305_ietf_decrypt(

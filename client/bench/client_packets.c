@@ -103,8 +103,9 @@ int main(void)
         double t0 = now_s();
         int n;
         for (n = 0; n < 2000; n++) {
-            enum core_stream s = n % 12 == 10 ? CORE_STREAM_LOOP
-                                 : n % 12 == 11 ? CORE_STREAM_DROP : CORE_STREAM_PAYLOAD;
+            enum core_stream s = n % 12 == 10   ? CORE_STREAM_LOOP
+                                 : n % 12 == 11 ? CORE_STREAM_DROP
+                                                : CORE_STREAM_PAYLOAD;
             if (core_next_packet(c, s, (uint64_t)n, 1000, pkt) < 0) {
                 rc = 1;
                 break;

@@ -51,18 +51,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static struct state st;
     memset(&st, 0, sizeof st);
     struct mixq_params p = {
-        .strategy = (enum mixq_strategy)(data[0] % 4),      /* 3 is invalid */
+        .strategy = (enum mixq_strategy)(data[0] % 4), /* 3 is invalid */
         .max_delay_us = data[1] & 1 ? 0 : (uint64_t)data[1] * 10,
-        .period_us = data[2] % 50,                          /* 0 is invalid */
+        .period_us = data[2] % 50, /* 0 is invalid */
         .pool_keep = data[2] >> 4,
-        .threshold = data[3] % 9,                           /* 0 is invalid */
+        .threshold = data[3] % 9, /* 0 is invalid */
         .capacity = data[1] & 2 ? 0 : data[3] >> 2,
     };
     uint64_t seed = 0x9e3779b97f4a7c15ULL ^ size;
     struct mixq *q = mixq_new(&p, (struct mix_rng){ fill, &seed });
     if (q == NULL) {
         if (mixq_params_valid(&p, NULL))
-            abort();        /* valid parameters must give a queue */
+            abort(); /* valid parameters must give a queue */
         return 0;
     }
     uint64_t now = 0;
@@ -70,7 +70,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 4; i < size; i++) {
         uint8_t op = data[i];
         switch (op & 3) {
-        case 0: case 1: {       /* push with delay (op >> 2) * 7 */
+        case 0:
+        case 1: { /* push with delay (op >> 2) * 7 */
             if (st.n == MAX_ITEMS)
                 break;
             size_t before = mixq_len(q);
@@ -87,10 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             break;
         }
-        case 2:                 /* time passes */
-            now += op >> 2;
-            break;
-        case 3: {               /* pop up to (op >> 2) % 16 + 1 */
+        case 2: /* time passes */ now += op >> 2; break;
+        case 3: { /* pop up to (op >> 2) % 16 + 1 */
             size_t before = mixq_len(q);
             size_t k = mixq_pop_ready(q, now, out, (size_t)((op >> 2) % 16) + 1);
             for (size_t j = 0; j < k; j++) {

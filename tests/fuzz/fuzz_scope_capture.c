@@ -19,8 +19,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const int dlts[] = {CAP_DLT_NULL, CAP_DLT_EN10MB, CAP_DLT_RAW, CAP_DLT_LOOP,
-                           CAP_DLT_LINUX_SLL, CAP_DLT_LINUX_SLL2, CAP_DLT_IPV4, CAP_DLT_IPV6};
+static const int dlts[] = { CAP_DLT_NULL,      CAP_DLT_EN10MB,     CAP_DLT_RAW,  CAP_DLT_LOOP,
+                            CAP_DLT_LINUX_SLL, CAP_DLT_LINUX_SLL2, CAP_DLT_IPV4, CAP_DLT_IPV6 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         scope_add_node(s, "lo-mix", ENT_MIX, 1, "127.0.0.1:10001") ||
         scope_add_authority(s, "10.77.0.10:7000") || scope_add_authority(s, "127.0.0.1:10002"))
         abort();
-    s->win[0] = (struct scope_window){0, 5000000000LL};
-    s->win[1] = (struct scope_window){5000000000LL, 10000000000LL};
+    s->win[0] = (struct scope_window){ 0, 5000000000LL };
+    s->win[1] = (struct scope_window){ 5000000000LL, 10000000000LL };
 
     /* A ground truth for a few client endpoints, so the alignment pass runs (as --truth). */
     static const char truth[] = "# mixscope-truth 1\n"
@@ -55,9 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     for (int pass = with_truth ? 0 : 1; pass < 2; pass++) {
         FILE *f = size ? fmemopen((void *)(uintptr_t)data, size, "rb") : NULL;
-        pcap_t *p = f ? pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO,
-                                                                 err)
-                      : NULL;
+        pcap_t *p =
+            f ? pcap_fopen_offline_with_tstamp_precision(f, PCAP_TSTAMP_PRECISION_NANO, err) : NULL;
         if (p != NULL) {
             int dlt = pcap_datalink(p);
             struct pcap_pkthdr *h;

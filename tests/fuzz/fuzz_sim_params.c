@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         *eq = '\0';
         const char *why = NULL;
         if (!sim_param_set(&p, line, eq + 1, &why) && why == NULL)
-            abort();        /* a refusal always says why */
+            abort(); /* a refusal always says why */
     }
     const char *why = NULL;
     if (!sim_params_check(&p, &why) && why == NULL)

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char why[200] = "";
     if (!trace_parse((const char *)data, size, &t, why, sizeof why)) {
         if (why[0] == '\0' || t.ev != NULL || t.n != 0)
-            abort();        /* a refusal says why and leaves nothing */
+            abort(); /* a refusal says why and leaves nothing */
         return 0;
     }
     if (t.n == 0 || t.users == 0)

@@ -91,7 +91,7 @@ static void run_surb(const uint8_t *data, size_t len)
         run_unwrap(g, pkt, plen);
     st = sphinx_surb_pack(g, data, len, NULL, 0, pkt, first);
     if (st == SPHINX_OK && len != slen)
-        abort();  /* a SURB of the wrong length must be refused */
+        abort(); /* a SURB of the wrong length must be refused */
 done:
     free(surb);
     free(pkt);

@@ -44,8 +44,8 @@
  * Send one frame to the authority and wait for one reply frame (decoded
  * into *out), or for the connection to close.  0 ok, -1 closed/timeout.
  */
-static int exchange(const char *addr, const uint8_t auth_link[32], const uint8_t *frame,
-                    size_t len, struct mix_frame **out)
+static int exchange(const char *addr, const uint8_t auth_link[32], const uint8_t *frame, size_t len,
+                    struct mix_frame **out)
 {
     return dir_exchange(addr, auth_link, LINK_ROLE_NODE, frame, len, 10.0, out);
 }
@@ -179,8 +179,11 @@ static int verify_and_print(const struct opts *o, const uint8_t *doc, size_t len
             return 2;
         }
     struct pki_verify_opts vo = {
-        .authorities = (const uint8_t (*)[PKI_KEY_LEN])keys, .n_authorities = o->n_auth_keys,
-        .threshold = o->threshold, .now = (uint64_t)time(NULL), .want_epoch = epoch,
+        .authorities = (const uint8_t(*)[PKI_KEY_LEN])keys,
+        .n_authorities = o->n_auth_keys,
+        .threshold = o->threshold,
+        .now = (uint64_t)time(NULL),
+        .want_epoch = epoch,
     };
     struct pki_doc *d = NULL;
     enum pki_err e = pki_verify(doc, len, &vo, &d);
@@ -279,7 +282,8 @@ static int cmd_peerframe(const struct opts *o, const uint8_t auth_link[32])
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        { "bad-sig", no_argument, NULL, 'B' }, { "stale", no_argument, NULL, 'S' },
+        { "bad-sig", no_argument, NULL, 'B' },
+        { "stale", no_argument, NULL, 'S' },
         { NULL, 0, NULL, 0 },
     };
     struct opts o = { .role = "mix", .node_addr = "127.0.0.1:1", .layer = 1, .n_keys = 3 };
@@ -315,8 +319,8 @@ int main(int argc, char **argv)
         default: return 2;
         }
     }
-    if (o.addr == NULL || o.auth_link == NULL || !key_from_b64(o.auth_link, auth_link, 32)
-        || o.n_keys < 1 || o.n_keys > PKI_MAX_SPHINX_KEYS) {
+    if (o.addr == NULL || o.auth_link == NULL || !key_from_b64(o.auth_link, auth_link, 32) ||
+        o.n_keys < 1 || o.n_keys > PKI_MAX_SPHINX_KEYS) {
         fprintf(stderr, "dirtool: need -A HOST:PORT and -K AUTHORITY_LINK_KEY\n");
         return 2;
     }

@@ -103,9 +103,7 @@ static void print_frame(const struct mix_frame *f)
 {
     printf("type=%s", frame_type_name(f->type));
     switch (f->type) {
-    case FRAME_SPHINX_PACKET:
-        print_hex("packet", f->u.sphinx.packet);
-        break;
+    case FRAME_SPHINX_PACKET: print_hex("packet", f->u.sphinx.packet); break;
     case FRAME_FETCH_RESPONSE:
         printf(" n=%zu remaining=%u", f->u.fetch_resp.n_msgs, f->u.fetch_resp.remaining);
         for (size_t i = 0; i < f->u.fetch_resp.n_msgs; i++)
@@ -118,18 +116,13 @@ static void print_frame(const struct mix_frame *f)
     case FRAME_DOCUMENT_REQUEST:
         printf(" epoch=%llu", (unsigned long long)f->u.doc_req.epoch);
         break;
-    case FRAME_SIGNATURE_EXCHANGE:
-        printf(" epoch=%llu", (unsigned long long)f->u.sig.epoch);
-        break;
-    case FRAME_ERROR:
-        printf(" code=%u reason=%s", f->u.error.code, f->u.error.reason);
-        break;
+    case FRAME_SIGNATURE_EXCHANGE: printf(" epoch=%llu", (unsigned long long)f->u.sig.epoch); break;
+    case FRAME_ERROR: printf(" code=%u reason=%s", f->u.error.code, f->u.error.reason); break;
     case FRAME_LOCAL_SEND:
         printf(" address=%s reply_surbs=%u", f->u.local_send.address, f->u.local_send.reply_surbs);
         print_hex("message", f->u.local_send.message);
         break;
-    default:
-        break;
+    default: break;
     }
     printf("\n");
 }

@@ -47,7 +47,7 @@ struct alink {
     int fd;
     struct link *l;
     bool connecting, up;
-    double reopen_at;                /* closed: open again at this time */
+    double reopen_at; /* closed: open again at this time */
 };
 
 struct opts {
@@ -57,7 +57,7 @@ struct opts {
     double reopen_s;
     enum link_role role;
     unsigned links, srcs;
-    uint32_t src_base;               /* first source address (host order) */
+    uint32_t src_base; /* first source address (host order) */
     double seconds;
 };
 
@@ -292,12 +292,19 @@ static void storm(const struct opts *o)
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        { "addr", 1, 0, 'a' }, { "key", 1, 0, 'k' }, { "links", 1, 0, 'n' },
-        { "seconds", 1, 0, 's' }, { "srcs", 1, 0, 'S' }, { "role", 1, 0, 'r' },
-        { "tcp", 0, 0, 't' }, { "src-base", 1, 0, 'B' }, { "doc", 0, 0, 'D' }, { "reopen-ms", 1, 0, 'R' }, { 0, 0, 0, 0 },
+        { "addr", 1, 0, 'a' },  { "key", 1, 0, 'k' },
+        { "links", 1, 0, 'n' }, { "seconds", 1, 0, 's' },
+        { "srcs", 1, 0, 'S' },  { "role", 1, 0, 'r' },
+        { "tcp", 0, 0, 't' },   { "src-base", 1, 0, 'B' },
+        { "doc", 0, 0, 'D' },   { "reopen-ms", 1, 0, 'R' },
+        { 0, 0, 0, 0 },
     };
-    struct opts o = { .links = 10, .srcs = 4, .seconds = 5, .role = LINK_ROLE_CLIENT,
-                      .reopen_s = 0.05, .src_base = 0x7f000002u };
+    struct opts o = { .links = 10,
+                      .srcs = 4,
+                      .seconds = 5,
+                      .role = LINK_ROLE_CLIENT,
+                      .reopen_s = 0.05,
+                      .src_base = 0x7f000002u };
     char host[64];
     int c;
 
@@ -347,8 +354,7 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "fetch-flood") == 0) {
         o.small_rcvbuf = true;
         run(&o, true);
-    }
-    else if (strcmp(argv[1], "idle") == 0)
+    } else if (strcmp(argv[1], "idle") == 0)
         run(&o, false);
     else if (strcmp(argv[1], "create") == 0) {
         o.create = true;

@@ -271,8 +271,8 @@ static int build_packet(const struct opts *o, struct pki_doc *doc, const struct 
     const char *msg = o->message ? o->message : "hello";
     if (payload_build(plain, plen, surb, surb_len, (const uint8_t *)msg, strlen(msg)) != PAYLOAD_OK)
         die("payload_build failed");
-    int rc = sphinx_create(g, &rng, hops, (size_t)h, recipient, plain, plen, pkt) == SPHINX_OK
-                 ? 0 : -1;
+    int rc =
+        sphinx_create(g, &rng, hops, (size_t)h, recipient, plain, plen, pkt) == SPHINX_OK ? 0 : -1;
     free(plain);
     free(surb);
     return rc;
@@ -554,8 +554,8 @@ static int cmd_flood(const struct opts *o)
     memset(&hop, 0, sizeof(hop));
     memcpy(hop.node_id, d->id, 32);
     memcpy(hop.public_key, pki_doc_sphinx_key(doc, d->id, pki_doc_epoch(doc)), 32);
-    if (!pkt || !plain || payload_build(plain, tlen, NULL, 0, (const uint8_t *)"flood", 5) !=
-                              PAYLOAD_OK)
+    if (!pkt || !plain ||
+        payload_build(plain, tlen, NULL, 0, (const uint8_t *)"flood", 5) != PAYLOAD_OK)
         die("payload_build failed");
     if (blink_connect(&b, d->address, sk, pk, d->link_key, LINK_ROLE_NODE, &rng, 3000, err,
                       sizeof(err)) < 0)
@@ -668,24 +668,57 @@ static int cmd_garbage(const struct opts *o)
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
-        { "net", 1, 0, 'N' }, { "key", 1, 0, 'k' }, { "via", 1, 0, 'v' },
-        { "to-pub", 1, 0, 'p' }, { "to-gw", 1, 0, 'g' }, { "message", 1, 0, 'm' },
-        { "count", 1, 0, 'c' }, { "delay-us", 1, 0, 'd' }, { "surb-ack", 1, 0, 'S' },
-        { "save", 1, 0, 's' }, { "file", 1, 0, 'f' }, { "flip", 1, 0, 'F' },
-        { "min", 1, 0, 'n' }, { "wait", 1, 0, 'w' }, { "ack", 0, 0, 'a' },
-        { "surb-keys", 1, 0, 'K' }, { "to", 1, 0, 't' }, { "role", 1, 0, 'r' },
-        { "node-key", 1, 0, 'e' }, { "drop-cover", 0, 0, 'D' }, { "base-port", 1, 0, 'P' },
-        { "gateways", 1, 0, 'G' }, { "layers", 1, 0, 'L' }, { "width", 1, 0, 'W' },
-        { "strategy", 1, 0, 'T' }, { "mean-delay-us", 1, 0, 'M' },
-        { "pool-interval-us", 1, 0, 'I' }, { "pool-keep", 1, 0, 'R' },
-        { "threshold", 1, 0, 'H' }, { "lambda-m", 1, 0, 'l' }, { "extra", 1, 0, 'x' },
+        { "net", 1, 0, 'N' },
+        { "key", 1, 0, 'k' },
+        { "via", 1, 0, 'v' },
+        { "to-pub", 1, 0, 'p' },
+        { "to-gw", 1, 0, 'g' },
+        { "message", 1, 0, 'm' },
+        { "count", 1, 0, 'c' },
+        { "delay-us", 1, 0, 'd' },
+        { "surb-ack", 1, 0, 'S' },
+        { "save", 1, 0, 's' },
+        { "file", 1, 0, 'f' },
+        { "flip", 1, 0, 'F' },
+        { "min", 1, 0, 'n' },
+        { "wait", 1, 0, 'w' },
+        { "ack", 0, 0, 'a' },
+        { "surb-keys", 1, 0, 'K' },
+        { "to", 1, 0, 't' },
+        { "role", 1, 0, 'r' },
+        { "node-key", 1, 0, 'e' },
+        { "drop-cover", 0, 0, 'D' },
+        { "base-port", 1, 0, 'P' },
+        { "gateways", 1, 0, 'G' },
+        { "layers", 1, 0, 'L' },
+        { "width", 1, 0, 'W' },
+        { "strategy", 1, 0, 'T' },
+        { "mean-delay-us", 1, 0, 'M' },
+        { "pool-interval-us", 1, 0, 'I' },
+        { "pool-keep", 1, 0, 'R' },
+        { "threshold", 1, 0, 'H' },
+        { "lambda-m", 1, 0, 'l' },
+        { "extra", 1, 0, 'x' },
         { "sphinx-format", 1, 0, 'X' },
         { 0, 0, 0, 0 },
     };
-    struct opts o = { .via = 0, .to_gw = 1, .to = 0, .node_key = -1, .flip = -1, .count = 1,
-                      .min = 1, .gateways = 2, .layers = 3, .width = 1, .base_port = 30000,
-                      .wait_s = 10, .mean_delay_us = 1000, .pool_interval_us = 200000,
-                      .threshold = 2, .strategy = "poisson", .role = "node" };
+    struct opts o = { .via = 0,
+                      .to_gw = 1,
+                      .to = 0,
+                      .node_key = -1,
+                      .flip = -1,
+                      .count = 1,
+                      .min = 1,
+                      .gateways = 2,
+                      .layers = 3,
+                      .width = 1,
+                      .base_port = 30000,
+                      .wait_s = 10,
+                      .mean_delay_us = 1000,
+                      .pool_interval_us = 200000,
+                      .threshold = 2,
+                      .strategy = "poisson",
+                      .role = "node" };
     int c;
 
     if (sodium_init() < 0 || argc < 2)

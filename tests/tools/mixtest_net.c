@@ -139,8 +139,8 @@ static int write_node(struct tnet *t, size_t i, const char *extra, char *err, si
         if (keyfile_write(p, KEYFILE_X25519_SECRET, nd->sphinx_sk[k], true, err, errlen) < 0)
             return -1;
     }
-    static const char *const roles[8] = { "", "gateway", "mix", "", "provider",
-                                          "gateway,provider", "", "" };
+    static const char *const roles[8] = { "",         "gateway",          "mix", "",
+                                          "provider", "gateway,provider", "",    "" };
     randombytes_buf(dummy_link, 32);
     key_to_b64(t->auth_pk, 32, a1);
     key_to_b64(dummy_link, 32, a2);
@@ -150,8 +150,8 @@ static int write_node(struct tnet *t, size_t i, const char *extra, char *err, si
         snprintf(err, errlen, "%s: %s", p, strerror(errno));
         return -1;
     }
-    fprintf(f, "[node]\ndata_dir = %s\nlisten = 127.0.0.1:%u\nroles = %s\nlog_level = debug\n", d, nd->port,
-            roles[nd->roles & 7]);
+    fprintf(f, "[node]\ndata_dir = %s\nlisten = 127.0.0.1:%u\nroles = %s\nlog_level = debug\n", d,
+            nd->port, roles[nd->roles & 7]);
     if (nd->layer)
         fprintf(f, "layer = %u\n", nd->layer);
     if (nd->metrics_port)
@@ -230,7 +230,7 @@ struct pki_doc *tnet_load_doc(const char *dir, char *err, size_t errlen)
     fclose(f);
     struct pki_verify_opts o;
     memset(&o, 0, sizeof(o));
-    o.authorities = (const uint8_t (*)[PKI_KEY_LEN])auth;
+    o.authorities = (const uint8_t(*)[PKI_KEY_LEN])auth;
     o.n_authorities = 1;
     o.threshold = 1;
     enum pki_err e = pki_verify(buf, len, &o, &doc);
@@ -298,8 +298,9 @@ static ssize_t read_stamped(struct blink *b, uint8_t *buf, size_t cap)
         want = cap;
     char ctl[CMSG_SPACE(sizeof(struct timespec))];
     struct iovec iov = { buf, want };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                         .msg_controllen = sizeof(ctl) };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)
+    };
     ssize_t n = recvmsg(b->fd, &mh, 0);
     if (n <= 0)
         return n;
@@ -356,9 +357,9 @@ static int handshake(struct blink *b, int timeout_ms)
     return blink_flush(b);
 }
 
-int blink_connect(struct blink *b, const char *hostport, const uint8_t sk[32],
-                  const uint8_t pk[32], const uint8_t remote_pk[32], enum link_role role,
-                  const struct mix_rng *rng, int timeout_ms, char *err, size_t errlen)
+int blink_connect(struct blink *b, const char *hostport, const uint8_t sk[32], const uint8_t pk[32],
+                  const uint8_t remote_pk[32], enum link_role role, const struct mix_rng *rng,
+                  int timeout_ms, char *err, size_t errlen)
 {
     char host[256];
     const char *colon = strrchr(hostport, ':');

@@ -23,7 +23,7 @@ struct tnet_node {
     uint8_t sphinx_sk[2][32], sphinx_pk[2][32]; /* epoch, epoch + 1 */
     uint32_t roles, layer;
     uint16_t port, metrics_port;
-    bool external;                              /* played by the test itself: no config */
+    bool external; /* played by the test itself: no config */
 };
 
 struct tnet {
@@ -65,9 +65,9 @@ struct blink {
 };
 
 /* Connect and finish the handshake (timeout_ms).  0, or -1 with err. */
-int blink_connect(struct blink *b, const char *hostport, const uint8_t sk[32],
-                  const uint8_t pk[32], const uint8_t remote_pk[32], enum link_role role,
-                  const struct mix_rng *rng, int timeout_ms, char *err, size_t errlen) MIX_WUR;
+int blink_connect(struct blink *b, const char *hostport, const uint8_t sk[32], const uint8_t pk[32],
+                  const uint8_t remote_pk[32], enum link_role role, const struct mix_rng *rng,
+                  int timeout_ms, char *err, size_t errlen) MIX_WUR;
 /* Accept on a listening fd and finish the handshake as responder. */
 int blink_accept(struct blink *b, int lfd, const uint8_t sk[32], const uint8_t pk[32],
                  const struct mix_rng *rng, int timeout_ms) MIX_WUR;

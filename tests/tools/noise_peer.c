@@ -213,8 +213,7 @@ static int cmd_connect(const char *port, const char *sk_hex, const char *rpk_hex
 
 /* ------------------------------------------------------------ fuzz seeds */
 
-static int write_seed(const char *dir, const char *name, uint8_t mode, const uint8_t *p,
-                      size_t len)
+static int write_seed(const char *dir, const char *name, uint8_t mode, const uint8_t *p, size_t len)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, name);

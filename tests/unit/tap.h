@@ -12,17 +12,37 @@
 
 static int tap_count, tap_failed, tap_cur_failed;
 
-#define CHECK(cond) do { if (!(cond)) { tap_cur_failed++; \
-    printf("#   %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); } } while (0)
-#define CHECKF(cond, ...) do { if (!(cond)) { tap_cur_failed++; \
-    printf("#   %s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-    printf(__VA_ARGS__); printf("\n"); } } while (0)
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            tap_cur_failed++;                                                                      \
+            printf("#   %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);                    \
+        }                                                                                          \
+    } while (0)
+#define CHECKF(cond, ...)                                                                          \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            tap_cur_failed++;                                                                      \
+            printf("#   %s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);                    \
+            printf(__VA_ARGS__);                                                                   \
+            printf("\n");                                                                          \
+        }                                                                                          \
+    } while (0)
 #define CHECK_EQ_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
 
-#define RUN(fn) do { tap_cur_failed = 0; fn(); tap_count++; \
-    if (tap_cur_failed) { tap_failed++; printf("not ok %d - %s\n", tap_count, #fn); } \
-    else { printf("ok %d - %s\n", tap_count, #fn); } \
-    fflush(stdout); } while (0)
+#define RUN(fn)                                                                                    \
+    do {                                                                                           \
+        tap_cur_failed = 0;                                                                        \
+        fn();                                                                                      \
+        tap_count++;                                                                               \
+        if (tap_cur_failed) {                                                                      \
+            tap_failed++;                                                                          \
+            printf("not ok %d - %s\n", tap_count, #fn);                                            \
+        } else {                                                                                   \
+            printf("ok %d - %s\n", tap_count, #fn);                                                \
+        }                                                                                          \
+        fflush(stdout);                                                                            \
+    } while (0)
 
 static inline int tap_done(void)
 {

@@ -38,8 +38,9 @@ static void test_known_answer(void)
     address_encode(&a, s);
     printf("# address %s\n", s);
     /* Computed independently with Python hashlib.blake2b + base64.b32encode. */
-    CHECK(strcmp(s, "mix1aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp2bincuoskljvhvcu2vk5mvwxk7"
-                    "mfrwkz3jnnww64ltov3xs635p6yp2lyk") == 0);
+    CHECK(strcmp(s,
+                 "mix1aaaqeayeaudaocajbifqydiob4ibceqtcqkrmfyydenbwha5dyp2bincuoskljvhvcu2vk5mvwxk7"
+                 "mfrwkz3jnnww64ltov3xs635p6yp2lyk") == 0);
     CHECK(address_decode(s, &b) == ADDRESS_OK && address_equal(&a, &b));
     /* Upper case is the same address. */
     for (char *p = s; *p; p++)
@@ -69,7 +70,9 @@ static void test_typos(void)
     CHECKF(refused == total, "%d of %d refused", refused, total);
     /* Swapping two neighbours is refused. */
     memcpy(t, s, sizeof(s));
-    char x = t[20]; t[20] = t[21]; t[21] = x;
+    char x = t[20];
+    t[20] = t[21];
+    t[21] = x;
     CHECK(t[20] == t[21] || address_decode(t, &b) == ADDRESS_ERR_CHECKSUM);
     /* Truncated, extended, wrong prefix, bad characters. */
     memcpy(t, s, sizeof(s));

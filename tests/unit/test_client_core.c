@@ -45,12 +45,12 @@ static struct simnode nodes[NNODES];
 static struct boxmsg box[MAXBOX];
 static size_t nbox;
 static uint64_t drops_at_gw, cover_acks_at_gw, lost, delivered_bodies;
-static struct sphinx_geometry geom = {5, 2048, SPHINX_FORMAT_CLASSIC};
+static struct sphinx_geometry geom = { 5, 2048, SPHINX_FORMAT_CLASSIC };
 static struct mix_rng_det det;
 static struct mix_rng rng;
 static uint8_t *doc_bytes;
 static size_t doc_len;
-static double loss_rate; /* every packet vanishes with this probability */
+static double loss_rate;         /* every packet vanishes with this probability */
 static size_t store_map_mb = 64; /* of the stores cl_start() opens */
 
 static struct simnode *find(const uint8_t *id)
@@ -284,9 +284,10 @@ static int fetch(struct cl *x)
             box[j++] = box[i];
             continue;
         }
-        struct frame_inbox_msg m = {.seq = i, .payload = {box[i].payload, box[i].len},
-                                    .surb_id = {box[i].surb_id, box[i].is_reply ? 16 : 0},
-                                    .is_reply = box[i].is_reply};
+        struct frame_inbox_msg m = { .seq = i,
+                                     .payload = { box[i].payload, box[i].len },
+                                     .surb_id = { box[i].surb_id, box[i].is_reply ? 16 : 0 },
+                                     .is_reply = box[i].is_reply };
         if (core_on_inbox(x->c, &m, 5000) != 0)
             printf("# core_on_inbox failed\n");
         free(box[i].payload);
@@ -351,7 +352,7 @@ static void test_cover_ack(void)
     for (int i = 0; i < 5; i++)
         CHECK(pump(&a, CORE_STREAM_PAYLOAD, 10 + i) == 0);
     CHECK(cover_acks_at_gw == c0 + 5);
-    CHECK(fetch(&a) == 5);  /* five SURB-acks came back, as for five fragments */
+    CHECK(fetch(&a) == 5); /* five SURB-acks came back, as for five fragments */
     core_get_stats(a.c, &st);
     CHECK(st.cover_acks == 5 && st.acks == 0 && st.bad_in == 0 && a.got == 0);
     CHECK(pump(&a, CORE_STREAM_DROP, 20) == 0);
@@ -422,9 +423,10 @@ static size_t fetch_jobs(struct cl *x, struct core_job **jobs, size_t max)
             box[j++] = box[i];
             continue;
         }
-        struct frame_inbox_msg m = {.seq = i, .payload = {box[i].payload, box[i].len},
-                                    .surb_id = {box[i].surb_id, box[i].is_reply ? 16 : 0},
-                                    .is_reply = box[i].is_reply};
+        struct frame_inbox_msg m = { .seq = i,
+                                     .payload = { box[i].payload, box[i].len },
+                                     .surb_id = { box[i].surb_id, box[i].is_reply ? 16 : 0 },
+                                     .is_reply = box[i].is_reply };
         jobs[n] = core_inbox_job(x->c, &m, 5000);
         if (jobs[n] != NULL)
             n++;
@@ -470,7 +472,7 @@ static void test_jobs_on_a_thread(void)
         ;
     size_t cap = nbox + 16;
     struct core_job **jobs = calloc(cap, sizeof(*jobs));
-    struct job_run r = {jobs, fetch_jobs(&b, jobs, cap)};
+    struct job_run r = { jobs, fetch_jobs(&b, jobs, cap) };
     CHECK(r.n > 200);
     pthread_t th;
     CHECK(pthread_create(&th, NULL, run_jobs, &r) == 0);
@@ -480,7 +482,7 @@ static void test_jobs_on_a_thread(void)
         real += pump(&b, (enum core_stream)(i % 3), 2) == 1;
     pthread_join(th, NULL);
     CHECK(real > 0);
-    CHECK(b.got == 0);   /* nothing reaches the application before the results are applied */
+    CHECK(b.got == 0); /* nothing reaches the application before the results are applied */
     size_t acked = 0;
     for (size_t i = 0; i < r.n; i++)
         acked += core_job_done(b.c, jobs[i]) == 0;
@@ -604,7 +606,7 @@ static void test_surb_reply(void)
     CHECK(core_reply(b.c, qid, (const uint8_t *)"answer!", 7, rid) == CORE_OK);
     /* Single use: a second reply is refused, and says why. */
     CHECK(core_reply(b.c, qid, (const uint8_t *)"again", 5, NULL) == CORE_ERR_SURB_USED);
-    uint8_t other[16] = {9};
+    uint8_t other[16] = { 9 };
     CHECK(core_reply(b.c, other, (const uint8_t *)"x", 1, NULL) == CORE_ERR_UNKNOWN);
     CHECK(memcmp(qid, id, 16) == 0); /* the recipient sees the sender's message id */
     CHECK(core_queue_len(b.c) == 1);
@@ -645,7 +647,8 @@ static void test_surb_reply(void)
     CHECK(core_reply(b.c, b.last_id, long_reply, cap, NULL) == CORE_OK);
     CHECK(pump(&b, CORE_STREAM_PAYLOAD, 2) == 1);
     fetch(&a);
-    CHECK(a.got == 3 && a.last_is_reply && a.last_len == cap && memcmp(a.last, long_reply, cap) == 0);
+    CHECK(a.got == 3 && a.last_is_reply && a.last_len == cap &&
+          memcmp(a.last, long_reply, cap) == 0);
     free(long_reply);
     cl_destroy(&a);
     cl_destroy(&b);
@@ -661,7 +664,8 @@ static void test_loss_retransmit(void)
     cl_init(&b, 1, 20);
     for (int i = 0; i < 5; i++) {
         snprintf(text[i], sizeof(text[i]), "message number %d", i);
-        CHECK(core_send(a.c, &b.addr, (const uint8_t *)text[i], strlen(text[i]), 0, ids[i]) == CORE_OK);
+        CHECK(core_send(a.c, &b.addr, (const uint8_t *)text[i], strlen(text[i]), 0, ids[i]) ==
+              CORE_OK);
     }
     /* A killed mix: every packet routed through it vanishes. */
     nodes[NGW].dead = true;
@@ -724,8 +728,9 @@ static void test_avoid_dead_mix(void)
         }
         struct core_stats sx;
         core_get_stats(a.c, &sx);
-        printf("# phase %d: %d data packets sent, %llu lost, retransmits so far %llu, drops %llu loops %llu\n", phase, sent,
-               (unsigned long long)(lost - lost0), (unsigned long long)sx.retransmits,
+        printf("# phase %d: %d data packets sent, %llu lost, retransmits so far %llu, drops %llu "
+               "loops %llu\n",
+               phase, sent, (unsigned long long)(lost - lost0), (unsigned long long)sx.retransmits,
                (unsigned long long)sx.drop_sent, (unsigned long long)sx.loop_sent);
         /* Phase 1: the dead mix is known; no real packet needs a second try
          * (what is still lost is unsteered cover: loops probe every node). */
@@ -772,9 +777,10 @@ static int fetch_keep(struct cl *x)
     int failed = 0;
     size_t j = 0;
     for (size_t i = 0; i < nbox; i++) {
-        struct frame_inbox_msg m = {.seq = i, .payload = {box[i].payload, box[i].len},
-                                    .surb_id = {box[i].surb_id, box[i].is_reply ? 16 : 0},
-                                    .is_reply = box[i].is_reply};
+        struct frame_inbox_msg m = { .seq = i,
+                                     .payload = { box[i].payload, box[i].len },
+                                     .surb_id = { box[i].surb_id, box[i].is_reply ? 16 : 0 },
+                                     .is_reply = box[i].is_reply };
         if (memcmp(box[i].inbox, x->inbox, 32) != 0 || core_on_inbox(x->c, &m, 5000) != 0) {
             failed += memcmp(box[i].inbox, x->inbox, 32) == 0;
             box[j++] = box[i];
@@ -899,9 +905,9 @@ static void test_bad_inbox_input(void)
 {
     struct cl a;
     cl_init(&a, 0, 3);
-    uint8_t junk[3000], sid[16] = {1};
+    uint8_t junk[3000], sid[16] = { 1 };
     randombytes_buf(junk, sizeof(junk));
-    struct frame_inbox_msg m = {.seq = 1, .payload = {junk, sizeof(junk)}};
+    struct frame_inbox_msg m = { .seq = 1, .payload = { junk, sizeof(junk) } };
     CHECK(core_on_inbox(a.c, &m, 1) == 0);
     m.payload.len = 10;
     CHECK(core_on_inbox(a.c, &m, 1) == 0);
@@ -934,7 +940,7 @@ static void test_bad_inbox_input(void)
  */
 static void test_dir_refresh(void)
 {
-    struct pki_timing t = {.genesis = 1000000, .epoch_len = 600, .grace = 60};
+    struct pki_timing t = { .genesis = 1000000, .epoch_len = 600, .grace = 60 };
     double end5 = (double)pki_epoch_end(&t, 5), lo = 1e18, hi = 0;
     for (int i = 0; i < 2000; i++) {
         double now = end5 - 600 + mix_rng_unit(&rng) * 540;
@@ -956,7 +962,7 @@ static void test_dir_refresh(void)
 
 int main(void)
 {
-    uint8_t seed[32] = {42};
+    uint8_t seed[32] = { 42 };
     if (sodium_init() < 0)
         return 1;
     mix_rng_det_init(&det, seed);

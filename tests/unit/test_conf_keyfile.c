@@ -11,9 +11,9 @@
 static void test_conf_values(void)
 {
     char err[256];
-    struct conf *c = conf_parse_string(
-        "[node]\nport = 4000\nrate = 2.5\ndebug = yes\nepoch = 20m\n"
-        "authority = a\nauthority = b\n[other]\nport = 9\n", err, sizeof err);
+    struct conf *c = conf_parse_string("[node]\nport = 4000\nrate = 2.5\ndebug = yes\nepoch = 20m\n"
+                                       "authority = a\nauthority = b\n[other]\nport = 9\n",
+                                       err, sizeof err);
     CHECK(c != NULL);
     if (c == NULL)
         return;
@@ -44,7 +44,8 @@ static void test_conf_report(void)
 {
     char err[1024];
     struct conf *c = conf_parse_string("[a]\nx = 1\ncolour = blue\n\n[b]\ny = 2\nz = 3\n"
-                                       "shade = dark\n", err, sizeof err);
+                                       "shade = dark\n",
+                                       err, sizeof err);
     uint64_t u;
     CHECK(c != NULL);
     if (c == NULL)
@@ -59,7 +60,8 @@ static void test_conf_report(void)
     CHECKF(strcmp(err, "config text:3: unknown setting [a] colour\n"
                        "config text:8: unknown setting [b] shade\n"
                        "config text:6: [b] y = \"2\": expected a whole number from 0 to 1\n"
-                       "config text:7: [b] z must be below y") == 0, "%s", err);
+                       "config text:7: [b] z must be below y") == 0,
+           "%s", err);
     conf_free(c);
     /* Nothing wrong: 0 and an empty message. */
     c = conf_parse_string("[a]\nx = 1\n", err, sizeof err);
@@ -80,7 +82,8 @@ static void test_conf_all_errors(void)
 {
     char err[2048];
     struct conf *c = conf_parse_string("[a]\nx = big\ncolour = red\n[b]\ny = 1\nz = soon\n"
-                                       "w = maybe\n", err, sizeof err);
+                                       "w = maybe\n",
+                                       err, sizeof err);
     CHECK(c != NULL);
     if (c == NULL)
         return;
@@ -103,7 +106,8 @@ static void test_conf_all_errors(void)
                        "config text:6: [b] z = \"soon\": expected a duration such as 500ms, 2s, "
                        "20m or 1h\n"
                        "config text:7: [b] w = \"maybe\": expected yes or no\n"
-                       "config text: a node needs an address") == 0, "%s", err);
+                       "config text: a node needs an address") == 0,
+           "%s", err);
     /* Bounded: at most CONF_MAX_ERRORS are kept. */
     for (int i = 0; i < 2 * CONF_MAX_ERRORS; i++)
         conf_error(c, "error %d", i);
@@ -114,8 +118,8 @@ static void test_conf_all_errors(void)
 static void test_conf_errors(void)
 {
     char err[256];
-    struct conf *c = conf_parse_string("[a]\nx = 12abc\ny = -3\nz = maybe\nt = 5 parsecs\n",
-                                       err, sizeof err);
+    struct conf *c =
+        conf_parse_string("[a]\nx = 12abc\ny = -3\nz = maybe\nt = 5 parsecs\n", err, sizeof err);
     CHECK(c != NULL);
     if (c == NULL)
         return;

@@ -171,7 +171,8 @@ static void test_directory_frames(void)
     if ((d = roundtrip(&f)) != NULL) {
         CHECK(d->u.desc_set.epoch == 9 && d->u.desc_set.n_descs == 2);
         if (d->u.desc_set.n_descs == 2)
-            CHECK(buf_eq(d->u.desc_set.descs[0], descs[0]) && buf_eq(d->u.desc_set.descs[1], descs[1]));
+            CHECK(buf_eq(d->u.desc_set.descs[0], descs[0]) &&
+                  buf_eq(d->u.desc_set.descs[1], descs[1]));
     }
     frame_free(d);
 
@@ -223,7 +224,8 @@ static void test_local_frames(void)
     f.type = FRAME_LOCAL_SEND_REPLY;
     f.u.local_send_reply.message_id = B(ID16, 16);
     if ((d = roundtrip(&f)) != NULL)
-        CHECK(d->u.local_send_reply.code == 0 && buf_eq(d->u.local_send_reply.message_id, B(ID16, 16)));
+        CHECK(d->u.local_send_reply.code == 0 &&
+              buf_eq(d->u.local_send_reply.message_id, B(ID16, 16)));
     frame_free(d);
     f.u.local_send_reply.message_id = B(NULL, 0);
     f.u.local_send_reply.code = FRAME_ERR_FULL;
@@ -336,10 +338,10 @@ static void test_invalid_frames(void)
     uint8_t out[256];
 
     memset(&f, 0, sizeof f);
-    CHECK(!frame_check(&f, &why) && why != NULL);           /* FRAME_NONE */
+    CHECK(!frame_check(&f, &why) && why != NULL); /* FRAME_NONE */
     f.type = (enum frame_type)14;
     CHECK(!frame_check(&f, &why));
-    f.type = FRAME_SPHINX_PACKET;                           /* empty packet */
+    f.type = FRAME_SPHINX_PACKET; /* empty packet */
     CHECK(!frame_check(&f, &why));
     CHECK(frame_encoded_len(&f) == 0);
     CHECK(!frame_encode(&f, out, sizeof out, &len, &why));
@@ -349,7 +351,7 @@ static void test_invalid_frames(void)
     f.type = FRAME_SIGNATURE_EXCHANGE;
     f.u.sig.epoch = 1;
     f.u.sig.document_hash = B(ID32, 32);
-    f.u.sig.signature = B(SIG64, 63);                       /* one byte short */
+    f.u.sig.signature = B(SIG64, 63); /* one byte short */
     f.u.sig.authority_key = B(ID32, 32);
     CHECK(!frame_check(&f, &why) && strstr(why, "signature") != NULL);
     f.u.sig.signature = B(SIG64, 64);
@@ -365,18 +367,18 @@ static void test_invalid_frames(void)
     CHECK(!frame_check(&f, &why) && strstr(why, "surb_id") != NULL);
 
     memset(&f, 0, sizeof f);
-    f.type = FRAME_FETCH_ACK;                               /* seqs missing */
+    f.type = FRAME_FETCH_ACK; /* seqs missing */
     f.u.fetch_ack.n_seqs = 2;
     CHECK(!frame_check(&f, &why));
-    f.u.fetch_ack.n_seqs = 0;                               /* an empty (cover) ack is fine */
+    f.u.fetch_ack.n_seqs = 0; /* an empty (cover) ack is fine */
     CHECK(frame_check(&f, &why));
 
     memset(&f, 0, sizeof f);
-    f.type = FRAME_LOCAL_SEND_REPLY;                        /* accepted needs an id */
+    f.type = FRAME_LOCAL_SEND_REPLY; /* accepted needs an id */
     CHECK(!frame_check(&f, &why));
 
     memset(&f, 0, sizeof f);
-    f.type = FRAME_ERROR;                                   /* code 0 */
+    f.type = FRAME_ERROR; /* code 0 */
     CHECK(!frame_check(&f, &why));
 
     char longstr[FRAME_STR_MAX + 2];
@@ -386,7 +388,9 @@ static void test_invalid_frames(void)
     f.u.error.reason = longstr;
     CHECK(!frame_check(&f, &why));
 
-    struct frame_msg_status st = { B(ID16, 16), FRAME_MSG_SENT, 1, 2, 0, 0, 0, NULL }; /* acked > fragments */
+    struct frame_msg_status st = {
+        B(ID16, 16), FRAME_MSG_SENT, 1, 2, 0, 0, 0, NULL
+    }; /* acked > fragments */
     memset(&f, 0, sizeof f);
     f.type = FRAME_LOCAL_STATUS_REPLY;
     f.u.local_status_reply.msgs = &st;
@@ -397,11 +401,11 @@ static void test_invalid_frames(void)
     CHECK(!frame_check(&f, &why));
 
     memset(&f, 0, sizeof f);
-    f.type = FRAME_DESCRIPTOR_UPLOAD;                       /* over the descriptor limit */
+    f.type = FRAME_DESCRIPTOR_UPLOAD; /* over the descriptor limit */
     static uint8_t big[FRAME_DESCRIPTOR_MAX + 1];
     f.u.desc_upload.signed_descriptor = B(big, sizeof big);
     CHECK(!frame_check(&f, &why));
-    f.u.desc_upload.signed_descriptor = B(NULL, 5);         /* length without bytes */
+    f.u.desc_upload.signed_descriptor = B(NULL, 5); /* length without bytes */
     CHECK(!frame_check(&f, &why));
     CHECK(!frame_check(NULL, &why));
 }
@@ -445,20 +449,21 @@ static void test_corrupt_bytes(void)
     static const uint8_t bad_wire[] = { 0x0f, 0x00 };
     CHECK(rejects(bad_wire, sizeof bad_wire, "undecodable"));
     /* A varint of 11 bytes (10 is the most protobuf allows). */
-    static const uint8_t long_varint[] = { 0x12, 0x0c, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                           0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
+    static const uint8_t long_varint[] = { 0x12, 0x0c, 0x08, 0xff, 0xff, 0xff, 0xff,
+                                           0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 };
     CHECK(rejects(long_varint, sizeof long_varint, NULL));
 
     /* LocalSend whose address is not UTF-8 (0xff; an overlong "/"; a surrogate). */
     static const uint8_t bad_utf8[] = { 0xa2, 0x01, 0x07, 0x0a, 0x01, 0xff, 0x12, 0x02, 'h', 'i' };
     CHECK(rejects(bad_utf8, sizeof bad_utf8, "UTF-8"));
-    static const uint8_t overlong[] = { 0xa2, 0x01, 0x08, 0x0a, 0x02, 0xc0, 0xaf, 0x12, 0x02, 'h', 'i' };
+    static const uint8_t overlong[] = { 0xa2, 0x01, 0x08, 0x0a, 0x02, 0xc0,
+                                        0xaf, 0x12, 0x02, 'h',  'i' };
     CHECK(rejects(overlong, sizeof overlong, "UTF-8"));
-    static const uint8_t surrogate[] = { 0xa2, 0x01, 0x09, 0x0a, 0x03, 0xed, 0xa0, 0x80,
-                                         0x12, 0x02, 'h', 'i' };
+    static const uint8_t surrogate[] = { 0xa2, 0x01, 0x09, 0x0a, 0x03, 0xed,
+                                         0xa0, 0x80, 0x12, 0x02, 'h',  'i' };
     CHECK(rejects(surrogate, sizeof surrogate, "UTF-8"));
-    static const uint8_t good_utf8[] = { 0xa2, 0x01, 0x0a, 0x0a, 0x04, 0xf0, 0x9f, 0x98, 0x80,
-                                         0x12, 0x02, 'h', 'i' };
+    static const uint8_t good_utf8[] = { 0xa2, 0x01, 0x0a, 0x0a, 0x04, 0xf0, 0x9f,
+                                         0x98, 0x80, 0x12, 0x02, 'h',  'i' };
     CHECK(!rejects(good_utf8, sizeof good_utf8, NULL));
 
     /* proto3 ignores unknown fields inside a known message (documented in wire.md). */
@@ -552,8 +557,8 @@ static void test_fetch_padding(void)
             size_t len = 0;
             const char *why = NULL;
             uint8_t *buf = frame_encode_alloc(&f, &len, &why);
-            CHECKF(buf != NULL && len == want, "n=%zu si=%zu len=%zu want=%zu (%s)", n, si,
-                   len, want, why ? why : "");
+            CHECKF(buf != NULL && len == want, "n=%zu si=%zu len=%zu want=%zu (%s)", n, si, len,
+                   want, why ? why : "");
             struct mix_frame *d = NULL;
             CHECK(buf != NULL && frame_decode(buf, len, 1u << 20, &d, &why));
             if (d != NULL) {
@@ -668,8 +673,8 @@ static void test_fetch_request_acks(void)
 /* The protobuf-free Sphinx frame codec agrees with frame_encode()/frame_decode(). */
 static void test_sphinx_fast_path(void)
 {
-    static const size_t lens[] = { 1, 2, 124, 125, 126, 127, 128, 129, 2400, 2560, 16380,
-                                   16381, 16383, 16384, 70000 };
+    static const size_t lens[] = { 1,    2,    124,   125,   126,   127,   128,  129,
+                                   2400, 2560, 16380, 16381, 16383, 16384, 70000 };
     uint8_t *pkt = malloc(70000), *a = malloc(70016), *b = malloc(70016);
     struct frame_buf v;
     for (size_t k = 0; k < 70000; k++)

@@ -110,8 +110,17 @@ static bool exchange(struct link *a, struct link *b, const size_t *sizes, size_t
 }
 
 static const size_t sizes[] = {
-    0, 1, 100, LINK_MAX_CHUNK - 4, LINK_MAX_CHUNK - 3, LINK_MAX_CHUNK, 2 * LINK_MAX_CHUNK - 4,
-    200000, 7, LINK_DEFAULT_MAX_FRAME, 3,
+    0,
+    1,
+    100,
+    LINK_MAX_CHUNK - 4,
+    LINK_MAX_CHUNK - 3,
+    LINK_MAX_CHUNK,
+    2 * LINK_MAX_CHUNK - 4,
+    200000,
+    7,
+    LINK_DEFAULT_MAX_FRAME,
+    3,
 };
 
 static void test_handshake_and_frames(void)
@@ -128,8 +137,10 @@ static void test_handshake_and_frames(void)
         CHECK(link_remote_role(p.r) == LINK_ROLE_NODE);
         CHECK(link_handshake_hash(p.i, h1) && link_handshake_hash(p.r, h2));
         CHECK_EQ_MEM(h1, h2, 64);
-        CHECKF(exchange(p.i, p.r, sizes, MIX_ARRAY_LEN(sizes), pieces[k]), "i->r piece %zu", pieces[k]);
-        CHECKF(exchange(p.r, p.i, sizes, MIX_ARRAY_LEN(sizes), pieces[k]), "r->i piece %zu", pieces[k]);
+        CHECKF(exchange(p.i, p.r, sizes, MIX_ARRAY_LEN(sizes), pieces[k]), "i->r piece %zu",
+               pieces[k]);
+        CHECKF(exchange(p.r, p.i, sizes, MIX_ARRAY_LEN(sizes), pieces[k]), "r->i piece %zu",
+               pieces[k]);
         struct link_stats st;
         link_get_stats(p.r, &st);
         CHECK(st.frames_in == MIX_ARRAY_LEN(sizes) && st.frames_out == MIX_ARRAY_LEN(sizes));
@@ -153,7 +164,7 @@ static void test_roles_and_sizes(void)
     link_output(p.i, &o, &olen);
     CHECK(olen == 0);
     uint8_t big[1001] = { 0 };
-    CHECK(link_send_frame(p.i, big, 1001) == LINK_ERR_TOO_BIG);   /* not fatal */
+    CHECK(link_send_frame(p.i, big, 1001) == LINK_ERR_TOO_BIG); /* not fatal */
     CHECK(link_send_frame(p.i, big, 1000) == LINK_OK);
     CHECK(link_output_pending(p.i) == 2 + 4 + 1000 + 16);
     CHECK(pump(p.i, p.r, 10) == LINK_OK);
@@ -172,7 +183,7 @@ static void test_state_errors(void)
     CHECK(peers_new(&p, 0, 0));
     CHECK(link_send_frame(p.i, x, 4) == LINK_ERR_STATE);
     CHECK(link_rekey(p.r) == LINK_ERR_STATE);
-    CHECK(link_feed(p.i, x, 4) == LINK_ERR_STATE);      /* data before link_start */
+    CHECK(link_feed(p.i, x, 4) == LINK_ERR_STATE); /* data before link_start */
     CHECK(link_state(p.i) == LINK_STATE_FAILED);
     CHECK(link_error_reason(p.i) != NULL);
     CHECK(link_feed(p.i, x, 4) == LINK_ERR_FAILED);
@@ -280,13 +291,16 @@ static size_t craft_msg1(const struct peers *p, const uint8_t *payload, size_t p
 
 static void test_bad_payloads(void)
 {
-    static const struct { uint8_t pl[3]; size_t len; } cases[] = {
-        { { 2, 1 }, 2 },        /* unknown version */
-        { { 1, 0 }, 2 },        /* role none */
-        { { 1, 4 }, 2 },        /* unknown role */
-        { { 1 }, 1 },           /* too short */
-        { { 1, 1, 0 }, 3 },     /* too long */
-        { { 0 }, 0 },           /* empty */
+    static const struct {
+        uint8_t pl[3];
+        size_t len;
+    } cases[] = {
+        { { 2, 1 }, 2 },    /* unknown version */
+        { { 1, 0 }, 2 },    /* role none */
+        { { 1, 4 }, 2 },    /* unknown role */
+        { { 1 }, 1 },       /* too short */
+        { { 1, 1, 0 }, 3 }, /* too long */
+        { { 0 }, 0 },       /* empty */
     };
     uint8_t m[200];
     for (size_t k = 0; k < MIX_ARRAY_LEN(cases); k++) {
@@ -335,7 +349,7 @@ static void test_wrong_responder_key(void)
     CHECK(p.i && p.r && link_start(p.i) == LINK_OK);
     CHECK(pump(p.i, p.r, 1000) == LINK_ERR_HANDSHAKE);
     CHECK(!link_is_established(p.i) && !link_is_established(p.r));
-    CHECK(link_output_pending(p.r) == 0);   /* nothing to answer with */
+    CHECK(link_output_pending(p.r) == 0); /* nothing to answer with */
     peers_free(&p);
     /* A responder holding another key cannot answer either: msg2 made by an
      * impostor that knows only the public key is rejected by the initiator. */
@@ -374,13 +388,13 @@ static void test_output_cap(void)
     CHECK(handshake(&p, 1000));
     link_set_output_cap(p.i, 100);
     uint8_t f[100] = { 0 };
-    CHECK(link_send_frame(p.i, f, 60) == LINK_OK);      /* 2 + 4 + 60 + 16 = 82 */
+    CHECK(link_send_frame(p.i, f, 60) == LINK_OK); /* 2 + 4 + 60 + 16 = 82 */
     CHECK(link_send_frame(p.i, f, 10) == LINK_ERR_FULL);
     CHECK(link_send_frame(p.i, f, 90) == LINK_ERR_FULL);
     struct link_stats st;
     link_get_stats(p.i, &st);
     CHECK(st.drops_full == 2 && st.frames_out == 1);
-    CHECK(link_is_established(p.i));                   /* FULL is not fatal */
+    CHECK(link_is_established(p.i)); /* FULL is not fatal */
     CHECK(pump(p.i, p.r, 1000) == LINK_OK);
     CHECK(link_send_frame(p.i, f, 10) == LINK_OK);
     CHECK(pump(p.i, p.r, 7) == LINK_OK);
@@ -389,7 +403,7 @@ static void test_output_cap(void)
     CHECK(link_next_frame(p.r, &fp, &fl) == 1 && fl == 60);
     CHECK(link_next_frame(p.r, &fp, &fl) == 1 && fl == 10);
     link_get_stats(p.i, &st);
-    CHECK(st.bytes_out == 100 + 82 + 32);   /* msg1, then the two frames */
+    CHECK(st.bytes_out == 100 + 82 + 32); /* msg1, then the two frames */
     peers_free(&p);
 }
 
@@ -402,10 +416,10 @@ static void test_rekey(void)
     CHECK(handshake(&p, 1000));
     size_t many[20];
     for (size_t k = 0; k < 20; k++)
-        many[k] = 10 + k * 5000;   /* some frames span two messages */
+        many[k] = 10 + k * 5000; /* some frames span two messages */
     CHECK(exchange(p.i, p.r, many, 20, 3000));
     CHECK(exchange(p.r, p.i, many, 20, 3000));
-    CHECK(link_rekey(p.i) == LINK_OK && link_rekey(p.i) == LINK_OK);   /* on demand */
+    CHECK(link_rekey(p.i) == LINK_OK && link_rekey(p.i) == LINK_OK); /* on demand */
     CHECK(exchange(p.i, p.r, many, 20, 3000));
     struct link_stats si, sr;
     link_get_stats(p.i, &si);
@@ -466,7 +480,8 @@ static void test_deterministic(void)
         mix_rng_det_init(&d, seed);
         struct mix_rng r = mix_rng_det(&d);
         uint8_t isk[32], ipk[32], rsk[32], rpk[32];
-        CHECK(noise_dh_keygen(ipk, isk, &r) == NOISE_OK && noise_dh_keygen(rpk, rsk, &r) == NOISE_OK);
+        CHECK(noise_dh_keygen(ipk, isk, &r) == NOISE_OK &&
+              noise_dh_keygen(rpk, rsk, &r) == NOISE_OK);
         struct link *l = link_new_initiator(isk, ipk, rpk, LINK_ROLE_NODE, 0, &r);
         CHECK(l && link_start(l) == LINK_OK);
         const uint8_t *o;

@@ -42,7 +42,8 @@ static void test_known_answer(void)
                          "7d4a23c96bddb1fff006abb057247d820cb23be65cb09bd58d3f533560165f0c"
                          "e3ac3d0be4d36a90cea9bab6d3dcfd1c37f1299908d23febce5b0bf1be4435bc"
                          "33ec28c9cf57be1810b001606311cbdeff98efa2ebeb500dcac34b7fe2929833"
-                         "a1089d65", 200, NULL, NULL, NULL) == 0);
+                         "a1089d65",
+                         200, NULL, NULL, NULL) == 0);
     CHECK(lioness_encrypt(key, buf, sizeof buf) == 0);
     CHECK_EQ_MEM(buf, want, sizeof buf);
     CHECK(lioness_decrypt(key, buf, sizeof buf) == 0);

@@ -49,9 +49,9 @@ static void test_better_order(void)
     uint8_t pk[32], sk[64];
     crypto_sign_keypair(pk, sk);
     struct signed_desc a, b, c;
-    make_desc(sk, 5, 2, &a);  /* keys to epoch 6 */
-    make_desc(sk, 5, 3, &b);  /* keys to epoch 7: wins */
-    make_desc(sk, 5, 2, &c);  /* same epochs as a: bytes decide */
+    make_desc(sk, 5, 2, &a); /* keys to epoch 6 */
+    make_desc(sk, 5, 3, &b); /* keys to epoch 7: wins */
+    make_desc(sk, 5, 2, &c); /* same epochs as a: bytes decide */
     CHECK(dir_desc_last_epoch(&b.d) == 7);
     CHECK(dir_desc_better(b.bytes, b.len, &b.d, a.bytes, a.len, &a.d));
     CHECK(!dir_desc_better(a.bytes, a.len, &a.d, b.bytes, b.len, &b.d));
@@ -205,7 +205,9 @@ static void test_conf(void)
     CHECKF(c != NULL && c->params.sphinx_format == SPHINX_FORMAT_KEM_X25519, "%s", err);
     dir_conf_free(c);
 
-    static const struct { const char *extra, *want; } bad[] = {
+    static const struct {
+        const char *extra, *want;
+    } bad[] = {
         { "threshold = 3", "threshold" },
         { "typo = 1", "typo" },
         { "vote_lead = 60s", "vote_lead" },
@@ -229,7 +231,8 @@ static void test_conf(void)
                        "authority = 127.0.0.1:1 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA "
                        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n"
                        "authority = 127.0.0.1:2 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA "
-                       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n", err, sizeof err);
+                       "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n",
+                       err, sizeof err);
     CHECKF(c == NULL && strstr(err, "repeats"), "%s", err);
     dir_conf_free(c);
     c = dir_conf_parse("[mixdir]\ndata_dir = /tmp/x\n", err, sizeof err);

@@ -20,7 +20,7 @@ static struct mix_rng test_rng(uint8_t s)
 
 /* Items are small integers cast to pointers (never 0). */
 #define IT(i) ((void *)(uintptr_t)((i) + 1))
-#define ID(p) ((size_t)(uintptr_t)(p) - 1)
+#define ID(p) ((size_t)(uintptr_t)(p)-1)
 
 static void test_params(void)
 {
@@ -68,10 +68,10 @@ static void test_poisson_order_and_cap(void)
     void *out[8];
     CHECK(mixq_pop_ready(q, 1099, out, 8) == 0);
     CHECK(mixq_pop_ready(q, 1100, out, 1) == 1 && ID(out[0]) == 1);
-    CHECK(mixq_next_deadline(q) == 1100);        /* still due */
+    CHECK(mixq_next_deadline(q) == 1100); /* still due */
     CHECK(mixq_pop_ready(q, 1100, out, 8) == 1 && ID(out[0]) == 3);
     CHECK(mixq_pop_ready(q, 5099, out, 8) == 1 && ID(out[0]) == 0);
-    CHECK(mixq_next_deadline(q) == 5100);        /* the capped one */
+    CHECK(mixq_next_deadline(q) == 5100); /* the capped one */
     CHECK(mixq_pop_ready(q, 5100, out, 8) == 1 && ID(out[0]) == 2);
     CHECK(mixq_len(q) == 0 && mixq_next_deadline(q) == UINT64_MAX);
     /* Saturating deadline instead of wrapping around. */
@@ -147,10 +147,10 @@ static void test_timed_pool(void)
         CHECK(mixq_push(q, 5100 + 10 * i, 0, IT(i)) == MIXQ_OK);
     CHECK(mixq_next_deadline(q) == 6000);
     CHECK(mixq_pop_ready(q, 5999, out, 64) == 0);
-    CHECK(mixq_pop_ready(q, 6000, out, 4) == 4);     /* max respected */
-    CHECK(mixq_next_deadline(q) == 6000);            /* rest still due */
+    CHECK(mixq_pop_ready(q, 6000, out, 4) == 4); /* max respected */
+    CHECK(mixq_next_deadline(q) == 6000);        /* rest still due */
     CHECK(mixq_pop_ready(q, 6000, out + 4, 64) == 5);
-    CHECK(mixq_len(q) == 3);                         /* exactly f kept */
+    CHECK(mixq_len(q) == 3); /* exactly f kept */
     CHECK(mixq_next_deadline(q) == UINT64_MAX);
     bool seen[12] = { false };
     size_t dup = 0;

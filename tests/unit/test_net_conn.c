@@ -31,7 +31,7 @@ struct side {
     uint8_t last[256];
     size_t last_len;
     bool refuse, echo, close_in_frame;
-    uint64_t rx_age_us;             /* at the last frame: now - conn_rx_time_us() */
+    uint64_t rx_age_us; /* at the last frame: now - conn_rx_time_us() */
     uint8_t seen_key[32];
     enum link_role seen_role;
 };
@@ -123,16 +123,29 @@ static void teardown(void)
     A.m = B.m = NULL;
 }
 
-static bool b_got_frame(void) { return B.frames > 0; }
-static bool b_closed(void) { return B.closes > 0; }
-static bool a_closed(void) { return A.closes > 0; }
-static bool never(void) { return false; }
+static bool b_got_frame(void)
+{
+    return B.frames > 0;
+}
+static bool b_closed(void)
+{
+    return B.closes > 0;
+}
+static bool a_closed(void)
+{
+    return A.closes > 0;
+}
+static bool never(void)
+{
+    return false;
+}
 
 static void test_hostport(void)
 {
     char h[64];
     uint16_t p;
-    CHECK(hostport_parse("127.0.0.1:7000", h, sizeof h, &p) && p == 7000 && !strcmp(h, "127.0.0.1"));
+    CHECK(hostport_parse("127.0.0.1:7000", h, sizeof h, &p) && p == 7000 &&
+          !strcmp(h, "127.0.0.1"));
     CHECK(hostport_parse("[::1]:9", h, sizeof h, &p) && p == 9 && !strcmp(h, "::1"));
     CHECK(hostport_parse("localhost:0", h, sizeof h, &p) && p == 0);
     CHECK(!hostport_parse("127.0.0.1", h, sizeof h, &p));
@@ -376,8 +389,14 @@ static void test_accept_emfile(void)
     teardown();
 }
 
-static bool both_established(void) { return A.established > 0 && B.established > 0; }
-static bool a_got_frame(void) { return A.frames > 0; }
+static bool both_established(void)
+{
+    return A.established > 0 && B.established > 0;
+}
+static bool a_got_frame(void)
+{
+    return A.frames > 0;
+}
 
 /*
  * Backpressure pauses only established inbound links: with both managers

@@ -62,7 +62,8 @@ static void test_put_fetch_ack(void)
     CHECK(inbox_count(s, a) == 2);
     CHECK(inbox_fetch(s, a, 1, &m, &n, &rem) == INBOX_OK);
     CHECK(n == 1 && rem == 1);
-    CHECK(n == 1 && m[0].seq == 1 && m[0].payload_len == 5 && memcmp(m[0].payload, "first", 5) == 0);
+    CHECK(n == 1 && m[0].seq == 1 && m[0].payload_len == 5 &&
+          memcmp(m[0].payload, "first", 5) == 0);
     inbox_msgs_free(m, n);
     CHECK(inbox_fetch(s, a, 10, &m, &n, &rem) == INBOX_OK);
     CHECK(n == 2 && rem == 0);

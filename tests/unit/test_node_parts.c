@@ -91,7 +91,8 @@ static void test_metrics_text(void)
     CHECK(strstr(t, "mixnode_unwrap_seconds_bucket{le=\"+Inf\"} 2\n") != NULL);
     CHECK(strstr(t, "mixnode_unwrap_seconds_count 2\n") != NULL);
     /* Node ids in base64url everywhere, as in logs and documents. */
-    CHECK(strstr(t, "mixnode_loops_returned_by_hop_total{next_hop=\"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s\"} 1") != NULL);
+    CHECK(strstr(t, "mixnode_loops_returned_by_hop_total{next_hop="
+                    "\"q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s\"} 1") != NULL);
     CHECK(strstr(t, "# TYPE mixnode_queue_depth gauge") != NULL);
     free(t);
     free(m);
@@ -101,12 +102,12 @@ static void test_metrics_text(void)
 
 struct pipe_env {
     struct node *n;
-    uint8_t sk[32], pk[32];          /* the node's Sphinx key */
-    uint8_t csk[32], cpk[32];        /* a client's key */
+    uint8_t sk[32], pk[32];   /* the node's Sphinx key */
+    uint8_t csk[32], cpk[32]; /* a client's key */
     uint8_t inbox[32];
     struct sphinx_geometry g;
     struct peer *client;
-    struct peer *node;               /* a node link (packets that exit here come this way) */
+    struct peer *node; /* a node link (packets that exit here come this way) */
     char dir[128];
 };
 
@@ -306,7 +307,7 @@ static void test_surb_ack_delay(void)
     const uint32_t hold_us = 300000;
 
     CHECK(pipe_setup(&e));
-    struct sphinx_hop self = {.delay_us = 0}, sh[2];
+    struct sphinx_hop self = { .delay_us = 0 }, sh[2];
     memcpy(self.node_id, node_harness_id(e.n), 32);
     memcpy(self.public_key, e.pk, 32);
     sh[0] = self;

@@ -14,7 +14,7 @@
 #define VEC_FILE "tests/vectors/noise-25519-chachapoly-blake2b.json"
 #define MAX_VECS 16
 #define MAX_MSGS 16
-#define MAX_HEX  2048
+#define MAX_HEX 2048
 
 /* ------------------------------------------- a tiny reader for the JSON */
 
@@ -81,8 +81,8 @@ static bool assign(struct vector *v, const char *k, const char *val, size_t vl)
         return hex(val, vl, m->payload, MAX_HEX, &m->payload_len);
     }
     if (strcmp(k, "ciphertext") == 0)
-        return v->nmsgs > 0 && hex(val, vl, v->msgs[v->nmsgs - 1].ct, MAX_HEX,
-                                   &v->msgs[v->nmsgs - 1].ct_len);
+        return v->nmsgs > 0 &&
+               hex(val, vl, v->msgs[v->nmsgs - 1].ct, MAX_HEX, &v->msgs[v->nmsgs - 1].ct_len);
     if (strcmp(k, "init_prologue") == 0)
         return hex(val, vl, v->init_prologue, 64, &v->init_prologue_len);
     if (strcmp(k, "resp_prologue") == 0)
@@ -122,7 +122,10 @@ static bool load_vectors(const char *path)
     for (char *p = js; *p && ok; p++) {
         if (*p == '{' || *p == '[') {
             if (*p == '{' && depth == 2) {
-                if (nvecs == MAX_VECS) { ok = false; break; }
+                if (nvecs == MAX_VECS) {
+                    ok = false;
+                    break;
+                }
                 memset(&vecs[nvecs++], 0, sizeof vecs[0]);
             }
             depth++;
@@ -130,13 +133,19 @@ static bool load_vectors(const char *path)
             depth--;
         } else if (*p == '"') {
             char *end = strchr(p + 1, '"');
-            if (end == NULL) { ok = false; break; }
+            if (end == NULL) {
+                ok = false;
+                break;
+            }
             size_t len = (size_t)(end - p - 1);
             char *q = end + 1;
             while (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t')
                 q++;
             if (*q == ':') {
-                if (len >= sizeof key) { ok = false; break; }
+                if (len >= sizeof key) {
+                    ok = false;
+                    break;
+                }
                 memcpy(key, p + 1, len);
                 key[len] = 0;
             } else if (depth >= 3 && nvecs > 0) {
@@ -210,8 +219,10 @@ static void run_vector(const char *name)
         struct noise_hs *w = noise_hs_is_my_turn(in) ? in : re, *r = w == in ? re : in;
         size_t blen = 0, plen = 0;
         CHECK(noise_hs_message_len(w, m->payload_len) == m->ct_len);
-        CHECK(noise_hs_write_message(w, m->payload, m->payload_len, buf, sizeof buf, &blen) == NOISE_OK);
-        CHECKF(blen == m->ct_len && memcmp(buf, m->ct, blen) == 0, "%s handshake message %zu", name, i);
+        CHECK(noise_hs_write_message(w, m->payload, m->payload_len, buf, sizeof buf, &blen) ==
+              NOISE_OK);
+        CHECKF(blen == m->ct_len && memcmp(buf, m->ct, blen) == 0, "%s handshake message %zu", name,
+               i);
         CHECK(noise_hs_read_message(r, m->ct, m->ct_len, pl, sizeof pl, &plen) == NOISE_OK);
         CHECK(plen == m->payload_len && memcmp(pl, m->payload, plen) == 0);
     }
@@ -256,10 +267,22 @@ static void test_vectors_loaded(void)
     }
 }
 
-static void test_vector_NK(void) { run_vector("Noise_NK_25519_ChaChaPoly_BLAKE2b"); }
-static void test_vector_KK(void) { run_vector("Noise_KK_25519_ChaChaPoly_BLAKE2b"); }
-static void test_vector_IK(void) { run_vector("Noise_IK_25519_ChaChaPoly_BLAKE2b"); }
-static void test_vector_XX(void) { run_vector("Noise_XX_25519_ChaChaPoly_BLAKE2b"); }
+static void test_vector_NK(void)
+{
+    run_vector("Noise_NK_25519_ChaChaPoly_BLAKE2b");
+}
+static void test_vector_KK(void)
+{
+    run_vector("Noise_KK_25519_ChaChaPoly_BLAKE2b");
+}
+static void test_vector_IK(void)
+{
+    run_vector("Noise_IK_25519_ChaChaPoly_BLAKE2b");
+}
+static void test_vector_XX(void)
+{
+    run_vector("Noise_XX_25519_ChaChaPoly_BLAKE2b");
+}
 
 /* ------------------------------------------------ building blocks, KATs */
 
@@ -278,13 +301,15 @@ static void test_hmac_kat(void)
     for (int i = 0; i < 200; i++)
         key[i] = (uint8_t)i;
     noise_hmac_blake2b(out, key, 64, msg, 16);
-    unhex(want, 64, "16e134a1aede5868cc083098fc16f5278a7f1ca31a1065740d5cad4fec57d813"
-                    "61b6c95144d75196d2e2b4453b5964da338bf26774d98c32c8c27038990524c2");
+    unhex(want, 64,
+          "16e134a1aede5868cc083098fc16f5278a7f1ca31a1065740d5cad4fec57d813"
+          "61b6c95144d75196d2e2b4453b5964da338bf26774d98c32c8c27038990524c2");
     CHECK_EQ_MEM(out, want, 64);
     /* A key longer than the 128-byte block is hashed first. */
     noise_hmac_blake2b(out, key, 200, msg, 16);
-    unhex(want, 64, "80615d87255e171cc23795e50c475669282e04c8bcaaa83fe1f4caee8c5cbab9"
-                    "b1a15c1129a439c7232c32d1b30b9ed3772b546b0e281e8552296d299af1dbd1");
+    unhex(want, 64,
+          "80615d87255e171cc23795e50c475669282e04c8bcaaa83fe1f4caee8c5cbab9"
+          "b1a15c1129a439c7232c32d1b30b9ed3772b546b0e281e8552296d299af1dbd1");
     CHECK_EQ_MEM(out, want, 64);
 }
 
@@ -321,7 +346,7 @@ static void test_rekey_kat(void)
     noise_cipher_set_nonce(c, 7);
     noise_cipher_set_nonce(d, 7);
     CHECK(noise_cipher_rekey(c) == NOISE_OK);
-    CHECK(noise_cipher_nonce(c) == 7);   /* REKEY leaves n alone */
+    CHECK(noise_cipher_nonce(c) == 7); /* REKEY leaves n alone */
     CHECK(noise_cipher_encrypt(c, NULL, 0, pt, 5, a) == NOISE_OK);
     CHECK(noise_cipher_encrypt(d, NULL, 0, pt, 5, b) == NOISE_OK);
     CHECK_EQ_MEM(a, b, 21);
@@ -359,7 +384,7 @@ static void test_cipher_errors(void)
     CHECK(noise_cipher_encrypt(c, NULL, 0, pt, 8, ct) == NOISE_OK);
     ct[3] ^= 1;
     CHECK(noise_cipher_decrypt(d, NULL, 0, ct, 24, out) == NOISE_ERR_DECRYPT);
-    CHECK(noise_cipher_nonce(d) == 0);   /* a failed decrypt does not consume a nonce */
+    CHECK(noise_cipher_nonce(d) == 0); /* a failed decrypt does not consume a nonce */
     ct[3] ^= 1;
     CHECK(noise_cipher_decrypt(d, NULL, 0, ct, 15, out) == NOISE_ERR_LENGTH);
     CHECK(noise_cipher_decrypt(d, NULL, 0, ct, 24, out) == NOISE_OK);
@@ -388,10 +413,10 @@ static bool ik_pair(struct pair *p, const struct mix_rng *rng)
 {
     if (noise_dh_keygen(p->ipk, p->isk, rng) || noise_dh_keygen(p->rpk, p->rsk, rng))
         return false;
-    p->in = noise_hs_new(NOISE_PATTERN_IK, true, (const uint8_t *)"pro", 3, p->isk, p->ipk,
-                         p->rpk, rng);
-    p->re = noise_hs_new(NOISE_PATTERN_IK, false, (const uint8_t *)"pro", 3, p->rsk, NULL,
-                         NULL, rng);
+    p->in = noise_hs_new(NOISE_PATTERN_IK, true, (const uint8_t *)"pro", 3, p->isk, p->ipk, p->rpk,
+                         rng);
+    p->re =
+        noise_hs_new(NOISE_PATTERN_IK, false, (const uint8_t *)"pro", 3, p->rsk, NULL, NULL, rng);
     return p->in && p->re &&
            noise_hs_write_message(p->in, (const uint8_t *)"hi", 2, p->m1, sizeof p->m1,
                                   &p->m1_len) == NOISE_OK;
@@ -458,7 +483,7 @@ static void test_hs_errors(void)
     CHECK(noise_hs_read_message(p.re, p.m1, p.m1_len, pl, sizeof pl, &plen) == NOISE_OK);
     CHECK(plen == 2 && memcmp(pl, "hi", 2) == 0);
     uint8_t rk[32];
-    CHECK(noise_hs_remote_static(p.re, rk));   /* known right after IK msg1 */
+    CHECK(noise_hs_remote_static(p.re, rk)); /* known right after IK msg1 */
     CHECK_EQ_MEM(rk, p.ipk, 32);
     CHECK(noise_hs_write_message(p.re, NULL, 0, buf, 10, &blen) == NOISE_ERR_LENGTH);
     CHECK(noise_hs_write_message(p.re, NULL, 0, buf, sizeof buf, &blen) == NOISE_OK);
@@ -482,8 +507,8 @@ static void test_wrong_responder_key(void)
     size_t m1_len, plen;
     CHECK(ik_pair(&p, &rng));
     CHECK(noise_dh_keygen(other_pk, other_sk, &rng) == NOISE_OK);
-    struct noise_hs *in = noise_hs_new(NOISE_PATTERN_IK, true, (const uint8_t *)"pro", 3,
-                                       p.isk, p.ipk, other_pk, &rng);
+    struct noise_hs *in = noise_hs_new(NOISE_PATTERN_IK, true, (const uint8_t *)"pro", 3, p.isk,
+                                       p.ipk, other_pk, &rng);
     CHECK(in != NULL);
     if (in) {
         CHECK(noise_hs_write_message(in, NULL, 0, m1, sizeof m1, &m1_len) == NOISE_OK);
@@ -493,10 +518,10 @@ static void test_wrong_responder_key(void)
     pair_free(&p);
     /* A different prologue also fails. */
     CHECK(ik_pair(&p, &rng));
-    struct noise_hs *re2 = noise_hs_new(NOISE_PATTERN_IK, false, (const uint8_t *)"prx", 3,
-                                        p.rsk, NULL, NULL, &rng);
-    CHECK(re2 && noise_hs_read_message(re2, p.m1, p.m1_len, pl, sizeof pl, &plen) ==
-                     NOISE_ERR_DECRYPT);
+    struct noise_hs *re2 =
+        noise_hs_new(NOISE_PATTERN_IK, false, (const uint8_t *)"prx", 3, p.rsk, NULL, NULL, &rng);
+    CHECK(re2 &&
+          noise_hs_read_message(re2, p.m1, p.m1_len, pl, sizeof pl, &plen) == NOISE_ERR_DECRYPT);
     noise_hs_free(re2);
     pair_free(&p);
 }
@@ -511,7 +536,7 @@ static void test_max_message(void)
     CHECK(pl && buf);
     if (pl && buf) {
         CHECK(noise_hs_read_message(p.re, p.m1, p.m1_len, pl, NOISE_MAX_MSG, &plen) == NOISE_OK);
-        size_t maxp = NOISE_MAX_MSG - 48;   /* msg2 is e (32) + payload + tag */
+        size_t maxp = NOISE_MAX_MSG - 48; /* msg2 is e (32) + payload + tag */
         CHECK(noise_hs_write_message(p.re, pl, maxp + 1, buf, NOISE_MAX_MSG + 100, &blen) ==
               NOISE_ERR_LENGTH);
         CHECK(noise_hs_write_message(p.re, pl, maxp, buf, NOISE_MAX_MSG + 100, &blen) == NOISE_OK);

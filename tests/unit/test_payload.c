@@ -8,9 +8,9 @@
 
 static void test_envelope_known_answer(void)
 {
-    uint8_t out[32], surb[3] = {0xaa, 0xbb, 0xcc}, body[4] = {1, 2, 3, 4};
-    static const uint8_t want[32] = {
-        0x01, 0x01, 0x00, 0x03, 0x00, 0x00, 0x00, 0x04, 0xaa, 0xbb, 0xcc, 1, 2, 3, 4};
+    uint8_t out[32], surb[3] = { 0xaa, 0xbb, 0xcc }, body[4] = { 1, 2, 3, 4 };
+    static const uint8_t want[32] = { 0x01, 0x01, 0x00, 0x03, 0x00, 0x00, 0x00, 0x04,
+                                      0xaa, 0xbb, 0xcc, 1,    2,    3,    4 };
     CHECK(payload_build(out, sizeof(out), surb, 3, body, 4) == PAYLOAD_OK);
     CHECK_EQ_MEM(out, want, sizeof(want));
     struct payload_view v;
@@ -26,20 +26,23 @@ static void test_envelope_known_answer(void)
 
 static void test_envelope_bad(void)
 {
-    uint8_t buf[64], body[10] = {0};
+    uint8_t buf[64], body[10] = { 0 };
     struct payload_view v;
     CHECK(payload_build(buf, sizeof(buf), NULL, 0, body, sizeof(body)) == PAYLOAD_OK);
     CHECK(payload_parse(buf, 7, &v) == PAYLOAD_ERR_SHORT);
     CHECK(payload_parse(NULL, 64, &v) == PAYLOAD_ERR_SHORT);
     buf[0] = 2;
     CHECK(payload_parse(buf, sizeof(buf), &v) == PAYLOAD_ERR_VERSION);
-    buf[0] = 1; buf[1] = 0x02;
+    buf[0] = 1;
+    buf[1] = 0x02;
     CHECK(payload_parse(buf, sizeof(buf), &v) == PAYLOAD_ERR_FLAGS);
     buf[1] = 0x01; /* flag without SURB length */
     CHECK(payload_parse(buf, sizeof(buf), &v) == PAYLOAD_ERR_FLAGS);
-    buf[1] = 0; buf[3] = 5; /* SURB length without flag */
+    buf[1] = 0;
+    buf[3] = 5; /* SURB length without flag */
     CHECK(payload_parse(buf, sizeof(buf), &v) == PAYLOAD_ERR_FLAGS);
-    buf[3] = 0; mix_put_be32(buf + 4, 57);
+    buf[3] = 0;
+    mix_put_be32(buf + 4, 57);
     CHECK(payload_parse(buf, sizeof(buf), &v) == PAYLOAD_ERR_LENGTH);
     mix_put_be32(buf + 4, 0xffffffffu);
     CHECK(payload_parse(buf, sizeof(buf), &v) == PAYLOAD_ERR_LENGTH);
@@ -56,7 +59,7 @@ static void test_envelope_bad(void)
 static void test_inbox_id(void)
 {
     /* BLAKE2b-256("mixnet-inbox-v1" || 32 x 0x01), computed with Python hashlib. */
-    static const uint8_t want[8] = {0};
+    static const uint8_t want[8] = { 0 };
     uint8_t pk[32], id[32], id2[32];
     memset(pk, 1, sizeof(pk));
     payload_inbox_id(id, pk);
@@ -71,7 +74,8 @@ static void test_inbox_id(void)
     CHECK(id[0] == 0x6a && id[1] == 0x2e);
 }
 
-static struct payload_frag mkfrag(const uint8_t *data, size_t dlen, const uint8_t *surb, size_t slen)
+static struct payload_frag mkfrag(const uint8_t *data, size_t dlen, const uint8_t *surb,
+                                  size_t slen)
 {
     struct payload_frag f;
     memset(&f, 0, sizeof(f));
@@ -91,11 +95,11 @@ static struct payload_frag mkfrag(const uint8_t *data, size_t dlen, const uint8_
 
 static void test_frag_known_answer(void)
 {
-    uint8_t data[4] = {'a', 'b', 'c', 'd'}, surb[2] = {0xee, 0xff}, out[48];
-    static const uint8_t want[48] = {
-        0x01, 0x01, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b,
-        0x1c, 0x1d, 0x1e, 0x1f, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 7, 0, 4, 0, 2,
-        'a', 'b', 'c', 'd', 0xee, 0xff};
+    uint8_t data[4] = { 'a', 'b', 'c', 'd' }, surb[2] = { 0xee, 0xff }, out[48];
+    static const uint8_t want[48] = { 0x01, 0x01, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+                                      0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0,    0,
+                                      0,    0,    0,    0,    0,    2,    0,    0,    0,    7,
+                                      0,    4,    0,    2,    'a',  'b',  'c',  'd',  0xee, 0xff };
     struct payload_frag f = mkfrag(data, 4, surb, 2), g;
     CHECK(payload_frag_build(out, sizeof(out), &f) == PAYLOAD_OK);
     CHECK_EQ_MEM(out, want, sizeof(want));
@@ -107,21 +111,26 @@ static void test_frag_known_answer(void)
 
 static void test_frag_bad(void)
 {
-    uint8_t data[4] = {0}, out[48], copy[48];
+    uint8_t data[4] = { 0 }, out[48], copy[48];
     struct payload_frag f = mkfrag(data, 4, NULL, 0), g;
     CHECK(payload_frag_build(out, sizeof(out), &f) == PAYLOAD_OK);
     CHECK(payload_frag_parse(out, 33, &g) == PAYLOAD_ERR_SHORT);
-#define MUT(stmt, err) do { memcpy(copy, out, sizeof(out)); stmt; \
-        CHECK(payload_frag_parse(copy, sizeof(copy), &g) == (err)); } while (0)
+#define MUT(stmt, err)                                                                             \
+    do {                                                                                           \
+        memcpy(copy, out, sizeof(out));                                                            \
+        stmt;                                                                                      \
+        CHECK(payload_frag_parse(copy, sizeof(copy), &g) == (err));                                \
+    } while (0)
     MUT(copy[0] = 9, PAYLOAD_ERR_KIND);
     MUT(copy[0] = 0, PAYLOAD_ERR_KIND);
     MUT(copy[1] = 4, PAYLOAD_ERR_FLAGS);
     MUT(copy[1] = 1, PAYLOAD_ERR_FLAGS);
-    MUT(mix_put_be32(copy + 18, 2), PAYLOAD_ERR_FRAGMENT);  /* index == count */
-    MUT(mix_put_be32(copy + 22, 0), PAYLOAD_ERR_FRAGMENT);  /* count 0 */
-    MUT(mix_put_be32(copy + 26, 3), PAYLOAD_ERR_FRAGMENT);  /* data longer than message */
+    MUT(mix_put_be32(copy + 18, 2), PAYLOAD_ERR_FRAGMENT); /* index == count */
+    MUT(mix_put_be32(copy + 22, 0), PAYLOAD_ERR_FRAGMENT); /* count 0 */
+    MUT(mix_put_be32(copy + 26, 3), PAYLOAD_ERR_FRAGMENT); /* data longer than message */
     MUT(mix_put_be32(copy + 26, PAYLOAD_MAX_MESSAGE + 1), PAYLOAD_ERR_FRAGMENT);
-    MUT(mix_put_be16(copy + 30, 15); mix_put_be32(copy + 26, 20), PAYLOAD_ERR_LENGTH);   /* past the buffer */
+    MUT(mix_put_be16(copy + 30, 15);
+        mix_put_be32(copy + 26, 20), PAYLOAD_ERR_LENGTH); /* past the buffer */
     MUT(mix_put_be16(copy + 30, 0xffff); mix_put_be32(copy + 26, 0x10000), PAYLOAD_ERR_LENGTH);
     MUT(copy[47] = 1, PAYLOAD_ERR_PADDING);
     MUT(copy[1] = 1; mix_put_be16(copy + 32, 2); mix_put_be32(copy + 18, 1), PAYLOAD_ERR_FRAGMENT);

@@ -60,8 +60,10 @@ static void make_fixture(struct fixture *f)
         crypto_sign_seed_keypair(d->identity_key, f->node_sk[i], s);
         pki_node_id(d->identity_key, d->id);
         mix_rng_bytes(&rng, d->link_key, PKI_KEY_LEN);
-        d->roles = i < 2 ? (PKI_ROLE_GATEWAY | PKI_ROLE_PROVIDER) : i == 2 ? PKI_ROLE_GATEWAY :
-                   i == 3 ? PKI_ROLE_PROVIDER : PKI_ROLE_MIX;
+        d->roles = i < 2    ? (PKI_ROLE_GATEWAY | PKI_ROLE_PROVIDER)
+                   : i == 2 ? PKI_ROLE_GATEWAY
+                   : i == 3 ? PKI_ROLE_PROVIDER
+                            : PKI_ROLE_MIX;
         d->layer = i < 4 ? 0 : (uint32_t)(i - 4) / 2 + 1;
         snprintf(d->address, sizeof d->address, "127.0.0.1:%d", 20000 + i);
         d->n_sphinx_keys = 2;
@@ -137,7 +139,7 @@ static void test_epochs(void)
     CHECK(pki_epoch_of(&t, 1100) == 2);
     CHECK(pki_epoch_start(&t, 1) == 1000 && pki_epoch_end(&t, 1) == 1100);
     CHECK(pki_epoch_start(&t, 7) == 1600 && pki_epoch_end(&t, 7) == 1700);
-    CHECK(!pki_in_grace(&t, 1005));          /* epoch 1 has no predecessor */
+    CHECK(!pki_in_grace(&t, 1005)); /* epoch 1 has no predecessor */
     CHECK(pki_in_grace(&t, 1100) && pki_in_grace(&t, 1109) && !pki_in_grace(&t, 1110));
     CHECK(pki_accepted_epochs(&t, 500, acc) == 0);
     CHECK(pki_accepted_epochs(&t, 1105, acc) == 2 && acc[0] == 2 && acc[1] == 1);
@@ -178,25 +180,25 @@ static void test_descriptor_rejects(void)
     uint8_t *b = NULL;
     size_t n = 0;
 
-    d.layer = 0;                                        /* a mix needs a layer */
+    d.layer = 0; /* a mix needs a layer */
     CHECK(pki_descriptor_check(&d) == PKI_ERR_BAD_VALUE);
     d = fx.nodes[4];
-    d.roles = PKI_ROLE_MIX | PKI_ROLE_GATEWAY;          /* mix is exclusive */
+    d.roles = PKI_ROLE_MIX | PKI_ROLE_GATEWAY; /* mix is exclusive */
     CHECK(pki_descriptor_check(&d) == PKI_ERR_BAD_VALUE);
     d = fx.nodes[0];
-    d.layer = 1;                                        /* gateways have no layer */
+    d.layer = 1; /* gateways have no layer */
     CHECK(pki_descriptor_check(&d) == PKI_ERR_BAD_VALUE);
     d = fx.nodes[0];
     d.roles = 8;
     CHECK(pki_descriptor_check(&d) == PKI_ERR_BAD_VALUE);
     d = fx.nodes[0];
-    d.id[0] ^= 1;                                       /* id must be H(identity key) */
+    d.id[0] ^= 1; /* id must be H(identity key) */
     CHECK(pki_descriptor_check(&d) == PKI_ERR_BAD_VALUE);
     d = fx.nodes[0];
     strcpy(d.address, "no port here");
     CHECK(pki_descriptor_check(&d) == PKI_ERR_BAD_VALUE);
     d = fx.nodes[0];
-    d.sphinx_keys[1].epoch = d.sphinx_keys[0].epoch;    /* epochs strictly increasing */
+    d.sphinx_keys[1].epoch = d.sphinx_keys[0].epoch; /* epochs strictly increasing */
     CHECK(pki_descriptor_check(&d) == PKI_ERR_BAD_VALUE);
     d = fx.nodes[0];
     d.n_sphinx_keys = 0;
@@ -211,7 +213,7 @@ static void test_descriptor_rejects(void)
         CHECK(pki_descriptor_verify(b, n, &out) == PKI_ERR_BAD_SIGNATURE);
         addr[0] = '1';
     }
-    b[n - 1] ^= 0x80;                                   /* the signature itself */
+    b[n - 1] ^= 0x80; /* the signature itself */
     CHECK(pki_descriptor_verify(b, n, &out) == PKI_ERR_BAD_SIGNATURE);
     b[n - 1] ^= 0x80;
     CHECK(pki_descriptor_verify(b, n, &out) == PKI_OK);
@@ -261,7 +263,7 @@ static void test_doc_canonical_order(void)
     d.sphinx_keys[1].epoch = EPOCH + 6;
     CHECK(pki_doc_add(empty, &d) == PKI_ERR_BAD_VALUE);
     d = fx.nodes[4];
-    d.layer = 4;                                        /* above params.layers */
+    d.layer = 4; /* above params.layers */
     pki_node_id(d.identity_key, d.id);
     CHECK(pki_doc_add(empty, &d) == PKI_ERR_BAD_VALUE);
     pki_doc_free(empty);
@@ -276,10 +278,10 @@ static void test_doc_params_check(void)
     p.timing.grace = p.timing.epoch_len;
     CHECK(pki_params_check(&p) == PKI_ERR_BAD_VALUE);
     p = fx.params;
-    p.max_hops = 4;                                     /* 3 layers need 5 hops */
+    p.max_hops = 4; /* 3 layers need 5 hops */
     CHECK(pki_params_check(&p) == PKI_ERR_BAD_VALUE);
     p = fx.params;
-    p.strategy = PKI_STRATEGY_TIMED_POOL;               /* needs T */
+    p.strategy = PKI_STRATEGY_TIMED_POOL; /* needs T */
     CHECK(pki_params_check(&p) == PKI_ERR_BAD_VALUE);
     p.pool_interval_us = 1000000;
     p.pool_keep = 3;
@@ -295,17 +297,17 @@ static void test_doc_params_check(void)
     CHECK(pki_params_check(&p) == PKI_ERR_BAD_VALUE);
     CHECK(pki_doc_new(&p) == NULL);
     p = fx.params;
-    p.timing.genesis = UINT64_MAX - 10;                 /* epoch end overflows */
+    p.timing.genesis = UINT64_MAX - 10; /* epoch end overflows */
     CHECK(pki_params_check(&p) == PKI_ERR_BAD_VALUE);
     p = fx.params;
     p.max_delay_us = p.mean_delay_us - 1;
     CHECK(pki_params_check(&p) == PKI_ERR_BAD_VALUE);
     /* A geometry no node can use is refused (found by the spec review). */
     p = fx.params;
-    p.max_hops = 11;                                    /* > SPHINX_MAX_HOPS_LIMIT */
+    p.max_hops = 11; /* > SPHINX_MAX_HOPS_LIMIT */
     CHECK(pki_params_check(&p) == PKI_ERR_BAD_VALUE);
     p = fx.params;
-    p.payload_len = 63;                                 /* < SPHINX_MIN_PAYLOAD */
+    p.payload_len = 63; /* < SPHINX_MIN_PAYLOAD */
     CHECK(pki_params_check(&p) == PKI_ERR_BAD_VALUE);
     p.payload_len = 64;
     CHECK(pki_params_check(&p) == PKI_OK);
@@ -363,10 +365,11 @@ static void test_lookups_and_path(void)
     int distinct = 0;
     for (int i = 0; i < N_NODES; i++)
         distinct += seen_entry[i] > 0;
-    CHECK(distinct == 3);                               /* every gateway gets used */
+    CHECK(distinct == 3); /* every gateway gets used */
     /* Fixed entry and destination. */
     CHECK(pki_random_path(doc, &rng, fx.nodes[2].id, fx.nodes[3].id, path, 5) == 5);
-    CHECK(path[0] == pki_doc_find(doc, fx.nodes[2].id) && path[4] == pki_doc_find(doc, fx.nodes[3].id));
+    CHECK(path[0] == pki_doc_find(doc, fx.nodes[2].id) &&
+          path[4] == pki_doc_find(doc, fx.nodes[3].id));
     CHECK(pki_random_path(doc, &rng, fx.nodes[3].id, NULL, path, 5) == -1); /* not a gateway */
     CHECK(pki_random_path(doc, &rng, NULL, fx.nodes[2].id, path, 5) == -1); /* not a provider */
     CHECK(pki_random_path(doc, &rng, NULL, NULL, path, 4) == -1);           /* cap too small */
@@ -388,7 +391,7 @@ static void test_verify_signatures(void)
     uint64_t now = GENESIS + (EPOCH - 1) * (uint64_t)EPOCH_LEN + 10;
     struct pki_verify_opts o = opts_k(2, now);
 
-    uint8_t *s = sign_doc(db, dl, 0x3, &sl);            /* authorities 0 and 1 */
+    uint8_t *s = sign_doc(db, dl, 0x3, &sl); /* authorities 0 and 1 */
     enum pki_err e = pki_verify(s, sl, &o, &doc);
     CHECKF(e == PKI_OK, "%s", pki_strerror(e));
     CHECK(doc != NULL && pki_doc_epoch(doc) == EPOCH && pki_doc_node_count(doc) == N_NODES);
@@ -403,19 +406,19 @@ static void test_verify_signatures(void)
     free(sigs);
     free(s);
 
-    s = sign_doc(db, dl, 0x7, &sl);                     /* all three */
+    s = sign_doc(db, dl, 0x7, &sl); /* all three */
     CHECK(pki_verify(s, sl, &o, NULL) == PKI_OK);
     o.threshold = 3;
     CHECK(pki_verify(s, sl, &o, NULL) == PKI_OK);
     free(s);
 
-    s = sign_doc(db, dl, 0x4, &sl);                     /* one of k=2 */
+    s = sign_doc(db, dl, 0x4, &sl); /* one of k=2 */
     o.threshold = 2;
     CHECK(pki_verify(s, sl, &o, &doc) == PKI_ERR_TOO_FEW_SIGNATURES && doc == NULL);
     o.threshold = 1;
     CHECK(pki_verify(s, sl, &o, NULL) == PKI_OK);
     free(s);
-    s = sign_doc(db, dl, 0x0, &sl);                     /* none */
+    s = sign_doc(db, dl, 0x0, &sl); /* none */
     CHECK(pki_verify(s, sl, &o, NULL) == PKI_ERR_TOO_FEW_SIGNATURES);
     free(s);
 
@@ -470,17 +473,17 @@ static void test_verify_epochs(void)
     struct pki_verify_opts o = opts_k(2, from);
 
     CHECK(pki_verify(s, sl, &o, NULL) == PKI_OK);
-    o.now = until + GRACE - 1;                           /* still in the grace period */
+    o.now = until + GRACE - 1; /* still in the grace period */
     CHECK(pki_verify(s, sl, &o, NULL) == PKI_OK);
     o.now = until + GRACE;
     CHECK(pki_verify(s, sl, &o, NULL) == PKI_ERR_STALE_EPOCH);
-    o.now = from - EPOCH_LEN;                            /* published one epoch ahead: fine */
+    o.now = from - EPOCH_LEN; /* published one epoch ahead: fine */
     CHECK(pki_verify(s, sl, &o, NULL) == PKI_OK);
     o.now = from - EPOCH_LEN - 1;
     CHECK(pki_verify(s, sl, &o, NULL) == PKI_ERR_FUTURE_EPOCH);
     o.max_ahead = 2 * EPOCH_LEN;
     CHECK(pki_verify(s, sl, &o, NULL) == PKI_OK);
-    o.now = 0;                                           /* no time check */
+    o.now = 0; /* no time check */
     CHECK(pki_verify(s, sl, &o, NULL) == PKI_OK);
     o.want_epoch = EPOCH + 1;
     CHECK(pki_verify(s, sl, &o, NULL) == PKI_ERR_WRONG_EPOCH);
@@ -491,8 +494,8 @@ static void test_verify_epochs(void)
 }
 
 /* Replace n_old bytes at off with new bytes; returns a new buffer. */
-static uint8_t *splice(const uint8_t *b, size_t len, size_t off, size_t n_old,
-                       const uint8_t *nb, size_t n_new, size_t *out_len)
+static uint8_t *splice(const uint8_t *b, size_t len, size_t off, size_t n_old, const uint8_t *nb,
+                       size_t n_new, size_t *out_len)
 {
     uint8_t *o = malloc(len - n_old + n_new + 1);
     memcpy(o, b, off);
@@ -527,7 +530,7 @@ static void test_doc_sphinx_format(void)
     CHECK(doc != NULL && pki_doc_encode(doc, &kem, &kl) == PKI_OK);
     CHECK(kem != NULL && kl == cl + 4);
     if (kem != NULL && classic != NULL && kl == cl + 4) {
-        CHECK(kem[0] == 0xb8 && kem[1] == 0x18);        /* map(24) */
+        CHECK(kem[0] == 0xb8 && kem[1] == 0x18); /* map(24) */
         CHECK(memcmp(kem + 2, classic + 1, cl - 1) == 0);
         CHECK(kem[kl - 3] == 0x18 && kem[kl - 2] == 0x18 && kem[kl - 1] == 0x01);
         CHECK(pki_doc_decode(kem, kl, &back) == PKI_OK);
@@ -556,38 +559,38 @@ static void test_doc_rejects(void)
     CHECK(dl > sizeof start && memcmp(db, start, sizeof start) == 0);
     CHECK(decode_both(db, dl) == PKI_OK);
 
-    static const uint8_t long_one[] = { 0x18, 0x01 };   /* 1 in two bytes */
+    static const uint8_t long_one[] = { 0x18, 0x01 }; /* 1 in two bytes */
     nb = splice(db, dl, 2, 1, long_one, 2, &nl);
     CHECK(decode_both(nb, nl) == PKI_ERR_NONCANONICAL);
     free(nb);
 
     static const uint8_t swapped[] = { 0x02, 0x19, 0x03, 0xe8, 0x01, 0x01 };
-    nb = splice(db, dl, 1, 6, swapped, 6, &nl);         /* keys out of order */
+    nb = splice(db, dl, 1, 6, swapped, 6, &nl); /* keys out of order */
     CHECK(decode_both(nb, nl) == PKI_ERR_NONCANONICAL);
     free(nb);
 
-    static const uint8_t indef[] = { 0xbf };            /* indefinite-length map */
+    static const uint8_t indef[] = { 0xbf }; /* indefinite-length map */
     nb = splice(db, dl, 0, 1, indef, 1, &nl);
     nb[nl++] = 0xff;
     CHECK(decode_both(nb, nl) == PKI_ERR_NONCANONICAL);
     free(nb);
 
     /* Key 24 (sphinx_format) is written only when not 0 (classic). */
-    static const uint8_t map24[] = { 0xb8, 0x18 };      /* one more entry: key 24 */
+    static const uint8_t map24[] = { 0xb8, 0x18 }; /* one more entry: key 24 */
     nb = splice(db, dl, 0, 1, map24, 2, &nl);
     uint8_t *nb2 = realloc(nb, nl + 3);
     nb = nb2;
     nb[nl++] = 0x18, nb[nl++] = 0x18, nb[nl++] = 0x00;
     CHECK(decode_both(nb, nl) == PKI_ERR_NONCANONICAL);
-    nb[nl - 1] = 0x02;                                  /* no such format */
+    nb[nl - 1] = 0x02; /* no such format */
     CHECK(decode_both(nb, nl) == PKI_ERR_BAD_VALUE);
     nb[nl - 1] = 0x01;
     CHECK(decode_both(nb, nl) == PKI_OK);
-    nb[nl - 2] = 0x19;                                  /* key 25: unknown */
+    nb[nl - 2] = 0x19; /* key 25: unknown */
     CHECK(decode_both(nb, nl) == PKI_ERR_UNKNOWN_FIELD);
     free(nb);
 
-    static const uint8_t map22[] = { 0xb6 };            /* without the providers list */
+    static const uint8_t map22[] = { 0xb6 }; /* without the providers list */
     size_t prov_len = 1 + 1 + 3 * (2 + PKI_KEY_LEN);
     nb = splice(db, dl, 0, 1, map22, 1, &nl);
     CHECK(nb[nl - prov_len] == 0x17);
@@ -604,7 +607,7 @@ static void test_doc_rejects(void)
     CHECK(decode_both(nb, nl) == PKI_ERR_BAD_VALUE);
     free(nb);
 
-    static const uint8_t tag[] = { 0xc0 };              /* a tagged document */
+    static const uint8_t tag[] = { 0xc0 }; /* a tagged document */
     nb = splice(db, dl, 0, 0, tag, 1, &nl);
     CHECK(decode_both(nb, nl) == PKI_ERR_MALFORMED);
     free(nb);
@@ -776,8 +779,10 @@ static void write_vector_json(const char *cbor_path, const char *hash_hex)
         sodium_bin2hex(hex, sizeof hex, fx.auth_pk[i], PKI_KEY_LEN);
         fprintf(f, "%s\"%s\"", i ? ", " : "", hex);
     }
-    fprintf(f, "],\n  \"threshold\": 2,\n  \"signers\": [0, 2],\n  \"epoch\": %d,\n"
-            "  \"nodes\": %d,\n  \"document_hash\": \"%s\"\n}\n", EPOCH, N_NODES, hash_hex);
+    fprintf(f,
+            "],\n  \"threshold\": 2,\n  \"signers\": [0, 2],\n  \"epoch\": %d,\n"
+            "  \"nodes\": %d,\n  \"document_hash\": \"%s\"\n}\n",
+            EPOCH, N_NODES, hash_hex);
     CHECK(fclose(f) == 0);
 }
 
@@ -805,7 +810,8 @@ static void test_known_answer(void)
         uint8_t *want = malloc(sl + 1);
         size_t got = fread(want, 1, sl + 1, f);
         fclose(f);
-        CHECKF(got == sl && memcmp(want, s, sl) == 0, "%s differs (%zu vs %zu bytes)", path, got, sl);
+        CHECKF(got == sl && memcmp(want, s, sl) == 0, "%s differs (%zu vs %zu bytes)", path, got,
+               sl);
         free(want);
     }
     printf("# document %zu bytes, signed %zu bytes, hash %s\n", dl, sl, hex);

@@ -102,7 +102,7 @@ static void test_eviction(void)
     CHECK(replay_cache_insert(c, t[3]) == REPLAY_FRESH_EVICTED);
     CHECK(!replay_cache_contains(c, t[0]));
     CHECK(replay_cache_contains(c, t[1]) && replay_cache_contains(c, t[3]));
-    CHECK(replay_cache_insert(c, t[1]) == REPLAY_SEEN);  /* a hit does not refresh */
+    CHECK(replay_cache_insert(c, t[1]) == REPLAY_SEEN); /* a hit does not refresh */
     CHECK(replay_cache_insert(c, t[0]) == REPLAY_FRESH_EVICTED);
     CHECK(!replay_cache_contains(c, t[1]));
     CHECK(replay_cache_size(c) == 3);
@@ -136,7 +136,7 @@ static void test_save_load(void)
     char path[128], tmp[140];
     path_of(path, sizeof path, "cache");
     struct replay_cache *c = replay_cache_new(100, kid);
-    for (uint32_t i = 0; i < 150; i++) {  /* 50 evicted */
+    for (uint32_t i = 0; i < 150; i++) { /* 50 evicted */
         tag_of(tag, i);
         CHECK(replay_cache_insert(c, tag) != REPLAY_SEEN);
     }
@@ -144,7 +144,7 @@ static void test_save_load(void)
     CHECK(replay_cache_save(c, path) == REPLAY_IO_OK);
     replay_cache_free(c);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    CHECK(access(tmp, F_OK) != 0);  /* renamed into place */
+    CHECK(access(tmp, F_OK) != 0); /* renamed into place */
     struct stat st;
     CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
     CHECK(st.st_size == 80 + 100 * 16 + 32);

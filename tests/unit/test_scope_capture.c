@@ -40,7 +40,7 @@ static struct cap *fresh(void)
 {
     ngot = 0;
     cap_ep_parse("10.0.0.1:7100", &listener);
-    struct cap_hooks h = {.on_msg = on_msg, .is_listener = is_listener};
+    struct cap_hooks h = { .on_msg = on_msg, .is_listener = is_listener };
     return cap_new(&h);
 }
 
@@ -48,7 +48,7 @@ static struct cap *fresh(void)
 static size_t frame(uint8_t *buf, bool to_listener, uint16_t port, uint32_t seq, uint8_t flags,
                     const uint8_t *pay, size_t n)
 {
-    uint8_t a[4] = {10, 0, 0, 2}, b[4] = {10, 0, 0, 1};
+    uint8_t a[4] = { 10, 0, 0, 2 }, b[4] = { 10, 0, 0, 1 };
     size_t tot = 20 + 20 + n;
     memset(buf, 0, 40);
     buf[0] = 0x45;
@@ -97,12 +97,12 @@ static uint8_t sbuf[1 << 20];
 static void test_in_order_split_and_merged(void)
 {
     struct cap *c = fresh();
-    send_seg(c, 1, true, 40000, 999, 0x02, NULL, 0);       /* SYN */
-    send_seg(c, 2, false, 40000, 4999, 0x12, NULL, 0);     /* SYN+ACK */
-    uint32_t sizes[] = {98, 2467, 24, 81};
+    send_seg(c, 1, true, 40000, 999, 0x02, NULL, 0);   /* SYN */
+    send_seg(c, 2, false, 40000, 4999, 0x12, NULL, 0); /* SYN+ACK */
+    uint32_t sizes[] = { 98, 2467, 24, 81 };
     size_t n = stream(sbuf, sizes, 4);
-    send_seg(c, 3, true, 40000, 1000, 0x18, sbuf, 100);            /* the handshake */
-    send_seg(c, 4, true, 40000, 1100, 0x18, sbuf + 100, 1000);     /* half of 2467 */
+    send_seg(c, 3, true, 40000, 1000, 0x18, sbuf, 100);             /* the handshake */
+    send_seg(c, 4, true, 40000, 1100, 0x18, sbuf + 100, 1000);      /* half of 2467 */
     send_seg(c, 5, true, 40000, 2100, 0x18, sbuf + 1100, n - 1100); /* rest and two more */
     CHECKF(ngot == 4, "%zu messages", ngot);
     for (size_t i = 0; i < ngot && i < 4; i++)
@@ -118,11 +118,11 @@ static void test_retransmit_and_reorder(void)
 {
     struct cap *c = fresh();
     send_seg(c, 1, true, 40001, 0, 0x02, NULL, 0);
-    uint32_t sizes[] = {98, 100, 200, 300};
+    uint32_t sizes[] = { 98, 100, 200, 300 };
     size_t n = stream(sbuf, sizes, 4);
     (void)n;
     send_seg(c, 2, true, 40001, 1, 0x18, sbuf, 100);
-    send_seg(c, 3, true, 40001, 1, 0x18, sbuf, 100);          /* retransmitted */
+    send_seg(c, 3, true, 40001, 1, 0x18, sbuf, 100);             /* retransmitted */
     send_seg(c, 4, true, 40001, 1 + 202, 0x18, sbuf + 202, 202); /* ahead of a hole */
     CHECK(ngot == 1);
     send_seg(c, 5, true, 40001, 1 + 100, 0x18, sbuf + 100, 102); /* fills it */
@@ -158,7 +158,7 @@ static void test_gap_skipped_and_resync(void)
 static void test_mid_stream(void)
 {
     struct cap *c = fresh();
-    uint32_t sizes[] = {2467, 2467, 2467};
+    uint32_t sizes[] = { 2467, 2467, 2467 };
     stream(sbuf, sizes, 3);
     /* The capture starts in the middle of a message: those bytes are skipped. */
     send_seg(c, 1, true, 40003, 5000, 0x18, sbuf + 10, 2459);
@@ -176,16 +176,16 @@ static void test_mid_stream(void)
 static void test_bad_frames(void)
 {
     struct cap *c = fresh();
-    uint8_t junk[64] = {0x45};
-    cap_frame(c, CAP_DLT_RAW, 1, junk, 10, 10);          /* short IPv4 header */
-    cap_frame(c, CAP_DLT_EN10MB, 1, junk, 5, 5);          /* short Ethernet header */
-    cap_frame(c, 9999, 1, junk, 64, 64);                  /* unknown link type */
+    uint8_t junk[64] = { 0x45 };
+    cap_frame(c, CAP_DLT_RAW, 1, junk, 10, 10);  /* short IPv4 header */
+    cap_frame(c, CAP_DLT_EN10MB, 1, junk, 5, 5); /* short Ethernet header */
+    cap_frame(c, 9999, 1, junk, 64, 64);         /* unknown link type */
     size_t len = frame(fbuf, true, 40004, 1, 0x18, junk, 30);
-    cap_frame(c, CAP_DLT_RAW, 1, fbuf, len - 5, len);     /* snapped */
+    cap_frame(c, CAP_DLT_RAW, 1, fbuf, len - 5, len); /* snapped */
     fbuf[9] = 17;
-    cap_frame(c, CAP_DLT_RAW, 1, fbuf, len, len);         /* UDP */
+    cap_frame(c, CAP_DLT_RAW, 1, fbuf, len, len); /* UDP */
     len = frame(fbuf, true, 40004, 1, 0x18, junk, 30);
-    memcpy(fbuf + 16, "\x0a\x00\x00\x09", 4);             /* to an unknown host */
+    memcpy(fbuf + 16, "\x0a\x00\x00\x09", 4); /* to an unknown host */
     cap_frame(c, CAP_DLT_RAW, 1, fbuf, len, len);
     const struct cap_stats *st = cap_stats(c);
     CHECK(st->truncated == 3);
@@ -195,7 +195,7 @@ static void test_bad_frames(void)
     CHECK(ngot == 0);
     /* Lengths below the Noise minimum lose the framing (counted). */
     send_seg(c, 1, true, 40005, 0, 0x02, NULL, 0);
-    uint8_t small[4] = {0, 3, 1, 2};
+    uint8_t small[4] = { 0, 3, 1, 2 };
     send_seg(c, 2, true, 40005, 1, 0x18, small, 4);
     CHECK(st->bad_length == 1 && ngot == 0);
     cap_free(c);
@@ -220,10 +220,10 @@ static void test_bounded_memory(void)
     /* The connection table: full of recent connections, new ones are counted and skipped;
        once the old ones have been idle long enough, they are recycled. */
     c = fresh();
-    uint8_t one[22] = {0, 20};
+    uint8_t one[22] = { 0, 20 };
     for (uint32_t k = 0; k < CAP_MAX_CONNS + 100; k++) {
         size_t len = frame(fbuf, true, (uint16_t)(1024 + k % 60000), 1, 0x18, one, 22);
-        memcpy(fbuf + 12, (uint8_t[]){10, 1, (uint8_t)(k >> 8), (uint8_t)k}, 4);
+        memcpy(fbuf + 12, (uint8_t[]){ 10, 1, (uint8_t)(k >> 8), (uint8_t)k }, 4);
         cap_frame(c, CAP_DLT_RAW, 1 + k, fbuf, len, len);
     }
     CHECKF(cap_stats(c)->conns == CAP_MAX_CONNS, "%llu", (unsigned long long)cap_stats(c)->conns);
@@ -373,8 +373,8 @@ static void test_entropy_corrupt(void)
             entropy_msg(e, 0, -1, -1, i == 0, 2 * S + i, 0);
         entropy_finish(e);
         double want = corrupt ? 0 : 2;
-        CHECKF(tg(e, 0)->finished && fabs(tg(e, 0)->h_msg - want) < 1e-9,
-               "corrupt %d h %g", corrupt, tg(e, 0)->h_msg);
+        CHECKF(tg(e, 0)->finished && fabs(tg(e, 0)->h_msg - want) < 1e-9, "corrupt %d h %g",
+               corrupt, tg(e, 0)->h_msg);
         if (corrupt)
             CHECK(tg(e, 0)->h_rcpt == 0);
         entropy_free(e);
@@ -402,7 +402,7 @@ static void test_entropy_truth(void)
 
 static void test_truth_parse(void)
 {
-    struct truth t = {0};
+    struct truth t = { 0 };
     char err[160];
     const char ok[] = "# mixscope-truth 1\n"
                       "1700000000000000001 10.0.0.2:40020 3\n"
@@ -418,8 +418,7 @@ static void test_truth_parse(void)
     CHECK(truth_find(&t, &ep, 2) == NULL);
     struct truth_ent *first;
     size_t n_ep = truth_ep_entries(&t, &ep, &first);
-    CHECK(n_ep == 2 && first != NULL && cap_ep_equal(&first[0].ep, &ep) &&
-          first[0].frame == 1);
+    CHECK(n_ep == 2 && first != NULL && cap_ep_equal(&first[0].ep, &ep) && first[0].frame == 1);
     for (size_t i = 1; i < n_ep; i++)
         CHECK(cap_ep_equal(&first[i].ep, &ep) && first[i].frame > first[i - 1].frame);
     struct cap_ep none;
@@ -427,13 +426,17 @@ static void test_truth_parse(void)
           first == NULL);
     CHECK(cap_ep_parse("[::1]:5000", &ep) && truth_find(&t, &ep, 0) != NULL);
     static const char *const bad[] = {
-        "", "# mixscope-truth 2\n", "# mixscope-truth 1\n1 10.0.0.2:1\n",
-        "# mixscope-truth 1\nx 10.0.0.2:1 0\n", "# mixscope-truth 1\n1 host:1 0\n",
-        "# mixscope-truth 1\n1 10.0.0.2:1 -1\n", "# mixscope-truth 1\n1 10.0.0.2:1 0 7\n",
+        "",
+        "# mixscope-truth 2\n",
+        "# mixscope-truth 1\n1 10.0.0.2:1\n",
+        "# mixscope-truth 1\nx 10.0.0.2:1 0\n",
+        "# mixscope-truth 1\n1 host:1 0\n",
+        "# mixscope-truth 1\n1 10.0.0.2:1 -1\n",
+        "# mixscope-truth 1\n1 10.0.0.2:1 0 7\n",
         "# mixscope-truth 1\n1 10.0.0.2:1 99999999999\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct truth b = {0};
+        struct truth b = { 0 };
         err[0] = 0;
         CHECKF(!truth_parse(&b, bad[i], strlen(bad[i]), err, sizeof(err)) && err[0] != 0,
                "bad %zu accepted", i);
@@ -502,11 +505,11 @@ static void test_scope_truth(void)
     char err[256];
     CHECKF(scope_load_truth(s, path, err, sizeof(err)) == 0, "%s", err);
     unlink(path);
-    struct flow cl = {2, 1, 40020, 7100, 100}, gm = {1, 3, 50000, 7100, 200};
-    struct flow out[2] = {{3, 1, 50001, 7100, 300}, {3, 4, 50002, 7100, 400}};
+    struct flow cl = { 2, 1, 40020, 7100, 100 }, gm = { 1, 3, 50000, 7100, 200 };
+    struct flow out[2] = { { 3, 1, 50001, 7100, 300 }, { 3, 4, 50002, 7100, 400 } };
     int64_t t = 1000 * ms;
     flow_send(s, &cl, t, 0, 0x02);
-    flow_send(s, &cl, t + 1, 98, 0x18);      /* the handshake */
+    flow_send(s, &cl, t + 1, 98, 0x18); /* the handshake */
     flow_send(s, &gm, t + 2, 0, 0x02);
     flow_send(s, &gm, t + 3, 98, 0x18);
     for (int i = 0; i < 2; i++) {
@@ -527,21 +530,21 @@ static void test_scope_truth(void)
            (unsigned long long)s->truth_matched, s->truth.n);
     CHECK(s->entropy != NULL && entropy_targets(s->entropy) == 2);
     for (size_t j = 0; s->entropy != NULL && j < 2; j++)
-        CHECKF(tg(s->entropy, j)->finished && tg(s->entropy, j)->h_msg > 0.5,
-               "target %zu h %g", j, tg(s->entropy, j)->h_msg);
+        CHECKF(tg(s->entropy, j)->finished && tg(s->entropy, j)->h_msg > 0.5, "target %zu h %g", j,
+               tg(s->entropy, j)->h_msg);
     scope_free(s);
 }
 
 /* A capture that starts mid-stream on every link: the client 10.0.0.2:40020 sends frames 16
    (its tail only) to 31 at irregular times; each goes on to the mix, which holds two. */
-static const int64_t mid_gap_ms[16] = {37, 121, 64, 158, 45, 93, 140, 71,
-                                       52, 167, 88, 33, 119, 76, 149, 58};
+static const int64_t mid_gap_ms[16] = { 37, 121, 64, 158, 45,  93, 140, 71,
+                                        52, 167, 88, 33,  119, 76, 149, 58 };
 
 static void mid_capture(struct scope *s, bool first_pass)
 {
     const int64_t ms = 1000000;
-    struct flow cl = {2, 1, 40020, 7100, 100}, gm = {1, 3, 50000, 7100, 200};
-    struct flow out[2] = {{3, 1, 50001, 7100, 300}, {3, 4, 50002, 7100, 400}};
+    struct flow cl = { 2, 1, 40020, 7100, 100 }, gm = { 1, 3, 50000, 7100, 200 };
+    struct flow out[2] = { { 3, 1, 50001, 7100, 300 }, { 3, 4, 50002, 7100, 400 } };
     int64_t t = 1000 * ms;
     for (int i = 0; i < 16; i++) {
         uint32_t size = 2467;
@@ -603,9 +606,8 @@ static void test_scope_truth_mid_stream(void)
 {
     struct scope *s = mid_scope(0);
     CHECKF(s->conns_midstream == 1 && s->conns_aligned == 1 && s->conns_ambiguous == 0,
-           "mid-stream %llu aligned %llu ambiguous %llu",
-           (unsigned long long)s->conns_midstream, (unsigned long long)s->conns_aligned,
-           (unsigned long long)s->conns_ambiguous);
+           "mid-stream %llu aligned %llu ambiguous %llu", (unsigned long long)s->conns_midstream,
+           (unsigned long long)s->conns_aligned, (unsigned long long)s->conns_ambiguous);
     CHECKF(s->truth_matched == 5 && s->truth_uncounted == 0, "matched %llu uncounted %llu",
            (unsigned long long)s->truth_matched, (unsigned long long)s->truth_uncounted);
     CHECK(s->entropy != NULL && entropy_targets(s->entropy) == 5);
@@ -618,11 +620,11 @@ static void test_scope_truth_mid_stream(void)
     CHECKF(s->conns_aligned == 1 && s->truth_matched == 5, "aligned %llu matched %llu",
            (unsigned long long)s->conns_aligned, (unsigned long long)s->truth_matched);
     scope_free(s);
-    const int64_t skews[] = {40000000, -40000000, 1300000000, -700000000};
+    const int64_t skews[] = { 40000000, -40000000, 1300000000, -700000000 };
     for (size_t i = 0; i < sizeof(skews) / sizeof(skews[0]); i++) {
         s = mid_scope(skews[i]);
-        CHECKF(s->conns_aligned == 0 && s->truth_matched == 0 &&
-                   s->truth_uncounted == 15 && s->conns_midstream == 1,
+        CHECKF(s->conns_aligned == 0 && s->truth_matched == 0 && s->truth_uncounted == 15 &&
+                   s->conns_midstream == 1,
                "skew %lld: aligned %llu matched %llu uncounted %llu", (long long)skews[i],
                (unsigned long long)s->conns_aligned, (unsigned long long)s->truth_matched,
                (unsigned long long)s->truth_uncounted);
@@ -653,12 +655,12 @@ static void test_scope_align_votes(void)
     CHECKF(scope_load_truth(s, path, err, sizeof(err)) == 0, "%s", err);
     unlink(path);
     for (int pass = 0; pass < 2; pass++) {
-        struct flow a = {2, 1, 40030, 7100, 100}, b = {2, 1, 40031, 7100, 100};
+        struct flow a = { 2, 1, 40030, 7100, 100 }, b = { 2, 1, 40031, 7100, 100 };
         for (int i = 0; i < 3; i++) {
             uint32_t size = 2467;
             size_t n = stream(sbuf, &size, 1);
             int64_t t = 1000000000 + i * 100000000 + 200000;
-            struct flow *fl[2] = {&a, &b};
+            struct flow *fl[2] = { &a, &b };
             for (int j = 0; j < 2; j++) {
                 size_t len = frame2(fbuf, fl[j]->a, fl[j]->ap, fl[j]->b, fl[j]->bp, fl[j]->seq,
                                     0x18, sbuf, n);

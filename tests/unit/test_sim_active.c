@@ -86,8 +86,8 @@ static void test_flood(void)
     p.attack_rate = 1000;
     rc = active_flood_run(&p, &hi);
     CHECK(rc == 0);
-    CHECKF(fabs(lo.h_mean - hi.h_mean) < 4 * hypot(lo.h_se, hi.h_se), "%.4f vs %.4f",
-           lo.h_mean, hi.h_mean);
+    CHECKF(fabs(lo.h_mean - hi.h_mean) < 4 * hypot(lo.h_se, hi.h_se), "%.4f vs %.4f", lo.h_mean,
+           hi.h_mean);
 }
 
 int main(void)

@@ -21,7 +21,7 @@ static void test_one_node_batch(void)
     int32_t j = engine_tag(e, &in[0], 7, 123);
     CHECK(j == 0 && engine_active(e) == 1);
     for (int i = 0; i < 4; i++)
-        engine_arrive(e, 0, &in[i]);        /* cover messages carry empty vectors */
+        engine_arrive(e, 0, &in[i]); /* cover messages carry empty vectors */
     for (int i = 0; i < 4; i++)
         engine_depart(e, 0, (uint32_t)(4 - i), &out[i]);
     /* Recipients 1, 2, 3 and the sender 7. */

@@ -93,7 +93,7 @@ static double expected_timed(double m)
 
 static void test_timed_mix(void)
 {
-    static const double rates[] = { 200, 1000 };     /* lambda T = 2 and 10 */
+    static const double rates[] = { 200, 1000 }; /* lambda T = 2 and 10 */
     for (size_t k = 0; k < MIX_ARRAY_LEN(rates); k++) {
         struct sim_params p = base_single();
         p.strategy = MIXQ_TIMED_POOL;
@@ -124,7 +124,7 @@ static void test_pool_closed_form(void)
         p.strategy = MIXQ_TIMED_POOL;
         p.period = 0.01;
         p.pool_keep = fs[k];
-        p.arrivals = SIM_ARRIVALS_REGULAR;     /* exactly n new per round */
+        p.arrivals = SIM_ARRIVALS_REGULAR; /* exactly n new per round */
         p.clients = 1;
         p.rate_real = n / p.period;
         p.duration = 30;
@@ -148,7 +148,7 @@ static void test_poisson_danezis(void)
     struct sim_params p = base_single();
     p.strategy = MIXQ_POISSON;
     p.mean_delay = 0.1;
-    p.rate_real = 100;          /* lambda = 1000/s, lambda d = 100 */
+    p.rate_real = 100; /* lambda = 1000/s, lambda d = 100 */
     p.duration = 25;
     p.target_interval = 0.05;
     struct sim *s = run(&p);
@@ -235,8 +235,8 @@ static void test_corrupt_path(void)
         return;
     const struct sim_results *r = sim_results(s);
     CHECK(r->targets - r->unfinished > 50);
-    CHECKF(r->h_msg.max == 0 && r->h_rcpt.max == 0 && r->hmin_msg.max == 0,
-           "max H %g / %g", r->h_msg.max, r->h_rcpt.max);
+    CHECKF(r->h_msg.max == 0 && r->h_rcpt.max == 0 && r->hmin_msg.max == 0, "max H %g / %g",
+           r->h_msg.max, r->h_rcpt.max);
     sim_free(s);
 
     /* A cascade whose every mix is corrupt, listed by id. */
@@ -244,7 +244,7 @@ static void test_corrupt_path(void)
     p.topology = SIM_TOPO_CASCADE;
     p.layers = 3;
     p.width = 2;
-    bool ok = sim_param_set(&p, "corrupt_ids", "0,2,4", NULL);   /* cascade 0 */
+    bool ok = sim_param_set(&p, "corrupt_ids", "0,2,4", NULL); /* cascade 0 */
     CHECK(ok);
     p.clients = 10;
     p.rate_real = 20;
@@ -271,7 +271,7 @@ static void test_corrupt_path(void)
     bare_defaults(&p);
     p.layers = 3;
     p.width = 2;
-    ok = sim_param_set(&p, "corrupt_ids", "0,1,4,5", NULL);      /* layers 1 and 3 */
+    ok = sim_param_set(&p, "corrupt_ids", "0,1,4,5", NULL); /* layers 1 and 3 */
     CHECK(ok);
     p.rate_real = 20;
     p.clients = 10;
@@ -424,8 +424,8 @@ static void test_few_targets(void)
     if (s == NULL)
         return;
     r = sim_results(s);
-    CHECKF(!r->few_targets && r->measured >= SIM_MIN_TARGETS, "%u measured at %g s",
-           r->measured, p.duration);
+    CHECKF(!r->few_targets && r->measured >= SIM_MIN_TARGETS, "%u measured at %g s", r->measured,
+           p.duration);
     CHECK(!sim_few_targets_why(&p, r, why, sizeof why));
     sim_free(s);
 }
@@ -493,7 +493,7 @@ static void test_layer_delays(void)
     p.warmup = 2;
     p.drain = 3;
     double h[3];
-    static const char *const ld[3] = {"", "0.1,0.1,0.1", "0.1,0.0001,0.1"};
+    static const char *const ld[3] = { "", "0.1,0.1,0.1", "0.1,0.0001,0.1" };
     for (int i = 0; i < 3; i++) {
         struct sim_params q = p;
         bool ok = sim_param_set(&q, "layer_delays", ld[i], NULL);

@@ -83,7 +83,7 @@ static void test_checks(void)
     const char *why;
     sim_params_default(&p);
     p.routing = SIM_ROUTE_WEIGHTED;
-    CHECK(!sim_params_check(&p, &why));            /* no weights */
+    CHECK(!sim_params_check(&p, &why)); /* no weights */
     bool ok = sim_param_set(&p, "weights", "1,1,1,1,1,1,1,1,1,1", NULL);
     CHECK(ok && sim_params_check(&p, &why));
     ok = sim_param_set(&p, "weights", "1,1,x", NULL);
@@ -97,7 +97,7 @@ static void test_checks(void)
     p.corrupt = 31;
     CHECK(!sim_params_check(&p, &why));
     sim_params_default(&p);
-    p.e2e = 0.1;                                   /* below 4 links of 0.05 */
+    p.e2e = 0.1; /* below 4 links of 0.05 */
     CHECK(!sim_params_check(&p, &why));
     sim_params_default(&p);
     p.rate_real = 0;
@@ -109,7 +109,7 @@ static void test_checks(void)
     CHECK(!sim_params_check(&p, &why));
     sim_params_default(&p);
     p.topology = SIM_TOPO_SINGLE;
-    p.layers = 0;                                  /* ignored for a single mix */
+    p.layers = 0; /* ignored for a single mix */
     CHECK(sim_params_check(&p, &why));
     double v[4];
     CHECK(sim_parse_list("1,2.5,3", v, 4) == 3 && v[1] == 2.5);
@@ -128,7 +128,8 @@ static void test_ini(void)
     FILE *f = fdopen(fd, "w");
     fputs("; a comment\n[network]\nlayers = 4\nmax_hops = 6\nwidth = 7\nlink_delay = 0.02\n"
           "[mixing]\nstrategy = timed_pool\nperiod = 0.5\npool_keep = 3\n"
-          "[clients]\nclients = 12\nrate_real = 2.5\n", f);
+          "[clients]\nclients = 12\nrate_real = 2.5\n",
+          f);
     fclose(f);
     struct sim_params p;
     sim_params_default(&p);
@@ -151,7 +152,7 @@ static void test_ini(void)
     fclose(f);
     CHECK(!sim_params_load_ini(&p, path, err));
     unlink(path);
-    CHECK(!sim_params_load_ini(&p, path, err));    /* missing file */
+    CHECK(!sim_params_load_ini(&p, path, err)); /* missing file */
     fclose(err);
 }
 
@@ -172,7 +173,7 @@ static void test_defaults_are_network(void)
     CHECK(p.strategy == MIXQ_POISSON && n.strategy == PKI_STRATEGY_POISSON);
     CHECK(p.period == (double)n.pool_interval_us / 1e6);
     CHECK(p.pool_keep == n.pool_keep && p.threshold == n.threshold_n);
-    CHECK(p.rate_real < p.rate_payload);   /* the payload stream keeps up */
+    CHECK(p.rate_real < p.rate_payload); /* the payload stream keeps up */
 }
 
 /* An authority's configuration, as is: [network] with its names and units. */
@@ -191,7 +192,8 @@ static void test_network_section(void)
           "layers = 4\nmean_delay = 80ms\nmax_delay = 3s\nlambda_p = 3.5\nlambda_l = 0.25\n"
           "lambda_d = 0\nlambda_m = 1\nstrategy = timed_pool\npool_interval = 500ms\n"
           "pool_keep = 7\nthreshold_n = 20\nwidth = 5\n"
-          "[registration]\nopen = yes\n[limits]\nmax_connections = 512\n", f);
+          "[registration]\nopen = yes\n[limits]\nmax_connections = 512\n",
+          f);
     fclose(f);
     struct sim_params p;
     sim_params_default(&p);
@@ -201,7 +203,7 @@ static void test_network_section(void)
     CHECK(p.max_delay == 3 && p.rate_payload == 3.5 && p.rate_loop == 0.25);
     CHECK(p.rate_drop == 0 && p.rate_mix_loop == 1 && p.strategy == MIXQ_TIMED_POOL);
     CHECK(p.period == 0.5 && p.pool_keep == 7);
-    CHECK(p.threshold == 20);          /* threshold_n; `threshold` is the authorities' */
+    CHECK(p.threshold == 20); /* threshold_n; `threshold` is the authorities' */
     /* Keys present only: a flag given before -c keeps its value. */
     f = fopen(path, "w");
     fputs("[network]\nlambda_p = 4\n", f);
@@ -211,9 +213,12 @@ static void test_network_section(void)
     CHECK(sim_params_load_ini(&p, path, err) && p.rate_payload == 4 && p.mean_delay == 0.3);
     /* What mixdir refuses, mixsim refuses. */
     static const char *const bad[] = {
-        "[network]\nmean_delay = 50 parsecs\n", "[network]\nlambda_p = -1\n",
-        "[network]\nlayers = 4\n", "[network]\nstrategy = fifo\n",
-        "[network]\nlamda_p = 2\n", "[network]\nmean_delay = 3s\n",
+        "[network]\nmean_delay = 50 parsecs\n",
+        "[network]\nlambda_p = -1\n",
+        "[network]\nlayers = 4\n",
+        "[network]\nstrategy = fifo\n",
+        "[network]\nlamda_p = 2\n",
+        "[network]\nmean_delay = 3s\n",
     };
     for (size_t i = 0; i < MIX_ARRAY_LEN(bad); i++) {
         f = fopen(path, "w");

@@ -31,15 +31,15 @@ static void test_loss(void)
     struct retx_params p = base();
     p.loss = 0.3;
     p.timeout = 5;
-    p.retx_max = 2;     /* K = 3 sends */
+    p.retx_max = 2; /* K = 3 sends */
     struct retx_result r;
     int rc = retx_run(&p, &r);
     CHECK(rc == 0 && r.targets > 3000);
     double k3 = pow(0.3, 3), n = (double)r.targets;
     double want = (1 - k3) / (1 - 0.3);
     /* Copies per message: variance below 1 per message. */
-    CHECKF(fabs(r.copies_per_msg - want) < 4 / sqrt(n), "%.4f copies, want %.4f",
-           r.copies_per_msg, want);
+    CHECKF(fabs(r.copies_per_msg - want) < 4 / sqrt(n), "%.4f copies, want %.4f", r.copies_per_msg,
+           want);
     double lost = (double)r.lost / n;
     CHECKF(fabs(lost - k3) < 4 * sqrt(k3 * (1 - k3) / n), "lost %.4f, want %.4f", lost, k3);
     CHECK(r.duplicates == 0);
@@ -51,7 +51,7 @@ static void test_failures(void)
     struct retx_params p = base();
     p.loss = 0.1;
     p.mtbf = 30;
-    p.mttr = 10;        /* down a quarter of the time */
+    p.mttr = 10; /* down a quarter of the time */
     p.retx_max = 0;
     struct retx_result r;
     int rc = retx_run(&p, &r);
@@ -59,8 +59,7 @@ static void test_failures(void)
     double want = 1 - 0.9 * 0.75, n = (double)r.targets, lost = (double)r.lost / n;
     /* Failures of 3 mixes make the losses of nearby messages correlated:
      * allow twice the binomial error. */
-    CHECKF(fabs(lost - want) < 8 * sqrt(want * (1 - want) / n), "lost %.4f, want %.4f", lost,
-           want);
+    CHECKF(fabs(lost - want) < 8 * sqrt(want * (1 - want) / n), "lost %.4f, want %.4f", lost, want);
     /* A fresh path for the retransmission saves most of them. */
     p.retx_max = 3;
     rc = retx_run(&p, &r);

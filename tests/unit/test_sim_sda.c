@@ -105,8 +105,8 @@ static void test_cover_and_strategies(void)
     rc = sda_run(&p, &cover);
     CHECK(rc == 0);
     CHECK(plain.a[SDA_MD].success && cover.a[SDA_MD].success);
-    CHECKF(cover.a[SDA_MD].target_msgs > plain.a[SDA_MD].target_msgs,
-           "cover %llu plain %llu", (unsigned long long)cover.a[SDA_MD].target_msgs,
+    CHECKF(cover.a[SDA_MD].target_msgs > plain.a[SDA_MD].target_msgs, "cover %llu plain %llu",
+           (unsigned long long)cover.a[SDA_MD].target_msgs,
            (unsigned long long)plain.a[SDA_MD].target_msgs);
     p.cover = 0;
     p.strategy = MIXQ_TIMED_POOL;

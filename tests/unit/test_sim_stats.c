@@ -113,7 +113,8 @@ static void test_interval_covers_seeds(void)
     }
     double sd = sqrt(ss / (SEEDS - 1));
     printf("# %d of %d seeds' intervals hold the others' mean (naive sd/sqrt(n): about %d); "
-         "se %.4f, sd of seed means %.4f\n", inside, SEEDS, inside_naive, se_avg, sd);
+           "se %.4f, sd of seed means %.4f\n",
+           inside, SEEDS, inside_naive, se_avg, sd);
     CHECKF(inside >= 14, "only %d of %d inside", inside, SEEDS);
     /* Not absurdly wide either: the reported se estimates the seeds' sd. */
     CHECKF(se_avg > 0.5 * sd && se_avg < 2.0 * sd, "se %.4f, sd %.4f", se_avg, sd);
@@ -203,8 +204,7 @@ static void test_rmap(void)
         ref[c] += p;
         if (i == 1999) {
             sparse_bytes = rmap_bytes(&m);
-            CHECKF(m.dense == NULL && sparse_bytes < N * sizeof(double), "%zu bytes",
-                   sparse_bytes);
+            CHECKF(m.dense == NULL && sparse_bytes < N * sizeof(double), "%zu bytes", sparse_bytes);
             for (uint32_t k = 0; k < N; k++)
                 ok = ok && rmap_get(&m, k) == ref[k];
         }

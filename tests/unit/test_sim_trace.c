@@ -24,7 +24,8 @@ static void test_parse_good(void)
     struct trace t;
     char why[200];
     bool ok = parse("time,sender,recipient\r\n# a comment\n\n2.5,3,1\r\n0.5,1,2\n2.5,0,4\n"
-                    "1e-3,7,0", &t, why);
+                    "1e-3,7,0",
+                    &t, why);
     CHECKF(ok, "%s", why);
     CHECK(t.n == 4 && t.users == 8);
     /* Sorted by time, ties in file order. */
@@ -32,7 +33,7 @@ static void test_parse_good(void)
     CHECK(t.ev[1].t == 0.5 && t.ev[1].from == 1);
     CHECK(t.ev[2].t == 2.5 && t.ev[2].from == 3 && t.ev[3].from == 0);
     trace_free(&t);
-    trace_free(&t);     /* twice is harmless */
+    trace_free(&t); /* twice is harmless */
 }
 
 static void test_parse_bad(void)
@@ -108,7 +109,7 @@ static void test_sda_on_trace(void)
     struct sda_result res;
     int rc = sda_run(&p, &res);
     CHECK(rc == 0 && res.a[SDA_BASIC].success && res.a[SDA_MD].success);
-    CHECK(fabs(res.h_true - 2) < 0.05);  /* 4 contacts, about equally often */
+    CHECK(fabs(res.h_true - 2) < 0.05); /* 4 contacts, about equally often */
     p.target = 1000;
     CHECK(!sda_params_check(&p, &(const char *){ NULL }));
     p.target = 5;
@@ -165,8 +166,7 @@ static void test_churn(void)
      * times meanwhile and starts offline half of the time, each offline
      * period 50 s: 100 + 50 (2 + 0.5) = 225 s on average (within 10 %: the
      * on/off periods make it much noisier than a Poisson count). */
-    CHECKF(fabs(secs - 225) < 22, "%.1f s to %llu messages, want 225", secs,
-           (unsigned long long)t);
+    CHECKF(fabs(secs - 225) < 22, "%.1f s to %llu messages, want 225", secs, (unsigned long long)t);
 }
 
 int main(void)

@@ -64,7 +64,7 @@ static void test_threshold(void)
     run(&p, &r);
     for (int e = 0; e < UNLINK_EPS; e++)
         near(r.delta[e], r.delta_se[e], 0.1, "threshold 10");
-    CHECK(r.eps_max_median == 0);       /* pairs in one batch: the ideal case */
+    CHECK(r.eps_max_median == 0); /* pairs in one batch: the ideal case */
     /* The observer's matrix is spread beyond the true one. */
     CHECK(r.h_pairs > r.h_pairs_true + 0.01);
 }

@@ -35,8 +35,7 @@ static struct sphinx_geometry geo(uint32_t hops, uint32_t payload)
 }
 
 /* A hop's shared secret as the spec defines it (section 8 step 2, 15.3). */
-static int hop_secret(enum sphinx_format f, uint8_t s[32], const uint8_t sk[32],
-                      const uint8_t *pkt)
+static int hop_secret(enum sphinx_format f, uint8_t s[32], const uint8_t sk[32], const uint8_t *pkt)
 {
     const struct sphinx_kem *kem = sphinx_kem_of(f);
     if (kem != NULL)
@@ -77,9 +76,8 @@ static void make_net(struct net *n, size_t count, uint8_t v)
  * right next id and delay, then DELIVER at the last.  The delivered bytes go
  * to out (packet length).  Returns the final unwrap result.
  */
-static enum sphinx_status route(const struct sphinx_geometry *g, const struct net *n,
-                                size_t nhops, uint8_t *pkt, uint8_t *out,
-                                struct sphinx_result *res)
+static enum sphinx_status route(const struct sphinx_geometry *g, const struct net *n, size_t nhops,
+                                uint8_t *pkt, uint8_t *out, struct sphinx_result *res)
 {
     size_t plen = sphinx_packet_len(g);
     for (size_t i = 0; i < nhops; i++) {
@@ -121,8 +119,12 @@ static void test_geometry(void)
     /* Acknowledgements carry a SURB inside a payload: leave >= 1500 bytes. */
     CHECK(sphinx_plaintext_len(&g) - SPHINX_SURB_LEN(&g) >= 1500);
     const char *why = NULL;
-    struct sphinx_geometry bad[] = { { 0, 2048, 0 }, { 11, 2048, 0 }, { 5, 63, 0 }, { 5, 0, 0 },
-                                     { 5, SPHINX_MAX_PAYLOAD + 1, 0 }, { 5, 2048, 2 } };
+    struct sphinx_geometry bad[] = { { 0, 2048, 0 },
+                                     { 11, 2048, 0 },
+                                     { 5, 63, 0 },
+                                     { 5, 0, 0 },
+                                     { 5, SPHINX_MAX_PAYLOAD + 1, 0 },
+                                     { 5, 2048, 2 } };
     for (size_t i = 0; i < MIX_ARRAY_LEN(bad); i++) {
         CHECK(!sphinx_geometry_valid(&bad[i], &why));
         CHECK(why != NULL);
@@ -492,8 +494,8 @@ static void *unwrap_worker(void *arg)
     uint8_t *out = malloc(plen);
     for (size_t i = 0; i < j->count; i++) {
         struct sphinx_result res;
-        enum sphinx_status st = sphinx_unwrap(j->g, j->sk, j->cache, j->pkts + i * plen, plen,
-                                              out, plen, &res);
+        enum sphinx_status st =
+            sphinx_unwrap(j->g, j->sk, j->cache, j->pkts + i * plen, plen, out, plen, &res);
         if (st == SPHINX_OK_FORWARD)
             j->forwarded++;
         else if (st == SPHINX_ERR_REPLAY)
@@ -532,8 +534,8 @@ static void test_threads(void)
         rep += jobs[t].replays;
         other += jobs[t].other;
     }
-    CHECKF(fwd == count && rep == 2 * count && other == 0, "fwd %zu rep %zu other %zu", fwd,
-           rep, other);
+    CHECKF(fwd == count && rep == 2 * count && other == 0, "fwd %zu rep %zu other %zu", fwd, rep,
+           other);
     replay_cache_free(c);
     free(pkts);
 }
@@ -662,8 +664,8 @@ static void test_bad_command(void)
         crypto_generichash_final(&st, pkt + 32, 16);
         struct sphinx_result res;
         enum sphinx_status e = sphinx_unwrap(&g, n.sk[0], c, pkt, plen, out, plen, &res);
-        CHECKF(e == (i == 0 ? SPHINX_ERR_COMMAND : SPHINX_ERR_REPLAY), "cmd %u: %s",
-               cmds[i], sphinx_strerror(e));
+        CHECKF(e == (i == 0 ? SPHINX_ERR_COMMAND : SPHINX_ERR_REPLAY), "cmd %u: %s", cmds[i],
+               sphinx_strerror(e));
         e = sphinx_unwrap(&g, n.sk[0], NULL, pkt, plen, out, plen, &res);
         CHECK(e == SPHINX_ERR_COMMAND);
     }
