@@ -4,7 +4,7 @@
 # build/mixnode: the node daemon.  MIXNODE_CORE_OBJS is everything but main(),
 # shared with the fuzz target, the unit tests and the test tools.
 MIXNODE_CORE_SRCS := node/inbox.c node/node_conf.c node/node_metrics.c node/node_keys.c node/replay_journal.c \
-                     node/unwrap.c node/mix.c node/receive.c node/node_dir.c \
+                     node/unwrap.c node/deliver.c node/mix.c node/send.c node/cover.c node/receive.c node/fetch.c node/node_dir.c \
                      node/node_harness.c node/node_status.c
 MIXNODE_CORE_OBJS := $(MIXNODE_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/net/conn.o
 MIXNODE_LIBS      := -lev -llmdb -lmicrohttpd

@@ -13,9 +13,10 @@
  *
  * Files: node_keys.c (identity, link and Sphinx keys, replay caches,
  * rotation), replay_journal.c (replay tags durable before a packet leaves),
- * unwrap.c (workers, unwrap, exit handling), mix.c
- * (mixing queue, next-hop links, loop cover), receive.c (connection
- * callbacks, frames, fetch), node_dir.c (descriptor upload, documents),
+ * receive.c (connection callbacks, frames), unwrap.c (workers, unwrap),
+ * deliver.c (exit hop, inbox store), mix.c (mixing queue), send.c (next-hop
+ * links), cover.c (loop cover), fetch.c (the provider's fetch), node_dir.c (descriptor
+ * upload, documents),
  * mixnode.c (command line, setup, signals), node_harness.c (in-process node
  * for tests and fuzzing).
  */
@@ -115,10 +116,10 @@ struct peer {
     unsigned pending;                 /* PEER_AUTHORITY: responses still expected */
     uint64_t dialled_us;              /* PEER_AUTHORITY: when we dialled */
     bool established;
-    bool fetch_waiting; /* PEER_CLIENT: a fetch on n->fetch_q (receive.c) */
+    bool fetch_waiting; /* PEER_CLIENT: a fetch on n->fetch_q (fetch.c) */
 };
 
-/* A FetchRequest with acknowledgements waiting for their group commit (receive.c). */
+/* A FetchRequest with acknowledgements waiting for their group commit (fetch.c). */
 struct fetch_wait {
     struct peer *p; /* I/O thread; NULL once its link closed */
     uint32_t want;
@@ -209,7 +210,7 @@ struct node {
     struct job *work_head, *work_tail;
     size_t work_len;
     bool reads_paused; /* work_mu: some kind of link not read (paused_src) */
-    /* Fetches with acknowledgements (receive.c): fetch_q waits for the next
+    /* Fetches with acknowledgements (fetch.c): fetch_q waits for the next
      * commit (I/O thread), fetch_run is being committed by the store thread
      * (fetch_busy); fetch_mu guards fetch_go, fetch_done, fetch_stop. */
     struct fetch_wait *fetch_q, *fetch_run;
@@ -237,7 +238,7 @@ struct node {
         double tokens;
         uint64_t at_us;
     } create_all, create_prefix[1024];
-    /* Per-inbox admission (unwrap.c, any worker): buckets by hashed inbox id. */
+    /* Per-inbox admission (deliver.c, any worker): buckets by hashed inbox id. */
     atomic_flag admit_lock;
     atomic_uint_fast64_t admit_auto; /* per second, from the document (inbox.admit_rate 0) */
     struct node_bucket admit[4096];
@@ -313,14 +314,51 @@ void node_submit_packet(struct node *n, const uint8_t *pkt, size_t len, enum met
                         uint64_t arrival_us);
 /* Unwrap one job; a payload to store is left marked (store) for node_store_jobs(). */
 void node_process_job(struct node *n, struct job *j);
-/* Group commit: store the payloads of the marked jobs of the list at head
- * (linked by next) in one transaction, then finish each (SURB-ack or drop). */
-void node_store_jobs(struct node *n, struct job *head);
 /* Run a job now on this thread and finish it (no workers: the harness, n_threads 0). */
 void node_run_job_now(struct node *n, struct job *j);
 /* I/O thread: finish the jobs the workers handed back. */
 /* Queue a job for the crypto workers (or run it inline without workers). */
 void node_queue_job(struct node *n, struct job *j);
+void node_drain_done(struct node *n);
+struct job *node_job_alloc(struct node *n, size_t plen);
+/* Back to the I/O thread's free list (or free()). */
+void node_job_free(struct node *n, struct job *j);
+void node_job_pool_free(struct node *n);
+/* The key slot of epoch e (0: none), or NULL; under k->lock. */
+struct node_key_slot *find_slot(struct node_keys *k, uint64_t e);
+/* Count drop d and mark the job dropped. */
+void job_drop(struct node *n, struct job *j, enum metric_drop d);
+
+/* deliver.c */
+/* The exit hop of a packet unwrapped for this node (res, plaintext plain):
+ * drop cover, our own loop back home, or a payload marked for the store. */
+void exit_hop(struct node *n, struct job *j, const struct sphinx_geometry *g,
+              const struct sphinx_result *res, const uint8_t *plain);
+/* Group commit: store the payloads of the marked jobs of the list at head
+ * (linked by next) in one transaction, then finish each (SURB-ack or drop). */
+void node_store_jobs(struct node *n, struct job *head);
+
+/* mix.c */
+int node_mixq_setup(struct node *n, const struct pki_params *p) MIX_WUR;
+void node_job_done(struct node *n, struct job *j);
+void node_mixq_run(struct node *n);
+void node_mixq_arm(struct node *n);
+void node_fwd_stop(struct node *n);
+/* The journal made more tags durable: send the held packets whose tag is. */
+void node_fwd_release(struct node *n);
+
+/* send.c */
+/* The daemon's operations (node_daemon_ops): see struct node_ops. */
+struct peer *node_out_peer(struct node *n, const uint8_t id[static MIX_NODE_ID_LEN]);
+/* Send j to its next hop (held until its replay tag is durable); frees j. */
+void send_job(struct node *n, struct job *j);
+void node_out_closed(struct node *n, struct peer *p);
+/* Close links to nodes no longer in any held document. */
+void node_out_prune(struct node *n);
+
+/* cover.c */
+void node_loop_schedule(struct node *n);
+void node_loop_arm(struct node *n);
 /* Worker side of a loop cover packet: build it from the hops in j->data. */
 void node_build_loop(struct node *n, struct job *j);
 /*
@@ -332,27 +370,6 @@ void node_build_loop(struct node *n, struct job *j);
 int node_loop_path(const struct pki_doc *doc, const struct mix_rng *rng,
                    const uint8_t self_id[static MIX_NODE_ID_LEN], const struct pki_descriptor **out,
                    size_t cap);
-void node_drain_done(struct node *n);
-struct job *node_job_alloc(struct node *n, size_t plen);
-/* Back to the I/O thread's free list (or free()). */
-void node_job_free(struct node *n, struct job *j);
-void node_job_pool_free(struct node *n);
-
-/* mix.c */
-int node_mixq_setup(struct node *n, const struct pki_params *p) MIX_WUR;
-void node_job_done(struct node *n, struct job *j);
-void node_mixq_run(struct node *n);
-void node_loop_schedule(struct node *n);
-/* The daemon's operations (node_daemon_ops): see struct node_ops. */
-struct peer *node_out_peer(struct node *n, const uint8_t id[static MIX_NODE_ID_LEN]);
-void node_mixq_arm(struct node *n);
-void node_loop_arm(struct node *n);
-void node_fwd_stop(struct node *n);
-/* The journal made more tags durable: send the held packets whose tag is. */
-void node_fwd_release(struct node *n);
-void node_out_closed(struct node *n, struct peer *p);
-/* Close links to nodes no longer in any held document. */
-void node_out_prune(struct node *n);
 
 /* receive.c */
 extern const struct conn_callbacks node_conn_callbacks;
@@ -360,16 +377,25 @@ extern const struct conn_callbacks node_conn_callbacks;
 bool node_handle_frame(struct node *n, struct peer *p, const uint8_t *frame, size_t len);
 bool node_authorize(struct node *n, struct peer *p, const uint8_t key[static LINK_KEY_LEN],
                     enum link_role role);
-/* Touch the inboxes of the client links that are up (expiry of unused inboxes). */
-void node_clients_touch(struct node *n);
 /* A client peer is gone: off the client list and count. */
 void node_client_closed(struct node *n, struct peer *p);
-/* Answer the fetches still waiting (shutdown) and free their queue. */
-void node_fetch_queue_free(struct node *n);
+/* An Error frame with code and reason to p. */
+void send_error(struct node *n, struct peer *p, uint32_t code, const char *reason);
 /* Send a frame on p's link (no-op without a conn); false if dropped. */
 bool node_send_frame(struct node *n, struct peer *p, const struct mix_frame *f);
 /* The daemon's send operation: the frame onto p's conn (true without one). */
 bool node_link_send(struct node *n, struct peer *p, const uint8_t *frame, size_t len);
+
+/* fetch.c */
+/* The largest FetchResponse this gateway sends (padded to fetch_max messages). */
+size_t fetch_response_max(struct node *n);
+/* Touch the inboxes of the client links that are up (expiry of unused inboxes). */
+void node_clients_touch(struct node *n);
+/* Answer the fetches still waiting (shutdown) and free their queue. */
+void node_fetch_queue_free(struct node *n);
+/* A FetchRequest or a FetchAck on client link p.  false: close the link. */
+bool node_fetch_request(struct node *n, struct peer *p, const struct mix_frame *f);
+bool node_fetch_ack(struct node *n, struct peer *p, const struct mix_frame *f);
 
 /* node_dir.c */
 void node_dir_poll(struct node *n);
