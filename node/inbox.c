@@ -25,9 +25,11 @@ struct inbox_store {
     MDB_env *env;
     MDB_dbi box, msg;
     struct inbox_limits lim;
-    _Atomic uint64_t reclaimed;    /* empty inboxes deleted to make room */
-    _Atomic uint64_t commits;      /* durable write transactions of puts and acks */
+    _Atomic uint64_t reclaimed; /* empty inboxes deleted to make room */
+    _Atomic uint64_t commits;   /* durable write transactions of puts and acks */
+#ifdef MIXNODE_TEST_HOOKS
     unsigned long commit_delay_us; /* test hook (inbox.h): sleep before each such commit */
+#endif
 };
 
 const char *inbox_strerror(int e)
@@ -80,9 +82,11 @@ struct inbox_store *inbox_open(const char *dir, const struct inbox_limits *lim, 
         s->lim = *lim;
     else
         inbox_limits_default(&s->lim);
+#ifdef MIXNODE_TEST_HOOKS
     const char *delay = getenv(INBOX_TEST_DELAY_ENV);
     if (delay && *delay)
         s->commit_delay_us = strtoul(delay, NULL, 10);
+#endif
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
         snprintf(err, errlen, "inbox: cannot create %s: %s", dir, strerror(errno));
         goto fail;
@@ -333,11 +337,17 @@ static int put_in_txn(struct inbox_store *s, MDB_txn *txn, struct inbox_put_req 
     return INBOX_OK;
 }
 
-/* The test hook of inbox.h: a slow disk, for backpressure tests. */
+/* The test hook of inbox.h: a slow disk, for backpressure tests.  Only in
+ * the test program mixnode-slowstore (built with MIXNODE_TEST_HOOKS); the
+ * daemon has no such code. */
 static void test_commit_delay(const struct inbox_store *s)
 {
+#ifdef MIXNODE_TEST_HOOKS
     if (s->commit_delay_us)
         usleep((useconds_t)s->commit_delay_us);
+#else
+    (void)s;
+#endif
 }
 
 int inbox_put_many(struct inbox_store *s, struct inbox_put_req *reqs, size_t n)

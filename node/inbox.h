@@ -111,9 +111,11 @@ int inbox_put_many(struct inbox_store *s, struct inbox_put_req *reqs, size_t n);
 uint64_t inbox_commits(const struct inbox_store *s);
 
 /*
- * Test hook: when this environment variable holds a number of microseconds at
+ * Test hook, compiled in only with MIXNODE_TEST_HOOKS (the test program
+ * build/test/mixnode-slowstore, never installed; build/mixnode has no such
+ * code): when this environment variable holds a number of microseconds at
  * inbox_open(), every commit of puts or acks sleeps that long first (a slow
- * disk).  Unset in production; the backpressure test sets it.
+ * disk).  The backpressure test sets it.
  */
 #define INBOX_TEST_DELAY_ENV "MIXNODE_TEST_STORE_DELAY_US"
 

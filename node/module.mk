@@ -14,6 +14,22 @@ $(BUILD)/mixnode: $(BUILD)/obj/node/mixnode.o $(MIXNODE_CORE_OBJS) $(BUILD)/obj/
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(MIXNODE_LIBS) $(LIBS)
 
+# The test program mixnode-slowstore: mixnode with inbox.c built with
+# -DMIXNODE_TEST_HOOKS into $(BUILD)/slowstore/, so that
+# MIXNODE_TEST_STORE_DELAY_US makes every store commit sleep (a slow disk,
+# tests/integration/gateway_backpressure.sh).  A test program only: no
+# install target names it, and build/mixnode has no such code (the test checks).
+MIXNODE_SLOWSTORE_OBJS := $(filter-out $(BUILD)/obj/node/inbox.o,$(MIXNODE_CORE_OBJS)) \
+                          $(BUILD)/slowstore/node/inbox.o
+$(BUILD)/slowstore/node/%.o: node/%.c | $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$@)$(CC) $(call layer_inc,$<) -DMIXNODE_TEST_HOOKS $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+$(BUILD)/test/mixnode-slowstore: $(BUILD)/obj/node/mixnode.o $(MIXNODE_SLOWSTORE_OBJS) \
+		$(BUILD)/obj/net/dir_exchange.o $(LIBMIX)
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $^ $(MIXNODE_LIBS) $(LIBS)
+TEST_PROGRAMS += $(BUILD)/test/mixnode-slowstore
+
 # Unit tests over the node's pieces ($^ puts the objects after libmix.a).
 $(BUILD)/tests/test_node_inbox: $(BUILD)/obj/node/inbox.o
 TEST_LIBS_node_inbox := $(LIBMIX) -llmdb

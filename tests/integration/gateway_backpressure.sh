@@ -1,7 +1,8 @@
 #!/bin/sh
 # Backpressure is fair between link kinds: gateway 1's inbox store is slow
-# (every commit sleeps 40 ms, the MIXNODE_TEST_STORE_DELAY_US hook of
-# node/inbox.h) and a last-layer mix floods it over a node link with packets
+# (every commit sleeps 40 ms: the MIXNODE_TEST_STORE_DELAY_US hook of
+# node/inbox.h, only in the test program build/test/mixnode-slowstore, which
+# gateway 1 runs) and a last-layer mix floods it over a node link with packets
 # for one inbox, far more than the store takes.  The node links are paused
 # (mixnode_node_read_pauses_total) while a client keeps fetching (and
 # acknowledging) its own inbox: every fetch is answered within 1.5 s.  Before
@@ -12,6 +13,13 @@
 set -u
 . "$(dirname "$0")/mixnode_lib.sh"
 
+# The hook is test-only: the daemon has no such code, the test program has.
+SLOW=$BUILD_ABS/test/mixnode-slowstore
+[ -x "$SLOW" ] || { echo "test/mixnode-slowstore not built"; exit 77; }
+n=$(strings -a "$MIXNODE" | grep -c MIXNODE_TEST_STORE_DELAY_US)
+[ "$n" = 0 ] || fail "mixnode holds the store-delay test hook"
+strings -a "$SLOW" | grep -q MIXNODE_TEST_STORE_DELAY_US || fail "mixnode-slowstore lacks the hook"
+
 FLOOD=3000
 BASE=$(pick_base); [ -n "$BASE" ] || fail "no free ports"
 "$MT" mknet "$NET" --base-port "$BASE" >/dev/null || fail "mknet"
@@ -19,7 +27,7 @@ printf '%s\n' "[node]" "workers = 1" "[inbox]" "max_messages = 100000" "admit_ra
     "admit_burst = 1000000" "[limits]" "fetch_rate = 100" "fetch_burst = 100" \
     >>"$NET/node1/node.ini"
 for i in 0 2 3 4; do start_node $i; done
-MIXNODE_TEST_STORE_DELAY_US=40000 "$MIXNODE" -c "$NET/node1/node.ini" >>"$T/node1.log" 2>&1 &
+MIXNODE_TEST_STORE_DELAY_US=40000 "$SLOW" -c "$NET/node1/node.ini" >>"$T/node1.log" 2>&1 &
 PID_1=$!; PIDS="$PIDS $!"
 for i in 0 1 2 3 4; do wait_up $i; done
 PC=$("$MT" keygen "$T/c.key") || fail "keygen c"
