@@ -5,10 +5,12 @@
 # gateway 1 runs) and a last-layer mix floods it over a node link with packets
 # for one inbox, far more than the store takes.  The node links are paused
 # (mixnode_node_read_pauses_total) while a client keeps fetching (and
-# acknowledging) its own inbox: every fetch is answered within 1.5 s.  Before
-# the fix, the work queue's mark paused every inbound link; the flooding link
-# refilled the queue first each time reads resumed, and the client's fetches
-# waited for seconds.  Afterwards every flooded packet is stored (group
+# acknowledging) its own inbox: every fetch is answered within 0.5 s (it
+# takes a few ms).  Before the fix, the work queue's mark paused every
+# inbound link; the flooding link refilled the queue first each time reads
+# resumed, and the client's fetches waited for seconds.  With group commits,
+# pausing every link still holds a fetch for 0.3 to 3.5 s (the slowest of
+# 30; checked by making the pause apply to every link: it failed 3 runs of 3).  Afterwards every flooded packet is stored (group
 # commits: fewer commits than packets) and nothing was dropped.
 set -u
 . "$(dirname "$0")/mixnode_lib.sh"
@@ -42,7 +44,7 @@ done
     >"$T/flood.out" 2>&1 &
 FPID=$!; PIDS="$PIDS $FPID"
 wait_metric 1 mixnode_node_read_pauses_total 1 30
-out=$("$MT" fetchtime --net "$NET" --key "$T/b.key" --via 1 --count 20 --ack --wait 1.5) ||
+out=$("$MT" fetchtime --net "$NET" --key "$T/b.key" --via 1 --count 30 --ack --wait 0.5) ||
     fail "a fetch during the flood was slow: $out"
 stored=$(metric 1 mixnode_delivered_total)
 echo "fetches during the flood: $out; $stored of $FLOOD stored by then"
