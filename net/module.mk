@@ -14,3 +14,5 @@ NET_LIBS := -lev
 # libmix.a, so libmix is listed again for link_* symbols).
 $(BUILD)/tests/test_net_conn: $(BUILD)/obj/net/conn.o $(BUILD)/obj/net/sock.o
 TEST_LIBS_net_conn := $(LIBMIX) $(NET_LIBS)
+$(BUILD)/tests/test_net_sock: $(BUILD)/obj/net/sock.o
+TEST_LIBS_net_sock := $(LIBMIX)
