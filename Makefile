@@ -180,7 +180,8 @@ format-check:
 	    echo "format-check: $$(echo "$$files" | wc -l) files follow .clang-format"
 
 # make layering-check: an include across a forbidden line fails to compile
-# (and, as a control, an allowed one compiles with the same command).
+# (and, as a control, an allowed one compiles with the same command); of net/,
+# client/ includes sock.h alone (a grep: include paths cannot split a folder).
 LAYER_DENY  := client:node.h client:mixdir.h node:cconn.h node:core.h lib:conn.h lib:cconf.h \
                lib:log.h lib:fileio.h lib:conf.h sys:conn.h sys:core.h sim:conn.h sim:core.h \
                scope:node.h node:dir_conf.h node:mixdir.h dir:node.h dir:node_conf.h \
@@ -196,4 +197,6 @@ layering-check: | $(PROTO_H)
 	    echo "layering-check: $(p) compiles"; exit 1; fi;) \
 	$(foreach p,$(LAYER_ALLOW),if ! $(call layer_probe,$(p)); then \
 	    echo "layering-check: $(p) does not compile"; exit 1; fi;) \
+	if grep -n '^\#include "\(conn\|dir_exchange\)\.h"' client/*.c client/*.h; then \
+	    echo "layering-check: client/ may use net/sock.h only (libmixclient links sock.o alone)"; exit 1; fi; \
 	echo "layering-check: forbidden includes fail to compile, allowed ones compile"
