@@ -197,6 +197,6 @@ layering-check: | $(PROTO_H)
 	    echo "layering-check: $(p) compiles"; exit 1; fi;) \
 	$(foreach p,$(LAYER_ALLOW),if ! $(call layer_probe,$(p)); then \
 	    echo "layering-check: $(p) does not compile"; exit 1; fi;) \
-	if grep -n '^\#include "\(conn\|dir_exchange\)\.h"' client/*.c client/*.h; then \
+	if grep -n '^#include "\(conn\|dir_exchange\)\.h"' client/*.c client/*.h; then \
 	    echo "layering-check: client/ may use net/sock.h only (libmixclient links sock.o alone)"; exit 1; fi; \
 	echo "layering-check: forbidden includes fail to compile, allowed ones compile"
