@@ -64,7 +64,8 @@ LIBMIX   := $(BUILD)/libmix.a
 # scheduling) sees lib/ and sys/; sim/ and scope/ see lib/ and sys/; net/ (the
 # daemons' connection layer) sees lib/, sys/ and proto/; node/ and dir/ (one
 # folder per daemon) see those and net/ but not each other; client/ sees lib/,
-# sys/ and proto/.  Tests, tools and benchmarks see all.
+# sys/, proto/ and net/ (its socket calls are net/sock.h's).  Tests, tools
+# and benchmarks see all.
 INC_lib    := -Ilib -Iproto
 INC_sys    := -Ilib -Isys
 INC_sim    := -Ilib -Isys -Isim
@@ -72,7 +73,7 @@ INC_scope  := -Ilib -Isys -Iscope -Isim
 INC_net    := -Ilib -Isys -Iproto -Inet
 INC_node   := -Ilib -Isys -Iproto -Inet -Inode
 INC_dir    := -Ilib -Isys -Iproto -Inet -Idir
-INC_client := -Ilib -Isys -Iproto -Iclient
+INC_client := -Ilib -Isys -Iproto -Inet -Iclient
 layer_inc   = $(if $(INC_$(firstword $(subst /, ,$(1)))),-D_GNU_SOURCE $(INC_$(firstword $(subst /, ,$(1)))),$(CPPFLAGS_ALL))
 
 $(BUILD)/obj/%.o: %.c | $(PROTO_H)
@@ -179,13 +180,14 @@ format-check:
 	    echo "format-check: $$(echo "$$files" | wc -l) files follow .clang-format"
 
 # make layering-check: an include across a forbidden line fails to compile
-# (and, as a control, an allowed one compiles with the same command).
-LAYER_DENY  := client:conn.h client:node.h node:cconn.h node:core.h lib:conn.h lib:cconf.h \
+# (and, as a control, an allowed one compiles with the same command); of net/,
+# client/ includes sock.h alone (a grep: include paths cannot split a folder).
+LAYER_DENY  := client:node.h client:mixdir.h node:cconn.h node:core.h lib:conn.h lib:cconf.h \
                lib:log.h lib:fileio.h lib:conf.h sys:conn.h sys:core.h sim:conn.h sim:core.h \
                scope:node.h node:dir_conf.h node:mixdir.h dir:node.h dir:node_conf.h \
-               net:node.h net:mixdir.h net:dir_conf.h client:dir_exchange.h
-LAYER_ALLOW := client:pki.h client:cconn.h client:log.h node:pki.h node:conn.h node:fileio.h \
-               lib:pki.h sys:pki.h sys:log.h sim:mixq.h sim:conf.h dir:conn.h dir:dir_exchange.h \
+               net:node.h net:mixdir.h net:dir_conf.h net:cconn.h
+LAYER_ALLOW := client:pki.h client:cconn.h client:log.h client:sock.h node:pki.h node:conn.h \
+               node:fileio.h lib:pki.h sys:pki.h sys:log.h sim:mixq.h sim:conf.h dir:conn.h dir:dir_exchange.h \
                dir:mixdir.h node:dir_exchange.h net:log.h
 layer_probe = echo '\#include "$(word 2,$(subst :, ,$(1)))"' | \
     $(CC) $(call layer_inc,$(word 1,$(subst :, ,$(1)))/x.c) -fsyntax-only -x c - 2>/dev/null
@@ -195,4 +197,6 @@ layering-check: | $(PROTO_H)
 	    echo "layering-check: $(p) compiles"; exit 1; fi;) \
 	$(foreach p,$(LAYER_ALLOW),if ! $(call layer_probe,$(p)); then \
 	    echo "layering-check: $(p) does not compile"; exit 1; fi;) \
+	if grep -n '^#include "\(conn\|dir_exchange\)\.h"' client/*.c client/*.h; then \
+	    echo "layering-check: client/ may use net/sock.h only (libmixclient links sock.o alone)"; exit 1; fi; \
 	echo "layering-check: forbidden includes fail to compile, allowed ones compile"

@@ -5,18 +5,13 @@
 
 #include <errno.h>
 #include <ev.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include "hostport.h"
 #include "log.h"
+#include "sock.h"
 #ifdef MIXCLIENT_TRUTH
 #include "truth.h"
 #endif
@@ -64,34 +59,25 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     if (c->state == CC_CONNECTING) {
-        int soerr = 0;
-        socklen_t sl = sizeof(soerr);
-        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
+        if (sock_connect_result(c->fd) != 0) {
             go_down(c, "connection refused or unreachable");
             return;
         }
         c->state = CC_HANDSHAKE;
         ev_io_start(c->loop, &c->rio);
     }
-    const uint8_t *p;
-    size_t len;
-    link_output(c->link, &p, &len);
-    if (len > 0) {
-        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-            go_down(c, "write failed");
-            return;
-        }
-        if (n > 0)
-            link_consume_output(c->link, (size_t)n);
-#ifdef MIXCLIENT_TRUTH
-        if (n > 0 && c->truth != NULL) {
-            struct link_stats st;
-            link_get_stats(c->link, &st);
-            truth_link_written(c->truth, st.bytes_out);
-        }
-#endif
+    ssize_t n = sock_flush_link(c->fd, c->link);
+    if (n < 0) {
+        go_down(c, "write failed");
+        return;
     }
+#ifdef MIXCLIENT_TRUTH
+    if (n > 0 && c->truth != NULL) {
+        struct link_stats st;
+        link_get_stats(c->link, &st);
+        truth_link_written(c->truth, st.bytes_out);
+    }
+#endif
     if (link_output_pending(c->link) == 0)
         ev_io_stop(c->loop, &c->wio);
 }
@@ -100,9 +86,10 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct cconn *c = w->data;
     uint8_t buf[65536];
+    uint64_t rx_us; /* unused: the client does not hold packets by arrival time */
     (void)loop;
     (void)revents;
-    ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+    ssize_t n = sock_read_stamped(c->fd, buf, sizeof(buf), &rx_us);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
         go_down(c, n == 0 ? "closed by peer" : "read failed");
         return;
@@ -137,40 +124,21 @@ static void on_timeout(struct ev_loop *loop, ev_timer *w, int revents)
     go_down(c, "connect or handshake timed out");
 }
 
+/* A socket with the link options (sock.h), its connect to hostport begun. */
 static int open_socket(const char *hostport, char *err, size_t errlen)
 {
-    char host[256], portstr[8];
-    uint16_t port;
-    if (!hostport_parse(hostport, host, sizeof(host), &port) || port == 0) {
-        snprintf(err, errlen, "bad address \"%s\" (want host:port)", hostport);
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    if (sock_resolve(hostport, false, &ss, &sl, err, errlen) != 0)
         return -1;
-    }
-    snprintf(portstr, sizeof(portstr), "%u", (unsigned)port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(host, portstr, &hints, &res);
-    if (rc != 0 || res == NULL) {
-        snprintf(err, errlen, "cannot resolve \"%s\": %s", host, gai_strerror(rc));
-        return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
+    int fd = sock_stream(ss.ss_family);
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
-    } else if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) {
-        /* Without it Nagle holds a packet until the previous one is acknowledged:
-         * the streams would leave on the peer's ACKs, not on their own schedule. */
-        snprintf(err, errlen, "TCP_NODELAY: %s", strerror(errno));
-        close(fd);
-        fd = -1;
-    } else if (connect(fd, res->ai_addr, res->ai_addrlen) != 0 && errno != EINPROGRESS) {
+    } else if (sock_connect(fd, &ss, sl) != 0) {
         snprintf(err, errlen, "connect %s: %s", hostport, strerror(errno));
         close(fd);
         fd = -1;
     }
-    freeaddrinfo(res);
     return fd;
 }
 

@@ -1,8 +1,10 @@
 /*
  * cconn: the client's one outbound TCP connection carrying a Noise link
- * (lib/link), driven by libev.  The client does not use net/conn
- * (docs/design.md layering), and needs far less: one dial, no listening, no
- * backoff (the owner redials from a timer).
+ * (lib/link), driven by libev.  Its socket calls are the daemons' (net/sock.h:
+ * resolve, socket options with TCP_NODELAY, connect and SO_ERROR, stamped
+ * reads, flushing partial writes); the connection itself is not a net/conn:
+ * the client needs one dial, no listening, no backoff (the owner redials
+ * from a timer), and its writes feed the truth recorder (truth.h).
  *
  * Callbacks: on_up once the handshake completed (the responder key is pinned
  * by IK, so the peer is authenticated), on_frame for each received frame,

@@ -1,7 +1,8 @@
 # client/: libmixclient and the mixclient program.  Included by the top Makefile.
 #
 # libmixclient.a holds every client/*.c except the program's own files
-# (main.c and cli.c); it is linked after libmix.a's users with libev and LMDB.
+# (main.c and cli.c), and net/sock.c; it is linked after libmix.a's users with
+# libev and LMDB.
 # libmixclient.so.N (below) holds libmix as well and is what mixclient.pc
 # links by default; `pkg-config --static` gives the archives.
 
@@ -9,7 +10,9 @@ CLIENT_PROG_SRCS := client/main.c client/cli.c
 # truth.c is only in the test program mixclient-truth (below).
 CLIENT_TRUTH_SRC := client/truth.c
 CLIENT_LIB_SRCS  := $(filter-out $(CLIENT_PROG_SRCS) $(CLIENT_TRUTH_SRC),$(sort $(wildcard client/*.c)))
-CLIENT_LIB_OBJS  := $(CLIENT_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+# net/sock.c: the socket calls cconn.c shares with the daemons' net/conn.c.
+CLIENT_NET_SRCS  := net/sock.c
+CLIENT_LIB_OBJS  := $(CLIENT_LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(CLIENT_NET_SRCS:%.c=$(BUILD)/obj/%.o)
 CLIENT_PROG_OBJS := $(filter $(CLIENT_PROG_SRCS:%.c=$(BUILD)/obj/%.o),$(wildcard $(CLIENT_PROG_SRCS)))
 LIBMIXCLIENT     := $(BUILD)/libmixclient.a
 CLIENT_LIBS      := -lev -llmdb
@@ -30,7 +33,8 @@ PROGRAMS += $(LIBMIXCLIENT) $(BUILD)/mixclient $(BUILD)/mixclient.pc
 MIXCLIENT_SOVERSION := 0
 LIBMIXCLIENT_SONAME := libmixclient.so.$(MIXCLIENT_SOVERSION)
 LIBMIXCLIENT_SO     := $(BUILD)/$(LIBMIXCLIENT_SONAME)
-CLIENT_PIC_OBJS     := $(CLIENT_LIB_SRCS:%.c=$(BUILD)/pic/%.o) $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
+CLIENT_PIC_OBJS     := $(CLIENT_LIB_SRCS:%.c=$(BUILD)/pic/%.o) $(CLIENT_NET_SRCS:%.c=$(BUILD)/pic/%.o) \
+                       $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
 
 $(BUILD)/pic/%.o: %.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
@@ -55,7 +59,7 @@ PROGRAMS += $(LIBMIXCLIENT_SO) $(BUILD)/libmixclient.so
 # no install target names it, and neither mixclient nor libmixclient holds
 # that code (tests/integration/client_truth.sh checks).
 CLIENT_TRUTH_OBJS := $(CLIENT_LIB_SRCS:%.c=$(BUILD)/truth/%.o) $(CLIENT_PROG_SRCS:%.c=$(BUILD)/truth/%.o) \
-                     $(CLIENT_TRUTH_SRC:%.c=$(BUILD)/truth/%.o)
+                     $(CLIENT_TRUTH_SRC:%.c=$(BUILD)/truth/%.o) $(CLIENT_NET_SRCS:%.c=$(BUILD)/obj/%.o)
 $(BUILD)/truth/client/%.o: client/%.c | $(PROTO_H)
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(call layer_inc,$<) -DMIXCLIENT_TRUTH $(CFLAGS_ALL) -MMD -MP -c $< -o $@

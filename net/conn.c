@@ -10,23 +10,20 @@
 #include "conn.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <ev.h>
 #include <sodium.h>
 
-#include "hostport.h"
 #include "log.h"
 #include "rng.h"
+#include "sock.h"
 
 #define CONN_READ_BUF 65536
 #define CONN_READS_PER_CB 8 /* fairness: at most this many reads per wakeup */
@@ -138,32 +135,6 @@ void conn_limits_default(struct conn_limits *l)
 }
 
 /* ------------------------------------------------------------ addresses */
-
-static int resolve(const char *hostport, bool passive, struct sockaddr_storage *ss, socklen_t *len,
-                   char *err, size_t errlen)
-{
-    char host[256], portstr[8];
-    uint16_t port;
-    if (!hostport_parse(hostport, host, sizeof host, &port)) {
-        snprintf(err, errlen, "bad address \"%s\" (want host:port or [v6]:port)", hostport);
-        return -1;
-    }
-    snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
-    int r = getaddrinfo(host, portstr, &hints, &res);
-    if (r != 0 || res == NULL) {
-        snprintf(err, errlen, "cannot resolve \"%s\": %s", host, gai_strerror(r));
-        return -1;
-    }
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
 
 static void addr_to_str(const struct sockaddr_storage *ss, char out[CONN_ADDRSTR])
 {
@@ -370,28 +341,13 @@ static void want_write(struct conn *c)
 /* Write what the link has for the socket; arm the write watcher if it is full. */
 static void try_write(struct conn *c)
 {
-    const uint8_t *p;
-    size_t len;
     if (link_state(c->link) == LINK_STATE_FAILED) {
         conn_shutdown(c, CONN_CLOSE_LINK);
         return;
     }
-    for (;;) {
-        link_output(c->link, &p, &len);
-        if (len == 0)
-            break;
-        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            conn_shutdown(c, CONN_CLOSE_IO);
-            return;
-        }
-        link_consume_output(c->link, (size_t)n);
-        if ((size_t)n < len)
-            break;
+    if (sock_flush_link(c->fd, c->link) < 0) {
+        conn_shutdown(c, CONN_CLOSE_IO);
+        return;
     }
     if (link_output_pending(c->link) > 0)
         ev_io_start(c->m->loop, &c->wio);
@@ -525,55 +481,9 @@ static void deliver_frames(struct conn *c)
     }
 }
 
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/*
- * read() that also takes the kernel's receive time of the data (SO_TIMESTAMPNS:
- * of the last segment the read reached, CLOCK_REALTIME) into c->rx_us on the
- * monotonic clock, so that a packet's hold counts from when it really arrived,
- * not from when this thread got round to reading it.  No stamp: now.
- */
-static ssize_t read_stamped(struct conn *c, uint8_t *buf, size_t cap)
-{
-    union {
-        char b[CMSG_SPACE(sizeof(struct timespec))];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = { buf, cap };
-    struct msghdr mh;
-    memset(&mh, 0, sizeof mh);
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = ctl.b;
-    mh.msg_controllen = sizeof ctl.b;
-    ssize_t n = recvmsg(c->fd, &mh, 0);
-    if (n <= 0)
-        return n;
-    uint64_t now = mono_us();
-    c->rx_us = now;
-    for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h != NULL; h = CMSG_NXTHDR(&mh, h)) {
-        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_TIMESTAMPNS)
-            continue;
-        struct timespec ts, rt;
-        memcpy(&ts, CMSG_DATA(h), sizeof ts);
-        clock_gettime(CLOCK_REALTIME, &rt);
-        int64_t age = ((int64_t)rt.tv_sec - (int64_t)ts.tv_sec) * 1000000 +
-                      ((int64_t)rt.tv_nsec - (int64_t)ts.tv_nsec) / 1000;
-        /* A wall clock step between the two readings must not move it far. */
-        if (age > 0 && (uint64_t)age < now && age < 10000000)
-            c->rx_us = now - (uint64_t)age;
-    }
-    return n;
-}
-
 uint64_t conn_rx_time_us(const struct conn *c)
 {
-    return c->rx_us ? c->rx_us : mono_us();
+    return c->rx_us ? c->rx_us : sock_mono_us();
 }
 
 static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -583,7 +493,7 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
     (void)loop;
     (void)revents;
     for (int i = 0; i < CONN_READS_PER_CB && c->link != NULL; i++) {
-        ssize_t n = read_stamped(c, buf, sizeof buf);
+        ssize_t n = sock_read_stamped(c->fd, buf, sizeof buf, &c->rx_us);
         if (n == 0) {
             conn_shutdown(c, CONN_CLOSE_EOF);
             return;
@@ -615,12 +525,11 @@ static void read_cb(struct ev_loop *loop, ev_io *w, int revents)
 static void connected(struct conn *c)
 {
     struct conn_mgr *m = c->m;
-    int soerr = 0;
-    socklen_t sl = sizeof soerr;
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr != 0) {
+    int soerr = sock_connect_result(c->fd);
+    if (soerr != 0) {
         m->st.connect_failures++;
         log_debug("conn %llu: connect to %s failed: %s", (unsigned long long)c->id, c->addrstr,
-                  strerror(soerr ? soerr : errno));
+                  strerror(soerr));
         conn_shutdown(c, CONN_CLOSE_IO);
         return;
     }
@@ -679,22 +588,6 @@ static void init_watchers(struct conn *c)
     ev_io_init(&c->wio, write_cb, c->fd, EV_WRITE);
 }
 
-/* TCP_NODELAY, and kernel receive timestamps for conn_rx_time_us(). */
-static void socket_options(int fd)
-{
-    int one = 1;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    (void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-}
-
-static int make_socket(int family)
-{
-    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd >= 0)
-        socket_options(fd);
-    return fd;
-}
-
 /*
  * Begin one TCP connect.  An immediate failure is reported through a
  * zero-delay timer, so conn_dial() never calls on_close() synchronously.
@@ -704,9 +597,8 @@ static void start_connect(struct conn *c)
     struct conn_mgr *m = c->m;
     c->state = CONN_STATE_CONNECTING;
     m->st.dialled++;
-    c->fd = make_socket(c->addr.ss_family);
-    if (c->fd >= 0 &&
-        (connect(c->fd, (struct sockaddr *)&c->addr, c->addrlen) == 0 || errno == EINPROGRESS)) {
+    c->fd = sock_stream(c->addr.ss_family);
+    if (c->fd >= 0 && sock_connect(c->fd, &c->addr, c->addrlen) == 0) {
         init_watchers(c);
         ev_io_start(m->loop, &c->wio);
         ev_timer_set(&c->timer, m->lim.handshake_timeout, 0.0);
@@ -725,7 +617,7 @@ struct conn *conn_dial(struct conn_mgr *m, const char *hostport,
     struct sockaddr_storage ss;
     socklen_t sl;
     char err[160];
-    if (resolve(hostport, false, &ss, &sl, err, sizeof err) < 0) {
+    if (sock_resolve(hostport, false, &ss, &sl, err, sizeof err) < 0) {
         log_warn("dial: %s", err);
         return NULL;
     }
@@ -920,7 +812,10 @@ static void accept_one(struct conn_mgr *m, int fd, const struct sockaddr_storage
         return;
     }
     link_set_output_cap(c->link, m->lim.max_out_bytes);
-    socket_options(fd);
+    if (sock_options(fd) != 0) {
+        conn_shutdown(c, CONN_CLOSE_IO);
+        return;
+    }
     start_reads(c);
     ev_timer_start(m->loop, &c->timer);
     /* No address: an accepted conn may turn out to be a client's. */
@@ -964,9 +859,9 @@ int conn_listen(struct conn_mgr *m, const char *hostport, uint16_t *bound_port, 
 {
     struct sockaddr_storage ss;
     socklen_t sl;
-    if (resolve(hostport, true, &ss, &sl, err, errlen) < 0)
+    if (sock_resolve(hostport, true, &ss, &sl, err, errlen) < 0)
         return -1;
-    int fd = make_socket(ss.ss_family);
+    int fd = sock_stream(ss.ss_family);
     if (fd < 0) {
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return -1;

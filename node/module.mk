@@ -6,7 +6,7 @@
 MIXNODE_CORE_SRCS := node/inbox.c node/node_conf.c node/node_metrics.c node/node_keys.c node/replay_journal.c \
                      node/unwrap.c node/deliver.c node/mix.c node/send.c node/cover.c node/receive.c node/fetch.c node/node_dir.c \
                      node/node_harness.c node/node_status.c
-MIXNODE_CORE_OBJS := $(MIXNODE_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/net/conn.o
+MIXNODE_CORE_OBJS := $(MIXNODE_CORE_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/net/conn.o $(BUILD)/obj/net/sock.o
 MIXNODE_LIBS      := -lev -llmdb -lmicrohttpd
 PROGRAMS += $(BUILD)/mixnode
 $(BUILD)/mixnode: $(BUILD)/obj/node/mixnode.o $(MIXNODE_CORE_OBJS) $(BUILD)/obj/net/dir_exchange.o \
@@ -39,7 +39,7 @@ TEST_LIBS_node_parts := $(LIBMIX) $(MIXNODE_LIBS)
 # Fuzz target over the node's frame handler (tests/fuzz/fuzz_node_link.c).
 $(BUILD)/tests/replay_node_link: $(MIXNODE_CORE_OBJS)
 FUZZ_LIBS_node_link = $(if $(filter $(BUILD)/fuzz/%,$@),,$(LIBMIX)) $(MIXNODE_LIBS)
-FUZZ_SRCS_node_link := $(MIXNODE_CORE_SRCS) net/conn.c
+FUZZ_SRCS_node_link := $(MIXNODE_CORE_SRCS) net/conn.c net/sock.c
 
 # tests/tools/mixtest: builds test networks (keys, signed document, configs),
 # and acts as a client: sends Sphinx packets through a gateway, fetches an inbox.
