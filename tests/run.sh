@@ -47,9 +47,8 @@ for r in "$BUILD"/tests/replay_*; do
 done
 
 # Integration tests start their own daemons on their own ports and folders,
-# so they run side by side: $TEST_JOBS at a time (default 3 per CPU: most of
-# their time is spent waiting on daemons, not computing; on 2 CPUs 6 jobs kept
-# the CPUs about half busy, also under the sanitizers).  Each writes its result
+# so they run side by side: $TEST_JOBS at a time (default 3; most of their
+# time is spent waiting on daemons, not computing).  Each writes its result
 # to a file; the results are read back in name order.
 RESDIR=$(mktemp -d "${TMPDIR:-/tmp}/mixtests.XXXXXX")
 export LOGDIR RESDIR
@@ -65,7 +64,7 @@ for t in tests/integration/testnet_* tests/integration/*.sh tests/integration/*.
 done
 if [ -n "$list" ]; then
     # shellcheck disable=SC2086
-    printf '%s\n' $list | xargs -P "${TEST_JOBS:-$(($(nproc) * 3))}" -n 1 sh tests/run_one.sh
+    printf '%s\n' $list | xargs -P "${TEST_JOBS:-3}" -n 1 sh tests/run_one.sh
 fi
 for t in $list; do
     name=$(basename "$t")
