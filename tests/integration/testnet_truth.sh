@@ -4,8 +4,8 @@
 # the test program build/test/mixclient-truth, the demo message `up` sends
 # leaves lines in DIR/truth (header first, one line per real packet, from
 # the clients' gateway links), the clients' own commands stay the normal
-# mixclient, and `down` stops them.  `measure` passes the file to mixscope
-# as --truth (checked by the report's own tests once mixscope reads it).
+# mixclient, and `down` stops them.  That mixscope matches the lines in a
+# capture (`measure` passes the file as --truth) is testnet_measure.sh's check.
 set -u
 BUILD_ABS=${BUILD_ABS:-$(pwd)/${BUILD:-build}}
 TOP=${TOP:-$(pwd)}
