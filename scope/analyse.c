@@ -69,6 +69,7 @@ void scope_free(struct scope *s)
     cap_free(s->cap);
     cap_free(s->align_cap);
     free(s->votes);
+    free(s->cands);
     entropy_free(s->entropy);
     truth_free(&s->truth);
     free(s->conns);
@@ -731,8 +732,8 @@ static void vote(struct scope_votes *v, uint32_t k, uint32_t size)
     v->other++;
 }
 
-/* First pass: a client's message on a connection seen mid-stream votes for the offsets that put
-   a truth entry of its endpoint at its captured time. */
+/* First pass: a client's message on a connection seen mid-stream becomes the candidate of the
+   truth entries of its endpoint whose time it is nearest (see scope_align_finish). */
 static void align_msg(void *ctx, const struct cap_msg *m)
 {
     struct scope *s = ctx;
@@ -750,20 +751,34 @@ static void align_msg(void *ctx, const struct cap_msg *m)
     struct truth_ent *v;
     size_t n = truth_ep_entries(&s->truth, m->init, &v);
     /* Entries are in frame order, which is the order the client sent them: the first whose time
-       is late enough, then on while it is early enough. */
+       is late enough (the message at most AFTER_NS after it), then on while it is early enough
+       (at most BEFORE_NS before it). */
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (v[mid].t_ns < m->t_ns - SCOPE_ALIGN_LATE_NS)
+        if (v[mid].t_ns < m->t_ns - SCOPE_ALIGN_AFTER_NS)
             lo = mid + 1;
         else
             hi = mid;
     }
-    for (size_t i = lo; i < n && v[i].t_ns <= m->t_ns + SCOPE_ALIGN_EARLY_NS; i++) {
-        if (v[i].t_ns < m->t_ns - SCOPE_ALIGN_LATE_NS || v[i].frame < j)
+    for (size_t i = lo; i < n && v[i].t_ns <= m->t_ns + SCOPE_ALIGN_BEFORE_NS; i++) {
+        if (v[i].t_ns < m->t_ns - SCOPE_ALIGN_AFTER_NS || v[i].frame < j)
             continue; /* out of time order, or an offset below 0: not this connection's */
-        vote(&s->votes[c - s->conns], v[i].frame - j, m->size);
-        s->align_votes++;
+        struct scope_align_cand *k = &s->cands[&v[i] - s->truth.v];
+        uint8_t state = m->t_ns <= v[i].t_ns ? 1 : 2;
+        if (k->state == 0 || (state == 1 && (k->state == 2 || m->t_ns > k->t_ns))) {
+            /* The first candidate, or a later one before the entry's time: it replaces them. */
+            k->state = state;
+            k->t_ns = m->t_ns;
+            k->conn = (uint32_t)(c - s->conns);
+            k->n = 0;
+        } else if (k->state != state || m->t_ns != k->t_ns || k->conn != (uint32_t)(c - s->conns) ||
+                   k->n == SCOPE_ALIGN_TIES) {
+            continue; /* after the first candidate after it, or elsewhere */
+        }
+        k->j[k->n] = j;
+        k->size[k->n] = m->size;
+        k->n++;
     }
 }
 
@@ -774,6 +789,9 @@ void scope_align_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *da
         return;
     if (s->align_cap == NULL) {
         if (s->votes == NULL && (s->votes = calloc(SCOPE_MAX_CONNS, sizeof(*s->votes))) == NULL)
+            return;
+        if (s->cands == NULL && s->truth.n > 0 &&
+            (s->cands = calloc(s->truth.n, sizeof(*s->cands))) == NULL)
             return;
         struct cap_hooks h = {
             .on_msg = align_msg, .on_conn = on_conn, .is_listener = is_listener, .ctx = s
@@ -790,6 +808,16 @@ void scope_align_finish(struct scope *s)
 {
     if (s->votes == NULL)
         return;
+    /* Each entry votes for the offsets of its candidates. */
+    for (size_t i = 0; s->cands != NULL && i < s->truth.n; i++) {
+        const struct scope_align_cand *k = &s->cands[i];
+        for (uint8_t q = 0; q < k->n; q++) {
+            vote(&s->votes[k->conn], s->truth.v[i].frame - k->j[q], k->size[q]);
+            s->align_votes++;
+        }
+    }
+    free(s->cands);
+    s->cands = NULL;
     /* Real packets have the packet size: the most common client message size. */
     uint32_t size = 0;
     uint64_t most = 0;

@@ -24,11 +24,15 @@
 #define SCOPE_LAG_BINS 200
 #define SCOPE_MAX_CONNS 4096 /* client connections whose transport frames are counted */
 /* Aligning the ground truth to a client connection captured mid-stream (scope_align_*). */
-#define SCOPE_ALIGN_MIN 3            /* truth entries that must agree on the offset */
-#define SCOPE_ALIGN_RIVAL 3          /* ... at least this many times more than any other offset */
-#define SCOPE_ALIGN_LATE_NS 10000000 /* a message captured at most 10 ms after its truth time */
-#define SCOPE_ALIGN_EARLY_NS 1000000 /* ... or 1 ms before it (clock granularity) */
-#define SCOPE_ALIGN_CANDS 8          /* offsets voted for, per connection */
+#define SCOPE_ALIGN_MIN 3   /* truth entries that must agree on the offset */
+#define SCOPE_ALIGN_RIVAL 2 /* ... at least this many times more than any other offset */
+/* A truth line is written just after the write that handed its frame to the kernel: the frame
+   is normally captured before it (by the write and any preemption of the client after it), and
+   after it only when the kernel held the bytes back. */
+#define SCOPE_ALIGN_BEFORE_NS 20000000 /* a message captured at most 20 ms before its truth time */
+#define SCOPE_ALIGN_AFTER_NS 20000000  /* ... or, if none was, at most 20 ms after it */
+#define SCOPE_ALIGN_CANDS 8            /* offsets voted for, per connection */
+#define SCOPE_ALIGN_TIES 4             /* messages of one segment a truth entry may point to */
 
 enum scope_kind { ENT_CLIENT, ENT_GATEWAY, ENT_MIX, ENT_AUTH, ENT_UNKNOWN };
 
@@ -105,6 +109,16 @@ struct scope_conn {
     bool aligned;  /* mid-stream, its first captured message is frame `frames` */
 };
 
+/* The captured messages nearest a truth entry in the first pass: the last captured at or before
+   its time (all of them if one segment held several), else the first after it. */
+struct scope_align_cand {
+    int64_t t_ns;
+    uint32_t conn; /* index in conns */
+    uint8_t state; /* 0: none, 1: before, 2: after */
+    uint8_t n;
+    uint32_t j[SCOPE_ALIGN_TIES], size[SCOPE_ALIGN_TIES];
+};
+
 /* Offsets (truth frame index - captured message number) a mid-stream connection voted for. */
 struct scope_votes {
     uint32_t k[SCOPE_ALIGN_CANDS], size[SCOPE_ALIGN_CANDS], n[SCOPE_ALIGN_CANDS];
@@ -124,6 +138,7 @@ struct scope {
     /* The first pass over a capture file that aligns mid-stream client connections. */
     struct cap *align_cap;
     struct scope_votes *votes;      /* SCOPE_MAX_CONNS, parallel to conns, during that pass */
+    struct scope_align_cand *cands; /* one per truth entry, during that pass */
     struct scope_sizes align_sizes; /* client -> gateway message sizes seen by it */
     bool aligning;
     uint64_t conns_midstream, conns_aligned, conns_ambiguous, conns_unconfirmed, align_votes;
@@ -181,11 +196,12 @@ int scope_load_truth(struct scope *s, const char *path, char *err, size_t errlen
  * With --truth on a capture that can be read twice: a first pass that feeds every frame to
  * scope_align_frame, then scope_align_finish, before the frames go to scope_frame.  A client
  * connection seen mid-stream gets the offset k (truth frame index - captured message number)
- * on which its truth entries' times agree with its captured messages of the packet size
- * (captured SCOPE_ALIGN_EARLY_NS before to SCOPE_ALIGN_LATE_NS after the truth time), if at
- * least SCOPE_ALIGN_MIN entries agree and SCOPE_ALIGN_RIVAL times more than on any other
- * offset; otherwise it stays uncounted: conns_ambiguous if another offset came too close,
- * conns_unconfirmed if fewer entries agreed.
+ * that its truth entries point to: each entry points to the last client message captured at
+ * most SCOPE_ALIGN_BEFORE_NS before its time (every message of that segment), or, if there is
+ * none, to the first captured at most SCOPE_ALIGN_AFTER_NS after it.  Only messages of the
+ * packet size count.  The connection is aligned if at least SCOPE_ALIGN_MIN entries agree and
+ * SCOPE_ALIGN_RIVAL times more than on any other offset; otherwise it stays uncounted:
+ * conns_ambiguous if another offset came too close, conns_unconfirmed if fewer entries agreed.
  */
 void scope_align_frame(struct scope *s, int dlt, int64_t t_ns, const uint8_t *data, size_t caplen,
                        size_t wirelen);

@@ -586,7 +586,7 @@ static struct scope *mid_scope(int64_t skew_ns)
     for (int i = 0; i < 16; i++) {
         int frame = 16 + i;
         if (frame == 18 || frame == 20 || frame == 23 || frame == 25 || frame == 27)
-            fprintf(f, "%lld 10.0.0.2:40020 %d\n", (long long)(t - 300000 + skew_ns), frame);
+            fprintf(f, "%lld 10.0.0.2:40020 %d\n", (long long)(t + 300000 + skew_ns), frame);
         t += mid_gap_ms[i] * ms;
     }
     fprintf(f, "%lld 10.0.0.2:40020 5\n1 10.0.0.9:1 0\n", (long long)(900 * ms + skew_ns));
@@ -615,7 +615,8 @@ static void test_scope_truth_mid_stream(void)
         CHECKF(tg(s->entropy, j)->finished, "target %zu unfinished", j);
     scope_free(s);
 
-    /* 8 ms late is within the window; a clock 40 ms, 0.7 s or 1.3 s off is not: no match. */
+    /* Frames the kernel held for 8 ms (captured 7.7 ms after their truth lines) are found after
+       them; a clock 40 ms, 0.7 s or 1.3 s off is not: no match. */
     s = mid_scope(-8000000);
     CHECKF(s->conns_aligned == 1 && s->truth_matched == 5, "aligned %llu matched %llu",
            (unsigned long long)s->conns_aligned, (unsigned long long)s->truth_matched);
@@ -682,6 +683,55 @@ static void test_scope_align_votes(void)
     scope_free(s);
 }
 
+/* The client sends another frame 4 ms after each real one (as a loaded client does), and once
+   two frames in one segment: each truth line (written 0.2 ms after its frame's capture) still
+   points to its own frame, not to the next one, and the connection is aligned. */
+static void test_scope_align_burst(void)
+{
+    const int64_t ms = 1000000;
+    struct scope *s = scope_new();
+    CHECK(s != NULL);
+    CHECK(scope_add_node(s, "gw", ENT_GATEWAY, 0, "10.0.0.1:7100") == 0);
+    char path[] = "/tmp/mixscope-truth-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "# mixscope-truth 1\n");
+    /* Segment i (i = 0..9) at 1 s + i * 50 ms (+4 ms for odd i); segment 9 holds frames 9 and
+       10.  The first captured message is frame 100: real frames are 100, 102, ..., 108 and 109. */
+    int64_t ts[10];
+    for (int i = 0; i < 10; i++) {
+        ts[i] = 1000 * ms + (i / 2) * 100 * ms + (i % 2) * 4 * ms;
+        if (i % 2 == 0 || i == 9)
+            fprintf(f, "%lld 10.0.0.2:40032 %d\n", (long long)(ts[i] + ms / 5), 100 + i);
+    }
+    fclose(f);
+    char err[256];
+    CHECKF(scope_load_truth(s, path, err, sizeof(err)) == 0, "%s", err);
+    unlink(path);
+    for (int pass = 0; pass < 2; pass++) {
+        struct flow a = { 2, 1, 40032, 7100, 100 };
+        for (int i = 0; i < 10; i++) {
+            uint32_t sizes[2] = { 2467, 2467 };
+            size_t n = stream(sbuf, sizes, i == 9 ? 2 : 1);
+            size_t len = frame2(fbuf, a.a, a.ap, a.b, a.bp, a.seq, 0x18, sbuf, n);
+            if (pass == 0)
+                scope_align_frame(s, CAP_DLT_RAW, ts[i], fbuf, len, len);
+            else
+                scope_frame(s, CAP_DLT_RAW, ts[i], fbuf, len, len);
+            a.seq += (uint32_t)n;
+        }
+        if (pass == 0)
+            scope_align_finish(s);
+    }
+    CHECKF(s->conns_midstream == 1 && s->conns_aligned == 1 && s->conns_ambiguous == 0 &&
+               s->truth_matched == 6,
+           "mid-stream %llu aligned %llu ambiguous %llu matched %llu",
+           (unsigned long long)s->conns_midstream, (unsigned long long)s->conns_aligned,
+           (unsigned long long)s->conns_ambiguous, (unsigned long long)s->truth_matched);
+    scope_free(s);
+}
+
 int main(void)
 {
     RUN(test_in_order_split_and_merged);
@@ -698,6 +748,7 @@ int main(void)
     RUN(test_truth_parse);
     RUN(test_scope_truth);
     RUN(test_scope_truth_mid_stream);
+    RUN(test_scope_align_burst);
     RUN(test_scope_align_votes);
     RUN(test_simcmp_parse);
     return tap_done();
