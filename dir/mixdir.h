@@ -79,7 +79,7 @@ struct counters {
     uint64_t rejected_stale, rejected_future, rejected_full, rejected_role;
     uint64_t bad_frames, unexpected_frames, send_drops;
     uint64_t doc_requests, doc_not_found, doc_busy;
-    uint64_t peer_descs_merged, peer_descs_rejected, peer_sets_late;
+    uint64_t peer_descs_merged, peer_descs_rejected, peer_sets_late, peer_descs_kept_late;
     uint64_t sigs_accepted, sigs_bad, sigs_mismatch, sigs_unknown_signer;
     uint64_t docs_built, docs_published, docs_adopted;
 };

@@ -48,6 +48,7 @@ void log_counters(struct mixdir *d, bool force)
              "rejected_stale=%llu rejected_future=%llu rejected_full=%llu bad_frames=%llu "
              "unexpected_frames=%llu send_drops=%llu doc_requests=%llu doc_not_found=%llu "
              "peer_descs_merged=%llu peer_descs_rejected=%llu peer_sets_late=%llu "
+             "peer_descs_kept_late=%llu "
              "sigs_accepted=%llu sigs_bad=%llu sigs_mismatch=%llu sigs_unknown_signer=%llu "
              "docs_built=%llu docs_published=%llu docs_adopted=%llu conns_open=%llu "
              "conns_refused=%llu link_errors=%llu",
@@ -60,10 +61,11 @@ void log_counters(struct mixdir *d, bool force)
              (unsigned long long)c->send_drops, (unsigned long long)c->doc_requests,
              (unsigned long long)c->doc_not_found, (unsigned long long)c->peer_descs_merged,
              (unsigned long long)c->peer_descs_rejected, (unsigned long long)c->peer_sets_late,
-             (unsigned long long)c->sigs_accepted, (unsigned long long)c->sigs_bad,
-             (unsigned long long)c->sigs_mismatch, (unsigned long long)c->sigs_unknown_signer,
-             (unsigned long long)c->docs_built, (unsigned long long)c->docs_published,
-             (unsigned long long)c->docs_adopted, (unsigned long long)cs.open,
+             (unsigned long long)c->peer_descs_kept_late, (unsigned long long)c->sigs_accepted,
+             (unsigned long long)c->sigs_bad, (unsigned long long)c->sigs_mismatch,
+             (unsigned long long)c->sigs_unknown_signer, (unsigned long long)c->docs_built,
+             (unsigned long long)c->docs_published, (unsigned long long)c->docs_adopted,
+             (unsigned long long)cs.open,
              (unsigned long long)(cs.refused_max_conns + cs.refused_per_addr),
              (unsigned long long)cs.link_errors);
 }
@@ -110,6 +112,9 @@ static void update_metrics(struct mixdir *d)
       c->doc_not_found)
     C("peer_descriptors_merged_total", "Descriptors merged from peer authorities.",
       c->peer_descs_merged)
+    C("peer_descriptors_kept_late_total",
+      "Descriptors from peer sets that came after our vote, kept for later epochs.",
+      c->peer_descs_kept_late)
     C("signatures_accepted_total", "Peer signatures over our document.", c->sigs_accepted)
     C("signatures_mismatch_total", "Peer signatures over another document.", c->sigs_mismatch)
     C("documents_built_total", "Documents built and signed.", c->docs_built)

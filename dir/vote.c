@@ -265,10 +265,12 @@ static void handle_desc_set(struct mixdir *d, const struct mix_frame *f)
     struct build *b = build_find(d, epoch);
     if (b == NULL && epoch_open(d, epoch) && pub_find(d, epoch) == NULL)
         b = build_start(d, epoch);
-    if (b == NULL || b->phase != PH_EXCHANGE) {
+    /* A set that comes after our vote is too late for it, but its descriptors are still kept
+       (and stored on disk): a peer's valid upload is not lost to us because the exchange window
+       closed first, and a restart reloads it. */
+    bool late = b == NULL || b->phase != PH_EXCHANGE;
+    if (late)
         d->ctr.peer_sets_late++;
-        return;
-    }
     for (size_t i = 0; i < f->u.desc_set.n_descs; i++) {
         const struct frame_buf *fb = &f->u.desc_set.descs[i];
         struct pki_descriptor pd;
@@ -277,8 +279,10 @@ static void handle_desc_set(struct mixdir *d, const struct mix_frame *f)
             d->ctr.peer_descs_rejected++;
             continue;
         }
-        int r = dir_set_put(&b->set, fb->ptr, fb->len, &pd, d->cf->max_descriptors);
-        if (r == 1) {
+        if (late) {
+            if (store_descriptor(d, fb->ptr, fb->len, &pd) == 1)
+                d->ctr.peer_descs_kept_late++;
+        } else if (dir_set_put(&b->set, fb->ptr, fb->len, &pd, d->cf->max_descriptors) == 1) {
             d->ctr.peer_descs_merged++;
             (void)store_descriptor(d, fb->ptr, fb->len, &pd);
         }

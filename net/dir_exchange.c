@@ -45,8 +45,9 @@ static void ex_timeout(struct ev_loop *loop, ev_timer *w, int revents)
     ev_break(loop, EVBREAK_ALL);
 }
 
-int dir_exchange(const char *addr, const uint8_t auth_link[static 32], int role,
-                 const uint8_t *frame, size_t len, double timeout_s, struct mix_frame **out)
+static int exchange(const char *addr, const uint8_t auth_link[static 32], int role,
+                    const uint8_t *own_sk, const uint8_t *const *frames, const size_t *lens,
+                    size_t n, double timeout_s, struct mix_frame **out)
 {
     struct exchange x = { .loop = ev_loop_new(EVFLAG_AUTO) };
     uint8_t sk[32], pk[32];
@@ -54,13 +55,21 @@ int dir_exchange(const char *addr, const uint8_t auth_link[static 32], int role,
     *out = NULL;
     if (x.loop == NULL)
         return -1;
-    /* A throwaway link key: the answer is public, and a key would only link fetches. */
-    crypto_box_keypair(pk, sk);
+    if (own_sk != NULL) {
+        memcpy(sk, own_sk, 32);
+        crypto_scalarmult_base(pk, sk);
+    } else {
+        /* A throwaway link key: the answer is public, and a key would only link fetches. */
+        crypto_box_keypair(pk, sk);
+    }
     struct conn_callbacks cb = { NULL, NULL, ex_frame, ex_close };
     struct conn_mgr *m = conn_mgr_new(x.loop, sk, pk, NULL, &cb, &x);
     sodium_memzero(sk, sizeof sk);
     struct conn *c = m ? conn_dial(m, addr, auth_link, (enum link_role)role, false, NULL) : NULL;
-    if (c != NULL && conn_send(c, frame, len) == CONN_OK) {
+    bool sent = c != NULL;
+    for (size_t i = 0; sent && i < n; i++)
+        sent = conn_send(c, frames[i], lens[i]) == CONN_OK;
+    if (sent) {
         ev_timer t;
         ev_timer_init(&t, ex_timeout, timeout_s, 0.0);
         ev_timer_start(x.loop, &t);
@@ -76,4 +85,17 @@ int dir_exchange(const char *addr, const uint8_t auth_link[static 32], int role,
     conn_mgr_free(m);
     ev_loop_destroy(x.loop);
     return rc;
+}
+
+int dir_exchange(const char *addr, const uint8_t auth_link[static 32], int role,
+                 const uint8_t *frame, size_t len, double timeout_s, struct mix_frame **out)
+{
+    return exchange(addr, auth_link, role, NULL, &frame, &len, 1, timeout_s, out);
+}
+
+int dir_exchange_as(const char *addr, const uint8_t auth_link[static 32], int role,
+                    const uint8_t own_sk[static 32], const uint8_t *const *frames,
+                    const size_t *lens, size_t n, double timeout_s, struct mix_frame **out)
+{
+    return exchange(addr, auth_link, role, own_sk, frames, lens, n, timeout_s, out);
 }

@@ -18,5 +18,12 @@
 int dir_exchange(const char *addr, const uint8_t auth_link[static 32], int role,
                  const uint8_t *frame, size_t len, double timeout_s,
                  struct mix_frame **out) MIX_WUR;
+/*
+ * The same under our own link key own_sk (an authority talking to a peer), sending n frames in
+ * order before waiting for the first answer.
+ */
+int dir_exchange_as(const char *addr, const uint8_t auth_link[static 32], int role,
+                    const uint8_t own_sk[static 32], const uint8_t *const *frames,
+                    const size_t *lens, size_t n, double timeout_s, struct mix_frame **out) MIX_WUR;
 
 #endif

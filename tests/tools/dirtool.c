@@ -21,6 +21,12 @@
  *   dirtool peerframe -A HOST:PORT -K AUTH_LINK_PUB
  *       send a SignatureExchange as a non-authority; exit 0 if refused with
  *       an "unauthorized" error.
+ *   dirtool peerset -A HOST:PORT -K AUTH_LINK_PUB -p AUTHORITY_DIR -k NODE_DIR
+ *                   -g GENESIS -l EPOCH_LEN [-e EPOCH] [upload's -r -L -s -n --bad-sig]
+ *       as the authority whose keys are in AUTHORITY_DIR, send a descriptor
+ *       set for EPOCH (default: the current one) holding NODE_DIR's
+ *       descriptor, then ask for the peer's set: print "set of N" and exit 0
+ *       when it answers (so ours was handled first).
  * Exit 2: usage or connection failure.
  */
 #include <getopt.h>
@@ -81,7 +87,7 @@ fail:
 }
 
 struct opts {
-    const char *addr, *auth_link, *node_dir, *role, *node_addr, *out;
+    const char *addr, *auth_link, *node_dir, *role, *node_addr, *out, *peer_dir;
     const char *auth_keys[32];
     size_t n_auth_keys;
     uint64_t genesis, epoch_len, layer, n_keys, threshold, epoch;
@@ -279,6 +285,57 @@ static int cmd_peerframe(const struct opts *o, const uint8_t auth_link[32])
     return rc;
 }
 
+/* A peer authority's descriptor set, then a request for the answerer's own set. */
+static int cmd_peerset(const struct opts *o, const uint8_t auth_link[32])
+{
+    char path[1100], err[256];
+    uint8_t sk[32], *desc = NULL;
+    size_t desc_len;
+    if (o->peer_dir == NULL || o->node_dir == NULL || o->epoch_len == 0)
+        return 2;
+    snprintf(path, sizeof path, "%s/link.key", o->peer_dir);
+    if (keyfile_read(path, KEYFILE_X25519_SECRET, sk, err, sizeof err) < 0) {
+        fprintf(stderr, "dirtool: %s\n", err);
+        return 2;
+    }
+    if (build_descriptor(o, &desc, &desc_len) < 0)
+        return 2;
+    uint64_t epoch = o->epoch ? o->epoch : current_epoch(o->genesis, o->epoch_len);
+    struct frame_buf one = { desc, desc_len };
+    struct mix_frame set, req, *reply = NULL;
+    memset(&set, 0, sizeof set);
+    set.type = FRAME_DESCRIPTOR_SET;
+    set.u.desc_set.epoch = epoch;
+    set.u.desc_set.descs = &one;
+    set.u.desc_set.n_descs = 1;
+    memset(&req, 0, sizeof req);
+    req.type = FRAME_DESCRIPTOR_SET_REQUEST;
+    req.u.desc_set_req.epoch = epoch;
+    size_t lens[2];
+    uint8_t *b[2] = { frame_encode_alloc(&set, &lens[0], NULL),
+                      frame_encode_alloc(&req, &lens[1], NULL) };
+    int rc = 2;
+    if (b[0] != NULL && b[1] != NULL &&
+        dir_exchange_as(o->addr, auth_link, LINK_ROLE_AUTHORITY, sk, (const uint8_t *const *)b,
+                        lens, 2, 10.0, &reply) == 0) {
+        if (reply->type == FRAME_DESCRIPTOR_SET) {
+            printf("set of %zu\n", reply->u.desc_set.n_descs);
+            rc = 0;
+        } else {
+            printf("unexpected reply %s\n", frame_type_name(reply->type));
+            rc = 1;
+        }
+    } else {
+        fprintf(stderr, "dirtool: no answer from %s\n", o->addr);
+    }
+    sodium_memzero(sk, sizeof sk);
+    frame_free(reply);
+    free(b[0]);
+    free(b[1]);
+    free(desc);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -296,7 +353,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "nodekeys") == 0)
         return argc == 3 ? cmd_nodekeys(argv[2]) : 2;
     optind = 2;
-    while ((ch = getopt_long(argc, argv, "A:K:k:g:l:r:L:s:n:a:t:e:o:", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "A:K:k:g:l:r:L:s:n:a:t:e:o:p:", lo, NULL)) != -1) {
         switch (ch) {
         case 'A': o.addr = optarg; break;
         case 'K': o.auth_link = optarg; break;
@@ -314,6 +371,7 @@ int main(int argc, char **argv)
         case 't': o.threshold = strtoull(optarg, NULL, 10); break;
         case 'e': o.epoch = strtoull(optarg, NULL, 10); break;
         case 'o': o.out = optarg; break;
+        case 'p': o.peer_dir = optarg; break;
         case 'B': o.bad_sig = true; break;
         case 'S': o.stale = true; break;
         default: return 2;
@@ -332,6 +390,8 @@ int main(int argc, char **argv)
         return cmd_garbage(&o, auth_link);
     if (strcmp(cmd, "peerframe") == 0)
         return cmd_peerframe(&o, auth_link);
+    if (strcmp(cmd, "peerset") == 0)
+        return cmd_peerset(&o, auth_link);
     fprintf(stderr, "dirtool: unknown command %s\n", cmd);
     return 2;
 }
