@@ -193,6 +193,8 @@ static void *fetch_thread_main(void *arg)
                 with_seqs += r[i].n > 0;
             if (with_seqs)
                 metric_inc(&n->metrics.ack_commits);
+            else if (k > 0 && inbox_commit_marker(n->inbox) == INBOX_OK)
+                metric_inc(&n->metrics.marker_commits); /* the same wait without acks */
         }
         for (size_t i = 0; i < k; i++) {
             n->fetch_run[i].rc = r ? r[i].rc : INBOX_ERR_IO;

@@ -23,7 +23,7 @@
 
 struct inbox_store {
     MDB_env *env;
-    MDB_dbi box, msg;
+    MDB_dbi box, msg, meta;
     struct inbox_limits lim;
     _Atomic uint64_t reclaimed; /* empty inboxes deleted to make room */
     _Atomic uint64_t commits;   /* durable write transactions of puts and acks */
@@ -100,6 +100,7 @@ struct inbox_store *inbox_open(const char *dir, const struct inbox_limits *lim, 
     if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0 ||
         (rc = mdb_dbi_open(txn, "box", MDB_CREATE, &s->box)) != 0 ||
         (rc = mdb_dbi_open(txn, "msg", MDB_CREATE, &s->msg)) != 0 ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
         (rc = mdb_txn_commit(txn)) != 0) {
         if (txn)
             mdb_txn_abort(txn);
@@ -600,6 +601,32 @@ int inbox_ack(struct inbox_store *s, const uint8_t id[static INBOX_ID_LEN], cons
     if (r.rc == INBOX_OK && deleted)
         *deleted = r.deleted;
     return r.rc;
+}
+
+int inbox_commit_marker(struct inbox_store *s)
+{
+    static const char key[] = "marker_commits";
+    MDB_val k = { sizeof(key) - 1, (void *)key }, v;
+    uint8_t cnt[8] = { 0 };
+    MDB_txn *txn;
+    int rc;
+    if (!s)
+        return INBOX_ERR_ARG;
+    if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        return map_rc(rc, "begin");
+    if (mdb_get(txn, s->meta, &k, &v) == 0 && v.mv_size == sizeof(cnt))
+        memcpy(cnt, v.mv_data, sizeof(cnt));
+    mix_put_be64(cnt, mix_get_be64(cnt) + 1);
+    v = (MDB_val){ sizeof(cnt), cnt };
+    if ((rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0) {
+        mdb_txn_abort(txn);
+        return map_rc(rc, "put");
+    }
+    test_commit_delay(s);
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return map_rc(rc, "commit");
+    atomic_fetch_add(&s->commits, 1);
+    return INBOX_OK;
 }
 
 uint64_t inbox_commits(const struct inbox_store *s)

@@ -150,6 +150,13 @@ struct inbox_ack_req {
  */
 int inbox_ack_many(struct inbox_store *s, struct inbox_ack_req *reqs, size_t n);
 
+/*
+ * A durable commit of one small write (a counter), as costly as a small group of acks: a group of
+ * fetch requests without any acknowledgement commits this instead, so that the delay of its
+ * answers does not say whether acknowledgements were carried.
+ */
+int inbox_commit_marker(struct inbox_store *s) MIX_WUR;
+
 /* Delete messages stored before now - max_age_s.  *deleted may be NULL. */
 int inbox_expire(struct inbox_store *s, uint64_t now, size_t *deleted) MIX_WUR;
 

@@ -235,6 +235,10 @@ char *metrics_render(struct node_metrics *m, size_t *len)
     counter(&b, "mixnode_ack_commits_total",
             "Inbox store transactions of fetch acknowledgements (one per loop round).",
             &m->ack_commits);
+    counter(&b, "mixnode_fetch_marker_commits_total",
+            "Inbox store transactions for a group of fetch requests without acknowledgements "
+            "(so that its answers wait as long as with them).",
+            &m->marker_commits);
     counter(&b, "mixnode_acks_sent_total", "SURB acknowledgements sent after a commit.",
             &m->acks_sent);
     counter(&b, "mixnode_drop_cover_total", "Drop cover packets received and discarded.",

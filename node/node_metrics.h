@@ -60,6 +60,7 @@ struct node_metrics {
     atomic_uint_fast64_t replies_stored;  /* SURB replies stored */
     atomic_uint_fast64_t store_commits;   /* group commits of stored payloads */
     atomic_uint_fast64_t ack_commits;     /* commits of fetch acknowledgements */
+    atomic_uint_fast64_t marker_commits;  /* commits for a fetch group without any */
     atomic_uint_fast64_t acks_sent;       /* SURB-acks sent after a commit */
     atomic_uint_fast64_t drop_cover;      /* all-zero recipient, discarded */
     atomic_uint_fast64_t cover_acks_sent; /* SURB-acks of drop cover sent back */

@@ -11,7 +11,8 @@
 # resumed, and the client's fetches waited for seconds.  With group commits,
 # pausing every link still holds a fetch for 0.3 to 3.5 s (the slowest of
 # 30; checked by making the pause apply to every link: it failed 3 runs of 3).  Afterwards every flooded packet is stored (group
-# commits: fewer commits than packets) and nothing was dropped.
+# commits: fewer commits than packets) and nothing was dropped.  Then a fetch
+# without acknowledgements waits for a commit like one with them.
 set -u
 . "$(dirname "$0")/mixnode_lib.sh"
 
@@ -57,4 +58,21 @@ dropped=$(curl -s "http://127.0.0.1:$((BASE + 101))/metrics" |
 echo "stored $FLOOD in $commits commits; dropped $dropped"
 [ "${commits%.*}" -lt $FLOOD ] || fail "no group commit ($commits commits)"
 [ "$dropped" = 0 ] || fail "gateway 1 dropped $dropped packets"
+
+# A fetch's answer waits for a store commit whether it carries acknowledgements or not: on
+# this store (40 ms per commit) a request without any (b's inbox is empty) is answered no
+# sooner than one with them (c acknowledges its 3000 messages four at a time).  Before, it was
+# answered at once, so the answer's delay said whether the client had acknowledged anything.
+m0=$(metric 1 mixnode_fetch_marker_commits_total)
+noack=$("$MT" fetchtime --net "$NET" --key "$T/b.key" --via 1 --count 5 --wait 2) ||
+    fail "fetches without acks: $noack"
+ack=$("$MT" fetchtime --net "$NET" --key "$T/c.key" --via 1 --count 5 --ack --wait 2) ||
+    fail "fetches with acks: $ack"
+m1=$(metric 1 mixnode_fetch_marker_commits_total)
+echo "fetch answers on a 40 ms store: without acks $noack; with acks $ack"
+for r in "$noack" "$ack"; do
+    min=$(echo "$r" | awk '{ print int($4) }')
+    [ "$min" -ge 39 ] || fail "a fetch answered before the store's commit: $r"
+done
+[ "${m1%.*}" -ge $(( ${m0%.*} + 5 )) ] || fail "marker commits $m0 -> $m1 for 5 fetches without acks"
 echo "PASS"

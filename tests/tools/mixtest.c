@@ -34,7 +34,8 @@
  *       over a node link with node K's link key (a last-layer mix delivering).
  *   mixtest fetchtime --net DIR --key FILE --via I [--count M] [--ack]
  *       M fetches from gateway I, one every 100 ms (acknowledging what came
- *       with --ack); prints the slowest answer's time "max_ms X"; 1 if an answer
+ *       with --ack); prints the slowest and the fastest answer's times
+ *       "max_ms X min_ms Y"; 1 if an answer
  *       took more than --wait S (default 10) seconds.
  * `send --count 0 --save F` builds one packet into F without sending it.
  */
@@ -589,7 +590,7 @@ static int cmd_fetchtime(const struct opts *o)
     struct pki_doc *doc = load_doc(o);
     uint8_t sk[32], pk[32];
     struct blink b;
-    double worst = 0;
+    double worst = 0, best = 1e9;
     uint64_t *acks = NULL;
     size_t n_acks = 0;
 
@@ -617,6 +618,8 @@ static int cmd_fetchtime(const struct opts *o)
         double dt = mono_s() - t0;
         if (dt > worst)
             worst = dt;
+        if (dt < best)
+            best = dt;
         if (rc != 0) {
             printf("fetch %u: no answer within %.1f s\n", i, o->wait_s);
             worst = o->wait_s + 1;
@@ -638,7 +641,7 @@ static int cmd_fetchtime(const struct opts *o)
     }
     free(acks);
     blink_close(&b);
-    printf("max_ms %.1f\n", worst * 1000);
+    printf("max_ms %.1f min_ms %.1f\n", worst * 1000, best * 1000);
     pki_doc_free(doc);
     return worst <= o->wait_s ? 0 : 1;
 }

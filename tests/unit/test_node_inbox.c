@@ -248,10 +248,22 @@ static void test_ack_many(void)
     CHECK(r[1].rc == INBOX_NO_INBOX && r[1].deleted == 0);
     CHECK(r[2].rc == INBOX_OK && r[2].deleted == 1);
     CHECK(inbox_commits(s) == c0 + 1);
+    /* A group without acks makes no transaction; the marker commit does one, and keeps no
+       message of any inbox from being fetched. */
+    r[0] = (struct inbox_ack_req){ .id = a, .seqs = NULL, .n = 0 };
+    CHECK(inbox_ack_many(s, r, 1) == INBOX_OK && r[0].rc == INBOX_OK);
+    CHECK(inbox_commits(s) == c0 + 1);
+    CHECK(inbox_commit_marker(s) == INBOX_OK && inbox_commit_marker(s) == INBOX_OK);
+    CHECK(inbox_commits(s) == c0 + 3);
     inbox_close(s);
     s = open_store(10, 10, 3600);
     CHECK(s != NULL);
     CHECK(inbox_count(s, a) == 1 && inbox_count(s, b) == 2);
+    CHECK(inbox_commit_marker(s) == INBOX_OK);
+    struct inbox_msg *got = NULL;
+    size_t n_got = 0;
+    CHECK(inbox_fetch(s, b, 10, &got, &n_got, NULL) == INBOX_OK && n_got == 2);
+    inbox_msgs_free(got, n_got);
     inbox_close(s);
 }
 
