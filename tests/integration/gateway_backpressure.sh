@@ -5,8 +5,8 @@
 # gateway 1 runs) and a last-layer mix floods it over a node link with packets
 # for one inbox, far more than the store takes.  The node links are paused
 # (mixnode_node_read_pauses_total) while a client keeps fetching (and
-# acknowledging) its own inbox: every fetch is answered within 0.5 s (it
-# takes a few ms).  Before the fix, the work queue's mark paused every
+# acknowledging) its own inbox: every fetch is answered within 0.5 s (after
+# one or two of the store's 40 ms commits).  Before the fix, the work queue's mark paused every
 # inbound link; the flooding link refilled the queue first each time reads
 # resumed, and the client's fetches waited for seconds.  With group commits,
 # pausing every link still holds a fetch for 0.3 to 3.5 s (the slowest of
