@@ -27,16 +27,34 @@ def _ephemeral_low():
         return 32768
 
 
+def port_range(top):
+    """The ports [low, high) this test may pick from, below top.  Under
+    tests/run.sh each test runs in a port slot (MIX_PORT_SLOT of
+    MIX_PORT_SLOTS, held with flock for its whole run): its own share of the
+    range, so that tests running side by side never pick the same port (a
+    port free when one picks it could be bound by the other's daemon first)."""
+    try:
+        k = int(os.environ.get("MIX_PORT_SLOT", ""))
+        n = int(os.environ.get("MIX_PORT_SLOTS", ""))
+    except ValueError:
+        return 10000, top
+    if n < 1 or not 0 <= k < n:
+        return 10000, top
+    width = (top - 10000) // n
+    return 10000 + k * width, 10000 + (k + 1) * width
+
+
 def pick_ports(n):
     """n distinct loopback TCP ports, free when picked, below the kernel's
-    ephemeral range (an outgoing connection could take one there first)."""
+    ephemeral range (an outgoing connection could take one there first),
+    in this test's port slot."""
     lo = _ephemeral_low()
-    top = lo - 1 if lo > 12000 else 60000
+    low, high = port_range(lo - 1 if lo > 12000 else 60000)
     out = []
     for _ in range(20000):
         if len(out) == n:
             return out
-        p = random.randrange(10000, top)
+        p = random.randrange(low, high)
         if p in out:
             continue
         s = socket.socket()
@@ -54,9 +72,9 @@ def pick_base():
     """A base port with base..base+9 and base+100..base+109 free (daemons
     on base+i, their metrics on base+100+i), below the ephemeral range."""
     lo = _ephemeral_low()
-    top = lo - 200 if lo > 12000 else 60000 - 200
+    low, high = port_range(lo if lo > 12000 else 60000)
     for _ in range(200):
-        b = random.randrange(10000, top)
+        b = random.randrange(low, high - 200)
         ok = True
         for p in list(range(b, b + 10)) + list(range(b + 100, b + 110)):
             s = socket.socket()
